@@ -1,0 +1,85 @@
+/*
+ * multiheap: a per-core slab allocator (a userspace port of the Theseus OS
+ * per-core heaps). Use it as a drop-in malloc (LD_PRELOAD=libmultiheap.so, or
+ * link it), or call the mh_-prefixed functions below directly.
+ *
+ * Environment (read once, at the first allocation):
+ *   MULTIHEAP_KEY=cpu|thread|global   which heap a thread uses (default cpu)
+ *   MULTIHEAP_STATS=1                 print the statistics to stderr at exit
+ */
+#ifndef MULTIHEAP_H
+#define MULTIHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the malloc family: same contracts as the C / POSIX / glibc functions ---- */
+void  *mh_malloc(size_t size);
+void   mh_free(void *ptr);
+void  *mh_calloc(size_t nmemb, size_t size);
+void  *mh_realloc(void *ptr, size_t size);
+void  *mh_reallocarray(void *ptr, size_t nmemb, size_t size);
+void  *mh_aligned_alloc(size_t alignment, size_t size);
+int    mh_posix_memalign(void **out, size_t alignment, size_t size);
+void  *mh_memalign(size_t alignment, size_t size);
+void  *mh_valloc(size_t size);
+void  *mh_pvalloc(size_t size);
+size_t mh_malloc_usable_size(void *ptr);
+
+/* "multiheap 0.1.0" plus the build's options; a static string. */
+const char *mh_version(void);
+
+/* ---- statistics: counters kept per heap, read without allocating ---- */
+
+#define MH_MAX_CLASSES 48
+
+typedef struct mh_class_stats {
+    uint32_t object_size;       /* bytes per object in this size class */
+    uint32_t objects_per_page;  /* slots in one 8 KiB object page */
+    uint64_t pages_owned;       /* pages of this class in the heap (empty + partial + full) */
+    uint64_t pages_empty;       /* of those, pages with no live object */
+    uint64_t pages_full;        /* of those, pages with no free slot */
+} mh_class_stats;
+
+typedef struct mh_heap_stats {
+    uint64_t allocs;            /* small allocations served by this heap */
+    uint64_t frees;             /* small frees returned to this heap, from any CPU */
+    uint64_t remote_frees;      /* of those, frees that ran on a CPU other than the owner's */
+    uint64_t pages_stolen;      /* empty pages this heap took from other heaps */
+    uint64_t pages_given;       /* empty pages other heaps took from this heap */
+    uint64_t os_grow_calls;     /* times this heap grew from the OS */
+    uint64_t os_grow_bytes;     /* bytes it got that way */
+    uint32_t nclasses;          /* entries used in cls[] */
+    mh_class_stats cls[MH_MAX_CLASSES];
+} mh_heap_stats;
+
+typedef struct mh_stats {
+    const char *key_policy;     /* "cpu", "thread" or "global" */
+    uint32_t nheaps;            /* heap slots (possible CPUs for the cpu key) */
+    uint32_t nheaps_active;     /* heaps that have allocated at least once */
+    uint32_t ncpus;             /* possible CPUs: rows of the remote-free matrix */
+    uint32_t nclasses;          /* small size classes */
+    uint64_t allocs, frees, remote_frees;          /* small objects, all heaps */
+    uint64_t pages_stolen;                         /* all heaps */
+    uint64_t os_grow_calls, os_grow_bytes;         /* small-object growth, all heaps */
+    uint64_t large_allocs, large_frees;            /* objects > the largest small class */
+    uint64_t large_live, large_live_bytes;         /* large blocks live now */
+    uint64_t large_os_calls;                       /* mmap/munmap/mremap made for large blocks */
+} mh_stats;
+
+/* 0 on success, -1 before the first allocation or for a heap out of range. */
+int mh_stats_get(mh_stats *out);
+int mh_heap_stats_get(unsigned heap, mh_heap_stats *out);
+/* Frees that ran on CPU `cpu` of objects owned by heap `heap` (cpu != owner). */
+uint64_t mh_remote_frees(unsigned cpu, unsigned heap);
+/* Write the human-readable statistics report (what MULTIHEAP_STATS=1 prints) to fd. */
+void mh_stats_print(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MULTIHEAP_H */
