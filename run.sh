@@ -37,20 +37,115 @@ cmd_test() {
     ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" "$@"
 }
 
+# ---- benchmarks and reports (runners/matrix.sh, build/runners/mhreport) ----
+
+TOOLS="$BUILD/runners"
+export MH_BUILD_DIR="$BUILD"
+
+need_tool() {
+    [ -x "$TOOLS/$1" ] || die "$TOOLS/$1 is missing; run ./run.sh build first"
+}
+
+cmd_matrix() {
+    need_tool mhbench; need_tool mhreport
+    "$ROOT/runners/matrix.sh" "$@"
+}
+
+# Merging shards or hosts is concatenating their records (each run is one line).
+cmd_merge() {
+    [ $# -ge 2 ] || die "merge needs OUT_DIR and at least one run directory: ./run.sh merge OUT DIR1 DIR2 ..."
+    local out="$1" d; shift
+    [ -e "$out/records.jsonl" ] && die "$out already holds records; merge into a new directory"
+    for d in "$@"; do
+        [ -f "$d/records.jsonl" ] || die "'$d' has no records.jsonl; give matrix run directories"
+    done
+    mkdir -p "$out"
+    cat "${@/%//records.jsonl}" >"$out/records.jsonl"
+    [ -f "$1/config.conf" ] && cp "$1/config.conf" "$out/config.conf"
+    printf '%s\n' "$@" >"$out/merged-from.txt"
+    echo "$out"
+}
+
+cmd_report() {
+    need_tool mhreport
+    [ $# -ge 1 ] || die "report needs a run directory: ./run.sh report results/local/RUN_ID [DIR2 ...]"
+    [ "$1" = -h ] || [ "$1" = --help ] && { "$TOOLS/mhreport" --help; return 0; }
+    local dir="$1"
+    if [ $# -gt 1 ]; then
+        dir="$(cmd_merge "$ROOT/results/local/merged-$(date -u +%Y%m%d-%H%M%S)" "$@")"
+    fi
+    [ -d "$dir" ] || die "'$dir' is not a directory; give a run directory (results/local/RUN_ID)"
+    "$TOOLS/mhreport" report "$dir"
+}
+
+cmd_compare() {
+    need_tool mhreport
+    "$TOOLS/mhreport" compare "$@"
+}
+
+cmd_micro() {
+    local out=() a
+    for a in "$@"; do [ "$a" = --out ] && out=(x); done
+    [ ${#out[@]} -eq 0 ] && out=(--out "$ROOT/results/local/micro-$(date -u +%Y%m%d-%H%M%S)")
+    "$ROOT/runners/micro.sh" "$@" "${out[@]}"
+}
+
+# One workload under perf record, then the top of perf report next to the record.
+cmd_profile() {
+    need_tool mhbench
+    [ $# -ge 1 ] && [[ "$1" != -* ]] || die "profile needs a workload: ./run.sh profile WORKLOAD [--allocator A] [mhbench options]"
+    command -v perf >/dev/null || die "perf is not installed; ./run.sh setup installs linux-perf"
+    local workload="$1"; shift
+    local dir="$ROOT/results/local/profile-$(date -u +%Y%m%d-%H%M%S)-$workload"
+    mkdir -p "$dir"
+    "$TOOLS/mhbench" run "$workload" --perf-record "$dir/perf.data" --out "$dir/records.jsonl" "$@"
+    # flat: the hottest symbols first; the call graphs stay in perf.data (perf report -i)
+    perf report --stdio --no-children -g none --percent-limit 0.5 -i "$dir/perf.data" \
+        >"$dir/perf-report.txt" 2>/dev/null || die "perf report failed on $dir/perf.data"
+    head -n 60 "$dir/perf-report.txt"
+    echo "run.sh: profile in $dir (perf.data, perf-report.txt, records.jsonl)"
+}
+
+# Plain ./run.sh: everything a new user needs, ending with where the report is.
+cmd_all() {
+    cmd_setup
+    cmd_build
+    local dir
+    dir="$(cmd_matrix --preset quick)"
+    "$TOOLS/mhreport" report "$dir"
+    echo "run.sh: the report is $dir/report.html (and report.md)"
+}
+
 usage() {
     cat <<USAGE
 usage: ./run.sh [SUBCOMMAND] [ARGS]
 
+  (none)    setup, build, the quick matrix, the report; prints where the report is
   setup     install the missing Debian packages (apt-get; needs root or sudo)
   build     configure and build into \$MH_BUILD_DIR (default: build/)
   test      setup, build, then run every test through ctest
+  matrix    [--config F | --preset quick|full] [--shard K/N] [--resume RUN_DIR] [--out DIR]
+            run a benchmark matrix into results/local/<run-id>/ (see results/README.md)
+  report    RUN_DIR [RUN_DIR2 ...]: results.csv, plots, report.md, report.html
+            (several directories: merged first into results/local/merged-<time>/)
+  merge     OUT RUN_DIR...: one result set from shards or hosts (concatenated records)
+  compare   OLD NEW [--threshold PCT]: cell by cell, Mann-Whitney U; exit 1 on a regression
+  micro     [runners/micro.sh options]: the Google Benchmark microbenchmarks
+  profile   WORKLOAD [--allocator A] [mhbench options]: perf record + perf report
 USAGE
 }
 
 case "${1:-}" in
+    "") cmd_all ;;
     setup) shift; cmd_setup "$@" ;;
     build) shift; cmd_setup; cmd_build "$@" ;;
     test)  shift; cmd_test "$@" ;;
+    matrix) shift; cmd_matrix "$@" ;;
+    report) shift; cmd_report "$@" ;;
+    merge) shift; cmd_merge "$@" ;;
+    compare) shift; cmd_compare "$@" ;;
+    micro) shift; cmd_micro "$@" ;;
+    profile) shift; cmd_profile "$@" ;;
     -h|--help|help) usage ;;
     *) usage >&2; die "unknown subcommand '${1:-}'; see ./run.sh --help" ;;
 esac

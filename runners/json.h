@@ -15,6 +15,7 @@ typedef struct mh_jw {
     FILE *f;
     int depth;
     bool need_comma[32];
+    bool is_array[32];      /* per depth: inside an array, keys are ignored */
     bool pretty;
 } mh_jw;
 

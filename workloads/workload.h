@@ -1,5 +1,5 @@
 /*
- * The common interface between workload generators (workloads/*.c) and the
+ * The common interface between workload generators (one workloads/NAME.c each) and the
  * driver (runners/, program mhbench).
  *
  * A workload is a table entry (mh_workload): parameters, optional thread
@@ -153,6 +153,10 @@ typedef struct mh_workload {
     void (*thread)(mh_thread *t);
     /* Unmeasured: add metrics (mh_metric/mh_series), free the shared state. */
     void (*report)(mh_run *run, void *shared);
+    /* Thread count when --threads is not given: 0 keeps the driver's usual default;
+     * N > 0 asks for N threads per online CPU (oversubscribed runs many more threads
+     * than cores with the same code as thread-local-churn). */
+    int default_threads_per_cpu;
 } mh_workload;
 
 /* All workloads, NULL-terminated (workloads/registry.c). */

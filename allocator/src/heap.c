@@ -1,0 +1,265 @@
+/*
+ * Heaps: size classes, each with empty / partial / full page lists; small allocation
+ * and free; empty pages moving between the classes of a heap, then between heaps
+ * (steal), then fresh pages from the OS (growth).
+ *
+ * Lock order: a thread holds at most one heap lock at a time. Steal only try-locks
+ * the other heap after releasing its own; growth makes its system call holding none.
+ */
+#include <errno.h>
+
+#include "mh_internal.h"
+
+/*
+ * Size classes. Every class is a multiple of 16 bytes: malloc must return 16-byte
+ * aligned memory on x86-64 even for tiny requests (C++ operator new relies on it, and
+ * an 8-byte class with 8-byte alignment crashed gcc's cc1). Up to 128 bytes the classes
+ * are 16 apart; from 128 to 1 KiB there are eight per doubling, so an object wastes at
+ * most ~14% of its size. Each candidate is then raised to the largest multiple of 16
+ * that still fits as many objects in a page (8096 usable bytes), so no class leaves a
+ * needlessly large tail in its page; candidates that end up equal are merged. Above
+ * 1 KiB a page holds only a few objects, so the classes are "n objects per page" for
+ * n = 7 .. 1: a finer class would use the same page for fewer bytes.
+ *   size:  16  32  48  64  80  96 112 128 144 160 176 192 208 224 240 256 288 320 352
+ *   /page: 506 253 168 126 101 84 72  63  56  50  46  42  38  36  33  31  28  25  23
+ *   size:  384 416 448 496 528 576 672 736 800 896 1008 1152 1344 1616 2016 2688 4048 8096
+ *   /page: 21  19  18  16  15  14  12  11  10   9    8    7    6    5    4    3    2    1
+ */
+const uint16_t mh_class_size_table[MH_NCLASSES] = {
+    16,  32,  48,  64,  80,  96,  112, 128, 144,  160,  176,  192,  208,  224,  240,  256,
+    288, 320, 352, 384, 416, 448, 496, 528, 576,  672,  736,  800,  896,  1008, 1152, 1344,
+    1616, 2016, 2688, 4048, 8096,
+};
+_Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every class");
+
+/* Indexed by (size + 15) / 16. */
+uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
+
+void mh_size_classes_init(void) {
+    unsigned cls = 0;
+    for (size_t i = 0; i <= MH_SMALL_MAX / 16; i++) {
+        while (mh_class_size_table[cls] < i * 16) cls++;
+        mh_size_class_table[i] = (uint8_t)cls;
+    }
+}
+
+/* ---- list moves: the only places a page changes list, keeping nempty right ---------- */
+
+static mh_page_list *list_of(mh_heap *h, mh_page *pg) {
+    return &h->cls[pg->cls].list[pg->list];
+}
+
+static void page_link(mh_heap *h, mh_page *pg, unsigned list) {
+    pg->list = (uint8_t)list;
+    mh_list_push(list_of(h, pg), pg);
+    if (list == MH_LIST_EMPTY) MH_STAT_ADD(h->nempty, 1);
+}
+
+static void page_unlink(mh_heap *h, mh_page *pg) {
+    mh_list_remove(list_of(h, pg), pg);
+    if (pg->list == MH_LIST_EMPTY) MH_STAT_ADD(h->nempty, -1);
+}
+
+/* Put a page on the list its fill level calls for. */
+static void page_relist(mh_heap *h, mh_page *pg) {
+    unsigned want = pg->used == 0               ? MH_LIST_EMPTY
+                    : pg->used == pg->capacity ? MH_LIST_FULL
+                                               : MH_LIST_PARTIAL;
+    if (want == pg->list) return;
+    page_unlink(h, pg);
+    page_link(h, pg, want);
+}
+
+/* An empty page of class cls: this class's own, else one from the class of this heap
+   with the most empty pages (reformatted), else NULL. */
+static mh_page *take_empty_page(mh_heap *h, unsigned cls) {
+    mh_page *pg = h->cls[cls].list[MH_LIST_EMPTY].head;
+    if (pg) return pg;
+    unsigned donor = cls;
+    for (unsigned c = 0; c < MH_NCLASSES; c++)
+        if (h->cls[c].list[MH_LIST_EMPTY].count > h->cls[donor].list[MH_LIST_EMPTY].count)
+            donor = c;
+    pg = h->cls[donor].list[MH_LIST_EMPTY].head;
+    if (!pg) return NULL;
+    page_unlink(h, pg);
+    mh_page_format(pg, pg->heap, cls);
+    page_link(h, pg, MH_LIST_EMPTY);
+    return pg;
+}
+
+/* ---- running dry: steal, then grow ----------------------------------------------------- */
+
+/* Take a few empty pages from the first other heap that has more than MH_STEAL_KEEP. */
+static bool steal(mh_heap *h) {
+    unsigned self = (unsigned)(h - mh_global.heaps), n = mh_active_heaps();
+    mh_page *got[MH_STEAL_BATCH];
+    unsigned ngot = 0;
+    /* Start at a different victim for each heap, so thieves spread over the donors. */
+    for (unsigned k = 0; k < n && ngot == 0; k++) {
+        mh_heap *v = mh_active_heap((self + k) % n);
+        if (v == h || MH_STAT_READ(v->nempty) <= MH_STEAL_KEEP || !mh_lock_try(&v->lock))
+            continue;
+        for (unsigned c = 0; c < MH_NCLASSES && ngot < MH_STEAL_BATCH &&
+                             v->nempty > MH_STEAL_KEEP; c++) {
+            mh_page *pg;
+            while (ngot < MH_STEAL_BATCH && v->nempty > MH_STEAL_KEEP &&
+                   (pg = v->cls[c].list[MH_LIST_EMPTY].head)) {
+                page_unlink(v, pg);
+                /* Under v's lock: a racing free re-checks the owner once it holds v. */
+                __atomic_store_n(&pg->heap, self, __ATOMIC_RELAXED);
+                got[ngot++] = pg;
+            }
+        }
+        MH_STAT_ADD(v->stat.pages_given, ngot);
+        mh_lock_release(&v->lock);
+    }
+    if (ngot == 0) return false;
+    mh_lock_acquire(&h->lock);
+    for (unsigned i = 0; i < ngot; i++) page_link(h, got[i], MH_LIST_EMPTY);
+    MH_STAT_ADD(h->stat.pages_stolen, ngot);
+    mh_lock_release(&h->lock);
+    return true;
+}
+
+/* Map a batch of fresh pages for class cls; steps grow from 64 KiB to 1 MiB. */
+static bool grow(mh_heap *h, unsigned cls) {
+    unsigned npages = __atomic_load_n(&h->grow_pages, __ATOMIC_RELAXED);
+    if (npages == 0) npages = MH_GROW_MIN_PAGES;
+    char *mem = mh_os_commit_pages(npages);
+    if (!mem) return false;
+    unsigned self = (unsigned)(h - mh_global.heaps);
+    /* The pages are ours alone until linked: format them before taking the lock. */
+    for (unsigned i = 0; i < npages; i++)
+        mh_page_format(mh_page_of(mem + i * MH_PAGE_SIZE), self, cls);
+    mh_lock_acquire(&h->lock);
+    for (unsigned i = 0; i < npages; i++)
+        page_link(h, mh_page_of(mem + i * MH_PAGE_SIZE), MH_LIST_EMPTY);
+    MH_STAT_ADD(h->stat.os_grow_calls, 1);
+    MH_STAT_ADD(h->stat.os_grow_bytes, (uint64_t)npages * MH_PAGE_SIZE);
+    unsigned next = npages * 2 > MH_GROW_MAX_PAGES ? MH_GROW_MAX_PAGES : npages * 2;
+    __atomic_store_n(&h->grow_pages, next, __ATOMIC_RELAXED);
+    mh_lock_release(&h->lock);
+    return true;
+}
+
+static bool refill(mh_heap *h, unsigned cls) {
+    if (steal(h) || grow(h, cls)) return true;
+    errno = ENOMEM;
+    return false;
+}
+
+/* ---- allocation and free ------------------------------------------------------------- */
+
+size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n) {
+    size_t got = 0;
+    mh_lock_acquire(&h->lock);
+    while (got < n) {
+        mh_page *pg = h->cls[cls].list[MH_LIST_PARTIAL].head;
+        if (!pg) pg = take_empty_page(h, cls);
+        if (!pg) {
+            mh_lock_release(&h->lock);
+            if (!refill(h, cls)) return got;
+            mh_lock_acquire(&h->lock);
+            continue;
+        }
+        size_t before = got;
+        while (got < n && pg->used < pg->capacity) out[got++] = mh_page_alloc_slot(pg);
+        page_relist(h, pg);
+        MH_STAT_ADD(h->stat.allocs, got - before);
+    }
+    mh_lock_release(&h->lock);
+    return got;
+}
+
+/* How many partial pages an aligned request searches before it takes an empty page,
+   whose first slot is always aligned. */
+#define MH_ALIGNED_SEARCH_PAGES 4
+
+static void *alloc_aligned(mh_heap *h, unsigned cls, size_t align) {
+    for (;;) {
+        mh_lock_acquire(&h->lock);
+        void *p = NULL;
+        mh_page *pg = h->cls[cls].list[MH_LIST_PARTIAL].head;
+        for (int i = 0; pg && i < MH_ALIGNED_SEARCH_PAGES; i++, pg = pg->next)
+            if ((p = mh_page_alloc_aligned_slot(pg, align))) break;
+        if (!p && (pg = take_empty_page(h, cls))) p = mh_page_alloc_aligned_slot(pg, align);
+        if (p) {
+            page_relist(h, pg);
+            MH_STAT_ADD(h->stat.allocs, 1);
+        }
+        mh_lock_release(&h->lock);
+        if (p || !refill(h, cls)) return p;
+    }
+}
+
+void *mh_heap_alloc(mh_heap *h, unsigned cls, size_t align) {
+    size_t size = mh_class_size(cls);
+    if (align > (size & -size)) return alloc_aligned(h, cls, align);
+    void *p;
+    return mh_heap_alloc_batch(h, cls, &p, 1) ? p : NULL;
+}
+
+/* Lock the heap that owns pg; the owner can change while the page is empty (steal). */
+static mh_heap *lock_owner(mh_page *pg, const void *p) {
+    for (;;) {
+        unsigned id = __atomic_load_n(&pg->heap, __ATOMIC_RELAXED);
+        if (id >= mh_global.nheaps) mh_fatal("free of a pointer with corrupt page metadata", p);
+        mh_heap *h = &mh_global.heaps[id];
+        mh_lock_acquire(&h->lock);
+        if (__atomic_load_n(&pg->heap, __ATOMIC_RELAXED) == id) return h;
+        mh_lock_release(&h->lock);
+    }
+}
+
+void mh_small_free(void *p) {
+    if ((char *)p >= mh_global.small_base + __atomic_load_n(&mh_global.small_used,
+                                                            __ATOMIC_RELAXED))
+        mh_fatal("free of a pointer multiheap never returned", p);
+    mh_page *pg = mh_page_of(p);
+    int cpu = mh_current_cpu();
+    unsigned mine = mh_current_heap_index(cpu);
+    if (mine != __atomic_load_n(&pg->heap, __ATOMIC_RELAXED)) mh_remote_matrix_ensure();
+    mh_heap *h = lock_owner(pg, p);
+    if (pg->capacity == 0) mh_fatal("free of a pointer multiheap never returned", p);
+    mh_page_free_slot(pg, p);
+    page_relist(h, pg);
+    MH_STAT_ADD(h->stat.frees, 1);
+    if (mine != pg->heap) {
+        MH_STAT_ADD(h->stat.remote_frees, 1);
+        mh_count_remote_free(pg->heap, cpu);
+    }
+    mh_lock_release(&h->lock);
+}
+
+size_t mh_small_usable_size(const void *p) {
+    return mh_class_size(mh_page_of(p)->cls);
+}
+
+/* ---- heap activation and fork ------------------------------------------------------- */
+
+void mh_heap_activate(mh_heap *h) {
+    mh_lock_acquire(&mh_global.activate_lock);
+    if (!h->active) {
+        unsigned n = mh_global.nheaps_active;
+        mh_global.active_ids[n] = (uint32_t)(h - mh_global.heaps);
+        __atomic_store_n(&mh_global.nheaps_active, n + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&h->active, 1, __ATOMIC_RELEASE);
+    }
+    mh_lock_release(&mh_global.activate_lock);
+}
+
+/* Holding activate_lock keeps the active set fixed; inactive heaps have no lock holder. */
+void mh_heap_lock_all(void) {
+    mh_lock_acquire(&mh_global.activate_lock);
+    for (unsigned i = 0; i < mh_active_heaps(); i++) mh_lock_acquire(&mh_active_heap(i)->lock);
+}
+
+void mh_heap_unlock_all(bool child) {
+    for (unsigned i = 0; i < mh_active_heaps(); i++) {
+        mh_heap *h = mh_active_heap(i);
+        if (child) mh_lock_reset(&h->lock);
+        else mh_lock_release(&h->lock);
+    }
+    if (child) mh_lock_reset(&mh_global.activate_lock);
+    else mh_lock_release(&mh_global.activate_lock);
+}

@@ -1,0 +1,276 @@
+/*
+ * Large objects (> MH_SMALL_MAX): one private mapping each, returned at its start.
+ *
+ * A hash table (open addressing, linear probing, backward-shift deletion; in mmap'd
+ * memory) records every live block by address, so free can tell a large block from a
+ * bad pointer without trusting the pointer. A small cache keeps recently freed blocks
+ * mapped so that repeated large alloc/free of similar sizes makes no system call: at
+ * most MH_LARGE_CACHE_SLOTS blocks and MH_LARGE_CACHE_BYTES in all, no block over
+ * MH_LARGE_CACHE_MAX_BLOCK; when full, the oldest blocks are unmapped first. A cached
+ * block serves a request needing up to 25% less, so the waste it brings is bounded.
+ * One lock guards the table, the cache and the counters; mmap, munmap and mremap of
+ * blocks are made without it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mh_internal.h"
+
+#define OS_PAGE          ((size_t)4096)
+#define TABLE_MIN_SLOTS  256
+
+typedef struct large_block {
+    uintptr_t addr;                    /* 0: a free table slot */
+    size_t size;                       /* bytes mapped, a multiple of OS_PAGE */
+} large_block;
+
+static struct {
+    mh_lock lock;
+    large_block *table;                /* cap slots, at most half used */
+    size_t cap, count;
+    large_block cache[MH_LARGE_CACHE_SLOTS];   /* oldest first */
+    unsigned ncached;
+    size_t cached_bytes;
+    uint64_t allocs, frees, live, live_bytes, os_calls;
+} L;
+
+/* ---- the table --------------------------------------------------------------------- */
+
+static size_t slot_of(uintptr_t addr, size_t cap) {
+    return (size_t)(((addr >> 12) * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+static large_block *table_find(uintptr_t addr) {
+    if (!L.table) return NULL;
+    for (size_t i = slot_of(addr, L.cap);; i = (i + 1) & (L.cap - 1)) {
+        if (L.table[i].addr == addr) return &L.table[i];
+        if (L.table[i].addr == 0) return NULL;
+    }
+}
+
+static void table_put(large_block *table, size_t cap, large_block b) {
+    size_t i = slot_of(b.addr, cap);
+    while (table[i].addr) i = (i + 1) & (cap - 1);
+    table[i] = b;
+}
+
+/* Keeps every probe chain unbroken without tombstones. */
+static void table_remove(large_block *hole) {
+    size_t mask = L.cap - 1, i = (size_t)(hole - L.table), j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (L.table[j].addr == 0) break;
+        size_t home = slot_of(L.table[j].addr, L.cap);
+        /* Move j back into the hole i unless its home lies cyclically in (i, j]. */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            L.table[i] = L.table[j];
+            i = j;
+        }
+    }
+    L.table[i].addr = 0;
+    L.count--;
+}
+
+/* Room for one more entry; the table doubles at half full (rare: it only grows). */
+static bool table_make_room(void) {
+    if ((L.count + 1) * 2 <= L.cap) return true;
+    size_t cap = L.cap ? L.cap * 2 : TABLE_MIN_SLOTS;
+    large_block *t = mh_os_map(cap * sizeof *t);
+    if (!t) return false;
+    for (size_t i = 0; i < L.cap; i++)
+        if (L.table[i].addr) table_put(t, cap, L.table[i]);
+    if (L.table) mh_os_unmap(L.table, L.cap * sizeof *t);
+    L.table = t;
+    L.cap = cap;
+    return true;
+}
+
+/* ---- the cache of freed blocks ----------------------------------------------------- */
+
+/* The smallest cached block that fits need bytes at align without wasting over 25%. */
+static large_block cache_take(size_t need, size_t align) {
+    int best = -1;
+    for (unsigned i = 0; i < L.ncached; i++) {
+        large_block b = L.cache[i];
+        if (b.size >= need && b.size - need <= need / 4 && b.addr % align == 0 &&
+            (best < 0 || b.size < L.cache[best].size))
+            best = (int)i;
+    }
+    if (best < 0) return (large_block){0, 0};
+    large_block b = L.cache[best];
+    L.cached_bytes -= b.size;
+    L.ncached--;
+    memmove(&L.cache[best], &L.cache[best + 1], (L.ncached - (unsigned)best) * sizeof b);
+    return b;
+}
+
+/* Caches b, moving the blocks it pushes out into evicted[]; returns how many. */
+static unsigned cache_put(large_block b, large_block *evicted) {
+    unsigned n = 0;
+    while (L.ncached > 0 &&
+           (L.ncached == MH_LARGE_CACHE_SLOTS || L.cached_bytes + b.size > MH_LARGE_CACHE_BYTES)) {
+        evicted[n++] = L.cache[0];
+        L.cached_bytes -= L.cache[0].size;
+        memmove(&L.cache[0], &L.cache[1], (--L.ncached) * sizeof L.cache[0]);
+    }
+    L.cache[L.ncached++] = b;
+    L.cached_bytes += b.size;
+    return n;
+}
+
+/* ---- blocks -------------------------------------------------------------------------- */
+
+/* A fresh mapping of size bytes aligned to align (> OS_PAGE: over-map, trim both ends). */
+static void *map_aligned(size_t size, size_t align, unsigned *calls) {
+    if (align <= OS_PAGE) {
+        (*calls)++;
+        return mh_os_map(size);
+    }
+    if (size + align < size) return NULL;
+    char *raw = mh_os_map(size + align);
+    (*calls)++;
+    if (!raw) return NULL;
+    char *p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+    size_t head = (size_t)(p - raw), tail = align - head;
+    if (head) { mh_os_unmap(raw, head); (*calls)++; }
+    if (tail) { mh_os_unmap(p + size, tail); (*calls)++; }
+    return p;
+}
+
+static bool record(large_block b, unsigned calls) {
+    mh_lock_acquire(&L.lock);
+    bool ok = table_make_room();
+    if (ok) {
+        table_put(L.table, L.cap, b);
+        L.count++;
+        MH_STAT_ADD(L.allocs, 1);
+        MH_STAT_ADD(L.live, 1);
+        MH_STAT_ADD(L.live_bytes, b.size);
+    }
+    MH_STAT_ADD(L.os_calls, calls);
+    mh_lock_release(&L.lock);
+    return ok;
+}
+
+static bool page_round(size_t size, size_t *out) {
+    if (size > PTRDIFF_MAX - OS_PAGE) {
+        errno = ENOMEM;
+        return false;
+    }
+    *out = (size + OS_PAGE - 1) & ~(OS_PAGE - 1);
+    return true;
+}
+
+void *mh_large_alloc(size_t size, size_t align, bool zero) {
+    size_t need;
+    if (!page_round(size, &need)) return NULL;
+    if (align < OS_PAGE) align = OS_PAGE;
+    mh_lock_acquire(&L.lock);
+    large_block b = cache_take(need, align);
+    mh_lock_release(&L.lock);
+    unsigned calls = 0;
+    if (b.addr) {
+        if (zero) memset((void *)b.addr, 0, b.size);
+    } else {
+        b = (large_block){(uintptr_t)map_aligned(need, align, &calls), need};
+        if (!b.addr) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    if (!record(b, calls)) {
+        mh_os_unmap((void *)b.addr, b.size);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return (void *)b.addr;
+}
+
+bool mh_large_free(void *p) {
+    large_block unmap[MH_LARGE_CACHE_SLOTS + 1];
+    unsigned nunmap = 0;
+    mh_lock_acquire(&L.lock);
+    large_block *e = table_find((uintptr_t)p);
+    if (!e) {
+        mh_lock_release(&L.lock);
+        return false;
+    }
+    large_block b = *e;
+    table_remove(e);
+    MH_STAT_ADD(L.frees, 1);
+    MH_STAT_ADD(L.live, -1);
+    MH_STAT_ADD(L.live_bytes, -b.size);
+    if (b.size <= MH_LARGE_CACHE_MAX_BLOCK) nunmap = cache_put(b, unmap);
+    else unmap[nunmap++] = b;
+    MH_STAT_ADD(L.os_calls, nunmap);
+    mh_lock_release(&L.lock);
+    for (unsigned i = 0; i < nunmap; i++) mh_os_unmap((void *)unmap[i].addr, unmap[i].size);
+    return true;
+}
+
+size_t mh_large_usable_size(const void *p) {
+    mh_lock_acquire(&L.lock);
+    large_block *e = table_find((uintptr_t)p);
+    size_t size = e ? e->size : 0;
+    mh_lock_release(&L.lock);
+    return size;
+}
+
+/*
+ * Grows with mremap, which extends in place when the next pages are free and moves
+ * the pages (no copy) otherwise; a growing block gets 25% headroom so a series of
+ * small growths (a vector, a string builder) makes few calls. A block shrinks (its
+ * tail unmapped) only when it would otherwise waste more than a quarter of itself.
+ */
+void *mh_large_realloc(void *p, size_t size) {
+    size_t need, old = mh_large_usable_size(p);
+    if (!page_round(size, &need)) return NULL;
+    if (need <= old && need >= old - old / 4) return p;
+    void *q = p;
+    if (need < old) {
+        mh_os_unmap((char *)p + need, old - need);
+    } else {
+        size_t roomy = (old + old / 4 + OS_PAGE - 1) & ~(OS_PAGE - 1);
+        if (roomy > need) need = roomy;
+        q = mremap(p, old, need, MREMAP_MAYMOVE);
+    }
+    mh_lock_acquire(&L.lock);
+    MH_STAT_ADD(L.os_calls, 1);
+    if (q != MAP_FAILED) {
+        table_remove(table_find((uintptr_t)p));
+        table_put(L.table, L.cap, (large_block){(uintptr_t)q, need});
+        L.count++;
+        MH_STAT_ADD(L.live_bytes, need - old);
+    }
+    mh_lock_release(&L.lock);
+    if (q == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return q;
+}
+
+bool mh_large_contains(const void *p) {
+    bool found = false;
+    mh_lock_acquire(&L.lock);
+    for (size_t i = 0; i < L.cap && !found; i++)
+        found = L.table[i].addr && (uintptr_t)p - L.table[i].addr < L.table[i].size;
+    mh_lock_release(&L.lock);
+    return found;
+}
+
+void mh_large_stats(mh_stats *out) {
+    out->large_allocs = MH_STAT_READ(L.allocs);
+    out->large_frees = MH_STAT_READ(L.frees);
+    out->large_live = MH_STAT_READ(L.live);
+    out->large_live_bytes = MH_STAT_READ(L.live_bytes);
+    out->large_os_calls = MH_STAT_READ(L.os_calls);
+}
+
+void mh_large_lock(void) { mh_lock_acquire(&L.lock); }
+
+void mh_large_unlock(bool child) {
+    if (child) mh_lock_reset(&L.lock);
+    else mh_lock_release(&L.lock);
+}

@@ -1,0 +1,165 @@
+/*
+ * The public malloc family (mh_*) and, unless built with MH_OVERRIDE_MALLOC=0, the
+ * standard names as aliases of it, so the library replaces malloc when preloaded
+ * or linked.
+ *
+ * Choices where the standards leave room (documented in README.md):
+ *   malloc(0)          a unique pointer to a 16-byte object
+ *   realloc(p, 0)      frees p and returns NULL, as glibc does
+ *   alignment          any power of two; anything else, and 0, fails with EINVAL
+ *   free               keeps errno; every failure sets it (ENOMEM or EINVAL)
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mh_internal.h"
+
+#define MH_API __attribute__((visibility("default")))
+#define OS_PAGE ((size_t)4096)
+
+static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
+
+static void *alloc(size_t size, size_t align, bool zero) {
+    if (size <= MH_SMALL_MAX && align <= MH_PAGE_SIZE) {
+        void *p = mh_heap_alloc(mh_current_heap(), mh_size_class(size), align);
+        if (p && zero) memset(p, 0, size);
+        return p;
+    }
+    mh_ensure_init();
+    return mh_large_alloc(size, align, zero);
+}
+
+/* The usable size of a block this library returned; anything else is fatal. */
+static size_t checked_usable_size(void *p, const char *op) {
+    if (mh_is_small(p)) {
+        if ((char *)p < mh_global.small_base + __atomic_load_n(&mh_global.small_used,
+                                                               __ATOMIC_RELAXED))
+            return mh_small_usable_size(p);
+    } else {
+        size_t size = mh_large_usable_size(p);
+        if (size) return size;
+    }
+    mh_fatal(op, p);
+}
+
+MH_API void *mh_malloc(size_t size) {
+    if (MH_LIKELY(size <= MH_SMALL_MAX)) {
+        void *p;
+        return mh_heap_alloc_batch(mh_current_heap(), mh_size_class(size), &p, 1) ? p : NULL;
+    }
+    return alloc(size, 1, false);
+}
+
+MH_API void mh_free(void *p) {
+    if (!p) return;
+    if (MH_LIKELY(mh_is_small(p))) mh_small_free(p);
+    else if (!mh_large_free(p))
+        mh_fatal(mh_large_contains(p) ? "free of an interior pointer of a large block"
+                                      : "free of a pointer multiheap never returned",
+                 p);
+}
+
+MH_API void *mh_calloc(size_t nmemb, size_t size) {
+    size_t bytes;
+    if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return alloc(bytes, 1, true);
+}
+
+MH_API void *mh_realloc(void *p, size_t size) {
+    if (!p) return mh_malloc(size);
+    if (size == 0) {
+        mh_free(p);
+        return NULL;
+    }
+    size_t old = checked_usable_size(p, "realloc of a pointer multiheap never returned");
+    bool small = mh_is_small(p);
+    /* A small object keeps its place unless it would waste over half of it. */
+    if (small && size <= old && size > old / 2) return p;
+    if (!small && size > MH_SMALL_MAX) return mh_large_realloc(p, size);
+    void *q = mh_malloc(size);
+    if (!q) return NULL;
+    memcpy(q, p, old < size ? old : size);
+    mh_free(p);
+    return q;
+}
+
+MH_API void *mh_reallocarray(void *p, size_t nmemb, size_t size) {
+    size_t bytes;
+    if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return mh_realloc(p, bytes);
+}
+
+MH_API void *mh_memalign(size_t alignment, size_t size) {
+    if (!is_pow2(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return alloc(size, alignment, false);
+}
+
+MH_API void *mh_aligned_alloc(size_t alignment, size_t size) {
+    return mh_memalign(alignment, size);
+}
+
+MH_API int mh_posix_memalign(void **out, size_t alignment, size_t size) {
+    if (!is_pow2(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
+    int saved = errno;
+    void *p = alloc(size, alignment, false);
+    int err = p ? 0 : errno;
+    errno = saved;
+    if (p) *out = p;
+    return err;
+}
+
+MH_API void *mh_valloc(size_t size) {
+    return alloc(size, OS_PAGE, false);
+}
+
+MH_API void *mh_pvalloc(size_t size) {
+    if (size > SIZE_MAX - OS_PAGE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t rounded = size ? (size + OS_PAGE - 1) & ~(OS_PAGE - 1) : OS_PAGE;
+    return alloc(rounded, OS_PAGE, false);
+}
+
+MH_API size_t mh_malloc_usable_size(void *p) {
+    return p ? checked_usable_size(p, "malloc_usable_size of a pointer multiheap never returned")
+             : 0;
+}
+
+#define MH_STR2(x) #x
+#define MH_STR(x) MH_STR2(x)
+
+MH_API const char *mh_version(void) {
+    return "multiheap " MH_VERSION " (8 KiB pages, " MH_STR(MH_NCLASSES) " size classes, "
+#if MH_OVERRIDE_MALLOC
+           "replaces malloc)";
+#else
+           "mh_ API only)";
+#endif
+}
+
+#if MH_OVERRIDE_MALLOC
+#define MH_ALIAS(target) __attribute__((alias(#target), visibility("default")))
+void *malloc(size_t size) MH_ALIAS(mh_malloc);
+void free(void *p) MH_ALIAS(mh_free);
+void *calloc(size_t nmemb, size_t size) MH_ALIAS(mh_calloc);
+void *realloc(void *p, size_t size) MH_ALIAS(mh_realloc);
+void *reallocarray(void *p, size_t nmemb, size_t size) MH_ALIAS(mh_reallocarray);
+void *aligned_alloc(size_t alignment, size_t size) MH_ALIAS(mh_aligned_alloc);
+int posix_memalign(void **out, size_t alignment, size_t size) MH_ALIAS(mh_posix_memalign);
+void *memalign(size_t alignment, size_t size) MH_ALIAS(mh_memalign);
+void *valloc(size_t size) MH_ALIAS(mh_valloc);
+void *pvalloc(size_t size) MH_ALIAS(mh_pvalloc);
+size_t malloc_usable_size(void *p) MH_ALIAS(mh_malloc_usable_size);
+#endif

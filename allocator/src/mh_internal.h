@@ -1,0 +1,246 @@
+/*
+ * multiheap internals: the data structures every module shares, their
+ * invariants, and the functions one module offers another.
+ *
+ * Memory map:
+ *   small objects   one reserved virtual range (PROT_NONE, MAP_NORESERVE),
+ *                   committed in chunks from its start; every 8 KiB page in it
+ *                   holds objects of one size class and ends with its mh_page.
+ *   large objects   (> MH_SMALL_MAX) one mmap each, recorded in a hash table
+ *                   (mmap'd, no malloc) keyed by the returned address.
+ *   heaps           a dense array of mh_heap, one per key (CPU, thread slot or
+ *                   the single global heap), mmap'd untouched: a heap costs
+ *                   memory only once something uses it.
+ */
+#ifndef MH_INTERNAL_H
+#define MH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+#include "multiheap.h"
+
+#if defined(__GNUC__)
+#define MH_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define MH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MH_INTERNAL    __attribute__((visibility("hidden")))
+#define MH_TLS         __thread __attribute__((tls_model("initial-exec")))
+#endif
+
+#define MH_CACHE_LINE 64
+
+/* ---- pages ---------------------------------------------------------------------------- */
+
+#define MH_PAGE_SHIFT   13
+#define MH_PAGE_SIZE    ((size_t)1 << MH_PAGE_SHIFT)      /* 8 KiB, as in the seed */
+#define MH_BITMAP_WORDS 8                                  /* 512 bits >= 8096 / 16 slots */
+#define MH_PAGE_META    (32 + 8 * MH_BITMAP_WORDS)         /* sizeof(mh_page): 96 */
+#define MH_PAGE_USABLE  (MH_PAGE_SIZE - MH_PAGE_META)      /* 8096 bytes for objects */
+#define MH_SMALL_MAX    MH_PAGE_USABLE                     /* larger requests are "large" */
+#define MH_NCLASSES     37                                 /* see the table in heap.c */
+
+/* Which of its class's three lists a page is on. */
+enum { MH_LIST_EMPTY = 0, MH_LIST_PARTIAL = 1, MH_LIST_FULL = 2, MH_NLISTS = 3 };
+
+/*
+ * The metadata at the end of every object page (the last MH_PAGE_META bytes).
+ * Invariants, all under the owner heap's lock:
+ *   used == number of set bits below capacity in bitmap;
+ *   bits at and above capacity are set, so a free-slot search never needs a bound;
+ *   list == EMPTY iff used == 0, FULL iff used == capacity, else PARTIAL
+ *   (a one-object class goes straight from EMPTY to FULL: seed weakness 1);
+ *   the page is linked on heaps[heap].cls[cls].list[list] and nowhere else;
+ *   capacity == 0 only for a page that was never formatted (no object was ever in it).
+ */
+typedef struct mh_page {
+    struct mh_page *next;              /* neighbours on the list, NULL-terminated */
+    struct mh_page *prev;
+    uint32_t heap;                     /* owner heap; rewritten only while the page is empty
+                                          (steal), read without the lock by free (atomic) */
+    uint8_t cls;                       /* size class of every slot */
+    uint8_t list;                      /* MH_LIST_* the page is on */
+    uint8_t hint;                      /* bitmap words below this one are all ones */
+    uint16_t used;                     /* live objects */
+    uint16_t capacity;                 /* slots: mh_class_objects(cls) */
+    uint64_t bitmap[MH_BITMAP_WORDS];  /* bit set: slot allocated (or past capacity) */
+} mh_page;
+
+_Static_assert(sizeof(mh_page) == MH_PAGE_META, "page metadata size");
+
+static inline uintptr_t mh_page_base(const void *p) {
+    return (uintptr_t)p & ~(uintptr_t)(MH_PAGE_SIZE - 1);
+}
+static inline mh_page *mh_page_of(const void *p) {
+    return (mh_page *)(mh_page_base(p) + MH_PAGE_USABLE);
+}
+static inline char *mh_page_start(const mh_page *pg) {
+    return (char *)mh_page_base(pg);
+}
+
+/* ---- size classes (heap.c) ---------------------------------------------------------- */
+
+extern const uint16_t mh_class_size_table[MH_NCLASSES];
+extern uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
+
+/* The smallest class whose objects hold `size` bytes (size <= MH_SMALL_MAX). */
+static inline unsigned mh_size_class(size_t size) {
+    return mh_size_class_table[(size + 15) >> 4];
+}
+static inline size_t mh_class_size(unsigned cls) { return mh_class_size_table[cls]; }
+static inline unsigned mh_class_objects(unsigned cls) {
+    return (unsigned)(MH_PAGE_USABLE / mh_class_size_table[cls]);
+}
+MH_INTERNAL void mh_size_classes_init(void);
+
+/* ---- page.c: one page's slots and the intrusive lists ------------------------------- */
+
+/* A page list; count is read without the lock by the statistics (atomic). */
+typedef struct mh_page_list {
+    mh_page *head;
+    uint32_t count;
+} mh_page_list;
+
+MH_INTERNAL void mh_page_format(mh_page *pg, unsigned heap, unsigned cls);
+MH_INTERNAL void *mh_page_alloc_slot(mh_page *pg);
+MH_INTERNAL void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align);
+/* Validates p (interior pointer, double free: both fatal) and clears its bit. */
+MH_INTERNAL void mh_page_free_slot(mh_page *pg, void *p);
+MH_INTERNAL void mh_list_push(mh_page_list *l, mh_page *pg);
+MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
+
+/* ---- heap.c ------------------------------------------------------------------------- */
+
+/* One size class of one heap. */
+typedef struct mh_class_lists {
+    mh_page_list list[MH_NLISTS];      /* indexed by MH_LIST_* */
+} mh_class_lists;
+
+/* Counters of one heap, written under its lock, read atomically by mh_stats_get. */
+typedef struct mh_heap_counters {
+    uint64_t allocs, frees, remote_frees;
+    uint64_t pages_stolen, pages_given;
+    uint64_t os_grow_calls, os_grow_bytes;
+} mh_heap_counters;
+
+/*
+ * One heap. An all-zero heap is a valid heap with no pages, so the array needs no
+ * initialisation. Everything below `lock` is guarded by it, except `active`.
+ */
+typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
+    mh_lock lock;
+    uint32_t active;                   /* set once, under mh_global.activate_lock, before the
+                                          heap's first use; listed in mh_global.active_ids */
+    uint32_t nempty;                   /* empty pages over all classes (steal threshold) */
+    uint32_t grow_pages;               /* pages the next OS growth asks for; 0: initial */
+    mh_heap_counters stat;
+    mh_class_lists cls[MH_NCLASSES];
+} mh_heap;
+
+/* Empty pages a heap keeps before others may take from it, and how many one steal takes. */
+#define MH_STEAL_KEEP   16
+#define MH_STEAL_BATCH  8
+/* OS growth: pages per step start here and double up to the maximum (64 KiB .. 1 MiB). */
+#define MH_GROW_MIN_PAGES 8
+#define MH_GROW_MAX_PAGES 128
+
+MH_INTERNAL void *mh_heap_alloc(mh_heap *h, unsigned cls, size_t align);
+/* Fills out[0..n) with objects of class cls; returns how many (0: out of memory). */
+MH_INTERNAL size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n);
+MH_INTERNAL void mh_small_free(void *p);
+MH_INTERNAL size_t mh_small_usable_size(const void *p);
+MH_INTERNAL void mh_heap_activate(mh_heap *h);
+MH_INTERNAL void mh_heap_lock_all(void);
+MH_INTERNAL void mh_heap_unlock_all(bool child);
+
+/* ---- large.c ------------------------------------------------------------------------ */
+
+#define MH_LARGE_CACHE_SLOTS     64
+#define MH_LARGE_CACHE_BYTES     ((size_t)64 << 20)   /* bytes kept mapped in all */
+#define MH_LARGE_CACHE_MAX_BLOCK ((size_t)16 << 20)   /* bigger blocks are always unmapped */
+
+/* zero: the block must read as zeros (calloc). */
+MH_INTERNAL void *mh_large_alloc(size_t size, size_t align, bool zero);
+/* false: p is not a live large block (nothing was done). */
+MH_INTERNAL bool mh_large_free(void *p);
+MH_INTERNAL size_t mh_large_usable_size(const void *p);   /* 0: not a large block */
+MH_INTERNAL void *mh_large_realloc(void *p, size_t size);  /* p is a live large block */
+MH_INTERNAL bool mh_large_contains(const void *p);         /* p inside a live large block */
+MH_INTERNAL void mh_large_stats(mh_stats *out);
+MH_INTERNAL void mh_large_lock(void);
+MH_INTERNAL void mh_large_unlock(bool child);
+
+/* ---- os.c --------------------------------------------------------------------------- */
+
+MH_INTERNAL bool mh_os_reserve_small(void);
+/* Commits npages fresh zeroed object pages; NULL when the range or memory is exhausted. */
+MH_INTERNAL char *mh_os_commit_pages(size_t npages);
+MH_INTERNAL void *mh_os_map(size_t size);
+MH_INTERNAL void mh_os_unmap(void *p, size_t size);
+MH_INTERNAL unsigned mh_os_possible_cpus(void);
+/* One line "multiheap: <what> <address>" to stderr, then abort(). */
+MH_INTERNAL __attribute__((noreturn)) void mh_fatal(const char *what, const void *p);
+
+/* ---- key.c -------------------------------------------------------------------------- */
+
+enum { MH_KEY_CPU = 0, MH_KEY_THREAD = 1, MH_KEY_GLOBAL = 2 };
+MH_INTERNAL int mh_current_cpu(void);
+/* The heap this thread allocates from now (activated). */
+MH_INTERNAL mh_heap *mh_current_heap(void);
+/* The heap this thread uses on CPU cpu, without assigning one: UINT32_MAX if none yet. */
+MH_INTERNAL unsigned mh_current_heap_index(int cpu);
+MH_INTERNAL void mh_key_after_fork_child(void);
+MH_INTERNAL const char *mh_key_name(int policy);
+
+/* ---- stats.c ------------------------------------------------------------------------ */
+
+/* Maps the CPU x heap matrix if needed; call it holding no heap lock. */
+MH_INTERNAL void mh_remote_matrix_ensure(void);
+MH_INTERNAL void mh_count_remote_free(unsigned owner_heap, int cpu);
+
+/* Statistics counters: written only under the lock that guards them, read anywhere. */
+#define MH_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define MH_STAT_READ(field)   __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* ---- init.c: the process-wide state ------------------------------------------------- */
+
+typedef struct mh_global_state {
+    uint32_t initialised;              /* 1 after mh_init finished (release/acquire) */
+    int key_policy;                    /* MH_KEY_* */
+    bool print_stats;                  /* MULTIHEAP_STATS=1 */
+    unsigned ncpus;                    /* possible CPUs */
+    unsigned nheaps;                   /* entries in heaps[] */
+    mh_heap *heaps;
+    uint32_t *thread_owner;            /* MH_KEY_THREAD: tid owning each heap slot, 0 free */
+    uint64_t *remote_matrix;           /* ncpus x nheaps, mapped at the first remote free */
+    uint32_t *active_ids;              /* heaps in activation order, nheaps_active of them:
+                                          walks over heaps touch only these (release/acquire) */
+    uint32_t nheaps_active;
+    mh_lock init_lock;
+    mh_lock activate_lock;             /* heap activation vs. fork */
+    char *small_base;                  /* the reserved range: [small_base, small_base+size) */
+    size_t small_size;
+    size_t small_used;                 /* bytes handed out from its start (atomic) */
+} mh_global_state;
+
+MH_INTERNAL extern mh_global_state mh_global;
+MH_INTERNAL void mh_init_slow(void);
+
+static inline void mh_ensure_init(void) {
+    if (MH_UNLIKELY(!__atomic_load_n(&mh_global.initialised, __ATOMIC_ACQUIRE))) mh_init_slow();
+}
+
+/* Heaps in use so far, and the i-th of them (i < mh_active_heaps()). */
+static inline unsigned mh_active_heaps(void) {
+    return __atomic_load_n(&mh_global.nheaps_active, __ATOMIC_ACQUIRE);
+}
+static inline mh_heap *mh_active_heap(unsigned i) {
+    return &mh_global.heaps[mh_global.active_ids[i]];
+}
+
+static inline bool mh_is_small(const void *p) {
+    return (uintptr_t)p - (uintptr_t)mh_global.small_base < mh_global.small_size;
+}
+
+#endif /* MH_INTERNAL_H */

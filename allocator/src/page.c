@@ -1,0 +1,75 @@
+/*
+ * One 8 KiB object page: its slots, tracked by the bitmap in the page's metadata,
+ * and the intrusive doubly linked page lists. The caller holds the owner heap's lock.
+ */
+#include "mh_internal.h"
+
+void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
+    unsigned cap = mh_class_objects(cls);
+    __atomic_store_n(&pg->heap, heap, __ATOMIC_RELAXED);
+    pg->cls = (uint8_t)cls;
+    pg->capacity = (uint16_t)cap;
+    pg->used = 0;
+    pg->hint = 0;
+    /* Slots past the capacity read as allocated, so searches need no bound. */
+    for (unsigned w = 0; w < MH_BITMAP_WORDS; w++) {
+        unsigned first = w * 64;
+        if (first + 64 <= cap) pg->bitmap[w] = 0;
+        else if (first >= cap) pg->bitmap[w] = ~(uint64_t)0;
+        else pg->bitmap[w] = ~(uint64_t)0 << (cap - first);
+    }
+}
+
+static void *take_slot(mh_page *pg, unsigned slot) {
+    pg->bitmap[slot / 64] |= (uint64_t)1 << (slot % 64);
+    pg->used++;
+    return mh_page_start(pg) + (size_t)slot * mh_class_size(pg->cls);
+}
+
+/* The first free slot; the page must not be full. */
+void *mh_page_alloc_slot(mh_page *pg) {
+    unsigned w = pg->hint;
+    while (pg->bitmap[w] == ~(uint64_t)0) w++;
+    pg->hint = (uint8_t)w;
+    return take_slot(pg, w * 64 + (unsigned)__builtin_ctzll(~pg->bitmap[w]));
+}
+
+/* The first free slot whose address is a multiple of align (<= MH_PAGE_SIZE), or NULL.
+   The page start is MH_PAGE_SIZE aligned, so slot i qualifies iff i * size % align == 0. */
+void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align) {
+    size_t size = mh_class_size(pg->cls);
+    size_t size_align = size & -size;
+    unsigned step = size_align >= align ? 1 : (unsigned)(align / size_align);
+    for (unsigned slot = 0; slot < pg->capacity; slot += step)
+        if (!(pg->bitmap[slot / 64] & ((uint64_t)1 << (slot % 64)))) return take_slot(pg, slot);
+    return NULL;
+}
+
+void mh_page_free_slot(mh_page *pg, void *p) {
+    size_t off = (size_t)((char *)p - mh_page_start(pg));
+    size_t size = mh_class_size(pg->cls);
+    unsigned slot = (unsigned)(off / size);
+    if (off != (size_t)slot * size || slot >= pg->capacity)
+        mh_fatal("free of an interior pointer (not the start of an object)", p);
+    uint64_t bit = (uint64_t)1 << (slot % 64);
+    if (!(pg->bitmap[slot / 64] & bit)) mh_fatal("double free (object is not allocated)", p);
+    pg->bitmap[slot / 64] &= ~bit;
+    pg->used--;
+    if (slot / 64 < pg->hint) pg->hint = (uint8_t)(slot / 64);
+}
+
+void mh_list_push(mh_page_list *l, mh_page *pg) {
+    pg->prev = NULL;
+    pg->next = l->head;
+    if (l->head) l->head->prev = pg;
+    l->head = pg;
+    MH_STAT_ADD(l->count, 1);
+}
+
+void mh_list_remove(mh_page_list *l, mh_page *pg) {
+    if (pg->prev) pg->prev->next = pg->next;
+    else l->head = pg->next;
+    if (pg->next) pg->next->prev = pg->prev;
+    pg->next = pg->prev = NULL;
+    MH_STAT_ADD(l->count, -1);
+}

@@ -1,0 +1,196 @@
+/*
+ * Statistics: per-heap counters (kept by heap.c under each heap's lock, read here
+ * with relaxed atomic loads, so reading never blocks an allocation), the CPU x heap
+ * matrix of remote frees, and the report, formatted without stdio or malloc.
+ */
+#include <unistd.h>
+
+#include "mh_internal.h"
+
+/* ---- the remote-free matrix: ncpus rows x nheaps columns, mapped on first need ------ */
+
+void mh_remote_matrix_ensure(void) {
+    if (__atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE)) return;
+    size_t bytes = (size_t)mh_global.ncpus * mh_global.nheaps * sizeof(uint64_t);
+    uint64_t *m = mh_os_map(bytes), *none = NULL;
+    if (m && !__atomic_compare_exchange_n(&mh_global.remote_matrix, &none, m, false,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        mh_os_unmap(m, bytes);
+}
+
+/* Under the owner heap's lock, which guards the owner's column. */
+void mh_count_remote_free(unsigned owner_heap, int cpu) {
+    uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
+    if (m && (unsigned)cpu < mh_global.ncpus) {
+        uint64_t *cell = &m[(size_t)cpu * mh_global.nheaps + owner_heap];
+        MH_STAT_ADD(*cell, 1);
+    }
+}
+
+uint64_t mh_remote_frees(unsigned cpu, unsigned heap) {
+    uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
+    if (!m || cpu >= mh_global.ncpus || heap >= mh_global.nheaps) return 0;
+    return MH_STAT_READ(m[(size_t)cpu * mh_global.nheaps + heap]);
+}
+
+/* ---- reading the counters ------------------------------------------------------------ */
+
+static bool ready(void) {
+    return __atomic_load_n(&mh_global.initialised, __ATOMIC_ACQUIRE);
+}
+
+int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
+    if (!ready() || heap >= mh_global.nheaps) return -1;
+    mh_heap *h = &mh_global.heaps[heap];
+    *out = (mh_heap_stats){
+        .allocs = MH_STAT_READ(h->stat.allocs),
+        .frees = MH_STAT_READ(h->stat.frees),
+        .remote_frees = MH_STAT_READ(h->stat.remote_frees),
+        .pages_stolen = MH_STAT_READ(h->stat.pages_stolen),
+        .pages_given = MH_STAT_READ(h->stat.pages_given),
+        .os_grow_calls = MH_STAT_READ(h->stat.os_grow_calls),
+        .os_grow_bytes = MH_STAT_READ(h->stat.os_grow_bytes),
+        .nclasses = MH_NCLASSES,
+    };
+    for (unsigned c = 0; c < MH_NCLASSES; c++) {
+        mh_class_stats *cs = &out->cls[c];
+        cs->object_size = (uint32_t)mh_class_size(c);
+        cs->objects_per_page = mh_class_objects(c);
+        cs->pages_empty = MH_STAT_READ(h->cls[c].list[MH_LIST_EMPTY].count);
+        cs->pages_full = MH_STAT_READ(h->cls[c].list[MH_LIST_FULL].count);
+        cs->pages_owned = cs->pages_empty + cs->pages_full +
+                          MH_STAT_READ(h->cls[c].list[MH_LIST_PARTIAL].count);
+    }
+    return 0;
+}
+
+int mh_stats_get(mh_stats *out) {
+    if (!ready()) return -1;
+    *out = (mh_stats){
+        .key_policy = mh_key_name(mh_global.key_policy),
+        .nheaps = mh_global.nheaps,
+        .nheaps_active = mh_active_heaps(),
+        .ncpus = mh_global.ncpus,
+        .nclasses = MH_NCLASSES,
+    };
+    for (unsigned i = 0; i < out->nheaps_active; i++) {
+        mh_heap *h = mh_active_heap(i);
+        out->allocs += MH_STAT_READ(h->stat.allocs);
+        out->frees += MH_STAT_READ(h->stat.frees);
+        out->remote_frees += MH_STAT_READ(h->stat.remote_frees);
+        out->pages_stolen += MH_STAT_READ(h->stat.pages_stolen);
+        out->os_grow_calls += MH_STAT_READ(h->stat.os_grow_calls);
+        out->os_grow_bytes += MH_STAT_READ(h->stat.os_grow_bytes);
+    }
+    mh_large_stats(out);
+    return 0;
+}
+
+/* ---- the report: a stack buffer, integer formatting of our own, write(2) ------------ */
+
+typedef struct report {
+    int fd;
+    size_t len;
+    char buf[2048];
+} report;
+
+static void flush(report *r) {
+    for (size_t done = 0; done < r->len;) {
+        ssize_t n = write(r->fd, r->buf + done, r->len - done);
+        if (n <= 0) break;
+        done += (size_t)n;
+    }
+    r->len = 0;
+}
+
+static void put(report *r, const char *s) {
+    for (; *s; s++) {
+        if (r->len == sizeof r->buf) flush(r);
+        r->buf[r->len++] = *s;
+    }
+}
+
+static void put_u64(report *r, uint64_t v) {
+    char digits[21];
+    int i = sizeof digits - 1;
+    digits[i] = 0;
+    do digits[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    put(r, digits + i);
+}
+
+/* " key=value" */
+static void put_kv(report *r, const char *key, uint64_t v) {
+    put(r, " ");
+    put(r, key);
+    put(r, "=");
+    put_u64(r, v);
+}
+
+static void put_heap(report *r, unsigned i, const mh_heap_stats *hs) {
+    put(r, "multiheap: heap ");
+    put_u64(r, i);
+    put_kv(r, "allocs", hs->allocs);
+    put_kv(r, "frees", hs->frees);
+    put_kv(r, "remote_frees", hs->remote_frees);
+    put_kv(r, "stolen", hs->pages_stolen);
+    put_kv(r, "given", hs->pages_given);
+    put_kv(r, "grow_calls", hs->os_grow_calls);
+    put_kv(r, "grow_bytes", hs->os_grow_bytes);
+    put(r, "\n");
+    for (unsigned c = 0; c < hs->nclasses; c++) {
+        const mh_class_stats *cs = &hs->cls[c];
+        if (!cs->pages_owned) continue;
+        put(r, "multiheap:   class");
+        put_kv(r, "size", cs->object_size);
+        put_kv(r, "pages", cs->pages_owned);
+        put_kv(r, "empty", cs->pages_empty);
+        put_kv(r, "full", cs->pages_full);
+        put(r, "\n");
+    }
+}
+
+void mh_stats_print(int fd) {
+    report r = {.fd = fd};
+    mh_stats s;
+    if (mh_stats_get(&s) != 0) {
+        put(&r, "multiheap: no allocation yet\n");
+        flush(&r);
+        return;
+    }
+    put(&r, mh_version());
+    put(&r, "\nmultiheap: key=");
+    put(&r, s.key_policy);
+    put_kv(&r, "heaps", s.nheaps);
+    put_kv(&r, "active", s.nheaps_active);
+    put_kv(&r, "cpus", s.ncpus);
+    put_kv(&r, "classes", s.nclasses);
+    put(&r, "\nmultiheap: small");
+    put_kv(&r, "allocs", s.allocs);
+    put_kv(&r, "frees", s.frees);
+    put_kv(&r, "remote_frees", s.remote_frees);
+    put_kv(&r, "pages_stolen", s.pages_stolen);
+    put_kv(&r, "os_grow_calls", s.os_grow_calls);
+    put_kv(&r, "os_grow_bytes", s.os_grow_bytes);
+    put(&r, "\nmultiheap: large");
+    put_kv(&r, "allocs", s.large_allocs);
+    put_kv(&r, "frees", s.large_frees);
+    put_kv(&r, "live", s.large_live);
+    put_kv(&r, "live_bytes", s.large_live_bytes);
+    put_kv(&r, "os_calls", s.large_os_calls);
+    put(&r, "\n");
+    mh_heap_stats hs;
+    for (unsigned i = 0; i < s.nheaps_active; i++)
+        if (mh_heap_stats_get(mh_global.active_ids[i], &hs) == 0) put_heap(&r, mh_global.active_ids[i], &hs);
+    for (unsigned cpu = 0; cpu < s.ncpus; cpu++)
+        for (unsigned heap = 0; heap < s.nheaps; heap++) {
+            uint64_t n = mh_remote_frees(cpu, heap);
+            if (!n) continue;
+            put(&r, "multiheap: remote frees");
+            put_kv(&r, "cpu", cpu);
+            put_kv(&r, "heap", heap);
+            put_kv(&r, "count", n);
+            put(&r, "\n");
+        }
+    flush(&r);
+}

@@ -1,0 +1,65 @@
+/* Misuse is reported, never absorbed: each case runs in a child, which must die of
+   SIGABRT after one stderr line naming the problem. */
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mh_internal.h"
+#include "mhunit.h"
+
+static void double_free_small(void) { char *p = malloc(32); free(p); free(p); }
+static void double_free_one_object(void) { char *p = malloc(8000); free(p); free(p); }
+static void double_free_large(void) { char *p = malloc(100000); free(p); free(p); }
+static void interior_small(void) { char *p = malloc(64); free(p + 16); }
+static void interior_metadata(void) { char *p = malloc(64); free((char *)mh_page_of(p)); }
+static void interior_large(void) { char *p = malloc(100000); free(p + 8192); }
+static void foreign_stack(void) { int x; free(&x); }
+static void foreign_in_range(void) { free(mh_global.small_base + mh_global.small_size - 4096); }
+static void foreign_realloc(void) { int x; (void)!realloc(&x, 10); }
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+    const char *expect;
+} cases[] = {
+    {"double free (small)", double_free_small, "double free"},
+    {"double free (one-object class)", double_free_one_object, "double free"},
+    {"double free (large)", double_free_large, "never returned"},
+    {"interior pointer (small)", interior_small, "interior pointer"},
+    {"interior pointer (page metadata)", interior_metadata, "interior pointer"},
+    {"interior pointer (large)", interior_large, "interior pointer of a large block"},
+    {"foreign pointer (stack)", foreign_stack, "never returned"},
+    {"foreign pointer (reserved range)", foreign_in_range, "never returned"},
+    {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned"},
+};
+
+int main(void) {
+    mh_free(mh_malloc(1));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int fds[2];
+        CHECK(pipe(fds) == 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            dup2(fds[1], STDERR_FILENO);
+            cases[i].run();
+            _exit(0);
+        }
+        close(fds[1]);
+        char msg[512];
+        size_t n = 0;
+        ssize_t r;
+        while (n < sizeof msg - 1 && (r = read(fds[0], msg + n, sizeof msg - 1 - n)) > 0) n += (size_t)r;
+        msg[n] = 0;
+        close(fds[0]);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        printf("%-36s -> %s", cases[i].name, msg[0] ? msg : "(nothing)\n");
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+        CHECK(strncmp(msg, "multiheap: ", 11) == 0 && strstr(msg, cases[i].expect));
+        CHECK(strstr(msg, "0x") && strchr(msg, '\n') == msg + n - 1);
+    }
+    puts("misuse detection ok");
+    return 0;
+}

@@ -1,0 +1,74 @@
+/* Page state and list moves inside one heap (MULTIHEAP_KEY=global: heap 0):
+   empty -> partial -> full -> partial -> empty, batches across pages, and an empty
+   page moving to another class of the same heap before the heap grows. */
+#include "mhunit_lists.h"
+
+static mh_heap_stats snap(void) { return heap_stats_now(0); }
+
+static uint64_t pages_owned_all(void) {
+    mh_heap_stats s = snap();
+    uint64_t n = 0;
+    for (unsigned c = 0; c < s.nclasses; c++) n += s.cls[c].pages_owned;
+    return n;
+}
+
+int main(void) {
+    mh_free(mh_malloc(1));   /* initialises the library (GCC may drop free(malloc(1))) */
+    mh_heap *h = mh_current_heap();
+    CHECK(h == &mh_global.heaps[0]);
+    unsigned a = mh_size_class(1000), b = mh_size_class(2500);
+    unsigned cap = mh_class_objects(a);
+    CHECK(cap == 8);
+    CHECK(snap().cls[a].pages_owned == 0 && snap().cls[b].pages_owned == 0);
+
+    /* The first object takes an empty page (from another class or from the OS). */
+    void *obj[64];
+    obj[0] = mh_heap_alloc(h, a, 1);
+    mh_page *pg = mh_page_of(obj[0]);
+    CHECK(pg->list == MH_LIST_PARTIAL && pg->used == 1);
+    uint64_t owned = snap().cls[a].pages_owned;
+    CHECK(snap().cls[a].pages_empty == owned - 1);
+    check_heap_lists(h);
+
+    /* Filling it moves it to the full list. */
+    for (unsigned i = 1; i < cap; i++) {
+        obj[i] = mh_heap_alloc(h, a, 1);
+        CHECK(mh_page_of(obj[i]) == pg);
+    }
+    CHECK(pg->list == MH_LIST_FULL && snap().cls[a].pages_full == 1);
+    check_heap_lists(h);
+
+    /* One free: back to partial; the next allocation reuses exactly that slot. */
+    mh_free(obj[3]);
+    CHECK(pg->list == MH_LIST_PARTIAL && snap().cls[a].pages_full == 0);
+    void *again = mh_heap_alloc(h, a, 1);
+    CHECK(again == obj[3] && pg->list == MH_LIST_FULL);
+
+    /* Freeing everything leaves an empty page. */
+    for (unsigned i = 0; i < cap; i++) mh_free(obj[i]);
+    CHECK(pg->list == MH_LIST_EMPTY && pg->used == 0);
+    CHECK(snap().cls[a].pages_empty == owned);
+    check_heap_lists(h);
+
+    /* A batch spans pages: 2 full pages and one partial. */
+    size_t n = mh_heap_alloc_batch(h, a, obj, 2 * cap + 3);
+    CHECK(n == 2 * cap + 3);
+    CHECK(snap().cls[a].pages_full == 2);
+    check_heap_lists(h);
+    for (size_t i = 0; i < n; i++) mh_free(obj[i]);
+    CHECK(snap().cls[a].pages_empty == snap().cls[a].pages_owned);
+    check_heap_lists(h);
+
+    /* Class b has no page: it takes an empty page of another class, no growth. */
+    uint64_t grows_before = snap().os_grow_calls, total = pages_owned_all();
+    void *q = mh_heap_alloc(h, b, 1);
+    CHECK(mh_page_of(q)->cls == b);
+    CHECK(snap().os_grow_calls == grows_before);
+    CHECK(snap().cls[b].pages_owned == 1);
+    CHECK(pages_owned_all() == total);
+    check_heap_lists(h);
+    mh_free(q);
+    check_heap_lists(h);
+    puts("page lists ok");
+    return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * multiheap's own statistics for the result record, read when libmultiheap
+ * serves malloc. A file of its own because multiheap.h and workload.h both
+ * declare mh_free / mh_realloc (the allocator's and the harness's).
+ */
+#define _GNU_SOURCE
+#include "json.h"
+#include "multiheap.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+
+void mh_allocator_stats_write(mh_jw *w, const char *key);
+
+/* multiheap's own statistics, looked up at run time: present only when it serves malloc. */
+void mh_allocator_stats_write(mh_jw *w, const char *key)
+{
+    int (*stats_get)(mh_stats *) = (int (*)(mh_stats *))dlsym(RTLD_DEFAULT, "mh_stats_get");
+    int (*heap_get)(unsigned, mh_heap_stats *) = (int (*)(unsigned, mh_heap_stats *))dlsym(RTLD_DEFAULT, "mh_heap_stats_get");
+    uint64_t (*remote)(unsigned, unsigned) = (uint64_t (*)(unsigned, unsigned))dlsym(RTLD_DEFAULT, "mh_remote_frees");
+    mh_stats s;
+    if (!stats_get || !heap_get || !remote || stats_get(&s) != 0) {
+        mh_jw_null(w, key);
+        return;
+    }
+    mh_jw_obj_begin(w, key);
+    mh_jw_str(w, "key_policy", s.key_policy);
+    mh_jw_int(w, "nheaps", s.nheaps);
+    mh_jw_int(w, "nheaps_active", s.nheaps_active);
+    mh_jw_int(w, "allocs", (long long)s.allocs);
+    mh_jw_int(w, "frees", (long long)s.frees);
+    mh_jw_int(w, "remote_frees", (long long)s.remote_frees);
+    mh_jw_int(w, "pages_stolen", (long long)s.pages_stolen);
+    mh_jw_int(w, "os_grow_calls", (long long)s.os_grow_calls);
+    mh_jw_int(w, "os_grow_bytes", (long long)s.os_grow_bytes);
+    mh_jw_int(w, "large_allocs", (long long)s.large_allocs);
+    mh_jw_int(w, "large_frees", (long long)s.large_frees);
+    mh_jw_int(w, "large_live_bytes", (long long)s.large_live_bytes);
+    mh_jw_int(w, "large_os_calls", (long long)s.large_os_calls);
+    mh_jw_arr_begin(w, "heaps");
+    mh_heap_stats *hs = malloc(sizeof *hs);
+    for (unsigned h = 0; hs && h < s.nheaps; h++) {
+        if (heap_get(h, hs) != 0 || (hs->allocs == 0 && hs->frees == 0))
+            continue;
+        mh_jw_obj_begin(w, NULL);
+        mh_jw_int(w, "heap", h);
+        mh_jw_int(w, "allocs", (long long)hs->allocs);
+        mh_jw_int(w, "frees", (long long)hs->frees);
+        mh_jw_int(w, "remote_frees", (long long)hs->remote_frees);
+        mh_jw_int(w, "pages_stolen", (long long)hs->pages_stolen);
+        mh_jw_int(w, "pages_given", (long long)hs->pages_given);
+        mh_jw_int(w, "os_grow_calls", (long long)hs->os_grow_calls);
+        mh_jw_int(w, "os_grow_bytes", (long long)hs->os_grow_bytes);
+        mh_jw_obj_end(w);
+    }
+    free(hs);
+    mh_jw_arr_end(w);
+    /* rows: the CPU the free ran on; columns: the heap that owned the object */
+    mh_jw_arr_begin(w, "remote_free_matrix");
+    for (unsigned cpu = 0; cpu < s.ncpus; cpu++) {
+        mh_jw_arr_begin(w, NULL);
+        for (unsigned h = 0; h < s.nheaps; h++)
+            mh_jw_int(w, NULL, (long long)remote(cpu, h));
+        mh_jw_arr_end(w);
+    }
+    mh_jw_arr_end(w);
+    mh_jw_obj_end(w);
+}
+

@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# The benchmark matrix: every workload case x thread count x allocator x
+# repetition of a config (results/README.md describes the format), one mhbench
+# run each, every record appended to RUN_DIR/records.jsonl the moment it exists.
+#
+# Order: one warm-up pass over all cells (recorded with "warmup": true, left out
+# of the statistics), then repetition 0 over all cells, then 1, ...; inside a
+# pass the allocators alternate (A B C A B C), so drift hits them all alike.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${MH_BUILD_DIR:-$ROOT/build}"
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+MHBENCH="${MH_MHBENCH:-$BUILD/runners/mhbench}"
+MHREPORT="${MH_MHREPORT:-$BUILD/runners/mhreport}"
+
+die() { echo "matrix: $*" >&2; exit 2; }
+
+usage() {
+    cat <<USAGE
+usage: runners/matrix.sh [--config FILE | --preset quick|full] [--shard K/N]
+                         [--resume RUN_DIR] [--out RUN_DIR] [--dry-run]
+
+Runs the matrix of FILE (default: the quick preset, results/configs/quick.conf)
+into RUN_DIR (default: results/local/<run-id>/): records.jsonl (append-only),
+config.conf (the config used), command.txt (how to run it again), logs/ (stderr
+of failed runs). --resume RUN_DIR continues an interrupted matrix with its own
+config, skipping every (cell, repetition) already in its records. --shard K/N
+runs only cells K, K+N, K+2N, ... (1-based): run the N shards anywhere and
+concatenate their records.jsonl files (./run.sh report DIR1 DIR2 ... merges).
+--dry-run checks the config and prints the runs without running them.
+Binaries: \$MH_MHBENCH, \$MH_MHREPORT, else \$MH_BUILD_DIR/runners/ (default build/).
+USAGE
+}
+
+# ---- the config ----------------------------------------------------------
+
+ALLOCS=() THREADS=() CASE_NAMES=() CASE_WORKLOADS=() CASE_ARGS=() CASE_THREADS=()
+REPS=3 WARMUP=1 PLACEMENT=compact TIMEOUT=60
+
+cpus() { nproc; }
+
+# "1 N 4N" -> "1 2 8" on a 2-CPU machine; N is the number of online CPUs.
+expand_threads() {
+    local tok n=$(cpus) out=() seen=" "
+    for tok in "$@"; do
+        local v
+        case "$tok" in
+            N) v=$n ;;
+            [1-9]*N) v=$(( ${tok%N} * n )) ;;
+            *) [[ "$tok" =~ ^[1-9][0-9]*$ ]] || return 1; v=$tok ;;
+        esac
+        [[ "$seen" == *" $v "* ]] || { out+=("$v"); seen+="$v "; }
+    done
+    echo "${out[@]}"
+}
+
+# A workload line's --k=a,b,c arguments are a sweep: one case per value, so
+# "workload cross-core-free --remote=0,50,100" makes three cases, named
+# cross-core-free:remote=0 and so on. FIXED_ARGS holds the arguments chosen so far.
+add_cases() {
+    local workload="$1" label="$2"; shift 2
+    if [ $# -eq 0 ]; then
+        local c
+        for c in "${CASE_NAMES[@]}"; do
+            [ "$c" != "$label" ] || die "two workload lines make the same case '$label'; put the values in one line as a sweep (--k=a,b)"
+        done
+        CASE_NAMES+=("$label") CASE_WORKLOADS+=("$workload") CASE_ARGS+=("${FIXED_ARGS[*]}")
+        CASE_THREADS+=("$LINE_THREADS")
+        return 0
+    fi
+    local arg="$1"; shift
+    if [[ "$arg" != --*=*,* ]]; then
+        FIXED_ARGS+=("$arg")
+        add_cases "$workload" "$label" "$@"
+        unset 'FIXED_ARGS[${#FIXED_ARGS[@]}-1]'
+        return 0
+    fi
+    local key="${arg%%=*}" vals v sep=":"
+    [[ "$label" == *:* ]] && sep=";"
+    IFS=',' read -r -a vals <<<"${arg#*=}"
+    for v in "${vals[@]}"; do
+        FIXED_ARGS+=("$key=$v")
+        add_cases "$workload" "$label$sep${key#--}=$v" "$@"
+        unset 'FIXED_ARGS[${#FIXED_ARGS[@]}-1]'
+    done
+}
+
+parse_config() {
+    local file="$1" lineno=0 line key value
+    [ -f "$file" ] || die "config '$file' not found; use --preset quick|full or --config FILE"
+    local allocs_line="installed" threads_line="1 N 4N"
+    while IFS= read -r line || [ -n "$line" ]; do
+        lineno=$((lineno + 1))
+        line="${line%%#*}"
+        line="$(echo "$line" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')"
+        [ -z "$line" ] && continue
+        if [[ "$line" =~ ^workload[[:space:]]+([a-z0-9-]+)(.*)$ ]]; then
+            local wl="${BASH_REMATCH[1]}" args=() words a
+            read -r -a words <<<"${BASH_REMATCH[2]}"
+            LINE_THREADS=""     # "": the global threads line, resolved below
+            for a in "${words[@]}"; do
+                if [[ "$a" == threads=* ]]; then
+                    LINE_THREADS="${a#threads=}"
+                    LINE_THREADS="${LINE_THREADS//,/ }"
+                    expand_threads $LINE_THREADS >/dev/null ||
+                        die "$file:$lineno: '$a' must list numbers, N or kN separated by commas"
+                else
+                    [[ "$a" =~ ^--[a-z0-9-]+=[^|[:space:]]+$ ]] ||
+                        die "$file:$lineno: workload argument '$a' is not --name=value or threads=LIST (a comma list sweeps, no '|')"
+                    args+=("$a")
+                fi
+            done
+            FIXED_ARGS=()
+            add_cases "$wl" "$wl" "${args[@]}"
+            continue
+        fi
+        [[ "$line" =~ ^([a-z]+)[[:space:]]*=[[:space:]]*(.*)$ ]] ||
+            die "$file:$lineno: '$line' is neither 'key = value' nor 'workload NAME --param=value ...'"
+        key="${BASH_REMATCH[1]}" value="${BASH_REMATCH[2]}"
+        case "$key" in
+            allocators) allocs_line="$value" ;;
+            threads) threads_line="$value" ;;
+            repetitions) [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "$file:$lineno: repetitions must be a positive integer"; REPS=$value ;;
+            warmup) [[ "$value" =~ ^[01]$ ]] || die "$file:$lineno: warmup must be 0 or 1"; WARMUP=$value ;;
+            placement) [[ "$value" =~ ^[a-z0-9,-]+$ ]] || die "$file:$lineno: placement must be none|compact|scatter|split|CPULIST"; PLACEMENT=$value ;;
+            timeout) [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "$file:$lineno: timeout must be whole seconds"; TIMEOUT=$value ;;
+            *) die "$file:$lineno: unknown key '$key' (allocators, threads, repetitions, warmup, placement, timeout, workload)" ;;
+        esac
+    done <"$file"
+    [ ${#CASE_NAMES[@]} -gt 0 ] || die "$file: no 'workload NAME ...' line; add at least one"
+    local t
+    t="$(expand_threads $threads_line)" || die "$file: threads '$threads_line' must be numbers, N or kN (N = CPUs)"
+    read -r -a THREADS <<<"$t"
+    local i
+    for i in "${!CASE_THREADS[@]}"; do
+        CASE_THREADS[$i]="$(expand_threads ${CASE_THREADS[$i]:-$threads_line})"
+    done
+    resolve_allocators $allocs_line
+}
+
+# ---- checking names against the driver before anything runs ----------------
+
+# `mhbench list`: NAME and a summary per line. `mhbench allocators`: a header
+# line, then NAME, yes|no (installed), the library.
+driver_names() { "$MHBENCH" "$1" 2>/dev/null | awk 'NF && !($1 == "name" && NR == 1) { print $1 }'; }
+
+resolve_allocators() {
+    local known installed a
+    known="$(driver_names allocators)" || true
+    [ -n "$known" ] || die "cannot list allocators with '$MHBENCH allocators'; build first (./run.sh build)"
+    installed="$("$MHBENCH" allocators 2>/dev/null | awk '$2 == "yes" { print $1 }')"
+    for a in "$@"; do
+        if [ "$a" = installed ]; then
+            ALLOCS+=($installed)
+        elif [[ "$a" == *=* ]]; then
+            ALLOCS+=("$a")      # NAME=/path.so: the driver judges it at run time
+        elif grep -qx -- "$a" <<<"$known"; then
+            ALLOCS+=("$a")
+        else
+            die "unknown allocator '$a'; choose from: $(echo $known) installed NAME=/path.so"
+        fi
+    done
+    [ ${#ALLOCS[@]} -gt 0 ] || die "no allocator to run (none installed?); see '$MHBENCH allocators'"
+}
+
+check_workloads() {
+    local known w
+    known="$(driver_names list)" || true
+    [ -n "$known" ] || die "cannot list workloads with '$MHBENCH list'; build first (./run.sh build)"
+    for w in "${CASE_WORKLOADS[@]}"; do
+        grep -qx -- "$w" <<<"$known" || die "unknown workload '$w'; choose from: $(echo $known)"
+    done
+}
+
+# ---- running ---------------------------------------------------------------
+
+fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
+
+# One run; its record (or, when the driver died, one written for it) is appended.
+run_one() {
+    local cell="$1" case_i="$2" threads="$3" alloc="$4" rep="$5" kind="$6"
+    local records="$RUN_DIR/records.jsonl" err="$RUN_DIR/logs/current.err"
+    local before after rc=0 args=() warm=()
+    read -r -a args <<<"${CASE_ARGS[$case_i]}"
+    [ "$kind" = warmup ] && warm=(--warmup)
+    # A run killed while writing leaves a torn last line: start the next on its own line.
+    [ -s "$records" ] && [ "$(tail -c1 "$records" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$records"
+    before=$(wc -l <"$records")
+    # The braces send bash's own "Segmentation fault" line to the log, not the terminal.
+    { timeout -k 5 "$TIMEOUT" "$MHBENCH" run "${CASE_WORKLOADS[$case_i]}" --allocator "$alloc" \
+        --threads "$threads" --placement "$PLACEMENT" --out "$records" --run-id "$RUN_ID" \
+        --cell "$cell" --rep "$rep" "${warm[@]}" "${args[@]}" >/dev/null; } 2>"$err" || rc=$?
+    after=$(wc -l <"$records")
+    [ "$rc" -eq 0 ] && [ "$after" -gt "$before" ] && return 0
+    local reason="mhbench exited with status $rc"
+    case "$rc" in
+        0) reason="mhbench exited 0 without writing a record" ;;
+        124|137) reason="timed out after ${TIMEOUT}s (config: timeout)" ;;
+        1[3-9][0-9]) reason="killed by signal $((rc - 128)) (SIG$(kill -l $((rc - 128)) 2>/dev/null))" ;;
+    esac
+    # that line repeats our command line; the reason names the signal already
+    sed -i '/timeout -k 5 /d' "$err"
+    local log="$RUN_DIR/logs/$(echo "$cell.$rep.$kind" | tr -c 'A-Za-z0-9._=-' '_').err"
+    cp "$err" "$log"
+    if [ "$after" -le "$before" ]; then
+        "$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
+            --workload "${CASE_WORKLOADS[$case_i]}" --allocator "$alloc" --threads "$threads" \
+            --reason "$reason" --error-file "$err" >>"$records"
+    fi
+    return 1
+}
+
+main() {
+    local config="" preset="" shard="1/1" resume="" out="" dry=0
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --config) [ $# -ge 2 ] || die "--config needs a file"; config="$2"; shift 2 ;;
+            --preset) [ $# -ge 2 ] || die "--preset needs quick or full"; preset="$2"; shift 2 ;;
+            --shard) [ $# -ge 2 ] || die "--shard needs K/N, e.g. 1/4"; shard="$2"; shift 2 ;;
+            --resume) [ $# -ge 2 ] || die "--resume needs a run directory"; resume="$2"; shift 2 ;;
+            --out) [ $# -ge 2 ] || die "--out needs a directory"; out="$2"; shift 2 ;;
+            --dry-run) dry=1; shift ;;
+            -h|--help) usage; exit 0 ;;
+            *) die "unknown argument '$1'; see ./run.sh matrix --help" ;;
+        esac
+    done
+    [[ "$shard" =~ ^([1-9][0-9]*)/([1-9][0-9]*)$ ]] && [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] ||
+        die "--shard '$shard' must be K/N with 1 <= K <= N, e.g. 2/4"
+    local shard_k=${BASH_REMATCH[1]} shard_n=${BASH_REMATCH[2]}
+    [ -n "$config" ] && [ -n "$preset" ] && die "give --config or --preset, not both"
+    [ -x "$MHBENCH" ] || die "no driver at $MHBENCH; run ./run.sh build (or set MH_MHBENCH)"
+    [ -x "$MHREPORT" ] || die "no report tool at $MHREPORT; run ./run.sh build (or set MH_MHREPORT)"
+    if [ -n "$resume" ]; then
+        [ -f "$resume/config.conf" ] || die "'$resume' is not a matrix run directory (no config.conf)"
+        [ -z "$config$preset" ] || die "--resume uses the run's own config.conf; drop --config/--preset"
+        config="$resume/config.conf" out="$resume"
+    elif [ -z "$config" ]; then
+        case "${preset:-quick}" in
+            quick|full|test) config="$ROOT/results/configs/${preset:-quick}.conf" ;;
+            *) die "unknown preset '$preset'; choose quick or full (or --config FILE)" ;;
+        esac
+    fi
+    parse_config "$config"
+    check_workloads
+
+    RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$(hostname -s)"
+    [ -n "$out" ] && RUN_ID="$(basename "$out")"
+    RUN_DIR="${out:-$ROOT/results/local/$RUN_ID}"
+    if [ -z "$resume" ] && [ -s "$RUN_DIR/records.jsonl" ]; then
+        die "$RUN_DIR already holds records; continue it with --resume $RUN_DIR or pick another --out"
+    fi
+
+    # cells: case x threads x allocator, allocators innermost (interleaved)
+    local cells=() cell_case=() cell_threads=() cell_alloc=() c t a i=0
+    for c in "${!CASE_NAMES[@]}"; do
+        for t in ${CASE_THREADS[$c]}; do
+            for a in "${ALLOCS[@]}"; do
+                if [ $((i % shard_n)) -eq $((shard_k - 1)) ]; then
+                    cells+=("${CASE_NAMES[$c]}|$t|${a%%=*}") cell_case+=("$c") cell_threads+=("$t") cell_alloc+=("$a")
+                fi
+                i=$((i + 1))
+            done
+        done
+    done
+    local passes=() r
+    [ "$WARMUP" -eq 1 ] && passes+=("0:warmup")
+    for ((r = 0; r < REPS; r++)); do passes+=("$r:measured"); done
+
+    if [ "$dry" -eq 1 ]; then
+        for r in "${passes[@]}"; do
+            for i in "${!cells[@]}"; do echo "${r#*:} rep ${r%%:*}: ${cells[$i]}"; done
+        done
+        return 0
+    fi
+
+    mkdir -p "$RUN_DIR/logs"
+    touch "$RUN_DIR/records.jsonl"
+    [ -n "$resume" ] || cp "$config" "$RUN_DIR/config.conf"
+    local cmd="./run.sh matrix --config $RUN_DIR/config.conf"
+    [ "$shard" = 1/1 ] || cmd+=" --shard $shard"
+    echo "$cmd" >"$RUN_DIR/command.txt"
+
+    declare -A done_runs=()
+    local line
+    while IFS= read -r line; do done_runs["$line"]=1; done < <("$MHREPORT" done "$RUN_DIR/records.jsonl")
+
+    local total=$(( ${#cells[@]} * ${#passes[@]} )) todo=0 p
+    for p in "${passes[@]}"; do
+        for i in "${!cells[@]}"; do
+            [ -n "${done_runs["${cells[$i]}"$'\t'"${p%%:*}"$'\t'"${p#*:}"]:-}" ] || todo=$((todo + 1))
+        done
+    done
+    echo "matrix: $RUN_DIR: ${#CASE_NAMES[@]} cases x ${#THREADS[@]} thread counts (${THREADS[*]}) x" \
+         "${#ALLOCS[@]} allocators, $REPS repetitions$([ "$WARMUP" -eq 1 ] && echo ' + warm-up');" \
+         "shard $shard: $todo of $total runs to do" >&2
+    local start=$SECONDS n=0 failed=0 skipped=$((total - todo))
+    for p in "${passes[@]}"; do
+        local rep="${p%%:*}" kind="${p#*:}"
+        for i in "${!cells[@]}"; do
+            [ -n "${done_runs["${cells[$i]}"$'\t'"$rep"$'\t'"$kind"]:-}" ] && continue
+            local status=ok
+            run_one "${cells[$i]}" "${cell_case[$i]}" "${cell_threads[$i]}" "${cell_alloc[$i]}" "$rep" "$kind" ||
+                { status=FAILED; failed=$((failed + 1)); }
+            n=$((n + 1))
+            local el=$((SECONDS - start)) eta=$(( (SECONDS - start) * (todo - n) / n ))
+            printf 'matrix: [%d/%d] %-7s rep %s %-50s %-6s elapsed %s  eta %s\n' \
+                $((n + skipped)) "$total" "$kind" "$rep" "${cells[$i]}" "$status" \
+                "$(fmt_time $el)" "$(fmt_time $eta)" >&2
+        done
+    done
+    rm -f "$RUN_DIR/logs/current.err"
+    echo "matrix: done: $n runs ($failed failed) in $(fmt_time $((SECONDS - start))); records in $RUN_DIR/records.jsonl" >&2
+    echo "$RUN_DIR"
+}
+
+main "$@"

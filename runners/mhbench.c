@@ -1,0 +1,292 @@
+/*
+ * mhbench: runs one workload with one allocator and writes one result record.
+ *
+ * Exit status: 0 done, 1 internal error, 2 bad input, 3 the allocator preload
+ * did not take effect, 4 corrupted block contents.
+ */
+#define _GNU_SOURCE
+#include "driver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PERF_MARKER "MH_PERF_WRAPPED"
+
+static void usage(FILE *f)
+{
+    fputs("usage: mhbench run WORKLOAD [options] [--PARAM=VALUE ...]\n"
+          "       mhbench list | help WORKLOAD | allocators | csv FILE... | validate FILE...\n"
+          "run options:\n"
+          "  --allocator NAME      glibc (default), tcmalloc, jemalloc, mimalloc, multiheap, NAME=/path/lib.so\n"
+          "  --threads N           worker threads (default: online CPUs, at least 2)\n"
+          "  --placement P         none (default), compact, scatter, split, or a CPU list like 0,1,4-7\n"
+          "  --check               fill blocks with a pattern and verify it before free\n"
+          "  --null-alloc          null allocation path: measures the harness alone\n"
+          "  --lat-every N         time one operation in N on average (default 64; 0 = off)\n"
+          "  --rss-interval-ms N   RSS sampling interval (default 10)\n"
+          "  --perf-record FILE    run under perf record -g, profile to FILE\n"
+          "  --out FILE            append the record as one JSON line (default: pretty on stdout)\n"
+          "  --run-id ID --cell NAME --rep K --warmup   identity, set by the matrix\n"
+          "  --seed N              base of the per-thread random streams (default 1)\n"
+          "exit: 0 ok, 1 internal error, 2 bad input, 3 preload did not take effect, 4 corrupted content\n", f);
+}
+
+static _Noreturn void bad_input(const char *fmt, const char *arg)
+{
+    fputs("mhbench: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+static void list_workloads(void)
+{
+    for (const mh_workload *const *w = mh_workloads; *w; w++)
+        printf("%-24s %s\n", (*w)->name, (*w)->summary);
+}
+
+static const mh_workload *find_workload(const char *name)
+{
+    const mh_workload *wl = mh_workload_find(name);
+    if (!wl) {
+        fprintf(stderr, "mhbench: unknown workload '%s'; valid:", name);
+        for (const mh_workload *const *w = mh_workloads; *w; w++)
+            fprintf(stderr, " %s", (*w)->name);
+        fputc('\n', stderr);
+        exit(2);
+    }
+    return wl;
+}
+
+static void help_workload(const char *name)
+{
+    const mh_workload *wl = find_workload(name);
+    printf("%s: %s\n\n%s\n\nparameters (--name=value):\n", wl->name, wl->summary, wl->help);
+    for (const mh_param_def *d = wl->params; d && d->name; d++) {
+        char range[128];
+        mh_param_range(d, range, sizeof range);
+        printf("  --%-18s default %-10s %s\n      %s\n", d->name, d->dflt, range, d->help);
+    }
+    if (wl->role_names) {
+        printf("thread roles:");
+        for (const char *const *r = wl->role_names; *r; r++)
+            printf(" %s", *r);
+        printf("\n");
+    }
+}
+
+static void list_allocators(void)
+{
+    printf("%-10s %-9s %s\n", "name", "installed", "library");
+    for (const char *const *n = mh_allocator_names; *n; n++) {
+        mh_allocator a;
+        char err[256];
+        mh_allocator_resolve(*n, &a, err, sizeof err);
+        printf("%-10s %-9s %s\n", a.name, a.installed ? "yes" : "no", a.path[0] ? a.path : "(none: the C library's malloc)");
+    }
+}
+
+/* ---- run ---- */
+
+static long parse_long(const char *opt, const char *v, long min, long max)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < min || x > max) {
+        fprintf(stderr, "mhbench: %s=%s must be an integer in [%ld, %ld]\n", opt, v, min, max);
+        exit(2);
+    }
+    return x;
+}
+
+/* --name VALUE or --name=VALUE for a driver option; NULL if arg is not that option. */
+static const char *option_value(const char *name, int argc, char **argv, int *i)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc)
+        bad_input("%s needs a value; see mhbench help", name);
+    return argv[++*i];
+}
+
+/* Splits the run arguments into driver options and workload parameters (kept in params). */
+static void parse_run_options(int argc, char **argv, mh_options *o, char **params, int *nparams)
+{
+    const char *v;
+    for (int i = 3; i < argc; i++) {
+        if ((v = option_value("--allocator", argc, argv, &i))) o->allocator = v;
+        else if ((v = option_value("--threads", argc, argv, &i))) o->threads = (int)parse_long("--threads", v, 1, 4096);
+        else if ((v = option_value("--placement", argc, argv, &i))) o->placement = v;
+        else if ((v = option_value("--lat-every", argc, argv, &i))) o->lat_every = (uint32_t)parse_long("--lat-every", v, 0, 1 << 30);
+        else if ((v = option_value("--rss-interval-ms", argc, argv, &i))) o->rss_interval_ms = (unsigned)parse_long("--rss-interval-ms", v, 1, 60000);
+        else if ((v = option_value("--perf-record", argc, argv, &i))) o->perf_record = v;
+        else if ((v = option_value("--out", argc, argv, &i))) o->out = v;
+        else if ((v = option_value("--run-id", argc, argv, &i))) o->run_id = v;
+        else if ((v = option_value("--cell", argc, argv, &i))) o->cell = v;
+        else if ((v = option_value("--rep", argc, argv, &i))) o->rep = (int)parse_long("--rep", v, 0, INT_MAX);
+        else if ((v = option_value("--seed", argc, argv, &i))) o->seed = (uint64_t)parse_long("--seed", v, 0, LONG_MAX);
+        else if (strcmp(argv[i], "--warmup") == 0) o->warmup = true;
+        else if (strcmp(argv[i], "--check") == 0) o->check = true;
+        else if (strcmp(argv[i], "--null-alloc") == 0) o->null_alloc = true;
+        else if (strncmp(argv[i], "--", 2) == 0 && strchr(argv[i], '=')) params[(*nparams)++] = argv[i];
+        else bad_input("unknown option '%s'; run options are listed by mhbench help, workload parameters are --name=value", argv[i]);
+    }
+}
+
+static bool find_in_path(const char *prog, char *out, size_t outlen)
+{
+    const char *path = getenv("PATH");
+    char *dirs = strdup(path && *path ? path : "/usr/bin:/bin");
+    bool found = false;
+    for (char *save, *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, outlen, "%s/%s", d, prog);
+        found = access(out, X_OK) == 0;
+    }
+    free(dirs);
+    return found;
+}
+
+/* perf record follows the exec that sets LD_PRELOAD, so the profile covers the preloaded run. */
+static void wrap_in_perf_record(const mh_options *o, int argc, char **argv)
+{
+    if (!o->perf_record || getenv(PERF_MARKER))
+        return;
+    char perf[PATH_MAX], self[PATH_MAX];
+    if (!find_in_path("perf", perf, sizeof perf)) {
+        fprintf(stderr, "mhbench: --perf-record needs the perf tool, which is not in PATH; install linux-perf\n");
+        exit(2);
+    }
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0) {
+        fprintf(stderr, "mhbench: cannot find my own executable: %s\n", strerror(errno));
+        exit(1);
+    }
+    self[n] = '\0';
+    char **args = calloc((size_t)argc + 8, sizeof *args);
+    int k = 0;
+    args[k++] = "perf";
+    args[k++] = "record";
+    args[k++] = "-g";
+    args[k++] = "-o";
+    args[k++] = (char *)o->perf_record;
+    args[k++] = "--";
+    args[k++] = self;
+    for (int i = 1; i < argc; i++)
+        args[k++] = argv[i];
+    setenv(PERF_MARKER, "1", 1);
+    execv(perf, args);
+    fprintf(stderr, "mhbench: cannot run %s: %s\n", perf, strerror(errno));
+    exit(1);
+}
+
+/* The record is written with one write() to an O_APPEND file, so concurrent runs never
+ * interleave lines; the file is opened before the run so a bad path fails early. */
+static int open_out(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fprintf(stderr, "mhbench: cannot open --out %s: %s; give a writable file\n", path, strerror(errno)), exit(2);
+    return fd;
+}
+
+static int emit_record(const mh_run *run, const mh_served *served, int out_fd)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    mh_jw w;
+    mh_jw_init(&w, mem, out_fd < 0);
+    mh_record_write(run, served, &w);
+    fclose(mem);
+    int rc = 0;
+    int fd = out_fd < 0 ? STDOUT_FILENO : out_fd;
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "mhbench: writing the record: %s\n", strerror(errno));
+            rc = 1;
+            break;
+        }
+        done += (size_t)n;
+    }
+    free(buf);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    if (argc < 3)
+        bad_input("%s", "run needs a workload; see mhbench list");
+    mh_options o = { .workload = argv[2], .allocator = "glibc", .placement = "none",
+                     .lat_every = 64, .rss_interval_ms = 10, .seed = 1 };
+    char **params = calloc((size_t)argc, sizeof *params);
+    int nparams = 0;
+    const mh_workload *wl = find_workload(argv[2]);
+    parse_run_options(argc, argv, &o, params, &nparams);
+
+    mh_allocator alloc;
+    mh_served served;
+    char err[PATH_MAX + 256];
+    if (mh_allocator_resolve(o.allocator, &alloc, err, sizeof err) != 0)
+        bad_input("%s", err);
+    mh_run run;
+    if (mh_run_init(&run, wl, &o, &alloc, nparams, params) != 0)
+        exit(2);
+    int out_fd = o.out ? open_out(o.out) : -1;
+    wrap_in_perf_record(&o, argc, argv);
+    if (mh_preload_exec(&alloc, argv, err, sizeof err) != 0 || mh_preload_verify(&alloc, &served, err, sizeof err) != 0) {
+        fprintf(stderr, "mhbench: %s\n", err);
+        exit(3);
+    }
+    int rc = mh_run_execute(&run);
+    if (rc == 0)
+        rc = emit_record(&run, &served, out_fd);
+    mh_run_destroy(&run);
+    free(params);
+    if (out_fd >= 0)
+        close(out_fd);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || (strcmp(cmd, "help") == 0 && argc == 2)) {
+        usage(cmd ? stdout : stderr);
+        return cmd ? 0 : 2;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc, argv);
+    if (strcmp(cmd, "list") == 0) {
+        list_workloads();
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        help_workload(argv[2]);
+        return 0;
+    }
+    if (strcmp(cmd, "allocators") == 0) {
+        list_allocators();
+        return 0;
+    }
+    if (strcmp(cmd, "csv") == 0 || strcmp(cmd, "validate") == 0) {
+        if (argc < 3)
+            bad_input("%s needs at least one FILE (JSONL records)", cmd);
+        return cmd[0] == 'c' ? mh_record_csv(argc - 2, argv + 2, stdout) : mh_record_validate_files(argc - 2, argv + 2);
+    }
+    bad_input("unknown command '%s'; commands: run list help allocators csv validate", cmd);
+}

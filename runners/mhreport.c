@@ -1,0 +1,562 @@
+/*
+ * mhreport: the report tool of the benchmark matrix (see report.h).
+ *
+ *   mhreport report [--out DIR] [--plots-src DIR] [--reproduce CMD] [--no-plots] RUN_DIR...
+ *   mhreport compare OLD NEW [--threshold PCT]
+ *   mhreport done FILE.jsonl          (for the matrix: finished cell/rep/warmup triples)
+ *   mhreport failed-record ...        (for the matrix: a record for a run that died)
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef MH_PLOTS_DIR
+#define MH_PLOTS_DIR "plots"
+#endif
+
+static int usage_error(const char *what)
+{
+    fprintf(stderr, "mhreport: %s; see `mhreport --help`\n", what);
+    return 2;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: mhreport report [--out DIR] [--plots-src DIR] [--reproduce CMD] [--no-plots] RUN_DIR|FILE.jsonl...\n"
+          "       mhreport compare OLD NEW [--threshold PCT]\n"
+          "       mhreport done FILE.jsonl\n"
+          "       mhreport failed-record --run-id ID --cell C --rep K [--warmup] --workload W\n"
+          "                              --allocator A --threads T [--error-file F]\n", f);
+}
+
+FILE *mr_fopen(const char *dir, const char *name, const char *mode)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, mode);
+    if (!f) fprintf(stderr, "mhreport: cannot open %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+/* ---- loading ---- */
+
+static bool read_jsonl(mr_set *set, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return false;
+    }
+    char *line = NULL, perr[256];
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (strspn(line, " \t\r\n") == (size_t)len) continue;
+        mh_jv *doc = mh_json_parse(line, (size_t)len, perr, sizeof perr);
+        if (!doc || doc->type != MH_JOBJ) {
+            /* A run killed while appending leaves a torn last line: skip it, say so. */
+            fprintf(stderr, "mhreport: %s:%ld: not a record (%s); skipped\n", path, lineno,
+                    doc ? "not an object" : perr);
+            mh_json_free(doc);
+            set->bad_lines++;
+            continue;
+        }
+        set->docs = realloc(set->docs, sizeof *set->docs * (set->ndocs + 1));
+        set->docs[set->ndocs++] = doc;
+    }
+    free(line);
+    fclose(f);
+    return true;
+}
+
+static int intern(char ***list, int *n, const char *s)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp((*list)[i], s) == 0) return i;
+    *list = realloc(*list, sizeof **list * (size_t)(*n + 1));
+    (*list)[*n] = strdup(s);
+    return (*n)++;
+}
+
+static int intern_threads(mr_set *set, int t)
+{
+    for (int i = 0; i < set->nthreads; i++)
+        if (set->threads[i] == t) return i;
+    set->threads = realloc(set->threads, sizeof *set->threads * (size_t)(set->nthreads + 1));
+    set->threads[set->nthreads] = t;
+    return set->nthreads++;
+}
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+static void fill_run(mr_run *r, const mh_jv *rec)
+{
+    r->rec = rec;
+    r->cell = mh_json_str_or(mh_json_get(rec, "cell"), NULL);
+    r->workload = mh_json_str_or(mh_json_path(rec, "workload.name"), "?");
+    r->alloc = mh_json_str_or(mh_json_path(rec, "allocator.name"), "?");
+    r->threads = (int)mh_json_num_or(mh_json_get(rec, "threads"), 0);
+    r->rep = (int)mh_json_num_or(mh_json_get(rec, "rep"), 0);
+    const mh_jv *w = mh_json_get(rec, "warmup");
+    r->warmup = w && w->type == MH_JBOOL && w->b;
+    r->ok = strcmp(mh_json_str_or(mh_json_get(rec, "status"), ""), "ok") == 0;
+    r->throughput = mh_json_num_or(mh_json_get(rec, "throughput_ops_s"), NAN);
+    r->ns_per_op = mh_json_num_or(mh_json_get(rec, "ns_per_op"), NAN);
+    r->peak_rss_kib = mh_json_num_or(mh_json_path(rec, "memory.peak_rss_kib"), NAN);
+    if (r->ok && !isfinite(r->throughput)) r->ok = false;
+}
+
+/* The case is the matrix's name for a workload with its configured parameters:
+ * the cell "CASE|THREADS|ALLOCATOR" up to the first '|'. */
+static char *case_of(const mr_run *r)
+{
+    if (!r->cell) return strdup(r->workload);
+    size_t n = strcspn(r->cell, "|");
+    return strndup(r->cell, n);
+}
+
+/* Median of one double field of the group's runs, skipping runs that lack it. */
+static double median_of_runs(const mr_group *g, size_t field)
+{
+    double *v = malloc(sizeof *v * (size_t)(g->n + 1));
+    int n = 0;
+    for (int i = 0; i < g->n; i++) {
+        double x = *(const double *)((const char *)g->runs[i] + field);
+        if (isfinite(x)) v[n++] = x;
+    }
+    mr_summary s;
+    mr_summarise(v, n, &s);
+    free(v);
+    return s.median;
+}
+
+static void build_groups(mr_set *set)
+{
+    qsort(set->threads, (size_t)set->nthreads, sizeof *set->threads, cmp_int);
+    for (size_t i = 0; i < set->nruns; i++) {
+        mr_run *r = &set->runs[i];
+        if (r->warmup) continue;
+        int ci = mr_case_index(set, r->case_name), ai = mr_alloc_index(set, r->alloc), ti = 0;
+        while (set->threads[ti] != r->threads) ti++;
+        mr_group *g = mr_group_at(set, ci, ti, ai);
+        if (!g) {
+            set->groups = realloc(set->groups, sizeof *g * (size_t)(set->ngroups + 1));
+            g = &set->groups[set->ngroups++];
+            memset(g, 0, sizeof *g);
+            g->ci = ci, g->ti = ti, g->ai = ai;
+        }
+        if (!r->ok) {
+            g->nfailed++;
+            continue;
+        }
+        g->thr = realloc(g->thr, sizeof *g->thr * (size_t)(g->n + 1));
+        g->runs = realloc(g->runs, sizeof *g->runs * (size_t)(g->n + 1));
+        g->thr[g->n] = r->throughput;
+        g->runs[g->n++] = r;
+    }
+    for (int i = 0; i < set->ngroups; i++) {
+        mr_group *g = &set->groups[i];
+        mr_summarise(g->thr, g->n, &g->s);
+        g->rss_median_kib = median_of_runs(g, offsetof(mr_run, peak_rss_kib));
+        g->nsop_median = median_of_runs(g, offsetof(mr_run, ns_per_op));
+    }
+}
+
+bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errlen)
+{
+    memset(set, 0, sizeof *set);
+    for (int i = 0; i < npaths; i++) {
+        char path[4096];
+        struct stat st;
+        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+            snprintf(path, sizeof path, "%s/records.jsonl", paths[i]);
+        else
+            snprintf(path, sizeof path, "%s", paths[i]);
+        if (!read_jsonl(set, path, err, errlen)) return false;
+    }
+    set->runs = calloc(set->ndocs ? set->ndocs : 1, sizeof *set->runs);
+    for (size_t i = 0; i < set->ndocs; i++) {
+        mr_run *r = &set->runs[set->nruns++];
+        fill_run(r, set->docs[i]);
+        char *c = case_of(r);
+        int ci = intern(&set->cases, &set->ncases, c);
+        r->case_name = set->cases[ci];
+        free(c);
+        intern(&set->allocs, &set->nallocs, r->alloc);
+        intern_threads(set, r->threads);
+        if (!set->env) set->env = mh_json_get(r->rec, "env");
+    }
+    build_groups(set);
+    bool any_ok = false;
+    for (int i = 0; i < set->ngroups; i++) any_ok |= set->groups[i].n > 0;
+    if (!any_ok) {
+        snprintf(err, errlen, "no successful runs in %s%s (%zu records); run `./run.sh matrix` first",
+                 paths[0], npaths > 1 ? " ..." : "", set->ndocs);
+        return false;
+    }
+    return true;
+}
+
+void mr_free(mr_set *set)
+{
+    for (size_t i = 0; i < set->ndocs; i++) mh_json_free(set->docs[i]);
+    for (int i = 0; i < set->ncases; i++) free(set->cases[i]);
+    for (int i = 0; i < set->nallocs; i++) free(set->allocs[i]);
+    for (int i = 0; i < set->ngroups; i++) {
+        free(set->groups[i].thr);
+        free(set->groups[i].runs);
+    }
+    free(set->docs), free(set->runs), free(set->cases), free(set->allocs);
+    free(set->threads), free(set->groups);
+    memset(set, 0, sizeof *set);
+}
+
+mr_group *mr_group_at(const mr_set *set, int ci, int ti, int ai)
+{
+    for (int i = 0; i < set->ngroups; i++) {
+        mr_group *g = &set->groups[i];
+        if (g->ci == ci && g->ti == ti && g->ai == ai) return g;
+    }
+    return NULL;
+}
+
+static int index_of(char *const *list, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], s) == 0) return i;
+    return -1;
+}
+
+int mr_alloc_index(const mr_set *set, const char *name) { return index_of(set->allocs, set->nallocs, name); }
+int mr_case_index(const mr_set *set, const char *name) { return index_of(set->cases, set->ncases, name); }
+
+static void value_text(const mh_jv *v, char *buf, size_t len)
+{
+    if (!v || v->type == MH_JNULL) snprintf(buf, len, "%s", "");
+    else if (v->type == MH_JSTR) snprintf(buf, len, "%s", v->str);
+    else if (v->type == MH_JBOOL) snprintf(buf, len, "%s", v->b ? "true" : "false");
+    else if (v->type == MH_JNUM) snprintf(buf, len, "%.10g", v->num);
+    else snprintf(buf, len, "%s", "");
+}
+
+const char *mr_case_param(const mr_set *set, int ci, const char *name, char *buf, size_t len)
+{
+    buf[0] = 0;
+    for (size_t i = 0; i < set->nruns; i++)
+        if (strcmp(set->runs[i].case_name, set->cases[ci]) == 0) {
+            value_text(mh_json_get(mh_json_path(set->runs[i].rec, "workload.params"), name), buf, len);
+            break;
+        }
+    return buf;
+}
+
+double mr_counter_per_op(const mh_jv *rec, const char *name, bool *present)
+{
+    const mh_jv *v = mh_json_get(mh_json_get(mh_json_get(rec, "counters"), name), "per_op");
+    *present = v && v->type == MH_JNUM;
+    return *present ? v->num : NAN;
+}
+
+void mr_fmt_si(double v, char *buf, size_t len)
+{
+    const char *unit[] = { "", "k", "M", "G", "T" };
+    int u = 0;
+    while (fabs(v) >= 1000 && u < 4) v /= 1000, u++;
+    snprintf(buf, len, "%.3g%s", v, unit[u]);
+}
+
+const char *mr_machine_line(const mr_set *set, char *buf, size_t len)
+{
+    const mh_jv *e = set->env;
+    snprintf(buf, len, "%s, %d CPUs (%d cores, %d packages), %s, glibc %s",
+             mh_json_str_or(mh_json_get(e, "cpu_model"), "unknown CPU"),
+             (int)mh_json_num_or(mh_json_get(e, "cpus_online"), 0),
+             (int)mh_json_num_or(mh_json_get(e, "cores"), 0),
+             (int)mh_json_num_or(mh_json_get(e, "packages"), 0),
+             mh_json_str_or(mh_json_get(e, "kernel"), "unknown kernel"),
+             mh_json_str_or(mh_json_get(e, "glibc"), "?"));
+    return buf;
+}
+
+/* ---- the tidy CSV: one row per run, one column per variable ---- */
+
+static const char *const csv_counters[] = {
+    "task_clock_ns", "page_faults", "context_switches", "cpu_migrations",
+    "cycles", "instructions", "cache_misses", "dtlb_misses", "branch_misses", NULL };
+static const char *const csv_lat_kinds[] = { "malloc", "free_local", "free_remote", NULL };
+static const char *const csv_lat_stats[] = { "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", NULL };
+static const char *const csv_numbers[][2] = {
+    { "duration_s", "duration_s" }, { "ops", "ops" },
+    { "throughput_ops_s", "throughput_ops_s" }, { "ns_per_op", "ns_per_op" },
+    { "peak_rss_kib", "memory.peak_rss_kib" }, { "end_rss_kib", "memory.end_rss_kib" },
+    { "peak_live_kib", "memory.peak_live_kib" }, { "rss_over_live", "memory.rss_over_live" },
+};
+
+static void csv_field(FILE *f, const char *s, bool last)
+{
+    if (s[strcspn(s, ",\"\n\r")]) {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"') fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(s, f);
+    }
+    fputc(last ? '\n' : ',', f);
+}
+
+static void csv_header(FILE *f)
+{
+    fputs("run_id,cell,case,workload,params,allocator,allocator_version,threads,placement,"
+          "rep,warmup,status,error,timestamp,host", f);
+    for (size_t i = 0; i < sizeof csv_numbers / sizeof *csv_numbers; i++)
+        fprintf(f, ",%s", csv_numbers[i][0]);
+    for (int i = 0; csv_counters[i]; i++) fprintf(f, ",%s_per_op", csv_counters[i]);
+    for (int k = 0; csv_lat_kinds[k]; k++)
+        for (int s = 0; csv_lat_stats[s]; s++) fprintf(f, ",%s_%s", csv_lat_kinds[k], csv_lat_stats[s]);
+    fputc('\n', f);
+}
+
+static void params_text(const mh_jv *params, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (size_t i = 0; params && params->type == MH_JOBJ && i < params->len && off < len; i++) {
+        char v[128];
+        value_text(&params->items[i], v, sizeof v);
+        off += (size_t)snprintf(buf + off, len - off, "%s%s=%s", i ? ";" : "", params->keys[i], v);
+    }
+}
+
+static void csv_row(FILE *f, const mr_run *r)
+{
+    const mh_jv *rec = r->rec;
+    char buf[4096];
+    static const char *const text_paths[] = { "run_id", "cell" };
+    for (int i = 0; i < 2; i++) {
+        value_text(mh_json_path(rec, text_paths[i]), buf, sizeof buf);
+        csv_field(f, buf, false);
+    }
+    csv_field(f, r->case_name, false);
+    csv_field(f, r->workload, false);
+    params_text(mh_json_path(rec, "workload.params"), buf, sizeof buf);
+    csv_field(f, buf, false);
+    csv_field(f, r->alloc, false);
+    static const char *const more_text[] = {
+        "allocator.version", "threads", "placement.policy", "rep", "warmup", "status", "error",
+        "timestamp", "env.host" };
+    for (size_t i = 0; i < sizeof more_text / sizeof *more_text; i++) {
+        value_text(mh_json_path(rec, more_text[i]), buf, sizeof buf);
+        csv_field(f, buf, false);
+    }
+    for (size_t i = 0; i < sizeof csv_numbers / sizeof *csv_numbers; i++) {
+        value_text(mh_json_path(rec, csv_numbers[i][1]), buf, sizeof buf);
+        csv_field(f, buf, false);
+    }
+    for (int i = 0; csv_counters[i]; i++) {
+        bool present;
+        double v = mr_counter_per_op(rec, csv_counters[i], &present);
+        snprintf(buf, sizeof buf, present ? "%.6g" : "", v);
+        csv_field(f, buf, false);
+    }
+    for (int k = 0; csv_lat_kinds[k]; k++)
+        for (int s = 0; csv_lat_stats[s]; s++) {
+            const mh_jv *kind = mh_json_get(mh_json_get(rec, "latency"), csv_lat_kinds[k]);
+            value_text(mh_json_get(kind, csv_lat_stats[s]), buf, sizeof buf);
+            csv_field(f, buf, !csv_lat_kinds[k + 1] && !csv_lat_stats[s + 1]);
+        }
+}
+
+int mr_write_csv(const mr_set *set, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "mhreport: cannot write %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    csv_header(f);
+    for (size_t i = 0; i < set->nruns; i++) csv_row(f, &set->runs[i]);
+    return fclose(f) == 0 ? 0 : 2;
+}
+
+/* Writes a parsed value back out unchanged: env.json is the records' env object. */
+static void write_value(mh_jw *w, const char *key, const mh_jv *v)
+{
+    switch (v->type) {
+    case MH_JNULL: mh_jw_null(w, key); break;
+    case MH_JBOOL: mh_jw_bool(w, key, v->b); break;
+    case MH_JNUM: mh_jw_num(w, key, v->num); break;
+    case MH_JSTR: mh_jw_str(w, key, v->str); break;
+    case MH_JARR:
+        mh_jw_arr_begin(w, key);
+        for (size_t i = 0; i < v->len; i++) write_value(w, NULL, &v->items[i]);
+        mh_jw_arr_end(w);
+        break;
+    case MH_JOBJ:
+        mh_jw_obj_begin(w, key);
+        for (size_t i = 0; i < v->len; i++) write_value(w, v->keys[i], &v->items[i]);
+        mh_jw_obj_end(w);
+        break;
+    }
+}
+
+static int write_env(const mr_set *set, const char *dir)
+{
+    if (!set->env) return 0;
+    FILE *f = mr_fopen(dir, "env.json", "w");
+    if (!f) return 2;
+    mh_jw w;
+    mh_jw_init(&w, f, true);
+    write_value(&w, NULL, set->env);
+    return fclose(f) == 0 ? 0 : 2;
+}
+
+static int report_main(int argc, char **argv)
+{
+    mr_opts o = { .plots_src = MH_PLOTS_DIR };
+    char *paths[64];
+    int npaths = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) o.out_dir = argv[++i];
+        else if (strcmp(argv[i], "--plots-src") == 0 && i + 1 < argc) o.plots_src = argv[++i];
+        else if (strcmp(argv[i], "--reproduce") == 0 && i + 1 < argc) o.reproduce = argv[++i];
+        else if (strcmp(argv[i], "--no-plots") == 0) o.no_plots = true;
+        else if (argv[i][0] == '-') return usage_error("unknown option for report");
+        else if (npaths < 64) paths[npaths++] = argv[i];
+    }
+    if (npaths == 0) return usage_error("report needs a result directory (results/local/RUN_ID)");
+    if (!o.out_dir) o.out_dir = paths[0];
+    char err[512];
+    mr_set set;
+    if (!mr_load(&set, paths, npaths, err, sizeof err)) {
+        fprintf(stderr, "mhreport: %s\n", err);
+        mr_free(&set);
+        return 2;
+    }
+    mkdir(o.out_dir, 0777);
+    char csv[4096];
+    snprintf(csv, sizeof csv, "%s/results.csv", o.out_dir);
+    int rc = mr_write_csv(&set, csv);
+    if (rc == 0) rc = write_env(&set, o.out_dir);
+    mr_plotlist plots = { .n = 0 };
+    int plot_rc = rc == 0 && !o.no_plots ? mr_make_plots(&set, &o, &plots) : 0;
+    if (rc == 0) rc = mr_write_reports(&set, &o, &plots);
+    mr_free(&set);
+    return rc ? rc : plot_rc;
+}
+
+/* ---- helpers for the matrix script ---- */
+
+static int done_main(int argc, char **argv)
+{
+    if (argc != 1) return usage_error("done needs one records.jsonl");
+    FILE *f = fopen(argv[0], "r");
+    if (!f) return errno == ENOENT ? 0 : usage_error("cannot read the records file");
+    char *line = NULL, err[128];
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        mh_jv *rec = mh_json_parse(line, (size_t)len, err, sizeof err);
+        mr_run r;
+        if (rec && rec->type == MH_JOBJ) {
+            fill_run(&r, rec);
+            if (r.cell) printf("%s\t%d\t%s\n", r.cell, r.rep, r.warmup ? "warmup" : "measured");
+        }
+        mh_json_free(rec);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+/* The tail of the dead run's stderr, at most 2000 bytes, as the error text. */
+static char *stderr_tail(const char *path, const char *fallback)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) return strdup(fallback);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f), from = size > 2000 ? size - 2000 : 0;
+    fseek(f, from, SEEK_SET);
+    char *buf = calloc(1, (size_t)(size - from) + strlen(fallback) + 4);
+    size_t got = fread(buf, 1, (size_t)(size - from), f);
+    fclose(f);
+    while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r')) buf[--got] = 0;
+    if (got == 0) strcpy(buf, fallback);
+    return buf;
+}
+
+static int failed_record_main(int argc, char **argv)
+{
+    const char *run_id = NULL, *cell = NULL, *workload = NULL, *alloc = NULL, *errfile = NULL;
+    const char *reason = "the run failed";
+    int rep = 0, threads = 0;
+    bool warmup = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--warmup") == 0) { warmup = true; continue; }
+        if (!v) return usage_error("failed-record: option without a value");
+        if (strcmp(a, "--run-id") == 0) run_id = v;
+        else if (strcmp(a, "--cell") == 0) cell = v;
+        else if (strcmp(a, "--rep") == 0) rep = atoi(v);
+        else if (strcmp(a, "--workload") == 0) workload = v;
+        else if (strcmp(a, "--allocator") == 0) alloc = v;
+        else if (strcmp(a, "--threads") == 0) threads = atoi(v);
+        else if (strcmp(a, "--error-file") == 0) errfile = v;
+        else if (strcmp(a, "--reason") == 0) reason = v;
+        else return usage_error("failed-record: unknown option");
+        i++;
+    }
+    if (!cell || !workload || !alloc) return usage_error("failed-record needs --cell, --workload and --allocator");
+    char *tail = stderr_tail(errfile, "no output");
+    size_t elen = strlen(reason) + strlen(tail) + 8;
+    char *error = malloc(elen);
+    snprintf(error, elen, "%s: %s", reason, tail);
+    mh_jw w;
+    mh_jw_init(&w, stdout, false);
+    mh_jw_obj_begin(&w, NULL);
+    mh_jw_str(&w, "schema", "multiheap-result/1");
+    mh_jw_str(&w, "status", "failed");
+    mh_jw_str(&w, "error", error);
+    mh_jw_str(&w, "run_id", run_id);
+    mh_jw_str(&w, "cell", cell);
+    mh_jw_int(&w, "rep", rep);
+    mh_jw_bool(&w, "warmup", warmup);
+    mh_jw_obj_begin(&w, "workload");
+    mh_jw_str(&w, "name", workload);
+    mh_jw_obj_end(&w);
+    mh_jw_obj_begin(&w, "allocator");
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(alloc, "="), alloc);
+    mh_jw_str(&w, "name", name);
+    mh_jw_str(&w, "requested", strchr(alloc, '=') ? strchr(alloc, '=') + 1 : NULL);
+    mh_jw_obj_end(&w);
+    mh_jw_int(&w, "threads", threads);
+    mh_jw_str(&w, "written_by", "matrix: the driver exited without a record");
+    mh_jw_obj_end(&w);      /* the writer ends a top-level value with a newline */
+    free(tail);
+    free(error);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "report") == 0) return report_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "compare") == 0) return mr_compare_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "done") == 0) return done_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "failed-record") == 0) return failed_record_main(argc - 2, argv + 2);
+    return usage_error("unknown subcommand (report, compare, done, failed-record)");
+}

@@ -1,0 +1,437 @@
+/*
+ * mhmicro: allocator microbenchmarks on Google Benchmark (through gbshim.h).
+ *
+ * One binary, run once per allocator under LD_PRELOAD (runners/micro.sh does
+ * that): `mhmicro --allocator=NAME [--benchmark_* flags]`. It preloads NAME
+ * itself when needed (re-exec), checks from inside the process that NAME's
+ * library serves malloc (exit 3 if not), writes what it found into the JSON
+ * "context" for mhmicro_convert, and runs the benchmarks. Every benchmark
+ * reports items per second (one item = the operation named in its comment
+ * below), perf counters per item and memory.
+ */
+#define _GNU_SOURCE
+#include "gbshim.h"
+#include "driver.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* multiheap's largest small object (MH_SMALL_MAX in allocator/src/mh_internal.h: an
+ * 8 KiB page less its metadata); one byte more is a large allocation. A constant, so
+ * that every allocator runs the same benchmarks; the test micro.boundary checks it
+ * against the library this tree builds. */
+#define MICRO_SMALL_MAX 8096
+
+/* Keeps the compiler from proving an allocation unused and deleting a malloc/free pair. */
+static inline void escape(void *p) { __asm__ volatile("" : : "g"(p) : "memory"); }
+
+/* ------------------------------------------------------------------------------------
+ * What every benchmark reports besides time. Debian's libbenchmark 1.7.1 is built
+ * without libpfm, so --benchmark_perf_counters is unsupported: each benchmark thread
+ * counts with the driver's perf module (driver.h) around its timed loop instead, and
+ * reports user counters NAME (total over threads) and NAME_per_op (per item, averaged
+ * over threads). Counters the kernel refuses are probed once in main and named in the
+ * context with the reason, so the converter writes them as null. Memory: the peak RSS
+ * mark is reset before the loop, and peak and end RSS are read after it.
+ */
+
+typedef struct measure {
+    mh_perf_thread perf;
+    mh_counts counts;
+} measure;
+
+/* Names each counter that cannot be opened, and why, in the JSON context. */
+static void probe_counters(void) {
+    mh_perf_thread p;
+    mh_counts c = {0};
+    mh_perf_open(&p);
+    for (int i = 0; i < MH_CTR_COUNT; i++) {
+        if (!p.err[i]) continue;
+        char key[64], why[160];
+        snprintf(key, sizeof key, "mh.counter_unavailable.%s", mh_counter_names[i]);
+        mh_perf_reason(p.err[i], i, why, sizeof why);
+        gb_add_context(key, why);
+    }
+    mh_perf_collect(&p, &c);
+}
+
+/* "5" resets VmHWM (Linux >= 4.0), so the peak RSS read afterwards is this benchmark's. */
+static void reset_peak_rss(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+}
+
+/* VmHWM and VmRSS in KiB from /proc/self/status; false if unreadable. */
+static bool read_rss(double *peak_kib, double *now_kib) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    int found = 0;
+    if (!f) return false;
+    while (fgets(line, sizeof line, f))
+        found += sscanf(line, "VmHWM: %lf", peak_kib) + sscanf(line, "VmRSS: %lf", now_kib);
+    fclose(f);
+    return found == 2;
+}
+
+/* Counting goes on until measure_pause; measure_resume adds to the same totals. */
+static void measure_resume(measure *m) {
+    mh_perf_open(&m->perf);
+    mh_perf_enable(&m->perf);
+}
+
+static void measure_pause(measure *m) { mh_perf_collect(&m->perf, &m->counts); }
+
+static void measure_start(measure *m) {
+    memset(&m->counts, 0, sizeof m->counts);
+    reset_peak_rss();
+    measure_resume(m);
+}
+
+/* Every benchmark ends the same way: items for items_per_second, counters per item,
+ * memory, and the most bytes it held live at once. */
+static void finish(gb_state *st, measure *m, int64_t items_per_iteration, double live_bytes) {
+    int64_t items = gb_iterations(st) * items_per_iteration;
+    measure_pause(m);
+    for (int i = 0; i < MH_CTR_COUNT; i++) {
+        if (m->counts.err[i]) continue;
+        char per_op[64];
+        snprintf(per_op, sizeof per_op, "%s_per_op", mh_counter_names[i]);
+        gb_counter(st, mh_counter_names[i], m->counts.value[i], GB_COUNTER_DEFAULT);
+        gb_counter(st, per_op, items > 0 ? m->counts.value[i] / (double)items : 0.0,
+                   GB_COUNTER_AVG_THREADS);
+    }
+    double peak, now;
+    if (read_rss(&peak, &now)) {
+        gb_counter(st, "peak_rss_kib", peak, GB_COUNTER_AVG_THREADS);
+        gb_counter(st, "end_rss_kib", now, GB_COUNTER_AVG_THREADS);
+    }
+    gb_counter(st, "peak_live_kib", live_bytes / 1024, GB_COUNTER_DEFAULT);
+    gb_set_items_processed(st, items);
+}
+
+/* ------------------------------------------------------------------------------------
+ * The benchmarks. range(0) is always the object size unless named otherwise.
+ */
+
+/* The shim's loop alone: what every other figure includes as harness cost. */
+static void bm_empty(gb_state *st, void *arg) {
+    (void)arg;
+    measure m;
+    measure_start(&m);
+    while (gb_keep_running(st)) {}
+    finish(st, &m, 1, 0);
+}
+
+/* One item: malloc then free of the same size (the fast path); also run on 1..N threads. */
+static void bm_pair(gb_state *st, void *arg) {
+    (void)arg;
+    size_t size = (size_t)gb_range(st, 0);
+    measure m;
+    measure_start(&m);
+    while (gb_keep_running(st)) {
+        void *p = malloc(size);
+        escape(p);
+        free(p);
+    }
+    finish(st, &m, 1, (double)size);
+}
+
+/* One item: calloc then free. */
+static void bm_calloc(gb_state *st, void *arg) {
+    (void)arg;
+    size_t size = (size_t)gb_range(st, 0);
+    measure m;
+    measure_start(&m);
+    while (gb_keep_running(st)) {
+        void *p = calloc(1, size);
+        escape(p);
+        free(p);
+    }
+    finish(st, &m, 1, (double)size);
+}
+
+/* One item: posix_memalign of 64 bytes at alignment range(0), then free. */
+static void bm_aligned(gb_state *st, void *arg) {
+    (void)arg;
+    size_t align = (size_t)gb_range(st, 0);
+    measure m;
+    measure_start(&m);
+    while (gb_keep_running(st)) {
+        void *p;
+        if (posix_memalign(&p, align, 64) != 0 || ((uintptr_t)p & (align - 1)) != 0) {
+            gb_skip_with_error(st, "posix_memalign failed or returned a misaligned pointer");
+            break;      /* leaving the loop is allowed after an error */
+        }
+        escape(p);
+        free(p);
+    }
+    finish(st, &m, 1, 64);
+}
+
+/* One item: one realloc of a block doubling from 16 bytes to range(0) bytes, the
+ * last byte written each time (as a growing buffer does); the first malloc and
+ * the final free are part of the iteration. */
+static void bm_realloc_grow(gb_state *st, void *arg) {
+    (void)arg;
+    size_t to = (size_t)gb_range(st, 0);
+    int64_t steps = 0;
+    for (size_t s = 32; s <= to; s *= 2) steps++;
+    measure m;
+    measure_start(&m);
+    while (gb_keep_running(st)) {
+        char *p = malloc(16);
+        for (size_t s = 32; s <= to && p; s *= 2) {
+            p = realloc(p, s);
+            if (p) p[s - 1] = 1;
+        }
+        escape(p);
+        free(p);
+    }
+    finish(st, &m, steps, (double)to);
+}
+
+enum { ORDER_LIFO, ORDER_FIFO };
+
+/* One item: one malloc and its free, in batches of range(1) allocations followed
+ * by their frees, newest first (LIFO) or oldest first (FIFO). */
+static void bm_batch(gb_state *st, void *arg) {
+    int order = *(const int *)arg;
+    size_t size = (size_t)gb_range(st, 0), n = (size_t)gb_range(st, 1);
+    void **slot = malloc(n * sizeof *slot);
+    measure m;
+    measure_start(&m);
+    while (gb_keep_running(st)) {
+        for (size_t i = 0; i < n; i++) slot[i] = malloc(size);
+        escape(slot);
+        for (size_t i = 0; i < n; i++) free(slot[order == ORDER_LIFO ? n - 1 - i : i]);
+    }
+    finish(st, &m, (int64_t)n, (double)(n * size));
+    free(slot);
+}
+
+/* ---- frees of objects another thread allocated ---- */
+
+#define REMOTE_BATCH 1024
+
+typedef struct producer {
+    pthread_t thread;
+    sem_t go, done;
+    size_t size;
+    bool quit;
+    void *slot[REMOTE_BATCH];
+} producer;
+
+/* Allocates a batch each time it is asked, touching each object as a real producer does. */
+static void *producer_main(void *arg) {
+    producer *pr = arg;
+    for (;;) {
+        sem_wait(&pr->go);
+        if (pr->quit) return NULL;
+        for (size_t i = 0; i < REMOTE_BATCH; i++) {
+            pr->slot[i] = malloc(pr->size);
+            if (pr->slot[i]) *(char *)pr->slot[i] = 1;
+        }
+        sem_post(&pr->done);
+    }
+}
+
+/* The first two CPUs this thread may run on; *b == *a when there is only one. */
+static bool two_cpus(const cpu_set_t *allowed, int *a, int *b) {
+    *a = *b = -1;
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (!CPU_ISSET(c, allowed)) continue;
+        if (*a < 0) *a = c;
+        else { *b = c; return true; }
+    }
+    *b = *a;
+    return false;
+}
+
+static bool pin_thread(pthread_t t, int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return pthread_setaffinity_np(t, sizeof one, &one) == 0;
+}
+
+/* Reports why a benchmark cannot run; Google Benchmark then skips its loop. */
+static void cannot_run(gb_state *st, const char *why) {
+    gb_skip_with_error(st, why);
+    while (gb_keep_running(st)) {}
+}
+
+/* One item: one free, by this thread pinned to one CPU, of an object that a producer
+ * thread allocated pinned to another CPU (range(1) = 1) or to the same CPU (0, the
+ * local baseline with the same hand-off). Batches of REMOTE_BATCH are handed over
+ * with the timer and counters paused: only the frees are measured. */
+static void bm_remote_free(gb_state *st, void *arg) {
+    (void)arg;
+    bool remote = gb_range(st, 1) != 0;
+    cpu_set_t allowed;
+    int cpu_free, cpu_alloc;
+    sched_getaffinity(0, sizeof allowed, &allowed);
+    if (!two_cpus(&allowed, &cpu_free, &cpu_alloc) && remote) {
+        cannot_run(st, "needs two CPUs");
+        return;
+    }
+    if (!remote) cpu_alloc = cpu_free;
+
+    producer pr = {.size = (size_t)gb_range(st, 0)};
+    sem_init(&pr.go, 0, 0);
+    sem_init(&pr.done, 0, 0);
+    pthread_create(&pr.thread, NULL, producer_main, &pr);
+    if (!pin_thread(pr.thread, cpu_alloc) || !pin_thread(pthread_self(), cpu_free)) {
+        cannot_run(st, "cannot pin the two threads to their CPUs");
+    } else {
+        char label[64];
+        snprintf(label, sizeof label, "free_cpu:%d alloc_cpu:%d", cpu_free, cpu_alloc);
+        gb_set_label(st, label);
+        measure m;
+        measure_start(&m);
+        while (gb_keep_running(st)) {
+            gb_pause_timing(st);
+            measure_pause(&m);
+            sem_post(&pr.go);
+            sem_wait(&pr.done);
+            measure_resume(&m);
+            gb_resume_timing(st);
+            for (size_t i = 0; i < REMOTE_BATCH; i++) free(pr.slot[i]);
+        }
+        finish(st, &m, REMOTE_BATCH, (double)(REMOTE_BATCH * pr.size));
+    }
+    pr.quit = true;
+    sem_post(&pr.go);
+    pthread_join(pr.thread, NULL);
+    sem_destroy(&pr.go);
+    sem_destroy(&pr.done);
+    pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Registration: the sizes and shapes measured (names and arguments are the
+ * result records' workload names and parameters, so change them knowingly).
+ */
+
+static const int64_t pair_sizes[] = {8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
+                                     MICRO_SMALL_MAX, MICRO_SMALL_MAX + 1, 8192};
+static const int64_t batch_sizes[] = {16, 64, 512, 4096};
+static const int64_t batch_counts[] = {100, 1000};
+static const int64_t calloc_sizes[] = {16, 256, 4096, 65536};
+static const int64_t realloc_to[] = {4096, 1 << 20};
+static const int64_t remote_sizes[] = {16, 64, 512};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static void register_benchmarks(void) {
+    static const int lifo = ORDER_LIFO, fifo = ORDER_FIFO;
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+
+    gb_register("empty", bm_empty, NULL);
+    gb_arg_names(gb_args(gb_register("pair", bm_pair, NULL), pair_sizes, COUNT(pair_sizes)),
+                 "size", NULL);
+    gb_bench *lb = gb_register("batch_lifo", bm_batch, (void *)&lifo);
+    gb_bench *fb = gb_register("batch_fifo", bm_batch, (void *)&fifo);
+    for (size_t i = 0; i < COUNT(batch_sizes); i++)
+        for (size_t j = 0; j < COUNT(batch_counts); j++) {
+            gb_args_pair(lb, batch_sizes[i], batch_counts[j]);
+            gb_args_pair(fb, batch_sizes[i], batch_counts[j]);
+        }
+    gb_arg_names(lb, "size", "n", NULL);
+    gb_arg_names(fb, "size", "n", NULL);
+    gb_arg_names(gb_args(gb_register("calloc", bm_calloc, NULL), calloc_sizes, COUNT(calloc_sizes)),
+                 "size", NULL);
+    gb_arg_names(gb_args(gb_register("realloc_grow", bm_realloc_grow, NULL), realloc_to,
+                         COUNT(realloc_to)),
+                 "to", NULL);
+    gb_arg_names(gb_args_range(gb_register("aligned", bm_aligned, NULL), 16, 4096, 2), "align", NULL);
+    gb_bench *rf = gb_use_real_time(gb_register("remote_free", bm_remote_free, NULL));
+    for (size_t i = 0; i < COUNT(remote_sizes); i++) {
+        gb_args_pair(rf, remote_sizes[i], 0);
+        gb_args_pair(rf, remote_sizes[i], 1);
+    }
+    gb_arg_names(rf, "size", "remote", NULL);
+    /* Oversubscribed up to twice the online CPUs: per-core heaps must cope with that. */
+    gb_thread_range(gb_arg_names(gb_arg(gb_use_real_time(gb_register("pair_mt", bm_pair, NULL)), 64),
+                                 "size", NULL),
+                    1, 2 * (ncpu > 0 ? ncpu : 1));
+}
+
+/* ------------------------------------------------------------------------------------ */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: mhmicro --allocator=NAME [--benchmark_* flags]\n"
+            "  NAME: glibc tcmalloc jemalloc mimalloc multiheap, or NAME=/path/lib.so.\n"
+            "  mhmicro re-executes itself with LD_PRELOAD set, checks which library serves\n"
+            "  malloc and exits 3 if it is not NAME's.\n"
+            "  Google Benchmark's own flags follow (e.g. --benchmark_filter=REGEX,\n"
+            "  --benchmark_repetitions=N, --benchmark_format=json, --benchmark_list_tests).\n");
+}
+
+/* Removes argv[i] from argv. */
+static void drop_arg(int *argc, char **argv, int i) {
+    memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof *argv);
+    (*argc)--;
+}
+
+/* Puts what mh_preload_verify found into the JSON context, for the converter. */
+static void add_allocator_context(const mh_allocator *a, const mh_served *s) {
+    char small_max[16];
+    snprintf(small_max, sizeof small_max, "%d", MICRO_SMALL_MAX);
+    gb_add_context("mh.allocator", a->name);
+    gb_add_context("mh.requested", a->path);
+    gb_add_context("mh.served_by", s->served_by);
+    gb_add_context("mh.verified", s->verified ? "true" : "false");
+    gb_add_context("mh.version", s->version);
+    gb_add_context("mh.file_hash", s->file_hash);
+    gb_add_context("mh.small_max", small_max);
+    char now[32];
+    time_t t = time(NULL);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    gb_add_context("mh.timestamp", now);
+    gb_add_context("mh.counters_source",
+                   "perf_event_open per benchmark thread around the timed loop (Debian's "
+                   "libbenchmark has no libpfm: --benchmark_perf_counters unsupported)");
+}
+
+/* The Google Benchmark flags of this run, so the records say how it was measured. */
+static void add_args_context(int argc, char **argv) {
+    char args[1024] = "";
+    size_t used = 0;
+    for (int i = 1; i < argc && used < sizeof args; i++)
+        used += (size_t)snprintf(args + used, sizeof args - used, "%s%s", i > 1 ? " " : "", argv[i]);
+    gb_add_context("mh.gbench_args", args);
+}
+
+int main(int argc, char **argv) {
+    int spec_at = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--allocator=", 12) == 0) spec_at = i;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    if (!spec_at || !argv[spec_at][12]) {
+        fprintf(stderr, "mhmicro: missing --allocator=NAME; see mhmicro --help\n");
+        return 2;
+    }
+    mh_allocator a;
+    mh_served s;
+    mh_preload_or_exit("mhmicro", argv[spec_at] + 12, argv, &a, &s);
+    drop_arg(&argc, argv, spec_at);
+    add_allocator_context(&a, &s);
+    add_args_context(argc, argv);
+    probe_counters();
+    register_benchmarks();
+    return gb_main(argc, argv);
+}

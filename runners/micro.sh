@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs the microbenchmarks (mhmicro) once per allocator, converts each Google
+# Benchmark JSON into result records (one JSONL file), and prints a table of
+# median ns/op and spread, benchmark x allocator. See runners/README-micro.md.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${MH_BUILD_DIR:-$ROOT/build}"
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+MICRO="${MH_MICRO_BIN:-$BUILD/runners/mhmicro}"
+CONVERT="${MH_MICRO_CONVERT:-$BUILD/runners/mhmicro_convert}"
+
+allocators="glibc,tcmalloc,jemalloc,mimalloc,multiheap"
+repetitions=5
+min_time=0.02
+filter=""
+out=""
+
+usage() {
+    cat <<USAGE
+usage: runners/micro.sh [--allocators a,b,...] [--repetitions N] [--min-time S]
+                        [--filter REGEX] --out DIR
+
+Runs mhmicro under each allocator (default: $allocators; NAME=/path.so too),
+with N repetitions (default $repetitions) of at least S seconds each (default
+$min_time), only the benchmarks matching REGEX (default all; list them with
+'mhmicro --allocator=glibc --benchmark_list_tests'). Writes to DIR:
+  gbench-NAME.json   Google Benchmark's JSON for each allocator
+  micro.jsonl        the result records (results/SCHEMA.md), all allocators
+and prints median ns/op (± coefficient of variation) per benchmark and allocator.
+Binaries: \$MH_MICRO_BIN and \$MH_MICRO_CONVERT, else \$MH_BUILD_DIR/runners/ (default build/).
+USAGE
+}
+
+die() { echo "micro.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --allocators)  [ $# -ge 2 ] || die "--allocators needs a list, e.g. glibc,jemalloc"; allocators="$2"; shift 2 ;;
+        --repetitions) [ $# -ge 2 ] || die "--repetitions needs a number"; repetitions="$2"; shift 2 ;;
+        --min-time)    [ $# -ge 2 ] || die "--min-time needs seconds, e.g. 0.05"; min_time="$2"; shift 2 ;;
+        --filter)      [ $# -ge 2 ] || die "--filter needs a regular expression"; filter="$2"; shift 2 ;;
+        --out)         [ $# -ge 2 ] || die "--out needs a directory"; out="$2"; shift 2 ;;
+        -h|--help)     usage; exit 0 ;;
+        *) die "unknown argument '$1'; see runners/micro.sh --help" ;;
+    esac
+done
+[ -n "$out" ] || die "missing --out DIR; see runners/micro.sh --help"
+[[ "$repetitions" =~ ^[1-9][0-9]*$ ]] || die "--repetitions '$repetitions' is not a positive integer"
+[[ "$min_time" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] || die "--min-time '$min_time' is not a number of seconds"
+[ -n "$allocators" ] || die "--allocators is empty; give e.g. glibc,jemalloc"
+[ -x "$MICRO" ] && [ -x "$CONVERT" ] ||
+    die "mhmicro or mhmicro_convert not built under $BUILD/runners; run ./run.sh build (or set MH_BUILD_DIR)"
+mkdir -p "$out" || die "cannot create --out directory '$out'"
+
+run_id="micro-$(date -u +%Y%m%dT%H%M%SZ)"
+records="$out/micro.jsonl"
+failed=()
+IFS=',' read -r -a names <<<"$allocators"
+for name in "${names[@]}"; do
+    label="${name%%=*}"
+    json="$out/gbench-$label.json"
+    args=(--allocator="$name" --benchmark_repetitions="$repetitions"
+          --benchmark_min_time="$min_time" --benchmark_format=json
+          --benchmark_report_aggregates_only=false)
+    [ -n "$filter" ] && args+=(--benchmark_filter="$filter")
+    echo "micro.sh: $label ..." >&2
+    # stderr carries mhmicro's one-line reason: exit 2 is bad input (an unknown
+    # allocator, a filter matching nothing), 3 a preload that did not take effect.
+    rc=0
+    "$MICRO" "${args[@]}" >"$json" 2>"$out/stderr-$label.txt" || rc=$?
+    [ $rc -eq 2 ] && die "$(tail -n 1 "$out/stderr-$label.txt")"
+    if [ $rc -ne 0 ]; then
+        echo "micro.sh: $label failed: $(tail -n 1 "$out/stderr-$label.txt")" >&2
+        failed+=("$label")
+        continue
+    fi
+    "$CONVERT" --run-id "$run_id" --cell "micro/$label" --out "$records" "$json" || failed+=("$label")
+done
+
+[ -s "$records" ] && "$CONVERT" --table "$records" --run-id "$run_id"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "micro.sh: failed: ${failed[*]} (see $out/stderr-NAME.txt)" >&2
+    exit 1
+fi

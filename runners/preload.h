@@ -1,0 +1,65 @@
+/*
+ * Allocator selection by LD_PRELOAD, and proof from inside the process that
+ * the chosen allocator really serves malloc. Shared by mhbench and the
+ * microbenchmarks (target mhpreload).
+ *
+ * Names: glibc (no preload), tcmalloc, jemalloc, mimalloc, multiheap (the
+ * build's libmultiheap.so, overridable by MH_MULTIHEAP_LIB), or NAME=/path.so.
+ *
+ * Typical use, first thing in main():
+ *     mh_allocator a; mh_served s;
+ *     mh_preload_or_exit("mytool", spec, argv, &a, &s);
+ * which re-executes the program with LD_PRELOAD set (once: the environment
+ * variable MH_PRELOADED marks the second process), verifies, and exits 2 for
+ * an unknown name or 3 when the preload did not take effect.
+ */
+#ifndef MH_PRELOAD_H
+#define MH_PRELOAD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MH_PRELOAD_MARKER "MH_PRELOADED"
+
+typedef struct mh_allocator {
+    char name[64];
+    char path[PATH_MAX];    /* library to preload; "" for glibc */
+    bool builtin;           /* one of the known names, not NAME=/path */
+    bool installed;         /* glibc, or the library file exists */
+} mh_allocator;
+
+typedef struct mh_served {
+    bool verified;          /* malloc resolves into the expected object */
+    char served_by[PATH_MAX];   /* real path of the object that defines malloc */
+    char version[128];      /* "" when the library has no version call we know */
+    char file_hash[32];     /* "fnv1a64:<16 hex digits>" of served_by */
+} mh_served;
+
+/* The known names, NULL-terminated. */
+extern const char *const mh_allocator_names[];
+
+/* Resolve a name or NAME=/path. 0 on success; -1 for an unknown name or a
+ * malformed spec, with one line in err listing the valid choices. A known name
+ * whose library is not installed resolves (installed false, path the first
+ * place searched). */
+int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t errlen);
+
+/* Re-execute /proc/self/exe with argv and LD_PRELOAD=a->path unless this
+ * process is already the re-executed one or a needs no preload. Returns 0
+ * when no exec is needed; -1 with err on failure (missing library, exec error). */
+int mh_preload_exec(const mh_allocator *a, char *const argv[], char *err, size_t errlen);
+
+/* Check inside this process which object serves malloc and read its version
+ * and file hash. 0 when it is a's library; -1 with err otherwise. */
+int mh_preload_verify(const mh_allocator *a, mh_served *out, char *err, size_t errlen);
+
+/* Resolve, exec and verify; on failure print "PROG: reason" and exit 2 (unknown
+ * allocator) or 3 (preload did not take effect). */
+void mh_preload_or_exit(const char *prog, const char *spec, char *const argv[],
+                        mh_allocator *a, mh_served *s);
+
+/* fnv1a64 of a file's bytes as "fnv1a64:%016llx"; -1 if unreadable. */
+int mh_file_hash(const char *path, char *out, size_t outlen);
+
+#endif /* MH_PRELOAD_H */

@@ -1,0 +1,109 @@
+/*
+ * mhreport: turns result records (JSONL) into a tidy CSV, statistics, gnuplot
+ * plots, report.md / report.html, and compares two result sets.
+ *
+ * Modules: mhreport.c (CLI, loading records, grouping, tidy CSV, matrix
+ * helpers), report_stats.c (medians, CIs, Mann-Whitney U), report_plots.c
+ * (gnuplot data files and scripts), report_write.c (report.md / report.html),
+ * report_compare.c (compare OLD NEW).
+ */
+#ifndef MH_REPORT_H
+#define MH_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "json.h"
+
+/* ---- statistics (report_stats.c) ---- */
+
+typedef struct mr_summary {
+    int n;
+    double median, q1, q3;      /* quartiles: linear interpolation (R type 7) */
+    double ci_lo, ci_hi;        /* order-statistic CI of the median */
+    double ci_coverage;         /* its exact coverage: >= 0.95 from n = 6 on, less below */
+} mr_summary;
+
+void   mr_summarise(const double *x, int n, mr_summary *out);
+double mr_quantile(const double *sorted, int n, double q);
+/* Two-sided exact p-value of the Mann-Whitney U test (ties: mid-ranks, exact
+ * permutation when small, normal approximation with tie correction when large). */
+double mr_mann_whitney_p(const double *a, int na, const double *b, int nb);
+/* Smallest two-sided p-value possible with these sample sizes. */
+double mr_mann_whitney_min_p(int na, int nb);
+bool   mr_ci_overlap(const mr_summary *a, const mr_summary *b);
+
+/* ---- the loaded result set (mhreport.c) ---- */
+
+typedef struct mr_run {
+    const mh_jv *rec;
+    const char *case_name;      /* the matrix cell up to its first '|', else the workload */
+    const char *cell, *workload, *alloc;
+    int threads, rep;
+    bool warmup, ok;
+    double throughput, ns_per_op, peak_rss_kib;
+} mr_run;
+
+/* One case x threads x allocator: the repetitions that count (ok, not warm-up). */
+typedef struct mr_group {
+    int ci, ti, ai;             /* indexes into cases, threads, allocs */
+    double *thr;                /* throughputs, ops/s */
+    mr_run **runs;
+    int n, nfailed;
+    mr_summary s;               /* of the throughputs */
+    double rss_median_kib;      /* median peak RSS of the same runs (NaN if none reported) */
+    double nsop_median;         /* median ns per operation */
+} mr_group;
+
+typedef struct mr_set {
+    mh_jv **docs;
+    size_t ndocs, bad_lines;
+    mr_run *runs;
+    size_t nruns;
+    char **cases;     int ncases;
+    int *threads;     int nthreads;
+    char **allocs;    int nallocs;
+    mr_group *groups; int ngroups;
+    const mh_jv *env;           /* from the first record that has one */
+} mr_set;
+
+/* Loads every RUN_DIR/records.jsonl (or a .jsonl file) into set; false with a
+ * message (one line) when nothing could be read. */
+bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errlen);
+void mr_free(mr_set *set);
+mr_group *mr_group_at(const mr_set *set, int ci, int ti, int ai);   /* NULL if absent */
+int mr_alloc_index(const mr_set *set, const char *name);            /* -1 if absent */
+int mr_case_index(const mr_set *set, const char *name);
+/* Workload parameter of the case's first run, as text ("" if absent). */
+const char *mr_case_param(const mr_set *set, int ci, const char *name, char *buf, size_t len);
+
+/* ---- outputs ---- */
+
+typedef struct mr_opts {
+    const char *out_dir;        /* where results.csv, plots/, report.* go */
+    const char *plots_src;      /* the plots/ directory holding the .gp scripts */
+    const char *reproduce;      /* the command that reproduces the matrix */
+    bool no_plots;
+} mr_opts;
+
+/* Names of the plots report_plots.c made (PNG basenames without extension). */
+typedef struct mr_plotlist {
+    char name[16][48];
+    char title[16][96];
+    int n;
+} mr_plotlist;
+
+int  mr_write_csv(const mr_set *set, const char *path);
+/* 0 ok; 2 gnuplot missing or failing (message printed). */
+int  mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made);
+int  mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots);
+int  mr_compare_main(int argc, char **argv);
+
+/* small shared helpers */
+const char *mr_machine_line(const mr_set *set, char *buf, size_t len);
+double      mr_counter_per_op(const mh_jv *rec, const char *name, bool *present);
+void        mr_fmt_si(double v, char *buf, size_t len);     /* 1.23M, 456k */
+FILE       *mr_fopen(const char *dir, const char *name, const char *mode);
+
+#endif /* MH_REPORT_H */

@@ -1,0 +1,398 @@
+/*
+ * Plots: write gnuplot data files under OUT/plots/data and run the scripts
+ * in plots/ on them, once for PNG and once for SVG. The scripts get their
+ * inputs as gnuplot variables (dat, out, fmt, machine, allocs, ...) so they
+ * stay readable and runnable by hand.
+ */
+#include "report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct plot_ctx {
+    const mr_set *set;
+    const mr_opts *o;
+    char data[4096], out[4096];
+    int base;               /* index of the baseline allocator: glibc, else the first */
+    int maxt;               /* index of the largest thread count */
+    mr_plotlist *made;
+} plot_ctx;
+
+static FILE *data_file(const plot_ctx *p, const char *fmt, int arg)
+{
+    char name[256];
+    snprintf(name, sizeof name, fmt, arg);
+    return mr_fopen(p->data, name, "w");
+}
+
+/* gnuplot's enhanced text would eat _ ^ { } @ & ~ and the quotes would end the
+ * -e string: keep the subtitle plain. */
+static void sanitise(char *s)
+{
+    for (; *s; s++)
+        if (strchr("_^{}@&~'\"\\", *s)) *s = ' ';
+}
+
+static void words(char *buf, size_t len, char *const *list, int n)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? " " : "", list[i]);
+}
+
+/* Median, q1, q3 of a group scaled by 1/div; '?' (missing) when the group is empty. */
+static void put_summary(FILE *f, const mr_group *g, double div)
+{
+    if (!g || g->n == 0 || !(div > 0)) fputs(" ? ? ?", f);
+    else fprintf(f, " %g %g %g", g->s.median / div, g->s.q1 / div, g->s.q3 / div);
+}
+
+/* The representative run of a group: the one whose throughput is nearest the median. */
+static const mr_run *median_run(const mr_group *g)
+{
+    const mr_run *best = NULL;
+    for (int i = 0; g && i < g->n; i++)
+        if (!best || fabs(g->thr[i] - g->s.median) < fabs(best->throughput - g->s.median))
+            best = g->runs[i];
+    return best;
+}
+
+/* Runs gnuplot on plots/NAME.gp for PNG and SVG; vars are extra "k=v; " assignments. */
+static int run_script(plot_ctx *p, const char *name, const char *title, const char *vars)
+{
+    const mr_set *set = p->set;
+    char machine[512], allocs[1024], cases[4096], cmd[32768];
+    mr_machine_line(set, machine, sizeof machine);
+    sanitise(machine);
+    words(allocs, sizeof allocs, set->allocs, set->nallocs);
+    words(cases, sizeof cases, set->cases, set->ncases);
+    sanitise(cases);
+    const char *gnuplot = getenv("MH_GNUPLOT") ? getenv("MH_GNUPLOT") : "gnuplot";
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s -e \"fmt='%s'; gp='%s'; dat='%s'; out='%s'; machine='%s'; allocs='%s'; "
+                 "cases='%s'; base=%d; %s\" '%s/%s.gp' 2>'%s/%s.log'",
+                 gnuplot, k ? "svg" : "png", p->o->plots_src, p->data, p->out, machine, allocs,
+                 cases, p->base + 1, vars, p->o->plots_src, name, p->data, name);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "mhreport: gnuplot failed on plots/%s.gp; see %s/%s.log\n",
+                    name, p->data, name);
+            return 2;
+        }
+    }
+    mr_plotlist *m = p->made;
+    if (m->n < 16) {
+        snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
+        snprintf(m->title[m->n], sizeof m->title[0], "%s", title);
+        m->n++;
+    }
+    return 0;
+}
+
+/* ---- throughput normalised to the baseline, bars per allocator ---- */
+static int plot_normalised(plot_ctx *p)
+{
+    const mr_set *set = p->set;
+    FILE *f = data_file(p, "normalised.dat", 0);
+    if (!f) return 2;
+    int groups = 0;
+    for (int c = 0; c < set->ncases; c++)
+        for (int t = 0; t < set->nthreads; t++) {
+            mr_group *b = mr_group_at(set, c, t, p->base);
+            if (!b || b->n == 0) continue;
+            fprintf(f, "%s@%dt", set->cases[c], set->threads[t]);
+            for (int a = 0; a < set->nallocs; a++) put_summary(f, mr_group_at(set, c, t, a), b->s.median);
+            fputc('\n', f);
+            groups++;
+        }
+    fclose(f);
+    if (groups == 0) return 0;
+    char vars[128];
+    snprintf(vars, sizeof vars, "W=%d", groups * (set->nallocs + 1) * 14 + 300);
+    return run_script(p, "normalised", "Throughput normalised to the baseline", vars);
+}
+
+/* ---- throughput vs threads, one panel per case ---- */
+static int plot_scaling(plot_ctx *p)
+{
+    const mr_set *set = p->set;
+    for (int c = 0; c < set->ncases; c++) {
+        FILE *f = data_file(p, "scaling_%d.dat", c + 1);
+        if (!f) return 2;
+        for (int t = 0; t < set->nthreads; t++) {
+            fprintf(f, "%d", set->threads[t]);
+            for (int a = 0; a < set->nallocs; a++) put_summary(f, mr_group_at(set, c, t, a), 1e6);
+            fputc('\n', f);
+        }
+        fclose(f);
+    }
+    return run_script(p, "scaling", "Throughput vs threads", "");
+}
+
+static bool case_is(const mr_set *set, int c, const char *workload)
+{
+    for (size_t i = 0; i < set->nruns; i++)
+        if (set->runs[i].case_name == set->cases[c]) return strcmp(set->runs[i].workload, workload) == 0;
+    return false;
+}
+
+/* ---- RSS over time: growth-storm and producer-consumer, largest thread count ---- */
+static int plot_rss(plot_ctx *p)
+{
+    const mr_set *set = p->set;
+    char list[1024] = "";
+    size_t off = 0;
+    for (int c = 0; c < set->ncases; c++) {
+        if (!case_is(set, c, "growth-storm") && !case_is(set, c, "producer-consumer")) continue;
+        FILE *f = data_file(p, "rss_%d.dat", c + 1);
+        if (!f) return 2;
+        int points = 0;
+        for (int a = 0; a < set->nallocs; a++) {
+            const mr_run *r = median_run(mr_group_at(set, c, p->maxt, a));
+            const mh_jv *t = r ? mh_json_path(r->rec, "memory.rss_series.t_ms") : NULL;
+            const mh_jv *rss = r ? mh_json_path(r->rec, "memory.rss_series.rss_kib") : NULL;
+            fprintf(f, "# %s\n", set->allocs[a]);
+            for (size_t i = 0; t && rss && t->type == MH_JARR && i < t->len && i < rss->len; i++, points++)
+                fprintf(f, "%g %g\n", t->items[i].num, rss->items[i].num / 1024);
+            fputs(t && t->len ? "\n\n" : "NaN NaN\n\n\n", f);
+        }
+        fclose(f);
+        if (points) off += (size_t)snprintf(list + off, sizeof list - off, "%s%d", off ? " " : "", c + 1);
+    }
+    if (!off) return 0;
+    char vars[1200];
+    snprintf(vars, sizeof vars, "rsscases='%s'; threads=%d", list, set->threads[p->maxt]);
+    return run_script(p, "rss", "RSS over time", vars);
+}
+
+/* ---- latency percentiles per allocator, malloc / free local / free remote apart ---- */
+static const char *const lat_kinds[] = { "malloc", "free_local", "free_remote" };
+static const char *const lat_stats[] = { "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns" };
+
+static int plot_latency(plot_ctx *p)
+{
+    const mr_set *set = p->set;
+    char kinds[128] = "";
+    size_t off = 0;
+    for (int k = 0; k < 3; k++) {
+        FILE *f = data_file(p, "latency_%d.dat", k + 1);
+        if (!f) return 2;
+        int seen = 0;
+        for (int a = 0; a < set->nallocs; a++) {
+            fprintf(f, "%s", set->allocs[a]);
+            for (int s = 0; s < 5; s++) {
+                double v[4096];
+                int n = 0;
+                for (size_t i = 0; i < set->nruns && n < 4096; i++) {
+                    const mr_run *r = &set->runs[i];
+                    if (!r->ok || r->warmup || strcmp(r->alloc, set->allocs[a]) != 0) continue;
+                    const mh_jv *x = mh_json_get(mh_json_get(mh_json_get(r->rec, "latency"), lat_kinds[k]), lat_stats[s]);
+                    if (x && x->type == MH_JNUM && x->num > 0) v[n++] = x->num;
+                }
+                mr_summary sum;
+                mr_summarise(v, n, &sum);
+                if (n) fprintf(f, " %g", sum.median), seen++;
+                else fputs(" ?", f);
+            }
+            fputc('\n', f);
+        }
+        fclose(f);
+        if (seen) off += (size_t)snprintf(kinds + off, sizeof kinds - off, "%s%d", off ? " " : "", k + 1);
+    }
+    if (!off) return 0;
+    char vars[256];
+    snprintf(vars, sizeof vars, "kinds='%s'", kinds);
+    return run_script(p, "latency", "Latency percentiles", vars);
+}
+
+/* ---- counters per operation, a panel per counter that has values ---- */
+static const char *const counter_names[] = {
+    "page_faults", "context_switches", "cpu_migrations", "task_clock_ns",
+    "cycles", "instructions", "cache_misses", "dtlb_misses", "branch_misses" };
+
+static double counter_of(const mr_run *r, const char *name)
+{
+    bool present;
+    double v = mr_counter_per_op(r->rec, name, &present);
+    return present ? v : NAN;
+}
+
+static int plot_counters(plot_ctx *p)
+{
+    const mr_set *set = p->set;
+    char list[512] = "";
+    size_t off = 0;
+    int ncounters = sizeof counter_names / sizeof *counter_names;
+    for (int k = 0; k < ncounters; k++) {
+        FILE *f = data_file(p, "counter_%d.dat", k + 1);
+        if (!f) return 2;
+        int seen = 0;
+        for (int c = 0; c < set->ncases; c++) {
+            fprintf(f, "%s", set->cases[c]);
+            for (int a = 0; a < set->nallocs; a++) {
+                const mr_group *g = mr_group_at(set, c, p->maxt, a);
+                double v[256];
+                int n = 0;
+                for (int i = 0; g && i < g->n && n < 256; i++)
+                    if (isfinite(v[n] = counter_of(g->runs[i], counter_names[k]))) n++;
+                mr_summary s;
+                mr_summarise(v, n, &s);
+                if (n) fprintf(f, " %g", s.median), seen++;
+                else fputs(" ?", f);
+            }
+            fputc('\n', f);
+        }
+        fclose(f);
+        if (seen)
+            off += (size_t)snprintf(list + off, sizeof list - off, "%s%d:%s", off ? " " : "", k + 1, counter_names[k]);
+    }
+    if (!off) return 0;
+    char vars[700];
+    snprintf(vars, sizeof vars, "counters='%s'; threads=%d", list, set->threads[p->maxt]);
+    return run_script(p, "counters", "Counters per operation", vars);
+}
+
+/* ---- cross-core-free: throughput vs the remote fraction, a panel per thread count.
+ * Only the cases of a --remote sweep (their names carry remote=), so that a
+ * case run for another reason does not land on the same x. ---- */
+typedef struct remote_point { double remote; int c; } remote_point;
+
+static int cmp_remote(const void *a, const void *b)
+{
+    double x = ((const remote_point *)a)->remote, y = ((const remote_point *)b)->remote;
+    return (x > y) - (x < y);
+}
+
+static int plot_remote(plot_ctx *p)
+{
+    const mr_set *set = p->set;
+    remote_point pts[256];
+    int n = 0;
+    char buf[64];
+    for (int c = 0; c < set->ncases && n < 256; c++)
+        if (case_is(set, c, "cross-core-free") && strstr(set->cases[c], "remote=") &&
+            *mr_case_param(set, c, "remote", buf, sizeof buf))
+            pts[n++] = (remote_point){ atof(buf), c };
+    if (n < 2) return 0;
+    qsort(pts, (size_t)n, sizeof *pts, cmp_remote);
+    char tlist[256] = "";
+    size_t off = 0;
+    for (int t = 0; t < set->nthreads; t++) {
+        if (set->threads[t] < 2 && set->nthreads > 1) continue;
+        FILE *f = data_file(p, "remote_%d.dat", set->threads[t]);
+        if (!f) return 2;
+        for (int i = 0; i < n; i++) {
+            fprintf(f, "%g", pts[i].remote);
+            for (int a = 0; a < set->nallocs; a++) put_summary(f, mr_group_at(set, pts[i].c, t, a), 1e6);
+            fputc('\n', f);
+        }
+        fclose(f);
+        off += (size_t)snprintf(tlist + off, sizeof tlist - off, "%s%d", off ? " " : "", set->threads[t]);
+    }
+    char vars[400];
+    snprintf(vars, sizeof vars, "tlist='%s'", tlist);
+    return run_script(p, "remote", "Throughput vs remote-free fraction", vars);
+}
+
+/* ---- time vs memory: a point per allocator per case, relative to the baseline ---- */
+static int plot_tradeoff(plot_ctx *p)
+{
+    const mr_set *set = p->set;
+    FILE *f = data_file(p, "tradeoff.dat", 0);
+    if (!f) return 2;
+    int points = 0;
+    for (int a = 0; a < set->nallocs; a++) {
+        fprintf(f, "# %s: peak RSS ratio, ns/op ratio, case\n", set->allocs[a]);
+        int here = 0;
+        for (int c = 0; c < set->ncases; c++) {
+            const mr_group *g = mr_group_at(set, c, p->maxt, a), *b = mr_group_at(set, c, p->maxt, p->base);
+            if (!g || !b || !g->n || !b->n) continue;
+            double rss = g->rss_median_kib / b->rss_median_kib, t = g->nsop_median / b->nsop_median;
+            if (!isfinite(rss) || !isfinite(t) || rss <= 0 || t <= 0) continue;
+            fprintf(f, "%g %g %s\n", rss, t, set->cases[c]);
+            here++;
+        }
+        points += here;
+        fputs(here ? "\n\n" : "NaN NaN none\n\n\n", f);
+    }
+    fclose(f);
+    if (!points) return 0;
+    char vars[64];
+    snprintf(vars, sizeof vars, "threads=%d", set->threads[p->maxt]);
+    return run_script(p, "tradeoff", "Time vs memory", vars);
+}
+
+/* ---- multiheap's own statistics: remote-free heatmap, pages stolen / grown per heap ---- */
+
+/* The multiheap run with the most remote frees shows the matrix best. */
+static const mh_jv *busiest_stats(const mr_set *set)
+{
+    const mh_jv *best = NULL;
+    double most = -1;
+    for (size_t i = 0; i < set->nruns; i++) {
+        const mr_run *r = &set->runs[i];
+        const mh_jv *st = mh_json_get(r->rec, "allocator_stats");
+        if (!r->ok || r->warmup || !st || st->type != MH_JOBJ) continue;
+        double rf = mh_json_num_or(mh_json_get(st, "remote_frees"), 0);
+        if (rf > most) most = rf, best = st;
+    }
+    return best;
+}
+
+static int plot_mhstats(plot_ctx *p)
+{
+    const mh_jv *st = busiest_stats(p->set);
+    if (!st) return 0;
+    const mh_jv *matrix = mh_json_get(st, "remote_free_matrix"), *heaps = mh_json_get(st, "heaps");
+    FILE *f = data_file(p, "mh_remote.dat", 0);
+    if (!f) return 2;
+    size_t rows = matrix && matrix->type == MH_JARR ? matrix->len : 0;
+    for (size_t r = 0; r < rows; r++) {
+        const mh_jv *row = &matrix->items[r];
+        for (size_t c = 0; row->type == MH_JARR && c < row->len; c++)
+            fprintf(f, "%s%g", c ? " " : "", row->items[c].num);
+        fputc('\n', f);
+    }
+    fclose(f);
+    if (!(f = data_file(p, "mh_pages.dat", 0))) return 2;
+    for (size_t h = 0; heaps && heaps->type == MH_JARR && h < heaps->len; h++)
+        fprintf(f, "%g %g %g %g\n", mh_json_num_or(mh_json_get(&heaps->items[h], "heap"), (double)h),
+                mh_json_num_or(mh_json_get(&heaps->items[h], "pages_stolen"), 0),
+                mh_json_num_or(mh_json_get(&heaps->items[h], "pages_given"), 0),
+                mh_json_num_or(mh_json_get(&heaps->items[h], "os_grow_calls"), 0));
+    fclose(f);
+    if (rows == 0 && !(heaps && heaps->len)) return 0;
+    char vars[64];
+    snprintf(vars, sizeof vars, "has_matrix=%d; has_heaps=%d", rows > 0, heaps && heaps->len > 0);
+    return run_script(p, "mhstats", "multiheap statistics", vars);
+}
+
+int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
+{
+    const char *gnuplot = getenv("MH_GNUPLOT") ? getenv("MH_GNUPLOT") : "gnuplot";
+    char probe[1024];
+    snprintf(probe, sizeof probe, "command -v '%s' >/dev/null 2>&1", gnuplot);
+    if (system(probe) != 0) {
+        fprintf(stderr, "mhreport: gnuplot not found; install it (./run.sh setup, or apt-get install "
+                        "gnuplot-nox), then run ./run.sh report again (the records are kept)\n");
+        return 2;
+    }
+    plot_ctx p = { .set = set, .o = o, .made = made };
+    snprintf(p.out, sizeof p.out, "%s/plots", o->out_dir);
+    snprintf(p.data, sizeof p.data, "%s/plots/data", o->out_dir);
+    mkdir(p.out, 0777);
+    mkdir(p.data, 0777);
+    p.base = mr_alloc_index(set, "glibc") >= 0 ? mr_alloc_index(set, "glibc") : 0;
+    p.maxt = set->nthreads - 1;
+    int (*const steps[])(plot_ctx *) = {
+        plot_normalised, plot_scaling, plot_rss, plot_latency, plot_counters,
+        plot_remote, plot_tradeoff, plot_mhstats };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        int rc = steps[i](&p);
+        if (rc) return rc;
+    }
+    return 0;
+}

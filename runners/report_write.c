@@ -1,0 +1,486 @@
+/*
+ * report.md and report.html, written side by side by one set of calls (doc_*)
+ * so that the two always say the same thing. The HTML is self-contained: the
+ * PNG plots are embedded as base64 data URIs.
+ */
+#include "report.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct doc {
+    FILE *md, *html;
+    const char *dir;
+} doc;
+
+static void html_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else if (*s == '"') fputs("&quot;", f);
+        else fputc(*s, f);
+    }
+}
+
+/* A table cell on one line: newlines would end the row, '|' would split it. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|') fputs("\\|", f);
+        else if (*s == '\n' || *s == '\r') fputc(' ', f);
+        else fputc(*s, f);
+    }
+}
+
+static void doc_heading(doc *d, int level, const char *text)
+{
+    fprintf(d->md, "\n%.*s %s\n\n", level, "######", text);
+    fprintf(d->html, "<h%d>", level);
+    html_escaped(d->html, text);
+    fprintf(d->html, "</h%d>\n", level);
+}
+
+static void doc_para(doc *d, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(d->md, "%s\n\n", buf);
+    fputs("<p>", d->html);
+    html_escaped(d->html, buf);
+    fputs("</p>\n", d->html);
+}
+
+static void doc_code(doc *d, const char *text)
+{
+    fprintf(d->md, "```\n%s\n```\n\n", text);
+    fputs("<pre>", d->html);
+    html_escaped(d->html, text);
+    fputs("</pre>\n", d->html);
+}
+
+/* Cells are separated by '\t' in one string: rows read like the table they make. */
+static void doc_row(doc *d, const char *cells, bool header)
+{
+    char *copy = strdup(cells), *save = NULL;
+    int n = 0;
+    fputs("|", d->md);
+    fputs("<tr>", d->html);
+    for (char *c = strtok_r(copy, "\t", &save); c; c = strtok_r(NULL, "\t", &save), n++) {
+        fputc(' ', d->md);
+        md_cell(d->md, c);
+        fputs(" |", d->md);
+        fputs(header ? "<th>" : "<td>", d->html);
+        html_escaped(d->html, c);
+        fputs(header ? "</th>" : "</td>", d->html);
+    }
+    fputs("\n", d->md);
+    fputs("</tr>\n", d->html);
+    if (header) {
+        fputs("|", d->md);
+        for (int i = 0; i < n; i++) fputs("---|", d->md);
+        fputs("\n", d->md);
+    }
+    free(copy);
+}
+
+static void doc_table_begin(doc *d, const char *header)
+{
+    fputs("<table>\n", d->html);
+    doc_row(d, header, true);
+}
+
+static void doc_table_end(doc *d)
+{
+    fputs("\n", d->md);
+    fputs("</table>\n", d->html);
+}
+
+static void base64_file(FILE *out, const char *path)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    unsigned char in[3];
+    size_t n;
+    while ((n = fread(in, 1, 3, f)) > 0) {
+        unsigned v = in[0] << 16 | (n > 1 ? in[1] << 8 : 0) | (n > 2 ? in[2] : 0);
+        fputc(tab[v >> 18 & 63], out);
+        fputc(tab[v >> 12 & 63], out);
+        fputc(n > 1 ? tab[v >> 6 & 63] : '=', out);
+        fputc(n > 2 ? tab[v & 63] : '=', out);
+    }
+    fclose(f);
+}
+
+static void doc_image(doc *d, const char *name, const char *title)
+{
+    fprintf(d->md, "### %s\n\n![%s](plots/%s.png)\n\n[SVG](plots/%s.svg) · [data](plots/data/)\n\n",
+            title, title, name, name);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plots/%s.png", d->dir, name);
+    fputs("<h3>", d->html);
+    html_escaped(d->html, title);
+    fputs("</h3>\n<img alt=\"", d->html);
+    html_escaped(d->html, title);
+    fputs("\" src=\"data:image/png;base64,", d->html);
+    base64_file(d->html, path);
+    fprintf(d->html, "\"><p><a href=\"plots/%s.svg\">SVG</a></p>\n", name);
+}
+
+/* ---- sections ---- */
+
+static void section_environment(doc *d, const mr_set *set)
+{
+    doc_heading(d, 2, "Environment");
+    static const char *const keys[] = {
+        "host", "cpu_model", "cpus_online", "cores", "packages", "numa_nodes", "smt", "kernel",
+        "glibc", "compiler", "thp", "overcommit", "governor" };
+    doc_table_begin(d, "property\tvalue");
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const mh_jv *v = mh_json_get(set->env, keys[i]);
+        char row[1024];
+        if (!v || v->type == MH_JNULL) snprintf(row, sizeof row, "%s\t(not readable)", keys[i]);
+        else if (v->type == MH_JSTR) snprintf(row, sizeof row, "%s\t%s", keys[i], v->str[0] ? v->str : "(empty)");
+        else if (v->type == MH_JBOOL) snprintf(row, sizeof row, "%s\t%s", keys[i], v->b ? "yes" : "no");
+        else if (v->type == MH_JNUM) snprintf(row, sizeof row, "%s\t%g", keys[i], v->num);
+        else continue;
+        doc_row(d, row, false);
+    }
+    const mh_jv *caches = mh_json_get(set->env, "caches");
+    for (size_t i = 0; caches && caches->type == MH_JARR && i < caches->len; i++) {
+        char row[256];
+        const mh_jv *c = &caches->items[i];
+        snprintf(row, sizeof row, "cache L%g\t%g KiB, shared by %g CPUs",
+                 mh_json_num_or(mh_json_get(c, "level"), 0), mh_json_num_or(mh_json_get(c, "size_kib"), 0),
+                 mh_json_num_or(mh_json_get(c, "shared_by_cpus"), 0));
+        doc_row(d, row, false);
+    }
+    doc_table_end(d);
+
+    doc_table_begin(d, "allocator\tversion\tserved by\tverified");
+    for (int a = 0; a < set->nallocs; a++)
+        for (size_t i = 0; i < set->nruns; i++) {
+            const mr_run *r = &set->runs[i];
+            if (!r->ok || strcmp(r->alloc, set->allocs[a]) != 0) continue;
+            const mh_jv *al = mh_json_get(r->rec, "allocator"), *ver = mh_json_get(al, "verified");
+            char row[2048];
+            snprintf(row, sizeof row, "%s\t%s\t%s\t%s", r->alloc,
+                     mh_json_str_or(mh_json_get(al, "version"), "?"),
+                     mh_json_str_or(mh_json_get(al, "served_by"), "?"),
+                     ver && ver->type == MH_JBOOL ? (ver->b ? "yes" : "NO") : "?");
+            doc_row(d, row, false);
+            break;
+        }
+    doc_table_end(d);
+}
+
+static double ratio_to(const mr_set *set, const mr_group *g, int other)
+{
+    const mr_group *o = other >= 0 ? mr_group_at(set, g->ci, g->ti, other) : NULL;
+    return o && o->n && g->n ? g->s.median / o->s.median : NAN;
+}
+
+static void fmt_ratio(char *buf, size_t len, double r)
+{
+    if (isfinite(r)) snprintf(buf, len, "%.2f", r);
+    else snprintf(buf, len, "-");
+}
+
+/* Best and runner-up allocator of one case x threads, by median throughput. */
+static void rank_two(const mr_set *set, int c, int t, const mr_group **best, const mr_group **second)
+{
+    *best = *second = NULL;
+    for (int a = 0; a < set->nallocs; a++) {
+        const mr_group *g = mr_group_at(set, c, t, a);
+        if (!g || !g->n) continue;
+        if (!*best || g->s.median > (*best)->s.median) *second = *best, *best = g;
+        else if (!*second || g->s.median > (*second)->s.median) *second = g;
+    }
+}
+
+static void winner_text(const mr_set *set, int c, int t, char *buf, size_t len)
+{
+    const mr_group *best, *second;
+    rank_two(set, c, t, &best, &second);
+    if (!best) snprintf(buf, len, "-");
+    else if (second && mr_ci_overlap(&best->s, &second->s))
+        snprintf(buf, len, "%s ≈ %s (within noise)", set->allocs[best->ai], set->allocs[second->ai]);
+    else
+        snprintf(buf, len, "%s", set->allocs[best->ai]);
+}
+
+static void section_summary(doc *d, const mr_set *set, int base)
+{
+    doc_heading(d, 2, "Summary: throughput relative to the baseline");
+    doc_para(d, "Each cell: median throughput of the allocator divided by the median of %s "
+                "(higher is better). The winner has the highest median; \"≈\" marks a winner whose "
+                "confidence interval of the median overlaps the runner-up's: the difference is within noise.",
+             set->allocs[base]);
+    char head[2048] = "case\tthreads";
+    for (int a = 0; a < set->nallocs; a++)
+        strncat(head, "\t", sizeof head - strlen(head) - 1), strncat(head, set->allocs[a], sizeof head - strlen(head) - 1);
+    strncat(head, "\twinner", sizeof head - strlen(head) - 1);
+    doc_table_begin(d, head);
+    for (int c = 0; c < set->ncases; c++)
+        for (int t = 0; t < set->nthreads; t++) {
+            char row[4096], cellbuf[64], win[256];
+            size_t off = (size_t)snprintf(row, sizeof row, "%s\t%d", set->cases[c], set->threads[t]);
+            bool ran = false;
+            for (int a = 0; a < set->nallocs; a++) ran |= mr_group_at(set, c, t, a) != NULL;
+            if (!ran) continue;
+            for (int a = 0; a < set->nallocs; a++) {
+                const mr_group *g = mr_group_at(set, c, t, a);
+                if (g && g->n) fmt_ratio(cellbuf, sizeof cellbuf, ratio_to(set, g, base));
+                else snprintf(cellbuf, sizeof cellbuf, g && g->nfailed ? "failed" : "-");
+                off += (size_t)snprintf(row + off, sizeof row - off, "\t%s", cellbuf);
+            }
+            winner_text(set, c, t, win, sizeof win);
+            snprintf(row + off, sizeof row - off, "\t%s", win);
+            doc_row(d, row, false);
+        }
+    doc_table_end(d);
+}
+
+static void section_details(doc *d, const mr_set *set)
+{
+    int glibc = mr_alloc_index(set, "glibc"), tc = mr_alloc_index(set, "tcmalloc");
+    doc_heading(d, 2, "Details per workload case, threads and allocator");
+    doc_para(d, "Throughput in Mops/s over the measured repetitions (warm-up runs excluded). "
+                "IQR: first to third quartile. CI: order-statistic confidence interval of the median; "
+                "its exact coverage is given, because below 6 repetitions no such interval reaches 95%% "
+                "(min..max then).");
+    doc_table_begin(d, "case\tthreads\tallocator\tn\tmedian Mops/s\tIQR\tCI of median (coverage)\t"
+                       "x glibc\tx tcmalloc\tpeak RSS MiB\tfailed\tnote");
+    for (int c = 0; c < set->ncases; c++)
+        for (int t = 0; t < set->nthreads; t++) {
+            const mr_group *best, *second;
+            rank_two(set, c, t, &best, &second);
+            for (int a = 0; a < set->nallocs; a++) {
+                const mr_group *g = mr_group_at(set, c, t, a);
+                if (!g) continue;
+                char row[2048], rg[32], rt[32], note[128] = "";
+                fmt_ratio(rg, sizeof rg, ratio_to(set, g, glibc));
+                fmt_ratio(rt, sizeof rt, ratio_to(set, g, tc));
+                if (g == best)
+                    snprintf(note, sizeof note, "%s", second && mr_ci_overlap(&g->s, &second->s)
+                             ? "winner, within noise" : "winner");
+                if (!g->n) {
+                    snprintf(row, sizeof row, "%s\t%d\t%s\t0\t-\t-\t-\t-\t-\t-\t%d\tall runs failed",
+                             set->cases[c], set->threads[t], set->allocs[a], g->nfailed);
+                } else {
+                    snprintf(row, sizeof row,
+                             "%s\t%d\t%s\t%d\t%.3f\t%.3f-%.3f\t%.3f-%.3f (%.0f%%)\t%s\t%s\t%.1f\t%d\t%s",
+                             set->cases[c], set->threads[t], set->allocs[a], g->n, g->s.median / 1e6,
+                             g->s.q1 / 1e6, g->s.q3 / 1e6, g->s.ci_lo / 1e6, g->s.ci_hi / 1e6,
+                             g->s.ci_coverage * 100, rg, rt, g->rss_median_kib / 1024, g->nfailed,
+                             note[0] ? note : " ");
+                }
+                doc_row(d, row, false);
+            }
+        }
+    doc_table_end(d);
+}
+
+/* Geometric mean over every case x threads both allocators ran, of a's median / other's. */
+static double geomean_ratio(const mr_set *set, int a, int other, int *count)
+{
+    double logsum = 0;
+    *count = 0;
+    if (other < 0) return NAN;
+    for (int i = 0; i < set->ngroups; i++) {
+        const mr_group *g = &set->groups[i];
+        if (g->ai != a) continue;
+        double r = ratio_to(set, g, other);
+        if (isfinite(r) && r > 0) logsum += log(r), (*count)++;
+    }
+    return *count ? exp(logsum / *count) : NAN;
+}
+
+static void section_geomeans(doc *d, const mr_set *set)
+{
+    int glibc = mr_alloc_index(set, "glibc"), tc = mr_alloc_index(set, "tcmalloc");
+    doc_heading(d, 2, "Geometric means");
+    doc_para(d, "Geometric mean, over every workload case and thread count, of the allocator's median "
+                "throughput divided by glibc's and by tcmalloc's (above 1: faster). Wins count the cells "
+                "where the allocator had the highest median, and how many of those were clear of noise.");
+    doc_table_begin(d, "allocator\tgeomean x glibc\tgeomean x tcmalloc\tcells\twins\tclear wins");
+    for (int a = 0; a < set->nallocs; a++) {
+        int n1, n2, wins = 0, clear = 0;
+        double g1 = geomean_ratio(set, a, glibc, &n1), g2 = geomean_ratio(set, a, tc, &n2);
+        for (int c = 0; c < set->ncases; c++)
+            for (int t = 0; t < set->nthreads; t++) {
+                const mr_group *best, *second;
+                rank_two(set, c, t, &best, &second);
+                if (best && best->ai == a) {
+                    wins++;
+                    clear += !(second && mr_ci_overlap(&best->s, &second->s));
+                }
+            }
+        char row[512], r1[32], r2[32];
+        fmt_ratio(r1, sizeof r1, g1);
+        fmt_ratio(r2, sizeof r2, g2);
+        snprintf(row, sizeof row, "%s\t%s\t%s\t%d\t%d\t%d", set->allocs[a], r1, r2, n1 > n2 ? n1 : n2, wins, clear);
+        doc_row(d, row, false);
+    }
+    doc_table_end(d);
+}
+
+static void section_failures(doc *d, const mr_set *set)
+{
+    int failed = 0;
+    for (size_t i = 0; i < set->nruns; i++) failed += !set->runs[i].ok;
+    doc_heading(d, 2, "Failed runs");
+    if (!failed) {
+        doc_para(d, "None.");
+        return;
+    }
+    doc_table_begin(d, "cell\trep\twarm-up\terror (tail)");
+    for (size_t i = 0; i < set->nruns; i++) {
+        const mr_run *r = &set->runs[i];
+        if (r->ok) continue;
+        const char *err = mh_json_str_or(mh_json_get(r->rec, "error"), "no error text");
+        size_t len = strlen(err);
+        char row[1024];
+        snprintf(row, sizeof row, "%s\t%d\t%s\t%s", r->cell ? r->cell : r->workload, r->rep,
+                 r->warmup ? "yes" : "no", len > 300 ? err + len - 300 : err);
+        for (char *p = row; *p; p++)
+            if (*p == '\n') *p = ' ';
+        doc_row(d, row, false);
+    }
+    doc_table_end(d);
+}
+
+static void section_counters(doc *d, const mr_set *set)
+{
+    enum { MAXR = 64 };
+    char seen[MAXR][512];
+    int count[MAXR], n = 0;
+    for (size_t i = 0; i < set->nruns; i++) {
+        const mh_jv *cs = mh_json_get(set->runs[i].rec, "counters");
+        for (size_t k = 0; cs && cs->type == MH_JOBJ && k < cs->len; k++) {
+            const mh_jv *v = mh_json_get(&cs->items[k], "value"), *why = mh_json_get(&cs->items[k], "reason");
+            if (v && v->type == MH_JNUM) continue;
+            char line[512];
+            snprintf(line, sizeof line, "%s\t%s", cs->keys[k], mh_json_str_or(why, "no reason given"));
+            int j = 0;
+            while (j < n && strcmp(seen[j], line) != 0) j++;
+            if (j == n && n < MAXR) snprintf(seen[n], sizeof seen[n], "%s", line), count[n++] = 0;
+            if (j < n) count[j]++;
+        }
+    }
+    doc_heading(d, 2, "Counters that were unavailable");
+    if (!n) {
+        doc_para(d, "Every counter was read in every run.");
+        return;
+    }
+    doc_table_begin(d, "counter\treason\truns");
+    for (int j = 0; j < n; j++) {
+        char row[600];
+        snprintf(row, sizeof row, "%.500s\t%d", seen[j], count[j]);
+        doc_row(d, row, false);
+    }
+    doc_table_end(d);
+}
+
+/* The mhbench command line of one run, rebuilt from its record. */
+static void one_run_command(const mr_run *r, char *buf, size_t len)
+{
+    const mh_jv *params = mh_json_path(r->rec, "workload.params");
+    size_t off = (size_t)snprintf(buf, len, "mhbench run %s --allocator %s --threads %d --placement %s",
+                                  r->workload, r->alloc, r->threads,
+                                  mh_json_str_or(mh_json_path(r->rec, "placement.policy"), "none"));
+    for (size_t i = 0; params && params->type == MH_JOBJ && i < params->len && off < len; i++) {
+        const mh_jv *v = &params->items[i];
+        if (v->type == MH_JNUM) off += (size_t)snprintf(buf + off, len - off, " --%s=%.10g", params->keys[i], v->num);
+        else if (v->type == MH_JSTR) off += (size_t)snprintf(buf + off, len - off, " --%s=%s", params->keys[i], v->str);
+    }
+}
+
+static void section_reproduce(doc *d, const mr_set *set, const mr_opts *o)
+{
+    doc_heading(d, 2, "How to reproduce");
+    char cmd[4096] = "";
+    if (o->reproduce) {
+        snprintf(cmd, sizeof cmd, "%s", o->reproduce);
+    } else {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/command.txt", o->out_dir);
+        FILE *f = fopen(path, "r");     /* absent for merged or hand-made sets */
+        if (f) {
+            if (!fgets(cmd, sizeof cmd, f)) cmd[0] = 0;
+            cmd[strcspn(cmd, "\n")] = 0;
+            fclose(f);
+        }
+    }
+    doc_para(d, "The whole matrix (the config it ran is config.conf in this directory):");
+    doc_code(d, cmd[0] ? cmd : "./run.sh matrix --config config.conf");
+    for (size_t i = 0; i < set->nruns; i++)
+        if (set->runs[i].ok && !set->runs[i].warmup) {
+            one_run_command(&set->runs[i], cmd, sizeof cmd);
+            doc_para(d, "One cell by hand (every parameter, defaults included, from its record):");
+            doc_code(d, cmd);
+            break;
+        }
+}
+
+static const char html_head[] =
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>multiheap benchmark report</title>\n"
+    "<style>body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f0f0f0}"
+    "tr:nth-child(even) td{background:#fafafa}img{max-width:100%;border:1px solid #eee}"
+    "pre{background:#f6f6f6;padding:.8em;overflow-x:auto}</style></head><body>\n";
+
+int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots)
+{
+    doc d = { .dir = o->out_dir };
+    d.md = mr_fopen(o->out_dir, "report.md", "w");
+    d.html = mr_fopen(o->out_dir, "report.html", "w");
+    if (!d.md || !d.html) {
+        if (d.md) fclose(d.md);
+        if (d.html) fclose(d.html);
+        return 2;
+    }
+    fputs(html_head, d.html);
+    int measured = 0, failed = 0, warm = 0;
+    for (size_t i = 0; i < set->nruns; i++) {
+        const mr_run *r = &set->runs[i];
+        if (r->warmup) warm++;
+        else if (r->ok) measured++;
+        else failed++;
+    }
+    char machine[512], when[64];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    const char *run_id = set->nruns ? mh_json_str_or(mh_json_get(set->runs[0].rec, "run_id"), "?") : "?";
+    char title[256];
+    snprintf(title, sizeof title, "multiheap benchmark report: %s", run_id);
+    doc_heading(&d, 1, title);
+    doc_para(&d, "%s. Written %s from %zu records: %d measured runs, %d failed, %d warm-up runs "
+                 "(discarded)%s. Every number below is in results.csv (one row per run).",
+             mr_machine_line(set, machine, sizeof machine), when, set->ndocs, measured, failed, warm,
+             set->bad_lines ? "; unreadable lines were skipped" : "");
+    int base = mr_alloc_index(set, "glibc") >= 0 ? mr_alloc_index(set, "glibc") : 0;
+    section_environment(&d, set);
+    section_summary(&d, set, base);
+    section_geomeans(&d, set);
+    doc_heading(&d, 2, "Plots");
+    if (!plots->n) doc_para(&d, "No plots were made (gnuplot missing or --no-plots).");
+    for (int i = 0; i < plots->n; i++) doc_image(&d, plots->name[i], plots->title[i]);
+    section_details(&d, set);
+    section_failures(&d, set);
+    section_counters(&d, set);
+    section_reproduce(&d, set, o);
+    fputs("</body></html>\n", d.html);
+    int rc = (fclose(d.md) | fclose(d.html)) ? 2 : 0;
+    if (!rc) printf("mhreport: wrote %s/report.md and %s/report.html\n", o->out_dir, o->out_dir);
+    return rc;
+}

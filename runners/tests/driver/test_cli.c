@@ -1,0 +1,380 @@
+/*
+ * driver.cli: runs mhbench (built with the test workloads of test_workloads.c)
+ * as a user would and checks its records and failures:
+ *   test_cli MHBENCH NOMALLOC_SO SCRIBBLE_SO FAKESTATS_SO
+ */
+#define _GNU_SOURCE
+#include "driver.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *mhbench, *nomalloc_so, *scribble_so, *fakestats_so;
+static char tmpdir[] = "/tmp/mhbench-test-XXXXXX";
+static char out_path[PATH_MAX], err_path[PATH_MAX];
+static char err_text[4096];
+static int failures;
+
+#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; } } while (0)
+
+/* Runs "mhbench ARGS" with stdout to /dev/null and stderr captured; returns the exit status. */
+static int run(const char *fmt, ...)
+{
+    char args[2048], cmd[2048 + 2 * PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s'", mhbench, args, err_path);
+    int st = system(cmd);
+    FILE *f = fopen(err_path, "r");
+    size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
+    err_text[n] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int stderr_lines(void)
+{
+    int n = 0;
+    for (const char *c = err_text; *c; c++)
+        n += *c == '\n';
+    return n;
+}
+
+/* The last record appended to out_path (the caller frees it). */
+static mh_jv *last_record(void)
+{
+    FILE *f = fopen(out_path, "r");
+    char *line = NULL, *last = NULL;
+    size_t cap = 0;
+    while (f && getline(&line, &cap, f) > 0) {
+        free(last);
+        last = strdup(line);
+    }
+    if (f)
+        fclose(f);
+    free(line);
+    char err[256] = "no record";
+    mh_jv *v = last ? mh_json_parse(last, strlen(last), err, sizeof err) : NULL;
+    if (!v)
+        fprintf(stderr, "cannot read a record from %s: %s\n", out_path, err);
+    free(last);
+    return v;
+}
+
+static double num(const mh_jv *rec, const char *path) { return mh_json_num_or(mh_json_path(rec, path), -1); }
+static const char *str(const mh_jv *rec, const char *path) { return mh_json_str_or(mh_json_path(rec, path), ""); }
+
+static bool valid(const mh_jv *rec)
+{
+    char buf[256];
+    const char *why = mh_record_validate(rec, buf, sizeof buf);
+    if (why)
+        fprintf(stderr, "record invalid: %s\n", why);
+    return why == NULL;
+}
+
+/* Every CPU in ran_on is one of bound. */
+static bool ran_within_bound(const mh_jv *t)
+{
+    const mh_jv *bound = mh_json_get(t, "bound"), *ran = mh_json_get(t, "ran_on");
+    if (!bound || bound->type != MH_JARR || !ran || ran->len == 0)
+        return false;
+    for (size_t i = 0; i < ran->len; i++) {
+        bool in = false;
+        for (size_t k = 0; k < bound->len; k++)
+            in |= bound->items[k].num == ran->items[i].num;
+        if (!in)
+            return false;
+    }
+    return true;
+}
+
+static void test_allocators(void)
+{
+    int tested = 0;
+    for (const char *const *n = mh_allocator_names; *n; n++) {
+        mh_allocator a;
+        char err[256], real[PATH_MAX];
+        mh_allocator_resolve(*n, &a, err, sizeof err);
+        if (!a.installed) {
+            fprintf(stderr, "note: allocator %s not installed (%s), skipped\n", a.name, a.path);
+            continue;
+        }
+        tested++;
+        int rc = run("run t-churn --threads 2 --check --allocator %s --out '%s'", a.name, out_path);
+        CHECK(rc == 0, "allocator %s: exit %d: %s", a.name, rc, err_text);
+        mh_jv *rec = last_record();
+        CHECK(rec && valid(rec), "allocator %s", a.name);
+        CHECK(strcmp(str(rec, "allocator.name"), a.name) == 0, "%s", str(rec, "allocator.name"));
+        CHECK(mh_json_path(rec, "allocator.verified")->b, "allocator %s not verified", a.name);
+        if (a.path[0] && realpath(a.path, real))
+            CHECK(strcmp(str(rec, "allocator.served_by"), real) == 0, "%s served by %s", a.name, str(rec, "allocator.served_by"));
+        else
+            CHECK(strstr(str(rec, "allocator.served_by"), "libc.so") != NULL, "glibc served by %s", str(rec, "allocator.served_by"));
+        CHECK(str(rec, "allocator.version")[0] != '\0', "%s has no version", a.name);
+        CHECK(strncmp(str(rec, "allocator.file_hash"), "fnv1a64:", 8) == 0, "%s", str(rec, "allocator.file_hash"));
+        mh_json_free(rec);
+    }
+    CHECK(tested >= 1, "no allocator tested");
+}
+
+static void test_broken_preloads(void)
+{
+    int rc = run("run t-churn --allocator bad=/nonexistent.so --out '%s'", out_path);
+    CHECK(rc == 3 && stderr_lines() == 1 && strstr(err_text, "/nonexistent.so"), "exit %d: %s", rc, err_text);
+    rc = run("run t-churn --allocator nomalloc=%s --out '%s'", nomalloc_so, out_path);
+    CHECK(rc == 3 && stderr_lines() == 1 && strstr(err_text, "did not take effect"), "exit %d: %s", rc, err_text);
+}
+
+static void test_bad_input(void)
+{
+    static const char *const cases[][2] = {
+        { "run no-such-workload", "unknown workload" },
+        { "run t-churn --allocator nosuch", "unknown allocator" },
+        { "run t-churn --placement sideways", "not a policy" },
+        { "run t-churn --placement 4096", "not available" },
+        { "run t-churn --nope=1", "unknown parameter" },
+        { "run t-churn --size=0", "out of range" },
+        { "run t-churn --size=12x", "not an integer" },
+        { "run t-churn --mode=loud", "not a valid choice" },
+        { "run t-churn --threads 0", "--threads" },
+        { "run t-churn --frobnicate", "unknown option" },
+        { "run t-pass --threads 1", "needs at least 2 threads" },
+        { "sing", "unknown command" },
+        { "help no-such-workload", "unknown workload" },
+        { "validate", "needs at least one FILE" },
+    };
+    struct stat before, after;
+    stat(out_path, &before);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool is_run = strncmp(cases[i][0], "run ", 4) == 0;
+        int rc = run("%s%s%s%s", cases[i][0], is_run ? " --out '" : "", is_run ? out_path : "", is_run ? "'" : "");
+        CHECK(rc == 2 && stderr_lines() == 1 && strstr(err_text, cases[i][1]),
+              "'%s': exit %d, stderr: %s", cases[i][0], rc, err_text);
+    }
+    stat(out_path, &after);
+    CHECK(before.st_size == after.st_size, "bad input appended to the output file");
+}
+
+static void test_placement(void)
+{
+    int rc = run("run t-churn --threads 2 --placement compact --out '%s'", out_path);
+    mh_jv *rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "compact: exit %d", rc);
+    const mh_jv *threads = mh_json_path(rec, "placement.threads");
+    for (size_t i = 0; threads && i < threads->len; i++) {
+        CHECK(ran_within_bound(&threads->items[i]), "compact thread %zu ran outside its binding", i);
+        CHECK(mh_json_path(&threads->items[i], "bound")->len == 1, "compact binds to one PU");
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus >= 2)
+        CHECK(num(rec, "placement.threads.0.bound.0") != num(rec, "placement.threads.1.bound.0"), "compact put both threads on one PU");
+    mh_json_free(rec);
+
+    /* three threads on one explicit CPU: wrap-around, recorded */
+    rc = run("run t-churn --threads 3 --placement 0 --out '%s'", out_path);
+    rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "explicit: exit %d", rc);
+    CHECK(mh_json_path(rec, "placement.wrapped")->b, "3 threads on 1 CPU not marked wrapped");
+    for (int i = 0; i < 3; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "placement.threads.%d", i);
+        CHECK(num(rec, strcat(path, ".bound.0")) == 0, "explicit thread %d not bound to CPU 0", i);
+        snprintf(path, sizeof path, "placement.threads.%d", i);
+        CHECK(ran_within_bound(mh_json_path(rec, path)), "explicit thread %d ran outside CPU 0", i);
+    }
+    mh_json_free(rec);
+
+    if (cpus >= 2) {
+        rc = run("run t-pass --threads 2 --placement split --out '%s'", out_path);
+        rec = last_record();
+        CHECK(rc == 0 && rec && valid(rec), "split: exit %d", rc);
+        CHECK(strcmp(str(rec, "placement.threads.0.role"), "producer") == 0, "role 0 name");
+        CHECK(num(rec, "placement.threads.0.bound.0") != num(rec, "placement.threads.1.bound.0"),
+              "split put producer and consumer on one PU");
+        CHECK(ran_within_bound(mh_json_path(rec, "placement.threads.1")), "split consumer ran outside");
+        mh_json_free(rec);
+    }
+}
+
+static void test_counters_latency_ops(void)
+{
+    int rc = run("run t-pass --threads 2 --lat-every 1 --out '%s'", out_path);
+    mh_jv *rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "t-pass: exit %d %s", rc, err_text);
+    for (int c = 0; c < MH_CTR_COUNT; c++) {
+        const mh_jv *ctr = mh_json_get(mh_json_get(rec, "counters"), mh_counter_names[c]);
+        const mh_jv *v = mh_json_get(ctr, "value");
+        bool ok = v && (v->type == MH_JNUM || (v->type == MH_JNULL && strlen(mh_json_str_or(mh_json_get(ctr, "reason"), "")) > 10));
+        CHECK(ok, "counter %s is neither a number nor null with a reason", mh_counter_names[c]);
+    }
+    /* 20000 objects, each allocated and freed once, every operation sampled */
+    CHECK(num(rec, "ops") == 40000, "ops %g", num(rec, "ops"));
+    CHECK(num(rec, "latency.malloc.count") == 20000, "malloc samples %g", num(rec, "latency.malloc.count"));
+    CHECK(num(rec, "latency.free_remote.count") == 20000, "remote free samples %g", num(rec, "latency.free_remote.count"));
+    CHECK(num(rec, "latency.free_local.count") == 0 && mh_json_path(rec, "latency.free_local.p50_ns")->type == MH_JNULL,
+          "free_local never happened but has figures");
+    CHECK(num(rec, "latency.malloc.p50_ns") > 0 && num(rec, "latency.malloc.p50_ns") <= num(rec, "latency.malloc.p99_ns"),
+          "malloc percentiles");
+    mh_json_free(rec);
+
+    rc = run("run t-churn --threads 2 --lat-every 0 --iters=5000 --out '%s'", out_path);
+    rec = last_record();
+    CHECK(rc == 0 && num(rec, "latency.malloc.count") == 0 && num(rec, "latency.overhead.samples") == 0, "sampling off still sampled");
+    /* each thread: 5000 allocations and 5000 frees */
+    CHECK(num(rec, "ops") == 20000, "ops %g", num(rec, "ops"));
+    mh_json_free(rec);
+}
+
+static void test_null_path(void)
+{
+    int rc = run("run t-churn --threads 2 --null-alloc --check --out '%s'", out_path);
+    mh_jv *rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "null path: exit %d %s", rc, err_text);
+    CHECK(mh_json_path(rec, "harness.null_path")->b, "null_path not recorded");
+    CHECK(!mh_json_path(rec, "harness.check")->b, "content checks must be off on the null path");
+    CHECK(num(rec, "ops") == 80000, "null path ops %g", num(rec, "ops"));
+    mh_json_free(rec);
+}
+
+static void test_children(void)
+{
+    int rc = run("run t-child --threads 2 --check --generations=3 --out '%s'", out_path);
+    mh_jv *rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "t-child: exit %d %s", rc, err_text);
+    /* per thread: 1 malloc, 13 reallocs, 3*64 child mallocs, 2*64 child frees, 64 + 1 frees */
+    CHECK(num(rec, "per_thread.0.ops") == 399 && num(rec, "per_thread.1.ops") == 399, "child ops %g", num(rec, "per_thread.0.ops"));
+    CHECK(num(rec, "per_thread.0.children") == 3, "children %g", num(rec, "per_thread.0.children"));
+    mh_json_free(rec);
+}
+
+static void test_corruption(void)
+{
+    int rc = run("run t-churn --threads 1 --check --size=3333 --allocator scribble=%s --out '%s'", scribble_so, out_path);
+    CHECK(rc == 4 && stderr_lines() == 1 && strstr(err_text, "allocator scribble") && strstr(err_text, "size 3333"),
+          "exit %d: %s", rc, err_text);
+}
+
+static void test_allocator_stats(void)
+{
+    int rc = run("run t-churn --allocator glibc --out '%s'", out_path);
+    mh_jv *rec = last_record();
+    CHECK(rc == 0 && rec && mh_json_get(rec, "allocator_stats")->type == MH_JNULL, "glibc has no allocator_stats");
+    mh_json_free(rec);
+    rc = run("run t-churn --allocator fake=%s --out '%s'", fakestats_so, out_path);
+    rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "fake stats: exit %d %s", rc, err_text);
+    CHECK(strcmp(str(rec, "allocator.version"), "fake-stats 1") == 0, "version %s", str(rec, "allocator.version"));
+    CHECK(num(rec, "allocator_stats.allocs") == 7 && num(rec, "allocator_stats.heaps.1.allocs") == 4,
+          "allocator_stats totals or heaps wrong");
+    CHECK(num(rec, "allocator_stats.remote_free_matrix.1.0") == 10, "remote-free matrix: rows are CPUs");
+    mh_json_free(rec);
+}
+
+/* Breaks a good record line one way at a time; validate must name each problem. */
+static void test_validate(void)
+{
+    int rc = run("run t-churn --threads 2 --out '%s'", out_path);
+    CHECK(rc == 0, "exit %d", rc);
+    FILE *f = fopen(out_path, "r");
+    char *line = NULL, *good = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        free(good);
+        good = strdup(line);
+    }
+    fclose(f);
+    static const char *const breaks[][3] = {
+        { "\"schema\":", "\"schemx\":", "missing key schema" },
+        { "\"threads\":2,", "\"threads\":\"2\",", "threads must be a number" },
+        { "\"p50_ns\":", "\"p50_ns\":999999999,\"x\":", "out of order" },
+        { "\"task_clock_ns\":{\"value\":", "\"task_clock_ns\":{\"value\":null,\"was\":", "without a reason" },
+        { "\"status\":\"ok\"", "\"status\":\"fine\"", "status must be" },
+        { "\"verified\":true", "\"verified\":false", "not proven" },
+    };
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/one.jsonl", tmpdir);
+    for (size_t i = 0; i < sizeof breaks / sizeof breaks[0]; i++) {
+        char *at = strstr(good, breaks[i][0]);
+        CHECK(at != NULL, "record lacks %s", breaks[i][0]);
+        if (!at)
+            continue;
+        f = fopen(path, "w");
+        fprintf(f, "%.*s%s%s", (int)(at - good), good, breaks[i][1], at + strlen(breaks[i][0]));
+        fclose(f);
+        char cmd[2 * PATH_MAX];
+        snprintf(cmd, sizeof cmd, "'%s' validate '%s' 2>/dev/null", mhbench, path);
+        FILE *p = popen(cmd, "r");
+        char msg[512] = "";
+        size_t n = fread(msg, 1, sizeof msg - 1, p);
+        msg[n] = '\0';
+        int st = pclose(p);
+        CHECK(WEXITSTATUS(st) == 1 && strstr(msg, breaks[i][2]), "break %zu: exit %d, said: %s", i, WEXITSTATUS(st), msg);
+    }
+    f = fopen(path, "w");
+    fputs(good, f);
+    fputs(good, f);
+    fclose(f);
+    rc = run("validate '%s'", path);
+    CHECK(rc == 0, "two good records rejected: %s", err_text);
+
+    char cmd[2 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "'%s' csv '%s'", mhbench, path);
+    FILE *p = popen(cmd, "r");
+    int rows = 0, fields_header = 0;
+    while (getline(&line, &cap, p) > 0) {
+        int fields = 1;
+        for (char *c = line; *c; c++)
+            fields += *c == ',';
+        if (rows++ == 0)
+            fields_header = fields;
+        else
+            CHECK(fields == fields_header && strstr(line, ",t-churn,"), "csv row %d: %d fields vs %d", rows, fields, fields_header);
+    }
+    free(line);
+    CHECK(pclose(p) == 0 && rows == 3, "csv rows %d", rows);
+    free(good);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: test_cli MHBENCH NOMALLOC_SO SCRIBBLE_SO FAKESTATS_SO\n");
+        return 2;
+    }
+    mhbench = argv[1];
+    nomalloc_so = argv[2];
+    scribble_so = argv[3];
+    fakestats_so = argv[4];
+    if (!mkdtemp(tmpdir))
+        return 1;
+    snprintf(out_path, sizeof out_path, "%s/records.jsonl", tmpdir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
+    test_allocators();
+    test_broken_preloads();
+    test_bad_input();
+    test_placement();
+    test_counters_latency_ops();
+    test_null_path();
+    test_children();
+    test_corruption();
+    test_allocator_stats();
+    test_validate();
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "note: could not remove %s\n", tmpdir);
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures != 0;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# matrix.compare: compare passes an identical pair and flags an injected
+# regression (one cell 30% slower) with exit status 1. The tiny matrix has 2
+# repetitions, too few for any test to be significant, so the pair is made of
+# 5 repetitions per cell: the tiny matrix's measured runs, spread by 1% steps.
+. "$(dirname "$0")/lib.sh"
+dir="$WORK/compare"
+rm -rf "$dir"
+mkdir -p "$dir/old" "$dir/same" "$dir/slow"
+# scale the throughput of lines matching $2 by $3 (1: unchanged)
+spread() {
+    awk -v pat="$2" -v scale="$3" '/"warmup":false/ && /"rep":0,/ {
+        match($0, /"throughput_ops_s":[0-9.eE+-]+/)
+        base = substr($0, RSTART + 19, RLENGTH - 19)
+        f = index($0, pat) ? scale : 1
+        for (k = 0; k < 5; k++)
+            print substr($0, 1, RSTART + 18) base * f * (1 + k / 100) substr($0, RSTART + RLENGTH)
+    }' "$1"
+}
+spread "$TINY/records.jsonl" none 1 >"$dir/old/records.jsonl"
+cp "$dir/old/records.jsonl" "$dir/same/records.jsonl"
+spread "$TINY/records.jsonl" '"cell":"cross-core-free:remote=0|1|glibc"' 0.7 >"$dir/slow/records.jsonl"
+[ "$(wc -l <"$dir/old/records.jsonl")" -eq 50 ] || fail "want 50 records (10 cells x 5), got $(wc -l <"$dir/old/records.jsonl")"
+
+"$ROOT/run.sh" compare "$dir/old" "$dir/same" >"$dir/same.out" || fail "an identical pair was flagged: $(cat "$dir/same.out")"
+grep -q "10 cells compared, 0 regressions" "$dir/same.out" || fail "identical pair: $(tail -n2 "$dir/same.out")"
+
+rc=0
+"$ROOT/run.sh" compare "$dir/old" "$dir/slow" --threshold 10 >"$dir/slow.out" || rc=$?
+[ "$rc" -eq 1 ] || fail "the injected regression exited $rc, want 1: $(cat "$dir/slow.out")"
+grep -E '^cross-core-free:remote=0\|1\|glibc .*-30\.0% .*REGRESSION' "$dir/slow.out" >/dev/null ||
+    fail "the slowed cell is not flagged: $(cat "$dir/slow.out")"
+[ "$(grep -c REGRESSION "$dir/slow.out")" -eq 1 ] || fail "only the slowed cell may be flagged: $(cat "$dir/slow.out")"
+
+# the same slowdown under a higher threshold is not a regression
+"$ROOT/run.sh" compare "$dir/old" "$dir/slow" --threshold 40 >/dev/null || fail "a 30% change was flagged at --threshold 40"
+# the tiny matrix against itself: 2 repetitions, passes and says why nothing can be significant
+"$ROOT/run.sh" compare "$TINY" "$TINY" >"$dir/tiny.out" || fail "the tiny matrix against itself was flagged"
+grep -q "no difference can reach p < 0.05" "$dir/tiny.out" || fail "compare does not warn that 2 repetitions cannot be significant"
+echo "matrix.compare: ok"

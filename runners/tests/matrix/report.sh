@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# matrix.report: the tiny matrix's CSV, plots and report agree with each other.
+. "$(dirname "$0")/lib.sh"
+csv="$TINY/results.csv" md="$TINY/report.md" html="$TINY/report.html"
+[ "$(wc -l <"$csv")" -eq 31 ] || fail "results.csv: want a header and 30 rows, got $(wc -l <"$csv") lines"
+grep -q '"' "$csv" && fail "the tiny matrix's CSV should need no quoting; the column check below assumes it"
+
+# every plot the matrix can make from this set: PNG (real PNG, not empty) and SVG
+for p in normalised scaling rss latency counters remote tradeoff; do
+    png="$TINY/plots/$p.png"
+    [ -s "$png" ] || fail "plot $p.png missing or empty"
+    [ "$(head -c4 "$png" | tail -c3)" = PNG ] || fail "$p.png is not a PNG"
+    [ -s "$TINY/plots/$p.svg" ] || fail "plot $p.svg missing or empty"
+    grep -q "plots/$p.png" "$md" || fail "report.md does not link $p.png"
+done
+# the HTML is self-contained: every plot embedded, none linked as an image file
+[ "$(grep -o 'src="data:image/png;base64,iVBOR' "$html" | wc -l)" -eq 7 ] || fail "report.html must embed the 7 PNG plots"
+grep -q '<img[^>]*src="plots/' "$html" && fail "report.html links an image file instead of embedding it"
+
+# recompute every median from the CSV and find its row in report.md
+col() { csv_column_index "$csv" "$1"; }
+medians="$(awk -F, -v c="$(col case)" -v t="$(col threads)" -v a="$(col allocator)" \
+               -v w="$(col warmup)" -v s="$(col status)" -v x="$(col throughput_ops_s)" '
+    NR > 1 && $w == "false" && $s == "ok" { k = $c "|" $t "|" $a; v[k, ++n[k]] = $x / 1e6 }
+    END {
+        for (k in n) {
+            m = n[k]
+            for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
+                if (v[k, j] < v[k, i]) { tmp = v[k, i]; v[k, i] = v[k, j]; v[k, j] = tmp }
+            med = m % 2 ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
+            split(k, f, "|")
+            printf "| %s | %s | %s | %d | %.3f |\n", f[1], f[2], f[3], m, med
+        }
+    }' "$csv")"
+[ "$(wc -l <<<"$medians")" -eq 10 ] || fail "want 10 cells in the CSV, got: $medians"
+while IFS= read -r row; do
+    grep -qF -- "$row" "$md" || fail "report.md has no row starting '$row' (median recomputed from results.csv)"
+done <<<"$medians"
+grep -q '^## Counters that were unavailable' "$md" || fail "report.md lacks the unavailable-counter section"
+grep -q 'run.sh matrix --config' "$md" || fail "report.md lacks the command to reproduce"
+# multiheap's statistics plot, from records that carry allocator_stats (the
+# tiny matrix does not run multiheap: give two of its records a small matrix)
+mh="$WORK/mhstats"
+rm -rf "$mh" && mkdir -p "$mh"
+stats='{"remote_frees":7,"heaps":[{"heap":0,"pages_stolen":3,"pages_given":0,"os_grow_calls":2},{"heap":1,"pages_stolen":0,"pages_given":3,"os_grow_calls":1}],"remote_free_matrix":[[0,5],[2,0]]}'
+grep '"warmup":false' "$TINY/records.jsonl" | head -n2 | sed "s/\"allocator_stats\":null/\"allocator_stats\":$stats/" >"$mh/records.jsonl"
+grep -q '"remote_free_matrix"' "$mh/records.jsonl" || fail "could not seed allocator_stats (record layout changed?)"
+"$MH_MHREPORT" report "$mh" >/dev/null
+[ -s "$mh/plots/mhstats.png" ] || fail "no mhstats.png from records with allocator_stats"
+[ "$(cat "$mh/plots/data/mh_remote.dat")" = "$(printf '0 5\n2 0')" ] || fail "the remote-free heatmap data is not the records' matrix"
+grep -q "plots/mhstats.png" "$mh/report.md" || fail "report.md does not link mhstats.png"
+echo "matrix.report: ok (10 medians match the CSV, 8 plots)"

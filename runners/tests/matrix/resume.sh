@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# matrix.resume: a matrix killed mid-way and resumed runs every (cell, rep)
+# exactly once in total, and the resumed part skips what was done.
+. "$(dirname "$0")/lib.sh"
+dir="$WORK/resume" conf="$WORK/resume.conf"
+rm -rf "$dir"
+cat >"$conf" <<CONF
+allocators = glibc jemalloc
+threads = 1 2
+repetitions = 2
+timeout = 30
+workload thread-local-churn --ops=200000
+workload cross-core-free --remote=50 --batches=100
+CONF
+total=24     # 2 cases x 2 threads x 2 allocators x (warm-up + 2 repetitions)
+setsid "$MATRIX" --config "$conf" --out "$dir" >/dev/null 2>"$WORK/resume.first.err" &
+pid=$!
+for _ in $(seq 300); do
+    [ -f "$dir/records.jsonl" ] && [ "$(wc -l <"$dir/records.jsonl")" -ge 6 ] && break
+    sleep 0.1
+done
+kill -TERM -- -"$pid" 2>/dev/null || fail "the matrix finished before it could be interrupted"
+wait "$pid" || true
+first=$("$MH_MHREPORT" done "$dir/records.jsonl" | wc -l)
+[ "$first" -ge 6 ] && [ "$first" -lt "$total" ] || fail "after the kill: $first finished runs, want 6..$((total - 1))"
+
+# a fresh run into the same directory would mix two matrices: refused, records kept
+sum="$(md5sum <"$dir/records.jsonl")"
+expect_refusal "resume" "$MATRIX" --config "$conf" --out "$dir"
+[ "$(md5sum <"$dir/records.jsonl")" = "$sum" ] || fail "a refused run changed the records"
+
+"$MATRIX" --resume "$dir" >/dev/null 2>"$WORK/resume.second.err"
+grep -q "$((total - first)) of $total runs to do" "$WORK/resume.second.err" ||
+    fail "resume should have $((total - first)) of $total runs to do: $(head -n1 "$WORK/resume.second.err")"
+keys="$("$MH_MHREPORT" done "$dir/records.jsonl")"
+[ "$(wc -l <<<"$keys")" -eq "$total" ] || fail "want $total finished runs after resuming, got $(wc -l <<<"$keys")"
+[ -z "$(sort <<<"$keys" | uniq -d)" ] || fail "runs done twice: $(sort <<<"$keys" | uniq -d)"
+echo "matrix.resume: ok ($first runs before the kill, $((total - first)) after)"

@@ -1,0 +1,79 @@
+/* matrix.stats: the report's statistics against values worked out by hand. */
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static int failures;
+
+#define CHECK_NEAR(got, want, tol)                                                   \
+    do {                                                                             \
+        double g_ = (got), w_ = (want);                                              \
+        if (!(fabs(g_ - w_) <= (tol))) {                                             \
+            fprintf(stderr, "%s:%d: %s = %.6g, want %.6g\n", __FILE__, __LINE__, #got, g_, w_); \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+static void test_median_and_quartiles(void)
+{
+    mr_summary s;
+    mr_summarise((double[]){ 5, 1, 3 }, 3, &s);
+    CHECK_NEAR(s.median, 3, 0);
+    mr_summarise((double[]){ 4, 1, 3, 2 }, 4, &s);
+    CHECK_NEAR(s.median, 2.5, 0);
+    mr_summarise((double[]){ 5, 4, 3, 2, 1 }, 5, &s);
+    CHECK_NEAR(s.q1, 2, 1e-12);        /* R type 7 */
+    CHECK_NEAR(s.q3, 4, 1e-12);
+}
+
+static void test_median_ci(void)
+{
+    mr_summary s;
+    /* n = 10: [x(2), x(9)] covers 1 - 2*(1+10)/1024; [x(3), x(8)] would cover only 0.89 */
+    mr_summarise((double[]){ 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 }, 10, &s);
+    CHECK_NEAR(s.ci_lo, 2, 0);
+    CHECK_NEAR(s.ci_hi, 9, 0);
+    CHECK_NEAR(s.ci_coverage, 1 - 22.0 / 1024, 1e-12);
+    /* n = 3: nothing reaches 95%; min..max covers 1 - 2/8 */
+    mr_summarise((double[]){ 7, 3, 5 }, 3, &s);
+    CHECK_NEAR(s.ci_lo, 3, 0);
+    CHECK_NEAR(s.ci_hi, 7, 0);
+    CHECK_NEAR(s.ci_coverage, 0.75, 1e-12);
+    mr_summary a = { .ci_lo = 1, .ci_hi = 2 }, b = { .ci_lo = 2, .ci_hi = 3 }, c = { .ci_lo = 2.5, .ci_hi = 3 };
+    if (!mr_ci_overlap(&a, &b) || mr_ci_overlap(&a, &c)) {
+        fprintf(stderr, "mr_ci_overlap is wrong\n");
+        failures++;
+    }
+}
+
+static void test_mann_whitney(void)
+{
+    /* complete separation of 4 and 4: 2 of the C(8,4) = 70 splits are as extreme */
+    CHECK_NEAR(mr_mann_whitney_p((double[]){ 1, 2, 3, 4 }, 4, (double[]){ 5, 6, 7, 8 }, 4), 2.0 / 70, 1e-12);
+    CHECK_NEAR(mr_mann_whitney_p((double[]){ 5, 6, 7, 8 }, 4, (double[]){ 1, 2, 3, 4 }, 4), 2.0 / 70, 1e-12);
+    /* identical samples: nothing to see */
+    CHECK_NEAR(mr_mann_whitney_p((double[]){ 1, 2, 3 }, 3, (double[]){ 1, 2, 3 }, 3), 1, 1e-12);
+    CHECK_NEAR(mr_mann_whitney_p((double[]){ 4, 4 }, 2, (double[]){ 4, 4 }, 2), 1, 1e-12);
+    /* 1 3 | 2 4: rank sum 4 vs mean 5; splits with |sum - 5| >= 1: 4 of 6 */
+    CHECK_NEAR(mr_mann_whitney_p((double[]){ 1, 3 }, 2, (double[]){ 2, 4 }, 2), 4.0 / 6, 1e-12);
+    CHECK_NEAR(mr_mann_whitney_min_p(2, 2), 1.0 / 3, 1e-12);
+    CHECK_NEAR(mr_mann_whitney_min_p(5, 5), 2.0 / 252, 1e-12);
+    /* large: the normal approximation, still far below any threshold */
+    double a[30], b[30];
+    for (int i = 0; i < 30; i++) a[i] = i, b[i] = 100 + i;
+    double p = mr_mann_whitney_p(a, 30, b, 30);
+    if (!(p < 1e-6)) {
+        fprintf(stderr, "separated samples of 30: p = %g, want < 1e-6\n", p);
+        failures++;
+    }
+}
+
+int main(void)
+{
+    test_median_and_quartiles();
+    test_median_ci();
+    test_mann_whitney();
+    if (failures) fprintf(stderr, "matrix.stats: %d failures\n", failures);
+    return failures != 0;
+}

@@ -1,0 +1,31 @@
+# matrix.* tests: the statistics, and the matrix + report + compare end to end
+# on real mhbench runs (so only where the driver target exists).
+set(MH_MATRIX_TESTS ${CMAKE_CURRENT_LIST_DIR})
+
+add_executable(test_matrix_stats ${MH_MATRIX_TESTS}/test_stats.c ${MH_REPORT_DIR}/report_stats.c)
+target_include_directories(test_matrix_stats PRIVATE ${MH_REPORT_DIR})
+target_link_libraries(test_matrix_stats PRIVATE mhjson m)
+add_test(NAME matrix.stats COMMAND test_matrix_stats)
+
+if(TARGET mhbench)
+  add_library(mh_matrix_crash SHARED ${MH_MATRIX_TESTS}/crash.c)
+  set(MH_MATRIX_ENV
+    MH_MHBENCH=$<TARGET_FILE:mhbench>
+    MH_MHREPORT=$<TARGET_FILE:mhreport>
+    MH_BUILD_DIR=${CMAKE_BINARY_DIR}
+    MH_TEST_WORK=${CMAKE_CURRENT_BINARY_DIR}/matrix-tests
+    MH_CRASH_LIB=$<TARGET_FILE:mh_matrix_crash>)
+  foreach(t tiny report resume failing compare bad_input)
+    set(name matrix.${t})
+    if(t STREQUAL "failing")
+      set(name matrix.failing_cell)
+    endif()
+    add_test(NAME ${name} COMMAND bash ${MH_MATRIX_TESTS}/${t}.sh)
+    set_tests_properties(${name} PROPERTIES ENVIRONMENT "${MH_MATRIX_ENV}" TIMEOUT 120)
+  endforeach()
+  # tiny.sh makes the result set the report, compare and bad-input tests read
+  set_tests_properties(matrix.tiny PROPERTIES FIXTURES_SETUP matrix_tiny)
+  set_tests_properties(matrix.report matrix.compare matrix.bad_input PROPERTIES FIXTURES_REQUIRED matrix_tiny)
+  # runs one after another: they time real runs on a shared machine
+  set_tests_properties(matrix.tiny matrix.resume matrix.failing_cell PROPERTIES RESOURCE_LOCK matrix_runs)
+endif()

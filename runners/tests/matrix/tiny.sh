@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# matrix.tiny (fixture for report/compare): ./run.sh matrix + report on the
+# test preset (2 allocators, 2 workloads, 2 repetitions); checks the run order.
+. "$(dirname "$0")/lib.sh"
+rm -rf "$TINY"
+"$ROOT/run.sh" matrix --preset test --out "$TINY" >/dev/null
+"$ROOT/run.sh" report "$TINY" >/dev/null
+rec="$TINY/records.jsonl"
+# 2 cells of producer-consumer (2 threads only) + 2 sweep cases x 2 threads x 2 allocators,
+# each once as warm-up and twice measured
+[ "$(wc -l <"$rec")" -eq 30 ] || fail "want 30 records, got $(wc -l <"$rec")"
+[ "$(grep -c '"status":"ok"' "$rec")" -eq 30 ] || fail "some runs of the tiny matrix failed: $(grep -v '"status":"ok"' "$rec" | head -c 600)"
+[ "$(head -n10 "$rec" | grep -c '"warmup":true')" -eq 10 ] || fail "the first pass over the 10 cells must be the warm-up"
+[ "$(grep -c '"warmup":true' "$rec")" -eq 10 ] || fail "want exactly one warm-up run per cell"
+# interleaved: consecutive runs never use the same allocator (A B A B ...)
+allocs="$(grep -o '"allocator":{"name":"[a-z]*"' "$rec" | cut -d'"' -f6)"
+[ -z "$(uniq -d <<<"$allocs")" ] || fail "runs are not interleaved across allocators: $(echo $allocs)"
+for f in records.jsonl results.csv env.json config.conf command.txt report.md report.html; do
+    [ -s "$TINY/$f" ] || fail "$f missing or empty in the run directory"
+done
+echo "matrix.tiny: ok"

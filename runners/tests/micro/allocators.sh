@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# micro.allocators: runners/micro.sh runs mhmicro briefly under each allocator
+# named on the command line; every record must say that allocator served it,
+# verified, with a measured ns/op. A preload that does not take effect and an
+# unknown allocator must be refused (exit 3 / exit 2, one line).
+#   allocators.sh MICRO_SH MHMICRO MHMICRO_CONVERT NAME...
+set -uo pipefail
+MICRO_SH="$1" MICRO="$2" CONVERT="$3"
+shift 3
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "micro.allocators: $*" >&2; fail=1; }
+
+filter='pair/size:64|pair_mt/size:64/real_time/threads:2'
+nbench=2
+if [ "$(nproc)" -ge 2 ]; then filter="$filter|remote_free/size:64/remote:1/real_time"; nbench=3; fi
+list="$(IFS=,; echo "$*")"
+MH_MICRO_BIN="$MICRO" MH_MICRO_CONVERT="$CONVERT" "$MICRO_SH" --allocators "$list" \
+    --repetitions 2 --min-time 0.002 --filter "^($filter)\$" --out "$tmp/out" >"$tmp/table" ||
+    bad "micro.sh exited $?: $(cat "$tmp"/out/stderr-*.txt 2>/dev/null | tail -n 3)"
+
+records="$tmp/out/micro.jsonl"
+for name in "$@"; do
+    case "$name" in
+        glibc) lib='libc\.so\.6' ;;
+        *)     lib="lib$name[^\"]*\\.so" ;;
+    esac
+    mine="$(grep -F "\"allocator\":{\"name\":\"$name\"" "$records" 2>/dev/null)"
+    n="$(printf '%s' "$mine" | grep -c .)"
+    [ "$n" -eq "$nbench" ] || bad "$name: $n records, want $nbench"
+    served="$(printf '%s\n' "$mine" | grep -Ec "\"served_by\":\"/[^\"]*/$lib[^\"]*\",\"verified\":true")"
+    [ "$served" -eq "$n" ] || bad "$name: served_by/verified wrong in $((n - served)) records"
+    ok="$(printf '%s\n' "$mine" | grep -Ec '"status":"ok".*"ns_per_op":[0-9.]+[0-9e+-]*,')"
+    [ "$ok" -eq "$n" ] || bad "$name: $((n - ok)) records not ok or without ns_per_op"
+    head -n 2 "$tmp/table" | grep -q " $name\b" || bad "$name: no column in the table"
+done
+
+# A preload that loads but does not replace malloc (libm has none): exit 3, one line.
+"$MICRO" --allocator=libm=/lib/x86_64-linux-gnu/libm.so.6 --benchmark_filter='^empty$' \
+    >"$tmp/stdout" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 3 ] || bad "ineffective preload: exit $rc, want 3"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] && [ ! -s "$tmp/stdout" ] ||
+    bad "ineffective preload: want one line on stderr and no output, got: $(cat "$tmp/err" "$tmp/stdout")"
+"$MICRO" --allocator=nosuch >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || bad "unknown allocator: exit $rc, stderr: $(cat "$tmp/err")"
+exit $fail

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# micro.convert_rejects: mhmicro_convert turns a known Google Benchmark JSON into
+# the expected records (medians, spread, a failed benchmark as status failed),
+# and rejects broken input with exit 2, one line on stderr, nothing written.
+set -uo pipefail
+CONVERT="$1"
+SAMPLE="$2/sample-gbench.json"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "micro.convert_rejects: $*" >&2; fail=1; }
+
+# ---- the positive control: every number below follows from the sample's three repetitions
+"$CONVERT" --run-id r1 --out "$tmp/ok.jsonl" "$SAMPLE" || bad "sample rejected (exit $?)"
+[ "$(wc -l <"$tmp/ok.jsonl")" -eq 2 ] || bad "expected 2 records, got $(wc -l <"$tmp/ok.jsonl")"
+pair="$(grep '"name":"micro/pair/size:64"' "$tmp/ok.jsonl")"
+for want in '"status":"ok"' '"run_id":"r1"' '"ns_per_op":10,' '"throughput_ops_s":100000000' \
+            '"min_ns_per_op":5' '"max_ns_per_op":20' '"params":{"size":64,' \
+            '"served_by":"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2","verified":true' \
+            '"task_clock_ns":{"value":10000000,"per_op":10,"reason":null}' \
+            '"cycles":{"value":null,"per_op":null,"reason":"perf_event_open: ENOENT'; do
+    [[ "$pair" == *"$want"* ]] || bad "pair record lacks $want"
+done
+grep -q '"status":"failed","error":"needs two CPUs".*"name":"micro/remote_free/size:64/remote:1/real_time"' \
+    "$tmp/ok.jsonl" || bad "the errored benchmark is not a failed record"
+"$CONVERT" --table "$tmp/ok.jsonl" | grep -Eq '^pair/size:64 +10\.00 ±' || bad "--table lacks the pair row"
+
+# ---- broken input: exit 2, exactly one line, the --out file untouched
+head -c 1500 "$SAMPLE" >"$tmp/truncated.json"
+echo '{"benchmarks": []}' >"$tmp/not-gbench.json"
+echo '{"schema": "multiheap-result/1"' >"$tmp/broken.jsonl"
+check_rejects() {
+    local what="$1"; shift
+    "$CONVERT" "$@" 2>"$tmp/err" >/dev/null
+    local rc=$?
+    [ $rc -eq 2 ] || bad "$what: exit $rc, want 2"
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || bad "$what: stderr is not one line: $(cat "$tmp/err")"
+    grep -q '^mhmicro_convert: ' "$tmp/err" || bad "$what: message does not name the tool"
+    [ ! -e "$tmp/out.jsonl" ] || bad "$what: wrote $tmp/out.jsonl"
+}
+check_rejects "truncated JSON" --out "$tmp/out.jsonl" "$tmp/truncated.json"
+grep -q 'line [0-9]* col [0-9]*' "$tmp/err" || bad "truncated JSON: no position in '$(cat "$tmp/err")'"
+check_rejects "JSON that is not mhmicro's" --out "$tmp/out.jsonl" "$tmp/not-gbench.json"
+check_rejects "missing file" --out "$tmp/out.jsonl" "$tmp/nonexistent.json"
+check_rejects "unknown flag" --bogus "$SAMPLE"
+check_rejects "no input" --out "$tmp/out.jsonl"
+check_rejects "broken records file" --table "$tmp/broken.jsonl"
+exit $fail
