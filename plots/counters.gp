@@ -3,10 +3,13 @@
 # bar per allocator per workload case.
 # Data: counter_K.dat: case, then per allocator the median per-op value.
 n = words(counters)
-cols = n < 2 ? n : 2
+# a bar per allocator per case: wide panels, one per row, when there are many cases
+panelw = words(cases) * (words(allocs) + 1) * 10 + 160
+panelw = panelw < 620 ? 620 : panelw
+cols = (n < 2 || panelw > 900) ? 1 : 2
 rows = int(ceil(n * 1.0 / cols))
-W = 620 * cols + 60
-H = 360 * rows + 90
+W = panelw * cols + 60
+H = 340 * rows + 90
 load gp.'/common.gp'
 set output out.'/counters.'.fmt
 set multiplot layout rows, cols title "Counters per operation, ".threads." threads (median over repetitions)\n".subtitle

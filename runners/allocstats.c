@@ -1,7 +1,7 @@
 /*
  * multiheap's own statistics for the result record, read when libmultiheap
- * serves malloc. A file of its own because multiheap.h and workload.h both
- * declare mh_free / mh_realloc (the allocator's and the harness's).
+ * serves malloc. Reached through dlsym, so that mhbench runs under any
+ * allocator without linking libmultiheap.
  */
 #define _GNU_SOURCE
 #include "json.h"

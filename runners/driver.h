@@ -163,6 +163,7 @@ struct mh_harness_thread {
     bool bind_ok;
     uint64_t t_end_ns;
     uint64_t children;               /* threads run by mh_run_child */
+    uint64_t lat_rng;                /* latency-sampling gaps: apart from the workload's stream */
     mh_thread *nest[MH_MAX_CHILD_DEPTH];  /* child structs by nesting depth */
     int depth;
 };
@@ -198,6 +199,8 @@ struct mh_run {
  * problem and returns -1. */
 int  mh_run_init(mh_run *run, const mh_workload *wl, const mh_options *opt, const mh_allocator *alloc,
                  int nparam_args, char **param_args);
+/* Wait at the start barrier with the workers; the start stamp (the first thread out sets it). */
+uint64_t mh_run_wait_start(mh_run *run);
 /* Set up, run the measured phase, report; returns 0, or 2 when setup failed. */
 int  mh_run_execute(mh_run *run);
 void mh_run_destroy(mh_run *run);

@@ -7,7 +7,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cstdarg>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -52,12 +51,14 @@ gb_bench *gb_args_range(gb_bench *b, int64_t lo, int64_t hi, int mult) {
     return H(B(b)->RangeMultiplier(mult)->Range(lo, hi));
 }
 
-gb_bench *gb_arg_names(gb_bench *b, const char *first, ...) {
+gb_bench *gb_arg_names(gb_bench *b, const char *comma_separated) {
     std::vector<std::string> names;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *n = first; n != nullptr; n = va_arg(ap, const char *)) names.emplace_back(n);
-    va_end(ap);
+    std::string all(comma_separated);
+    for (size_t start = 0, end;; start = end + 1) {
+        end = all.find(',', start);
+        names.push_back(all.substr(start, end - start));
+        if (end == std::string::npos) break;
+    }
     return H(B(b)->ArgNames(names));
 }
 

@@ -12,7 +12,7 @@
  *         while (gb_keep_running(st)) free(malloc(size));
  *         gb_set_items_processed(st, gb_iterations(st));
  *     }
- *     gb_arg_names(gb_args(gb_register("pair", bm_pair, NULL), sizes, n), "size", NULL);
+ *     gb_arg_names(gb_args(gb_register("pair", bm_pair, NULL), sizes, n), "size");
  *
  * gbshim.cc is the project's only C++ file; everything else stays C.
  */
@@ -38,8 +38,8 @@ gb_bench *gb_arg(gb_bench *b, int64_t v);                       /* one run with 
 gb_bench *gb_args(gb_bench *b, const int64_t *v, size_t n);     /* one run per value */
 gb_bench *gb_args_pair(gb_bench *b, int64_t v0, int64_t v1);    /* one run with range(0), range(1) */
 gb_bench *gb_args_range(gb_bench *b, int64_t lo, int64_t hi, int mult);
-/* Names the arguments in the reported name ("pair/size:64"); NULL-terminated list. */
-gb_bench *gb_arg_names(gb_bench *b, const char *first, ...);
+/* Names the arguments in the reported name: "size,n" gives "batch/size:64/n:100". */
+gb_bench *gb_arg_names(gb_bench *b, const char *comma_separated);
 gb_bench *gb_threads(gb_bench *b, int n);
 gb_bench *gb_thread_range(gb_bench *b, int lo, int hi);          /* lo, 2lo, 4lo, ... hi */
 /* Rates and times from wall-clock instead of the thread's CPU time. */

@@ -271,12 +271,17 @@ static void verify_or_die(mh_thread *t, const void *p, uintptr_t addr, size_t n,
 
 /* ------------------------------------------------------------- slow paths */
 
+/* Sampling draws from its own stream (xorshift64 in the slot), not the
+ * workload's t->rng, so the workload does the same operations whatever N is. */
 static uint32_t next_countdown(mh_thread *t)
 {
     uint32_t every = t->run->opt->lat_every;
     if (every == 0)
         return UINT32_MAX;
-    return 1 + (uint32_t)(mh_rand(t) % (2ull * every - 1));
+    uint64_t x = t->h->lat_rng;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    t->h->lat_rng = x;
+    return 1 + (uint32_t)(x % (2ull * every - 1));
 }
 
 /* The inline path decrements the countdown only when no flag is set. */
@@ -317,7 +322,7 @@ static void *scratch(mh_thread *t, size_t n)
     return h->scratch;
 }
 
-void *mh_alloc_slow(mh_thread *t, size_t n)
+void *wl_alloc_slow(mh_thread *t, size_t n)
 {
     bool sample = sample_due(t);
     bool null = t->flags & MH_T_NULL;
@@ -328,13 +333,13 @@ void *mh_alloc_slow(mh_thread *t, size_t n)
     t->ops++;
     if (null)
         return p;
-    mh_live_add(t, (int64_t)n);
+    wl_live_add(t, (int64_t)n);
     if ((t->flags & MH_T_CHECK) && p)
         pattern_fill(p, n);
     return p;
 }
 
-void mh_free_slow(mh_thread *t, void *p, size_t n, int kind)
+void wl_free_slow(mh_thread *t, void *p, size_t n, int kind)
 {
     bool sample = sample_due(t);
     bool null = t->flags & MH_T_NULL;
@@ -347,10 +352,10 @@ void mh_free_slow(mh_thread *t, void *p, size_t n, int kind)
         record_sample(t, kind, t0);
     t->ops++;
     if (!null)
-        mh_live_add(t, -(int64_t)n);
+        wl_live_add(t, -(int64_t)n);
 }
 
-void *mh_realloc_slow(mh_thread *t, void *p, size_t old, size_t n)
+void *wl_realloc_slow(mh_thread *t, void *p, size_t old, size_t n)
 {
     if (t->flags == 0)
         t->lat_countdown--;
@@ -372,11 +377,19 @@ void *mh_realloc_slow(mh_thread *t, void *p, size_t old, size_t n)
         verify_or_die(t, q, old_addr, old, old < n ? old : n, "by realloc (contents not kept)");
     if (t->flags & MH_T_CHECK)
         pattern_fill(q, n);
-    mh_live_add(t, (int64_t)n - (int64_t)old);
+    wl_live_add(t, (int64_t)n - (int64_t)old);
     return q;
 }
 
 /* ------------------------------------------------------------- threads */
+
+uint64_t mh_run_wait_start(mh_run *run)
+{
+    pthread_barrier_wait(&run->start_barrier);
+    uint64_t zero = 0;
+    atomic_compare_exchange_strong(&run->t_start_ns, &zero, mh_now_ns());
+    return atomic_load(&run->t_start_ns);
+}
 
 static void *worker_main(void *arg)
 {
@@ -387,9 +400,7 @@ static void *worker_main(void *arg)
     h->bind_ok = mh_placement_bind(run->placement, t->index);
     mh_perf_open(&perf);
     mh_note_cpu(h->ran_on);
-    pthread_barrier_wait(&run->start_barrier);
-    uint64_t zero = 0;
-    atomic_compare_exchange_strong(&run->t_start_ns, &zero, mh_now_ns());
+    mh_run_wait_start(run);
     mh_perf_enable(&perf);
     run->wl->thread(t);
     h->t_end_ns = mh_now_ns();
@@ -527,6 +538,7 @@ static bool prepare_threads(mh_run *run)
         t->run = run;
         t->rng = seed_for(run->opt->seed, i);
         t->h = &run->h[i];
+        run->h[i].lat_rng = seed_for(~run->opt->seed, i);
         t->lat_countdown = next_countdown(t);
         atomic_init(&run->h[i].live_src, t);
     }
@@ -572,14 +584,13 @@ int mh_run_execute(mh_run *run)
     for (int i = 0; i < run->threads; i++)
         run->thr[i].shared = run->shared;
     calibrate_sampling(run);
+    /* the RSS sampler waits at the start barrier with the workers: on a busy
+     * machine a sampler started after it could miss the start of the run */
     pthread_barrier_init(&run->start_barrier, NULL, (unsigned)run->threads + 1);
     pthread_barrier_init(&run->user_barrier, NULL, (unsigned)run->threads);
     run->started = true;
-    start_workers(run);
-    pthread_barrier_wait(&run->start_barrier);
-    uint64_t zero = 0;
-    atomic_compare_exchange_strong(&run->t_start_ns, &zero, mh_now_ns());
     run->memory = mh_memory_start(run, run->opt->rss_interval_ms);
+    start_workers(run);
     for (int i = 0; i < run->threads; i++)
         pthread_join(run->h[i].tid, NULL);
     mh_memory_stop(run->memory);

@@ -55,16 +55,25 @@ static void jw_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* Comma, indentation and key before a value; keys only count inside objects. */
-static void jw_prefix(mh_jw *w, const char *key)
+enum { JW_OBJECT, JW_ARRAY, JW_ARRAY_NESTED };
+
+/* Comma, indentation and key before a value; keys only count inside objects.
+ * Pretty output keeps arrays of scalars (series) on one line. */
+static void jw_prefix(mh_jw *w, const char *key, bool container)
 {
+    unsigned char *kind = &w->kind[w->depth];
     if (w->depth > 0) {
         if (w->need_comma[w->depth])
             fputc(',', w->f);
-        jw_indent(w);
+        if (*kind == JW_ARRAY && container)
+            *kind = JW_ARRAY_NESTED;
+        if (*kind != JW_ARRAY)
+            jw_indent(w);
+        else if (w->pretty && w->need_comma[w->depth])
+            fputc(' ', w->f);
     }
     w->need_comma[w->depth] = true;
-    if (key && w->depth > 0 && !w->is_array[w->depth]) {
+    if (key && w->depth > 0 && *kind == JW_OBJECT) {
         jw_string(w->f, key);
         fputs(w->pretty ? ": " : ":", w->f);
     }
@@ -72,20 +81,20 @@ static void jw_prefix(mh_jw *w, const char *key)
 
 static void jw_open(mh_jw *w, const char *key, char c, bool array)
 {
-    jw_prefix(w, key);
+    jw_prefix(w, key, true);
     fputc(c, w->f);
     if (w->depth + 1 < (int)(sizeof w->need_comma / sizeof w->need_comma[0]))
         w->depth++;
     w->need_comma[w->depth] = false;
-    w->is_array[w->depth] = array;
+    w->kind[w->depth] = array ? JW_ARRAY : JW_OBJECT;
 }
 
 static void jw_close(mh_jw *w, char c)
 {
-    bool had_items = w->need_comma[w->depth];
+    bool indent = w->need_comma[w->depth] && w->kind[w->depth] != JW_ARRAY;
     if (w->depth > 0)
         w->depth--;
-    if (had_items)
+    if (indent)
         jw_indent(w);
     fputc(c, w->f);
     if (w->depth == 0)
@@ -99,7 +108,7 @@ void mh_jw_arr_end(mh_jw *w) { jw_close(w, ']'); }
 
 void mh_jw_str(mh_jw *w, const char *key, const char *s)
 {
-    jw_prefix(w, key);
+    jw_prefix(w, key, false);
     if (s)
         jw_string(w->f, s);
     else
@@ -108,7 +117,7 @@ void mh_jw_str(mh_jw *w, const char *key, const char *s)
 
 void mh_jw_num(mh_jw *w, const char *key, double v)
 {
-    jw_prefix(w, key);
+    jw_prefix(w, key, false);
     if (!isfinite(v)) {
         fputs("null", w->f);
         return;
@@ -124,19 +133,19 @@ void mh_jw_num(mh_jw *w, const char *key, double v)
 
 void mh_jw_int(mh_jw *w, const char *key, long long v)
 {
-    jw_prefix(w, key);
+    jw_prefix(w, key, false);
     fprintf(w->f, "%lld", v);
 }
 
 void mh_jw_bool(mh_jw *w, const char *key, bool v)
 {
-    jw_prefix(w, key);
+    jw_prefix(w, key, false);
     fputs(v ? "true" : "false", w->f);
 }
 
 void mh_jw_null(mh_jw *w, const char *key)
 {
-    jw_prefix(w, key);
+    jw_prefix(w, key, false);
     fputs("null", w->f);
 }
 

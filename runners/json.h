@@ -15,7 +15,7 @@ typedef struct mh_jw {
     FILE *f;
     int depth;
     bool need_comma[32];
-    bool is_array[32];      /* per depth: inside an array, keys are ignored */
+    unsigned char kind[32]; /* per depth: object, array of scalars, array with containers */
     bool pretty;
 } mh_jw;
 

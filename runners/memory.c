@@ -27,7 +27,7 @@ struct mh_memory {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;
-    uint64_t t0_ns;
+    uint64_t t0_ns;             /* the start barrier: t_ms counts from it */
     sample *s;
     size_t n, cap;
     uint64_t peak_rss_kib, end_rss_kib;
@@ -85,8 +85,8 @@ static void take_sample(mh_memory *m)
 static void *sampler(void *arg)
 {
     mh_memory *m = arg;
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    m->t0_ns = mh_run_wait_start(m->run);
+    struct timespec next = { (time_t)(m->t0_ns / 1000000000u), (long)(m->t0_ns % 1000000000u) };
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
         take_sample(m);
@@ -107,7 +107,6 @@ mh_memory *mh_memory_start(mh_run *run, unsigned interval_ms)
     mh_memory *m = calloc(1, sizeof *m);
     m->run = run;
     m->interval_ms = interval_ms ? interval_ms : 10;
-    m->t0_ns = mh_now_ns();
     pthread_mutex_init(&m->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

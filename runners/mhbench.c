@@ -196,8 +196,10 @@ static void wrap_in_perf_record(const mh_options *o, int argc, char **argv)
 static int open_out(const char *path)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        fprintf(stderr, "mhbench: cannot open --out %s: %s; give a writable file\n", path, strerror(errno)), exit(2);
+    if (fd < 0) {
+        fprintf(stderr, "mhbench: cannot open --out %s: %s; give a writable file\n", path, strerror(errno));
+        exit(2);
+    }
     return fd;
 }
 

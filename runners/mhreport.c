@@ -31,7 +31,7 @@ static void usage(FILE *f)
           "       mhreport compare OLD NEW [--threshold PCT]\n"
           "       mhreport done FILE.jsonl\n"
           "       mhreport failed-record --run-id ID --cell C --rep K [--warmup] --workload W\n"
-          "                              --allocator A --threads T [--error-file F]\n", f);
+          "                              --allocator A --threads T [--reason TEXT] [--error-file F]\n", f);
 }
 
 FILE *mr_fopen(const char *dir, const char *name, const char *mode)

@@ -135,6 +135,15 @@ static void write_allocator(mh_jw *w, const mh_jv *ctx) {
     mh_jw_obj_end(w);
 }
 
+/* The driver's per-counter flags, true when any repetition had them. */
+static void write_counter_flag(mh_jw *w, const bench *b, const char *counter, const char *flag) {
+    char key[96];
+    snprintf(key, sizeof key, "%s_%s", counter, flag);
+    bool any = false;
+    for (size_t i = 0; i < b->nreps; i++) any |= mh_json_num_or(mh_json_get(b->reps[i], key), 0) > 0;
+    mh_jw_bool(w, flag, any);
+}
+
 static void write_counters(mh_jw *w, const bench *b, const mh_jv *ctx) {
     mh_jw_obj_begin(w, "counters");
     for (int i = 0; i < MH_CTR_COUNT; i++) {
@@ -145,11 +154,14 @@ static void write_counters(mh_jw *w, const bench *b, const mh_jv *ctx) {
         mh_jw_obj_begin(w, mh_counter_names[i]);
         mh_jw_num(w, "value", value);
         mh_jw_num(w, "per_op", median_of(b, per_op_key));
-        if (isnan(value))
+        if (isnan(value)) {
             mh_jw_str(w, "reason", mh_json_str_or(mh_json_get(ctx, why_key),
                                                   "not reported by this benchmark"));
-        else
+        } else {
             mh_jw_null(w, "reason");
+            write_counter_flag(w, b, mh_counter_names[i], "scaled");
+            write_counter_flag(w, b, mh_counter_names[i], "user_only");
+        }
         mh_jw_obj_end(w);
     }
     mh_jw_obj_end(w);

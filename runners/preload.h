@@ -10,8 +10,9 @@
  *     mh_allocator a; mh_served s;
  *     mh_preload_or_exit("mytool", spec, argv, &a, &s);
  * which re-executes the program with LD_PRELOAD set (once: the environment
- * variable MH_PRELOADED marks the second process), verifies, and exits 2 for
- * an unknown name or 3 when the preload did not take effect.
+ * variable MH_PRELOADED, holding the library's real path, marks the second
+ * process), verifies, and exits 2 for an unknown name or 3 when the preload
+ * did not take effect.
  */
 #ifndef MH_PRELOAD_H
 #define MH_PRELOAD_H

@@ -346,7 +346,11 @@ static void check_identity(vctx *v, const mh_jv *rec)
         problem(v, "%s must be a string or null", "cell");
     need(v, rec, "rep", MH_JNUM);
     need(v, rec, "warmup", MH_JBOOL);
-    need(v, rec, "timestamp", MH_JSTR);
+    if (need(v, rec, "timestamp", MH_JSTR)) {
+        const char *ts = mh_json_get(rec, "timestamp")->str;
+        if (strlen(ts) != 20 || ts[10] != 'T' || ts[19] != 'Z')
+            problem(v, "%s must be UTC like 2026-11-23T19:40:00Z", "timestamp");
+    }
     need(v, rec, "workload.name", MH_JSTR);
     need(v, rec, "workload.params", MH_JOBJ);
     need(v, rec, "allocator.name", MH_JSTR);

@@ -92,26 +92,35 @@ static int run_script(plot_ctx *p, const char *name, const char *title, const ch
     return 0;
 }
 
-/* ---- throughput normalised to the baseline, bars per allocator ---- */
+/* ---- throughput normalised to the baseline, bars per allocator, a panel per thread count ---- */
 static int plot_normalised(plot_ctx *p)
 {
     const mr_set *set = p->set;
     FILE *f = data_file(p, "normalised.dat", 0);
     if (!f) return 2;
-    int groups = 0;
-    for (int c = 0; c < set->ncases; c++)
-        for (int t = 0; t < set->nthreads; t++) {
+    char tlist[256] = "";
+    size_t off = 0;
+    int widest = 0;
+    for (int t = 0; t < set->nthreads; t++) {
+        int rows = 0;
+        for (int c = 0; c < set->ncases; c++) {
             mr_group *b = mr_group_at(set, c, t, p->base);
             if (!b || b->n == 0) continue;
-            fprintf(f, "%s@%dt", set->cases[c], set->threads[t]);
+            fprintf(f, "%s", set->cases[c]);
             for (int a = 0; a < set->nallocs; a++) put_summary(f, mr_group_at(set, c, t, a), b->s.median);
             fputc('\n', f);
-            groups++;
+            rows++;
         }
+        if (!rows) continue;
+        fputs("\n\n", f);     /* one gnuplot index per thread count */
+        off += (size_t)snprintf(tlist + off, sizeof tlist - off, "%s%d", off ? " " : "", set->threads[t]);
+        if (rows > widest) widest = rows;
+    }
     fclose(f);
-    if (groups == 0) return 0;
-    char vars[128];
-    snprintf(vars, sizeof vars, "W=%d", groups * (set->nallocs + 1) * 14 + 300);
+    if (!widest) return 0;
+    char vars[400];
+    int width = widest * (set->nallocs + 1) * 16 + 400;
+    snprintf(vars, sizeof vars, "tlist='%s'; W=%d", tlist, width < 900 ? 900 : width);
     return run_script(p, "normalised", "Throughput normalised to the baseline", vars);
 }
 
@@ -240,13 +249,13 @@ static int plot_counters(plot_ctx *p)
                     if (isfinite(v[n] = counter_of(g->runs[i], counter_names[k]))) n++;
                 mr_summary s;
                 mr_summarise(v, n, &s);
-                if (n) fprintf(f, " %g", s.median), seen++;
+                if (n) fprintf(f, " %g", s.median), seen += s.median != 0;
                 else fputs(" ?", f);
             }
             fputc('\n', f);
         }
         fclose(f);
-        if (seen)
+        if (seen)       /* a counter that is zero everywhere gets no (empty) panel */
             off += (size_t)snprintf(list + off, sizeof list - off, "%s%d:%s", off ? " " : "", k + 1, counter_names[k]);
     }
     if (!off) return 0;
@@ -305,14 +314,16 @@ static int plot_tradeoff(plot_ctx *p)
     if (!f) return 2;
     int points = 0;
     for (int a = 0; a < set->nallocs; a++) {
-        fprintf(f, "# %s: peak RSS ratio, ns/op ratio, case\n", set->allocs[a]);
+        fprintf(f, "# %s: peak RSS ratio, ns/op ratio, case (named when far from 1,1)\n", set->allocs[a]);
         int here = 0;
         for (int c = 0; c < set->ncases; c++) {
             const mr_group *g = mr_group_at(set, c, p->maxt, a), *b = mr_group_at(set, c, p->maxt, p->base);
             if (!g || !b || !g->n || !b->n) continue;
             double rss = g->rss_median_kib / b->rss_median_kib, t = g->nsop_median / b->nsop_median;
             if (!isfinite(rss) || !isfinite(t) || rss <= 0 || t <= 0) continue;
-            fprintf(f, "%g %g %s\n", rss, t, set->cases[c]);
+            /* name only the points away from the baseline: near (1,1) names would pile up */
+            bool far = fabs(log(rss)) > 0.25 || fabs(log(t)) > 0.25;
+            fprintf(f, "%g %g \"%s\"\n", rss, t, far ? set->cases[c] : "");
             here++;
         }
         points += here;

@@ -27,7 +27,7 @@ void wl_blocks_free_local(mh_thread *t, wl_block *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (b[i].p) {
-            mh_free(t, b[i].p, b[i].n);
+            wl_free(t, b[i].p, b[i].n);
             b[i].p = NULL;
         }
     }

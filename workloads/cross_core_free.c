@@ -94,7 +94,7 @@ static size_t ccf_drain(mh_thread *t, ccf *s)
             continue;
         size_t n = wl_ring_pop(&s->rings[from * s->threads + t->index], got, CCF_MAX_BATCH);
         for (size_t i = 0; i < n; i++)
-            mh_free_remote(t, got[i].p, got[i].n);
+            wl_free_remote(t, got[i].p, got[i].n);
         total += n;
     }
     return total;
@@ -130,7 +130,7 @@ static void ccf_thread(mh_thread *t)
     for (int64_t round = 0; round < s->batches; round++) {
         for (size_t i = 0; i < s->batch; i++) {
             batch[i].n = wl_size_next(&s->sizes, t);
-            batch[i].p = mh_alloc(t, batch[i].n);
+            batch[i].p = wl_alloc(t, batch[i].n);
         }
         if (s->pattern == CCF_RING) {
             ccf_send(t, s, (t->index + 1) % s->threads, batch, s->remote_per_batch);
@@ -139,7 +139,7 @@ static void ccf_thread(mh_thread *t)
                 ccf_send(t, s, ccf_receiver(t, s, k++), &batch[i], 1);
         }
         for (size_t i = s->remote_per_batch; i < s->batch; i++)
-            mh_free(t, batch[i].p, batch[i].n);
+            wl_free(t, batch[i].p, batch[i].n);
         ccf_drain(t, s);
     }
     atomic_fetch_add_explicit(&s->sent, (uint64_t)s->batches * s->remote_per_batch, memory_order_relaxed);

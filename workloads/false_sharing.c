@@ -78,9 +78,9 @@ static void fs_write(mh_thread *t, fs *s, void *block)
 static void fs_churn(mh_thread *t, fs *s)
 {
     for (int64_t i = 0; i < s->iterations; i++) {
-        void *p = wl_need(t, mh_alloc(t, s->size), s->size, "malloc returned NULL");
+        void *p = wl_need(t, wl_alloc(t, s->size), s->size, "malloc returned NULL");
         fs_write(t, s, p);
-        mh_free(t, p, s->size);
+        wl_free(t, p, s->size);
     }
 }
 
@@ -97,15 +97,15 @@ static void fs_passive_thread(mh_thread *t)
     fs *s = t->shared;
     if (t->index == 0)
         for (int i = 0; i < t->nthreads; i++)
-            s->handed[i] = wl_need(t, mh_alloc(t, s->size), s->size, "malloc returned NULL");
+            s->handed[i] = wl_need(t, wl_alloc(t, s->size), s->size, "malloc returned NULL");
     mh_barrier(t);
     uint64_t t0 = mh_now_ns();
     void *mine = s->handed[t->index];
     fs_write(t, s, mine);
     if (t->index == 0)
-        mh_free(t, mine, s->size);
+        wl_free(t, mine, s->size);
     else
-        mh_free_remote(t, mine, s->size);
+        wl_free_remote(t, mine, s->size);
     fs_churn(t, s);
     s->count[t->index].ns = mh_now_ns() - t0;
 }

@@ -58,16 +58,16 @@ static void *larson_setup(mh_run *run)
 static void larson_release(mh_thread *t, larson_block *x, int gen)
 {
     if (x->gen == gen)
-        mh_free(t, x->b.p, x->b.n);
+        wl_free(t, x->b.p, x->b.n);
     else
-        mh_free_remote(t, x->b.p, x->b.n);
+        wl_free_remote(t, x->b.p, x->b.n);
     x->b.p = NULL;
 }
 
 static void larson_alloc(mh_thread *t, const larson *s, larson_block *x, int gen)
 {
     x->b.n = wl_size_next(&s->sizes, t);
-    x->b.p = mh_alloc(t, x->b.n);
+    x->b.p = wl_alloc(t, x->b.n);
     x->gen = gen;
 }
 

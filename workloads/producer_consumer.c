@@ -118,7 +118,7 @@ static void pc_produce(mh_thread *t, pc *s)
         size_t n = (size_t)(mine - made) < s->batch ? (size_t)(mine - made) : s->batch;
         for (size_t i = 0; i < n; i++) {
             batch[i].n = wl_size_next(&s->sizes, t);
-            batch[i].p = mh_alloc(t, batch[i].n);
+            batch[i].p = wl_alloc(t, batch[i].n);
         }
         pc_push_all(s, &s->rings[p * s->consumers + (int)(next % s->consumers)], batch, n);
         made += (int64_t)n;
@@ -138,7 +138,7 @@ static void pc_consume(mh_thread *t, pc *s)
         for (int p = 0; p < s->producers; p++) {
             size_t n = wl_ring_pop(&s->rings[p * s->consumers + c], got, s->batch);
             for (size_t i = 0; i < n; i++)
-                mh_free_remote(t, got[i].p, got[i].n);
+                wl_free_remote(t, got[i].p, got[i].n);
             total += n;
         }
         if (total) {

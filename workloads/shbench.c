@@ -52,7 +52,7 @@ static void sh_free_except_window(mh_thread *t, const sh *s, wl_block *b, size_t
     for (size_t k = 0; k < s->slots; k++) {
         size_t i = lifo ? s->slots - 1 - k : k;
         if (!sh_survives(s, i, start)) {
-            mh_free(t, b[i].p, b[i].n);
+            wl_free(t, b[i].p, b[i].n);
             b[i].p = NULL;
         }
     }
@@ -67,7 +67,7 @@ static void sh_thread(mh_thread *t)
         for (size_t i = 0; i < s->slots; i++) {
             if (!b[i].p) {
                 b[i].n = wl_size_next(&s->sizes, t);
-                b[i].p = mh_alloc(t, b[i].n);
+                b[i].p = wl_alloc(t, b[i].n);
             }
         }
         sh_free_except_window(t, s, b, start, pass % 2 == 0);

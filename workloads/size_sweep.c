@@ -69,7 +69,7 @@ static void sweep_thread(mh_thread *t)
         do {
             for (size_t i = 0; i < s->batch; i++) {
                 b[i].n = size;
-                b[i].p = mh_alloc(t, size);
+                b[i].p = wl_alloc(t, size);
             }
             wl_blocks_free_local(t, b, s->batch);
             rounds++;

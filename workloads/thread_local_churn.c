@@ -51,9 +51,9 @@ static void churn_thread(mh_thread *t)
     for (int64_t i = 0; i < c->ops_per_thread; i++) {
         wl_block *s = &b[mh_rand(t) % c->slots];
         if (s->p)
-            mh_free(t, s->p, s->n);
+            wl_free(t, s->p, s->n);
         s->n = wl_size_next(&c->sizes, t);
-        s->p = mh_alloc(t, s->n);
+        s->p = wl_alloc(t, s->n);
     }
     wl_blocks_free_local(t, b, c->slots);
 }

@@ -46,7 +46,7 @@ static void tt_thread(mh_thread *t)
     for (int64_t it = 0; it < s->iterations; it++) {
         for (size_t i = 0; i < s->per_thread; i++) {
             b[i].n = s->size;
-            b[i].p = mh_alloc(t, s->size);
+            b[i].p = wl_alloc(t, s->size);
         }
         wl_blocks_free_local(t, b, s->per_thread);
     }

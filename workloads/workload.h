@@ -9,8 +9,8 @@
  * thread returns (wall time, perf counters, RSS samples, latency samples),
  * then calls report() unmeasured.
  *
- * Workloads allocate only through mh_alloc / mh_free / mh_free_remote /
- * mh_realloc below, so that the driver can count operations, sample
+ * Workloads allocate only through wl_alloc / wl_free / wl_free_remote /
+ * wl_realloc below, so that the driver can count operations, sample
  * latencies, track live bytes, check contents, and swap in a null allocation
  * path to measure its own cost. Everything else a workload needs (queues,
  * slot arrays) it allocates in setup() with the plain allocator.
@@ -71,43 +71,43 @@ typedef struct mh_thread {
 } mh_thread;
 
 /* Slow paths, in the driver: sampling, checking, the null path. */
-void *mh_alloc_slow(mh_thread *t, size_t n);
-void  mh_free_slow(mh_thread *t, void *p, size_t n, int kind);
-void *mh_realloc_slow(mh_thread *t, void *p, size_t old, size_t n);
+void *wl_alloc_slow(mh_thread *t, size_t n);
+void  wl_free_slow(mh_thread *t, void *p, size_t n, int kind);
+void *wl_realloc_slow(mh_thread *t, void *p, size_t old, size_t n);
 
-static inline void mh_live_add(mh_thread *t, int64_t d)
+static inline void wl_live_add(mh_thread *t, int64_t d)
 {
     atomic_store_explicit(&t->live_bytes,
         atomic_load_explicit(&t->live_bytes, memory_order_relaxed) + d, memory_order_relaxed);
 }
 
 /* The fast path stays tiny so that the harness cost is small and measurable. */
-static inline void *mh_alloc(mh_thread *t, size_t n)
+static inline void *wl_alloc(mh_thread *t, size_t n)
 {
     if (__builtin_expect(t->flags != 0 || --t->lat_countdown == 0, 0))
-        return mh_alloc_slow(t, n);
+        return wl_alloc_slow(t, n);
     t->ops++;
-    mh_live_add(t, (int64_t)n);
+    wl_live_add(t, (int64_t)n);
     return malloc(n);
 }
 
-static inline void mh_free_kind(mh_thread *t, void *p, size_t n, int kind)
+static inline void wl_free_kind(mh_thread *t, void *p, size_t n, int kind)
 {
     if (__builtin_expect(t->flags != 0 || --t->lat_countdown == 0, 0)) {
-        mh_free_slow(t, p, n, kind);
+        wl_free_slow(t, p, n, kind);
         return;
     }
     t->ops++;
-    mh_live_add(t, -(int64_t)n);
+    wl_live_add(t, -(int64_t)n);
     free(p);
 }
 
 /* Free a block this thread allocated (n: its requested size). */
-static inline void mh_free(mh_thread *t, void *p, size_t n) { mh_free_kind(t, p, n, MH_LAT_FREE_LOCAL); }
+static inline void wl_free(mh_thread *t, void *p, size_t n) { wl_free_kind(t, p, n, MH_LAT_FREE_LOCAL); }
 /* Free a block another thread allocated: live bytes move to this thread's account. */
-static inline void mh_free_remote(mh_thread *t, void *p, size_t n) { mh_free_kind(t, p, n, MH_LAT_FREE_REMOTE); }
+static inline void wl_free_remote(mh_thread *t, void *p, size_t n) { wl_free_kind(t, p, n, MH_LAT_FREE_REMOTE); }
 /* realloc counted as one operation (sampled as a malloc). */
-static inline void *mh_realloc(mh_thread *t, void *p, size_t old, size_t n) { return mh_realloc_slow(t, p, old, n); }
+static inline void *wl_realloc(mh_thread *t, void *p, size_t old, size_t n) { return wl_realloc_slow(t, p, old, n); }
 
 /* xorshift64*: per-thread, no locks. */
 static inline uint64_t mh_rand(mh_thread *t)

@@ -99,7 +99,7 @@ static void xm_allocate(mh_thread *t, xm *s)
 
         for (size_t i = 0; i < s->batch; i++) {
             b[i].n = wl_size_next(&s->sizes, t);
-            b[i].p = mh_alloc(t, b[i].n);
+            b[i].p = wl_alloc(t, b[i].n);
         }
 
         pthread_mutex_lock(&s->lock);
@@ -127,7 +127,7 @@ static void xm_free(mh_thread *t, xm *s)
         pthread_mutex_unlock(&s->lock);
 
         for (size_t i = 0; i < s->batch; i++)
-            mh_free_remote(t, b[i].p, b[i].n);
+            wl_free_remote(t, b[i].p, b[i].n);
 
         pthread_mutex_lock(&s->lock);
         s->empty[s->nempty++] = b;

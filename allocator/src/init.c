@@ -3,6 +3,7 @@
  * libraries' constructors may call malloc before ours runs), the environment, fork
  * handlers, and the MULTIHEAP_STATS report at exit.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@ mh_global_state mh_global;
 #define THREAD_HEAPS_PER_CPU 4
 #define THREAD_HEAPS_MIN     64
 #define THREAD_HEAPS_MAX     4096
+/* Where the copy of stderr for the exit report goes: clear of the descriptors that
+   programs number from 0 up. */
+#define STATS_FD_MIN 100
 
 static void warn(const char *line) {
     ssize_t unused = write(STDERR_FILENO, line, strlen(line));
@@ -59,7 +63,11 @@ static void fork_child(void) {
 static void initialise(void) {
     mh_global.key_policy = key_policy_from_env();
     const char *stats = getenv("MULTIHEAP_STATS");
-    mh_global.print_stats = stats && strcmp(stats, "1") == 0;
+    /* A private copy of stderr: programs such as GNU coreutils close fd 2 at exit,
+       before library destructors run. */
+    mh_global.stats_fd = stats && strcmp(stats, "1") == 0
+                             ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, STATS_FD_MIN)
+                             : -1;
     mh_global.ncpus = mh_os_possible_cpus();
     mh_global.nheaps = heap_count(mh_global.key_policy, mh_global.ncpus);
     /* Untouched anonymous memory: a heap costs nothing until it is used. */
@@ -86,6 +94,6 @@ void mh_init_slow(void) {
 }
 
 __attribute__((destructor)) static void print_stats_at_exit(void) {
-    if (__atomic_load_n(&mh_global.initialised, __ATOMIC_ACQUIRE) && mh_global.print_stats)
-        mh_stats_print(STDERR_FILENO);
+    if (__atomic_load_n(&mh_global.initialised, __ATOMIC_ACQUIRE) && mh_global.stats_fd >= 0)
+        mh_stats_print(mh_global.stats_fd);
 }

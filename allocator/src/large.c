@@ -158,7 +158,7 @@ static bool page_round(size_t size, size_t *out) {
         errno = ENOMEM;
         return false;
     }
-    *out = (size + OS_PAGE - 1) & ~(OS_PAGE - 1);
+    *out = size ? (size + OS_PAGE - 1) & ~(OS_PAGE - 1) : OS_PAGE;   /* aligned_alloc(a, 0) */
     return true;
 }
 

@@ -16,14 +16,14 @@
 
 #include "mh_internal.h"
 
-#define MH_API __attribute__((visibility("default")))
 #define OS_PAGE ((size_t)4096)
 
 static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
 
 static void *alloc(size_t size, size_t align, bool zero) {
     if (size <= MH_SMALL_MAX && align <= MH_PAGE_SIZE) {
-        void *p = mh_heap_alloc(mh_current_heap(), mh_size_class(size), align);
+        mh_heap *h = mh_current_heap();   /* first: it initialises the class table */
+        void *p = mh_heap_alloc(h, mh_size_class(size), align);
         if (p && zero) memset(p, 0, size);
         return p;
     }
@@ -46,8 +46,9 @@ static size_t checked_usable_size(void *p, const char *op) {
 
 MH_API void *mh_malloc(size_t size) {
     if (MH_LIKELY(size <= MH_SMALL_MAX)) {
+        mh_heap *h = mh_current_heap();   /* first: it initialises the class table */
         void *p;
-        return mh_heap_alloc_batch(mh_current_heap(), mh_size_class(size), &p, 1) ? p : NULL;
+        return mh_heap_alloc_batch(h, mh_size_class(size), &p, 1) ? p : NULL;
     }
     return alloc(size, 1, false);
 }

@@ -26,6 +26,7 @@
 #define MH_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define MH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define MH_INTERNAL    __attribute__((visibility("hidden")))
+#define MH_API         __attribute__((visibility("default")))   /* multiheap.h */
 #define MH_TLS         __thread __attribute__((tls_model("initial-exec")))
 #endif
 
@@ -84,7 +85,8 @@ static inline char *mh_page_start(const mh_page *pg) {
 extern const uint16_t mh_class_size_table[MH_NCLASSES];
 extern uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
 
-/* The smallest class whose objects hold `size` bytes (size <= MH_SMALL_MAX). */
+/* The smallest class whose objects hold `size` bytes (size <= MH_SMALL_MAX).
+   The lookup table is filled at initialisation: call it after mh_ensure_init(). */
 static inline unsigned mh_size_class(size_t size) {
     return mh_size_class_table[(size + 15) >> 4];
 }
@@ -206,9 +208,10 @@ MH_INTERNAL void mh_count_remote_free(unsigned owner_heap, int cpu);
 /* ---- init.c: the process-wide state ------------------------------------------------- */
 
 typedef struct mh_global_state {
-    uint32_t initialised;              /* 1 after mh_init finished (release/acquire) */
+    uint32_t initialised;              /* 1 once mh_init_slow has finished (release/acquire) */
     int key_policy;                    /* MH_KEY_* */
-    bool print_stats;                  /* MULTIHEAP_STATS=1 */
+    int stats_fd;                      /* MULTIHEAP_STATS=1: a copy of stderr for the exit
+                                          report; -1: no report */
     unsigned ncpus;                    /* possible CPUs */
     unsigned nheaps;                   /* entries in heaps[] */
     mh_heap *heaps;

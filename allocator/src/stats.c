@@ -3,16 +3,20 @@
  * with relaxed atomic loads, so reading never blocks an allocation), the CPU x heap
  * matrix of remote frees, and the report, formatted without stdio or malloc.
  */
+#include <errno.h>
 #include <unistd.h>
 
 #include "mh_internal.h"
 
 /* ---- the remote-free matrix: ncpus rows x nheaps columns, mapped on first need ------ */
 
+/* Called from free, which keeps errno: a failed mapping only leaves the matrix off. */
 void mh_remote_matrix_ensure(void) {
     if (__atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE)) return;
     size_t bytes = (size_t)mh_global.ncpus * mh_global.nheaps * sizeof(uint64_t);
+    int saved = errno;
     uint64_t *m = mh_os_map(bytes), *none = NULL;
+    errno = saved;
     if (m && !__atomic_compare_exchange_n(&mh_global.remote_matrix, &none, m, false,
                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         mh_os_unmap(m, bytes);
@@ -27,7 +31,7 @@ void mh_count_remote_free(unsigned owner_heap, int cpu) {
     }
 }
 
-uint64_t mh_remote_frees(unsigned cpu, unsigned heap) {
+MH_API uint64_t mh_remote_frees(unsigned cpu, unsigned heap) {
     uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
     if (!m || cpu >= mh_global.ncpus || heap >= mh_global.nheaps) return 0;
     return MH_STAT_READ(m[(size_t)cpu * mh_global.nheaps + heap]);
@@ -39,7 +43,7 @@ static bool ready(void) {
     return __atomic_load_n(&mh_global.initialised, __ATOMIC_ACQUIRE);
 }
 
-int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
+MH_API int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
     if (!ready() || heap >= mh_global.nheaps) return -1;
     mh_heap *h = &mh_global.heaps[heap];
     *out = (mh_heap_stats){
@@ -64,7 +68,7 @@ int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
     return 0;
 }
 
-int mh_stats_get(mh_stats *out) {
+MH_API int mh_stats_get(mh_stats *out) {
     if (!ready()) return -1;
     *out = (mh_stats){
         .key_policy = mh_key_name(mh_global.key_policy),
@@ -150,7 +154,7 @@ static void put_heap(report *r, unsigned i, const mh_heap_stats *hs) {
     }
 }
 
-void mh_stats_print(int fd) {
+MH_API void mh_stats_print(int fd) {
     report r = {.fd = fd};
     mh_stats s;
     if (mh_stats_get(&s) != 0) {

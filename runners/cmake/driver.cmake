@@ -46,6 +46,10 @@ add_executable(mhbench ${MH_RUNNERS_DIR}/mhbench.c)
 target_link_libraries(mhbench PRIVATE mhdriver mhworkloads)
 
 # ---- tests: driver.*
+add_executable(test_driver_latency ${MH_DRIVER_TESTS}/test_latency.c)
+target_link_libraries(test_driver_latency PRIVATE mhdriver)
+add_test(NAME driver.latency COMMAND test_driver_latency)
+
 add_executable(mhbench_test ${MH_RUNNERS_DIR}/mhbench.c ${MH_DRIVER_TESTS}/test_workloads.c)
 target_link_libraries(mhbench_test PRIVATE mhdriver)
 

@@ -19,58 +19,77 @@ fail() {
     failed=1
 }
 
-# Prints what is wrong with the one record in $1 (nothing when it is right).
-check_record() {
-    python3 - "$1" "$workload" "$2" "$expect" <<'PY'
+# Checks each ALLOCATOR=FILE record (one line each); prints one line per allocator:
+# "ok ALLOCATOR" or "FAIL ALLOCATOR: what is wrong".
+check_records() {
+    python3 - "$workload" "$expect" "$@" <<'PY'
 import json, sys
-path, workload, allocator, expect = sys.argv[1:]
-lines = open(path).read().splitlines()
-if len(lines) != 1:
-    sys.exit(f"{len(lines)} lines in the JSONL file, expected one record")
-r = json.loads(lines[0])
-problems = []
-if r.get("status") != "ok":
-    problems.append(f"status {r.get('status')!r}, error {r.get('error')!r}")
-if not isinstance(r.get("ops"), (int, float)) or r["ops"] <= 0:
-    problems.append(f"ops {r.get('ops')!r}, expected > 0")
-if r.get("workload", {}).get("name") != workload:
-    problems.append(f"workload.name {r.get('workload', {}).get('name')!r}")
-if r.get("allocator", {}).get("name") != allocator or r["allocator"].get("verified") is not True:
-    problems.append(f"allocator {r.get('allocator')!r} is not a verified {allocator}")
-try:
-    if not eval(expect, {}, {"r": r}):
-        problems.append(f"expectation failed: {expect}  (extra: {json.dumps(r.get('extra'))[:300]})")
-except Exception as e:
-    problems.append(f"expectation {expect} raised {e!r}")
-print("; ".join(problems))
+workload, expect = sys.argv[1:3]
+
+def problems(path, allocator):
+    lines = open(path).read().splitlines()
+    if len(lines) != 1:
+        return [f"{len(lines)} lines in the JSONL file, expected one record"]
+    r = json.loads(lines[0])
+    found = []
+    if r.get("status") != "ok":
+        found.append(f"status {r.get('status')!r}, error {r.get('error')!r}")
+    if not isinstance(r.get("ops"), (int, float)) or r["ops"] <= 0:
+        found.append(f"ops {r.get('ops')!r}, expected > 0")
+    if r.get("workload", {}).get("name") != workload:
+        found.append(f"workload.name {r.get('workload', {}).get('name')!r}")
+    if r.get("allocator", {}).get("name") != allocator or r["allocator"].get("verified") is not True:
+        found.append(f"allocator {r.get('allocator')!r} is not a verified {allocator}")
+    try:
+        if not eval(expect, {}, {"r": r}):
+            found.append(f"expectation failed: {expect} (ops {r.get('ops')}, extra {json.dumps(r.get('extra'))[:300]})")
+    except Exception as e:
+        found.append(f"expectation {expect} raised {e!r}")
+    return found
+
+for arg in sys.argv[3:]:
+    allocator, path = arg.split("=", 1)
+    try:
+        found = problems(path, allocator)
+    except Exception as e:
+        found = [f"unreadable record: {e!r}"]
+    print(f"FAIL {allocator}: " + "; ".join(found) if found else f"ok {allocator}")
 PY
 }
 
+exit_text() {
+    if [ "$1" -gt 128 ]; then echo "$1 (killed by signal $(($1 - 128)))"; else echo "$1"; fi
+}
+
+records=()
 for alloc in $allocators; do
     out=$tmp/$alloc.jsonl
     "$mhbench" run "$workload" --allocator="$alloc" --check --out="$out" "$@" >"$tmp/log" 2>&1
     rc=$?
     if [ $rc -ne 0 ]; then
-        fail "$alloc: mhbench run exited $rc: $(tail -n 3 "$tmp/log" | tr '\n' ' ')"
-        continue
+        fail "$alloc: mhbench run exited $(exit_text $rc): $(tail -n 3 "$tmp/log" | tr '\n' ' ')"
+    else
+        records+=("$alloc=$out")
     fi
-    problems=$(check_record "$out" "$alloc" 2>&1)
-    if [ -n "$problems" ]; then
-        fail "$alloc: $problems"
-        continue
-    fi
-    if ! "$mhbench" validate "$out" >"$tmp/log" 2>&1; then
-        fail "$alloc: mhbench validate: $(tail -n 3 "$tmp/log" | tr '\n' ' ')"
-        continue
-    fi
-    echo "ok $workload under $alloc"
 done
+
+if [ ${#records[@]} -gt 0 ]; then
+    while read -r verdict; do
+        case $verdict in
+            ok\ *) echo "$verdict: $workload record checked" ;;
+            *) fail "${verdict#FAIL }" ;;
+        esac
+    done < <(check_records "${records[@]}" 2>&1)
+    if ! "$mhbench" validate "${records[@]#*=}" >"$tmp/log" 2>&1; then
+        fail "mhbench validate: $(tail -n 5 "$tmp/log" | tr '\n' ' ')"
+    fi
+fi
 
 # shellcheck disable=SC2086  # BAD PARAMS is a word list
 "$mhbench" run "$workload" --allocator=glibc "$@" $bad >"$tmp/stdout" 2>"$tmp/stderr"
 rc=$?
 if [ $rc -ne 2 ]; then
-    fail "bad parameters '$bad' exited $rc, expected 2: $(tail -n 3 "$tmp/stderr" | tr '\n' ' ')"
+    fail "bad parameters '$bad' exited $(exit_text $rc), expected 2: $(tail -n 3 "$tmp/stderr" | tr '\n' ' ')"
 elif [ "$(wc -l <"$tmp/stderr")" -ne 1 ]; then
     fail "bad parameters '$bad' printed $(wc -l <"$tmp/stderr") lines on stderr, expected one: $(cat "$tmp/stderr")"
 else

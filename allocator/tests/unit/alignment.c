@@ -9,7 +9,7 @@
 #include "mh_internal.h"
 #include "mhunit.h"
 
-static const size_t sizes[] = {1, 8, 24, 100, 1000, 4000, 8000, MH_SMALL_MAX,
+static const size_t sizes[] = {0, 1, 8, 24, 100, 1000, 4000, 8000, MH_SMALL_MAX,
                                MH_SMALL_MAX + 1, 20000, 300000};
 
 static void check_block(void *p, size_t align, size_t size) {

@@ -27,7 +27,7 @@ static struct {
     pthread_mutex_t mutex;
     mh_lock mh;
     uint64_t counter;
-    uint64_t data[32];            /* the critical section touches a cache line, as malloc does */
+    uint64_t data[32];            /* the critical section touches 4 cache lines, as malloc does */
 } shared = {.mutex = PTHREAD_MUTEX_INITIALIZER};
 
 enum kind { SPIN, MUTEX, MH };

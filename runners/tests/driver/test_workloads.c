@@ -33,14 +33,14 @@ static void churn_thread(mh_thread *t)
     for (int64_t i = 0; i < iters; i++) {
         int64_t k = i % hold;
         if (held[k])
-            mh_free(t, held[k], size);
-        held[k] = mh_alloc(t, size);
+            wl_free(t, held[k], size);
+        held[k] = wl_alloc(t, size);
         if (touch)
             memset(held[k], (int)i, size);
     }
     for (int64_t k = 0; k < hold; k++)
         if (held[k])
-            mh_free(t, held[k], size);
+            wl_free(t, held[k], size);
 }
 
 static void churn_report(mh_run *run, void *shared)
@@ -96,7 +96,7 @@ static void pass_thread(mh_thread *t)
     pass *p = t->shared;
     if (t->role == 0) {
         for (int64_t i = 0; i < p->per_producer; i++) {
-            void *b = mh_alloc(t, p->size);
+            void *b = wl_alloc(t, p->size);
             pthread_mutex_lock(&p->lock);
             p->q[p->tail++] = b;
             pthread_mutex_unlock(&p->lock);
@@ -112,7 +112,7 @@ static void pass_thread(mh_thread *t)
         bool done = !b && p->producers_left == 0;
         pthread_mutex_unlock(&p->lock);
         if (b)
-            mh_free_remote(t, b, p->size);
+            wl_free_remote(t, b, p->size);
         else if (done)
             return;
     }
@@ -150,9 +150,9 @@ static void child_step(mh_thread *c, void *arg)
     inherit *in = arg;
     for (int i = 0; i < 64; i++) {
         if (in->blocks[i])
-            mh_free(c, in->blocks[i], in->sizes[i]);
+            wl_free(c, in->blocks[i], in->sizes[i]);
         in->sizes[i] = 16 + (size_t)i * 8;
-        in->blocks[i] = mh_alloc(c, in->sizes[i]);
+        in->blocks[i] = wl_alloc(c, in->sizes[i]);
     }
 }
 
@@ -162,16 +162,16 @@ static void child_thread(mh_thread *t)
 {
     mh_run *run = t->shared;
     size_t n = 8;
-    void *p = mh_alloc(t, n);
+    void *p = wl_alloc(t, n);
     for (; n < 65536; n *= 2)
-        p = mh_realloc(t, p, n, n * 2);
+        p = wl_realloc(t, p, n, n * 2);
     mh_barrier(t);
     inherit in = { { 0 }, { 0 } };
     for (int64_t g = 0; g < mh_param_int(run, "generations"); g++)
         mh_run_child(t, child_step, &in);
     for (int i = 0; i < 64; i++)
-        mh_free(t, in.blocks[i], in.sizes[i]);
-    mh_free(t, p, n);
+        wl_free(t, in.blocks[i], in.sizes[i]);
+    wl_free(t, p, n);
 }
 
 static const mh_workload t_child = {

@@ -17,7 +17,7 @@ pair="$(grep '"name":"micro/pair/size:64"' "$tmp/ok.jsonl")"
 for want in '"status":"ok"' '"run_id":"r1"' '"ns_per_op":10,' '"throughput_ops_s":100000000' \
             '"min_ns_per_op":5' '"max_ns_per_op":20' '"params":{"size":64,' \
             '"served_by":"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2","verified":true' \
-            '"task_clock_ns":{"value":10000000,"per_op":10,"reason":null}' \
+            '"task_clock_ns":{"value":10000000,"per_op":10,"reason":null,"scaled":false,"user_only":true}' \
             '"cycles":{"value":null,"per_op":null,"reason":"perf_event_open: ENOENT'; do
     [[ "$pair" == *"$want"* ]] || bad "pair record lacks $want"
 done

@@ -105,8 +105,8 @@ int main(void) {
     CHECK(fd >= 0, "mkstemp");
     close(fd);
 
-    gb_arg_names(gb_arg(gb_register("count", bm_count, &k7), 7), "k", NULL);
-    gb_threads(gb_arg_names(gb_arg(gb_register("count", bm_count, &k9), 9), "k", NULL), 2);
+    gb_arg_names(gb_arg(gb_register("count", bm_count, &k7), 7), "k");
+    gb_threads(gb_arg_names(gb_arg(gb_register("count", bm_count, &k9), 9), "k"), 2);
     gb_register("fails", bm_fails, NULL);
     gb_add_context("shim.test", "yes");
 
