@@ -264,14 +264,6 @@ double mr_counter_per_op(const mh_jv *rec, const char *name, bool *present)
     return *present ? v->num : NAN;
 }
 
-void mr_fmt_si(double v, char *buf, size_t len)
-{
-    const char *unit[] = { "", "k", "M", "G", "T" };
-    int u = 0;
-    while (fabs(v) >= 1000 && u < 4) v /= 1000, u++;
-    snprintf(buf, len, "%.3g%s", v, unit[u]);
-}
-
 const char *mr_machine_line(const mr_set *set, char *buf, size_t len)
 {
     const mh_jv *e = set->env;
@@ -376,7 +368,7 @@ static void csv_row(FILE *f, const mr_run *r)
         }
 }
 
-int mr_write_csv(const mr_set *set, const char *path)
+static int write_csv(const mr_set *set, const char *path)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -445,7 +437,7 @@ static int report_main(int argc, char **argv)
     mkdir(o.out_dir, 0777);
     char csv[4096];
     snprintf(csv, sizeof csv, "%s/results.csv", o.out_dir);
-    int rc = mr_write_csv(&set, csv);
+    int rc = write_csv(&set, csv);
     if (rc == 0) rc = write_env(&set, o.out_dir);
     mr_plotlist plots = { .n = 0 };
     int plot_rc = rc == 0 && !o.no_plots ? mr_make_plots(&set, &o, &plots) : 0;

@@ -19,7 +19,6 @@
 #include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -128,6 +127,12 @@ static void finish(gb_state *st, measure *m, int64_t items_per_iteration, double
     gb_set_items_processed(st, items);
 }
 
+/* Reports why a benchmark cannot run; Google Benchmark then skips its loop. */
+static void cannot_run(gb_state *st, const char *why) {
+    gb_skip_with_error(st, why);
+    while (gb_keep_running(st)) {}
+}
+
 /* ------------------------------------------------------------------------------------
  * The benchmarks. range(0) is always the object size unless named otherwise.
  */
@@ -200,13 +205,14 @@ static void bm_realloc_grow(gb_state *st, void *arg) {
     bool failed = false;
     while (!failed && gb_keep_running(st)) {
         char *p = malloc(16);
-        for (size_t s = 32; s <= to && p; s *= 2) {
+        size_t s = 32;
+        for (; s <= to; s *= 2) {
             char *grown = realloc(p, s);
             if (!grown) break;
             p = grown;
             p[s - 1] = 1;
         }
-        failed = !p || malloc_usable_size(p) < to;
+        failed = s <= to;
         escape(p);
         free(p);
     }
@@ -222,6 +228,10 @@ static void bm_batch(gb_state *st, void *arg) {
     int order = *(const int *)arg;
     size_t size = (size_t)gb_range(st, 0), n = (size_t)gb_range(st, 1);
     void **slot = malloc(n * sizeof *slot);
+    if (!slot) {
+        cannot_run(st, "out of memory for the batch's pointers");
+        return;
+    }
     measure m;
     measure_start(&m);
     while (gb_keep_running(st)) {
@@ -276,12 +286,6 @@ static bool pin_thread(pthread_t t, int cpu) {
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
     return pthread_setaffinity_np(t, sizeof one, &one) == 0;
-}
-
-/* Reports why a benchmark cannot run; Google Benchmark then skips its loop. */
-static void cannot_run(gb_state *st, const char *why) {
-    gb_skip_with_error(st, why);
-    while (gb_keep_running(st)) {}
 }
 
 /* One item: one free, by this thread pinned to one CPU, of an object that a producer

@@ -20,6 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Out of memory ends the tool: its inputs are a few MiB, so this is never expected. */
+static void *must(void *p) {
+    if (!p) {
+        fprintf(stderr, "mhmicro_convert: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
 typedef struct options {
     const char *run_id, *cell, *out, *input;
     bool table;                     /* input is a JSONL file of records to tabulate */
@@ -98,8 +107,10 @@ static double seconds_of(const mh_jv *entry, bool real) {
 
 /* ---- writing one record ---- */
 
-/* "pair_mt/size:64/real_time/threads:2" -> params {size: 64, threads: 2, time: "real"}. */
-static void write_params(mh_jw *w, const char *run_name, const mh_jv *ctx) {
+/* "pair_mt/size:64/real_time/threads:2" -> params {size: 64, threads: 2, time: "real"},
+ * and the repetitions the record summarises. */
+static void write_params(mh_jw *w, const bench *b) {
+    const char *run_name = b->run_name;
     mh_jw_obj_begin(w, "params");
     char buf[256];
     snprintf(buf, sizeof buf, "%s", run_name);
@@ -117,7 +128,7 @@ static void write_params(mh_jw *w, const char *run_name, const mh_jv *ctx) {
         else mh_jw_str(w, part, colon + 1);
     }
     mh_jw_str(w, "time", real ? "real" : "cpu");
-    mh_jw_str(w, "gbench_args", mh_json_str_or(mh_json_get(ctx, "mh.gbench_args"), NULL));
+    mh_jw_num(w, "repetitions", (double)b->nreps);
     mh_jw_obj_end(w);
 }
 
@@ -210,15 +221,21 @@ static void write_placement(mh_jw *w, const bench *b, int threads) {
         if (cpu_alloc != cpu_free) mh_jw_int(w, NULL, cpu_alloc);
     }
     mh_jw_arr_end(w);
+    mh_jw_bool(w, "wrapped", false);
     mh_jw_arr_begin(w, "threads");
     for (int i = 0; i < threads; i++) {
         mh_jw_obj_begin(w, NULL);
         mh_jw_int(w, "index", i);
         mh_jw_str(w, "role", pinned ? "free" : "benchmark");
-        mh_jw_arr_begin(w, "bound");
-        if (pinned) mh_jw_int(w, NULL, cpu_free);
-        mh_jw_arr_end(w);
-        mh_jw_arr_begin(w, "ran_on");
+        if (pinned) {
+            mh_jw_arr_begin(w, "bound");
+            mh_jw_int(w, NULL, cpu_free);
+            mh_jw_arr_end(w);
+        } else {
+            mh_jw_null(w, "bound");
+        }
+        mh_jw_bool(w, "bind_ok", true);     /* mhmicro fails the benchmark when pinning fails */
+        mh_jw_arr_begin(w, "ran_on");       /* pinned: where it was bound; else not observed */
         if (pinned) mh_jw_int(w, NULL, cpu_free);
         mh_jw_arr_end(w);
         mh_jw_obj_end(w);
@@ -241,6 +258,8 @@ static void write_per_thread(mh_jw *w, int threads) {
         mh_jw_int(w, "index", i);
         mh_jw_null(w, "ops");
         mh_jw_null(w, "duration_s");
+        mh_jw_null(w, "ns_per_op");
+        mh_jw_int(w, "children", 0);
         mh_jw_obj_end(w);
     }
     mh_jw_arr_end(w);
@@ -264,6 +283,7 @@ static void write_memory(mh_jw *w, const bench *b) {
     mh_jw_num(w, "end_rss_kib", median_of(b, "end_rss_kib"));
     mh_jw_num(w, "peak_live_kib", median_of(b, "peak_live_kib"));
     mh_jw_null(w, "rss_over_live");
+    mh_jw_str(w, "rss_over_live_reason", "microbenchmark: the harness's own few MiB dominate RSS");
     mh_jw_obj_end(w);
 }
 
@@ -273,7 +293,13 @@ static void write_latency(mh_jw *w) {
     static const char *const qs[] = {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns"};
     mh_jw_obj_begin(w, "latency");
     mh_jw_int(w, "sample_every", 0);
-    mh_jw_null(w, "overhead");
+    mh_jw_obj_begin(w, "overhead");
+    mh_jw_str(w, "clock", "not sampled: Google Benchmark times whole loops");
+    mh_jw_null(w, "clock_read_ns");
+    mh_jw_null(w, "sample_cost_ns");
+    mh_jw_int(w, "samples", 0);
+    mh_jw_null(w, "share_of_run_time");
+    mh_jw_obj_end(w);
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         mh_jw_obj_begin(w, kinds[k]);
         mh_jw_int(w, "count", 0);
@@ -292,6 +318,7 @@ static void write_gbench(mh_jw *w, const mh_jv *ctx) {
     if (scaling && scaling->type == MH_JBOOL) mh_jw_bool(w, "cpu_scaling_enabled", scaling->b);
     else mh_jw_null(w, "cpu_scaling_enabled");
     mh_jw_str(w, "library_build_type", mh_json_str_or(mh_json_get(ctx, "library_build_type"), NULL));
+    mh_jw_str(w, "args", mh_json_str_or(mh_json_get(ctx, "mh.gbench_args"), NULL));
     mh_jw_obj_end(w);
 }
 
@@ -324,7 +351,7 @@ static void write_record(FILE *f, bool pretty, const options *o, const bench *b,
     mh_jw_str(&w, "timestamp", mh_json_str_or(mh_json_get(ctx, "mh.timestamp"), ""));
     mh_jw_obj_begin(&w, "workload");
     mh_jw_str(&w, "name", name);
-    write_params(&w, b->run_name, ctx);
+    write_params(&w, b);
     mh_jw_obj_end(&w);
     write_allocator(&w, ctx);
     mh_jw_int(&w, "threads", threads);
@@ -379,7 +406,7 @@ static bool record_is_valid(const options *o, const bench *b, const mh_jv *ctx, 
  */
 static char *gbench_json_to_json(const char *in, size_t len, size_t *outlen) {
     static const char *const bare[] = {"-Infinity", "Infinity", "-NaN", "NaN"};
-    char *out = malloc(2 * len + 1), *o = out;
+    char *out = must(malloc(2 * len + 1)), *o = out;
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
         if (in_string) {
@@ -412,9 +439,9 @@ static mh_jv *parse_gbench_file(const char *path, char *err, size_t errlen) {
         return NULL;
     }
     size_t cap = 1 << 16, len = 0, n;
-    char *text = malloc(cap);
+    char *text = must(malloc(cap));
     while ((n = fread(text + len, 1, cap - len, f)) > 0)
-        if ((len += n) == cap) text = realloc(text, cap *= 2);
+        if ((len += n) == cap) text = must(realloc(text, cap *= 2));
     fclose(f);
     size_t clean_len;
     char *clean = gbench_json_to_json(text, len, &clean_len);
@@ -438,7 +465,7 @@ static size_t collect(const mh_jv *benchmarks, bench *out) {
         while (k < n && strcmp(out[k].run_name, rn) != 0) k++;
         bench *b = &out[k];
         if (k == n) {
-            *b = (bench){.run_name = rn, .reps = calloc(benchmarks->len, sizeof *b->reps)};
+            *b = (bench){.run_name = rn, .reps = must(calloc(benchmarks->len, sizeof *b->reps))};
             n++;
         }
         const mh_jv *err = mh_json_get(e, "error_occurred");
@@ -470,8 +497,8 @@ static size_t index_of(const char **names, size_t *n, const char *name) {
 }
 
 static void print_table(const cell *cells, size_t ncells) {
-    const char **benches = calloc(ncells + 1, sizeof *benches);
-    const char **allocs = calloc(ncells + 1, sizeof *allocs);
+    const char **benches = must(calloc(ncells + 1, sizeof *benches));
+    const char **allocs = must(calloc(ncells + 1, sizeof *allocs));
     size_t nb = 0, na = 0, width = 9;
     for (size_t i = 0; i < ncells; i++) {
         index_of(benches, &nb, cells[i].bench);
@@ -509,8 +536,8 @@ static int table_main(const options *o) {
         return 2;
     }
     size_t cap = 64, n = 0, nrec = 0;
-    cell *cells = malloc(cap * sizeof *cells);
-    mh_jv **recs = malloc(cap * sizeof *recs);
+    cell *cells = must(malloc(cap * sizeof *cells));
+    mh_jv **recs = must(malloc(cap * sizeof *recs));
     char *line = NULL, err[256];
     size_t linecap = 0;
     int rc = 0;
@@ -525,8 +552,8 @@ static int table_main(const options *o) {
         }
         if (nrec == cap) {
             cap *= 2;
-            cells = realloc(cells, cap * sizeof *cells);
-            recs = realloc(recs, cap * sizeof *recs);
+            cells = must(realloc(cells, cap * sizeof *cells));
+            recs = must(realloc(recs, cap * sizeof *recs));
         }
         recs[nrec++] = r;
         const char *name = mh_json_str_or(mh_json_path(r, "workload.name"), "");
@@ -594,7 +621,7 @@ int main(int argc, char **argv) {
         mh_json_free(root);
         return 2;
     }
-    bench *b = calloc(benchmarks->len + 1, sizeof *b);
+    bench *b = must(calloc(benchmarks->len + 1, sizeof *b));
     size_t n = collect(benchmarks, b);
     double loop_ns = NAN;
     for (size_t i = 0; i < n; i++)

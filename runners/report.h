@@ -26,7 +26,6 @@ typedef struct mr_summary {
 } mr_summary;
 
 void   mr_summarise(const double *x, int n, mr_summary *out);
-double mr_quantile(const double *sorted, int n, double q);
 /* Two-sided exact p-value of the Mann-Whitney U test (ties: mid-ranks, exact
  * permutation when small, normal approximation with tie correction when large). */
 double mr_mann_whitney_p(const double *a, int na, const double *b, int nb);
@@ -94,7 +93,6 @@ typedef struct mr_plotlist {
     int n;
 } mr_plotlist;
 
-int  mr_write_csv(const mr_set *set, const char *path);
 /* 0 ok; 2 gnuplot missing or failing (message printed). */
 int  mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made);
 int  mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots);
@@ -103,7 +101,6 @@ int  mr_compare_main(int argc, char **argv);
 /* small shared helpers */
 const char *mr_machine_line(const mr_set *set, char *buf, size_t len);
 double      mr_counter_per_op(const mh_jv *rec, const char *name, bool *present);
-void        mr_fmt_si(double v, char *buf, size_t len);     /* 1.23M, 456k */
 FILE       *mr_fopen(const char *dir, const char *name, const char *mode);
 
 #endif /* MH_REPORT_H */

@@ -16,7 +16,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double mr_quantile(const double *sorted, int n, double q)
+static double quantile(const double *sorted, int n, double q)
 {
     if (n <= 0) return NAN;
     double h = (n - 1) * q;
@@ -52,9 +52,9 @@ void mr_summarise(const double *x, int n, mr_summary *out)
     double *s = malloc(sizeof *s * (size_t)n);
     memcpy(s, x, sizeof *s * (size_t)n);
     qsort(s, (size_t)n, sizeof *s, cmp_double);
-    out->median = mr_quantile(s, n, 0.5);
-    out->q1 = mr_quantile(s, n, 0.25);
-    out->q3 = mr_quantile(s, n, 0.75);
+    out->median = quantile(s, n, 0.5);
+    out->q1 = quantile(s, n, 0.25);
+    out->q3 = quantile(s, n, 0.75);
     /* The narrowest symmetric interval that still covers 95%; below n = 6 none
      * does, so min..max with its true (lower) coverage, which the report shows. */
     int j = 1;

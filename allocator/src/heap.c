@@ -211,15 +211,16 @@ static mh_heap *lock_owner(mh_page *pg, const void *p) {
     }
 }
 
-void mh_small_free(void *p) {
-    if ((char *)p >= mh_global.small_base + __atomic_load_n(&mh_global.small_used,
-                                                            __ATOMIC_RELAXED))
+/* The page of p, after checking that p lies in the committed part of the range. */
+static mh_page *committed_page(const void *p) {
+    if ((const char *)p >= mh_global.small_base + __atomic_load_n(&mh_global.small_used,
+                                                                  __ATOMIC_RELAXED))
         mh_fatal("free of a pointer multiheap never returned", p);
-    mh_page *pg = mh_page_of(p);
-    int cpu = mh_current_cpu();
-    unsigned mine = mh_current_heap_index(cpu);
-    if (mine != __atomic_load_n(&pg->heap, __ATOMIC_RELAXED)) mh_remote_matrix_ensure();
-    mh_heap *h = lock_owner(pg, p);
+    return mh_page_of(p);
+}
+
+/* Under h's lock, which owns pg. mine: the freeing thread's heap; cpu: its CPU. */
+static void free_locked(mh_heap *h, mh_page *pg, void *p, unsigned mine, int cpu) {
     if (pg->capacity == 0) mh_fatal("free of a pointer multiheap never returned", p);
     mh_page_free_slot(pg, p);
     page_relist(h, pg);
@@ -228,7 +229,27 @@ void mh_small_free(void *p) {
         MH_STAT_ADD(h->stat.remote_frees, 1);
         mh_count_remote_free(pg->heap, cpu);
     }
-    mh_lock_release(&h->lock);
+}
+
+void mh_small_free_batch(void *const *objs, size_t n) {
+    int cpu = mh_current_cpu();
+    unsigned mine = mh_current_heap_index(cpu);
+    for (size_t i = 0; i < n;) {
+        mh_page *pg = committed_page(objs[i]);
+        if (mine != __atomic_load_n(&pg->heap, __ATOMIC_RELAXED)) mh_remote_matrix_ensure();
+        mh_heap *h = lock_owner(pg, objs[i]);
+        unsigned owner = (unsigned)(h - mh_global.heaps);
+        /* While we hold the owner's lock its pages cannot change owner, so a run of
+           objects of this heap is freed under this one acquisition. */
+        do free_locked(h, pg, objs[i], mine, cpu);
+        while (++i < n && __atomic_load_n(&(pg = committed_page(objs[i]))->heap,
+                                          __ATOMIC_RELAXED) == owner);
+        mh_lock_release(&h->lock);
+    }
+}
+
+void mh_small_free(void *p) {
+    mh_small_free_batch(&p, 1);
 }
 
 size_t mh_small_usable_size(const void *p) {

@@ -151,6 +151,9 @@ MH_INTERNAL void *mh_heap_alloc(mh_heap *h, unsigned cls, size_t align);
 /* Fills out[0..n) with objects of class cls; returns how many (0: out of memory). */
 MH_INTERNAL size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n);
 MH_INTERNAL void mh_small_free(void *p);
+/* Frees objs[0..n), all inside the small range, each validated; consecutive objects of
+   one owner heap share one lock acquisition (for a later per-CPU cache's flushes). */
+MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n);
 MH_INTERNAL size_t mh_small_usable_size(const void *p);
 MH_INTERNAL void mh_heap_activate(mh_heap *h);
 MH_INTERNAL void mh_heap_lock_all(void);

@@ -50,12 +50,14 @@ int main(void) {
     CHECK(snap().cls[a].pages_empty == owned);
     check_heap_lists(h);
 
-    /* A batch spans pages: 2 full pages and one partial. */
+    /* A batch spans pages: 2 full pages and one partial; freed as a batch. */
     size_t n = mh_heap_alloc_batch(h, a, obj, 2 * cap + 3);
     CHECK(n == 2 * cap + 3);
     CHECK(snap().cls[a].pages_full == 2);
     check_heap_lists(h);
-    for (size_t i = 0; i < n; i++) mh_free(obj[i]);
+    uint64_t frees = snap().frees;
+    mh_small_free_batch(obj, n);
+    CHECK(snap().frees == frees + n);
     CHECK(snap().cls[a].pages_empty == snap().cls[a].pages_owned);
     check_heap_lists(h);
 

@@ -8,6 +8,8 @@ TINY="$WORK/tiny"               # the tiny matrix made by tiny.sh (fixture)
 mkdir -p "$WORK"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# a command that fails under set -e says where, instead of ending the test silently
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND exited $?" >&2' ERR
 
 # A value of the CSV column named $2 for every row of file $1 matching awk condition $3.
 csv_column_index() { head -n1 "$1" | tr ',' '\n' | grep -nx -- "$2" | cut -d: -f1; }

@@ -43,7 +43,7 @@ grep -q 'run.sh matrix --config' "$md" || fail "report.md lacks the command to r
 mh="$WORK/mhstats"
 rm -rf "$mh" && mkdir -p "$mh"
 stats='{"remote_frees":7,"heaps":[{"heap":0,"pages_stolen":3,"pages_given":0,"os_grow_calls":2},{"heap":1,"pages_stolen":0,"pages_given":3,"os_grow_calls":1}],"remote_free_matrix":[[0,5],[2,0]]}'
-grep '"warmup":false' "$TINY/records.jsonl" | head -n2 | sed "s/\"allocator_stats\":null/\"allocator_stats\":$stats/" >"$mh/records.jsonl"
+awk '/"warmup":false/ && n++ < 2' "$TINY/records.jsonl" | sed "s/\"allocator_stats\":null/\"allocator_stats\":$stats/" >"$mh/records.jsonl"
 grep -q '"remote_free_matrix"' "$mh/records.jsonl" || fail "could not seed allocator_stats (record layout changed?)"
 "$MH_MHREPORT" report "$mh" >/dev/null
 [ -s "$mh/plots/mhstats.png" ] || fail "no mhstats.png from records with allocator_stats"

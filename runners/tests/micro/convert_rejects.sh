@@ -15,7 +15,7 @@ bad() { echo "micro.convert_rejects: $*" >&2; fail=1; }
 [ "$(wc -l <"$tmp/ok.jsonl")" -eq 2 ] || bad "expected 2 records, got $(wc -l <"$tmp/ok.jsonl")"
 pair="$(grep '"name":"micro/pair/size:64"' "$tmp/ok.jsonl")"
 for want in '"status":"ok"' '"run_id":"r1"' '"ns_per_op":10,' '"throughput_ops_s":100000000' \
-            '"min_ns_per_op":5' '"max_ns_per_op":20' '"params":{"size":64,' \
+            '"min_ns_per_op":5' '"max_ns_per_op":20' '"params":{"size":64,"time":"cpu","repetitions":3}' \
             '"served_by":"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2","verified":true' \
             '"task_clock_ns":{"value":10000000,"per_op":10,"reason":null,"scaled":false,"user_only":true}' \
             '"cycles":{"value":null,"per_op":null,"reason":"perf_event_open: ENOENT'; do

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# matrix.shard: N shards run every run of the config exactly once, keep each
+# case x threads group's allocators together, and merge into one result set.
+. "$(dirname "$0")/lib.sh"
+dir="$WORK/shard"
+rm -rf "$dir" && mkdir -p "$dir"
+whole="$("$MATRIX" --preset test --dry-run | sort)"
+parts="$(for k in 1 2 3; do "$MATRIX" --preset test --shard "$k/3" --dry-run; done | sort)"
+[ "$whole" = "$parts" ] || fail "shards 1/3..3/3 do not add up to the whole matrix"
+for k in 1 2 3; do
+    # a group's cells differ only in the allocator: each group must bring both
+    groups="$("$MATRIX" --preset test --shard "$k/3" --dry-run | cut -d'|' -f1,2 | sort | uniq -c | awk '{ print $1 }' | sort -u)"
+    [ "$groups" = 6 ] || fail "shard $k/3 splits a group's allocators (counts per group: $(echo $groups))"
+done
+
+# two real shards, merged by ./run.sh report into one result set
+"$MATRIX" --preset test --shard 1/2 --out "$dir/s1" >/dev/null 2>&1
+"$MATRIX" --preset test --shard 2/2 --out "$dir/s2" >/dev/null 2>&1
+out="$("$ROOT/run.sh" merge "$dir/merged" "$dir/s1" "$dir/s2")"
+[ "$out" = "$dir/merged" ] || fail "merge printed '$out', want the merged directory"
+[ "$(wc -l <"$dir/merged/records.jsonl")" -eq 30 ] || fail "the merged set should hold all 30 runs"
+"$MH_MHREPORT" report --no-plots "$dir/merged" >/dev/null
+[ "$(grep -c '^| .* | [12] | \(glibc\|jemalloc\) | 2 |' "$dir/merged/report.md")" -eq 10 ] ||
+    fail "the merged report should have all 10 cells with 2 repetitions each"
+expect_refusal "already holds records" "$ROOT/run.sh" merge "$dir/merged" "$dir/s1"
+echo "matrix.shard: ok"
