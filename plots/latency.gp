@@ -12,9 +12,10 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set logscale y
 set yrange [1:*]
+set format y '10^{%L}'
 set ylabel 'latency (ns, log scale)'
 set xlabel 'allocator'
-set xtics noenhanced
+set xtics noenhanced rotate by -20 scale 0
 set key top left font ',8'
 do for [j=1:n] {
     k = int(word(kinds, j))

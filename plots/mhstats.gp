@@ -8,15 +8,21 @@ W = 560 * n + 60
 H = 460
 load gp.'/common.gp'
 set output out.'/mhstats.'.fmt
-set multiplot layout 1, n title "multiheap statistics (run with the most remote frees)\n".subtitle
+set multiplot layout 1, n title "multiheap statistics of ".which." (the run with the most remote frees)\n".subtitle
 if (has_matrix) {
-    set title 'remote frees: CPU x owner heap'
+    set title 'remote frees (count): CPU x owner heap'
     set xlabel 'owner heap'
     set ylabel 'CPU that freed'
-    set cblabel 'frees (count)'
+    set xtics 1
+    set ytics 1
+    set autoscale xfix
+    set autoscale yfix
     set palette rgb 33,13,10
-    plot dat.'/mh_remote.dat' matrix with image title 'remote frees'
-    unset cblabel
+    plot dat.'/mh_remote.dat' matrix with image notitle
+    set xtics autofreq
+    set ytics autofreq
+    set autoscale x
+    set autoscale y
 }
 if (has_heaps) {
     set title 'pages moved per heap'

@@ -25,8 +25,9 @@ into RUN_DIR (default: results/local/<run-id>/): records.jsonl (append-only),
 config.conf (the config used), command.txt (how to run it again), logs/ (stderr
 of failed runs). --resume RUN_DIR continues an interrupted matrix with its own
 config, skipping every (cell, repetition) already in its records. --shard K/N
-runs only cells K, K+N, K+2N, ... (1-based): run the N shards anywhere and
-concatenate their records.jsonl files (./run.sh report DIR1 DIR2 ... merges).
+runs only the (case, threads) groups K, K+N, K+2N, ... (1-based), each with all
+its allocators: run the N shards anywhere and concatenate their records.jsonl
+files (./run.sh report DIR1 DIR2 ... merges).
 --dry-run checks the config and prints the runs without running them.
 Binaries: \$MH_MHBENCH, \$MH_MHREPORT, else \$MH_BUILD_DIR/runners/ (default build/).
 USAGE
@@ -250,16 +251,18 @@ main() {
         die "$RUN_DIR already holds records; continue it with --resume $RUN_DIR or pick another --out"
     fi
 
-    # cells: case x threads x allocator, allocators innermost (interleaved)
+    # cells: case x threads x allocator, allocators innermost (interleaved). A
+    # shard takes whole case x threads groups: the allocators a report compares
+    # side by side always run on the same machine.
     local cells=() cell_case=() cell_threads=() cell_alloc=() c t a i=0
     for c in "${!CASE_NAMES[@]}"; do
         for t in ${CASE_THREADS[$c]}; do
-            for a in "${ALLOCS[@]}"; do
-                if [ $((i % shard_n)) -eq $((shard_k - 1)) ]; then
+            if [ $((i % shard_n)) -eq $((shard_k - 1)) ]; then
+                for a in "${ALLOCS[@]}"; do
                     cells+=("${CASE_NAMES[$c]}|$t|${a%%=*}") cell_case+=("$c") cell_threads+=("$t") cell_alloc+=("$a")
-                fi
-                i=$((i + 1))
-            done
+                done
+            fi
+            i=$((i + 1))
         done
     done
     local passes=() r
@@ -276,7 +279,7 @@ main() {
     mkdir -p "$RUN_DIR/logs"
     touch "$RUN_DIR/records.jsonl"
     [ -n "$resume" ] || cp "$config" "$RUN_DIR/config.conf"
-    local cmd="./run.sh matrix --config $RUN_DIR/config.conf"
+    local cmd="./run.sh matrix --config ${RUN_DIR#"$ROOT"/}/config.conf"
     [ "$shard" = 1/1 ] || cmd+=" --shard $shard"
     echo "$cmd" >"$RUN_DIR/command.txt"
 

@@ -339,24 +339,25 @@ static int plot_tradeoff(plot_ctx *p)
 /* ---- multiheap's own statistics: remote-free heatmap, pages stolen / grown per heap ---- */
 
 /* The multiheap run with the most remote frees shows the matrix best. */
-static const mh_jv *busiest_stats(const mr_set *set)
+static const mr_run *busiest_stats(const mr_set *set)
 {
-    const mh_jv *best = NULL;
+    const mr_run *best = NULL;
     double most = -1;
     for (size_t i = 0; i < set->nruns; i++) {
         const mr_run *r = &set->runs[i];
         const mh_jv *st = mh_json_get(r->rec, "allocator_stats");
         if (!r->ok || r->warmup || !st || st->type != MH_JOBJ) continue;
         double rf = mh_json_num_or(mh_json_get(st, "remote_frees"), 0);
-        if (rf > most) most = rf, best = st;
+        if (rf > most) most = rf, best = r;
     }
     return best;
 }
 
 static int plot_mhstats(plot_ctx *p)
 {
-    const mh_jv *st = busiest_stats(p->set);
-    if (!st) return 0;
+    const mr_run *run = busiest_stats(p->set);
+    if (!run) return 0;
+    const mh_jv *st = mh_json_get(run->rec, "allocator_stats");
     const mh_jv *matrix = mh_json_get(st, "remote_free_matrix"), *heaps = mh_json_get(st, "heaps");
     FILE *f = data_file(p, "mh_remote.dat", 0);
     if (!f) return 2;
@@ -376,8 +377,10 @@ static int plot_mhstats(plot_ctx *p)
                 mh_json_num_or(mh_json_get(&heaps->items[h], "os_grow_calls"), 0));
     fclose(f);
     if (rows == 0 && !(heaps && heaps->len)) return 0;
-    char vars[64];
-    snprintf(vars, sizeof vars, "has_matrix=%d; has_heaps=%d", rows > 0, heaps && heaps->len > 0);
+    char vars[600], which[512];
+    snprintf(which, sizeof which, "%s rep %d", run->cell ? run->cell : run->workload, run->rep);
+    sanitise(which);
+    snprintf(vars, sizeof vars, "has_matrix=%d; has_heaps=%d; which='%s'", rows > 0, heaps && heaps->len > 0, which);
     return run_script(p, "mhstats", "multiheap statistics", vars);
 }
 

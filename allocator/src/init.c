@@ -75,9 +75,10 @@ static void initialise(void) {
     mh_global.active_ids = mh_os_map(mh_global.nheaps * sizeof(uint32_t));
     if (mh_global.key_policy == MH_KEY_THREAD)
         mh_global.thread_owner = mh_os_map(mh_global.nheaps * sizeof(uint32_t));
-    if (!mh_global.heaps || !mh_global.active_ids || (mh_global.key_policy == MH_KEY_THREAD && !mh_global.thread_owner) ||
-        !mh_os_reserve_small())
-        mh_fatal("cannot map its heaps or reserve address space; heaps at", mh_global.heaps);
+    bool mapped = mh_global.heaps && mh_global.active_ids &&
+                  (mh_global.key_policy != MH_KEY_THREAD || mh_global.thread_owner);
+    if (!mapped || !mh_os_reserve_small())
+        mh_fatal("cannot map its heaps or reserve address space at start-up (ulimit -v?)", NULL);
     mh_size_classes_init();
     /* Registered at the first malloc, before most libraries register theirs: prepare
        handlers run in reverse order, so ours runs last and theirs may still allocate. */

@@ -222,29 +222,41 @@ size_t mh_large_usable_size(const void *p) {
  * the pages (no copy) otherwise; a growing block gets 25% headroom so a series of
  * small growths (a vector, a string builder) makes few calls. A block shrinks (its
  * tail unmapped) only when it would otherwise waste more than a quarter of itself.
+ * The table never lists pages that are unmapped: a moving mremap releases the old
+ * address, and another thread's new mapping may land there at once.
  */
 void *mh_large_realloc(void *p, size_t size) {
-    size_t need, old = mh_large_usable_size(p);
+    size_t need;
     if (!page_round(size, &need)) return NULL;
-    if (need <= old && need >= old - old / 4) return p;
-    void *q = p;
-    if (need < old) {
-        mh_os_unmap((char *)p + need, old - need);
-    } else {
-        size_t roomy = (old + old / 4 + OS_PAGE - 1) & ~(OS_PAGE - 1);
-        if (roomy > need) need = roomy;
-        q = mremap(p, old, need, MREMAP_MAYMOVE);
-    }
     mh_lock_acquire(&L.lock);
-    MH_STAT_ADD(L.os_calls, 1);
-    if (q != MAP_FAILED) {
-        table_remove(table_find((uintptr_t)p));
-        table_put(L.table, L.cap, (large_block){(uintptr_t)q, need});
-        L.count++;
-        MH_STAT_ADD(L.live_bytes, need - old);
+    large_block *e = table_find((uintptr_t)p);
+    if (!e) mh_fatal("realloc of a large block freed meanwhile", p);
+    size_t old = e->size;
+    if (need <= old && need >= old - old / 4) {
+        mh_lock_release(&L.lock);
+        return p;
     }
+    MH_STAT_ADD(L.os_calls, 1);
+    if (need < old) {
+        e->size = need;
+        MH_STAT_ADD(L.live_bytes, need - old);
+        mh_lock_release(&L.lock);
+        mh_os_unmap((char *)p + need, old - need);
+        return p;
+    }
+    table_remove(e);
     mh_lock_release(&L.lock);
-    if (q == MAP_FAILED) {
+    size_t roomy = (old + old / 4 + OS_PAGE - 1) & ~(OS_PAGE - 1);
+    if (roomy > need) need = roomy;
+    void *q = mremap(p, old, need, MREMAP_MAYMOVE);
+    bool ok = q != MAP_FAILED;
+    mh_lock_acquire(&L.lock);
+    large_block now = ok ? (large_block){(uintptr_t)q, need} : (large_block){(uintptr_t)p, old};
+    table_put(L.table, L.cap, now);   /* no room check: it replaces the entry removed above */
+    L.count++;
+    if (ok) MH_STAT_ADD(L.live_bytes, need - old);
+    mh_lock_release(&L.lock);
+    if (!ok) {
         errno = ENOMEM;
         return NULL;
     }

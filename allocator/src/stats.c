@@ -184,8 +184,10 @@ MH_API void mh_stats_print(int fd) {
     put_kv(&r, "os_calls", s.large_os_calls);
     put(&r, "\n");
     mh_heap_stats hs;
-    for (unsigned i = 0; i < s.nheaps_active; i++)
-        if (mh_heap_stats_get(mh_global.active_ids[i], &hs) == 0) put_heap(&r, mh_global.active_ids[i], &hs);
+    for (unsigned i = 0; i < s.nheaps_active; i++) {
+        unsigned id = mh_global.active_ids[i];
+        if (mh_heap_stats_get(id, &hs) == 0) put_heap(&r, id, &hs);
+    }
     for (unsigned cpu = 0; cpu < s.ncpus; cpu++)
         for (unsigned heap = 0; heap < s.nheaps; heap++) {
             uint64_t n = mh_remote_frees(cpu, heap);

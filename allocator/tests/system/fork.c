@@ -124,10 +124,11 @@ int main(int argc, char **argv)
     static const struct option longs[] = {
         {"forks", required_argument, 0, 'f'}, {"threads", required_argument, 0, 't'}, {0, 0, 0, 0}};
     int c;
+    opterr = 0;     /* our own one-line message instead of getopt's */
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         if (c == 'f') forks = st_parse_count("--forks", optarg, 1, 100000);
         else if (c == 't') threads = st_parse_count("--threads", optarg, 1, 64);
-        else st_usage_error("usage: fork [--forks N] [--threads N]");
+        else st_usage_error("bad option '%s'; usage: fork [--forks N] [--threads N]", argv[optind - 1]);
     }
     if (optind < argc) st_usage_error("unexpected argument '%s'; usage: fork [--forks N] [--threads N]", argv[optind]);
     st_watchdog(PARENT_WATCHDOG_S, "multithreaded parent forking");

@@ -28,7 +28,8 @@
 
 typedef struct options {
     unsigned threads;
-    uint64_t ops;           /* operations per thread */
+    uint64_t ops;           /* operations per thread and round */
+    unsigned rounds;        /* generations of threads; live blocks pass to the next one */
     uint64_t seed;
     unsigned cpus;          /* 0: keep the inherited affinity */
     size_t max_large;
@@ -60,6 +61,7 @@ typedef struct stress {
     options opt;
     worker *workers;
     pthread_barrier_t all_done_handing;
+    bool last_round;
     atomic_bool stop_reader;
 } stress;
 
@@ -115,12 +117,14 @@ static void allocate_into(worker *w, block *b)
 {
     size_t size = random_size(&w->rng, w->run->opt.max_large);
     uint64_t how = st_rng_below(&w->rng, 100);
+    const char *call = how == 0 ? "an aligned allocation" : how < 4 ? "mh_calloc" : "mh_malloc";
     void *p = how == 0 ? allocate_aligned(&w->rng, size)
             : how < 4 ? zeroed_allocation(size)
             : mh_malloc(size);
-    if (!p) st_fail("thread %u: allocation of %zu bytes returned NULL", w->index, size);
+    if (!p) st_fail("thread %u: %s of %zu bytes returned NULL", w->index, call, size);
     if (mh_malloc_usable_size(p) < size)
-        st_fail("mh_malloc_usable_size(%p) = %zu < %zu requested", p, mh_malloc_usable_size(p), size);
+        st_fail("%s of %zu bytes returned %p, whose mh_malloc_usable_size is only %zu",
+                call, size, p, mh_malloc_usable_size(p));
     st_fill(p, size);
     *b = (block){p, size};
     w->done.allocs++;
@@ -201,8 +205,9 @@ static void *work(void *arg)
         else allocate_into(w, b);
         if (op % DRAIN_EVERY == 0) drain_inbox(w);
     }
-    for (unsigned i = 0; i < LIVE_SLOTS; i++)
-        if (w->live[i].p) check_and_free(w, &w->live[i], "block freed at the end");
+    if (w->run->last_round)
+        for (unsigned i = 0; i < LIVE_SLOTS; i++)
+            if (w->live[i].p) check_and_free(w, &w->live[i], "block freed at the end");
     pthread_barrier_wait(&w->run->all_done_handing);
     drain_inbox(w);
     return NULL;
@@ -319,12 +324,18 @@ static tally run_workers(stress *run)
         w->rng.state = run->opt.seed * 1000003 + i;
         pthread_mutex_init(&w->in.lock, NULL);
     }
-    for (unsigned i = 0; i < n; i++)
-        if (pthread_create(&run->workers[i].thread, NULL, work, &run->workers[i]) != 0)
-            st_fail("pthread_create failed");
+    /* Each round's threads are new: they free blocks allocated by threads that exited
+       (whose heaps the thread key recycles). */
+    for (unsigned round = 0; round < run->opt.rounds; round++) {
+        run->last_round = round + 1 == run->opt.rounds;
+        for (unsigned i = 0; i < n; i++)
+            if (pthread_create(&run->workers[i].thread, NULL, work, &run->workers[i]) != 0)
+                st_fail("pthread_create failed");
+        for (unsigned i = 0; i < n; i++)
+            pthread_join(run->workers[i].thread, NULL);
+    }
     for (unsigned i = 0; i < n; i++) {
         worker *w = &run->workers[i];
-        pthread_join(w->thread, NULL);
         pthread_mutex_destroy(&w->in.lock);
         total.allocs += w->done.allocs;
         total.frees += w->done.frees;
@@ -338,13 +349,15 @@ static tally run_workers(stress *run)
 
 static options parse_options(int argc, char **argv)
 {
-    options o = {.threads = 6, .ops = 100000, .seed = 1, .max_large = 4 << 20};
+    options o = {.threads = 6, .ops = 100000, .rounds = 1, .seed = 1, .max_large = 4 << 20};
     static const struct option longs[] = {
         {"threads", required_argument, 0, 't'}, {"ops", required_argument, 0, 'o'},
         {"seed", required_argument, 0, 's'},    {"cpus", required_argument, 0, 'c'},
         {"max-large", required_argument, 0, 'l'}, {"stats-reader", no_argument, 0, 'r'},
+        {"rounds", required_argument, 0, 'n'},
         {0, 0, 0, 0}};
     int c;
+    opterr = 0;     /* our own one-line message instead of getopt's */
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
         case 't': o.threads = st_parse_count("--threads", optarg, 1, 256); break;
@@ -353,9 +366,10 @@ static options parse_options(int argc, char **argv)
         case 'c': o.cpus = st_parse_count("--cpus", optarg, 1, CPU_SETSIZE); break;
         case 'l': o.max_large = st_parse_count("--max-large", optarg, 65537, 1 << 30); break;
         case 'r': o.stats_reader = true; break;
+        case 'n': o.rounds = st_parse_count("--rounds", optarg, 1, 100000); break;
         default:
-            st_usage_error("usage: stress [--threads N] [--ops N] [--seed N] [--cpus N] "
-                           "[--max-large BYTES] [--stats-reader]");
+            st_usage_error("bad option '%s'; usage: stress [--threads N] [--ops N] [--rounds N] [--seed N] [--cpus N] "
+                           "[--max-large BYTES] [--stats-reader]", argv[optind - 1]);
         }
     }
     if (optind < argc) st_usage_error("unexpected argument '%s'; see the options in stress.c", argv[optind]);
@@ -389,10 +403,10 @@ int main(int argc, char **argv)
     if (run.opt.threads > 1 && t.handed == 0) st_fail("no block was freed by another thread");
     mh_stats after = stats_now();
     check_final_stats(&before, &after, &t);
-    printf("stress: key %s, %u threads, %" PRIu64 " allocations, %" PRIu64 " reallocs, %" PRIu64
+    printf("stress: key %s, %u threads x %u rounds, %" PRIu64 " allocations, %" PRIu64 " reallocs, %" PRIu64
            " frees (%" PRIu64 " by another thread); heaps active %u, remote frees %" PRIu64
            ", pages stolen %" PRIu64 ", OS growth calls %" PRIu64 ", large OS calls %" PRIu64 "\n",
-           after.key_policy, run.opt.threads, t.allocs, t.reallocs, t.frees, t.handed,
+           after.key_policy, run.opt.threads, run.opt.rounds, t.allocs, t.reallocs, t.frees, t.handed,
            after.nheaps_active, after.remote_frees, after.pages_stolen, after.os_grow_calls,
            after.large_os_calls);
     return 0;

@@ -50,9 +50,21 @@ static void *worker(void *arg) {
     for (int i = 0; i < ITERS; i++) {
         outside_work();
         switch (k) {
-        case SPIN: spin_acquire(&shared.spin); critical_section(); spin_release(&shared.spin); break;
-        case MUTEX: pthread_mutex_lock(&shared.mutex); critical_section(); pthread_mutex_unlock(&shared.mutex); break;
-        case MH: mh_lock_acquire(&shared.mh); critical_section(); mh_lock_release(&shared.mh); break;
+        case SPIN:
+            spin_acquire(&shared.spin);
+            critical_section();
+            spin_release(&shared.spin);
+            break;
+        case MUTEX:
+            pthread_mutex_lock(&shared.mutex);
+            critical_section();
+            pthread_mutex_unlock(&shared.mutex);
+            break;
+        case MH:
+            mh_lock_acquire(&shared.mh);
+            critical_section();
+            mh_lock_release(&shared.mh);
+            break;
         }
     }
     return NULL;

@@ -19,7 +19,8 @@ static inline void check_heap_lists(mh_heap *h) {
                 CHECK(pg->heap == (uint32_t)(h - mh_global.heaps));
                 CHECK(pg->capacity == mh_class_objects(c));
                 unsigned bits = 0;
-                for (unsigned w = 0; w < MH_BITMAP_WORDS; w++) bits += __builtin_popcountll(pg->bitmap[w]);
+                for (unsigned w = 0; w < MH_BITMAP_WORDS; w++)
+                    bits += (unsigned)__builtin_popcountll(pg->bitmap[w]);
                 CHECK(bits == (unsigned)pg->used + MH_BITMAP_WORDS * 64u - pg->capacity);
                 CHECK(l != MH_LIST_EMPTY || pg->used == 0);
                 CHECK(l != MH_LIST_FULL || pg->used == pg->capacity);

@@ -50,7 +50,8 @@ int main(void) {
         char msg[512];
         size_t n = 0;
         ssize_t r;
-        while (n < sizeof msg - 1 && (r = read(fds[0], msg + n, sizeof msg - 1 - n)) > 0) n += (size_t)r;
+        while (n < sizeof msg - 1 && (r = read(fds[0], msg + n, sizeof msg - 1 - n)) > 0)
+            n += (size_t)r;
         msg[n] = 0;
         close(fds[0]);
         int status;

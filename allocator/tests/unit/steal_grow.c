@@ -59,7 +59,8 @@ int main(void) {
     uint64_t bytes = grown.os_grow_bytes - before.os_grow_bytes;
     CHECK(calls >= 3);
     /* Nothing was stolen, so every page the objects occupy came from growth. */
-    CHECK(grown.os_grow_bytes >= (uint64_t)MANY / mh_class_objects(mh_size_class(SIZE)) * MH_PAGE_SIZE);
+    uint64_t pages_needed = MANY / mh_class_objects(mh_size_class(SIZE));
+    CHECK(grown.os_grow_bytes >= pages_needed * MH_PAGE_SIZE);
     CHECK(bytes / calls > 2 * MH_PAGE_SIZE);
     CHECK(calls < bytes / (MH_GROW_MIN_PAGES * MH_PAGE_SIZE));   /* the steps grew */
     mh_stats all = stats_now();

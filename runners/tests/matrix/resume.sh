@@ -21,6 +21,8 @@ for _ in $(seq 300); do
 done
 kill -TERM -- -"$pid" 2>/dev/null || fail "the matrix finished before it could be interrupted"
 wait "$pid" || true
+# the driver run in flight may still append its record: count once the whole group is gone
+for _ in $(seq 100); do kill -0 -- -"$pid" 2>/dev/null || break; sleep 0.1; done
 first=$("$MH_MHREPORT" done "$dir/records.jsonl" | wc -l)
 [ "$first" -ge 6 ] && [ "$first" -lt "$total" ] || fail "after the kill: $first finished runs, want 6..$((total - 1))"
 
