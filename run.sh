@@ -83,11 +83,13 @@ cmd_compare() {
     "$TOOLS/mhreport" compare "$@"
 }
 
+# Without --out the results go to a new directory under results/local/.
 cmd_micro() {
-    local out=() a
-    for a in "$@"; do [ "$a" = --out ] && out=(x); done
-    [ ${#out[@]} -eq 0 ] && out=(--out "$ROOT/results/local/micro-$(date -u +%Y%m%d-%H%M%S)")
-    "$ROOT/runners/micro.sh" "$@" "${out[@]}"
+    local a
+    for a in "$@"; do
+        [ "$a" = --out ] && { "$ROOT/runners/micro.sh" "$@"; return; }
+    done
+    "$ROOT/runners/micro.sh" "$@" --out "$ROOT/results/local/micro-$(date -u +%Y%m%d-%H%M%S)"
 }
 
 # One workload under perf record, then the top of perf report next to the record.
@@ -124,14 +126,18 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   setup     install the missing Debian packages (apt-get; needs root or sudo)
   build     configure and build into \$MH_BUILD_DIR (default: build/)
   test      setup, build, then run every test through ctest
-  matrix    [--config F | --preset quick|full] [--shard K/N] [--resume RUN_DIR] [--out DIR]
+  matrix    [--config F | --preset quick|full] [--shard K/N] [--resume RUN_DIR] [--out DIR] [--dry-run]
             run a benchmark matrix into results/local/<run-id>/ (see results/README.md)
   report    RUN_DIR [RUN_DIR2 ...]: results.csv, plots, report.md, report.html
             (several directories: merged first into results/local/merged-<time>/)
   merge     OUT RUN_DIR...: one result set from shards or hosts (concatenated records)
   compare   OLD NEW [--threshold PCT]: cell by cell, Mann-Whitney U; exit 1 on a regression
   micro     [runners/micro.sh options]: the Google Benchmark microbenchmarks
+            (default --out results/local/micro-<time>/; ./run.sh report DIR reports them)
   profile   WORKLOAD [--allocator A] [mhbench options]: perf record + perf report
+
+Documentation: README.md (usage, the allocator, mhbench, microbenchmarks, tests),
+results/README.md (result sets, configs, CSV), runners/README-matrix.md (matrix, report).
 USAGE
 }
 
@@ -147,5 +153,5 @@ case "${1:-}" in
     micro) shift; cmd_micro "$@" ;;
     profile) shift; cmd_profile "$@" ;;
     -h|--help|help) usage ;;
-    *) usage >&2; die "unknown subcommand '${1:-}'; see ./run.sh --help" ;;
+    *) die "unknown subcommand '$1'; see ./run.sh --help" ;;
 esac

@@ -188,7 +188,9 @@ run_one() {
     [ -s "$records" ] && [ "$(tail -c1 "$records" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$records"
     before=$(wc -l <"$records")
     # The braces send bash's own "Segmentation fault" line to the log, not the terminal.
-    { timeout -k 5 "$TIMEOUT" "$MHBENCH" run "${CASE_WORKLOADS[$case_i]}" --allocator "$alloc" \
+    # --foreground keeps the run in the matrix's process group, so that Ctrl-C or a kill
+    # of the group stops it too instead of leaving it to append a record after the matrix.
+    { timeout --foreground -k 5 "$TIMEOUT" "$MHBENCH" run "${CASE_WORKLOADS[$case_i]}" --allocator "$alloc" \
         --threads "$threads" --placement "$PLACEMENT" --out "$records" --run-id "$RUN_ID" \
         --cell "$cell" --rep "$rep" "${warm[@]}" "${args[@]}" >/dev/null; } 2>"$err" || rc=$?
     after=$(wc -l <"$records")
@@ -200,7 +202,7 @@ run_one() {
         1[3-9][0-9]) reason="killed by signal $((rc - 128)) (SIG$(kill -l $((rc - 128)) 2>/dev/null))" ;;
     esac
     # that line repeats our command line; the reason names the signal already
-    sed -i '/timeout -k 5 /d' "$err"
+    sed -i '/timeout --foreground -k 5 /d' "$err"
     local log="$RUN_DIR/logs/$(echo "$cell.$rep.$kind" | tr -c 'A-Za-z0-9._=-' '_').err"
     cp "$err" "$log"
     if [ "$after" -le "$before" ]; then

@@ -114,10 +114,12 @@ static void fill_run(mr_run *r, const mh_jv *rec)
 }
 
 /* The case is the matrix's name for a workload with its configured parameters:
- * the cell "CASE|THREADS|ALLOCATOR" up to the first '|'. */
+ * the cell "CASE|THREADS|ALLOCATOR" up to the first '|'. Records not made by the
+ * matrix (micro.sh names its cells "micro/ALLOCATOR") are grouped by workload, so
+ * that the allocators of one benchmark line up. */
 static char *case_of(const mr_run *r)
 {
-    if (!r->cell) return strdup(r->workload);
+    if (!r->cell || !strchr(r->cell, '|')) return strdup(r->workload);
     size_t n = strcspn(r->cell, "|");
     return strndup(r->cell, n);
 }
@@ -169,6 +171,17 @@ static void build_groups(mr_set *set)
     }
 }
 
+/* A matrix run keeps its records in records.jsonl, a microbenchmark result set
+ * (runners/micro.sh) in micro.jsonl. */
+static void records_file(const char *dir, char *path, size_t len)
+{
+    struct stat st;
+    snprintf(path, len, "%s/records.jsonl", dir);
+    if (stat(path, &st) == 0) return;
+    snprintf(path, len, "%s/micro.jsonl", dir);
+    if (stat(path, &st) != 0) snprintf(path, len, "%s/records.jsonl", dir);
+}
+
 bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errlen)
 {
     memset(set, 0, sizeof *set);
@@ -176,7 +189,7 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
         char path[4096];
         struct stat st;
         if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
-            snprintf(path, sizeof path, "%s/records.jsonl", paths[i]);
+            records_file(paths[i], path, sizeof path);
         else
             snprintf(path, sizeof path, "%s", paths[i]);
         if (!read_jsonl(set, path, err, errlen)) return false;
@@ -289,6 +302,7 @@ static const char *const csv_numbers[][2] = {
     { "throughput_ops_s", "throughput_ops_s" }, { "ns_per_op", "ns_per_op" },
     { "peak_rss_kib", "memory.peak_rss_kib" }, { "end_rss_kib", "memory.end_rss_kib" },
     { "peak_live_kib", "memory.peak_live_kib" }, { "rss_over_live", "memory.rss_over_live" },
+    { "rss_1s_after_free_kib", "extra.rss_1s_after_free_kib" },
 };
 
 static void csv_field(FILE *f, const char *s, bool last)

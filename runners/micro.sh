@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the microbenchmarks (mhmicro) once per allocator, converts each Google
 # Benchmark JSON into result records (one JSONL file), and prints a table of
-# median ns/op and spread, benchmark x allocator. See runners/README-micro.md.
+# median ns/op and spread, benchmark x allocator. See README.md (Microbenchmarks).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${MH_BUILD_DIR:-$ROOT/build}"

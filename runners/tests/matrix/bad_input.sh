@@ -29,6 +29,7 @@ mkdir -p "$dir/empty" && : >"$dir/empty/records.jsonl"
 expect_refusal "no successful runs" "$MH_MHREPORT" report "$dir/empty"
 expect_refusal "threshold" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold lots
 expect_refusal "not a directory" "$ROOT/run.sh" report "$dir/nonexistent"
+expect_refusal "unknown subcommand 'frob'" "$ROOT/run.sh" frob
 
 # missing gnuplot: exit 2, one line, the records untouched and the CSV still written
 mkdir -p "$dir/nognuplot" && cp "$TINY/records.jsonl" "$dir/nognuplot/"

@@ -37,4 +37,26 @@ grep -q "$((total - first)) of $total runs to do" "$WORK/resume.second.err" ||
 keys="$("$MH_MHREPORT" done "$dir/records.jsonl")"
 [ "$(wc -l <<<"$keys")" -eq "$total" ] || fail "want $total finished runs after resuming, got $(wc -l <<<"$keys")"
 [ -z "$(sort <<<"$keys" | uniq -d)" ] || fail "runs done twice: $(sort <<<"$keys" | uniq -d)"
+
+# Ctrl-C or a kill of the matrix's process group stops the run in flight too: none
+# may live on and append its record after the matrix is gone (or beside a resume).
+slow="$WORK/resume-slow" slowconf="$WORK/resume-slow.conf"
+rm -rf "$slow"
+cat >"$slowconf" <<CONF
+allocators = glibc
+threads = 1
+repetitions = 1
+warmup = 0
+workload growth-storm --waves=1 --wave-mib=1 --hold-ms=4000 --settle-ms=0
+CONF
+in_flight() { ps -eo args | grep -F -- "--out $slow/records.jsonl" | grep -v grep || true; }
+setsid "$MATRIX" --config "$slowconf" --out "$slow" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -n "$(in_flight)" ] && break; sleep 0.05; done
+[ -n "$(in_flight)" ] || fail "the slow run never started"
+kill -TERM -- -"$pid"
+wait "$pid" || true
+sleep 0.3
+[ -z "$(in_flight)" ] || fail "a run outlived the killed matrix: $(in_flight)"
+[ ! -s "$slow/records.jsonl" ] || fail "the interrupted run wrote a record after the kill"
 echo "matrix.resume: ok ($first runs before the kill, $((total - first)) after)"

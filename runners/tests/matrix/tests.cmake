@@ -23,6 +23,11 @@ if(TARGET mhbench)
     add_test(NAME ${name} COMMAND bash ${MH_MATRIX_TESTS}/${t}.sh)
     set_tests_properties(${name} PROPERTIES ENVIRONMENT "${MH_MATRIX_ENV}" TIMEOUT 120)
   endforeach()
+  if(TARGET mhmicro_convert AND TARGET mhmicro)
+    add_test(NAME matrix.micro_report COMMAND bash ${MH_MATRIX_TESTS}/micro_report.sh)
+    set_tests_properties(matrix.micro_report PROPERTIES TIMEOUT 60
+      ENVIRONMENT "${MH_MATRIX_ENV};MH_MICRO_CONVERT=$<TARGET_FILE:mhmicro_convert>")
+  endif()
   # tiny.sh makes the result set the report, compare and bad-input tests read
   set_tests_properties(matrix.tiny PROPERTIES FIXTURES_SETUP matrix_tiny)
   set_tests_properties(matrix.report matrix.compare matrix.bad_input PROPERTIES FIXTURES_REQUIRED matrix_tiny)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# matrix.micro_report: `./run.sh micro --out DIR` writes there, and a microbenchmark
+# result set (micro.jsonl, cells named micro/ALLOCATOR) is reported like a matrix
+# run: the report finds its records, and each benchmark is one case with the
+# allocators side by side.
+. "$(dirname "$0")/lib.sh"
+CONVERT="${MH_MICRO_CONVERT:?set MH_MICRO_CONVERT}"
+dir="$WORK/micro-report"
+rm -rf "$dir" && mkdir -p "$dir"
+# one Google Benchmark JSON converted as micro.sh does, served by "jemalloc" and by "glibc"
+"$CONVERT" --run-id m1 --cell micro/jemalloc --out "$dir/micro.jsonl" "$ROOT/runners/tests/micro/sample-gbench.json"
+"$CONVERT" --run-id m1 --cell micro/glibc --out "$dir/glibc.jsonl" "$ROOT/runners/tests/micro/sample-gbench.json"
+sed 's/"allocator":{"name":"jemalloc"/"allocator":{"name":"glibc"/' "$dir/glibc.jsonl" >>"$dir/micro.jsonl"
+rm "$dir/glibc.jsonl"
+"$MH_MHREPORT" report --no-plots "$dir" >/dev/null 2>"$WORK/micro-report.err" ||
+    fail "mhreport refused the micro result set: $(cat "$WORK/micro-report.err")"
+csv="$dir/results.csv"
+c_case=$(csv_column_index "$csv" case) c_wl=$(csv_column_index "$csv" workload)
+[ "$(awk -F, -v c="$c_case" -v w="$c_wl" 'NR > 1 && $c != $w' "$csv" | wc -l)" -eq 0 ] ||
+    fail "micro records are not grouped by benchmark: $(cut -d, -f"$c_case" "$csv" | sort -u | tr '\n' ' ')"
+grep -q '^| micro/pair/size:64 | 1 | 1.00 | 1.00 |' "$dir/report.md" ||
+    fail "report.md has no row with both allocators for micro/pair/size:64: $(grep '^| micro' "$dir/report.md")"
+
+rm -rf "$WORK/micro-run"
+"$ROOT/run.sh" micro --allocators glibc --filter '^empty$' --repetitions 1 --min-time 0.001 \
+    --out "$WORK/micro-run" >/dev/null 2>"$WORK/micro-run.err" ||
+    fail "./run.sh micro --out DIR failed: $(tail -n 2 "$WORK/micro-run.err")"
+grep -q '"workload":{"name":"micro/empty"' "$WORK/micro-run/micro.jsonl" ||
+    fail "./run.sh micro --out DIR wrote no record there"
+echo "matrix.micro_report: ok"
