@@ -49,4 +49,12 @@ grep -q '"remote_free_matrix"' "$mh/records.jsonl" || fail "could not seed alloc
 [ -s "$mh/plots/mhstats.png" ] || fail "no mhstats.png from records with allocator_stats"
 [ "$(cat "$mh/plots/data/mh_remote.dat")" = "$(printf '0 5\n2 0')" ] || fail "the remote-free heatmap data is not the records' matrix"
 grep -q "plots/mhstats.png" "$mh/report.md" || fail "report.md does not link mhstats.png"
+# every plot script labels both axes and has a legend (the title and machine
+# subtitle come from common.gp's subtitle, which each script must use)
+for gp in "$ROOT"/plots/*.gp; do
+    [ "${gp##*/}" = common.gp ] && continue
+    for want in 'set xlabel' 'set ylabel' 'set key' 'subtitle'; do
+        grep -q "$want" "$gp" || fail "${gp##*/} lacks '$want'"
+    done
+done
 echo "matrix.report: ok (10 medians match the CSV, 8 plots)"
