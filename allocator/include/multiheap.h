@@ -6,6 +6,18 @@
  * Environment (read once, at the first allocation):
  *   MULTIHEAP_KEY=cpu|thread|global   which heap a thread uses (default cpu)
  *   MULTIHEAP_STATS=1                 print the statistics to stderr at exit
+ *   MULTIHEAP_SEED=1                  the seed design: every operation under the owning
+ *                                     heap's lock, no front cache, no remote batching, no
+ *                                     return to the OS; the switches below override it
+ *   MULTIHEAP_CACHE=0|1               per-CPU front cache on restartable sequences (default
+ *                                     1; only with MULTIHEAP_KEY=cpu and a kernel/glibc
+ *                                     with rseq, else off)
+ *   MULTIHEAP_REMOTE_BATCH=0|1        frees of another heap's objects go through the front
+ *                                     cache and reach their owner in batches (default 1);
+ *                                     0: one lock of the owner heap per such free
+ *   MULTIHEAP_PURGE_MS=N|off          empty object pages go back to the OS once empty for
+ *                                     N ms (default 250), at once past a retained amount
+ *   MULTIHEAP_LARGE_CACHE=0|1         keep freed large blocks mapped for reuse (default 1)
  */
 #ifndef MULTIHEAP_H
 #define MULTIHEAP_H
@@ -32,6 +44,13 @@ size_t mh_malloc_usable_size(void *ptr);
 
 /* "multiheap 0.1.0" plus the build's options; a static string. */
 const char *mh_version(void);
+/* The run-time options in force, as "key=cpu cache=rseq remote_batch=on purge_ms=250
+   large_cache=on" (cache=off(reason) when the front cache is not running); a static
+   string. Initialises the library if nothing has allocated yet. */
+const char *mh_options(void);
+
+/* Requests above this many bytes are large objects (one mapping each). */
+#define MH_SMALL_MAX_BYTES 8096
 
 /* ---- statistics: counters kept per heap, read without allocating ---- */
 
@@ -53,6 +72,10 @@ typedef struct mh_heap_stats {
     uint64_t pages_given;       /* empty pages other heaps took from this heap */
     uint64_t os_grow_calls;     /* times this heap grew from the OS */
     uint64_t os_grow_bytes;     /* bytes it got that way */
+    uint64_t purge_calls;       /* madvise calls that gave empty pages back to the OS */
+    uint64_t purge_bytes;       /* bytes given back that way */
+    uint64_t cache_refills;     /* batches of objects this heap handed to a front cache */
+    uint64_t cache_flushes;     /* batches of frees it took back from front caches */
     uint32_t nclasses;          /* entries used in cls[] */
     mh_class_stats cls[MH_MAX_CLASSES];
 } mh_heap_stats;
@@ -66,6 +89,8 @@ typedef struct mh_stats {
     uint64_t allocs, frees, remote_frees;          /* small objects, all heaps */
     uint64_t pages_stolen;                         /* all heaps */
     uint64_t os_grow_calls, os_grow_bytes;         /* small-object growth, all heaps */
+    uint64_t purge_calls, purge_bytes;             /* empty pages given back, all heaps */
+    uint64_t cache_refills, cache_flushes;         /* front-cache batches, all heaps */
     uint64_t large_allocs, large_frees;            /* objects > the largest small class */
     uint64_t large_live, large_live_bytes;         /* large blocks live now */
     uint64_t large_os_calls;                       /* mmap/munmap/mremap made for large blocks */

@@ -34,8 +34,11 @@ _Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every 
 
 /* Indexed by (size + 15) / 16. */
 uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
+uint64_t mh_class_divisibility[MH_NCLASSES];
 
 void mh_size_classes_init(void) {
+    for (unsigned c = 0; c < MH_NCLASSES; c++)
+        mh_class_divisibility[c] = UINT64_MAX / mh_class_size_table[c] + 1;
     unsigned cls = 0;
     for (size_t i = 0; i <= MH_SMALL_MAX / 16; i++) {
         while (mh_class_size_table[cls] < i * 16) cls++;
@@ -52,7 +55,9 @@ static mh_page_list *list_of(mh_heap *h, mh_page *pg) {
 static void page_link(mh_heap *h, mh_page *pg, unsigned list) {
     pg->list = (uint8_t)list;
     mh_list_push(list_of(h, pg), pg);
-    if (list == MH_LIST_EMPTY) MH_STAT_ADD(h->nempty, 1);
+    if (list != MH_LIST_EMPTY) return;
+    MH_STAT_ADD(h->nempty, 1);
+    if (mh_global.purge_ms >= 0) pg->empty_since_ms = mh_now_ms();
 }
 
 static void page_unlink(mh_heap *h, mh_page *pg) {
@@ -150,7 +155,7 @@ static bool refill(mh_heap *h, unsigned cls) {
 
 /* ---- allocation and free ------------------------------------------------------------- */
 
-size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n) {
+size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool for_cache) {
     size_t got = 0;
     mh_lock_acquire(&h->lock);
     while (got < n) {
@@ -162,11 +167,13 @@ size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n) {
             mh_lock_acquire(&h->lock);
             continue;
         }
-        size_t before = got;
         while (got < n && pg->used < pg->capacity) out[got++] = mh_page_alloc_slot(pg);
         page_relist(h, pg);
-        MH_STAT_ADD(h->stat.allocs, got - before);
     }
+    /* A front cache counts the mallocs it serves; the first object of a refill goes
+       straight to the malloc that asked for it. */
+    if (for_cache) MH_STAT_ADD(h->stat.cache_refills, 1);
+    MH_STAT_ADD(h->stat.allocs, for_cache ? got > 0 : got);
     mh_lock_release(&h->lock);
     return got;
 }
@@ -196,7 +203,7 @@ void *mh_heap_alloc(mh_heap *h, unsigned cls, size_t align) {
     size_t size = mh_class_size(cls);
     if (align > (size & -size)) return alloc_aligned(h, cls, align);
     void *p;
-    return mh_heap_alloc_batch(h, cls, &p, 1) ? p : NULL;
+    return mh_heap_alloc_batch(h, cls, &p, 1, false) ? p : NULL;
 }
 
 /* Lock the heap that owns pg; the owner can change while the page is empty (steal). */
@@ -211,8 +218,7 @@ static mh_heap *lock_owner(mh_page *pg, const void *p) {
     }
 }
 
-/* The page of p, after checking that p lies in the committed part of the range. */
-static mh_page *committed_page(const void *p) {
+mh_page *mh_committed_page(const void *p) {
     if ((const char *)p >= mh_global.small_base + __atomic_load_n(&mh_global.small_used,
                                                                   __ATOMIC_RELAXED))
         mh_fatal("free of a pointer multiheap never returned", p);
@@ -220,40 +226,131 @@ static mh_page *committed_page(const void *p) {
 }
 
 /* Under h's lock, which owns pg. mine: the freeing thread's heap; cpu: its CPU. */
-static void free_locked(mh_heap *h, mh_page *pg, void *p, unsigned mine, int cpu) {
+static void free_locked(mh_heap *h, mh_page *pg, void *p, unsigned mine, int cpu,
+                        bool from_cache) {
     if (pg->capacity == 0) mh_fatal("free of a pointer multiheap never returned", p);
     mh_page_free_slot(pg, p);
     page_relist(h, pg);
-    MH_STAT_ADD(h->stat.frees, 1);
+    if (!from_cache) MH_STAT_ADD(h->stat.frees, 1);
     if (mine != pg->heap) {
         MH_STAT_ADD(h->stat.remote_frees, 1);
         mh_count_remote_free(pg->heap, cpu);
     }
 }
 
-void mh_small_free_batch(void *const *objs, size_t n) {
+void mh_small_free_batch(void *const *objs, size_t n, bool from_cache) {
     int cpu = mh_current_cpu();
     unsigned mine = mh_current_heap_index(cpu);
     for (size_t i = 0; i < n;) {
-        mh_page *pg = committed_page(objs[i]);
+        mh_page *pg = mh_committed_page(objs[i]);
         if (mine != __atomic_load_n(&pg->heap, __ATOMIC_RELAXED)) mh_remote_matrix_ensure();
         mh_heap *h = lock_owner(pg, objs[i]);
         unsigned owner = (unsigned)(h - mh_global.heaps);
         /* While we hold the owner's lock its pages cannot change owner, so a run of
            objects of this heap is freed under this one acquisition. */
-        do free_locked(h, pg, objs[i], mine, cpu);
-        while (++i < n && __atomic_load_n(&(pg = committed_page(objs[i]))->heap,
+        do free_locked(h, pg, objs[i], mine, cpu, from_cache);
+        while (++i < n && __atomic_load_n(&(pg = mh_committed_page(objs[i]))->heap,
                                           __ATOMIC_RELAXED) == owner);
+        if (from_cache) MH_STAT_ADD(h->stat.cache_flushes, 1);
         mh_lock_release(&h->lock);
+        mh_heap_maybe_purge(h);
     }
 }
 
 void mh_small_free(void *p) {
-    mh_small_free_batch(&p, 1);
+    mh_small_free_batch(&p, 1, false);
 }
 
 size_t mh_small_usable_size(const void *p) {
     return mh_class_size(mh_page_of(p)->cls);
+}
+
+/* ---- giving empty pages back to the OS ------------------------------------------------ */
+
+/* Sorts a NULL-terminated list of pages (linked by next) by address: merge sort, no
+   allocation, O(n log n) for the thousands of pages a storm may free at once. */
+static mh_page *sort_pages(mh_page *list) {
+    if (!list || !list->next) return list;
+    mh_page *slow = list, *fast = list->next;
+    while (fast && fast->next) {
+        slow = slow->next;
+        fast = fast->next->next;
+    }
+    mh_page *second = slow->next;
+    slow->next = NULL;
+    mh_page *a = sort_pages(list), *b = sort_pages(second), head = {0}, *tail = &head;
+    while (a && b) {
+        mh_page **least = a < b ? &a : &b;
+        tail = tail->next = *least;
+        *least = (*least)->next;
+    }
+    tail->next = a ? a : b;
+    return head.next;
+}
+
+/* Unlinks, under h's lock, the empty pages a purge takes: beyond MH_PURGE_RETAIN all the
+   surplus, and those empty for purge_ms; never the last MH_PURGE_KEEP. */
+static mh_page *take_purgeable(mh_heap *h, uint32_t now) {
+    mh_page *taken = NULL;
+    for (unsigned c = 0; c < MH_NCLASSES && h->nempty > MH_PURGE_KEEP; c++) {
+        mh_page *pg = h->cls[c].list[MH_LIST_EMPTY].head;
+        while (pg && h->nempty > MH_PURGE_KEEP) {
+            mh_page *next = pg->next;
+            if (h->nempty > MH_PURGE_RETAIN ||
+                now - pg->empty_since_ms >= (uint32_t)mh_global.purge_ms) {
+                page_unlink(h, pg);
+                pg->next = taken;
+                taken = pg;
+            }
+            pg = next;
+        }
+    }
+    return taken;
+}
+
+/* Hands sorted pages to the OS in runs of neighbours; a run that could not be purged
+   goes back on h's empty list. */
+static void purge_pages(mh_heap *h, mh_page *sorted) {
+    uint64_t calls = 0, bytes = 0;
+    mh_page *kept = NULL;
+    while (sorted) {
+        mh_page *last = sorted;
+        size_t npages = 1;
+        while (last->next && mh_page_start(last->next) == mh_page_start(last) + MH_PAGE_SIZE) {
+            last = last->next;
+            npages++;
+        }
+        mh_page *rest = last->next;
+        if (mh_os_purge_pages(mh_page_start(sorted), npages)) {
+            calls++;
+            bytes += npages * MH_PAGE_SIZE;
+        } else {
+            last->next = kept;
+            kept = sorted;
+        }
+        sorted = rest;
+    }
+    mh_lock_acquire(&h->lock);
+    for (mh_page *pg = kept, *next; pg; pg = next) {
+        next = pg->next;
+        page_link(h, pg, MH_LIST_EMPTY);
+    }
+    MH_STAT_ADD(h->stat.purge_calls, calls);
+    MH_STAT_ADD(h->stat.purge_bytes, bytes);
+    mh_lock_release(&h->lock);
+}
+
+void mh_heap_maybe_purge(mh_heap *h) {
+    if (mh_global.purge_ms < 0 || MH_STAT_READ(h->nempty) <= MH_PURGE_KEEP) return;
+    uint32_t now = mh_now_ms();
+    uint32_t interval = mh_global.purge_ms / 4 + 1;
+    bool surplus = MH_STAT_READ(h->nempty) > MH_PURGE_RETAIN;
+    if (!surplus && now - __atomic_load_n(&h->purge_scan_ms, __ATOMIC_RELAXED) < interval) return;
+    __atomic_store_n(&h->purge_scan_ms, now, __ATOMIC_RELAXED);
+    mh_lock_acquire(&h->lock);
+    mh_page *taken = take_purgeable(h, now);
+    mh_lock_release(&h->lock);
+    if (taken) purge_pages(h, sort_pages(taken));
 }
 
 /* ---- heap activation and fork ------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "mh_internal.h"
@@ -37,6 +38,77 @@ static int key_policy_from_env(void) {
     return MH_KEY_CPU;
 }
 
+/* A 0/1 switch: the default when unset, and a warning for anything else. */
+static bool switch_from_env(const char *name, bool dflt) {
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    if (strcmp(v, "0") == 0) return false;
+    if (strcmp(v, "1") == 0) return true;
+    warn("multiheap: ");
+    warn(name);
+    warn(" must be 0 or 1; using the default\n");
+    return dflt;
+}
+
+#define PURGE_MS_DEFAULT 250
+#define PURGE_MS_MAX     3600000
+
+/* MULTIHEAP_PURGE_MS: milliseconds, or "off" (-1). */
+static int purge_ms_from_env(int dflt) {
+    const char *v = getenv("MULTIHEAP_PURGE_MS");
+    if (!v || !*v) return dflt;
+    if (strcmp(v, "off") == 0) return -1;
+    long ms = 0;
+    const char *s = v;
+    for (; *s >= '0' && *s <= '9' && ms <= PURGE_MS_MAX; s++) ms = ms * 10 + (*s - '0');
+    if (*s || ms > PURGE_MS_MAX) {
+        warn("multiheap: MULTIHEAP_PURGE_MS must be milliseconds (0..3600000) or off; "
+             "using the default\n");
+        return dflt;
+    }
+    return (int)ms;
+}
+
+/* mh_options(): " key=value" appended without stdio. */
+static void option_text(const char *key, const char *value) {
+    char *o = mh_global.options;
+    size_t n = strlen(o);
+    size_t need = (n ? 1 : 0) + strlen(key) + 1 + strlen(value);
+    if (n + need >= sizeof mh_global.options) return;
+    if (n) o[n++] = ' ';
+    strcpy(o + n, key);
+    strcat(o, "=");
+    strcat(o, value);
+}
+
+static void options_from_env(void) {
+    bool seed = switch_from_env("MULTIHEAP_SEED", false);
+    bool cache = switch_from_env("MULTIHEAP_CACHE", !seed);
+    bool remote_batch = switch_from_env("MULTIHEAP_REMOTE_BATCH", !seed);
+    mh_global.purge_ms = purge_ms_from_env(seed ? -1 : PURGE_MS_DEFAULT);
+    mh_global.large_cache = switch_from_env("MULTIHEAP_LARGE_CACHE", true);
+    const char *no_cache = cache ? mh_cache_setup() : "off";
+    mh_global.cache = no_cache == NULL;
+    /* Remote batching is the front cache taking other heaps' objects: nothing without it. */
+    mh_global.remote_batch = mh_global.cache && remote_batch;
+    /* Odd, so it is never a pointer a program stores in a freed object. */
+    const void *random = (const void *)getauxval(AT_RANDOM);   /* 16 bytes, unaligned */
+    uint64_t mark = (uint64_t)(uintptr_t)&mh_global;
+    if (random) memcpy(&mark, random, sizeof mark);
+    mh_global.free_mark = mark | 1;
+
+    char ms[12], *d = ms + sizeof ms - 1;
+    *d = 0;
+    unsigned v = (unsigned)mh_global.purge_ms;
+    do *--d = (char)('0' + v % 10);
+    while (v /= 10);
+    option_text("key", mh_key_name(mh_global.key_policy));
+    option_text("cache", no_cache ? no_cache : "rseq");
+    option_text("remote_batch", mh_global.remote_batch ? "on" : "off");
+    option_text("purge_ms", mh_global.purge_ms < 0 ? "off" : d);
+    option_text("large_cache", mh_global.large_cache ? "on" : "off");
+}
+
 static unsigned heap_count(int policy, unsigned ncpus) {
     if (policy == MH_KEY_GLOBAL) return 1;
     if (policy == MH_KEY_CPU) return ncpus;
@@ -49,12 +121,15 @@ static unsigned heap_count(int policy, unsigned ncpus) {
 static void fork_prepare(void) {
     mh_heap_lock_all();
     mh_large_lock();
+    mh_os_lock();
 }
 static void fork_parent(void) {
+    mh_os_unlock(false);
     mh_large_unlock(false);
     mh_heap_unlock_all(false);
 }
 static void fork_child(void) {
+    mh_os_unlock(true);
     mh_large_unlock(true);
     mh_heap_unlock_all(true);
     mh_key_after_fork_child();
@@ -80,6 +155,7 @@ static void initialise(void) {
     if (!mapped || !mh_os_reserve_small())
         mh_fatal("cannot map its heaps or reserve address space at start-up (ulimit -v?)", NULL);
     mh_size_classes_init();
+    options_from_env();
     /* Registered at the first malloc, before most libraries register theirs: prepare
        handlers run in reverse order, so ours runs last and theirs may still allocate. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -92,6 +168,11 @@ void mh_init_slow(void) {
         __atomic_store_n(&mh_global.initialised, 1, __ATOMIC_RELEASE);
     }
     mh_lock_release(&mh_global.init_lock);
+}
+
+MH_API const char *mh_options(void) {
+    mh_ensure_init();
+    return mh_global.options;
 }
 
 __attribute__((destructor)) static void print_stats_at_exit(void) {

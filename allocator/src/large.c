@@ -201,7 +201,7 @@ bool mh_large_free(void *p) {
     MH_STAT_ADD(L.frees, 1);
     MH_STAT_ADD(L.live, -1);
     MH_STAT_ADD(L.live_bytes, -b.size);
-    if (b.size <= MH_LARGE_CACHE_MAX_BLOCK) nunmap = cache_put(b, unmap);
+    if (mh_global.large_cache && b.size <= MH_LARGE_CACHE_MAX_BLOCK) nunmap = cache_put(b, unmap);
     else unmap[nunmap++] = b;
     MH_STAT_ADD(L.os_calls, nunmap);
     mh_lock_release(&L.lock);

@@ -14,16 +14,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mh_internal.h"
+#include "cache.h"
 
 #define OS_PAGE ((size_t)4096)
 
 static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
 
+/* Is the front cache running? Set once at initialisation, after everything it reads. */
+static inline bool cache_on(void) {
+    return __atomic_load_n(&mh_global.cache, __ATOMIC_ACQUIRE);
+}
+
+/* A small object of class cls aligned to align: from the front cache when every slot
+   of the class is aligned enough, else from the heap, which finds an aligned slot. */
+static void *small_alloc(size_t size, size_t align) {
+    mh_heap *h = cache_on() ? NULL : mh_current_heap();   /* initialises the class table */
+    unsigned cls = mh_size_class(size);
+    size_t natural = mh_class_size(cls) & -mh_class_size(cls);
+    if (h == NULL && align <= natural) return mh_cache_malloc(cls);
+    if (h == NULL) h = mh_current_heap();
+    void *p = mh_heap_alloc(h, cls, align);
+    if (p && mh_global.cache) *mh_free_mark_word(p) = 0;
+    return p;
+}
+
 static void *alloc(size_t size, size_t align, bool zero) {
     if (size <= MH_SMALL_MAX && align <= MH_PAGE_SIZE) {
-        mh_heap *h = mh_current_heap();   /* first: it initialises the class table */
-        void *p = mh_heap_alloc(h, mh_size_class(size), align);
+        void *p = small_alloc(size, align);
         if (p && zero) memset(p, 0, size);
         return p;
     }
@@ -46,17 +63,20 @@ static size_t checked_usable_size(void *p, const char *op) {
 
 MH_API void *mh_malloc(size_t size) {
     if (MH_LIKELY(size <= MH_SMALL_MAX)) {
+        if (MH_LIKELY(cache_on())) return mh_cache_malloc(mh_size_class(size));
         mh_heap *h = mh_current_heap();   /* first: it initialises the class table */
         void *p;
-        return mh_heap_alloc_batch(h, mh_size_class(size), &p, 1) ? p : NULL;
+        return mh_heap_alloc_batch(h, mh_size_class(size), &p, 1, false) ? p : NULL;
     }
     return alloc(size, 1, false);
 }
 
 MH_API void mh_free(void *p) {
     if (!p) return;
-    if (MH_LIKELY(mh_is_small(p))) mh_small_free(p);
-    else if (!mh_large_free(p))
+    if (MH_LIKELY(mh_is_small(p))) {
+        if (MH_LIKELY(cache_on())) mh_cache_free(p);
+        else mh_small_free(p);
+    } else if (!mh_large_free(p))
         mh_fatal(mh_large_contains(p) ? "free of an interior pointer of a large block"
                                       : "free of a pointer multiheap never returned",
                  p);

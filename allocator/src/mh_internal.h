@@ -11,6 +11,9 @@
  *   heaps           a dense array of mh_heap, one per key (CPU, thread slot or
  *                   the single global heap), mmap'd untouched: a heap costs
  *                   memory only once something uses it.
+ *   front caches    with the cpu key: one mh_cpu_cache per CPU, mapped when that
+ *                   CPU first allocates; malloc pops and free pushes inside a
+ *                   restartable sequence (cache.h), the heaps see only batches.
  */
 #ifndef MH_INTERNAL_H
 #define MH_INTERNAL_H
@@ -40,6 +43,7 @@
 #define MH_PAGE_META    (32 + 8 * MH_BITMAP_WORDS)         /* sizeof(mh_page): 96 */
 #define MH_PAGE_USABLE  (MH_PAGE_SIZE - MH_PAGE_META)      /* 8096 bytes for objects */
 #define MH_SMALL_MAX    MH_PAGE_USABLE                     /* larger requests are "large" */
+_Static_assert(MH_SMALL_MAX == MH_SMALL_MAX_BYTES, "multiheap.h states the boundary");
 #define MH_NCLASSES     37                                 /* see the table in heap.c */
 
 /* Which of its class's three lists a page is on. */
@@ -63,7 +67,8 @@ typedef struct mh_page {
     uint8_t cls;                       /* size class of every slot */
     uint8_t list;                      /* MH_LIST_* the page is on */
     uint8_t hint;                      /* bitmap words below this one are all ones */
-    uint16_t used;                     /* live objects */
+    uint32_t empty_since_ms;           /* mh_now_ms() when the page last became empty */
+    uint16_t used;                     /* objects out of the page (live or in a front cache) */
     uint16_t capacity;                 /* slots: mh_class_objects(cls) */
     uint64_t bitmap[MH_BITMAP_WORDS];  /* bit set: slot allocated (or past capacity) */
 } mh_page;
@@ -84,6 +89,7 @@ static inline char *mh_page_start(const mh_page *pg) {
 
 extern const uint16_t mh_class_size_table[MH_NCLASSES];
 extern uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
+extern uint64_t mh_class_divisibility[MH_NCLASSES];   /* 2^64 / size, rounded up */
 
 /* The smallest class whose objects hold `size` bytes (size <= MH_SMALL_MAX).
    The lookup table is filled at initialisation: call it after mh_ensure_init(). */
@@ -95,6 +101,13 @@ static inline unsigned mh_class_objects(unsigned cls) {
     return (unsigned)(MH_PAGE_USABLE / mh_class_size_table[cls]);
 }
 MH_INTERNAL void mh_size_classes_init(void);
+
+/* Is p the start of a slot of a page of class cls? A multiply instead of a division
+   (Lemire et al., "Faster remainder by direct computation"): the free fast path. */
+static inline bool mh_is_slot_start(const void *p, unsigned cls) {
+    uint64_t off = (uintptr_t)p - mh_page_base(p);
+    return off * mh_class_divisibility[cls] <= mh_class_divisibility[cls] - 1;
+}
 
 /* ---- page.c: one page's slots and the intrusive lists ------------------------------- */
 
@@ -114,6 +127,12 @@ MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
 
 /* ---- heap.c ------------------------------------------------------------------------- */
 
+/* Empty pages are purged (given back to the OS) once empty for purge_ms, and at once
+   while a heap holds more than MH_PURGE_RETAIN empty pages; a heap always keeps
+   MH_PURGE_KEEP of them for the next burst. */
+#define MH_PURGE_RETAIN 256                /* 2 MiB */
+#define MH_PURGE_KEEP   16
+
 /* One size class of one heap. */
 typedef struct mh_class_lists {
     mh_page_list list[MH_NLISTS];      /* indexed by MH_LIST_* */
@@ -124,6 +143,8 @@ typedef struct mh_heap_counters {
     uint64_t allocs, frees, remote_frees;
     uint64_t pages_stolen, pages_given;
     uint64_t os_grow_calls, os_grow_bytes;
+    uint64_t purge_calls, purge_bytes;
+    uint64_t cache_refills, cache_flushes;
 } mh_heap_counters;
 
 /*
@@ -136,6 +157,7 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
                                           heap's first use; listed in mh_global.active_ids */
     uint32_t nempty;                   /* empty pages over all classes (steal threshold) */
     uint32_t grow_pages;               /* pages the next OS growth asks for; 0: initial */
+    uint32_t purge_scan_ms;            /* mh_now_ms() of the last purge scan (atomic) */
     mh_heap_counters stat;
     mh_class_lists cls[MH_NCLASSES];
 } mh_heap;
@@ -149,15 +171,57 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
 
 MH_INTERNAL void *mh_heap_alloc(mh_heap *h, unsigned cls, size_t align);
 /* Fills out[0..n) with objects of class cls; returns how many (0: out of memory). */
-MH_INTERNAL size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n);
+MH_INTERNAL size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n,
+                                       bool for_cache);
 MH_INTERNAL void mh_small_free(void *p);
 /* Frees objs[0..n), all inside the small range, each validated; consecutive objects of
-   one owner heap share one lock acquisition (for a later per-CPU cache's flushes). */
-MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n);
+   one owner heap share one lock acquisition (front-cache flushes sort them by owner).
+   from_cache: a front cache's flush, whose objects the cache already counted as freed. */
+MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, bool from_cache);
+/* The page of p, after checking that p lies in the committed part of the small range. */
+MH_INTERNAL mh_page *mh_committed_page(const void *p);
+/* Gives h's surplus and long-empty pages back to the OS when a scan is due; takes and
+   drops h's lock, makes its system calls holding none. */
+MH_INTERNAL void mh_heap_maybe_purge(mh_heap *h);
 MH_INTERNAL size_t mh_small_usable_size(const void *p);
 MH_INTERNAL void mh_heap_activate(mh_heap *h);
 MH_INTERNAL void mh_heap_lock_all(void);
 MH_INTERNAL void mh_heap_unlock_all(bool child);
+
+/* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
+
+/* Slots per class; a class caches at most MH_CACHE_BYTES of objects, and at least
+   MH_CACHE_MIN_SLOTS of them. A refill or flush moves half a class's capacity. */
+#define MH_CACHE_SLOTS     128
+#define MH_CACHE_MIN_SLOTS 8
+#define MH_CACHE_BYTES     ((size_t)64 << 10)
+
+/* One class of one CPU's cache; count and cap are read and written only by code that
+   runs on that CPU inside a restartable sequence (the commit is the store to count). */
+typedef struct mh_cache_bin {
+    uint32_t count;                    /* objects in slot[cls][0..count), top last */
+    uint32_t cap;                      /* slots this class may use (<= MH_CACHE_SLOTS) */
+} mh_cache_bin;
+
+typedef struct mh_cpu_cache {
+    mh_cache_bin bin[MH_NCLASSES];
+    /* mallocs and frees served by this cache: one add each, inside the sequence just
+       before its commit (an abort between the two counts an operation twice, which
+       needs a preemption on that one instruction). */
+    uint64_t allocs, frees;
+    uint64_t refilled;                 /* objects a refill put in (not frees) */
+    void *slot[MH_NCLASSES][MH_CACHE_SLOTS];
+} mh_cpu_cache;
+
+/* At initialisation: NULL when the front cache runs, else why not ("off(no rseq)"). */
+MH_INTERNAL const char *mh_cache_setup(void);
+MH_INTERNAL void *mh_cache_alloc_slow(unsigned cls);
+MH_INTERNAL void mh_cache_free_slow(void *p, mh_page *pg);
+/* A free of an object whose word 1 holds the free mark: reports the double free, or
+   (the program stored the mark's value itself) frees it through the heap. */
+MH_INTERNAL void mh_cache_free_marked(void *p);
+/* Mallocs and frees the front cache of CPU cpu served (0, 0 without one). */
+MH_INTERNAL void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees);
 
 /* ---- large.c ------------------------------------------------------------------------ */
 
@@ -179,8 +243,15 @@ MH_INTERNAL void mh_large_unlock(bool child);
 /* ---- os.c --------------------------------------------------------------------------- */
 
 MH_INTERNAL bool mh_os_reserve_small(void);
-/* Commits npages fresh zeroed object pages; NULL when the range or memory is exhausted. */
+/* npages zeroed, writable object pages: purged ones first, else fresh from the range;
+   NULL when the range or memory is exhausted. */
 MH_INTERNAL char *mh_os_commit_pages(size_t npages);
+/* Gives a run of empty object pages back to the OS (their metadata too); they are kept
+   for a later mh_os_commit_pages. false: the run was not purged. */
+MH_INTERNAL bool mh_os_purge_pages(char *p, size_t npages);
+MH_INTERNAL uint32_t mh_now_ms(void);           /* coarse monotonic clock */
+MH_INTERNAL void mh_os_lock(void);              /* fork: the purged-page table */
+MH_INTERNAL void mh_os_unlock(bool child);
 MH_INTERNAL void *mh_os_map(size_t size);
 MH_INTERNAL void mh_os_unmap(void *p, size_t size);
 MH_INTERNAL unsigned mh_os_possible_cpus(void);
@@ -228,6 +299,14 @@ typedef struct mh_global_state {
     char *small_base;                  /* the reserved range: [small_base, small_base+size) */
     size_t small_size;
     size_t small_used;                 /* bytes handed out from its start (atomic) */
+    /* Run-time options (multiheap.h), fixed at initialisation. */
+    bool cache;                        /* the front cache runs: caches != NULL */
+    bool remote_batch;                 /* other heaps' objects may enter a front cache */
+    bool large_cache;
+    int purge_ms;                      /* < 0: never purge */
+    mh_cpu_cache **caches;             /* ncpus entries, each mapped at its CPU's first use */
+    uint64_t free_mark;                /* word 1 of an object in a front cache (random) */
+    char options[128];                 /* mh_options() */
 } mh_global_state;
 
 MH_INTERNAL extern mh_global_state mh_global;

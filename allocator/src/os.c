@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mh_internal.h"
@@ -29,7 +31,92 @@ bool mh_os_reserve_small(void) {
     return false;
 }
 
+/*
+ * Purged object pages: runs of the reserved range given back with MADV_DONTNEED. They
+ * stay mapped read-write (the kernel refills them with zeros on touch), so growth takes
+ * them before fresh range. Sorted by address, neighbours merged; a full table refuses
+ * a purge rather than lose track of the pages.
+ */
+#define MH_PURGED_RUNS 4096
+
+typedef struct purged_run {
+    char *start;
+    size_t npages;
+} purged_run;
+
+static struct {
+    mh_lock lock;
+    unsigned n;
+    purged_run run[MH_PURGED_RUNS];
+} purged;
+
+/* Inserts [p, p + npages) keeping the table sorted and merged; false when full. */
+static bool purged_insert(char *p, size_t npages) {
+    unsigned i = 0;
+    while (i < purged.n && purged.run[i].start < p) i++;
+    bool joins_prev = i > 0 && purged.run[i - 1].start + purged.run[i - 1].npages * MH_PAGE_SIZE == p;
+    bool joins_next = i < purged.n && p + npages * MH_PAGE_SIZE == purged.run[i].start;
+    if (joins_prev && joins_next) {
+        purged.run[i - 1].npages += npages + purged.run[i].npages;
+        memmove(&purged.run[i], &purged.run[i + 1], (--purged.n - i) * sizeof(purged_run));
+    } else if (joins_prev) {
+        purged.run[i - 1].npages += npages;
+    } else if (joins_next) {
+        purged.run[i].start = p;
+        purged.run[i].npages += npages;
+    } else {
+        if (purged.n == MH_PURGED_RUNS) return false;
+        memmove(&purged.run[i + 1], &purged.run[i], (purged.n++ - i) * sizeof(purged_run));
+        purged.run[i] = (purged_run){p, npages};
+    }
+    return true;
+}
+
+/* npages from the first purged run that has them, or NULL. */
+static char *purged_take(size_t npages) {
+    for (unsigned i = 0; i < purged.n; i++) {
+        purged_run *r = &purged.run[i];
+        if (r->npages < npages) continue;
+        char *p = r->start;
+        r->start += npages * MH_PAGE_SIZE;
+        r->npages -= npages;
+        if (r->npages == 0) memmove(r, r + 1, (--purged.n - i) * sizeof(purged_run));
+        return p;
+    }
+    return NULL;
+}
+
+/* The pages are recorded only after madvise: once in the table, growth may take and
+   format them. A table that fills up meanwhile leaves the run unrecorded: zeroed,
+   mapped, costing address space only. */
+bool mh_os_purge_pages(char *p, size_t npages) {
+    mh_lock_acquire(&purged.lock);
+    bool room = purged.n < MH_PURGED_RUNS;
+    mh_lock_release(&purged.lock);
+    int saved = errno;
+    bool ok = room && madvise(p, npages * MH_PAGE_SIZE, MADV_DONTNEED) == 0;
+    errno = saved;
+    if (!ok) return false;
+    mh_lock_acquire(&purged.lock);
+    purged_insert(p, npages);
+    mh_lock_release(&purged.lock);
+    return true;
+}
+
+void mh_os_lock(void) {
+    mh_lock_acquire(&purged.lock);
+}
+
+void mh_os_unlock(bool child) {
+    if (child) mh_lock_reset(&purged.lock);
+    else mh_lock_release(&purged.lock);
+}
+
 char *mh_os_commit_pages(size_t npages) {
+    mh_lock_acquire(&purged.lock);
+    char *reused = purged_take(npages);
+    mh_lock_release(&purged.lock);
+    if (reused) return reused;
     size_t bytes = npages * MH_PAGE_SIZE;
     size_t off = __atomic_fetch_add(&mh_global.small_used, bytes, __ATOMIC_RELAXED);
     if (off + bytes > mh_global.small_size) {
@@ -39,6 +126,12 @@ char *mh_os_commit_pages(size_t npages) {
     char *p = mh_global.small_base + off;
     if (mprotect(p, bytes, PROT_READ | PROT_WRITE) != 0) return NULL;
     return p;
+}
+
+uint32_t mh_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
 void *mh_os_map(size_t size) {

@@ -46,14 +46,21 @@ static bool ready(void) {
 MH_API int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
     if (!ready() || heap >= mh_global.nheaps) return -1;
     mh_heap *h = &mh_global.heaps[heap];
+    /* With the cpu key, heap i and CPU i's front cache serve the same CPU. */
+    uint64_t cache_allocs, cache_frees;
+    mh_cache_counts(heap, &cache_allocs, &cache_frees);
     *out = (mh_heap_stats){
-        .allocs = MH_STAT_READ(h->stat.allocs),
-        .frees = MH_STAT_READ(h->stat.frees),
+        .allocs = MH_STAT_READ(h->stat.allocs) + cache_allocs,
+        .frees = MH_STAT_READ(h->stat.frees) + cache_frees,
         .remote_frees = MH_STAT_READ(h->stat.remote_frees),
         .pages_stolen = MH_STAT_READ(h->stat.pages_stolen),
         .pages_given = MH_STAT_READ(h->stat.pages_given),
         .os_grow_calls = MH_STAT_READ(h->stat.os_grow_calls),
         .os_grow_bytes = MH_STAT_READ(h->stat.os_grow_bytes),
+        .purge_calls = MH_STAT_READ(h->stat.purge_calls),
+        .purge_bytes = MH_STAT_READ(h->stat.purge_bytes),
+        .cache_refills = MH_STAT_READ(h->stat.cache_refills),
+        .cache_flushes = MH_STAT_READ(h->stat.cache_flushes),
         .nclasses = MH_NCLASSES,
     };
     for (unsigned c = 0; c < MH_NCLASSES; c++) {
@@ -85,6 +92,16 @@ MH_API int mh_stats_get(mh_stats *out) {
         out->pages_stolen += MH_STAT_READ(h->stat.pages_stolen);
         out->os_grow_calls += MH_STAT_READ(h->stat.os_grow_calls);
         out->os_grow_bytes += MH_STAT_READ(h->stat.os_grow_bytes);
+        out->purge_calls += MH_STAT_READ(h->stat.purge_calls);
+        out->purge_bytes += MH_STAT_READ(h->stat.purge_bytes);
+        out->cache_refills += MH_STAT_READ(h->stat.cache_refills);
+        out->cache_flushes += MH_STAT_READ(h->stat.cache_flushes);
+    }
+    for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
+        uint64_t allocs, frees;
+        mh_cache_counts(cpu, &allocs, &frees);
+        out->allocs += allocs;
+        out->frees += frees;
     }
     mh_large_stats(out);
     return 0;
@@ -141,6 +158,10 @@ static void put_heap(report *r, unsigned i, const mh_heap_stats *hs) {
     put_kv(r, "given", hs->pages_given);
     put_kv(r, "grow_calls", hs->os_grow_calls);
     put_kv(r, "grow_bytes", hs->os_grow_bytes);
+    put_kv(r, "purge_calls", hs->purge_calls);
+    put_kv(r, "purge_bytes", hs->purge_bytes);
+    put_kv(r, "cache_refills", hs->cache_refills);
+    put_kv(r, "cache_flushes", hs->cache_flushes);
     put(r, "\n");
     for (unsigned c = 0; c < hs->nclasses; c++) {
         const mh_class_stats *cs = &hs->cls[c];
@@ -163,8 +184,8 @@ MH_API void mh_stats_print(int fd) {
         return;
     }
     put(&r, mh_version());
-    put(&r, "\nmultiheap: key=");
-    put(&r, s.key_policy);
+    put(&r, "\nmultiheap: ");
+    put(&r, mh_global.options);
     put_kv(&r, "heaps", s.nheaps);
     put_kv(&r, "active", s.nheaps_active);
     put_kv(&r, "cpus", s.ncpus);
@@ -176,6 +197,10 @@ MH_API void mh_stats_print(int fd) {
     put_kv(&r, "pages_stolen", s.pages_stolen);
     put_kv(&r, "os_grow_calls", s.os_grow_calls);
     put_kv(&r, "os_grow_bytes", s.os_grow_bytes);
+    put_kv(&r, "purge_calls", s.purge_calls);
+    put_kv(&r, "purge_bytes", s.purge_bytes);
+    put_kv(&r, "cache_refills", s.cache_refills);
+    put_kv(&r, "cache_flushes", s.cache_flushes);
     put(&r, "\nmultiheap: large");
     put_kv(&r, "allocs", s.large_allocs);
     put_kv(&r, "frees", s.large_frees);

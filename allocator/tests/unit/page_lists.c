@@ -51,12 +51,12 @@ int main(void) {
     check_heap_lists(h);
 
     /* A batch spans pages: 2 full pages and one partial; freed as a batch. */
-    size_t n = mh_heap_alloc_batch(h, a, obj, 2 * cap + 3);
+    size_t n = mh_heap_alloc_batch(h, a, obj, 2 * cap + 3, false);
     CHECK(n == 2 * cap + 3);
     CHECK(snap().cls[a].pages_full == 2);
     check_heap_lists(h);
     uint64_t frees = snap().frees;
-    mh_small_free_batch(obj, n);
+    mh_small_free_batch(obj, n, false);
     CHECK(snap().frees == frees + n);
     CHECK(snap().cls[a].pages_empty == snap().cls[a].pages_owned);
     check_heap_lists(h);
