@@ -34,6 +34,7 @@ typedef struct options {
     unsigned cpus;          /* 0: keep the inherited affinity */
     size_t max_large;
     bool stats_reader;
+    const char *expect_options;     /* --expect-options: mh_options() must contain it */
 } options;
 
 typedef struct block { void *p; size_t size; } block;
@@ -354,7 +355,7 @@ static options parse_options(int argc, char **argv)
         {"threads", required_argument, 0, 't'}, {"ops", required_argument, 0, 'o'},
         {"seed", required_argument, 0, 's'},    {"cpus", required_argument, 0, 'c'},
         {"max-large", required_argument, 0, 'l'}, {"stats-reader", no_argument, 0, 'r'},
-        {"rounds", required_argument, 0, 'n'},
+        {"rounds", required_argument, 0, 'n'}, {"expect-options", required_argument, 0, 'e'},
         {0, 0, 0, 0}};
     int c;
     opterr = 0;     /* our own one-line message instead of getopt's */
@@ -367,9 +368,10 @@ static options parse_options(int argc, char **argv)
         case 'l': o.max_large = st_parse_count("--max-large", optarg, 65537, 1 << 30); break;
         case 'r': o.stats_reader = true; break;
         case 'n': o.rounds = st_parse_count("--rounds", optarg, 1, 100000); break;
+        case 'e': o.expect_options = optarg; break;
         default:
             st_usage_error("bad option '%s'; usage: stress [--threads N] [--ops N] [--rounds N] [--seed N] [--cpus N] "
-                           "[--max-large BYTES] [--stats-reader]", argv[optind - 1]);
+                           "[--max-large BYTES] [--stats-reader] [--expect-options TEXT]", argv[optind - 1]);
         }
     }
     if (optind < argc) st_usage_error("unexpected argument '%s'; see the options in stress.c", argv[optind]);
@@ -383,6 +385,9 @@ int main(int argc, char **argv)
     if (run.opt.cpus) confine_to_cpus(run.opt.cpus);
 
     mh_free(mh_malloc(1));      /* the statistics exist from the first allocation on */
+    /* The run-time options under test (front cache, seed design, no rseq) took effect. */
+    if (run.opt.expect_options && !strstr(mh_options(), run.opt.expect_options))
+        st_fail("options are '%s', expected them to contain '%s'", mh_options(), run.opt.expect_options);
     mh_stats before = stats_now();
     run.workers = mh_aligned_alloc(64, run.opt.threads * sizeof(worker));
     if (!run.workers) st_fail("cannot allocate the workers");
