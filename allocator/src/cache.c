@@ -32,37 +32,24 @@ static const char *cache_unavailable(void) {
 const char *mh_cache_setup(void) {
     const char *why = cache_unavailable();
     if (why) return why;
-    mh_global.caches = mh_os_map(mh_global.ncpus * sizeof(mh_cpu_cache *));
+    /* One cache per possible CPU at a fixed stride, so the sequences compute a CPU's
+       cache instead of loading it; untouched, a CPU's cache costs nothing until that
+       CPU's first slow path sets its capacities. */
+    mh_global.caches = mh_os_map(mh_global.ncpus * sizeof(mh_cpu_cache));
+    mh_global.rseq_offset = __rseq_offset;
     return mh_global.caches ? NULL : "off(out of memory)";
 }
 
-static unsigned class_capacity(unsigned cls) {
-    size_t n = MH_CACHE_BYTES / mh_class_size(cls);
-    return n > MH_CACHE_SLOTS ? MH_CACHE_SLOTS : n < MH_CACHE_MIN_SLOTS ? MH_CACHE_MIN_SLOTS
-                                                                       : (unsigned)n;
-}
-
-/* CPU cpu's cache, mapped on first use; NULL if it cannot be mapped. */
-static mh_cpu_cache *cache_of(int cpu) {
-    mh_cpu_cache **slot = &mh_global.caches[cpu];
-    mh_cpu_cache *c = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *none = NULL;
-    if (c) return c;
-    int saved = errno;
-    c = mh_os_map(sizeof *c);
-    errno = saved;
-    if (!c) return NULL;
-    for (unsigned cls = 0; cls < MH_NCLASSES; cls++) c->bin[cls].cap = class_capacity(cls);
-    if (!__atomic_compare_exchange_n(slot, &none, c, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        mh_os_unmap(c, sizeof *c);
-        c = none;
-    }
-    return c;
-}
-
-/* The cache of the CPU this thread runs on, or NULL: no rseq area, or out of memory. */
+/* The cache of the CPU this thread runs on, ready for use; NULL when the thread has no
+   registered rseq area. */
 static mh_cpu_cache *current_cache(void) {
     int cpu = rseq_cpu();
-    return cpu >= 0 && (unsigned)cpu < mh_global.ncpus ? cache_of(cpu) : NULL;
+    if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
+    mh_cpu_cache *c = &mh_global.caches[cpu];
+    if (!__atomic_load_n(&c->bin[0].cap, __ATOMIC_RELAXED))
+        for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
+            __atomic_store_n(&c->bin[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
+    return c;
 }
 
 void *mh_cache_alloc_slow(unsigned cls) {
@@ -74,40 +61,45 @@ void *mh_cache_alloc_slow(unsigned cls) {
     if (n == 0) return NULL;
     /* If the thread moved since, the objects land in its new CPU's cache: any cache
        may hold any heap's objects. What does not fit goes back. */
-    for (size_t i = 1; i < n; i++)
-        if (!mh_cache_push(cls, batch[i], offsetof(mh_cpu_cache, refilled))) {
-            mh_small_free_batch(batch + i, n - i, true);
-            break;
-        }
+    size_t pushed = mh_cache_push_many(cls, batch + 1, n - 1);
+    if (1 + pushed < n) mh_small_free_batch(batch + 1 + pushed, n - 1 - pushed, true);
     mh_heap_maybe_purge(h);
     return batch[0];
 }
 
-/* Insertion sort by owner heap, so that mh_small_free_batch takes each owner's lock
-   once; a batch is at most MH_CACHE_SLOTS / 2 + 1 objects. */
+/* Orders objs by owner heap, so that mh_small_free_batch takes each owner's lock once.
+   Keys pack the owner above the address (user addresses fit in 47 bits); a shellsort
+   keeps a batch of hundreds of objects with many owners cheap and needs no memory. */
+#define OWNER_SHIFT 47
+
 static void sort_by_owner(void **objs, size_t n) {
-    for (size_t i = 1; i < n; i++) {
-        void *p = objs[i];
-        uint32_t owner = __atomic_load_n(&mh_page_of(p)->heap, __ATOMIC_RELAXED);
-        size_t j = i;
-        for (; j > 0 && __atomic_load_n(&mh_page_of(objs[j - 1])->heap, __ATOMIC_RELAXED) > owner;
-             j--)
-            objs[j] = objs[j - 1];
-        objs[j] = p;
-    }
+    uint64_t key[MH_CACHE_SLOTS / 2];
+    for (size_t i = 0; i < n; i++)
+        key[i] = (uint64_t)__atomic_load_n(&mh_page_of(objs[i])->heap, __ATOMIC_RELAXED)
+                     << OWNER_SHIFT |
+                 (uintptr_t)objs[i];
+    static const size_t gaps[] = {301, 132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
+        for (size_t gap = gaps[g], i = gap; i < n; i++) {
+            uint64_t k = key[i];
+            size_t j = i;
+            for (; j >= gap && key[j - gap] > k; j -= gap) key[j] = key[j - gap];
+            key[j] = k;
+        }
+    for (size_t i = 0; i < n; i++) objs[i] = (void *)(uintptr_t)(key[i] & ((1ull << OWNER_SHIFT) - 1));
 }
 
-void mh_cache_free_slow(void *p, mh_page *pg) {
+void mh_cache_free_slow(void *p, unsigned cls) {
     mh_cpu_cache *c = current_cache();
     if (!c) {
         mh_small_free(p);
         return;
     }
-    unsigned cls = pg->cls;
-    void *batch[MH_CACHE_SLOTS / 2 + 1];
-    size_t n = 0, want = c->bin[cls].cap / 2;
-    while (n < want && (batch[n] = mh_cache_pop(cls))) n++;
-    if (!mh_cache_push(cls, p, offsetof(mh_cpu_cache, frees))) batch[n++] = p;
+    void *batch[MH_CACHE_SLOTS / 2];
+    size_t n = mh_cache_pop_many(cls, batch, c->bin[cls].cap / 2);
+    /* p is a counted free: the heap counts it if the bin is still full (the thread
+       moved to another CPU meanwhile). */
+    if (!mh_cache_push(cls, p)) mh_small_free(p);
     sort_by_owner(batch, n);
     mh_small_free_batch(batch, n, true);
 }
@@ -115,8 +107,7 @@ void mh_cache_free_slow(void *p, mh_page *pg) {
 /* Is p on any CPU's cache? A racy read-only search: only a misuse report relies on it. */
 static bool in_some_cache(void *p, unsigned cls) {
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
-        mh_cpu_cache *c = __atomic_load_n(&mh_global.caches[cpu], __ATOMIC_ACQUIRE);
-        if (!c) continue;
+        mh_cpu_cache *c = &mh_global.caches[cpu];
         uint32_t n = __atomic_load_n(&c->bin[cls].count, __ATOMIC_RELAXED);
         for (uint32_t i = 0; i < n && i < MH_CACHE_SLOTS; i++)
             if (__atomic_load_n(&c->slot[cls][i], __ATOMIC_RELAXED) == p) return true;
@@ -125,7 +116,7 @@ static bool in_some_cache(void *p, unsigned cls) {
 }
 
 void mh_cache_free_marked(void *p) {
-    if (in_some_cache(p, mh_page_of(p)->cls))
+    if (in_some_cache(p, mh_page_class_plus1(p) - 1))
         mh_fatal("double free (object is already in a free cache)", p);
     /* Not cached: the heap's bitmap tells a double free from a coincidence. */
     *mh_free_mark_word(p) = 0;
@@ -133,9 +124,7 @@ void mh_cache_free_marked(void *p) {
 }
 
 void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees) {
-    mh_cpu_cache *c = mh_global.caches && cpu < mh_global.ncpus
-                          ? __atomic_load_n(&mh_global.caches[cpu], __ATOMIC_ACQUIRE)
-                          : NULL;
+    mh_cpu_cache *c = mh_global.caches && cpu < mh_global.ncpus ? &mh_global.caches[cpu] : NULL;
     *allocs = c ? __atomic_load_n(&c->allocs, __ATOMIC_RELAXED) : 0;
     *frees = c ? __atomic_load_n(&c->frees, __ATOMIC_RELAXED) : 0;
 }

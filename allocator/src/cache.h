@@ -8,8 +8,8 @@
  * instruction and no lock, and a preempted thread never holds anything.
  *
  * Both functions fail (NULL / false) when the thread's rseq area is not registered
- * (cpu_id < 0), the CPU's cache is not mapped yet, or the bin is empty / full: the
- * caller then takes the slow path in cache.c. Only x86-64 has the sequences; other
+ * (cpu_id < 0) or the bin is empty / full (a CPU's bins have capacity 0 until its
+ * first slow path): the caller then takes the slow path in cache.c. Only x86-64 has the sequences; other
  * targets run without the front cache (mh_cache_setup says so).
  */
 #ifndef MH_CACHE_H
@@ -53,14 +53,13 @@ static inline struct rseq *mh_rseq_area(void) {
     ".popsection\n"                                                                       \
     "0:\n\t"                                                                              \
     "leaq 3b(%%rip), %[tmp]\n\t"                                                          \
-    "movq %[tmp], %c[cs_field](%[rs])\n"                                                  \
+    "movq %[tmp], %%fs:%c[cs_field](%[rs])\n"                                             \
     "1:\n\t"                                                                              \
-    "movl %c[cpu_field](%[rs]), %k[cpu]\n\t"                                              \
+    "movl %%fs:%c[cpu_field](%[rs]), %k[cpu]\n\t"                                         \
     "cmpl %[ncpus], %k[cpu]\n\t"                                                          \
     "jae 5f\n\t"                                                                          \
-    "movq (%[caches], %q[cpu], 8), %[cache]\n\t"                                          \
-    "testq %[cache], %[cache]\n\t"                                                        \
-    "jz 5f\n\t"
+    "imulq %[stride], %q[cpu], %[cache]\n\t"                                              \
+    "addq %[caches], %[cache]\n\t"
 
 #define MH_RSEQ_ABORT_HANDLER                                                             \
     ".byte 0x0f, 0xb9, 0x3d\n\t"                                                          \
@@ -68,8 +67,11 @@ static inline struct rseq *mh_rseq_area(void) {
     "4:\n\t"                                                                              \
     "jmp 0b\n"
 
+/* rs: the rseq area's offset from the thread pointer (addressed through %fs, which
+   saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on. */
 #define MH_RSEQ_OPERANDS                                                                  \
-    [rs] "r"(mh_rseq_area()), [caches] "r"(mh_global.caches), [ncpus] "m"(mh_global.ncpus), \
+    [rs] "r"(mh_global.rseq_offset), [caches] "m"(mh_global.caches),                     \
+    [ncpus] "m"(mh_global.ncpus), [stride] "i"(sizeof(mh_cpu_cache)),                     \
     [cs_field] "i"(offsetof(struct rseq, rseq_cs)),                                      \
     [cpu_field] "i"(offsetof(struct rseq, cpu_id))
 
@@ -101,9 +103,8 @@ static inline void *mh_cache_pop(unsigned cls) {
     return obj;
 }
 
-/* Puts obj on top of class cls on this CPU and counts it in the 64-bit counter at
-   offset counter of the cache; false when that bin is full. */
-static inline bool mh_cache_push(unsigned cls, void *obj, size_t counter) {
+/* Puts obj (a freed object) on top of class cls on this CPU; false when the bin is full. */
+static inline bool mh_cache_push(unsigned cls, void *obj) {
     uintptr_t cpu, cache, tmp, ok;
     mh_tsan_release(obj);
     __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
@@ -113,7 +114,7 @@ static inline bool mh_cache_push(unsigned cls, void *obj, size_t counter) {
                      "leaq (%[cache], %q[tmp], 8), %[ok]\n\t"
                      "movq %[obj], (%[ok], %[slots])\n\t"
                      "addl $1, %k[tmp]\n\t"
-                     "addq $1, (%[cache], %[counter])\n\t"
+                     "addq $1, %c[counter](%[cache])\n\t"
                      "movl %k[tmp], (%[cache], %[bin])\n"   /* commit */
                      "2:\n\t"
                      "movl $1, %k[ok]\n\t"
@@ -124,18 +125,100 @@ static inline bool mh_cache_push(unsigned cls, void *obj, size_t counter) {
                      "6:\n"
                      : [ok] "=&r"(ok), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
                      : MH_RSEQ_OPERANDS, [bin] "r"((uintptr_t)cls * sizeof(mh_cache_bin)),
-                       [slots] "r"(MH_SLOT_OFFSET(cls)), [obj] "r"(obj), [counter] "r"(counter)
+                       [slots] "r"(MH_SLOT_OFFSET(cls)), [obj] "r"(obj),
+                       [counter] "i"(offsetof(mh_cpu_cache, frees))
                      : "memory", "cc");
     return ok;
 }
 
-_Static_assert(offsetof(mh_cache_bin, cap) == 4, "the push sequence reads cap at +4");
+
+/* The slow paths move objects in bulk, one sequence per batch: up to n of them from
+   the top of class cls on this CPU into out[] (pop), or from in[] onto it (push); both
+   return how many moved, 0 without a registered rseq area. The CPU number's register
+   is the loop index once the cache address is known. */
+static inline size_t mh_cache_pop_many(unsigned cls, void **out, size_t n) {
+    uintptr_t cpu, cache, count, k, src, tmp;
+    __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
+                     "movl (%[cache], %[bin]), %k[count]\n\t"
+                     "movq %[n], %[k]\n\t"
+                     "cmpq %[count], %[k]\n\t"
+                     "cmovaq %[count], %[k]\n\t"
+                     "subq %[k], %[count]\n\t"
+                     "leaq (%[cache], %[count], 8), %[src]\n\t"
+                     "addq %[slots], %[src]\n\t"
+                     "xorl %k[cpu], %k[cpu]\n"
+                     "7:\n\t"
+                     "cmpq %[k], %[cpu]\n\t"
+                     "jae 8f\n\t"
+                     "movq (%[src], %[cpu], 8), %[tmp]\n\t"
+                     "movq %[tmp], (%[out], %[cpu], 8)\n\t"
+                     "addq $1, %[cpu]\n\t"
+                     "jmp 7b\n"
+                     "8:\n\t"
+                     "movl %k[count], (%[cache], %[bin])\n"   /* commit */
+                     "2:\n\t"
+                     "jmp 6f\n\t"
+                     MH_RSEQ_ABORT_HANDLER
+                     "5:\n\t"
+                     "xorl %k[k], %k[k]\n"
+                     "6:\n"
+                     : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
+                       [tmp] "=&r"(tmp), [k] "=&r"(k), [src] "=&r"(src)
+                     : MH_RSEQ_OPERANDS, [bin] "r"((uintptr_t)cls * sizeof(mh_cache_bin)),
+                       [slots] "r"(MH_SLOT_OFFSET(cls)), [out] "r"(out), [n] "r"(n)
+                     : "memory", "cc");
+    for (size_t j = 0; j < k; j++) mh_tsan_acquire(out[j]);
+    return k;
+}
+
+static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n) {
+    uintptr_t cpu, cache, count, k, dst, tmp;
+    for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
+    __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
+                     "movl (%[cache], %[bin]), %k[count]\n\t"
+                     "movl 4(%[cache], %[bin]), %k[k]\n\t"
+                     "subq %[count], %[k]\n\t"
+                     "cmpq %[n], %[k]\n\t"
+                     "cmovaq %[n], %[k]\n\t"
+                     "leaq (%[cache], %[count], 8), %[dst]\n\t"
+                     "addq %[slots], %[dst]\n\t"
+                     "xorl %k[cpu], %k[cpu]\n"
+                     "7:\n\t"
+                     "cmpq %[k], %[cpu]\n\t"
+                     "jae 8f\n\t"
+                     "movq (%[in], %[cpu], 8), %[tmp]\n\t"
+                     "movq %[tmp], (%[dst], %[cpu], 8)\n\t"
+                     "addq $1, %[cpu]\n\t"
+                     "jmp 7b\n"
+                     "8:\n\t"
+                     "addq %[k], %[count]\n\t"
+                     "movl %k[count], (%[cache], %[bin])\n"   /* commit */
+                     "2:\n\t"
+                     "jmp 6f\n\t"
+                     MH_RSEQ_ABORT_HANDLER
+                     "5:\n\t"
+                     "xorl %k[k], %k[k]\n"
+                     "6:\n"
+                     : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
+                       [tmp] "=&r"(tmp), [k] "=&r"(k), [dst] "=&r"(dst)
+                     : MH_RSEQ_OPERANDS, [bin] "r"((uintptr_t)cls * sizeof(mh_cache_bin)),
+                       [slots] "r"(MH_SLOT_OFFSET(cls)), [in] "r"(in), [n] "r"(n)
+                     : "memory", "cc");
+    return k;
+}
+
+_Static_assert(offsetof(mh_cache_bin, cap) == 4, "the push sequences read cap at +4");
 #else
 #define MH_HAVE_RSEQ_CACHE 0
 static inline void *mh_cache_pop(unsigned cls) { (void)cls; return NULL; }
-static inline bool mh_cache_push(unsigned cls, void *obj, size_t counter) {
-    (void)cls, (void)obj, (void)counter;
-    return false;
+static inline bool mh_cache_push(unsigned cls, void *obj) { (void)cls; (void)obj; return false; }
+static inline size_t mh_cache_pop_many(unsigned cls, void **out, size_t n) {
+    (void)cls, (void)out, (void)n;
+    return 0;
+}
+static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n) {
+    (void)cls, (void)in, (void)n;
+    return 0;
 }
 #endif
 
@@ -156,14 +239,12 @@ static inline void *mh_cache_malloc(unsigned cls) {
 
 /*
  * A small free through the cache. The checks that a free pointer is one multiheap
- * handed out (committed page, formatted page, start of a slot, not already free) are
- * made here, because an object that enters the cache unchecked would later be handed
+ * handed out (an object page, the start of a slot, not already free) are made here, because an object that enters the cache unchecked would later be handed
  * out twice; the heap repeats them when the cache flushes.
  */
 static inline void mh_cache_free(void *p) {
-    mh_page *pg = mh_committed_page(p);
-    unsigned cls = pg->cls;
-    if (MH_UNLIKELY(!mh_is_slot_start(p, cls) || pg->capacity == 0)) {
+    unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
+    if (MH_UNLIKELY(cls >= MH_NCLASSES || !mh_is_slot_start(p, cls))) {
         mh_small_free(p);   /* validates under the owner's lock and reports the misuse */
         return;
     }
@@ -174,12 +255,11 @@ static inline void mh_cache_free(void *p) {
     }
     *mark = mh_global.free_mark;
     if (MH_UNLIKELY(!mh_global.remote_batch) &&
-        __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) != (unsigned)mh_current_cpu()) {
+        __atomic_load_n(&mh_page_of(p)->heap, __ATOMIC_RELAXED) != (unsigned)mh_current_cpu()) {
         mh_small_free(p);
         return;
     }
-    if (MH_UNLIKELY(!mh_cache_push(cls, p, offsetof(mh_cpu_cache, frees))))
-        mh_cache_free_slow(p, pg);
+    if (MH_UNLIKELY(!mh_cache_push(cls, p))) mh_cache_free_slow(p, cls);
 }
 
 #endif /* MH_CACHE_H */

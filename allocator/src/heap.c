@@ -7,6 +7,7 @@
  * the other heap after releasing its own; growth makes its system call holding none.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "mh_internal.h"
 
@@ -155,9 +156,28 @@ static bool refill(mh_heap *h, unsigned cls) {
 
 /* ---- allocation and free ------------------------------------------------------------- */
 
+/* Under h's lock: up to n objects from the stash of class cls into out. */
+static size_t stash_take(mh_heap *h, unsigned cls, void **out, size_t n) {
+    mh_stash *st = &h->cls[cls].stash;
+    size_t take = st->count < n ? st->count : n;
+    st->count -= (uint32_t)take;
+    memcpy(out, &st->slot[st->count], take * sizeof *out);
+    return take;
+}
+
+/* Under h's lock: objs[0..n) of class cls into the stash as room allows; how many. */
+static size_t stash_put(mh_heap *h, unsigned cls, void *const *objs, size_t n) {
+    mh_stash *st = &h->cls[cls].stash;
+    size_t room = mh_stash_capacity(cls) - st->count, put = n < room ? n : room;
+    memcpy(&st->slot[st->count], objs, put * sizeof *objs);
+    st->count += (uint32_t)put;
+    return put;
+}
+
 size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool for_cache) {
     size_t got = 0;
     mh_lock_acquire(&h->lock);
+    if (for_cache) got = stash_take(h, cls, out, n);
     while (got < n) {
         mh_page *pg = h->cls[cls].list[MH_LIST_PARTIAL].head;
         if (!pg) pg = take_empty_page(h, cls);
@@ -218,39 +238,48 @@ static mh_heap *lock_owner(mh_page *pg, const void *p) {
     }
 }
 
-mh_page *mh_committed_page(const void *p) {
+/* The page of p, after checking that p lies in the committed part of the range. */
+static mh_page *committed_page(const void *p) {
     if ((const char *)p >= mh_global.small_base + __atomic_load_n(&mh_global.small_used,
                                                                   __ATOMIC_RELAXED))
         mh_fatal("free of a pointer multiheap never returned", p);
     return mh_page_of(p);
 }
 
-/* Under h's lock, which owns pg. mine: the freeing thread's heap; cpu: its CPU. */
-static void free_locked(mh_heap *h, mh_page *pg, void *p, unsigned mine, int cpu,
-                        bool from_cache) {
+/* Under h's lock, which owns pg. */
+static void free_locked(mh_heap *h, mh_page *pg, void *p, bool from_cache) {
     if (pg->capacity == 0) mh_fatal("free of a pointer multiheap never returned", p);
     mh_page_free_slot(pg, p);
     page_relist(h, pg);
     if (!from_cache) MH_STAT_ADD(h->stat.frees, 1);
-    if (mine != pg->heap) {
-        MH_STAT_ADD(h->stat.remote_frees, 1);
-        mh_count_remote_free(pg->heap, cpu);
-    }
+}
+
+/* The end of the run of objects from objs[i] on that belong to heap owner. */
+static size_t owner_run_end(void *const *objs, size_t i, size_t n, unsigned owner) {
+    while (++i < n && __atomic_load_n(&committed_page(objs[i])->heap, __ATOMIC_RELAXED) == owner)
+        ;
+    return i;
 }
 
 void mh_small_free_batch(void *const *objs, size_t n, bool from_cache) {
     int cpu = mh_current_cpu();
     unsigned mine = mh_current_heap_index(cpu);
-    for (size_t i = 0; i < n;) {
-        mh_page *pg = mh_committed_page(objs[i]);
+    for (size_t i = 0, end; i < n; i = end) {
+        mh_page *pg = committed_page(objs[i]);
         if (mine != __atomic_load_n(&pg->heap, __ATOMIC_RELAXED)) mh_remote_matrix_ensure();
         mh_heap *h = lock_owner(pg, objs[i]);
         unsigned owner = (unsigned)(h - mh_global.heaps);
         /* While we hold the owner's lock its pages cannot change owner, so a run of
-           objects of this heap is freed under this one acquisition. */
-        do free_locked(h, pg, objs[i], mine, cpu, from_cache);
-        while (++i < n && __atomic_load_n(&(pg = mh_committed_page(objs[i]))->heap,
-                                          __ATOMIC_RELAXED) == owner);
+           objects of this heap is freed under this one acquisition. A front cache's
+           objects (all of one class) go to the stash first, then to their pages. */
+        end = owner_run_end(objs, i, n, owner);
+        size_t stashed = from_cache ? stash_put(h, pg->cls, objs + i, end - i) : 0;
+        for (size_t k = i + stashed; k < end; k++)
+            free_locked(h, committed_page(objs[k]), objs[k], from_cache);
+        if (mine != owner) {
+            MH_STAT_ADD(h->stat.remote_frees, end - i);
+            mh_count_remote_free(owner, cpu, end - i);
+        }
         if (from_cache) MH_STAT_ADD(h->stat.cache_flushes, 1);
         mh_lock_release(&h->lock);
         mh_heap_maybe_purge(h);

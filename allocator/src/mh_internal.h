@@ -11,8 +11,8 @@
  *   heaps           a dense array of mh_heap, one per key (CPU, thread slot or
  *                   the single global heap), mmap'd untouched: a heap costs
  *                   memory only once something uses it.
- *   front caches    with the cpu key: one mh_cpu_cache per CPU, mapped when that
- *                   CPU first allocates; malloc pops and free pushes inside a
+ *   front caches    with the cpu key: an array of mh_cpu_cache, one per CPU,
+ *                   mmap'd untouched; malloc pops and free pushes inside a
  *                   restartable sequence (cache.h), the heaps see only batches.
  */
 #ifndef MH_INTERNAL_H
@@ -102,11 +102,15 @@ static inline unsigned mh_class_objects(unsigned cls) {
 }
 MH_INTERNAL void mh_size_classes_init(void);
 
-/* Is p the start of a slot of a page of class cls? A multiply instead of a division
-   (Lemire et al., "Faster remainder by direct computation"): the free fast path. */
+/* Is p the start of a slot of a page of class cls, and which slot? Multiplies instead
+   of divisions (Lemire et al., "Faster remainder by direct computation"). */
 static inline bool mh_is_slot_start(const void *p, unsigned cls) {
     uint64_t off = (uintptr_t)p - mh_page_base(p);
     return off * mh_class_divisibility[cls] <= mh_class_divisibility[cls] - 1;
+}
+static inline unsigned mh_slot_of(const void *p, unsigned cls) {
+    uint64_t off = (uintptr_t)p - mh_page_base(p);
+    return (unsigned)(((unsigned __int128)off * mh_class_divisibility[cls]) >> 64);
 }
 
 /* ---- page.c: one page's slots and the intrusive lists ------------------------------- */
@@ -133,9 +137,22 @@ MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
 #define MH_PURGE_RETAIN 256                /* 2 MiB */
 #define MH_PURGE_KEEP   16
 
+/* Objects a heap keeps as pointers between its pages and the front caches, per class:
+   a flush puts them here and a refill takes them back without touching a page (as
+   tcmalloc's transfer cache does), so a producer's objects that a consumer frees come
+   back to the producer in whole batches. They count as used in their pages. */
+#define MH_STASH_SLOTS 2048
+
+typedef struct mh_stash {
+    uint32_t count;                    /* objects in slot[0..count), at most
+                                          mh_stash_capacity(cls) */
+    void *slot[MH_STASH_SLOTS];
+} mh_stash;
+
 /* One size class of one heap. */
 typedef struct mh_class_lists {
     mh_page_list list[MH_NLISTS];      /* indexed by MH_LIST_* */
+    mh_stash stash;
 } mh_class_lists;
 
 /* Counters of one heap, written under its lock, read atomically by mh_stats_get. */
@@ -178,8 +195,6 @@ MH_INTERNAL void mh_small_free(void *p);
    one owner heap share one lock acquisition (front-cache flushes sort them by owner).
    from_cache: a front cache's flush, whose objects the cache already counted as freed. */
 MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, bool from_cache);
-/* The page of p, after checking that p lies in the committed part of the small range. */
-MH_INTERNAL mh_page *mh_committed_page(const void *p);
 /* Gives h's surplus and long-empty pages back to the OS when a scan is due; takes and
    drops h's lock, makes its system calls holding none. */
 MH_INTERNAL void mh_heap_maybe_purge(mh_heap *h);
@@ -192,9 +207,21 @@ MH_INTERNAL void mh_heap_unlock_all(bool child);
 
 /* Slots per class; a class caches at most MH_CACHE_BYTES of objects, and at least
    MH_CACHE_MIN_SLOTS of them. A refill or flush moves half a class's capacity. */
-#define MH_CACHE_SLOTS     128
+#define MH_CACHE_SLOTS     1024
 #define MH_CACHE_MIN_SLOTS 8
 #define MH_CACHE_BYTES     ((size_t)64 << 10)
+
+/* Objects of class cls one CPU's cache holds at most; a refill or flush moves half. */
+static inline unsigned mh_cache_capacity(unsigned cls) {
+    size_t n = MH_CACHE_BYTES / mh_class_size(cls);
+    return n > MH_CACHE_SLOTS ? MH_CACHE_SLOTS : n < MH_CACHE_MIN_SLOTS ? MH_CACHE_MIN_SLOTS
+                                                                       : (unsigned)n;
+}
+/* A heap's stash of class cls holds four CPU caches' worth, within MH_STASH_SLOTS. */
+static inline unsigned mh_stash_capacity(unsigned cls) {
+    unsigned n = 4 * mh_cache_capacity(cls);
+    return n > MH_STASH_SLOTS ? MH_STASH_SLOTS : n;
+}
 
 /* One class of one CPU's cache; count and cap are read and written only by code that
    runs on that CPU inside a restartable sequence (the commit is the store to count). */
@@ -209,14 +236,13 @@ typedef struct mh_cpu_cache {
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
     uint64_t allocs, frees;
-    uint64_t refilled;                 /* objects a refill put in (not frees) */
     void *slot[MH_NCLASSES][MH_CACHE_SLOTS];
 } mh_cpu_cache;
 
 /* At initialisation: NULL when the front cache runs, else why not ("off(no rseq)"). */
 MH_INTERNAL const char *mh_cache_setup(void);
 MH_INTERNAL void *mh_cache_alloc_slow(unsigned cls);
-MH_INTERNAL void mh_cache_free_slow(void *p, mh_page *pg);
+MH_INTERNAL void mh_cache_free_slow(void *p, unsigned cls);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */
 MH_INTERNAL void mh_cache_free_marked(void *p);
@@ -273,7 +299,7 @@ MH_INTERNAL const char *mh_key_name(int policy);
 
 /* Maps the CPU x heap matrix if needed; call it holding no heap lock. */
 MH_INTERNAL void mh_remote_matrix_ensure(void);
-MH_INTERNAL void mh_count_remote_free(unsigned owner_heap, int cpu);
+MH_INTERNAL void mh_count_remote_free(unsigned owner_heap, int cpu, uint64_t n);
 
 /* Statistics counters: written only under the lock that guards them, read anywhere. */
 #define MH_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
@@ -299,12 +325,16 @@ typedef struct mh_global_state {
     char *small_base;                  /* the reserved range: [small_base, small_base+size) */
     size_t small_size;
     size_t small_used;                 /* bytes handed out from its start (atomic) */
+    uint8_t *page_class;               /* per page of the range: its class + 1, 0 if none;
+                                          written when a page is formatted or purged, read
+                                          by free: one dense byte instead of a metadata line */
     /* Run-time options (multiheap.h), fixed at initialisation. */
     bool cache;                        /* the front cache runs: caches != NULL */
     bool remote_batch;                 /* other heaps' objects may enter a front cache */
     bool large_cache;
     int purge_ms;                      /* < 0: never purge */
-    mh_cpu_cache **caches;             /* ncpus entries, each mapped at its CPU's first use */
+    mh_cpu_cache *caches;              /* ncpus of them, touched from a CPU's first use on */
+    ptrdiff_t rseq_offset;             /* glibc's __rseq_offset: the thread's rseq area */
     uint64_t free_mark;                /* word 1 of an object in a front cache (random) */
     char options[128];                 /* mh_options() */
 } mh_global_state;
@@ -326,6 +356,12 @@ static inline mh_heap *mh_active_heap(unsigned i) {
 
 static inline bool mh_is_small(const void *p) {
     return (uintptr_t)p - (uintptr_t)mh_global.small_base < mh_global.small_size;
+}
+
+/* The class of the page of p (mh_is_small(p)) plus one from the page-class map; 0 for a
+   page that holds no objects (never formatted, or purged). */
+static inline unsigned mh_page_class_plus1(const void *p) {
+    return mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT];
 }
 
 #endif /* MH_INTERNAL_H */

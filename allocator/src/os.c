@@ -26,6 +26,10 @@ bool mh_os_reserve_small(void) {
         if (p == MAP_FAILED) continue;
         mh_global.small_base = (char *)mh_page_base((char *)p + MH_PAGE_SIZE - 1);
         mh_global.small_size = size;
+        void *map = mmap(NULL, size / MH_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (map == MAP_FAILED) return false;
+        mh_global.page_class = map;
         return true;
     }
     return false;
@@ -97,6 +101,8 @@ bool mh_os_purge_pages(char *p, size_t npages) {
     bool ok = room && madvise(p, npages * MH_PAGE_SIZE, MADV_DONTNEED) == 0;
     errno = saved;
     if (!ok) return false;
+    /* No longer object pages: a free into them is reported, not served. */
+    memset(&mh_global.page_class[(size_t)(p - mh_global.small_base) >> MH_PAGE_SHIFT], 0, npages);
     mh_lock_acquire(&purged.lock);
     purged_insert(p, npages);
     mh_lock_release(&purged.lock);

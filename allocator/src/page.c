@@ -11,6 +11,8 @@ void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
     pg->capacity = (uint16_t)cap;
     pg->used = 0;
     pg->hint = 0;
+    mh_global.page_class[((uintptr_t)pg - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT] =
+        (uint8_t)(cls + 1);
     /* Slots past the capacity read as allocated, so searches need no bound. */
     for (unsigned w = 0; w < MH_BITMAP_WORDS; w++) {
         unsigned first = w * 64;
@@ -46,10 +48,8 @@ void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align) {
 }
 
 void mh_page_free_slot(mh_page *pg, void *p) {
-    size_t off = (size_t)((char *)p - mh_page_start(pg));
-    size_t size = mh_class_size(pg->cls);
-    unsigned slot = (unsigned)(off / size);
-    if (off != (size_t)slot * size || slot >= pg->capacity)
+    unsigned slot = mh_slot_of(p, pg->cls);
+    if (!mh_is_slot_start(p, pg->cls) || slot >= pg->capacity)
         mh_fatal("free of an interior pointer (not the start of an object)", p);
     uint64_t bit = (uint64_t)1 << (slot % 64);
     if (!(pg->bitmap[slot / 64] & bit)) mh_fatal("double free (object is not allocated)", p);

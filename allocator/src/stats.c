@@ -23,11 +23,11 @@ void mh_remote_matrix_ensure(void) {
 }
 
 /* Under the owner heap's lock, which guards the owner's column. */
-void mh_count_remote_free(unsigned owner_heap, int cpu) {
+void mh_count_remote_free(unsigned owner_heap, int cpu, uint64_t n) {
     uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
     if (m && (unsigned)cpu < mh_global.ncpus) {
         uint64_t *cell = &m[(size_t)cpu * mh_global.nheaps + owner_heap];
-        MH_STAT_ADD(*cell, 1);
+        MH_STAT_ADD(*cell, n);
     }
 }
 
