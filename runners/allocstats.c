@@ -33,6 +33,10 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
     mh_jw_int(w, "pages_stolen", (long long)s.pages_stolen);
     mh_jw_int(w, "os_grow_calls", (long long)s.os_grow_calls);
     mh_jw_int(w, "os_grow_bytes", (long long)s.os_grow_bytes);
+    mh_jw_int(w, "purge_calls", (long long)s.purge_calls);
+    mh_jw_int(w, "purge_bytes", (long long)s.purge_bytes);
+    mh_jw_int(w, "cache_refills", (long long)s.cache_refills);
+    mh_jw_int(w, "cache_flushes", (long long)s.cache_flushes);
     mh_jw_int(w, "large_allocs", (long long)s.large_allocs);
     mh_jw_int(w, "large_frees", (long long)s.large_frees);
     mh_jw_int(w, "large_live_bytes", (long long)s.large_live_bytes);
@@ -51,6 +55,10 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
         mh_jw_int(w, "pages_given", (long long)hs->pages_given);
         mh_jw_int(w, "os_grow_calls", (long long)hs->os_grow_calls);
         mh_jw_int(w, "os_grow_bytes", (long long)hs->os_grow_bytes);
+        mh_jw_int(w, "purge_calls", (long long)hs->purge_calls);
+        mh_jw_int(w, "purge_bytes", (long long)hs->purge_bytes);
+        mh_jw_int(w, "cache_refills", (long long)hs->cache_refills);
+        mh_jw_int(w, "cache_flushes", (long long)hs->cache_flushes);
         mh_jw_obj_end(w);
     }
     free(hs);

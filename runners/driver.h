@@ -115,7 +115,7 @@ struct hwloc_topology *mh_topology(void);
 
 /* ---- the run (harness.c) ---- */
 
-typedef struct mh_options {
+typedef struct mh_run_options {
     const char *workload;
     const char *allocator;      /* spec as given */
     int threads;                /* 0: the workload's default */
@@ -129,7 +129,7 @@ typedef struct mh_options {
     int rep;
     bool warmup;
     uint64_t seed;              /* per-thread random streams derive from it */
-} mh_options;
+} mh_run_options;
 
 typedef struct mh_param_value {
     const mh_param_def *def;
@@ -170,7 +170,7 @@ struct mh_harness_thread {
 
 struct mh_run {
     const mh_workload *wl;
-    const mh_options *opt;
+    const mh_run_options *opt;
     const mh_allocator *alloc;
     mh_param_value *params;
     int nparams;
@@ -197,7 +197,7 @@ struct mh_run {
 /* Parse the workload parameters from argv entries of the form --name=value and
  * plan the threads and their placement. On error prints one line naming the
  * problem and returns -1. */
-int  mh_run_init(mh_run *run, const mh_workload *wl, const mh_options *opt, const mh_allocator *alloc,
+int  mh_run_init(mh_run *run, const mh_workload *wl, const mh_run_options *opt, const mh_allocator *alloc,
                  int nparam_args, char **param_args);
 /* Wait at the start barrier with the workers; the start stamp (the first thread out sets it). */
 uint64_t mh_run_wait_start(mh_run *run);

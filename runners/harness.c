@@ -150,7 +150,7 @@ static mh_param_value *param_by_name(mh_run *run, const char *name, size_t len)
     return NULL;
 }
 
-int mh_run_init(mh_run *run, const mh_workload *wl, const mh_options *opt, const mh_allocator *alloc,
+int mh_run_init(mh_run *run, const mh_workload *wl, const mh_run_options *opt, const mh_allocator *alloc,
                 int nparam_args, char **param_args)
 {
     memset(run, 0, sizeof *run);

@@ -21,9 +21,10 @@
 static void usage(FILE *f)
 {
     fputs("usage: mhbench run WORKLOAD [options] [--PARAM=VALUE ...]\n"
-          "       mhbench list | help WORKLOAD | allocators | csv FILE... | validate FILE...\n"
+          "       mhbench list | help WORKLOAD | allocators [SPEC...] | csv FILE... | validate FILE...\n"
           "run options:\n"
-          "  --allocator NAME      glibc (default), tcmalloc, jemalloc, mimalloc, multiheap, NAME=/path/lib.so\n"
+          "  --allocator NAME      glibc (default), tcmalloc, jemalloc, mimalloc, multiheap, multiheap-seed,\n"
+          "                        NAME=/path/lib.so, or a variant NAME=BASE+VAR=VALUE... (BASE a name or a path)\n"
           "  --threads N           worker threads (default: online CPUs, at least 2)\n"
           "  --placement P         none (default), compact, scatter, split, or a CPU list like 0,1,4-7\n"
           "  --check               fill blocks with a pattern and verify it before free\n"
@@ -81,15 +82,41 @@ static void help_workload(const char *name)
     }
 }
 
-static void list_allocators(void)
+static void print_allocator(const mh_allocator *a, bool variant)
 {
-    printf("%-10s %-9s %s\n", "name", "installed", "library");
-    for (const char *const *n = mh_allocator_names; *n; n++) {
-        mh_allocator a;
-        char err[256];
-        mh_allocator_resolve(*n, &a, err, sizeof err);
-        printf("%-10s %-9s %s\n", a.name, a.installed ? "yes" : "no", a.path[0] ? a.path : "(none: the C library's malloc)");
+    char lib[PATH_MAX + 1024];
+    size_t off = (size_t)snprintf(lib, sizeof lib, "%s", a->path[0] ? a->path : "(none: the C library's malloc)");
+    for (int i = 0; i < a->nenv && off < sizeof lib; i++)
+        off += (size_t)snprintf(lib + off, sizeof lib - off, " +%s", a->env[i]);
+    printf("%-14s %-9s %s%s\n", a->name, a->installed ? "yes" : "no", variant ? "variant: " : "", lib);
+}
+
+/* Known allocators, then the built-in variants (marked "variant:", so that the
+ * matrix's "installed" keeps meaning the plain allocators). With SPECs: each
+ * resolved, or one line and exit 2 for the first bad one. */
+static int list_allocators(int nspecs, char **specs)
+{
+    mh_allocator a;
+    char err[PATH_MAX + 256];
+    for (int i = 0; i < nspecs; i++)
+        if (mh_allocator_resolve(specs[i], &a, err, sizeof err) != 0)
+            bad_input("%s", err);
+    printf("%-14s %-9s %s\n", "name", "installed", "library");
+    for (int i = 0; i < nspecs; i++) {
+        mh_allocator_resolve(specs[i], &a, err, sizeof err);
+        print_allocator(&a, a.nenv > 0);
     }
+    if (nspecs)
+        return 0;
+    for (const char *const *n = mh_allocator_names; *n; n++) {
+        mh_allocator_resolve(*n, &a, err, sizeof err);
+        print_allocator(&a, false);
+    }
+    for (const mh_variant *v = mh_allocator_variants; v->name; v++) {
+        mh_allocator_resolve(v->name, &a, err, sizeof err);
+        print_allocator(&a, true);
+    }
+    return 0;
 }
 
 /* ---- run ---- */
@@ -122,7 +149,7 @@ static const char *option_value(const char *name, int argc, char **argv, int *i)
 }
 
 /* Splits the run arguments into driver options and workload parameters (kept in params). */
-static void parse_run_options(int argc, char **argv, mh_options *o, char **params, int *nparams)
+static void parse_run_options(int argc, char **argv, mh_run_options *o, char **params, int *nparams)
 {
     const char *v;
     for (int i = 3; i < argc; i++) {
@@ -159,7 +186,7 @@ static bool find_in_path(const char *prog, char *out, size_t outlen)
 }
 
 /* perf record follows the exec that sets LD_PRELOAD, so the profile covers the preloaded run. */
-static void wrap_in_perf_record(const mh_options *o, int argc, char **argv)
+static void wrap_in_perf_record(const mh_run_options *o, int argc, char **argv)
 {
     if (!o->perf_record || getenv(PERF_MARKER))
         return;
@@ -233,7 +260,7 @@ static int cmd_run(int argc, char **argv)
 {
     if (argc < 3)
         bad_input("%s", "run needs a workload; see mhbench list");
-    mh_options o = { .workload = argv[2], .allocator = "glibc", .placement = "none",
+    mh_run_options o = { .workload = argv[2], .allocator = "glibc", .placement = "none",
                      .lat_every = 64, .rss_interval_ms = 10, .seed = 1 };
     char **params = calloc((size_t)argc, sizeof *params);
     int nparams = 0;
@@ -281,10 +308,8 @@ int main(int argc, char **argv)
         help_workload(argv[2]);
         return 0;
     }
-    if (strcmp(cmd, "allocators") == 0) {
-        list_allocators();
-        return 0;
-    }
+    if (strcmp(cmd, "allocators") == 0)
+        return list_allocators(argc - 2, argv + 2);
     if (strcmp(cmd, "csv") == 0 || strcmp(cmd, "validate") == 0) {
         if (argc < 3)
             bad_input("%s needs at least one FILE (JSONL records)", cmd);

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "gbshim.h"
 #include "driver.h"
+#include "multiheap.h"
 
 #include <linux/perf_event.h>
 #include <pthread.h>
@@ -25,11 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* multiheap's largest small object (MH_SMALL_MAX in allocator/src/mh_internal.h: an
- * 8 KiB page less its metadata); one byte more is a large allocation. A constant, so
- * that every allocator runs the same benchmarks; the test micro.boundary checks it
- * against the library this tree builds. */
-#define MICRO_SMALL_MAX 8096
+
 
 /* Keeps the compiler from proving an allocation unused and deleting a malloc/free pair. */
 static inline void escape(void *p) { __asm__ volatile("" : : "g"(p) : "memory"); }
@@ -340,8 +337,16 @@ static void bm_remote_free(gb_state *st, void *arg) {
  * result records' workload names and parameters, so change them knowingly).
  */
 
-static const int64_t pair_sizes[] = {8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
-                                     MICRO_SMALL_MAX, MICRO_SMALL_MAX + 1, 8192};
+/* Four sizes per power of two from 32 on (steps of 12.5-25%, as fine as the size
+ * classes of the allocators measured), so that the pair covers every small class;
+ * then multiheap's largest small object (MH_SMALL_MAX_BYTES, a constant so that every
+ * allocator runs the same benchmarks; micro.boundary checks it against the library),
+ * the first large one, and 8 KiB. */
+static const int64_t pair_sizes[] = {8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128,
+                                     160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896,
+                                     1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
+                                     5120, 6144, 7168, MH_SMALL_MAX_BYTES,
+                                     MH_SMALL_MAX_BYTES + 1, 8192};
 static const int64_t batch_sizes[] = {16, 64, 512, 4096};
 static const int64_t batch_counts[] = {100, 1000};
 static const int64_t calloc_sizes[] = {16, 256, 4096, 65536};
@@ -388,7 +393,8 @@ static void register_benchmarks(void) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: mhmicro --allocator=NAME [--benchmark_* flags]\n"
-            "  NAME: glibc tcmalloc jemalloc mimalloc multiheap, or NAME=/path/lib.so.\n"
+            "  NAME: glibc tcmalloc jemalloc mimalloc multiheap multiheap-seed, NAME=/path/lib.so,\n"
+            "  or a variant NAME=BASE+VAR=VALUE... (runners/preload.h).\n"
             "  mhmicro re-executes itself with LD_PRELOAD set, checks which library serves\n"
             "  malloc and exits 3 if it is not NAME's.\n"
             "  Google Benchmark's own flags follow (e.g. --benchmark_filter=REGEX,\n"
@@ -404,13 +410,15 @@ static void drop_arg(int *argc, char **argv, int i) {
 /* Puts what mh_preload_verify found into the JSON context, for the converter. */
 static void add_allocator_context(const mh_allocator *a, const mh_served *s) {
     char small_max[16];
-    snprintf(small_max, sizeof small_max, "%d", MICRO_SMALL_MAX);
+    snprintf(small_max, sizeof small_max, "%d", MH_SMALL_MAX_BYTES);
     gb_add_context("mh.allocator", a->name);
     gb_add_context("mh.requested", a->path);
     gb_add_context("mh.served_by", s->served_by);
     gb_add_context("mh.verified", s->verified ? "true" : "false");
     gb_add_context("mh.version", s->version);
     gb_add_context("mh.file_hash", s->file_hash);
+    gb_add_context("mh.options", s->options);
+    gb_add_context("mh.options_reason", s->options_reason);
     gb_add_context("mh.small_max", small_max);
     char now[32];
     time_t t = time(NULL);

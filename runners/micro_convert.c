@@ -143,6 +143,11 @@ static void write_allocator(mh_jw *w, const mh_jv *ctx) {
     const char *version = mh_json_str_or(mh_json_get(ctx, "mh.version"), "");
     mh_jw_str(w, "version", *version ? version : NULL);
     mh_jw_str(w, "file_hash", mh_json_str_or(mh_json_get(ctx, "mh.file_hash"), NULL));
+    /* mh_options() as mhmicro read it; its reason when there was none (older JSON: neither) */
+    const char *options = mh_json_str_or(mh_json_get(ctx, "mh.options"), "");
+    mh_jw_str(w, "options", *options ? options : NULL);
+    mh_jw_str(w, "options_reason", *options ? NULL
+              : mh_json_str_or(mh_json_get(ctx, "mh.options_reason"), "not recorded by this mhmicro"));
     mh_jw_obj_end(w);
 }
 

@@ -64,29 +64,177 @@ static void multiheap_lib(char *out, size_t outlen)
 
 static void choices_line(char *err, size_t errlen, const char *what)
 {
-    snprintf(err, errlen, "%s; valid: glibc, tcmalloc, jemalloc, mimalloc, multiheap, or NAME=/path/lib.so", what);
+    snprintf(err, errlen, "%s; valid: glibc, tcmalloc, jemalloc, mimalloc, multiheap, multiheap-seed, "
+             "NAME=/path/lib.so, or NAME=BASE+VAR=VALUE...", what);
+}
+
+const mh_variant mh_allocator_variants[] = {
+    { "multiheap-seed", "multiheap-seed=multiheap+MULTIHEAP_SEED=1" },
+    { NULL, NULL },
+};
+
+/* multiheap's run-time switches (multiheap.h) and the values each takes; a
+ * typo in a variant must stop the run, not silently measure the default. */
+static const struct mh_switch {
+    const char *var, *values;
+} mh_switches[] = {
+    { "MULTIHEAP_SEED", "0|1" },           { "MULTIHEAP_CACHE", "0|1" },
+    { "MULTIHEAP_REMOTE_BATCH", "0|1" },   { "MULTIHEAP_PURGE_MS", "N|off" },
+    { "MULTIHEAP_LARGE_CACHE", "0|1" },    { "MULTIHEAP_KEY", "cpu|thread|global" },
+    { "MULTIHEAP_STATS", "0|1" },          { NULL, NULL },
+};
+
+static bool in_choices(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *c = choices; *c;) {
+        size_t len = strcspn(c, "|");
+        if (len == n && strncmp(c, v, n) == 0)
+            return true;
+        c += len + (c[len] == '|');
+    }
+    return false;
+}
+
+static bool all_digits(const char *s)
+{
+    return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* Length of a variable name [A-Z_][A-Z0-9_]* at s, 0 if none. */
+static size_t var_name_len(const char *s)
+{
+    if (!(*s == '_' || (*s >= 'A' && *s <= 'Z')))
+        return 0;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+}
+
+/* Where the variables begin: the first '+' followed by VAR=, so that a library
+ * path may still contain '+'. NULL when the spec sets none. */
+static const char *env_start(const char *spec)
+{
+    for (const char *p = strchr(spec, '+'); p; p = strchr(p + 1, '+')) {
+        size_t n = var_name_len(p + 1);
+        if (n && p[1 + n] == '=')
+            return p;
+    }
+    return NULL;
+}
+
+static int check_switch(const char *var, const char *value, char *err, size_t errlen)
+{
+    if (strncmp(var, "MULTIHEAP_", 10) != 0)
+        return 0;
+    for (const struct mh_switch *s = mh_switches; s->var; s++) {
+        if (strcmp(s->var, var) != 0)
+            continue;
+        bool ok = strcmp(s->values, "N|off") == 0 ? all_digits(value) || strcmp(value, "off") == 0
+                                                   : in_choices(s->values, value);
+        if (!ok)
+            snprintf(err, errlen, "allocator spec: %s=%s is not valid; give %s=%s", var, value, var, s->values);
+        return ok ? 0 : -1;
+    }
+    snprintf(err, errlen, "allocator spec: unknown multiheap switch %s; valid: MULTIHEAP_SEED, MULTIHEAP_CACHE, "
+             "MULTIHEAP_REMOTE_BATCH, MULTIHEAP_PURGE_MS, MULTIHEAP_LARGE_CACHE, MULTIHEAP_KEY, MULTIHEAP_STATS", var);
+    return -1;
+}
+
+/* "+VAR=VALUE+VAR=VALUE" into out->env. */
+static int parse_env(const char *list, mh_allocator *out, char *err, size_t errlen)
+{
+    for (const char *p = list; p;) {
+        const char *next = env_start(p + 1);
+        size_t len = next ? (size_t)(next - p - 1) : strlen(p + 1);
+        size_t namelen = var_name_len(p + 1);
+        if (out->nenv == MH_ALLOC_MAX_ENV || len >= sizeof out->env[0]) {
+            snprintf(err, errlen, "allocator spec: at most %d variables of under %zu bytes each",
+                     MH_ALLOC_MAX_ENV, sizeof out->env[0]);
+            return -1;
+        }
+        char *e = out->env[out->nenv++];
+        memcpy(e, p + 1, len);
+        e[len] = '\0';
+        e[namelen] = '\0';
+        int rc = check_switch(e, e + namelen + 1, err, errlen);
+        e[namelen] = '=';
+        if (rc != 0)
+            return -1;
+        p = next;
+    }
+    return 0;
+}
+
+static bool valid_variant_name(const char *s, size_t n)
+{
+    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(ok, s[i]))
+            return false;
+    return n > 0;
+}
+
+/* A known allocator name: its library (none for glibc). */
+static int resolve_known(const char *name, mh_allocator *out)
+{
+    const char *const *libs = NULL;
+    if (strcmp(name, "tcmalloc") == 0) libs = tcmalloc_libs;
+    else if (strcmp(name, "jemalloc") == 0) libs = jemalloc_libs;
+    else if (strcmp(name, "mimalloc") == 0) libs = mimalloc_libs;
+    else if (strcmp(name, "multiheap") != 0 && strcmp(name, "glibc") != 0) return -1;
+    if (libs)
+        find_system_lib(libs, out->path, sizeof out->path);
+    else if (strcmp(name, "multiheap") == 0)
+        multiheap_lib(out->path, sizeof out->path);
+    out->installed = !out->path[0] || file_exists(out->path);
+    return 0;
+}
+
+/* NAME=BASE[+VAR=VALUE...], BASE a known name or a library path. */
+static int resolve_named(const char *spec, const char *eq, const char *env, mh_allocator *out,
+                         char *err, size_t errlen)
+{
+    size_t n = (size_t)(eq - spec);
+    char base[PATH_MAX];
+    size_t blen = (size_t)((env ? env : eq + strlen(eq)) - eq - 1);
+    if (n >= sizeof out->name || !valid_variant_name(spec, n) || blen == 0 || blen >= sizeof base) {
+        choices_line(err, errlen, "allocator spec must be NAME=/path/lib.so or NAME=BASE+VAR=VALUE, "
+                                  "NAME of letters, digits, '.', '_', '-'");
+        return -1;
+    }
+    memcpy(out->name, spec, n);
+    memcpy(base, eq + 1, blen);
+    base[blen] = '\0';
+    if (resolve_known(base, out) != 0) {
+        if (!strchr(base, '/') && !strstr(base, ".so")) {
+            char what[PATH_MAX + 64];
+            snprintf(what, sizeof what, "allocator spec: '%.200s' is neither a known allocator nor a library path", base);
+            choices_line(err, errlen, what);
+            return -1;
+        }
+        snprintf(out->path, sizeof out->path, "%s", base);
+        out->installed = file_exists(out->path);
+    }
+    return env ? parse_env(env, out, err, errlen) : 0;
 }
 
 int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    const char *eq = strchr(spec, '=');
-    if (eq) {
-        size_t n = (size_t)(eq - spec);
-        if (n == 0 || n >= sizeof out->name || eq[1] == '\0') {
-            choices_line(err, errlen, "allocator spec must be NAME=/path/lib.so");
-            return -1;
+    for (const mh_variant *v = mh_allocator_variants; v->name; v++)
+        if (strcmp(spec, v->name) == 0) {
+            int rc = mh_allocator_resolve(v->spec, out, err, errlen);
+            out->builtin = true;
+            return rc;
         }
-        memcpy(out->name, spec, n);
-        snprintf(out->path, sizeof out->path, "%s", eq + 1);
-        out->installed = file_exists(out->path);
-        return 0;
+    const char *env = env_start(spec);
+    const char *eq = strchr(spec, '=');
+    if (eq && (!env || eq < env))
+        return resolve_named(spec, eq, env, out, err, errlen);
+    if (env) {
+        choices_line(err, errlen, "an allocator with variables needs a name: NAME=multiheap+MULTIHEAP_CACHE=0");
+        return -1;
     }
-    const char *const *libs = NULL;
-    if (strcmp(spec, "tcmalloc") == 0) libs = tcmalloc_libs;
-    else if (strcmp(spec, "jemalloc") == 0) libs = jemalloc_libs;
-    else if (strcmp(spec, "mimalloc") == 0) libs = mimalloc_libs;
-    else if (strcmp(spec, "multiheap") != 0 && strcmp(spec, "glibc") != 0) {
+    if (resolve_known(spec, out) != 0) {
         char what[128];
         snprintf(what, sizeof what, "unknown allocator '%.60s'", spec);
         choices_line(err, errlen, what);
@@ -94,24 +242,32 @@ int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t 
     }
     snprintf(out->name, sizeof out->name, "%s", spec);
     out->builtin = true;
-    if (libs)
-        find_system_lib(libs, out->path, sizeof out->path);
-    else if (strcmp(spec, "multiheap") == 0)
-        multiheap_lib(out->path, sizeof out->path);
-    out->installed = !out->path[0] || file_exists(out->path);
     return 0;
+}
+
+/* Sets a's variables in this process's environment (for the exec to carry). */
+static void set_variables(const mh_allocator *a)
+{
+    for (int i = 0; i < a->nenv; i++) {
+        char var[sizeof a->env[i]];
+        size_t n = strcspn(a->env[i], "=");
+        memcpy(var, a->env[i], n);
+        var[n] = '\0';
+        setenv(var, a->env[i] + n + 1, 1);
+    }
 }
 
 int mh_preload_exec(const mh_allocator *a, char *const argv[], char *err, size_t errlen)
 {
-    if (!a->path[0])
+    if (!a->path[0] && a->nenv == 0)
         return 0;
     if (!a->installed) {
         snprintf(err, errlen, "allocator %s: library %s: %s", a->name, a->path, strerror(ENOENT));
         return -1;
     }
-    char real[PATH_MAX];
-    if (!realpath(a->path, real)) {
+    /* glibc with variables re-executes too: tunables are read at start-up */
+    char real[PATH_MAX] = "glibc";
+    if (a->path[0] && !realpath(a->path, real)) {
         snprintf(err, errlen, "allocator %s: library %s: %s", a->name, a->path, strerror(errno));
         return -1;
     }
@@ -121,8 +277,12 @@ int mh_preload_exec(const mh_allocator *a, char *const argv[], char *err, size_t
     if (done && strcmp(done, real) == 0)
         return 0;
     /* Only our library: an inherited LD_PRELOAD would make the run ambiguous. */
-    setenv("LD_PRELOAD", real, 1);
+    if (a->path[0])
+        setenv("LD_PRELOAD", real, 1);
+    else
+        unsetenv("LD_PRELOAD");
     setenv(MH_PRELOAD_MARKER, real, 1);
+    set_variables(a);
     execv("/proc/self/exe", argv);
     snprintf(err, errlen, "re-executing with LD_PRELOAD=%s: %s", real, strerror(errno));
     return -1;
@@ -178,6 +338,118 @@ static bool is_libc(const char *path)
     return strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0;
 }
 
+/* mh_options() of the serving object, or why there is none. */
+static void read_options(void *lib, mh_served *out)
+{
+    const char *(*options)(void) = lib ? (const char *(*)(void))dlsym(lib, "mh_options") : NULL;
+    if (options) {
+        snprintf(out->options, sizeof out->options, "%s", options());
+        return;
+    }
+    bool multiheap = lib && dlsym(lib, "mh_version");
+    snprintf(out->options_reason, sizeof out->options_reason, "%s",
+             multiheap ? "this libmultiheap has no mh_options() (built before the run-time switches)"
+                       : "not multiheap: the serving library has no mh_options()");
+}
+
+/* The value of " token=" in an mh_options() string, up to the next space. */
+static bool option_value(const char *options, const char *token, char *out, size_t outlen)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%s=", token);
+    size_t klen = strlen(key);
+    for (const char *p = options; (p = strstr(p, key)); p += klen)
+        if (p == options || p[-1] == ' ') {
+            snprintf(out, outlen, "%.*s", (int)strcspn(p + klen, " "), p + klen);
+            return true;
+        }
+    return false;
+}
+
+/* One switch as mh_options() must show it: the token and the wanted value
+ * ("on" for the front cache means any cache=... but off(reason)). */
+typedef struct expectation {
+    const char *var, *token;
+    char want[24];
+} expectation;
+
+static const char *value_of(const mh_allocator *a, const char *var)
+{
+    size_t n = strlen(var);
+    const char *v = NULL;
+    for (int i = 0; i < a->nenv; i++)
+        if (strncmp(a->env[i], var, n) == 0 && a->env[i][n] == '=')
+            v = a->env[i] + n + 1;      /* the last setting wins, as setenv makes it */
+    return v;
+}
+
+/* What a's switches demand: MULTIHEAP_SEED=1 turns cache, remote batching
+ * and purging off; a switch given explicitly overrides it. */
+static int expectations(const mh_allocator *a, expectation *e)
+{
+    static const struct { const char *var, *token; bool onoff, seed_off; } map[] = {
+        { "MULTIHEAP_CACHE", "cache", true, true },
+        { "MULTIHEAP_REMOTE_BATCH", "remote_batch", true, true },
+        { "MULTIHEAP_PURGE_MS", "purge_ms", false, true },
+        { "MULTIHEAP_LARGE_CACHE", "large_cache", true, false },
+        { "MULTIHEAP_KEY", "key", false, false },
+    };
+    const char *seed = value_of(a, "MULTIHEAP_SEED");
+    bool seeded = seed && strcmp(seed, "1") == 0;
+    int n = 0;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        const char *v = value_of(a, map[i].var);
+        if (!v && !(seeded && map[i].seed_off))
+            continue;
+        e[n].var = v ? map[i].var : "MULTIHEAP_SEED";
+        e[n].token = map[i].token;
+        const char *want = !v ? "off" : !map[i].onoff ? v : strcmp(v, "1") == 0 ? "on" : "off";
+        snprintf(e[n].want, sizeof e[n].want, "%s", want);
+        n++;
+    }
+    return n;
+}
+
+static bool shows(const char *token, const char *have, const char *want)
+{
+    if (strcmp(token, "cache") == 0)
+        return (strncmp(have, "off", 3) == 0) == (strcmp(want, "off") == 0);
+    if (all_digits(have) && all_digits(want))
+        return strtol(have, NULL, 10) == strtol(want, NULL, 10);
+    return strcmp(have, want) == 0;
+}
+
+/* The variant's variables reached this process, and multiheap took its switches. */
+static int check_variant(const mh_allocator *a, const mh_served *s, char *err, size_t errlen)
+{
+    for (int i = 0; i < a->nenv; i++) {
+        size_t n = strcspn(a->env[i], "=");
+        char var[sizeof a->env[i]];
+        snprintf(var, sizeof var, "%.*s", (int)n, a->env[i]);
+        const char *have = getenv(var);
+        if (!have || strcmp(have, a->env[i] + n + 1) != 0) {
+            snprintf(err, errlen, "allocator %s: %s did not reach the run (it has %s)", a->name, a->env[i],
+                     have ? have : "nothing");
+            return -1;
+        }
+    }
+    expectation e[8];
+    int n = expectations(a, e);
+    for (int i = 0; i < n; i++) {
+        char have[64];
+        if (!s->options[0]) {
+            snprintf(err, errlen, "allocator %s: cannot confirm %s: %s", a->name, e[i].var, s->options_reason);
+            return -1;
+        }
+        if (!option_value(s->options, e[i].token, have, sizeof have) || !shows(e[i].token, have, e[i].want)) {
+            snprintf(err, errlen, "allocator %s: %s asks for %s=%s but mh_options() says \"%s\"", a->name,
+                     e[i].var, e[i].token, e[i].want, s->options);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int mh_preload_verify(const mh_allocator *a, mh_served *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -190,6 +462,7 @@ int mh_preload_verify(const mh_allocator *a, mh_served *out, char *err, size_t e
     if (!realpath(info.dli_fname, out->served_by))
         snprintf(out->served_by, sizeof out->served_by, "%s", info.dli_fname);
     void *lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    read_options(lib, out);
     if (lib) {
         read_version(lib, out->version, sizeof out->version);
         dlclose(lib);
@@ -205,7 +478,7 @@ int mh_preload_verify(const mh_allocator *a, mh_served *out, char *err, size_t e
                  a->name, out->served_by, a->path[0] ? want : "glibc's libc.so.6");
         return -1;
     }
-    return 0;
+    return check_variant(a, out, err, errlen);
 }
 
 void mh_preload_or_exit(const char *prog, const char *spec, char *const argv[],

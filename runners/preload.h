@@ -5,6 +5,13 @@
  *
  * Names: glibc (no preload), tcmalloc, jemalloc, mimalloc, multiheap (the
  * build's libmultiheap.so, overridable by MH_MULTIHEAP_LIB), or NAME=/path.so.
+ * A variant adds environment variables to an allocator:
+ *     NAME=BASE+VAR=VALUE+VAR=VALUE...     BASE: a known name or /path/lib.so
+ * e.g. nocache=multiheap+MULTIHEAP_CACHE=0; the built-in variants
+ * (mh_allocator_variants, e.g. multiheap-seed) are such specs under a fixed name.
+ * The variables are set in the re-executed process only; verification checks
+ * that they arrived and that multiheap's mh_options() reflects every
+ * MULTIHEAP_* switch asked for.
  *
  * Typical use, first thing in main():
  *     mh_allocator a; mh_served s;
@@ -22,12 +29,15 @@
 #include <stddef.h>
 
 #define MH_PRELOAD_MARKER "MH_PRELOADED"
+#define MH_ALLOC_MAX_ENV 8
 
 typedef struct mh_allocator {
     char name[64];
     char path[PATH_MAX];    /* library to preload; "" for glibc */
-    bool builtin;           /* one of the known names, not NAME=/path */
+    bool builtin;           /* one of the known names or built-in variants, not NAME=... */
     bool installed;         /* glibc, or the library file exists */
+    int nenv;
+    char env[MH_ALLOC_MAX_ENV][128];    /* "VAR=VALUE" the variant sets in the run */
 } mh_allocator;
 
 typedef struct mh_served {
@@ -35,24 +45,35 @@ typedef struct mh_served {
     char served_by[PATH_MAX];   /* real path of the object that defines malloc */
     char version[128];      /* "" when the library has no version call we know */
     char file_hash[32];     /* "fnv1a64:<16 hex digits>" of served_by */
+    char options[256];      /* mh_options() of the serving library; "" when it has none */
+    char options_reason[192];   /* why options is "" */
 } mh_served;
 
 /* The known names, NULL-terminated. */
 extern const char *const mh_allocator_names[];
 
-/* Resolve a name or NAME=/path. 0 on success; -1 for an unknown name or a
- * malformed spec, with one line in err listing the valid choices. A known name
- * whose library is not installed resolves (installed false, path the first
- * place searched). */
+/* Built-in variants: a name and the spec it stands for; ends with { NULL, NULL }. */
+typedef struct mh_variant {
+    const char *name, *spec;
+} mh_variant;
+extern const mh_variant mh_allocator_variants[];
+
+/* Resolve a name, a built-in variant, NAME=/path or NAME=BASE+VAR=VALUE...
+ * 0 on success; -1 for an unknown name or a malformed spec (a variant without
+ * a name, an unknown MULTIHEAP_* switch or value), with one line in err saying
+ * what is valid. A known name whose library is not installed resolves
+ * (installed false, path the first place searched). */
 int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t errlen);
 
-/* Re-execute /proc/self/exe with argv and LD_PRELOAD=a->path unless this
- * process is already the re-executed one or a needs no preload. Returns 0
- * when no exec is needed; -1 with err on failure (missing library, exec error). */
+/* Re-execute /proc/self/exe with argv, LD_PRELOAD=a->path and a's variables
+ * unless this process is already the re-executed one or a needs neither.
+ * Returns 0 when no exec is needed; -1 with err on failure (missing library,
+ * exec error). */
 int mh_preload_exec(const mh_allocator *a, char *const argv[], char *err, size_t errlen);
 
-/* Check inside this process which object serves malloc and read its version
- * and file hash. 0 when it is a's library; -1 with err otherwise. */
+/* Check inside this process which object serves malloc, read its version,
+ * file hash and mh_options(). 0 when it is a's library, a's variables are set
+ * and every MULTIHEAP_* switch of a shows in mh_options(); -1 with err otherwise. */
 int mh_preload_verify(const mh_allocator *a, mh_served *out, char *err, size_t errlen);
 
 /* Resolve, exec and verify; on failure print "PROG: reason" and exit 2 (unknown

@@ -40,6 +40,16 @@ static void write_allocator(const mh_run *run, const mh_served *s, mh_jw *w)
     mh_jw_bool(w, "verified", s->verified);
     mh_jw_str(w, "version", s->version[0] ? s->version : NULL);
     mh_jw_str(w, "file_hash", s->file_hash[0] ? s->file_hash : NULL);
+    mh_jw_obj_begin(w, "env");
+    for (int i = 0; i < run->alloc->nenv; i++) {
+        const char *e = run->alloc->env[i];
+        char var[sizeof run->alloc->env[i]];
+        snprintf(var, sizeof var, "%.*s", (int)strcspn(e, "="), e);
+        mh_jw_str(w, var, e + strlen(var) + 1);
+    }
+    mh_jw_obj_end(w);
+    mh_jw_str(w, "options", s->options[0] ? s->options : NULL);
+    mh_jw_str(w, "options_reason", s->options[0] ? NULL : s->options_reason);
     mh_jw_obj_end(w);
 }
 
@@ -159,7 +169,7 @@ static void write_extra(const mh_run *run, mh_jw *w)
 
 static void write_identity(const mh_run *run, mh_jw *w)
 {
-    const mh_options *o = run->opt;
+    const mh_run_options *o = run->opt;
     char ts[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -324,6 +334,22 @@ static void check_placement(vctx *v, const mh_jv *rec)
     }
 }
 
+/* allocator.env and allocator.options came with the variants: records from
+ * before them lack the keys, which is fine; when present they must be sound. */
+static void check_allocator_options(vctx *v, const mh_jv *rec)
+{
+    const mh_jv *env = mh_json_path(rec, "allocator.env"), *opt = mh_json_path(rec, "allocator.options");
+    if (env && !is_type(env, MH_JOBJ))
+        problem(v, "%s must be an object of VAR: value strings", "allocator.env");
+    for (size_t i = 0; env && env->type == MH_JOBJ && i < env->len; i++)
+        if (!is_type(&env->items[i], MH_JSTR))
+            problem(v, "%s values must be strings", "allocator.env");
+    if (opt && !is_str_or_null(opt))
+        problem(v, "%s must be a string or null", "allocator.options");
+    if (is_type(opt, MH_JNULL) && !is_type(mh_json_path(rec, "allocator.options_reason"), MH_JSTR))
+        problem(v, "%s is null without allocator.options_reason", "allocator.options");
+}
+
 /* Keys every record has, failed ones included. */
 static void check_identity(vctx *v, const mh_jv *rec)
 {
@@ -363,6 +389,7 @@ static void check_ok_record(vctx *v, const mh_jv *rec)
     if (need(v, rec, "allocator.verified", MH_JBOOL) && !mh_json_path(rec, "allocator.verified")->b)
         problem(v, "%s is false: the preload was not proven", "allocator.verified");
     need(v, rec, "allocator.served_by", MH_JSTR);
+    check_allocator_options(v, rec);
     if (need(v, rec, "threads", MH_JNUM) && mh_json_get(rec, "threads")->num < 1)
         problem(v, "%s must be at least 1", "threads");
     check_placement(v, rec);

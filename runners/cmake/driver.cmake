@@ -66,6 +66,12 @@ add_test(NAME driver.cli COMMAND test_driver_cli $<TARGET_FILE:mhbench_test>
                                  $<TARGET_FILE:mh_test_nomalloc> $<TARGET_FILE:mh_test_scribble>
                                  $<TARGET_FILE:mh_test_fakestats>)
 
+# Allocator variants: the spec parser, the variables reaching the run, mh_options() checked.
+add_executable(test_driver_variants ${MH_DRIVER_TESTS}/test_variants.c)
+target_link_libraries(test_driver_variants PRIVATE mhdriver)
+add_test(NAME driver.variants COMMAND test_driver_variants $<TARGET_FILE:mhbench_test>
+                                      $<TARGET_FILE:mh_test_fakestats> $<TARGET_FILE:mh_test_scribble>)
+
 # The real workloads through the real mhbench: one short checked run, validated.
 set(MH_DRIVER_REAL_OUT ${CMAKE_CURRENT_BINARY_DIR}/driver-real-workload.jsonl)
 add_test(NAME driver.real_workload

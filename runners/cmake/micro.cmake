@@ -22,6 +22,8 @@ set_target_properties(gbshim PROPERTIES INTERPROCEDURAL_OPTIMIZATION ${MH_MICRO_
 add_executable(mhmicro ${MH_MICRO_DIR}/micro.c)
 # mhdriver: the driver's perf counters (driver.h) and preload verification
 target_link_libraries(mhmicro PRIVATE gbshim mhdriver Threads::Threads)
+# multiheap.h: MH_SMALL_MAX_BYTES, the small/large boundary the pair sizes straddle
+target_include_directories(mhmicro PRIVATE ${CMAKE_SOURCE_DIR}/allocator/include)
 set_target_properties(mhmicro PROPERTIES INTERPROCEDURAL_OPTIMIZATION ${MH_MICRO_LTO})
 # The multiheap run preloads the library this tree builds.
 if(TARGET multiheap)

@@ -1,10 +1,13 @@
 /*
- * A stand-in allocator for the allocator_stats test: glibc's malloc behind
- * multiheap's statistics API, with known values, so the test does not depend
- * on the state of libmultiheap.
+ * A stand-in allocator for the allocator_stats and variant tests: glibc's
+ * malloc behind multiheap's statistics API and mh_options(), with known
+ * values, so the tests do not depend on the state of libmultiheap.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "multiheap.h"
@@ -29,6 +32,10 @@ int mh_stats_get(mh_stats *out)
     out->nheaps_active = 2;
     out->ncpus = 2;
     out->allocs = 7;
+    out->purge_calls = 5;
+    out->purge_bytes = 40960;
+    out->cache_refills = 6;
+    out->cache_flushes = 9;
     return 0;
 }
 
@@ -36,7 +43,28 @@ int mh_heap_stats_get(unsigned heap, mh_heap_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->allocs = heap + 3;
+    out->cache_refills = heap + 1;
     return heap < 2 ? 0 : -1;
 }
 
 uint64_t mh_remote_frees(unsigned cpu, unsigned heap) { return cpu * 10 + heap; }
+
+static bool switch_on(const char *var, bool dflt)
+{
+    const char *v = getenv(var);
+    return v ? strcmp(v, "1") == 0 : dflt;
+}
+
+/* The switches as multiheap reads them, except that purging is always on: the
+ * tests need a library that ignores a switch, to see the driver refuse it. */
+const char *mh_options(void)
+{
+    static char buf[192];
+    bool seed = switch_on("MULTIHEAP_SEED", false);
+    const char *key = getenv("MULTIHEAP_KEY");
+    snprintf(buf, sizeof buf, "key=%s cache=%s remote_batch=%s purge_ms=250 large_cache=%s", key ? key : "cpu",
+             switch_on("MULTIHEAP_CACHE", !seed) ? "rseq" : "off(switched off)",
+             switch_on("MULTIHEAP_REMOTE_BATCH", !seed) ? "on" : "off",
+             switch_on("MULTIHEAP_LARGE_CACHE", true) ? "on" : "off");
+    return buf;
+}

@@ -35,10 +35,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "micro.boundary: '%s' failed\n", cmd);
         return 1;
     }
+    if (max != MH_SMALL_MAX_BYTES) {
+        fprintf(stderr, "micro.boundary: multiheap's largest small object is %u bytes but multiheap.h "
+                        "says MH_SMALL_MAX_BYTES %d; make them agree\n", max, MH_SMALL_MAX_BYTES);
+        return 1;
+    }
     if (found != 3) {
         fprintf(stderr, "micro.boundary: multiheap's largest small object is %u bytes but mhmicro "
-                        "does not list pair/size:%u and pair/size:%u; update MICRO_SMALL_MAX in "
-                        "runners/micro.c\n", max, max, max + 1);
+                        "does not list pair/size:%u and pair/size:%u; pair_sizes in runners/micro.c "
+                        "must hold MH_SMALL_MAX_BYTES and one more\n", max, max, max + 1);
         return 1;
     }
     printf("micro.boundary: pair/size:%u and pair/size:%u straddle the boundary\n", max, max + 1);

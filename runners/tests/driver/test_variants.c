@@ -1,0 +1,207 @@
+/*
+ * driver.variants: allocator variants (NAME=BASE+VAR=VALUE..., multiheap-seed).
+ * The spec parser in-process; then mhbench (built with the test workloads) with
+ * a stand-in multiheap that reports its switches through mh_options() but always
+ * purges, so that a switch the library ignores must be refused; and with the
+ * libmultiheap of this tree:
+ *   test_variants MHBENCH FAKESTATS_SO SCRIBBLE_SO
+ */
+#define _GNU_SOURCE
+#include "driver.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *mhbench, *fake_so, *scribble_so;
+static char tmpdir[] = "/tmp/mhbench-variants-XXXXXX";
+static char out_path[PATH_MAX], err_path[PATH_MAX], err_text[4096];
+static int failures;
+
+#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; } } while (0)
+
+/* "mhbench ARGS" with stdout to /dev/null, stderr kept in err_text; the exit status. */
+static int run(const char *fmt, ...)
+{
+    char args[2048], cmd[2048 + 2 * PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s'", mhbench, args, err_path);
+    int st = system(cmd);
+    FILE *f = fopen(err_path, "r");
+    size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
+    err_text[n] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static bool one_line(const char *s) { return strchr(s, '\n') == strrchr(s, '\n') && s[0]; }
+
+static off_t out_size(void)
+{
+    struct stat st;
+    return stat(out_path, &st) == 0 ? st.st_size : 0;
+}
+
+/* The last record appended to out_path (the caller frees it). */
+static mh_jv *last_record(void)
+{
+    FILE *f = fopen(out_path, "r");
+    char *line = NULL, *last = NULL, err[256];
+    size_t cap = 0;
+    while (f && getline(&line, &cap, f) > 0) {
+        free(last);
+        last = strdup(line);
+    }
+    if (f)
+        fclose(f);
+    free(line);
+    mh_jv *v = last ? mh_json_parse(last, strlen(last), err, sizeof err) : NULL;
+    free(last);
+    return v;
+}
+
+static const char *str(const mh_jv *rec, const char *path) { return mh_json_str_or(mh_json_path(rec, path), ""); }
+static double num(const mh_jv *rec, const char *path) { return mh_json_num_or(mh_json_path(rec, path), -1); }
+
+static void test_parse(void)
+{
+    mh_allocator a;
+    char err[1024];
+    CHECK(mh_allocator_resolve("multiheap-seed", &a, err, sizeof err) == 0 && strcmp(a.name, "multiheap-seed") == 0 &&
+          a.nenv == 1 && strcmp(a.env[0], "MULTIHEAP_SEED=1") == 0 && a.path[0], "multiheap-seed: %s", err);
+    CHECK(mh_allocator_resolve("v=multiheap+MULTIHEAP_CACHE=0+MULTIHEAP_PURGE_MS=off", &a, err, sizeof err) == 0 &&
+          strcmp(a.name, "v") == 0 && a.nenv == 2 && strcmp(a.env[0], "MULTIHEAP_CACHE=0") == 0 &&
+          strcmp(a.env[1], "MULTIHEAP_PURGE_MS=off") == 0, "v=multiheap+...: %s", err);
+    /* a '+' inside a path or a value is not a separator */
+    CHECK(mh_allocator_resolve("p=/opt/a+b/lib.so+MULTIHEAP_KEY=thread", &a, err, sizeof err) == 0 &&
+          strcmp(a.path, "/opt/a+b/lib.so") == 0 && a.nenv == 1 && strcmp(a.env[0], "MULTIHEAP_KEY=thread") == 0,
+          "path with '+': %s / %s", a.path, err);
+    CHECK(mh_allocator_resolve("g=glibc+GLIBC_TUNABLES=glibc.malloc.arena_max=1+X=a+b", &a, err, sizeof err) == 0 &&
+          !a.path[0] && a.nenv == 2 && strcmp(a.env[0], "GLIBC_TUNABLES=glibc.malloc.arena_max=1") == 0 &&
+          strcmp(a.env[1], "X=a+b") == 0, "glibc variant: %s", err);
+    static const char *const bad[][2] = {
+        { "multiheap+MULTIHEAP_CACHE=0", "needs a name" },
+        { "v=multiheap+MULTIHEAP_CACHE=2", "MULTIHEAP_CACHE=0|1" },
+        { "v=multiheap+MULTIHEAP_PURGE_MS=soon", "N|off" },
+        { "v=multiheap+MULTIHEAP_NOPE=1", "unknown multiheap switch MULTIHEAP_NOPE" },
+        { "v=mulitheap+MULTIHEAP_CACHE=0", "neither a known allocator nor a library path" },
+        { "two words=multiheap", "NAME of letters" },
+        { "v=", "NAME=/path/lib.so" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        int rc = mh_allocator_resolve(bad[i][0], &a, err, sizeof err);
+        CHECK(rc == -1 && strstr(err, bad[i][1]) && !strchr(err, '\n'), "'%s': rc %d, err '%s'", bad[i][0], rc, err);
+    }
+}
+
+static void test_runs(void)
+{
+    int rc = run("run t-churn --allocator 'v=%s+MULTIHEAP_CACHE=0+MULTIHEAP_KEY=thread' --out '%s'", fake_so, out_path);
+    mh_jv *rec = last_record();
+    char buf[256];
+    CHECK(rc == 0 && rec && !mh_record_validate(rec, buf, sizeof buf), "variant run: exit %d: %s", rc, err_text);
+    CHECK(strcmp(str(rec, "allocator.name"), "v") == 0 && strcmp(str(rec, "allocator.env.MULTIHEAP_CACHE"), "0") == 0 &&
+          strcmp(str(rec, "allocator.env.MULTIHEAP_KEY"), "thread") == 0, "allocator.env not recorded");
+    CHECK(strstr(str(rec, "allocator.options"), "key=thread cache=off") != NULL, "options '%s'", str(rec, "allocator.options"));
+    CHECK(num(rec, "allocator_stats.purge_calls") == 5 && num(rec, "allocator_stats.cache_flushes") == 9 &&
+          num(rec, "allocator_stats.heaps.1.cache_refills") == 2, "purge/cache statistics not recorded");
+    mh_json_free(rec);
+
+    rc = run("run t-churn --allocator 'sc=%s+MULTIHEAP_SEED=1+MULTIHEAP_CACHE=1+MULTIHEAP_PURGE_MS=250' --out '%s'",
+             fake_so, out_path);
+    rec = last_record();
+    CHECK(rc == 0 && strstr(str(rec, "allocator.options"), "cache=rseq remote_batch=off purge_ms=250"),
+          "seed + cache: exit %d %s", rc, err_text);
+    mh_json_free(rec);
+
+    rc = run("run t-churn --allocator 's=%s' --out '%s'", scribble_so, out_path);
+    rec = last_record();
+    CHECK(rc == 0 && mh_json_path(rec, "allocator.options")->type == MH_JNULL &&
+          strstr(str(rec, "allocator.options_reason"), "not multiheap"), "no mh_options: exit %d %s", rc, err_text);
+    mh_json_free(rec);
+}
+
+/* The library this tree builds takes the switches the ladder uses (the front
+ * cache is left out: whether it can run depends on the kernel's rseq). */
+static void test_real_multiheap(void)
+{
+    mh_allocator a;
+    char err[1024];
+    mh_allocator_resolve("multiheap", &a, err, sizeof err);
+    if (!a.installed) {
+        fprintf(stderr, "note: libmultiheap not built (%s), real variants skipped\n", a.path);
+        return;
+    }
+    int rc = run("run t-churn --allocator multiheap-seed --out '%s'", out_path);
+    mh_jv *rec = last_record();
+    const char *opt = str(rec, "allocator.options");
+    CHECK(rc == 0 && strstr(opt, "cache=off") && strstr(opt, "remote_batch=off") && strstr(opt, "purge_ms=off"),
+          "multiheap-seed: exit %d, options '%s': %s", rc, opt, err_text);
+    mh_json_free(rec);
+    rc = run("run t-churn --allocator 'x=multiheap+MULTIHEAP_PURGE_MS=off+MULTIHEAP_LARGE_CACHE=0' --out '%s'", out_path);
+    rec = last_record();
+    opt = str(rec, "allocator.options");
+    CHECK(rc == 0 && strstr(opt, "purge_ms=off") && strstr(opt, "large_cache=off"),
+          "purge and large cache off: exit %d, options '%s': %s", rc, opt, err_text);
+    mh_json_free(rec);
+}
+
+/* Switches the library did not take, and bad specs: refused, nothing written. */
+static void test_refusals(void)
+{
+    static const struct { const char *spec; const char *const *lib; int rc; const char *why; } cases[] = {
+        { "v=%s+MULTIHEAP_PURGE_MS=off", &fake_so, 3, "MULTIHEAP_PURGE_MS asks for purge_ms=off" },
+        { "v=%s+MULTIHEAP_SEED=1", &fake_so, 3, "MULTIHEAP_SEED asks for purge_ms=off" },
+        { "v=%s+MULTIHEAP_CACHE=0", &scribble_so, 3, "cannot confirm MULTIHEAP_CACHE" },
+        { "%s+MULTIHEAP_CACHE=0", &fake_so, 2, "needs a name" },
+        { "v=%s+MULTIHEAP_CACHE=yes", &fake_so, 2, "MULTIHEAP_CACHE=0|1" },
+    };
+    off_t before = out_size();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char spec[PATH_MAX + 128];
+        snprintf(spec, sizeof spec, cases[i].spec, *cases[i].lib);
+        int rc = run("run t-churn --allocator '%s' --out '%s'", spec, out_path);
+        CHECK(rc == cases[i].rc && one_line(err_text) && strstr(err_text, cases[i].why),
+              "'%s': exit %d, stderr: %s", cases[i].spec, rc, err_text);
+    }
+    CHECK(out_size() == before, "a refused run appended a record");
+    int rc = run("allocators 'v=multiheap+MULTIHEAP_CACHE=2'");
+    CHECK(rc == 2 && one_line(err_text), "allocators with a bad spec: exit %d %s", rc, err_text);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: test_variants MHBENCH FAKESTATS_SO SCRIBBLE_SO\n");
+        return 2;
+    }
+    mhbench = argv[1];
+    fake_so = argv[2];
+    scribble_so = argv[3];
+    if (!mkdtemp(tmpdir))
+        return 1;
+    snprintf(out_path, sizeof out_path, "%s/records.jsonl", tmpdir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
+    test_parse();
+    test_runs();
+    test_real_multiheap();
+    test_refusals();
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "note: could not remove %s\n", tmpdir);
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures != 0;
+}
