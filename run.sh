@@ -92,6 +92,25 @@ cmd_micro() {
     "$ROOT/runners/micro.sh" "$@" --out "$ROOT/results/local/micro-$(date -u +%Y%m%d-%H%M%S)"
 }
 
+# Issue 6's evidence in one result set: the targets matrix, then the malloc+free
+# pair microbenchmarks of the five allocators appended to its records (records
+# are one line each, so the report and a later `./run.sh report DIR` see both),
+# then the report with its "Issue 6 targets" and "seed design vs multiheap" sections.
+cmd_targets() {
+    need_tool mhbench; need_tool mhreport
+    local dir preset=(--preset targets) a
+    for a in "$@"; do [ "$a" = --resume ] && preset=(); done   # a resumed run keeps its config
+    dir="$("$ROOT/runners/matrix.sh" "${preset[@]}" "$@")"
+    if [ ! -s "$dir/micro/micro.jsonl" ]; then
+        "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
+            --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 ||
+            echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report says which cells are missing" >&2
+        [ -s "$dir/micro/micro.jsonl" ] && cat "$dir/micro/micro.jsonl" >>"$dir/records.jsonl"
+    fi
+    "$TOOLS/mhreport" report "$dir"
+    echo "run.sh: the report is $dir/report.html (and report.md)"
+}
+
 # One workload under perf record, then the top of perf report next to the record.
 cmd_profile() {
     need_tool mhbench
@@ -126,7 +145,7 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   setup     install the missing Debian packages (apt-get; needs root or sudo)
   build     configure and build into \$MH_BUILD_DIR (default: build/)
   test      setup, build, then run every test through ctest
-  matrix    [--config F | --preset quick|full] [--shard K/N] [--resume RUN_DIR] [--out DIR] [--dry-run]
+  matrix    [--config F | --preset quick|full|targets] [--shard K/N] [--resume RUN_DIR] [--out DIR] [--dry-run]
             run a benchmark matrix into results/local/<run-id>/ (see results/README.md)
   report    RUN_DIR [RUN_DIR2 ...]: results.csv, plots, report.md, report.html
             (several directories: merged first into results/local/merged-<time>/)
@@ -134,6 +153,8 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   compare   OLD NEW [--threshold PCT]: cell by cell, Mann-Whitney U; exit 1 on a regression
   micro     [runners/micro.sh options]: the Google Benchmark microbenchmarks
             (default --out results/local/micro-<time>/; ./run.sh report DIR reports them)
+  targets   [--resume RUN_DIR | --out DIR]: issue 6's targets matrix (results/configs/targets.conf,
+            about 7 minutes on 2 CPUs) + the pair microbenchmarks + the report
   profile   WORKLOAD [--allocator A] [mhbench options]: perf record + perf report
 
 Documentation: README.md (usage, the allocator, mhbench, microbenchmarks, tests),
@@ -151,6 +172,7 @@ case "${1:-}" in
     merge) shift; cmd_merge "$@" ;;
     compare) shift; cmd_compare "$@" ;;
     micro) shift; cmd_micro "$@" ;;
+    targets) shift; cmd_targets "$@" ;;
     profile) shift; cmd_profile "$@" ;;
     -h|--help|help) usage ;;
     *) die "unknown subcommand '$1'; see ./run.sh --help" ;;

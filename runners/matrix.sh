@@ -17,7 +17,7 @@ die() { echo "matrix: $*" >&2; exit 2; }
 
 usage() {
     cat <<USAGE
-usage: runners/matrix.sh [--config FILE | --preset quick|full] [--shard K/N]
+usage: runners/matrix.sh [--config FILE | --preset quick|full|targets] [--shard K/N]
                          [--resume RUN_DIR] [--out RUN_DIR] [--dry-run]
 
 Runs the matrix of FILE (default: the quick preset, results/configs/quick.conf)
@@ -146,22 +146,42 @@ parse_config() {
 driver_names() { "$MHBENCH" "$1" 2>/dev/null | awk 'NF && !($1 == "name" && NR == 1) { print $1 }'; }
 
 resolve_allocators() {
-    local known installed a
+    local known installed a names=" " msg
     known="$(driver_names allocators)" || true
     [ -n "$known" ] || die "cannot list allocators with '$MHBENCH allocators'; build first (./run.sh build)"
-    installed="$("$MHBENCH" allocators 2>/dev/null | awk '$2 == "yes" { print $1 }')"
+    # "installed": the plain allocators; built-in variants are named when wanted
+    installed="$("$MHBENCH" allocators 2>/dev/null | awk '$2 == "yes" && $3 != "variant:" { print $1 }')"
     for a in "$@"; do
         if [ "$a" = installed ]; then
             ALLOCS+=($installed)
         elif [[ "$a" == *=* ]]; then
-            ALLOCS+=("$a")      # NAME=/path.so: the driver judges it at run time
+            # NAME=/path.so or NAME=BASE+VAR=VALUE: the driver checks the spec's form now,
+            # the library and the switches when it runs
+            msg="$("$MHBENCH" allocators "$a" 2>&1 >/dev/null)" || die "${msg#mhbench: }"
+            ALLOCS+=("$a")
         elif grep -qx -- "$a" <<<"$known"; then
             ALLOCS+=("$a")
         else
-            die "unknown allocator '$a'; choose from: $(echo $known) installed NAME=/path.so"
+            die "unknown allocator '$a'; choose from: $(echo $known) installed NAME=/path.so NAME=BASE+VAR=VALUE"
         fi
     done
     [ ${#ALLOCS[@]} -gt 0 ] || die "no allocator to run (none installed?); see '$MHBENCH allocators'"
+    for a in "${ALLOCS[@]}"; do
+        [[ "$names" != *" ${a%%=*} "* ]] || die "allocator name '${a%%=*}' is given twice; name each variant differently"
+        names+="${a%%=*} "
+    done
+}
+
+# A MULTIHEAP_* variable inherited from the shell would change what every
+# multiheap cell measures while its name stays the same: the matrix drops them
+# (variants set their own switches) and says so.
+drop_inherited_switches() {
+    local v dropped=()
+    for v in $(compgen -e); do
+        [[ "$v" == MULTIHEAP_* ]] && { dropped+=("$v"); unset "$v"; }
+    done
+    [ ${#dropped[@]} -eq 0 ] ||
+        echo "matrix: ignoring ${dropped[*]} from the environment; set switches with a variant, e.g. NAME=multiheap+MULTIHEAP_CACHE=0" >&2
 }
 
 check_workloads() {
@@ -218,7 +238,7 @@ main() {
     while [ $# -gt 0 ]; do
         case "$1" in
             --config) [ $# -ge 2 ] || die "--config needs a file"; config="$2"; shift 2 ;;
-            --preset) [ $# -ge 2 ] || die "--preset needs quick or full"; preset="$2"; shift 2 ;;
+            --preset) [ $# -ge 2 ] || die "--preset needs quick, full or targets"; preset="$2"; shift 2 ;;
             --shard) [ $# -ge 2 ] || die "--shard needs K/N, e.g. 1/4"; shard="$2"; shift 2 ;;
             --resume) [ $# -ge 2 ] || die "--resume needs a run directory"; resume="$2"; shift 2 ;;
             --out) [ $# -ge 2 ] || die "--out needs a directory"; out="$2"; shift 2 ;;
@@ -239,12 +259,13 @@ main() {
         config="$resume/config.conf" out="$resume"
     elif [ -z "$config" ]; then
         case "${preset:-quick}" in
-            quick|full|test) config="$ROOT/results/configs/${preset:-quick}.conf" ;;
-            *) die "unknown preset '$preset'; choose quick or full (or --config FILE)" ;;
+            quick|full|targets|test) config="$ROOT/results/configs/${preset:-quick}.conf" ;;
+            *) die "unknown preset '$preset'; choose quick, full or targets (or --config FILE)" ;;
         esac
     fi
     parse_config "$config"
     check_workloads
+    drop_inherited_switches
 
     RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$(hostname -s)"
     [ -n "$out" ] && RUN_ID="$(basename "$out")"

@@ -98,6 +98,24 @@ int  mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made);
 int  mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots);
 int  mr_compare_main(int argc, char **argv);
 
+/* report.md and report.html are written side by side through these (report_write.c) */
+typedef struct doc {
+    FILE *md, *html;
+    const char *dir;
+} doc;
+
+void doc_heading(doc *d, int level, const char *text);
+void doc_para(doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cells separated by '\t' */
+void doc_table_begin(doc *d, const char *header);
+void doc_row(doc *d, const char *cells, bool header);
+void doc_table_end(doc *d);
+
+/* Issue 6's targets and the seed ladder (report_targets.c); each section is
+ * written only when the set holds cells it needs, and names the missing ones. */
+void mr_section_targets(doc *d, const mr_set *set);
+void mr_section_seed(doc *d, const mr_set *set);
+
 /* small shared helpers */
 const char *mr_machine_line(const mr_set *set, char *buf, size_t len);
 double      mr_counter_per_op(const mh_jv *rec, const char *name, bool *present);

@@ -11,11 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct doc {
-    FILE *md, *html;
-    const char *dir;
-} doc;
-
 static void html_escaped(FILE *f, const char *s)
 {
     for (; *s; s++) {
@@ -37,7 +32,7 @@ static void md_cell(FILE *f, const char *s)
     }
 }
 
-static void doc_heading(doc *d, int level, const char *text)
+void doc_heading(doc *d, int level, const char *text)
 {
     fprintf(d->md, "\n%.*s %s\n\n", level, "######", text);
     fprintf(d->html, "<h%d>", level);
@@ -45,7 +40,7 @@ static void doc_heading(doc *d, int level, const char *text)
     fprintf(d->html, "</h%d>\n", level);
 }
 
-static void doc_para(doc *d, const char *fmt, ...)
+void doc_para(doc *d, const char *fmt, ...)
 {
     char buf[4096];
     va_list ap;
@@ -67,7 +62,7 @@ static void doc_code(doc *d, const char *text)
 }
 
 /* Cells are separated by '\t' in one string: rows read like the table they make. */
-static void doc_row(doc *d, const char *cells, bool header)
+void doc_row(doc *d, const char *cells, bool header)
 {
     char *copy = strdup(cells), *save = NULL;
     int n = 0;
@@ -91,13 +86,13 @@ static void doc_row(doc *d, const char *cells, bool header)
     free(copy);
 }
 
-static void doc_table_begin(doc *d, const char *header)
+void doc_table_begin(doc *d, const char *header)
 {
     fputs("<table>\n", d->html);
     doc_row(d, header, true);
 }
 
-static void doc_table_end(doc *d)
+void doc_table_end(doc *d)
 {
     fputs("\n", d->md);
     fputs("</table>\n", d->html);
@@ -472,6 +467,8 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     section_environment(&d, set);
     section_summary(&d, set, base);
     section_geomeans(&d, set);
+    mr_section_targets(&d, set);
+    mr_section_seed(&d, set);
     doc_heading(&d, 2, "Plots");
     if (!plots->n) doc_para(&d, "No plots were made (gnuplot missing or --no-plots).");
     for (int i = 0; i < plots->n; i++) doc_image(&d, plots->name[i], plots->title[i]);

@@ -33,4 +33,7 @@ if(TARGET mhbench)
   set_tests_properties(matrix.report matrix.compare matrix.bad_input PROPERTIES FIXTURES_REQUIRED matrix_tiny)
   # runs one after another: they time real runs on a shared machine
   set_tests_properties(matrix.tiny matrix.resume matrix.failing_cell matrix.shard PROPERTIES RESOURCE_LOCK matrix_runs)
+  # issue 6's report sections from a synthetic result set, and variant specs in configs
+  add_test(NAME matrix.targets_report COMMAND bash ${MH_MATRIX_TESTS}/targets_report.sh)
+  set_tests_properties(matrix.targets_report PROPERTIES ENVIRONMENT "${MH_MATRIX_ENV}" TIMEOUT 60)
 endif()

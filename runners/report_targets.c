@@ -1,0 +1,423 @@
+/*
+ * Issue 6's two report sections, read from the cells results/configs/targets.conf
+ * makes (and the pair microbenchmarks ./run.sh targets adds):
+ *   "Issue 6 targets": each target row with multiheap's median next to the best
+ *     of tcmalloc, jemalloc and mimalloc in the same result set, met or not and
+ *     by how much;
+ *   "seed design vs multiheap": the seed ladder (one improvement switched on per
+ *     row), throughput relative to the seed and peak RSS per target workload.
+ * A cell is found by workload, thread count and the parameters the target needs,
+ * whatever the config named its case, so a quick run fills what it can. A cell
+ * that is missing is named, never estimated.
+ */
+#include "report.h"
+
+#include "multiheap.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const peers[] = { "tcmalloc", "jemalloc", "mimalloc" };
+#define NPEERS (sizeof peers / sizeof *peers)
+
+/* One workload cell a target reads: params are "name=value" with '|' between
+ * accepted values, NULL-terminated. */
+typedef struct target_cell {
+    const char *label, *workload;
+    int threads;
+    const char *params[3];
+} target_cell;
+
+static const target_cell throughput_cells[] = {
+    { "thread-local churn, sizes 8..512", "thread-local-churn", 1, { "size-min=8", "size-max=512" } },
+    { "thread-local churn, sizes 8..512", "thread-local-churn", 2, { "size-min=8", "size-max=512" } },
+    { "cross-core-free, 100% remote", "cross-core-free", 2, { "remote=100" } },
+    /* producers 0 means half the threads: 1:1 at 2 threads, as producers=1 is */
+    { "producer-consumer, 1:1", "producer-consumer", 2, { "producers=0|1" } },
+    { "xmalloc-style asymmetric", "xmalloc", 2, { NULL } },
+    { "thread-local churn, oversubscribed", "oversubscribed", 8, { NULL } },
+    { "growth storm", "growth-storm", 2, { NULL } },
+};
+#define NTHROUGHPUT (sizeof throughput_cells / sizeof *throughput_cells)
+#define GROWTH_CELL (&throughput_cells[NTHROUGHPUT - 1])
+
+/* The classic analogs whose peak RSS the issue bounds (xmalloc is one too). */
+static const target_cell classic_cells[] = {
+    { "classic analog larson", "larson", 2, { NULL } },
+    { "classic analog xmalloc", "xmalloc", 2, { NULL } },
+    { "classic analog false-sharing-passive", "false-sharing-passive", 2, { NULL } },
+    { "classic analog false-sharing-active", "false-sharing-active", 2, { NULL } },
+    { "classic analog threadtest", "threadtest", 2, { NULL } },
+    { "classic analog shbench", "shbench", 2, { NULL } },
+    { "classic analog size-sweep", "size-sweep", 2, { NULL } },
+    { "classic analog realloc-growth", "realloc-growth", 2, { NULL } },
+};
+#define NCLASSIC (sizeof classic_cells / sizeof *classic_cells)
+
+#define PAIR_PREFIX "micro/pair/size:"
+
+/* ---- finding cells ---- */
+
+static const char *case_workload(const mr_set *set, int ci)
+{
+    for (size_t i = 0; i < set->nruns; i++)
+        if (strcmp(set->runs[i].case_name, set->cases[ci]) == 0) return set->runs[i].workload;
+    return "";
+}
+
+static bool param_matches(const mr_set *set, int ci, const char *want)
+{
+    char name[64], buf[128];
+    size_t n = strcspn(want, "=");
+    snprintf(name, sizeof name, "%.*s", (int)n, want);
+    const char *have = mr_case_param(set, ci, name, buf, sizeof buf);
+    for (const char *v = want + n + 1; *v;) {
+        size_t len = strcspn(v, "|");
+        if (strlen(have) == len && strncmp(have, v, len) == 0) return true;
+        v += len + (v[len] == '|');
+    }
+    return false;
+}
+
+/* The group of allocator `alloc` in the target's cell, NULL when it has no successful run. */
+static const mr_group *cell_group(const mr_set *set, const target_cell *t, const char *alloc)
+{
+    int ai = mr_alloc_index(set, alloc), ti = -1;
+    for (int i = 0; i < set->nthreads; i++)
+        if (set->threads[i] == t->threads) ti = i;
+    if (ai < 0 || ti < 0) return NULL;
+    for (int ci = 0; ci < set->ncases; ci++) {
+        if (strcmp(case_workload(set, ci), t->workload) != 0) continue;
+        bool ok = true;
+        for (int p = 0; p < 3 && t->params[p]; p++) ok &= param_matches(set, ci, t->params[p]);
+        const mr_group *g = ok ? mr_group_at(set, ci, ti, ai) : NULL;
+        if (g && g->n) return g;
+    }
+    return NULL;
+}
+
+static void cell_name(const target_cell *t, const char *alloc, char *buf, size_t len)
+{
+    size_t off = (size_t)snprintf(buf, len, "%s", t->workload);
+    for (int p = 0; p < 3 && t->params[p] && off < len; p++)
+        off += (size_t)snprintf(buf + off, len - off, " --%s", t->params[p]);
+    snprintf(buf + off, len - off, " | %d | %s", t->threads, alloc);
+}
+
+/* ---- per-run values and medians ---- */
+
+typedef double (*run_value)(const mr_run *r);
+
+static double duration_of(const mr_run *r) { return mh_json_num_or(mh_json_get(r->rec, "duration_s"), NAN); }
+
+/* RSS 1 s after the last free as a share of the same run's peak RSS. Records
+ * without rss_after_free_t_ms come from a growth-storm that took its last
+ * settle sample, however early, as the 1 s value: those do not count. */
+static double settled_share_of(const mr_run *r)
+{
+    if (!mh_json_path(r->rec, "extra.rss_after_free_t_ms")) return NAN;
+    double after = mh_json_num_or(mh_json_path(r->rec, "extra.rss_1s_after_free_kib"), NAN);
+    return after / r->peak_rss_kib;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of f over the group's runs that have it; NaN when none has. */
+static double group_median(const mr_group *g, run_value f)
+{
+    double *v = malloc(sizeof *v * (size_t)(g->n + 1));
+    int n = 0;
+    for (int i = 0; i < g->n; i++) {
+        double x = f(g->runs[i]);
+        if (isfinite(x)) v[n++] = x;
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    double m = n == 0 ? NAN : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    free(v);
+    return m;
+}
+
+/* The best peer's group in a cell: highest median throughput (or lowest of `lower`). */
+typedef double (*group_value)(const mr_group *g);
+static double thr_of(const mr_group *g) { return g->s.median; }
+static double rss_of(const mr_group *g) { return g->rss_median_kib; }
+static double time_of(const mr_group *g) { return group_median(g, duration_of); }
+
+static const mr_group *best_peer(const mr_set *set, const target_cell *t, group_value f, bool lower, int *peer)
+{
+    const mr_group *best = NULL;
+    for (size_t p = 0; p < NPEERS; p++) {
+        const mr_group *g = cell_group(set, t, peers[p]);
+        if (!g || !isfinite(f(g))) continue;
+        if (!best || (lower ? f(g) < f(best) : f(g) > f(best))) best = g, *peer = (int)p;
+    }
+    return best;
+}
+
+/* ---- the targets table ---- */
+
+typedef struct missing {
+    char text[2048];
+    size_t len;
+} missing;
+
+static void note_missing(missing *m, const char *what)
+{
+    if (!strstr(m->text, what))
+        m->len += (size_t)snprintf(m->text + m->len, sizeof m->text - m->len, "%s%s", m->len ? "; " : "", what);
+}
+
+/* "met (+13%)" or "not met: 12% short" for a higher-is-better ratio against its goal. */
+static void verdict_at_least(double r, double goal, char *buf, size_t len)
+{
+    if (r >= goal) snprintf(buf, len, "met (%+.0f%%)", (r / goal - 1) * 100);
+    else snprintf(buf, len, "NOT met: %.0f%% short", (1 - r / goal) * 100);
+}
+
+/* For a lower-is-better value against its limit. */
+static void verdict_at_most(double v, double limit, char *buf, size_t len)
+{
+    if (v <= limit) snprintf(buf, len, "met (%.0f%% under)", (1 - v / limit) * 100);
+    else snprintf(buf, len, "NOT met: %.0f%% over", (v / limit - 1) * 100);
+}
+
+static const char table_header[] = "target\tthreads\tmultiheap\tbest peer\tmeasured\ttarget\tresult";
+
+/* A target row: what is measured, and the goal it is held to. */
+typedef struct row_kind {
+    const char *what, *goal;
+} row_kind;
+
+static const row_kind THROUGHPUT = { "", ">= 1.0" }, GROWTH_TIME = { ": time", "<= 1.0 x best" },
+                      GROWTH_RSS = { ": peak RSS", "<= 1.0 x best" }, CLASSIC_RSS = { ": peak RSS", "<= 1.2 x best" };
+
+static void missing_row(doc *d, missing *m, const target_cell *t, const row_kind *k, const char *alloc)
+{
+    char name[512], row[1024];
+    cell_name(t, alloc, name, sizeof name);
+    note_missing(m, name);
+    snprintf(row, sizeof row, "%s%s\t%d\tn/a\tn/a\tn/a\t%s\tmissing: %s", t->label, k->what, t->threads, k->goal, name);
+    doc_row(d, row, false);
+}
+
+/* multiheap's and the best peer's groups of a cell; a row saying what is missing when either is. */
+static bool both_groups(doc *d, const mr_set *set, missing *m, const target_cell *t, const row_kind *k,
+                        group_value f, bool lower, const mr_group **mh, const mr_group **best, int *peer)
+{
+    *mh = cell_group(set, t, "multiheap");
+    *best = best_peer(set, t, f, lower, peer);
+    if (!*mh) missing_row(d, m, t, k, "multiheap");
+    else if (!*best) missing_row(d, m, t, k, "tcmalloc, jemalloc or mimalloc");
+    return *mh && *best;
+}
+
+static void throughput_row(doc *d, const mr_set *set, missing *m, const target_cell *t)
+{
+    const mr_group *mh, *best;
+    int peer = 0;
+    if (!both_groups(d, set, m, t, &THROUGHPUT, thr_of, false, &mh, &best, &peer)) return;
+    double r = mh->s.median / best->s.median;
+    char row[1024], verdict[64];
+    verdict_at_least(r, 1.0, verdict, sizeof verdict);
+    snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s\t%s %.3f Mops/s\t%.2f\t>= 1.0\t%s", t->label, t->threads,
+             mh->s.median / 1e6, peers[peer], best->s.median / 1e6, r, verdict);
+    doc_row(d, row, false);
+}
+
+/* Growth storm: time and peak RSS against the best peer, and RSS 1 s after the last free. */
+static void growth_rows(doc *d, const mr_set *set, missing *m)
+{
+    const target_cell *t = GROWTH_CELL;
+    const mr_group *mh, *best;
+    int peer = 0;
+    char row[1024], verdict[64];
+    if (both_groups(d, set, m, t, &GROWTH_TIME, time_of, true, &mh, &best, &peer)) {
+        double r = time_of(mh) / time_of(best);
+        verdict_at_most(r, 1.0, verdict, sizeof verdict);
+        snprintf(row, sizeof row, "%s: time\t%d\t%.3f s\t%s %.3f s\t%.2f x best\t<= 1.0 x best\t%s", t->label,
+                 t->threads, time_of(mh), peers[peer], time_of(best), r, verdict);
+        doc_row(d, row, false);
+    }
+    if (both_groups(d, set, m, t, &GROWTH_RSS, rss_of, true, &mh, &best, &peer)) {
+        double r = mh->rss_median_kib / best->rss_median_kib;
+        verdict_at_most(r, 1.0, verdict, sizeof verdict);
+        snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%.2f x best\t<= 1.0 x best\t%s",
+                 t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, r, verdict);
+        doc_row(d, row, false);
+    }
+    mh = cell_group(set, t, "multiheap");
+    double share = mh ? group_median(mh, settled_share_of) : NAN;
+    if (!isfinite(share)) {
+        char name[512];
+        cell_name(t, "multiheap", name, sizeof name);
+        note_missing(m, mh ? "multiheap's growth-storm rss_1s_after_free_kib timed from the last free (run it with "
+                             "--settle-ms=1000 or more, with this driver)" : name);
+        snprintf(row, sizeof row, "%s: RSS 1 s after the last free\t%d\tn/a\t-\tn/a\t<= 10%% of peak\tmissing: %s",
+                 t->label, t->threads, mh ? "rss_1s_after_free_kib timed from the last free" : name);
+    } else {
+        verdict_at_most(share, 0.10, verdict, sizeof verdict);
+        snprintf(row, sizeof row, "%s: RSS 1 s after the last free\t%d\t%.1f%% of peak\t-\t%.1f%%\t<= 10%% of peak\t%s",
+                 t->label, t->threads, share * 100, share * 100, verdict);
+    }
+    doc_row(d, row, false);
+}
+
+static void classic_rss_row(doc *d, const mr_set *set, missing *m, const target_cell *t)
+{
+    const mr_group *mh, *best;
+    int peer = 0;
+    if (!both_groups(d, set, m, t, &CLASSIC_RSS, rss_of, true, &mh, &best, &peer)) return;
+    double r = mh->rss_median_kib / best->rss_median_kib;
+    char row[1024], verdict[64];
+    verdict_at_most(r, 1.2, verdict, sizeof verdict);
+    snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%.2f x best\t<= 1.2 x best\t%s",
+             t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, r, verdict);
+    doc_row(d, row, false);
+}
+
+/* The pair microbenchmark over every small size: the worst size decides. */
+static void pair_row(doc *d, const mr_set *set, missing *m)
+{
+    int sizes = 0, met = 0, worst_size = 0, peer = 0;
+    double worst = INFINITY, logsum = 0;
+    for (int ci = 0; ci < set->ncases; ci++) {
+        const char *c = set->cases[ci];
+        if (strncmp(c, PAIR_PREFIX, strlen(PAIR_PREFIX)) != 0 || atoi(c + strlen(PAIR_PREFIX)) > MH_SMALL_MAX_BYTES)
+            continue;
+        /* a microbenchmark's case is its workload name (mhreport.c: case_of) */
+        const target_cell t = { c, c, 1, { NULL } };
+        const mr_group *g = cell_group(set, &t, "multiheap"), *best = best_peer(set, &t, thr_of, false, &peer);
+        if (!g || !best) {
+            char what[128];
+            snprintf(what, sizeof what, "%s | 1 | %s", c, g ? "tcmalloc, jemalloc or mimalloc" : "multiheap");
+            note_missing(m, what);
+            continue;
+        }
+        double r = g->s.median / best->s.median;
+        sizes++, met += r >= 1.0, logsum += log(r);
+        if (r < worst) worst = r, worst_size = atoi(c + strlen(PAIR_PREFIX));
+    }
+    char row[1024], verdict[64];
+    if (!sizes) {
+        note_missing(m, PAIR_PREFIX "S records (./run.sh targets appends them)");
+        snprintf(row, sizeof row, "malloc+free pair, every small class\t1\tn/a\tn/a\tn/a\t>= 1.0\tmissing: "
+                                  PAIR_PREFIX "S records");
+    } else {
+        verdict_at_least(worst, 1.0, verdict, sizeof verdict);
+        snprintf(row, sizeof row, "malloc+free pair, every small class (%d sizes <= %d B)\t1\t%d of %d sizes >= 1.0\t"
+                 "per size\tworst %.2f (size %d), geomean %.2f\t>= 1.0 each\t%s", sizes, MH_SMALL_MAX_BYTES, met,
+                 sizes, worst, worst_size, exp(logsum / sizes), verdict);
+    }
+    doc_row(d, row, false);
+}
+
+static bool set_has(const mr_set *set, const char *alloc) { return mr_alloc_index(set, alloc) >= 0; }
+
+void mr_section_targets(doc *d, const mr_set *set)
+{
+    if (!set_has(set, "multiheap")) return;
+    missing m = { .len = 0 };
+    m.text[0] = 0;
+    doc_heading(d, 2, "Issue 6 targets");
+    doc_para(d, "Each row: multiheap's median over the measured repetitions of this result set next to the best "
+                "of tcmalloc, jemalloc and mimalloc in the same set (throughput: the highest median; time and RSS: "
+                "the lowest). Ratio = multiheap / best peer. \"by how much\" is relative to the target. "
+                "The cells come from results/configs/targets.conf; ./run.sh targets runs them with the pair "
+                "microbenchmarks.");
+    doc_table_begin(d, table_header);
+    for (size_t i = 0; i < NTHROUGHPUT - 1; i++) {
+        throughput_row(d, set, &m, &throughput_cells[i]);
+        if (i == 1) pair_row(d, set, &m);   /* the issue's order: after the two churn rows */
+    }
+    growth_rows(d, set, &m);
+    for (size_t i = 0; i < NCLASSIC; i++) classic_rss_row(d, set, &m, &classic_cells[i]);
+    doc_table_end(d);
+    if (m.len) doc_para(d, "Missing cells (no successful run in this result set): %s.", m.text);
+}
+
+/* ---- the seed ladder ---- */
+
+/* One improvement per row, named as results/configs/targets.conf names them. */
+static const struct rung {
+    const char *alloc, *step;
+} ladder[] = {
+    { "multiheap-seed", "seed design (MULTIHEAP_SEED=1)" },
+    { "mh-seed-cache", "+ per-CPU front cache" },
+    { "mh-seed-cache-batch", "+ batched remote frees" },
+    { "multiheap", "+ purge of empty pages (default)" },
+    { "mh-nolargecache", "default without the large-block cache" },
+};
+#define NRUNGS (sizeof ladder / sizeof *ladder)
+
+/* mh_options() as the allocator's first successful run recorded it. */
+static const char *options_of(const mr_set *set, const char *alloc)
+{
+    for (size_t i = 0; i < set->nruns; i++) {
+        const mr_run *r = &set->runs[i];
+        if (!r->ok || strcmp(r->alloc, alloc) != 0) continue;
+        const mh_jv *a = mh_json_get(r->rec, "allocator");
+        return mh_json_str_or(mh_json_get(a, "options"), mh_json_str_or(mh_json_get(a, "options_reason"), "n/a"));
+    }
+    return "no successful run";
+}
+
+/* One table, a row per rung and a column per target workload; `relative`:
+ * throughput over the seed's in the same cell, else peak RSS in MiB. */
+static void ladder_table(doc *d, const mr_set *set, missing *m, bool relative)
+{
+    char head[2048] = "step\tallocator";
+    size_t off = strlen(head);
+    for (size_t c = 0; c < NTHROUGHPUT; c++)
+        off += (size_t)snprintf(head + off, sizeof head - off, "\t%s (%d)", throughput_cells[c].workload,
+                                throughput_cells[c].threads);
+    if (relative) snprintf(head + off, sizeof head - off, "\tmh_options()");
+    doc_table_begin(d, head);
+    for (size_t r = 0; r < NRUNGS; r++) {
+        char row[4096];
+        off = (size_t)snprintf(row, sizeof row, "%s\t%s", ladder[r].step, ladder[r].alloc);
+        for (size_t c = 0; c < NTHROUGHPUT; c++) {
+            const target_cell *t = &throughput_cells[c];
+            const mr_group *g = cell_group(set, t, ladder[r].alloc), *seed = cell_group(set, t, ladder[0].alloc);
+            const char *whose = g ? ladder[0].alloc : ladder[r].alloc;
+            char name[512];
+            if (set_has(set, whose)) cell_name(t, whose, name, sizeof name);
+            else snprintf(name, sizeof name, "every cell of %s (not in this result set)", whose);
+            if (!g || (relative && !seed)) {
+                note_missing(m, name);
+                off += (size_t)snprintf(row + off, sizeof row - off, "\tn/a");
+            } else if (relative) {
+                off += (size_t)snprintf(row + off, sizeof row - off, "\t%.2f", g->s.median / seed->s.median);
+            } else {
+                off += (size_t)snprintf(row + off, sizeof row - off, "\t%.1f", g->rss_median_kib / 1024);
+            }
+        }
+        if (relative) snprintf(row + off, sizeof row - off, "\t%s", options_of(set, ladder[r].alloc));
+        doc_row(d, row, false);
+    }
+    doc_table_end(d);
+}
+
+void mr_section_seed(doc *d, const mr_set *set)
+{
+    bool any = false;
+    for (size_t r = 0; r < NRUNGS; r++) any |= strcmp(ladder[r].alloc, "multiheap") != 0 && set_has(set, ladder[r].alloc);
+    if (!any) return;
+    missing m = { .len = 0 };
+    m.text[0] = 0;
+    doc_heading(d, 2, "seed design vs multiheap");
+    doc_para(d, "What each improvement bought: from the seed design (every operation under the owning heap's "
+                "lock, no front cache, no remote batching, no return to the OS) one switch is turned on per row; "
+                "the last row turns the large-block cache off in the default. Throughput: median over the "
+                "repetitions divided by the seed's median in the same cell (above 1: faster than the seed). "
+                "mh_options() is what the library reported in the run, so a row shows what really ran.");
+    ladder_table(d, set, &m, true);
+    doc_para(d, "Peak RSS, MiB (median over the repetitions), same cells:");
+    ladder_table(d, set, &m, false);
+    if (m.len) doc_para(d, "Missing cells (no successful run in this result set): %s.", m.text);
+}

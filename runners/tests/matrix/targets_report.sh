@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# matrix.targets_report: the report's "Issue 6 targets" and "seed design vs
+# multiheap" sections, from a synthetic result set shaped like
+# results/configs/targets.conf's (plus pair microbenchmarks): every number in
+# them is recomputed here from results.csv; a cell with only failed runs and an
+# allocator absent from the set are named as missing. Also: the matrix takes
+# variant specs (cells named by NAME), refuses a bad one and a name given twice,
+# and the targets preset parses.
+. "$(dirname "$0")/lib.sh"
+dir="$WORK/targets-report"
+rm -rf "$dir" && mkdir -p "$dir"
+
+python3 - "$dir/records.jsonl" <<'PY'
+import json, random, sys
+random.seed(6)
+allocs = ["glibc", "tcmalloc", "jemalloc", "mimalloc", "multiheap", "multiheap-seed",
+          "mh-seed-cache", "mh-seed-cache-batch"]          # mh-nolargecache: absent on purpose
+cells = [("thread-local-churn", "thread-local-churn", 1, {"size-min": 8, "size-max": 512}),
+         ("thread-local-churn", "thread-local-churn", 2, {"size-min": 8, "size-max": 512}),
+         ("cross-core-free", "cross-core-free", 2, {"remote": 100}),
+         ("producer-consumer", "producer-consumer", 2, {"producers": 0}),
+         ("xmalloc", "xmalloc", 2, {}), ("oversubscribed", "oversubscribed", 8, {}),
+         ("growth-storm", "growth-storm", 2, {"settle-ms": 1000})]
+cells += [(w, w, 2, {}) for w in ["larson", "false-sharing-passive", "false-sharing-active",
+                                  "threadtest", "shbench", "size-sweep", "realloc-growth"]]
+cells += [("micro/pair/size:%d" % s, "micro/pair/size:%d" % s, 1, {"size": s}) for s in (64, 8096, 8097)]
+out = open(sys.argv[1], "w")
+for case, wl, threads, params in cells:
+    for a in allocs:
+        for rep in range(5):
+            cell = "%s|%d|%s" % (case, threads, a) if not wl.startswith("micro/") else "micro/" + a
+            rec = {"schema": "multiheap-result/1", "run_id": "synthetic", "cell": cell, "rep": rep,
+                   "warmup": False, "timestamp": "2026-11-29T12:00:00Z",
+                   "workload": {"name": wl, "params": params}, "allocator": {"name": a}, "threads": threads}
+            if wl == "oversubscribed" and a == "multiheap":
+                rec.update(status="failed", error="mhbench exited with status 3: synthetic")
+            else:
+                thr = random.uniform(5e7, 1.5e8)
+                peak = random.uniform(6000, 9000)
+                rec.update(status="ok", error=None, throughput_ops_s=thr, ns_per_op=1e9 / thr,
+                           duration_s=random.uniform(0.2, 0.5),
+                           memory={"peak_rss_kib": peak, "end_rss_kib": peak},
+                           allocator={"name": a, "options": "key=cpu synthetic=" + a},
+                           extra={"rss_1s_after_free_kib": peak * random.uniform(0.02, 0.3),
+                                  "rss_after_free_t_ms": [2.0, 1001.0]}
+                           if wl == "growth-storm" else {})
+            out.write(json.dumps(rec) + "\n")
+PY
+"$MH_MHREPORT" report --no-plots "$dir" >/dev/null 2>"$WORK/targets-report.err" ||
+    fail "mhreport refused the synthetic targets set: $(cat "$WORK/targets-report.err")"
+
+# Every row the sections should hold, recomputed from the CSV; each must be in report.md.
+python3 - "$dir/results.csv" "$dir/report.md" <<'PY' || fail "the targets sections disagree with results.csv"
+import csv, math, statistics as st, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "ok" and r["warmup"] == "false"]
+report = open(sys.argv[2]).read()
+def runs(case, threads, alloc):
+    return [r for r in rows if r["case"] == case and int(r["threads"]) == threads and r["allocator"] == alloc]
+def med(case, threads, alloc, col):
+    v = [float(r[col]) for r in runs(case, threads, alloc)]
+    return st.median(v) if v else None
+peers = ["tcmalloc", "jemalloc", "mimalloc"]
+def best(case, threads, col, lower):
+    vals = [(med(case, threads, p, col), p) for p in peers]
+    return (min if lower else max)(vals)
+def at_least(r, goal):
+    return "met (%+.0f%%)" % ((r / goal - 1) * 100) if r >= goal else "NOT met: %.0f%% short" % ((1 - r / goal) * 100)
+def at_most(v, limit):
+    return "met (%.0f%% under)" % ((1 - v / limit) * 100) if v <= limit else "NOT met: %.0f%% over" % ((v / limit - 1) * 100)
+want = []
+for label, case, t in [("thread-local churn, sizes 8..512", "thread-local-churn", 1),
+                       ("thread-local churn, sizes 8..512", "thread-local-churn", 2),
+                       ("cross-core-free, 100% remote", "cross-core-free", 2),
+                       ("producer-consumer, 1:1", "producer-consumer", 2), ("xmalloc-style asymmetric", "xmalloc", 2)]:
+    mh = med(case, t, "multiheap", "throughput_ops_s")
+    b, p = best(case, t, "throughput_ops_s", False)
+    r = mh / b
+    want.append("| %s | %d | %.3f Mops/s | %s %.3f Mops/s | %.2f | >= 1.0 | %s |" % (label, t, mh / 1e6, p, b / 1e6, r, at_least(r, 1.0)))
+want.append("| thread-local churn, oversubscribed | 8 | n/a | n/a | n/a | >= 1.0 | missing: oversubscribed \\| 8 \\| multiheap |")
+ratios = {}
+for s in (64, 8096):
+    case = "micro/pair/size:%d" % s
+    ratios[s] = med(case, 1, "multiheap", "throughput_ops_s") / best(case, 1, "throughput_ops_s", False)[0]
+worst = min(ratios, key=ratios.get)
+geo = math.exp(sum(math.log(v) for v in ratios.values()) / len(ratios))
+want.append("| malloc+free pair, every small class (2 sizes <= 8096 B) | 1 | %d of 2 sizes >= 1.0 | per size | worst %.2f (size %d), geomean %.2f | >= 1.0 each | %s |"
+            % (sum(v >= 1 for v in ratios.values()), ratios[worst], worst, geo, at_least(ratios[worst], 1.0)))
+mh, (b, p) = med("growth-storm", 2, "multiheap", "duration_s"), best("growth-storm", 2, "duration_s", True)
+want.append("| growth storm: time | 2 | %.3f s | %s %.3f s | %.2f x best | <= 1.0 x best | %s |" % (mh, p, b, mh / b, at_most(mh / b, 1.0)))
+mh, (b, p) = med("growth-storm", 2, "multiheap", "peak_rss_kib"), best("growth-storm", 2, "peak_rss_kib", True)
+want.append("| growth storm: peak RSS | 2 | %.1f MiB | %s %.1f MiB | %.2f x best | <= 1.0 x best | %s |" % (mh / 1024, p, b / 1024, mh / b, at_most(mh / b, 1.0)))
+share = st.median(float(r["rss_1s_after_free_kib"]) / float(r["peak_rss_kib"]) for r in runs("growth-storm", 2, "multiheap"))
+want.append("| growth storm: RSS 1 s after the last free | 2 | %.1f%% of peak | - | %.1f%% | <= 10%% of peak | %s |" % (share * 100, share * 100, at_most(share, 0.10)))
+for w in ["larson", "false-sharing-passive", "realloc-growth"]:
+    mh, (b, p) = med(w, 2, "multiheap", "peak_rss_kib"), best(w, 2, "peak_rss_kib", True)
+    want.append("| classic analog %s: peak RSS | 2 | %.1f MiB | %s %.1f MiB | %.2f x best | <= 1.2 x best | %s |" % (w, mh / 1024, p, b / 1024, mh / b, at_most(mh / b, 1.2)))
+seed_cols = [("thread-local-churn", 1), ("thread-local-churn", 2), ("cross-core-free", 2), ("producer-consumer", 2),
+             ("xmalloc", 2), ("oversubscribed", 8), ("growth-storm", 2)]
+cells = ["%.2f" % (med(c, t, "mh-seed-cache", "throughput_ops_s") / med(c, t, "multiheap-seed", "throughput_ops_s")) for c, t in seed_cols]
+want.append("| + per-CPU front cache | mh-seed-cache | " + " | ".join(cells) + " | key=cpu synthetic=mh-seed-cache |")
+cells = ["%.1f" % (med(c, t, "mh-seed-cache-batch", "peak_rss_kib") / 1024) for c, t in seed_cols]
+want.append("| + batched remote frees | mh-seed-cache-batch | " + " | ".join(cells) + " |")
+want.append("| default without the large-block cache | mh-nolargecache | " + " | ".join(["n/a"] * 7) + " | no successful run |")
+want.append("every cell of mh-nolargecache (not in this result set)")
+missing = [w for w in want if w not in report]
+for w in missing:
+    print("missing from report.md: " + w, file=sys.stderr)
+sys.exit(1 if missing else 0)
+PY
+grep -q "^## Issue 6 targets" "$dir/report.md" && grep -q "^## seed design vs multiheap" "$dir/report.md" ||
+    fail "report.md lacks the two sections"
+
+# growth-storm records from before the settle samples were timed from the last free
+# (no rss_after_free_t_ms): their rss_1s_after_free_kib does not count.
+mkdir -p "$dir/untimed"
+sed 's/, "rss_after_free_t_ms": \[2.0, 1001.0\]//' "$dir/records.jsonl" >"$dir/untimed/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$dir/untimed" >/dev/null
+grep -q "RSS 1 s after the last free | 2 | n/a | - | n/a | <= 10% of peak | missing: rss_1s_after_free_kib timed" \
+    "$dir/untimed/report.md" || fail "an untimed rss_1s_after_free_kib was used"
+
+# A set without multiheap or its variants gets neither section.
+grep -Ev '"allocator": \{"name": "(multiheap|mh-)' "$dir/records.jsonl" >"$dir/peers.jsonl"
+mkdir -p "$dir/peers" && mv "$dir/peers.jsonl" "$dir/peers/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$dir/peers" >/dev/null
+! grep -q "Issue 6 targets\|seed design vs multiheap" "$dir/peers/report.md" ||
+    fail "a set without multiheap got the targets sections"
+
+# The matrix side: variant specs name their cells; bad specs and repeated names are refused.
+conf="$dir/variants.conf"
+printf '%s\n' "allocators = glibc multiheap-seed nocache=multiheap+MULTIHEAP_CACHE=0" "threads = 2" \
+    "repetitions = 1" "warmup = 0" "workload thread-local-churn --ops=1000" >"$conf"
+cells="$("$MATRIX" --config "$conf" --out "$dir/run-variants" --dry-run)"
+grep -q "thread-local-churn|2|nocache$" <<<"$cells" && grep -q "|2|multiheap-seed$" <<<"$cells" ||
+    fail "variant cells are not named by the variant: $cells"
+printf '%s\n' "allocators = v=multiheap+MULTIHEAP_CACHE=maybe" "workload thread-local-churn" >"$dir/bad1.conf"
+expect_refusal "MULTIHEAP_CACHE=0|1" "$MATRIX" --config "$dir/bad1.conf" --out "$dir/run-bad1"
+printf '%s\n' "allocators = v=multiheap+MULTIHEAP_CACHE=0 v=multiheap+MULTIHEAP_CACHE=1" "workload thread-local-churn" >"$dir/bad2.conf"
+expect_refusal "given twice" "$MATRIX" --config "$dir/bad2.conf" --out "$dir/run-bad2"
+[ ! -e "$dir/run-bad1" ] && [ ! -e "$dir/run-bad2" ] || fail "a refused config left a run directory"
+[ "$("$MATRIX" --preset targets --out "$dir/run-targets" --dry-run | grep -c '|mh-seed-cache-batch$')" -eq 84 ] ||
+    fail "the targets preset does not make 14 cells x 6 passes for each allocator"
+echo "matrix.targets_report: ok"
