@@ -68,22 +68,28 @@ void *mh_cache_alloc_slow(unsigned cls) {
 }
 
 /* Orders objs by owner heap, so that mh_small_free_batch takes each owner's lock once.
-   Keys pack the owner above the address (user addresses fit in 47 bits); a shellsort
-   keeps a batch of hundreds of objects with many owners cheap and needs no memory. */
+   Usually one heap owns them all; else a shellsort (no memory, few compares for a
+   batch of hundreds) on keys that pack the owner above the address (user addresses
+   fit in 47 bits), comparing owners only. */
 #define OWNER_SHIFT 47
 
 static void sort_by_owner(void **objs, size_t n) {
     uint64_t key[MH_CACHE_SLOTS / 2];
-    for (size_t i = 0; i < n; i++)
+    bool one_owner = true;
+    for (size_t i = 0; i < n; i++) {
         key[i] = (uint64_t)__atomic_load_n(&mh_page_of(objs[i])->heap, __ATOMIC_RELAXED)
                      << OWNER_SHIFT |
                  (uintptr_t)objs[i];
+        one_owner &= key[i] >> OWNER_SHIFT == key[0] >> OWNER_SHIFT;
+    }
+    if (one_owner) return;
     static const size_t gaps[] = {301, 132, 57, 23, 10, 4, 1};
     for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
         for (size_t gap = gaps[g], i = gap; i < n; i++) {
             uint64_t k = key[i];
             size_t j = i;
-            for (; j >= gap && key[j - gap] > k; j -= gap) key[j] = key[j - gap];
+            for (; j >= gap && key[j - gap] >> OWNER_SHIFT > k >> OWNER_SHIFT; j -= gap)
+                key[j] = key[j - gap];
             key[j] = k;
         }
     for (size_t i = 0; i < n; i++) objs[i] = (void *)(uintptr_t)(key[i] & ((1ull << OWNER_SHIFT) - 1));

@@ -317,15 +317,15 @@ static mh_page *sort_pages(mh_page *list) {
     return head.next;
 }
 
-/* Unlinks, under h's lock, the empty pages a purge takes: beyond MH_PURGE_RETAIN all the
-   surplus, and those empty for purge_ms; never the last MH_PURGE_KEEP. */
-static mh_page *take_purgeable(mh_heap *h, uint32_t now) {
+/* Unlinks, under h's lock, the empty pages a purge takes: those empty for purge_ms,
+   and when surplus, any down to MH_PURGE_RETAIN; never the last MH_PURGE_KEEP. */
+static mh_page *take_purgeable(mh_heap *h, uint32_t now, bool surplus) {
     mh_page *taken = NULL;
     for (unsigned c = 0; c < MH_NCLASSES && h->nempty > MH_PURGE_KEEP; c++) {
         mh_page *pg = h->cls[c].list[MH_LIST_EMPTY].head;
         while (pg && h->nempty > MH_PURGE_KEEP) {
             mh_page *next = pg->next;
-            if (h->nempty > MH_PURGE_RETAIN ||
+            if ((surplus && h->nempty > MH_PURGE_RETAIN) ||
                 now - pg->empty_since_ms >= (uint32_t)mh_global.purge_ms) {
                 page_unlink(h, pg);
                 pg->next = taken;
@@ -335,6 +335,17 @@ static mh_page *take_purgeable(mh_heap *h, uint32_t now) {
         }
     }
     return taken;
+}
+
+/* Under h's lock: the stashed objects back to their pages, so that a shrinking heap's
+   pages can empty. */
+static void stash_drain(mh_heap *h) {
+    for (unsigned c = 0; c < MH_NCLASSES; c++) {
+        mh_stash *st = &h->cls[c].stash;
+        for (uint32_t i = 0; i < st->count; i++)
+            free_locked(h, committed_page(st->slot[i]), st->slot[i], true);
+        st->count = 0;
+    }
 }
 
 /* Hands sorted pages to the OS in runs of neighbours; a run that could not be purged
@@ -373,11 +384,12 @@ void mh_heap_maybe_purge(mh_heap *h) {
     if (mh_global.purge_ms < 0 || MH_STAT_READ(h->nempty) <= MH_PURGE_KEEP) return;
     uint32_t now = mh_now_ms();
     uint32_t interval = mh_global.purge_ms / 4 + 1;
-    bool surplus = MH_STAT_READ(h->nempty) > MH_PURGE_RETAIN;
+    bool surplus = MH_STAT_READ(h->nempty) > MH_PURGE_TRIGGER;
     if (!surplus && now - __atomic_load_n(&h->purge_scan_ms, __ATOMIC_RELAXED) < interval) return;
     __atomic_store_n(&h->purge_scan_ms, now, __ATOMIC_RELAXED);
     mh_lock_acquire(&h->lock);
-    mh_page *taken = take_purgeable(h, now);
+    if (surplus) stash_drain(h);
+    mh_page *taken = take_purgeable(h, now, surplus);
     mh_lock_release(&h->lock);
     if (taken) purge_pages(h, sort_pages(taken));
 }

@@ -131,11 +131,13 @@ MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
 
 /* ---- heap.c ------------------------------------------------------------------------- */
 
-/* Empty pages are purged (given back to the OS) once empty for purge_ms, and at once
-   while a heap holds more than MH_PURGE_RETAIN empty pages; a heap always keeps
-   MH_PURGE_KEEP of them for the next burst. */
-#define MH_PURGE_RETAIN 256                /* 2 MiB */
-#define MH_PURGE_KEEP   16
+/* Empty pages are purged (given back to the OS) once empty for purge_ms; a heap that
+   holds more than MH_PURGE_TRIGGER empty pages (it is shrinking fast) purges at once
+   down to MH_PURGE_RETAIN, in runs big enough to be worth the system calls; a heap
+   always keeps MH_PURGE_KEEP of them for the next burst. */
+#define MH_PURGE_TRIGGER 1024              /* 8 MiB */
+#define MH_PURGE_RETAIN  512               /* 4 MiB */
+#define MH_PURGE_KEEP    16
 
 /* Objects a heap keeps as pointers between its pages and the front caches, per class:
    a flush puts them here and a refill takes them back without touching a page (as
@@ -217,9 +219,9 @@ static inline unsigned mh_cache_capacity(unsigned cls) {
     return n > MH_CACHE_SLOTS ? MH_CACHE_SLOTS : n < MH_CACHE_MIN_SLOTS ? MH_CACHE_MIN_SLOTS
                                                                        : (unsigned)n;
 }
-/* A heap's stash of class cls holds four CPU caches' worth, within MH_STASH_SLOTS. */
+/* A heap's stash of class cls holds two CPU caches' worth, within MH_STASH_SLOTS. */
 static inline unsigned mh_stash_capacity(unsigned cls) {
-    unsigned n = 4 * mh_cache_capacity(cls);
+    unsigned n = 2 * mh_cache_capacity(cls);
     return n > MH_STASH_SLOTS ? MH_STASH_SLOTS : n;
 }
 
