@@ -18,6 +18,10 @@
  *   MULTIHEAP_PURGE_MS=N|off          empty object pages go back to the OS once empty for
  *                                     N ms (default 250), at once past a retained amount
  *   MULTIHEAP_LARGE_CACHE=0|1         keep freed large blocks mapped for reuse (default 1)
+ *   MULTIHEAP_CHECK=0|1               find every double free of a small object at once
+ *                                     (default 0: only a second free in a row on one CPU,
+ *                                     others when the object goes back to its page); it
+ *                                     writes a mark into each freed object
  */
 #ifndef MULTIHEAP_H
 #define MULTIHEAP_H
@@ -45,8 +49,8 @@ size_t mh_malloc_usable_size(void *ptr);
 /* "multiheap 0.1.0" plus the build's options; a static string. */
 const char *mh_version(void);
 /* The run-time options in force, as "key=cpu cache=rseq remote_batch=on purge_ms=250
-   large_cache=on" (cache=off(reason) when the front cache is not running); a static
-   string. Initialises the library if nothing has allocated yet. */
+   large_cache=on check=off" (cache=off(reason) when the front cache is not running); a
+   static string. Initialises the library if nothing has allocated yet. */
 const char *mh_options(void);
 
 /* Requests above this many bytes are large objects (one mapping each). */

@@ -101,6 +101,9 @@ void mh_cache_free_slow(void *p, unsigned cls) {
         mh_small_free(p);
         return;
     }
+    uint32_t top = c->bin[cls].count;
+    if (top > 0 && c->slot[cls][top - 1] == p)
+        mh_fatal("double free (object is already in a free cache)", p);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_cache_pop_many(cls, batch, c->bin[cls].cap / 2);
     /* p is a counted free: the heap counts it if the bin is still full (the thread
@@ -122,7 +125,7 @@ static bool in_some_cache(void *p, unsigned cls) {
 }
 
 void mh_cache_free_marked(void *p) {
-    if (in_some_cache(p, mh_page_class_plus1(p) - 1))
+    if (in_some_cache(p, mh_page_class_plus1(p) - 1) || mh_heap_stash_holds(p))
         mh_fatal("double free (object is already in a free cache)", p);
     /* Not cached: the heap's bitmap tells a double free from a coincidence. */
     *mh_free_mark_word(p) = 0;

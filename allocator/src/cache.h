@@ -103,7 +103,8 @@ static inline void *mh_cache_pop(unsigned cls) {
     return obj;
 }
 
-/* Puts obj (a freed object) on top of class cls on this CPU; false when the bin is full. */
+/* Puts obj (a freed object) on top of class cls on this CPU; false when the bin is full
+   or obj is already on top of it (a double free, which the slow path reports). */
 static inline bool mh_cache_push(unsigned cls, void *obj) {
     uintptr_t cpu, cache, tmp, ok;
     mh_tsan_release(obj);
@@ -112,6 +113,11 @@ static inline bool mh_cache_push(unsigned cls, void *obj) {
                      "cmpl 4(%[cache], %[bin]), %k[tmp]\n\t"
                      "jae 5f\n\t"
                      "leaq (%[cache], %q[tmp], 8), %[ok]\n\t"
+                     "testl %k[tmp], %k[tmp]\n\t"
+                     "jz 7f\n\t"
+                     "cmpq %[obj], -8(%[ok], %[slots])\n\t"   /* freed twice in a row */
+                     "je 5f\n"
+                     "7:\n\t"
                      "movq %[obj], (%[ok], %[slots])\n\t"
                      "addl $1, %k[tmp]\n\t"
                      "addq $1, %c[counter](%[cache])\n\t"
@@ -224,8 +230,10 @@ static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n)
 
 /* ---- what the malloc family calls ----------------------------------------------------- */
 
-/* Word 1 of an object holds mh_global.free_mark while the object sits in a front cache
-   (every class is at least 16 bytes): a second free of it finds the mark. */
+/* With MULTIHEAP_CHECK=1, word 1 of an object holds mh_global.free_mark while the object
+   sits in a front cache or stash (every class is at least 16 bytes): any second free of
+   it finds the mark. Off by default: reading the object on free costs a cache miss
+   whenever another core wrote it last, which is every remote free. */
 static inline uint64_t *mh_free_mark_word(void *p) {
     return (uint64_t *)p + 1;
 }
@@ -233,14 +241,16 @@ static inline uint64_t *mh_free_mark_word(void *p) {
 static inline void *mh_cache_malloc(unsigned cls) {
     void *p = mh_cache_pop(cls);
     if (MH_UNLIKELY(!p)) p = mh_cache_alloc_slow(cls);
-    if (MH_LIKELY(p != NULL)) *mh_free_mark_word(p) = 0;
+    if (MH_UNLIKELY(mh_global.check) && p) *mh_free_mark_word(p) = 0;
     return p;
 }
 
 /*
  * A small free through the cache. The checks that a free pointer is one multiheap
- * handed out (an object page, the start of a slot, not already free) are made here, because an object that enters the cache unchecked would later be handed
- * out twice; the heap repeats them when the cache flushes.
+ * handed out (an object page, the start of a slot) are made here, because an object
+ * that entered the cache unchecked would later be handed out; a second free of the
+ * object on top of the bin is caught by the push, any second free by the mark (check
+ * mode), and the heap checks every object that goes back to its page.
  */
 static inline void mh_cache_free(void *p) {
     unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
@@ -248,12 +258,14 @@ static inline void mh_cache_free(void *p) {
         mh_small_free(p);   /* validates under the owner's lock and reports the misuse */
         return;
     }
-    uint64_t *mark = mh_free_mark_word(p);
-    if (MH_UNLIKELY(*mark == mh_global.free_mark)) {
-        mh_cache_free_marked(p);
-        return;
+    if (MH_UNLIKELY(mh_global.check)) {
+        uint64_t *mark = mh_free_mark_word(p);
+        if (*mark == mh_global.free_mark) {
+            mh_cache_free_marked(p);
+            return;
+        }
+        *mark = mh_global.free_mark;
     }
-    *mark = mh_global.free_mark;
     if (MH_UNLIKELY(!mh_global.remote_batch) &&
         __atomic_load_n(&mh_page_of(p)->heap, __ATOMIC_RELAXED) != (unsigned)mh_current_cpu()) {
         mh_small_free(p);

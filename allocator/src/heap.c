@@ -294,6 +294,16 @@ size_t mh_small_usable_size(const void *p) {
     return mh_class_size(mh_page_of(p)->cls);
 }
 
+bool mh_heap_stash_holds(void *p) {
+    mh_page *pg = committed_page(p);
+    mh_heap *h = lock_owner(pg, p);
+    mh_stash *st = &h->cls[pg->cls].stash;
+    bool found = false;
+    for (uint32_t i = 0; i < st->count && !found; i++) found = st->slot[i] == p;
+    mh_lock_release(&h->lock);
+    return found;
+}
+
 /* ---- giving empty pages back to the OS ------------------------------------------------ */
 
 /* Sorts a NULL-terminated list of pages (linked by next) by address: merge sort, no

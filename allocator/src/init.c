@@ -87,10 +87,13 @@ static void options_from_env(void) {
     bool remote_batch = switch_from_env("MULTIHEAP_REMOTE_BATCH", !seed);
     mh_global.purge_ms = purge_ms_from_env(seed ? -1 : PURGE_MS_DEFAULT);
     mh_global.large_cache = switch_from_env("MULTIHEAP_LARGE_CACHE", true);
+    bool check = switch_from_env("MULTIHEAP_CHECK", false);
     const char *no_cache = cache ? mh_cache_setup() : "off";
     mh_global.cache = no_cache == NULL;
     /* Remote batching is the front cache taking other heaps' objects: nothing without it. */
     mh_global.remote_batch = mh_global.cache && remote_batch;
+    /* Only the front cache keeps freed objects outside the heap's bitmaps. */
+    mh_global.check = mh_global.cache && check;
     /* Odd, so it is never a pointer a program stores in a freed object. */
     const void *random = (const void *)getauxval(AT_RANDOM);   /* 16 bytes, unaligned */
     uint64_t mark = (uint64_t)(uintptr_t)&mh_global;
@@ -107,6 +110,7 @@ static void options_from_env(void) {
     option_text("remote_batch", mh_global.remote_batch ? "on" : "off");
     option_text("purge_ms", mh_global.purge_ms < 0 ? "off" : d);
     option_text("large_cache", mh_global.large_cache ? "on" : "off");
+    option_text("check", mh_global.check ? "on" : "off");
 }
 
 static unsigned heap_count(int policy, unsigned ncpus) {

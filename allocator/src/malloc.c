@@ -34,7 +34,7 @@ static void *small_alloc(size_t size, size_t align) {
     if (h == NULL && align <= natural) return mh_cache_malloc(cls);
     if (h == NULL) h = mh_current_heap();
     void *p = mh_heap_alloc(h, cls, align);
-    if (p && mh_global.cache) *mh_free_mark_word(p) = 0;
+    if (p && mh_global.check) *mh_free_mark_word(p) = 0;
     return p;
 }
 

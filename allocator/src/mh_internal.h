@@ -200,6 +200,8 @@ MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, bool from_cach
 /* Gives h's surplus and long-empty pages back to the OS when a scan is due; takes and
    drops h's lock, makes its system calls holding none. */
 MH_INTERNAL void mh_heap_maybe_purge(mh_heap *h);
+/* Is p in its owner heap's stash? (A double-free check; takes the owner's lock.) */
+MH_INTERNAL bool mh_heap_stash_holds(void *p);
 MH_INTERNAL size_t mh_small_usable_size(const void *p);
 MH_INTERNAL void mh_heap_activate(mh_heap *h);
 MH_INTERNAL void mh_heap_lock_all(void);
@@ -337,7 +339,8 @@ typedef struct mh_global_state {
     int purge_ms;                      /* < 0: never purge */
     mh_cpu_cache *caches;              /* ncpus of them, touched from a CPU's first use on */
     ptrdiff_t rseq_offset;             /* glibc's __rseq_offset: the thread's rseq area */
-    uint64_t free_mark;                /* word 1 of an object in a front cache (random) */
+    bool check;                        /* MULTIHEAP_CHECK: mark freed objects (cache.h) */
+    uint64_t free_mark;                /* word 1 of a freed object in check mode (random) */
     char options[128];                 /* mh_options() */
 } mh_global_state;
 

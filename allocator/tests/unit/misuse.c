@@ -1,5 +1,6 @@
 /* Misuse is reported, never absorbed: each case runs in a child, which must die of
-   SIGABRT after one stderr line naming the problem. */
+   SIGABRT after one stderr line naming the problem. "misuse check" runs the cases that
+   need MULTIHEAP_CHECK=1 (a double free that is not the last free on its CPU). */
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -17,26 +18,48 @@ static void interior_large(void) { char *p = malloc(100000); free(p + 8192); }
 static void foreign_stack(void) { int x; free(&x); }
 static void foreign_in_range(void) { free(mh_global.small_base + mh_global.small_size - 4096); }
 static void foreign_realloc(void) { int x; (void)!realloc(&x, 10); }
+static void double_free_later(void) {
+    char *p = malloc(48), *q = malloc(48);
+    free(p);
+    free(q);
+    free(p);
+}
+static void double_free_stashed(void) {
+    /* Enough frees after the first that p leaves the front cache for the heap's stash. */
+    enum { N = 2000 };
+    static char *objs[N];
+    char *p = malloc(48);
+    for (int i = 0; i < N; i++) objs[i] = malloc(48);
+    free(p);
+    for (int i = 0; i < N; i++) free(objs[i]);
+    free(p);
+}
 
 static const struct {
     const char *name;
     void (*run)(void);
     const char *expect;
+    bool check_mode;
 } cases[] = {
-    {"double free (small)", double_free_small, "double free"},
-    {"double free (one-object class)", double_free_one_object, "double free"},
-    {"double free (large)", double_free_large, "never returned"},
-    {"interior pointer (small)", interior_small, "interior pointer"},
-    {"interior pointer (page metadata)", interior_metadata, "interior pointer"},
-    {"interior pointer (large)", interior_large, "interior pointer of a large block"},
-    {"foreign pointer (stack)", foreign_stack, "never returned"},
-    {"foreign pointer (reserved range)", foreign_in_range, "never returned"},
-    {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned"},
+    {"double free (small)", double_free_small, "double free", false},
+    {"double free (one-object class)", double_free_one_object, "double free", false},
+    {"double free (large)", double_free_large, "never returned", false},
+    {"interior pointer (small)", interior_small, "interior pointer", false},
+    {"interior pointer (page metadata)", interior_metadata, "interior pointer", false},
+    {"interior pointer (large)", interior_large, "interior pointer of a large block", false},
+    {"foreign pointer (stack)", foreign_stack, "never returned", false},
+    {"foreign pointer (reserved range)", foreign_in_range, "never returned", false},
+    {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned", false},
+    {"double free (not the last free)", double_free_later, "double free", true},
+    {"double free (object in a stash)", double_free_stashed, "double free", true},
 };
 
-int main(void) {
+int main(int argc, char **argv) {
+    bool check_mode = argc > 1 && strcmp(argv[1], "check") == 0;
     mh_free(mh_malloc(1));
+    CHECK(!check_mode || strstr(mh_options(), "check=on"));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].check_mode != check_mode) continue;
         int fds[2];
         CHECK(pipe(fds) == 0);
         pid_t pid = fork();
