@@ -39,7 +39,7 @@ static inline struct rseq *mh_rseq_area(void) {
 }
 
 #define MH_SLOT_OFFSET(cls) \
-    (offsetof(mh_cpu_cache, slot) + (size_t)(cls) * MH_CACHE_SLOTS * sizeof(void *))
+    (offsetof(mh_cpu_cache, slot) + (size_t)(cls) * MH_CACHE_ROW * sizeof(void *))
 
 /* The descriptor (version 0, flags 0, start, length, abort) lives in its own section;
    the abort label is preceded by the signature glibc registered (RSEQ_SIG), encoded

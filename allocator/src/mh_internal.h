@@ -212,6 +212,9 @@ MH_INTERNAL void mh_heap_unlock_all(bool child);
 /* Slots per class; a class caches at most MH_CACHE_BYTES of objects, and at least
    MH_CACHE_MIN_SLOTS of them. A refill or flush moves half a class's capacity. */
 #define MH_CACHE_SLOTS     1024
+/* A class's row of slots is one cache line longer than the slots, so the tops of the
+   rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
+#define MH_CACHE_ROW       (MH_CACHE_SLOTS + MH_CACHE_LINE / sizeof(void *))
 #define MH_CACHE_MIN_SLOTS 8
 #define MH_CACHE_BYTES     ((size_t)64 << 10)
 
@@ -240,7 +243,7 @@ typedef struct mh_cpu_cache {
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
     uint64_t allocs, frees;
-    void *slot[MH_NCLASSES][MH_CACHE_SLOTS];
+    void *slot[MH_NCLASSES][MH_CACHE_ROW];
 } mh_cpu_cache;
 
 /* At initialisation: NULL when the front cache runs, else why not ("off(no rseq)"). */
