@@ -35,7 +35,7 @@ const char *mh_cache_setup(void) {
     /* One cache per possible CPU at a fixed stride, so the sequences compute a CPU's
        cache instead of loading it; untouched, a CPU's cache costs nothing until that
        CPU's first slow path sets its capacities. */
-    mh_global.caches = mh_os_map(mh_global.ncpus * sizeof(mh_cpu_cache));
+    mh_global.caches = mh_os_map((size_t)mh_global.ncpus << MH_CACHE_STRIDE_SHIFT);
     mh_global.rseq_offset = __rseq_offset;
     return mh_global.caches ? NULL : "off(out of memory)";
 }
@@ -45,7 +45,7 @@ const char *mh_cache_setup(void) {
 static mh_cpu_cache *current_cache(void) {
     int cpu = rseq_cpu();
     if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
-    mh_cpu_cache *c = &mh_global.caches[cpu];
+    mh_cpu_cache *c = mh_cache_of_cpu(cpu);
     if (!__atomic_load_n(&c->bin[0].cap, __ATOMIC_RELAXED))
         for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
             __atomic_store_n(&c->bin[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
@@ -116,7 +116,7 @@ void mh_cache_free_slow(void *p, unsigned cls) {
 /* Is p on any CPU's cache? A racy read-only search: only a misuse report relies on it. */
 static bool in_some_cache(void *p, unsigned cls) {
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
-        mh_cpu_cache *c = &mh_global.caches[cpu];
+        mh_cpu_cache *c = mh_cache_of_cpu(cpu);
         uint32_t n = __atomic_load_n(&c->bin[cls].count, __ATOMIC_RELAXED);
         for (uint32_t i = 0; i < n && i < MH_CACHE_SLOTS; i++)
             if (__atomic_load_n(&c->slot[cls][i], __ATOMIC_RELAXED) == p) return true;
@@ -133,7 +133,7 @@ void mh_cache_free_marked(void *p) {
 }
 
 void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees) {
-    mh_cpu_cache *c = mh_global.caches && cpu < mh_global.ncpus ? &mh_global.caches[cpu] : NULL;
+    mh_cpu_cache *c = mh_global.caches && cpu < mh_global.ncpus ? mh_cache_of_cpu(cpu) : NULL;
     *allocs = c ? __atomic_load_n(&c->allocs, __ATOMIC_RELAXED) : 0;
     *frees = c ? __atomic_load_n(&c->frees, __ATOMIC_RELAXED) : 0;
 }

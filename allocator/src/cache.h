@@ -58,7 +58,8 @@ static inline struct rseq *mh_rseq_area(void) {
     "movl %%fs:%c[cpu_field](%[rs]), %k[cpu]\n\t"                                         \
     "cmpl %[ncpus], %k[cpu]\n\t"                                                          \
     "jae 5f\n\t"                                                                          \
-    "imulq %[stride], %q[cpu], %[cache]\n\t"                                              \
+    "movq %q[cpu], %[cache]\n\t"                                                          \
+    "shlq %[stride_shift], %[cache]\n\t"                                                  \
     "addq %[caches], %[cache]\n\t"
 
 #define MH_RSEQ_ABORT_HANDLER                                                             \
@@ -71,7 +72,7 @@ static inline struct rseq *mh_rseq_area(void) {
    saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on. */
 #define MH_RSEQ_OPERANDS                                                                  \
     [rs] "r"(mh_global.rseq_offset), [caches] "m"(mh_global.caches),                     \
-    [ncpus] "m"(mh_global.ncpus), [stride] "i"(sizeof(mh_cpu_cache)),                     \
+    [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT),                     \
     [cs_field] "i"(offsetof(struct rseq, rseq_cs)),                                      \
     [cpu_field] "i"(offsetof(struct rseq, cpu_id))
 
@@ -80,14 +81,14 @@ static inline void *mh_cache_pop(unsigned cls) {
     void *obj;
     uintptr_t cpu, cache, tmp;
     __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
-                     "movl (%[cache], %[bin]), %k[tmp]\n\t"
+                     "movl (%[cache], %[cls], 8), %k[tmp]\n\t"
                      "testl %k[tmp], %k[tmp]\n\t"
                      "jz 5f\n\t"
                      "subl $1, %k[tmp]\n\t"
                      "leaq (%[cache], %q[tmp], 8), %[obj]\n\t"
                      "movq (%[obj], %[slots]), %[obj]\n\t"
                      "addq $1, %c[counter](%[cache])\n\t"
-                     "movl %k[tmp], (%[cache], %[bin])\n"   /* commit */
+                     "movl %k[tmp], (%[cache], %[cls], 8)\n"   /* commit */
                      "2:\n\t"
                      "jmp 6f\n\t"
                      MH_RSEQ_ABORT_HANDLER
@@ -95,7 +96,7 @@ static inline void *mh_cache_pop(unsigned cls) {
                      "xorl %k[obj], %k[obj]\n"
                      "6:\n"
                      : [obj] "=&r"(obj), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
-                     : MH_RSEQ_OPERANDS, [bin] "r"((uintptr_t)cls * sizeof(mh_cache_bin)),
+                     : MH_RSEQ_OPERANDS, [cls] "r"((uintptr_t)cls),
                        [slots] "r"(MH_SLOT_OFFSET(cls)),
                        [counter] "i"(offsetof(mh_cpu_cache, allocs))
                      : "memory", "cc");
@@ -109,8 +110,8 @@ static inline bool mh_cache_push(unsigned cls, void *obj) {
     uintptr_t cpu, cache, tmp, ok;
     mh_tsan_release(obj);
     __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
-                     "movl (%[cache], %[bin]), %k[tmp]\n\t"
-                     "cmpl 4(%[cache], %[bin]), %k[tmp]\n\t"
+                     "movl (%[cache], %[cls], 8), %k[tmp]\n\t"
+                     "cmpl 4(%[cache], %[cls], 8), %k[tmp]\n\t"
                      "jae 5f\n\t"
                      "leaq (%[cache], %q[tmp], 8), %[ok]\n\t"
                      "testl %k[tmp], %k[tmp]\n\t"
@@ -121,7 +122,7 @@ static inline bool mh_cache_push(unsigned cls, void *obj) {
                      "movq %[obj], (%[ok], %[slots])\n\t"
                      "addl $1, %k[tmp]\n\t"
                      "addq $1, %c[counter](%[cache])\n\t"
-                     "movl %k[tmp], (%[cache], %[bin])\n"   /* commit */
+                     "movl %k[tmp], (%[cache], %[cls], 8)\n"   /* commit */
                      "2:\n\t"
                      "movl $1, %k[ok]\n\t"
                      "jmp 6f\n\t"
@@ -130,7 +131,7 @@ static inline bool mh_cache_push(unsigned cls, void *obj) {
                      "xorl %k[ok], %k[ok]\n"
                      "6:\n"
                      : [ok] "=&r"(ok), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
-                     : MH_RSEQ_OPERANDS, [bin] "r"((uintptr_t)cls * sizeof(mh_cache_bin)),
+                     : MH_RSEQ_OPERANDS, [cls] "r"((uintptr_t)cls),
                        [slots] "r"(MH_SLOT_OFFSET(cls)), [obj] "r"(obj),
                        [counter] "i"(offsetof(mh_cpu_cache, frees))
                      : "memory", "cc");
@@ -145,7 +146,7 @@ static inline bool mh_cache_push(unsigned cls, void *obj) {
 static inline size_t mh_cache_pop_many(unsigned cls, void **out, size_t n) {
     uintptr_t cpu, cache, count, k, src, tmp;
     __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
-                     "movl (%[cache], %[bin]), %k[count]\n\t"
+                     "movl (%[cache], %[cls], 8), %k[count]\n\t"
                      "movq %[n], %[k]\n\t"
                      "cmpq %[count], %[k]\n\t"
                      "cmovaq %[count], %[k]\n\t"
@@ -161,7 +162,7 @@ static inline size_t mh_cache_pop_many(unsigned cls, void **out, size_t n) {
                      "addq $1, %[cpu]\n\t"
                      "jmp 7b\n"
                      "8:\n\t"
-                     "movl %k[count], (%[cache], %[bin])\n"   /* commit */
+                     "movl %k[count], (%[cache], %[cls], 8)\n"   /* commit */
                      "2:\n\t"
                      "jmp 6f\n\t"
                      MH_RSEQ_ABORT_HANDLER
@@ -170,7 +171,7 @@ static inline size_t mh_cache_pop_many(unsigned cls, void **out, size_t n) {
                      "6:\n"
                      : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
                        [tmp] "=&r"(tmp), [k] "=&r"(k), [src] "=&r"(src)
-                     : MH_RSEQ_OPERANDS, [bin] "r"((uintptr_t)cls * sizeof(mh_cache_bin)),
+                     : MH_RSEQ_OPERANDS, [cls] "r"((uintptr_t)cls),
                        [slots] "r"(MH_SLOT_OFFSET(cls)), [out] "r"(out), [n] "r"(n)
                      : "memory", "cc");
     for (size_t j = 0; j < k; j++) mh_tsan_acquire(out[j]);
@@ -181,8 +182,8 @@ static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n)
     uintptr_t cpu, cache, count, k, dst, tmp;
     for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
     __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
-                     "movl (%[cache], %[bin]), %k[count]\n\t"
-                     "movl 4(%[cache], %[bin]), %k[k]\n\t"
+                     "movl (%[cache], %[cls], 8), %k[count]\n\t"
+                     "movl 4(%[cache], %[cls], 8), %k[k]\n\t"
                      "subq %[count], %[k]\n\t"
                      "cmpq %[n], %[k]\n\t"
                      "cmovaq %[n], %[k]\n\t"
@@ -198,7 +199,7 @@ static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n)
                      "jmp 7b\n"
                      "8:\n\t"
                      "addq %[k], %[count]\n\t"
-                     "movl %k[count], (%[cache], %[bin])\n"   /* commit */
+                     "movl %k[count], (%[cache], %[cls], 8)\n"   /* commit */
                      "2:\n\t"
                      "jmp 6f\n\t"
                      MH_RSEQ_ABORT_HANDLER
@@ -207,13 +208,15 @@ static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n)
                      "6:\n"
                      : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
                        [tmp] "=&r"(tmp), [k] "=&r"(k), [dst] "=&r"(dst)
-                     : MH_RSEQ_OPERANDS, [bin] "r"((uintptr_t)cls * sizeof(mh_cache_bin)),
+                     : MH_RSEQ_OPERANDS, [cls] "r"((uintptr_t)cls),
                        [slots] "r"(MH_SLOT_OFFSET(cls)), [in] "r"(in), [n] "r"(n)
                      : "memory", "cc");
     return k;
 }
 
-_Static_assert(offsetof(mh_cache_bin, cap) == 4, "the push sequences read cap at +4");
+_Static_assert(offsetof(mh_cpu_cache, bin) == 0 && sizeof(mh_cache_bin) == 8 &&
+                   offsetof(mh_cache_bin, cap) == 4,
+               "the sequences address bin[cls] as cls * 8 and its cap at +4");
 #else
 #define MH_HAVE_RSEQ_CACHE 0
 static inline void *mh_cache_pop(unsigned cls) { (void)cls; return NULL; }
@@ -238,6 +241,7 @@ static inline uint64_t *mh_free_mark_word(void *p) {
     return (uint64_t *)p + 1;
 }
 
+/* A small object of class cls from the front cache (the slow path refills it). */
 static inline void *mh_cache_malloc(unsigned cls) {
     void *p = mh_cache_pop(cls);
     if (MH_UNLIKELY(!p)) p = mh_cache_alloc_slow(cls);

@@ -25,6 +25,12 @@ static inline bool cache_on(void) {
     return __atomic_load_n(&mh_global.cache, __ATOMIC_ACQUIRE);
 }
 
+/* The common case, with the shortest paths: the front cache runs, takes every heap's
+   objects, and frees are not marked (mh_global.fast). */
+static inline bool fast_paths(void) {
+    return __atomic_load_n(&mh_global.fast, __ATOMIC_ACQUIRE);
+}
+
 /* A small object of class cls aligned to align: from the front cache when every slot
    of the class is aligned enough, else from the heap, which finds an aligned slot. */
 static void *small_alloc(size_t size, size_t align) {
@@ -62,24 +68,46 @@ static size_t checked_usable_size(void *p, const char *op) {
 }
 
 MH_API void *mh_malloc(size_t size) {
-    if (MH_LIKELY(size <= MH_SMALL_MAX)) {
-        if (MH_LIKELY(cache_on())) return mh_cache_malloc(mh_size_class(size));
-        mh_heap *h = mh_current_heap();   /* first: it initialises the class table */
-        void *p;
-        return mh_heap_alloc_batch(h, mh_size_class(size), &p, 1, false) ? p : NULL;
+    if (MH_LIKELY(size <= MH_SMALL_MAX && fast_paths())) {
+        unsigned cls = mh_size_class(size);
+        void *p = mh_cache_pop(cls);
+        return MH_LIKELY(p != NULL) ? p : mh_cache_alloc_slow(cls);
     }
     return alloc(size, 1, false);
 }
 
-MH_API void mh_free(void *p) {
+/* A small free the fast path did not finish: a bad pointer (the heap reports it), a
+   full bin, or a second free of the bin's top. */
+static __attribute__((noinline)) void small_free_slow(void *p) {
+    unsigned cls = mh_page_class_plus1(p) - 1;
+    if (cls >= MH_NCLASSES || !mh_is_slot_start(p, cls)) mh_small_free(p);
+    else mh_cache_free_slow(p, cls);
+}
+
+/* Every free the fast path does not take: NULL, large blocks, and the small frees of
+   the other designs (check mode, no remote batching, no front cache). */
+static __attribute__((noinline)) void free_general(void *p) {
     if (!p) return;
-    if (MH_LIKELY(mh_is_small(p))) {
-        if (MH_LIKELY(cache_on())) mh_cache_free(p);
+    if (mh_is_small(p)) {
+        if (cache_on()) mh_cache_free(p);
         else mh_small_free(p);
-    } else if (!mh_large_free(p))
+    } else if (!mh_large_free(p)) {
         mh_fatal(mh_large_contains(p) ? "free of an interior pointer of a large block"
                                       : "free of a pointer multiheap never returned",
                  p);
+    }
+}
+
+MH_API void mh_free(void *p) {
+    /* NULL is not small: the reserved range never starts at 0. */
+    if (MH_LIKELY(mh_is_small(p) && fast_paths())) {
+        unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
+        if (MH_LIKELY(cls < MH_NCLASSES && mh_is_slot_start(p, cls) && mh_cache_push(cls, p)))
+            return;
+        small_free_slow(p);
+    } else {
+        free_general(p);
+    }
 }
 
 MH_API void *mh_calloc(size_t nmemb, size_t size) {

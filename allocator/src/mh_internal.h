@@ -246,6 +246,11 @@ typedef struct mh_cpu_cache {
     void *slot[MH_NCLASSES][MH_CACHE_ROW];
 } mh_cpu_cache;
 
+/* CPU n's cache starts n strides after CPU 0's: a power of two, so the sequences find it
+   with a shift (the tail of each stride is never touched). */
+#define MH_CACHE_STRIDE_SHIFT 19
+_Static_assert(sizeof(mh_cpu_cache) <= (1u << MH_CACHE_STRIDE_SHIFT), "cache stride");
+
 /* At initialisation: NULL when the front cache runs, else why not ("off(no rseq)"). */
 MH_INTERNAL const char *mh_cache_setup(void);
 MH_INTERNAL void *mh_cache_alloc_slow(unsigned cls);
@@ -340,9 +345,12 @@ typedef struct mh_global_state {
     bool remote_batch;                 /* other heaps' objects may enter a front cache */
     bool large_cache;
     int purge_ms;                      /* < 0: never purge */
-    mh_cpu_cache *caches;              /* ncpus of them, touched from a CPU's first use on */
+    mh_cpu_cache *caches;              /* CPU 0's; ncpus of them MH_CACHE_STRIDE_SHIFT apart,
+                                          touched from a CPU's first use on */
     ptrdiff_t rseq_offset;             /* glibc's __rseq_offset: the thread's rseq area */
     bool check;                        /* MULTIHEAP_CHECK: mark freed objects (cache.h) */
+    bool fast;                         /* cache && remote_batch && !check: malloc.c's
+                                          shortest paths apply; set last */
     uint64_t free_mark;                /* word 1 of a freed object in check mode (random) */
     char options[128];                 /* mh_options() */
 } mh_global_state;
@@ -364,6 +372,11 @@ static inline mh_heap *mh_active_heap(unsigned i) {
 
 static inline bool mh_is_small(const void *p) {
     return (uintptr_t)p - (uintptr_t)mh_global.small_base < mh_global.small_size;
+}
+
+/* CPU cpu's front cache. */
+static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
+    return (mh_cpu_cache *)((char *)mh_global.caches + ((size_t)cpu << MH_CACHE_STRIDE_SHIFT));
 }
 
 /* The class of the page of p (mh_is_small(p)) plus one from the page-class map; 0 for a
