@@ -88,12 +88,12 @@ static bool table_make_room(void) {
 
 /* ---- the cache of freed blocks ----------------------------------------------------- */
 
-/* The smallest cached block that fits need bytes at align without wasting over 25%. */
-static large_block cache_take(size_t need, size_t align) {
+/* The smallest cached block of need to most bytes at align. */
+static large_block cache_take(size_t need, size_t most, size_t align) {
     int best = -1;
     for (unsigned i = 0; i < L.ncached; i++) {
         large_block b = L.cache[i];
-        if (b.size >= need && b.size - need <= need / 4 && b.addr % align == 0 &&
+        if (b.size >= need && b.size <= most && b.addr % align == 0 &&
             (best < 0 || b.size < L.cache[best].size))
             best = (int)i;
     }
@@ -167,7 +167,7 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
     if (!page_round(size, &need)) return NULL;
     if (align < OS_PAGE) align = OS_PAGE;
     mh_lock_acquire(&L.lock);
-    large_block b = cache_take(need, align);
+    large_block b = cache_take(need, need + need / 4, align);   /* wastes at most 25% */
     mh_lock_release(&L.lock);
     unsigned calls = 0;
     if (b.addr) {
@@ -217,10 +217,29 @@ size_t mh_large_usable_size(const void *p) {
     return size;
 }
 
+/* Moves live block p (old bytes) into b, a block just taken from the cache, and caches p:
+   a copy is cheaper than a system call for a block this small. */
+static void *realloc_by_copy(void *p, size_t old, large_block b) {
+    memcpy((void *)b.addr, p, old);
+    large_block evicted[MH_LARGE_CACHE_SLOTS];
+    mh_lock_acquire(&L.lock);
+    table_remove(table_find((uintptr_t)p));
+    table_put(L.table, L.cap, b);   /* no room check: it replaces the entry removed */
+    L.count++;
+    MH_STAT_ADD(L.live_bytes, b.size - old);
+    unsigned nevicted = cache_put((large_block){(uintptr_t)p, old}, evicted);
+    MH_STAT_ADD(L.os_calls, nevicted);
+    mh_lock_release(&L.lock);
+    for (unsigned i = 0; i < nevicted; i++) mh_os_unmap((void *)evicted[i].addr, evicted[i].size);
+    return (void *)b.addr;
+}
+
 /*
- * Grows with mremap, which extends in place when the next pages are free and moves
- * the pages (no copy) otherwise; a growing block gets 25% headroom so a series of
- * small growths (a vector, a string builder) makes few calls. A block shrinks (its
+ * Grows a block of up to MH_LARGE_COPY_MAX bytes into a cached block when one fits (a
+ * copy), else with mremap, which extends in place when the next pages are free and moves
+ * the pages (no copy) otherwise; a growing block doubles (25% above
+ * MH_LARGE_DOUBLE_MAX) so a series of growths (a vector, a string builder) makes few
+ * calls. A block shrinks (its
  * tail unmapped) only when it would otherwise waste more than a quarter of itself.
  * The table never lists pages that are unmapped: a moving mremap releases the old
  * address, and another thread's new mapping may land there at once.
@@ -244,9 +263,19 @@ void *mh_large_realloc(void *p, size_t size) {
         mh_os_unmap((char *)p + need, old - need);
         return p;
     }
+    if (need <= MH_LARGE_COPY_MAX && mh_global.large_cache) {
+        /* A growing block will use the room of a bigger one: take up to twice need. */
+        large_block b = cache_take(need, 2 * need, OS_PAGE);
+        if (b.addr) {
+            MH_STAT_ADD(L.os_calls, -1);
+            mh_lock_release(&L.lock);
+            return realloc_by_copy(p, old, b);
+        }
+    }
     table_remove(e);
     mh_lock_release(&L.lock);
-    size_t roomy = (old + old / 4 + OS_PAGE - 1) & ~(OS_PAGE - 1);
+    /* Room to grow again without a call: untouched pages cost address space only. */
+    size_t roomy = old < MH_LARGE_DOUBLE_MAX ? 2 * old : (old + old / 4 + OS_PAGE - 1) & ~(OS_PAGE - 1);
     if (roomy > need) need = roomy;
     void *q = mremap(p, old, need, MREMAP_MAYMOVE);
     bool ok = q != MAP_FAILED;

@@ -266,6 +266,8 @@ MH_INTERNAL void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees
 #define MH_LARGE_CACHE_SLOTS     64
 #define MH_LARGE_CACHE_BYTES     ((size_t)64 << 20)   /* bytes kept mapped in all */
 #define MH_LARGE_CACHE_MAX_BLOCK ((size_t)16 << 20)   /* bigger blocks are always unmapped */
+#define MH_LARGE_COPY_MAX        ((size_t)128 << 10)  /* realloc copies into a cached block */
+#define MH_LARGE_DOUBLE_MAX      ((size_t)64 << 20)   /* mremap doubles blocks below this */
 
 /* zero: the block must read as zeros (calloc). */
 MH_INTERNAL void *mh_large_alloc(size_t size, size_t align, bool zero);
