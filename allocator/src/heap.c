@@ -187,7 +187,7 @@ size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool 
             mh_lock_acquire(&h->lock);
             continue;
         }
-        while (got < n && pg->used < pg->capacity) out[got++] = mh_page_alloc_slot(pg);
+        got += mh_page_alloc_slots(pg, out + got, n - got);
         page_relist(h, pg);
     }
     /* A front cache counts the mallocs it serves; the first object of a refill goes
@@ -246,12 +246,21 @@ static mh_page *committed_page(const void *p) {
     return mh_page_of(p);
 }
 
-/* Under h's lock, which owns pg. */
-static void free_locked(mh_heap *h, mh_page *pg, void *p, bool from_cache) {
-    if (pg->capacity == 0) mh_fatal("free of a pointer multiheap never returned", p);
-    mh_page_free_slot(pg, p);
-    page_relist(h, pg);
-    if (!from_cache) MH_STAT_ADD(h->stat.frees, 1);
+/* Under h's lock, which owns every objs[i]: back to their pages. A page changes list
+   once per run of its objects, not once per object. */
+static void free_locked(mh_heap *h, void *const *objs, size_t n, bool from_cache) {
+    mh_page *open = NULL;
+    for (size_t i = 0; i < n; i++) {
+        mh_page *pg = committed_page(objs[i]);
+        if (pg != open) {
+            if (open) page_relist(h, open);
+            open = pg;
+        }
+        if (pg->capacity == 0) mh_fatal("free of a pointer multiheap never returned", objs[i]);
+        mh_page_free_slot(pg, objs[i]);
+    }
+    if (open) page_relist(h, open);
+    if (!from_cache) MH_STAT_ADD(h->stat.frees, n);
 }
 
 /* The end of the run of objects from objs[i] on that belong to heap owner. */
@@ -274,8 +283,7 @@ void mh_small_free_batch(void *const *objs, size_t n, bool from_cache) {
            objects (all of one class) go to the stash first, then to their pages. */
         end = owner_run_end(objs, i, n, owner);
         size_t stashed = from_cache ? stash_put(h, pg->cls, objs + i, end - i) : 0;
-        for (size_t k = i + stashed; k < end; k++)
-            free_locked(h, committed_page(objs[k]), objs[k], from_cache);
+        free_locked(h, objs + i + stashed, end - i - stashed, from_cache);
         if (mine != owner) {
             MH_STAT_ADD(h->stat.remote_frees, end - i);
             mh_count_remote_free(owner, cpu, end - i);
@@ -352,8 +360,7 @@ static mh_page *take_purgeable(mh_heap *h, uint32_t now, bool surplus) {
 static void stash_drain(mh_heap *h) {
     for (unsigned c = 0; c < MH_NCLASSES; c++) {
         mh_stash *st = &h->cls[c].stash;
-        for (uint32_t i = 0; i < st->count; i++)
-            free_locked(h, committed_page(st->slot[i]), st->slot[i], true);
+        free_locked(h, st->slot, st->count, true);
         st->count = 0;
     }
 }

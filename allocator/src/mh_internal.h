@@ -122,7 +122,7 @@ typedef struct mh_page_list {
 } mh_page_list;
 
 MH_INTERNAL void mh_page_format(mh_page *pg, unsigned heap, unsigned cls);
-MH_INTERNAL void *mh_page_alloc_slot(mh_page *pg);
+MH_INTERNAL size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n);
 MH_INTERNAL void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align);
 /* Validates p (interior pointer, double free: both fatal) and clears its bit. */
 MH_INTERNAL void mh_page_free_slot(mh_page *pg, void *p);

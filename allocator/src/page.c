@@ -28,12 +28,25 @@ static void *take_slot(mh_page *pg, unsigned slot) {
     return mh_page_start(pg) + (size_t)slot * mh_class_size(pg->cls);
 }
 
-/* The first free slot; the page must not be full. */
-void *mh_page_alloc_slot(mh_page *pg) {
+/* Up to n free slots, lowest first, into out[]; how many. Takes whole bitmap words at
+   a time: a refill empties a page in one pass. */
+size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n) {
+    char *start = mh_page_start(pg);
+    size_t size = mh_class_size(pg->cls), got = 0;
     unsigned w = pg->hint;
-    while (pg->bitmap[w] == ~(uint64_t)0) w++;
-    pg->hint = (uint8_t)w;
-    return take_slot(pg, w * 64 + (unsigned)__builtin_ctzll(~pg->bitmap[w]));
+    while (got < n && pg->used + got < pg->capacity) {
+        uint64_t free_bits = ~pg->bitmap[w], taken = 0;
+        for (; free_bits && got < n; free_bits &= free_bits - 1) {
+            unsigned bit = (unsigned)__builtin_ctzll(free_bits);
+            taken |= (uint64_t)1 << bit;
+            out[got++] = start + (size_t)(w * 64 + bit) * size;
+        }
+        pg->bitmap[w] |= taken;
+        if (pg->bitmap[w] == ~(uint64_t)0) w++;
+    }
+    pg->hint = (uint8_t)(w < MH_BITMAP_WORDS ? w : MH_BITMAP_WORDS - 1);
+    pg->used = (uint16_t)(pg->used + got);
+    return got;
 }
 
 /* The first free slot whose address is a multiple of align (<= MH_PAGE_SIZE), or NULL.
