@@ -1,5 +1,5 @@
 /*
- * The per-CPU front cache's slow paths: mapping a CPU's cache at its first use,
+ * The per-CPU front cache's slow paths: readying a CPU's cache at its first use,
  * refilling an empty bin from the CPU's heap and flushing a full one back to the
  * objects' owner heaps, in batches, one lock acquisition per owner (remote frees
  * batched per owner, as jemalloc's bins flush). The fast paths are in cache.h.
@@ -46,9 +46,12 @@ static mh_cpu_cache *current_cache(void) {
     int cpu = rseq_cpu();
     if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
-    if (!__atomic_load_n(&c->bin[0].cap, __ATOMIC_RELAXED))
-        for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
+    /* Class 0's capacity last: once it is set, every class's is. */
+    if (!__atomic_load_n(&c->bin[0].cap, __ATOMIC_ACQUIRE)) {
+        for (unsigned cls = MH_NCLASSES - 1; cls > 0; cls--)
             __atomic_store_n(&c->bin[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
+        __atomic_store_n(&c->bin[0].cap, mh_cache_capacity(0), __ATOMIC_RELEASE);
+    }
     return c;
 }
 

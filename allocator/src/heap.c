@@ -86,9 +86,17 @@ static mh_page *take_empty_page(mh_heap *h, unsigned cls) {
         if (h->cls[c].list[MH_LIST_EMPTY].count > h->cls[donor].list[MH_LIST_EMPTY].count)
             donor = c;
     pg = h->cls[donor].list[MH_LIST_EMPTY].head;
-    if (!pg) return NULL;
-    page_unlink(h, pg);
-    mh_page_format(pg, pg->heap, cls);
+    if (pg) {
+        page_unlink(h, pg);
+    } else if (h->nfresh > 0) {
+        /* Formatting is the page's first touch: a fresh page costs no memory before. */
+        pg = mh_page_of(h->fresh);
+        h->fresh += MH_PAGE_SIZE;
+        h->nfresh--;
+    } else {
+        return NULL;
+    }
+    mh_page_format(pg, (unsigned)(h - mh_global.heaps), cls);
     page_link(h, pg, MH_LIST_EMPTY);
     return pg;
 }
@@ -127,19 +135,25 @@ static bool steal(mh_heap *h) {
     return true;
 }
 
-/* Map a batch of fresh pages for class cls; steps grow from 64 KiB to 1 MiB. */
+/* Map a run of fresh pages, formatted one by one as the heap takes them; steps grow
+   from 64 KiB to 1 MiB. */
 static bool grow(mh_heap *h, unsigned cls) {
     unsigned npages = __atomic_load_n(&h->grow_pages, __ATOMIC_RELAXED);
     if (npages == 0) npages = MH_GROW_MIN_PAGES;
     char *mem = mh_os_commit_pages(npages);
     if (!mem) return false;
-    unsigned self = (unsigned)(h - mh_global.heaps);
-    /* The pages are ours alone until linked: format them before taking the lock. */
-    for (unsigned i = 0; i < npages; i++)
-        mh_page_format(mh_page_of(mem + i * MH_PAGE_SIZE), self, cls);
     mh_lock_acquire(&h->lock);
-    for (unsigned i = 0; i < npages; i++)
-        page_link(h, mh_page_of(mem + i * MH_PAGE_SIZE), MH_LIST_EMPTY);
+    if (h->nfresh == 0) {
+        h->fresh = mem;
+        h->nfresh = npages;
+    } else {
+        /* Another thread of this heap grew meanwhile: these pages go on the list now. */
+        for (unsigned i = 0; i < npages; i++) {
+            mh_page *pg = mh_page_of(mem + i * MH_PAGE_SIZE);
+            mh_page_format(pg, (unsigned)(h - mh_global.heaps), cls);
+            page_link(h, pg, MH_LIST_EMPTY);
+        }
+    }
     MH_STAT_ADD(h->stat.os_grow_calls, 1);
     MH_STAT_ADD(h->stat.os_grow_bytes, (uint64_t)npages * MH_PAGE_SIZE);
     unsigned next = npages * 2 > MH_GROW_MAX_PAGES ? MH_GROW_MAX_PAGES : npages * 2;

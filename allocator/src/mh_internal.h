@@ -176,6 +176,9 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
                                           heap's first use; listed in mh_global.active_ids */
     uint32_t nempty;                   /* empty pages over all classes (steal threshold) */
     uint32_t grow_pages;               /* pages the next OS growth asks for; 0: initial */
+    uint32_t nfresh;                   /* pages left in the run at fresh: committed, never
+                                          touched, on no list (not counted in nempty) */
+    char *fresh;
     uint32_t purge_scan_ms;            /* mh_now_ms() of the last purge scan (atomic) */
     mh_heap_counters stat;
     mh_class_lists cls[MH_NCLASSES];
