@@ -337,15 +337,15 @@ static void bm_remote_free(gb_state *st, void *arg) {
  * result records' workload names and parameters, so change them knowingly).
  */
 
-/* Four sizes per power of two from 32 on (steps of 12.5-25%, as fine as the size
- * classes of the allocators measured), so that the pair covers every small class;
- * then multiheap's largest small object (MH_SMALL_MAX_BYTES, a constant so that every
- * allocator runs the same benchmarks; micro.boundary checks it against the library),
- * the first large one, and 8 KiB. */
-static const int64_t pair_sizes[] = {8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128,
-                                     160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896,
-                                     1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
-                                     5120, 6144, 7168, MH_SMALL_MAX_BYTES,
+/* 8 bytes, then every small size class of multiheap exactly (its largest is
+ * MH_SMALL_MAX_BYTES), so each class has a pair of its own; constants, so that every
+ * allocator runs the same benchmarks (micro.boundary checks the list against the
+ * library's classes); then the first large size and 8 KiB. */
+static const int64_t pair_sizes[] = {8,    16,   32,   48,   64,   80,   96,   112,
+                                     128,  144,  160,  176,  192,  208,  224,  240,
+                                     256,  288,  320,  352,  384,  416,  448,  496,
+                                     528,  576,  672,  736,  800,  896,  1008, 1152,
+                                     1344, 1616, 2016, 2688, 4048, MH_SMALL_MAX_BYTES,
                                      MH_SMALL_MAX_BYTES + 1, 8192};
 static const int64_t batch_sizes[] = {16, 64, 512, 4096};
 static const int64_t batch_counts[] = {100, 1000};

@@ -1,11 +1,12 @@
 /*
- * micro.boundary: mhmicro's pair sizes must straddle multiheap's small/large
- * boundary, i.e. list pair/size:MAX and pair/size:MAX+1 where MAX is the
- * largest small class of the library this tree builds (linked statically).
+ * micro.boundary: mhmicro's pair sizes must hold every small class of the library
+ * this tree builds (linked statically) and straddle its small/large boundary, i.e.
+ * list pair/size:MAX and pair/size:MAX+1 where MAX is the largest small class.
  *   test_micro_boundary MHMICRO
  */
 #include "multiheap.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,8 +30,13 @@ int main(int argc, char **argv) {
     snprintf(want_large, sizeof want_large, "pair/size:%u\n", max + 1);
     FILE *p = popen(cmd, "r");
     int found = 0;
-    while (p && fgets(line, sizeof line, p))
+    bool listed[MH_MAX_CLASSES] = {false};
+    while (p && fgets(line, sizeof line, p)) {
         found |= (strcmp(line, want_small) == 0) | (strcmp(line, want_large) == 0) << 1;
+        unsigned size;
+        if (sscanf(line, "pair/size:%u", &size) == 1)
+            for (unsigned c = 0; c < hs.nclasses; c++) listed[c] |= hs.cls[c].object_size == size;
+    }
     if (!p || pclose(p) != 0) {
         fprintf(stderr, "micro.boundary: '%s' failed\n", cmd);
         return 1;
@@ -46,6 +52,14 @@ int main(int argc, char **argv) {
                         "must hold MH_SMALL_MAX_BYTES and one more\n", max, max, max + 1);
         return 1;
     }
-    printf("micro.boundary: pair/size:%u and pair/size:%u straddle the boundary\n", max, max + 1);
+    for (unsigned c = 0; c < hs.nclasses; c++)
+        if (!listed[c]) {
+            fprintf(stderr, "micro.boundary: mhmicro has no pair/size:%u for multiheap's size class "
+                            "%u; pair_sizes in runners/micro.c must list every class\n",
+                    hs.cls[c].object_size, c);
+            return 1;
+        }
+    printf("micro.boundary: pair/size:%u and pair/size:%u straddle the boundary, and every one of "
+           "the %u classes has its pair\n", max, max + 1, hs.nclasses);
     return 0;
 }
