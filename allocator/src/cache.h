@@ -41,10 +41,13 @@ static inline struct rseq *mh_rseq_area(void) {
 #define MH_SLOT_OFFSET(cls) \
     (offsetof(mh_cpu_cache, slot) + (size_t)(cls) * MH_CACHE_ROW * sizeof(void *))
 
-/* The descriptor (version 0, flags 0, start, length, abort) lives in its own section;
-   the abort label is preceded by the signature glibc registered (RSEQ_SIG), encoded
-   as an instruction as librseq does, so disassemblers stay in step. */
-#define MH_RSEQ_CS_DESCRIPTOR                                                              \
+/* Every sequence starts the same way: point glibc's rseq area at this sequence's
+   descriptor (version 0, flags 0, start, length, abort; in its own section), read the
+   CPU number, leave for the C label `fail` if the area is not registered, and compute
+   the CPU's cache. It ends with label 2 after the commit; the abort handler, out of
+   line, is preceded by the signature glibc registered (RSEQ_SIG), encoded as an
+   instruction as librseq does, and starts the sequence over. */
+#define MH_RSEQ_BEGIN                                                                     \
     ".pushsection __rseq_cs, \"aw\"\n\t"                                                  \
     ".balign 32\n"                                                                        \
     "3:\n\t"                                                                              \
@@ -57,87 +60,83 @@ static inline struct rseq *mh_rseq_area(void) {
     "1:\n\t"                                                                              \
     "movl %%fs:%c[cpu_field](%[rs]), %k[cpu]\n\t"                                         \
     "cmpl %[ncpus], %k[cpu]\n\t"                                                          \
-    "jae 5f\n\t"                                                                          \
+    "jae %l[fail]\n\t"                                                                    \
     "movq %q[cpu], %[cache]\n\t"                                                          \
     "shlq %[stride_shift], %[cache]\n\t"                                                  \
     "addq %[caches], %[cache]\n\t"
 
-#define MH_RSEQ_ABORT_HANDLER                                                             \
+#define MH_RSEQ_END                                                                       \
+    "2:\n\t"                                                                              \
+    ".pushsection __rseq_failure, \"ax\"\n\t"                                             \
     ".byte 0x0f, 0xb9, 0x3d\n\t"                                                          \
     ".long 0x53053053\n"                                                                  \
     "4:\n\t"                                                                              \
-    "jmp 0b\n"
+    "jmp 0b\n\t"                                                                          \
+    ".popsection\n"
 
 /* rs: the rseq area's offset from the thread pointer (addressed through %fs, which
-   saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on. */
-#define MH_RSEQ_OPERANDS                                                                  \
+   saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on;
+   cls: the bin, 8 bytes each at the start of the cache; slots: the class's row. */
+#define MH_RSEQ_OPERANDS(cls)                                                             \
     [rs] "r"(mh_global.rseq_offset), [caches] "m"(mh_global.caches),                     \
-    [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT),                     \
+    [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT),              \
     [cs_field] "i"(offsetof(struct rseq, rseq_cs)),                                      \
-    [cpu_field] "i"(offsetof(struct rseq, cpu_id))
+    [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [cls] "r"((uintptr_t)(cls)),         \
+    [slots] "r"(MH_SLOT_OFFSET(cls))
 
 /* The top object of class cls on this CPU, or NULL. */
 static inline void *mh_cache_pop(unsigned cls) {
     void *obj;
     uintptr_t cpu, cache, tmp;
-    __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
-                     "movl (%[cache], %[cls], 8), %k[tmp]\n\t"
-                     "testl %k[tmp], %k[tmp]\n\t"
-                     "jz 5f\n\t"
-                     "subl $1, %k[tmp]\n\t"
-                     "leaq (%[cache], %q[tmp], 8), %[obj]\n\t"
-                     "movq (%[obj], %[slots]), %[obj]\n\t"
-                     "addq $1, %c[counter](%[cache])\n\t"
-                     "movl %k[tmp], (%[cache], %[cls], 8)\n"   /* commit */
-                     "2:\n\t"
-                     "jmp 6f\n\t"
-                     MH_RSEQ_ABORT_HANDLER
-                     "5:\n\t"
-                     "xorl %k[obj], %k[obj]\n"
-                     "6:\n"
-                     : [obj] "=&r"(obj), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
-                     : MH_RSEQ_OPERANDS, [cls] "r"((uintptr_t)cls),
-                       [slots] "r"(MH_SLOT_OFFSET(cls)),
-                       [counter] "i"(offsetof(mh_cpu_cache, allocs))
-                     : "memory", "cc");
-    if (obj) mh_tsan_acquire(obj);
+    __asm__ volatile goto(MH_RSEQ_BEGIN
+                 "movl (%[cache], %[cls], 8), %k[tmp]\n\t"
+                 "testl %k[tmp], %k[tmp]\n\t"
+                 "jz %l[fail]\n\t"
+                 "subl $1, %k[tmp]\n\t"
+                 "leaq (%[cache], %q[tmp], 8), %[obj]\n\t"
+                 "movq (%[obj], %[slots]), %[obj]\n\t"
+                 "addq $1, %c[counter](%[cache])\n\t"
+                 "movl %k[tmp], (%[cache], %[cls], 8)\n"   /* commit */
+                 MH_RSEQ_END
+                 : [obj] "=&r"(obj), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
+                 : MH_RSEQ_OPERANDS(cls), [counter] "i"(offsetof(mh_cpu_cache, allocs))
+                 : "memory", "cc"
+                 : fail);
+    mh_tsan_acquire(obj);
     return obj;
+fail:
+    return NULL;
 }
 
 /* Puts obj (a freed object) on top of class cls on this CPU; false when the bin is full
    or obj is already on top of it (a double free, which the slow path reports). */
 static inline bool mh_cache_push(unsigned cls, void *obj) {
-    uintptr_t cpu, cache, tmp, ok;
+    uintptr_t cpu, cache, tmp, top;
     mh_tsan_release(obj);
-    __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
-                     "movl (%[cache], %[cls], 8), %k[tmp]\n\t"
-                     "cmpl 4(%[cache], %[cls], 8), %k[tmp]\n\t"
-                     "jae 5f\n\t"
-                     "leaq (%[cache], %q[tmp], 8), %[ok]\n\t"
-                     "testl %k[tmp], %k[tmp]\n\t"
-                     "jz 7f\n\t"
-                     "cmpq %[obj], -8(%[ok], %[slots])\n\t"   /* freed twice in a row */
-                     "je 5f\n"
-                     "7:\n\t"
-                     "movq %[obj], (%[ok], %[slots])\n\t"
-                     "addl $1, %k[tmp]\n\t"
-                     "addq $1, %c[counter](%[cache])\n\t"
-                     "movl %k[tmp], (%[cache], %[cls], 8)\n"   /* commit */
-                     "2:\n\t"
-                     "movl $1, %k[ok]\n\t"
-                     "jmp 6f\n\t"
-                     MH_RSEQ_ABORT_HANDLER
-                     "5:\n\t"
-                     "xorl %k[ok], %k[ok]\n"
-                     "6:\n"
-                     : [ok] "=&r"(ok), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
-                     : MH_RSEQ_OPERANDS, [cls] "r"((uintptr_t)cls),
-                       [slots] "r"(MH_SLOT_OFFSET(cls)), [obj] "r"(obj),
-                       [counter] "i"(offsetof(mh_cpu_cache, frees))
-                     : "memory", "cc");
-    return ok;
+    __asm__ volatile goto(MH_RSEQ_BEGIN
+                 "movl (%[cache], %[cls], 8), %k[tmp]\n\t"
+                 "cmpl 4(%[cache], %[cls], 8), %k[tmp]\n\t"
+                 "jae %l[fail]\n\t"
+                 "leaq (%[cache], %q[tmp], 8), %[top]\n\t"
+                 "testl %k[tmp], %k[tmp]\n\t"
+                 "jz 7f\n\t"
+                 "cmpq %[obj], -8(%[top], %[slots])\n\t"   /* freed twice in a row */
+                 "je %l[fail]\n"
+                 "7:\n\t"
+                 "movq %[obj], (%[top], %[slots])\n\t"
+                 "addl $1, %k[tmp]\n\t"
+                 "addq $1, %c[counter](%[cache])\n\t"
+                 "movl %k[tmp], (%[cache], %[cls], 8)\n"   /* commit */
+                 MH_RSEQ_END
+                 : [top] "=&r"(top), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
+                 : MH_RSEQ_OPERANDS(cls), [obj] "r"(obj),
+                   [counter] "i"(offsetof(mh_cpu_cache, frees))
+                 : "memory", "cc"
+                 : fail);
+    return true;
+fail:
+    return false;
 }
-
 
 /* The slow paths move objects in bulk, one sequence per batch: up to n of them from
    the top of class cls on this CPU into out[] (pop), or from in[] onto it (push); both
@@ -145,73 +144,67 @@ static inline bool mh_cache_push(unsigned cls, void *obj) {
    is the loop index once the cache address is known. */
 static inline size_t mh_cache_pop_many(unsigned cls, void **out, size_t n) {
     uintptr_t cpu, cache, count, k, src, tmp;
-    __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
-                     "movl (%[cache], %[cls], 8), %k[count]\n\t"
-                     "movq %[n], %[k]\n\t"
-                     "cmpq %[count], %[k]\n\t"
-                     "cmovaq %[count], %[k]\n\t"
-                     "subq %[k], %[count]\n\t"
-                     "leaq (%[cache], %[count], 8), %[src]\n\t"
-                     "addq %[slots], %[src]\n\t"
-                     "xorl %k[cpu], %k[cpu]\n"
-                     "7:\n\t"
-                     "cmpq %[k], %[cpu]\n\t"
-                     "jae 8f\n\t"
-                     "movq (%[src], %[cpu], 8), %[tmp]\n\t"
-                     "movq %[tmp], (%[out], %[cpu], 8)\n\t"
-                     "addq $1, %[cpu]\n\t"
-                     "jmp 7b\n"
-                     "8:\n\t"
-                     "movl %k[count], (%[cache], %[cls], 8)\n"   /* commit */
-                     "2:\n\t"
-                     "jmp 6f\n\t"
-                     MH_RSEQ_ABORT_HANDLER
-                     "5:\n\t"
-                     "xorl %k[k], %k[k]\n"
-                     "6:\n"
-                     : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
-                       [tmp] "=&r"(tmp), [k] "=&r"(k), [src] "=&r"(src)
-                     : MH_RSEQ_OPERANDS, [cls] "r"((uintptr_t)cls),
-                       [slots] "r"(MH_SLOT_OFFSET(cls)), [out] "r"(out), [n] "r"(n)
-                     : "memory", "cc");
+    __asm__ volatile goto(MH_RSEQ_BEGIN
+                 "movl (%[cache], %[cls], 8), %k[count]\n\t"
+                 "movq %[n], %[k]\n\t"
+                 "cmpq %[count], %[k]\n\t"
+                 "cmovaq %[count], %[k]\n\t"
+                 "subq %[k], %[count]\n\t"
+                 "leaq (%[cache], %[count], 8), %[src]\n\t"
+                 "addq %[slots], %[src]\n\t"
+                 "xorl %k[cpu], %k[cpu]\n"
+                 "7:\n\t"
+                 "cmpq %[k], %[cpu]\n\t"
+                 "jae 8f\n\t"
+                 "movq (%[src], %[cpu], 8), %[tmp]\n\t"
+                 "movq %[tmp], (%[out], %[cpu], 8)\n\t"
+                 "addq $1, %[cpu]\n\t"
+                 "jmp 7b\n"
+                 "8:\n\t"
+                 "movl %k[count], (%[cache], %[cls], 8)\n"   /* commit */
+                 MH_RSEQ_END
+                 : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
+                   [tmp] "=&r"(tmp), [k] "=&r"(k), [src] "=&r"(src)
+                 : MH_RSEQ_OPERANDS(cls), [out] "r"(out), [n] "r"(n)
+                 : "memory", "cc"
+                 : fail);
     for (size_t j = 0; j < k; j++) mh_tsan_acquire(out[j]);
     return k;
+fail:
+    return 0;
 }
 
 static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n) {
     uintptr_t cpu, cache, count, k, dst, tmp;
     for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
-    __asm__ volatile(MH_RSEQ_CS_DESCRIPTOR
-                     "movl (%[cache], %[cls], 8), %k[count]\n\t"
-                     "movl 4(%[cache], %[cls], 8), %k[k]\n\t"
-                     "subq %[count], %[k]\n\t"
-                     "cmpq %[n], %[k]\n\t"
-                     "cmovaq %[n], %[k]\n\t"
-                     "leaq (%[cache], %[count], 8), %[dst]\n\t"
-                     "addq %[slots], %[dst]\n\t"
-                     "xorl %k[cpu], %k[cpu]\n"
-                     "7:\n\t"
-                     "cmpq %[k], %[cpu]\n\t"
-                     "jae 8f\n\t"
-                     "movq (%[in], %[cpu], 8), %[tmp]\n\t"
-                     "movq %[tmp], (%[dst], %[cpu], 8)\n\t"
-                     "addq $1, %[cpu]\n\t"
-                     "jmp 7b\n"
-                     "8:\n\t"
-                     "addq %[k], %[count]\n\t"
-                     "movl %k[count], (%[cache], %[cls], 8)\n"   /* commit */
-                     "2:\n\t"
-                     "jmp 6f\n\t"
-                     MH_RSEQ_ABORT_HANDLER
-                     "5:\n\t"
-                     "xorl %k[k], %k[k]\n"
-                     "6:\n"
-                     : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
-                       [tmp] "=&r"(tmp), [k] "=&r"(k), [dst] "=&r"(dst)
-                     : MH_RSEQ_OPERANDS, [cls] "r"((uintptr_t)cls),
-                       [slots] "r"(MH_SLOT_OFFSET(cls)), [in] "r"(in), [n] "r"(n)
-                     : "memory", "cc");
+    __asm__ volatile goto(MH_RSEQ_BEGIN
+                 "movl (%[cache], %[cls], 8), %k[count]\n\t"
+                 "movl 4(%[cache], %[cls], 8), %k[k]\n\t"
+                 "subq %[count], %[k]\n\t"
+                 "cmpq %[n], %[k]\n\t"
+                 "cmovaq %[n], %[k]\n\t"
+                 "leaq (%[cache], %[count], 8), %[dst]\n\t"
+                 "addq %[slots], %[dst]\n\t"
+                 "xorl %k[cpu], %k[cpu]\n"
+                 "7:\n\t"
+                 "cmpq %[k], %[cpu]\n\t"
+                 "jae 8f\n\t"
+                 "movq (%[in], %[cpu], 8), %[tmp]\n\t"
+                 "movq %[tmp], (%[dst], %[cpu], 8)\n\t"
+                 "addq $1, %[cpu]\n\t"
+                 "jmp 7b\n"
+                 "8:\n\t"
+                 "addq %[k], %[count]\n\t"
+                 "movl %k[count], (%[cache], %[cls], 8)\n"   /* commit */
+                 MH_RSEQ_END
+                 : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
+                   [tmp] "=&r"(tmp), [k] "=&r"(k), [dst] "=&r"(dst)
+                 : MH_RSEQ_OPERANDS(cls), [in] "r"(in), [n] "r"(n)
+                 : "memory", "cc"
+                 : fail);
     return k;
+fail:
+    return 0;
 }
 
 _Static_assert(offsetof(mh_cpu_cache, bin) == 0 && sizeof(mh_cache_bin) == 8 &&
