@@ -3,44 +3,9 @@
  * as a user would and checks its records and failures:
  *   test_cli MHBENCH NOMALLOC_SO SCRIBBLE_SO FAKESTATS_SO
  */
-#define _GNU_SOURCE
-#include "driver.h"
+#include "clitest.h"
 
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static const char *mhbench, *nomalloc_so, *scribble_so, *fakestats_so;
-static char tmpdir[] = "/tmp/mhbench-test-XXXXXX";
-static char out_path[PATH_MAX], err_path[PATH_MAX];
-static char err_text[4096];
-static int failures;
-
-#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
-    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; } } while (0)
-
-/* Runs "mhbench ARGS" with stdout to /dev/null and stderr captured; returns the exit status. */
-static int run(const char *fmt, ...)
-{
-    char args[2048], cmd[2048 + 2 * PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s'", mhbench, args, err_path);
-    int st = system(cmd);
-    FILE *f = fopen(err_path, "r");
-    size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
-    err_text[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+static const char *nomalloc_so, *scribble_so, *fakestats_so;
 
 static int stderr_lines(void)
 {
@@ -49,30 +14,6 @@ static int stderr_lines(void)
         n += *c == '\n';
     return n;
 }
-
-/* The last record appended to out_path (the caller frees it). */
-static mh_jv *last_record(void)
-{
-    FILE *f = fopen(out_path, "r");
-    char *line = NULL, *last = NULL;
-    size_t cap = 0;
-    while (f && getline(&line, &cap, f) > 0) {
-        free(last);
-        last = strdup(line);
-    }
-    if (f)
-        fclose(f);
-    free(line);
-    char err[256] = "no record";
-    mh_jv *v = last ? mh_json_parse(last, strlen(last), err, sizeof err) : NULL;
-    if (!v)
-        fprintf(stderr, "cannot read a record from %s: %s\n", out_path, err);
-    free(last);
-    return v;
-}
-
-static double num(const mh_jv *rec, const char *path) { return mh_json_num_or(mh_json_path(rec, path), -1); }
-static const char *str(const mh_jv *rec, const char *path) { return mh_json_str_or(mh_json_path(rec, path), ""); }
 
 static bool valid(const mh_jv *rec)
 {
@@ -352,14 +293,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_cli MHBENCH NOMALLOC_SO SCRIBBLE_SO FAKESTATS_SO\n");
         return 2;
     }
-    mhbench = argv[1];
     nomalloc_so = argv[2];
     scribble_so = argv[3];
     fakestats_so = argv[4];
-    if (!mkdtemp(tmpdir))
+    if (!clitest_begin(argv[1]))
         return 1;
-    snprintf(out_path, sizeof out_path, "%s/records.jsonl", tmpdir);
-    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
     test_allocators();
     test_broken_preloads();
     test_bad_input();
@@ -370,11 +308,5 @@ int main(int argc, char **argv)
     test_corruption();
     test_allocator_stats();
     test_validate();
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "note: could not remove %s\n", tmpdir);
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures != 0;
+    return clitest_end();
 }

@@ -6,43 +6,9 @@
  * libmultiheap of this tree:
  *   test_variants MHBENCH FAKESTATS_SO SCRIBBLE_SO
  */
-#define _GNU_SOURCE
-#include "driver.h"
+#include "clitest.h"
 
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static const char *mhbench, *fake_so, *scribble_so;
-static char tmpdir[] = "/tmp/mhbench-variants-XXXXXX";
-static char out_path[PATH_MAX], err_path[PATH_MAX], err_text[4096];
-static int failures;
-
-#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
-    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; } } while (0)
-
-/* "mhbench ARGS" with stdout to /dev/null, stderr kept in err_text; the exit status. */
-static int run(const char *fmt, ...)
-{
-    char args[2048], cmd[2048 + 2 * PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s'", mhbench, args, err_path);
-    int st = system(cmd);
-    FILE *f = fopen(err_path, "r");
-    size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
-    err_text[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+static const char *fake_so, *scribble_so;
 
 static bool one_line(const char *s) { return strchr(s, '\n') == strrchr(s, '\n') && s[0]; }
 
@@ -51,27 +17,6 @@ static off_t out_size(void)
     struct stat st;
     return stat(out_path, &st) == 0 ? st.st_size : 0;
 }
-
-/* The last record appended to out_path (the caller frees it). */
-static mh_jv *last_record(void)
-{
-    FILE *f = fopen(out_path, "r");
-    char *line = NULL, *last = NULL, err[256];
-    size_t cap = 0;
-    while (f && getline(&line, &cap, f) > 0) {
-        free(last);
-        last = strdup(line);
-    }
-    if (f)
-        fclose(f);
-    free(line);
-    mh_jv *v = last ? mh_json_parse(last, strlen(last), err, sizeof err) : NULL;
-    free(last);
-    return v;
-}
-
-static const char *str(const mh_jv *rec, const char *path) { return mh_json_str_or(mh_json_path(rec, path), ""); }
-static double num(const mh_jv *rec, const char *path) { return mh_json_num_or(mh_json_path(rec, path), -1); }
 
 static void test_parse(void)
 {
@@ -186,22 +131,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_variants MHBENCH FAKESTATS_SO SCRIBBLE_SO\n");
         return 2;
     }
-    mhbench = argv[1];
     fake_so = argv[2];
     scribble_so = argv[3];
-    if (!mkdtemp(tmpdir))
+    if (!clitest_begin(argv[1]))
         return 1;
-    snprintf(out_path, sizeof out_path, "%s/records.jsonl", tmpdir);
-    snprintf(err_path, sizeof err_path, "%s/stderr", tmpdir);
     test_parse();
     test_runs();
     test_real_multiheap();
     test_refusals();
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "note: could not remove %s\n", tmpdir);
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures != 0;
+    return clitest_end();
 }
