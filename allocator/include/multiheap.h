@@ -18,9 +18,10 @@
  *   MULTIHEAP_PURGE_MS=N|off          empty object pages go back to the OS once empty for
  *                                     N ms (default 250), at once past a retained amount
  *   MULTIHEAP_LARGE_CACHE=0|1         keep freed large blocks mapped for reuse (default 1)
- *   MULTIHEAP_CHECK=0|1               find every double free of a small object at once
- *                                     (default 0: only a second free in a row on one CPU,
- *                                     others when the object goes back to its page); it
+ *   MULTIHEAP_CHECK=0|1               catch a double free of a small object at the second
+ *                                     free (default 0: only a second free in a row on one
+ *                                     CPU at once, others when the object goes back to its
+ *                                     page, after it may have been handed out twice); it
  *                                     writes a mark into each freed object
  */
 #ifndef MULTIHEAP_H

@@ -59,6 +59,7 @@ void *mh_cache_alloc_slow(unsigned cls) {
     mh_cpu_cache *c = current_cache();
     mh_heap *h = mh_current_heap();
     if (!c) return mh_heap_alloc(h, cls, 1);
+    mh_heap_stash_ensure(h);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_heap_alloc_batch(h, cls, batch, c->bin[cls].cap / 2, true);
     if (n == 0) return NULL;
@@ -98,20 +99,29 @@ static void sort_by_owner(void **objs, size_t n) {
     for (size_t i = 0; i < n; i++) objs[i] = (void *)(uintptr_t)(key[i] & ((1ull << OWNER_SHIFT) - 1));
 }
 
+/* A push refuses p when it is already the top of the bin: a second free in a row. */
+static void fatal_if_on_top(const mh_cpu_cache *c, unsigned cls, void *p) {
+    uint32_t top = c->bin[cls].count;
+    if (top > 0 && c->slot[cls][top - 1] == p)
+        mh_fatal("double free (object is already in a free cache)", p);
+}
+
 void mh_cache_free_slow(void *p, unsigned cls) {
     mh_cpu_cache *c = current_cache();
     if (!c) {
         mh_small_free(p);
         return;
     }
-    uint32_t top = c->bin[cls].count;
-    if (top > 0 && c->slot[cls][top - 1] == p)
-        mh_fatal("double free (object is already in a free cache)", p);
+    fatal_if_on_top(c, cls, p);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_cache_pop_many(cls, batch, c->bin[cls].cap / 2);
-    /* p is a counted free: the heap counts it if the bin is still full (the thread
-       moved to another CPU meanwhile). */
-    if (!mh_cache_push(cls, p)) mh_small_free(p);
+    /* The push fails again if p is now the top of the bin (a double free), or if the
+       thread moved to another CPU whose bin is full: then the heap takes p (and counts
+       the free). */
+    if (!mh_cache_push(cls, p)) {
+        fatal_if_on_top(c, cls, p);
+        mh_small_free(p);
+    }
     sort_by_owner(batch, n);
     mh_small_free_batch(batch, n, true);
 }

@@ -251,7 +251,7 @@ static inline void *mh_cache_malloc(unsigned cls) {
  */
 static inline void mh_cache_free(void *p) {
     unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
-    if (MH_UNLIKELY(cls >= MH_NCLASSES || !mh_is_slot_start(p, cls))) {
+    if (MH_UNLIKELY(cls >= MH_NCLASSES || !mh_is_object_start(p, cls))) {
         mh_small_free(p);   /* validates under the owner's lock and reports the misuse */
         return;
     }

@@ -35,11 +35,14 @@ _Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every 
 
 /* Indexed by (size + 15) / 16. */
 uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
-uint64_t mh_class_divisibility[MH_NCLASSES];
+mh_class_check mh_class_checks[MH_NCLASSES];
 
 void mh_size_classes_init(void) {
     for (unsigned c = 0; c < MH_NCLASSES; c++)
-        mh_class_divisibility[c] = UINT64_MAX / mh_class_size_table[c] + 1;
+        mh_class_checks[c] = (mh_class_check){
+            .divisibility = UINT64_MAX / mh_class_size_table[c] + 1,
+            .end = (uint64_t)mh_class_objects(c) * mh_class_size_table[c],
+        };
     unsigned cls = 0;
     for (size_t i = 0; i <= MH_SMALL_MAX / 16; i++) {
         while (mh_class_size_table[cls] < i * 16) cls++;
@@ -138,17 +141,18 @@ static bool steal(mh_heap *h) {
 /* Map a run of fresh pages, formatted one by one as the heap takes them; steps grow
    from 64 KiB to 1 MiB. */
 static bool grow(mh_heap *h, unsigned cls) {
-    unsigned npages = __atomic_load_n(&h->grow_pages, __ATOMIC_RELAXED);
+    size_t npages = __atomic_load_n(&h->grow_pages, __ATOMIC_RELAXED);
     if (npages == 0) npages = MH_GROW_MIN_PAGES;
-    char *mem = mh_os_commit_pages(npages);
+    bool reused;
+    char *mem = mh_os_commit_pages(&npages, &reused);
     if (!mem) return false;
     mh_lock_acquire(&h->lock);
     if (h->nfresh == 0) {
         h->fresh = mem;
-        h->nfresh = npages;
+        h->nfresh = (uint32_t)npages;
     } else {
         /* Another thread of this heap grew meanwhile: these pages go on the list now. */
-        for (unsigned i = 0; i < npages; i++) {
+        for (size_t i = 0; i < npages; i++) {
             mh_page *pg = mh_page_of(mem + i * MH_PAGE_SIZE);
             mh_page_format(pg, (unsigned)(h - mh_global.heaps), cls);
             page_link(h, pg, MH_LIST_EMPTY);
@@ -156,8 +160,11 @@ static bool grow(mh_heap *h, unsigned cls) {
     }
     MH_STAT_ADD(h->stat.os_grow_calls, 1);
     MH_STAT_ADD(h->stat.os_grow_bytes, (uint64_t)npages * MH_PAGE_SIZE);
-    unsigned next = npages * 2 > MH_GROW_MAX_PAGES ? MH_GROW_MAX_PAGES : npages * 2;
-    __atomic_store_n(&h->grow_pages, next, __ATOMIC_RELAXED);
+    /* Fresh range doubles the next step; purged runs come in whatever size they are. */
+    if (!reused) {
+        size_t next = npages * 2 > MH_GROW_MAX_PAGES ? MH_GROW_MAX_PAGES : npages * 2;
+        __atomic_store_n(&h->grow_pages, (uint32_t)next, __ATOMIC_RELAXED);
+    }
     mh_lock_release(&h->lock);
     return true;
 }
@@ -170,9 +177,26 @@ static bool refill(mh_heap *h, unsigned cls) {
 
 /* ---- allocation and free ------------------------------------------------------------- */
 
+void mh_heap_stash_ensure(mh_heap *h) {
+    if (__atomic_load_n(&h->stash, __ATOMIC_ACQUIRE)) return;
+    int saved = errno;
+    mh_stash *st = mh_os_map(MH_NCLASSES * sizeof(mh_stash)), *none = NULL;
+    errno = saved;
+    if (st && !__atomic_compare_exchange_n(&h->stash, &none, st, false, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_ACQUIRE))
+        mh_os_unmap(st, MH_NCLASSES * sizeof(mh_stash));
+}
+
+/* Under h's lock: the stash of class cls, or NULL if h has none. */
+static mh_stash *stash_of(mh_heap *h, unsigned cls) {
+    mh_stash *st = __atomic_load_n(&h->stash, __ATOMIC_ACQUIRE);
+    return st ? &st[cls] : NULL;
+}
+
 /* Under h's lock: up to n objects from the stash of class cls into out. */
 static size_t stash_take(mh_heap *h, unsigned cls, void **out, size_t n) {
-    mh_stash *st = &h->cls[cls].stash;
+    mh_stash *st = stash_of(h, cls);
+    if (!st) return 0;
     size_t take = st->count < n ? st->count : n;
     st->count -= (uint32_t)take;
     memcpy(out, &st->slot[st->count], take * sizeof *out);
@@ -181,7 +205,8 @@ static size_t stash_take(mh_heap *h, unsigned cls, void **out, size_t n) {
 
 /* Under h's lock: objs[0..n) of class cls into the stash as room allows; how many. */
 static size_t stash_put(mh_heap *h, unsigned cls, void *const *objs, size_t n) {
-    mh_stash *st = &h->cls[cls].stash;
+    mh_stash *st = stash_of(h, cls);
+    if (!st) return 0;
     size_t room = mh_stash_capacity(cls) - st->count, put = n < room ? n : room;
     memcpy(&st->slot[st->count], objs, put * sizeof *objs);
     st->count += (uint32_t)put;
@@ -206,7 +231,7 @@ size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool 
     }
     /* A front cache counts the mallocs it serves; the first object of a refill goes
        straight to the malloc that asked for it. */
-    if (for_cache) MH_STAT_ADD(h->stat.cache_refills, 1);
+    if (for_cache && got > 0) MH_STAT_ADD(h->stat.cache_refills, 1);
     MH_STAT_ADD(h->stat.allocs, for_cache ? got > 0 : got);
     mh_lock_release(&h->lock);
     return got;
@@ -319,9 +344,9 @@ size_t mh_small_usable_size(const void *p) {
 bool mh_heap_stash_holds(void *p) {
     mh_page *pg = committed_page(p);
     mh_heap *h = lock_owner(pg, p);
-    mh_stash *st = &h->cls[pg->cls].stash;
+    mh_stash *st = stash_of(h, pg->cls);
     bool found = false;
-    for (uint32_t i = 0; i < st->count && !found; i++) found = st->slot[i] == p;
+    for (uint32_t i = 0; st && i < st->count && !found; i++) found = st->slot[i] == p;
     mh_lock_release(&h->lock);
     return found;
 }
@@ -372,8 +397,8 @@ static mh_page *take_purgeable(mh_heap *h, uint32_t now, bool surplus) {
 /* Under h's lock: the stashed objects back to their pages, so that a shrinking heap's
    pages can empty. */
 static void stash_drain(mh_heap *h) {
-    for (unsigned c = 0; c < MH_NCLASSES; c++) {
-        mh_stash *st = &h->cls[c].stash;
+    for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) {
+        mh_stash *st = stash_of(h, c);
         free_locked(h, st->slot, st->count, true);
         st->count = 0;
     }
@@ -392,10 +417,13 @@ static void purge_pages(mh_heap *h, mh_page *sorted) {
             npages++;
         }
         mh_page *rest = last->next;
+        /* Out of the map before the madvise: a stale free meanwhile is reported. */
+        for (mh_page *pg = sorted; pg != rest; pg = pg->next) mh_page_publish_class(pg, false);
         if (mh_os_purge_pages(mh_page_start(sorted), npages)) {
             calls++;
             bytes += npages * MH_PAGE_SIZE;
         } else {
+            for (mh_page *pg = sorted; pg != rest; pg = pg->next) mh_page_publish_class(pg, true);
             last->next = kept;
             kept = sorted;
         }

@@ -81,6 +81,19 @@ static void option_text(const char *key, const char *value) {
     strcat(o, value);
 }
 
+/* The check-mode mark: from the kernel's 16 random bytes (AT_RANDOM), mixed, because
+   glibc's stack canary is their first 8 bytes and the mark is written into every freed
+   object; odd, so it is never a pointer a program stores in a freed object. */
+static uint64_t free_mark(void) {
+    uint64_t word[2] = {(uint64_t)(uintptr_t)&mh_global, 0};
+    const void *random = (const void *)getauxval(AT_RANDOM);   /* unaligned */
+    if (random) memcpy(word, random, sizeof word);
+    uint64_t z = word[0] ^ (word[1] * 0x9E3779B97F4A7C15ull);   /* splitmix64's finaliser */
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (z ^ (z >> 31)) | 1;
+}
+
 static void options_from_env(void) {
     bool seed = switch_from_env("MULTIHEAP_SEED", false);
     bool cache = switch_from_env("MULTIHEAP_CACHE", !seed);
@@ -89,16 +102,13 @@ static void options_from_env(void) {
     mh_global.large_cache = switch_from_env("MULTIHEAP_LARGE_CACHE", true);
     bool check = switch_from_env("MULTIHEAP_CHECK", false);
     const char *no_cache = cache ? mh_cache_setup() : "off";
-    mh_global.cache = no_cache == NULL;
-    /* Remote batching is the front cache taking other heaps' objects: nothing without it. */
-    mh_global.remote_batch = mh_global.cache && remote_batch;
-    /* Only the front cache keeps freed objects outside the heap's bitmaps. */
-    mh_global.check = mh_global.cache && check;
-    /* Odd, so it is never a pointer a program stores in a freed object. */
-    const void *random = (const void *)getauxval(AT_RANDOM);   /* 16 bytes, unaligned */
-    uint64_t mark = (uint64_t)(uintptr_t)&mh_global;
-    if (random) memcpy(&mark, random, sizeof mark);
-    mh_global.free_mark = mark | 1;
+    /* Remote batching is the front cache taking other heaps' objects, and only the front
+       cache keeps freed objects outside the heap's bitmaps: nothing without it. */
+    mh_global.remote_batch = !no_cache && remote_batch;
+    mh_global.check = !no_cache && check;
+    mh_global.free_mark = free_mark();
+    /* Last: malloc reads the rest once it sees the cache on. */
+    __atomic_store_n(&mh_global.cache, !no_cache, __ATOMIC_RELEASE);
 
     char ms[12], *d = ms + sizeof ms - 1;
     *d = 0;

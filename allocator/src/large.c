@@ -276,8 +276,10 @@ void *mh_large_realloc(void *p, size_t size) {
     mh_lock_release(&L.lock);
     /* Room to grow again without a call: untouched pages cost address space only. */
     size_t roomy = old < MH_LARGE_DOUBLE_MAX ? 2 * old : (old + old / 4 + OS_PAGE - 1) & ~(OS_PAGE - 1);
+    size_t exact = need;   /* what to ask for when the room cannot be had */
     if (roomy > need) need = roomy;
     void *q = mremap(p, old, need, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED && need > exact) q = mremap(p, old, need = exact, MREMAP_MAYMOVE);
     bool ok = q != MAP_FAILED;
     mh_lock_acquire(&L.lock);
     large_block now = ok ? (large_block){(uintptr_t)q, need} : (large_block){(uintptr_t)p, old};

@@ -80,7 +80,7 @@ MH_API void *mh_malloc(size_t size) {
    full bin, or a second free of the bin's top. */
 static __attribute__((noinline)) void small_free_slow(void *p) {
     unsigned cls = mh_page_class_plus1(p) - 1;
-    if (cls >= MH_NCLASSES || !mh_is_slot_start(p, cls)) mh_small_free(p);
+    if (cls >= MH_NCLASSES || !mh_is_object_start(p, cls)) mh_small_free(p);
     else mh_cache_free_slow(p, cls);
 }
 
@@ -102,7 +102,7 @@ MH_API void mh_free(void *p) {
     /* NULL is not small: the reserved range never starts at 0. */
     if (MH_LIKELY(mh_is_small(p) && fast_paths())) {
         unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
-        if (MH_LIKELY(cls < MH_NCLASSES && mh_is_slot_start(p, cls) && mh_cache_push(cls, p)))
+        if (MH_LIKELY(cls < MH_NCLASSES && mh_is_object_start(p, cls) && mh_cache_push(cls, p)))
             return;
         small_free_slow(p);
     } else {

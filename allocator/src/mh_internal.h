@@ -89,7 +89,12 @@ static inline char *mh_page_start(const mh_page *pg) {
 
 extern const uint16_t mh_class_size_table[MH_NCLASSES];
 extern uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
-extern uint64_t mh_class_divisibility[MH_NCLASSES];   /* 2^64 / size, rounded up */
+/* What free needs to check a pointer against a class, in one place. */
+typedef struct mh_class_check {
+    uint64_t divisibility;             /* 2^64 / size, rounded up */
+    uint64_t end;                      /* objects_per_page * size: slots end here */
+} mh_class_check;
+extern mh_class_check mh_class_checks[MH_NCLASSES];
 
 /* The smallest class whose objects hold `size` bytes (size <= MH_SMALL_MAX).
    The lookup table is filled at initialisation: call it after mh_ensure_init(). */
@@ -102,15 +107,17 @@ static inline unsigned mh_class_objects(unsigned cls) {
 }
 MH_INTERNAL void mh_size_classes_init(void);
 
-/* Is p the start of a slot of a page of class cls, and which slot? Multiplies instead
-   of divisions (Lemire et al., "Faster remainder by direct computation"). */
-static inline bool mh_is_slot_start(const void *p, unsigned cls) {
+/* Is p the start of one of the slots of a page of class cls, and which slot? Multiplies
+   instead of divisions (Lemire et al., "Faster remainder by direct computation"); the
+   bound keeps out the multiples of the size that fall in the tail or the metadata. */
+static inline bool mh_is_object_start(const void *p, unsigned cls) {
     uint64_t off = (uintptr_t)p - mh_page_base(p);
-    return off * mh_class_divisibility[cls] <= mh_class_divisibility[cls] - 1;
+    const mh_class_check *c = &mh_class_checks[cls];
+    return off < c->end && off * c->divisibility <= c->divisibility - 1;
 }
 static inline unsigned mh_slot_of(const void *p, unsigned cls) {
     uint64_t off = (uintptr_t)p - mh_page_base(p);
-    return (unsigned)(((unsigned __int128)off * mh_class_divisibility[cls]) >> 64);
+    return (unsigned)(((unsigned __int128)off * mh_class_checks[cls].divisibility) >> 64);
 }
 
 /* ---- page.c: one page's slots and the intrusive lists ------------------------------- */
@@ -122,6 +129,9 @@ typedef struct mh_page_list {
 } mh_page_list;
 
 MH_INTERNAL void mh_page_format(mh_page *pg, unsigned heap, unsigned cls);
+/* The page-class map's entry for pg: its class (an object page), or 0 (not one: a
+   free into it is reported, never cached). */
+MH_INTERNAL void mh_page_publish_class(mh_page *pg, bool object_page);
 MH_INTERNAL size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n);
 MH_INTERNAL void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align);
 /* Validates p (interior pointer, double free: both fatal) and clears its bit. */
@@ -142,8 +152,9 @@ MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
 /* Objects a heap keeps as pointers between its pages and the front caches, per class:
    a flush puts them here and a refill takes them back without touching a page (as
    tcmalloc's transfer cache does), so a producer's objects that a consumer frees come
-   back to the producer in whole batches. They count as used in their pages. */
-#define MH_STASH_SLOTS 2048
+   back to the producer in whole batches. They count as used in their pages. Only the
+   front cache uses them: a heap's stashes are mapped at its first refill for a cache. */
+#define MH_STASH_SLOTS 1024
 
 typedef struct mh_stash {
     uint32_t count;                    /* objects in slot[0..count), at most
@@ -154,7 +165,6 @@ typedef struct mh_stash {
 /* One size class of one heap. */
 typedef struct mh_class_lists {
     mh_page_list list[MH_NLISTS];      /* indexed by MH_LIST_* */
-    mh_stash stash;
 } mh_class_lists;
 
 /* Counters of one heap, written under its lock, read atomically by mh_stats_get. */
@@ -180,6 +190,7 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
                                           touched, on no list (not counted in nempty) */
     char *fresh;
     uint32_t purge_scan_ms;            /* mh_now_ms() of the last purge scan (atomic) */
+    mh_stash *stash;                   /* MH_NCLASSES of them, or NULL (set once, atomic) */
     mh_heap_counters stat;
     mh_class_lists cls[MH_NCLASSES];
 } mh_heap;
@@ -205,6 +216,8 @@ MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, bool from_cach
 MH_INTERNAL void mh_heap_maybe_purge(mh_heap *h);
 /* Is p in its owner heap's stash? (A double-free check; takes the owner's lock.) */
 MH_INTERNAL bool mh_heap_stash_holds(void *p);
+/* Maps h's stashes if need be; call it holding no lock. Without them h works unstashed. */
+MH_INTERNAL void mh_heap_stash_ensure(mh_heap *h);
 MH_INTERNAL size_t mh_small_usable_size(const void *p);
 MH_INTERNAL void mh_heap_activate(mh_heap *h);
 MH_INTERNAL void mh_heap_lock_all(void);
@@ -233,8 +246,9 @@ static inline unsigned mh_stash_capacity(unsigned cls) {
     return n > MH_STASH_SLOTS ? MH_STASH_SLOTS : n;
 }
 
-/* One class of one CPU's cache; count and cap are read and written only by code that
-   runs on that CPU inside a restartable sequence (the commit is the store to count). */
+/* One class of one CPU's cache. count is written only inside a restartable sequence on
+   that CPU (the commit is the store to count); cap is set once, by the CPU's first slow
+   path; the double-free checks read count and the slots from outside, racily. */
 typedef struct mh_cache_bin {
     uint32_t count;                    /* objects in slot[cls][0..count), top last */
     uint32_t cap;                      /* slots this class may use (<= MH_CACHE_SLOTS) */
@@ -286,9 +300,10 @@ MH_INTERNAL void mh_large_unlock(bool child);
 /* ---- os.c --------------------------------------------------------------------------- */
 
 MH_INTERNAL bool mh_os_reserve_small(void);
-/* npages zeroed, writable object pages: purged ones first, else fresh from the range;
-   NULL when the range or memory is exhausted. */
-MH_INTERNAL char *mh_os_commit_pages(size_t npages);
+/* Up to *npages zeroed, writable object pages: a run of purged ones if there is one
+   (*npages may shrink to its length; *reused set), else fresh from the range; NULL
+   when the range or memory is exhausted. */
+MH_INTERNAL char *mh_os_commit_pages(size_t *npages, bool *reused);
 /* Gives a run of empty object pages back to the OS (their metadata too); they are kept
    for a later mh_os_commit_pages. false: the run was not purged. */
 MH_INTERNAL bool mh_os_purge_pages(char *p, size_t npages);

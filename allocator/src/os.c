@@ -76,18 +76,17 @@ static bool purged_insert(char *p, size_t npages) {
     return true;
 }
 
-/* npages from the first purged run that has them, or NULL. */
-static char *purged_take(size_t npages) {
-    for (unsigned i = 0; i < purged.n; i++) {
-        purged_run *r = &purged.run[i];
-        if (r->npages < npages) continue;
-        char *p = r->start;
-        r->start += npages * MH_PAGE_SIZE;
-        r->npages -= npages;
-        if (r->npages == 0) memmove(r, r + 1, (--purged.n - i) * sizeof(purged_run));
-        return p;
-    }
-    return NULL;
+/* Up to *npages pages from the first purged run, any length (short runs must be reused
+   too, or they would pile up); *npages becomes how many; NULL when there is none. */
+static char *purged_take(size_t *npages) {
+    if (purged.n == 0) return NULL;
+    purged_run *r = &purged.run[0];
+    if (r->npages < *npages) *npages = r->npages;
+    char *p = r->start;
+    r->start += *npages * MH_PAGE_SIZE;
+    r->npages -= *npages;
+    if (r->npages == 0) memmove(r, r + 1, --purged.n * sizeof(purged_run));
+    return p;
 }
 
 /* The pages are recorded only after madvise: once in the table, growth may take and
@@ -97,12 +96,11 @@ bool mh_os_purge_pages(char *p, size_t npages) {
     mh_lock_acquire(&purged.lock);
     bool room = purged.n < MH_PURGED_RUNS;
     mh_lock_release(&purged.lock);
+    if (!room) return false;
     int saved = errno;
-    bool ok = room && madvise(p, npages * MH_PAGE_SIZE, MADV_DONTNEED) == 0;
+    bool ok = madvise(p, npages * MH_PAGE_SIZE, MADV_DONTNEED) == 0;
     errno = saved;
     if (!ok) return false;
-    /* No longer object pages: a free into them is reported, not served. */
-    memset(&mh_global.page_class[(size_t)(p - mh_global.small_base) >> MH_PAGE_SHIFT], 0, npages);
     mh_lock_acquire(&purged.lock);
     purged_insert(p, npages);
     mh_lock_release(&purged.lock);
@@ -118,18 +116,24 @@ void mh_os_unlock(bool child) {
     else mh_lock_release(&purged.lock);
 }
 
-char *mh_os_commit_pages(size_t npages) {
+char *mh_os_commit_pages(size_t *npages, bool *reused) {
     mh_lock_acquire(&purged.lock);
-    char *reused = purged_take(npages);
+    char *p = purged_take(npages);
     mh_lock_release(&purged.lock);
-    if (reused) return reused;
-    size_t bytes = npages * MH_PAGE_SIZE;
-    size_t off = __atomic_fetch_add(&mh_global.small_used, bytes, __ATOMIC_RELAXED);
-    if (off + bytes > mh_global.small_size) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    char *p = mh_global.small_base + off;
+    *reused = p != NULL;
+    if (p) return p;
+    size_t bytes = *npages * MH_PAGE_SIZE;
+    size_t off = __atomic_load_n(&mh_global.small_used, __ATOMIC_RELAXED);
+    /* Claim the range only if it fits, so that small_used never covers pages that were
+       not made writable. */
+    do {
+        if (off + bytes > mh_global.small_size) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    } while (!__atomic_compare_exchange_n(&mh_global.small_used, &off, off + bytes, true,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    p = mh_global.small_base + off;
     if (mprotect(p, bytes, PROT_READ | PROT_WRITE) != 0) return NULL;
     return p;
 }

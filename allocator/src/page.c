@@ -4,6 +4,11 @@
  */
 #include "mh_internal.h"
 
+void mh_page_publish_class(mh_page *pg, bool object_page) {
+    mh_global.page_class[((uintptr_t)pg - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT] =
+        object_page ? (uint8_t)(pg->cls + 1) : 0;
+}
+
 void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
     unsigned cap = mh_class_objects(cls);
     __atomic_store_n(&pg->heap, heap, __ATOMIC_RELAXED);
@@ -11,8 +16,7 @@ void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
     pg->capacity = (uint16_t)cap;
     pg->used = 0;
     pg->hint = 0;
-    mh_global.page_class[((uintptr_t)pg - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT] =
-        (uint8_t)(cls + 1);
+    mh_page_publish_class(pg, true);
     /* Slots past the capacity read as allocated, so searches need no bound. */
     for (unsigned w = 0; w < MH_BITMAP_WORDS; w++) {
         unsigned first = w * 64;
@@ -61,9 +65,9 @@ void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align) {
 }
 
 void mh_page_free_slot(mh_page *pg, void *p) {
-    unsigned slot = mh_slot_of(p, pg->cls);
-    if (!mh_is_slot_start(p, pg->cls) || slot >= pg->capacity)
+    if (!mh_is_object_start(p, pg->cls))
         mh_fatal("free of an interior pointer (not the start of an object)", p);
+    unsigned slot = mh_slot_of(p, pg->cls);
     uint64_t bit = (uint64_t)1 << (slot % 64);
     if (!(pg->bitmap[slot / 64] & bit)) mh_fatal("double free (object is not allocated)", p);
     pg->bitmap[slot / 64] &= ~bit;

@@ -15,6 +15,15 @@ static void double_free_large(void) { char *p = malloc(100000); free(p); free(p)
 static void interior_small(void) { char *p = malloc(64); free(p + 16); }
 static void interior_metadata(void) { char *p = malloc(64); free((char *)mh_page_of(p)); }
 static void interior_large(void) { char *p = malloc(100000); free(p + 8192); }
+/* Multiples of the size past the last slot: in the page's tail (48) or its metadata (32). */
+static void past_last_slot_tail(void) {
+    char *p = malloc(48);
+    free((char *)mh_page_base(p) + mh_class_objects(mh_size_class(48)) * 48);
+}
+static void past_last_slot_metadata(void) {
+    char *p = malloc(32);
+    free((char *)mh_page_base(p) + mh_class_objects(mh_size_class(32)) * 32);
+}
 static void foreign_stack(void) { int x; free(&x); }
 static void foreign_in_range(void) { free(mh_global.small_base + mh_global.small_size - 4096); }
 static void foreign_realloc(void) { int x; (void)!realloc(&x, 10); }
@@ -47,6 +56,8 @@ static const struct {
     {"interior pointer (small)", interior_small, "interior pointer", false},
     {"interior pointer (page metadata)", interior_metadata, "interior pointer", false},
     {"interior pointer (large)", interior_large, "interior pointer of a large block", false},
+    {"past the last slot (tail)", past_last_slot_tail, "interior pointer", false},
+    {"past the last slot (metadata)", past_last_slot_metadata, "interior pointer", false},
     {"foreign pointer (stack)", foreign_stack, "never returned", false},
     {"foreign pointer (reserved range)", foreign_in_range, "never returned", false},
     {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned", false},
