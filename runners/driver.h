@@ -153,7 +153,7 @@ void mh_note_cpu(uint64_t *ran_on);
 
 /* Per worker slot; a child run by mh_run_child uses its parent's slot. */
 struct mh_harness_thread {
-    pthread_t tid;
+    _Alignas(64) pthread_t tid;      /* aligned: one thread's samples never share its line */
     mh_hist lat[MH_LAT_KINDS];
     mh_counts counts;
     _Atomic(mh_thread *) live_src;   /* whose live_bytes stand for this slot now */

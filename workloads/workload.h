@@ -56,8 +56,11 @@ enum { MH_LAT_MALLOC, MH_LAT_FREE_LOCAL, MH_LAT_FREE_REMOTE, MH_LAT_KINDS };
 #define MH_T_CHECK 1u   /* fill on allocation, verify before free */
 #define MH_T_NULL  2u   /* null allocation path: measures the harness alone */
 
+/* Cache-line aligned, and allocated so by the driver: each thread writes rng, ops and
+   live_bytes on every operation, and two threads' structs sharing a line would make the
+   harness, not the allocator, the bottleneck. */
 typedef struct mh_thread {
-    int index;              /* 0 .. threads-1 */
+    _Alignas(64) int index; /* 0 .. threads-1 */
     int nthreads;
     int role;               /* from mh_workload.role, 0 if none */
     unsigned flags;         /* MH_T_*; constant during the run */
