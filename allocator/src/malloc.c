@@ -76,16 +76,9 @@ MH_API void *mh_malloc(size_t size) {
     return alloc(size, 1, false);
 }
 
-/* A small free the fast path did not finish: a bad pointer (the heap reports it), a
-   full bin, or a second free of the bin's top. */
-static __attribute__((noinline)) void small_free_slow(void *p) {
-    unsigned cls = mh_page_class_plus1(p) - 1;
-    if (cls >= MH_NCLASSES || !mh_is_object_start(p, cls)) mh_small_free(p);
-    else mh_cache_free_slow(p, cls);
-}
-
-/* Every free the fast path does not take: NULL, large blocks, and the small frees of
-   the other designs (check mode, no remote batching, no front cache). */
+/* Every free the fast path does not finish: NULL, large blocks, a small free that needs
+   checking or a slow path (mh_cache_free validates again and reports the misuse), and
+   the small frees of the other designs (check mode, no remote batching, no cache). */
 static __attribute__((noinline)) void free_general(void *p) {
     if (!p) return;
     if (mh_is_small(p)) {
@@ -104,10 +97,8 @@ MH_API void mh_free(void *p) {
         unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
         if (MH_LIKELY(cls < MH_NCLASSES && mh_is_object_start(p, cls) && mh_cache_push(cls, p)))
             return;
-        small_free_slow(p);
-    } else {
-        free_general(p);
     }
+    free_general(p);
 }
 
 MH_API void *mh_calloc(size_t nmemb, size_t size) {
