@@ -439,18 +439,48 @@ static void purge_pages(mh_heap *h, mh_page *sorted) {
     mh_lock_release(&h->lock);
 }
 
+/* Under no lock: drains h's stashes if asked, then purges what take_purgeable picks. */
+static void purge_scan(mh_heap *h, uint32_t now, bool surplus, bool drain) {
+    mh_lock_acquire(&h->lock);
+    if (drain) stash_drain(h);
+    mh_page *taken = take_purgeable(h, now, surplus);
+    mh_lock_release(&h->lock);
+    if (taken) purge_pages(h, sort_pages(taken));
+}
+
 void mh_heap_maybe_purge(mh_heap *h) {
     if (mh_global.purge_ms < 0 || MH_STAT_READ(h->nempty) <= MH_PURGE_KEEP) return;
+    if (mh_purger_wake()) return;
     uint32_t now = mh_now_ms();
     uint32_t interval = mh_global.purge_ms / 4 + 1;
     bool surplus = MH_STAT_READ(h->nempty) > MH_PURGE_TRIGGER;
     if (!surplus && now - __atomic_load_n(&h->purge_scan_ms, __ATOMIC_RELAXED) < interval) return;
     __atomic_store_n(&h->purge_scan_ms, now, __ATOMIC_RELAXED);
+    purge_scan(h, now, surplus, surplus);
+}
+
+/* Does h hold objects in a stash? (Under h's lock.) */
+static bool stash_holds_objects(mh_heap *h) {
+    for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++)
+        if (stash_of(h, c)->count) return true;
+    return false;
+}
+
+bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
+    /* Quiet: no malloc, free, refill or flush reached h during a whole period. Its
+       stashes are then only keeping pages from emptying: they go back to the pages. */
+    uint64_t activity = MH_STAT_READ(h->stat.allocs) + MH_STAT_READ(h->stat.frees) +
+                        MH_STAT_READ(h->stat.cache_flushes);
+    if (activity != h->purge_activity) {
+        h->purge_activity = activity;
+        h->purge_quiet_since_ms = now;
+    }
+    bool quiet = now - h->purge_quiet_since_ms >= (uint32_t)mh_global.purge_ms;
     mh_lock_acquire(&h->lock);
-    if (surplus) stash_drain(h);
-    mh_page *taken = take_purgeable(h, now, surplus);
+    bool stashed = stash_holds_objects(h);
     mh_lock_release(&h->lock);
-    if (taken) purge_pages(h, sort_pages(taken));
+    purge_scan(h, now, false, quiet && stashed);
+    return stashed || MH_STAT_READ(h->nempty) > MH_PURGE_KEEP;
 }
 
 /* ---- heap activation and fork ------------------------------------------------------- */

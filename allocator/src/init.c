@@ -99,6 +99,8 @@ static void options_from_env(void) {
     bool cache = switch_from_env("MULTIHEAP_CACHE", !seed);
     bool remote_batch = switch_from_env("MULTIHEAP_REMOTE_BATCH", !seed);
     mh_global.purge_ms = purge_ms_from_env(seed ? -1 : PURGE_MS_DEFAULT);
+    mh_global.purge_thread = mh_global.purge_ms >= 0 &&
+                             switch_from_env("MULTIHEAP_PURGE_THREAD", true);
     mh_global.large_cache = switch_from_env("MULTIHEAP_LARGE_CACHE", true);
     bool check = switch_from_env("MULTIHEAP_CHECK", false);
     const char *no_cache = cache ? mh_cache_setup() : "off";
@@ -119,6 +121,7 @@ static void options_from_env(void) {
     option_text("cache", no_cache ? no_cache : "rseq");
     option_text("remote_batch", mh_global.remote_batch ? "on" : "off");
     option_text("purge_ms", mh_global.purge_ms < 0 ? "off" : d);
+    option_text("purge_thread", mh_global.purge_thread ? "on" : "off");
     option_text("large_cache", mh_global.large_cache ? "on" : "off");
     option_text("check", mh_global.check ? "on" : "off");
 }
@@ -147,6 +150,7 @@ static void fork_child(void) {
     mh_large_unlock(true);
     mh_heap_unlock_all(true);
     mh_key_after_fork_child();
+    mh_purger_after_fork_child();
 }
 
 static void initialise(void) {

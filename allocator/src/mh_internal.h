@@ -141,10 +141,11 @@ MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
 
 /* ---- heap.c ------------------------------------------------------------------------- */
 
-/* Empty pages are purged (given back to the OS) once empty for purge_ms; a heap that
-   holds more than MH_PURGE_TRIGGER empty pages (it is shrinking fast) purges at once
-   down to MH_PURGE_RETAIN, in runs big enough to be worth the system calls; a heap
-   always keeps MH_PURGE_KEEP of them for the next burst. */
+/* Empty pages are purged (given back to the OS) once empty for purge_ms, by the purger
+   thread (purge.c), in runs of neighbours; a heap always keeps MH_PURGE_KEEP of them for
+   the next burst. Without the thread a heap purges on its own slow paths, and one that
+   holds more than MH_PURGE_TRIGGER empty pages (it is shrinking fast) purges at once down
+   to MH_PURGE_RETAIN, since nothing may come back later to do it. */
 #define MH_PURGE_TRIGGER 1024              /* 8 MiB */
 #define MH_PURGE_RETAIN  512               /* 4 MiB */
 #define MH_PURGE_KEEP    16
@@ -190,6 +191,8 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
                                           touched, on no list (not counted in nempty) */
     char *fresh;
     uint32_t purge_scan_ms;            /* mh_now_ms() of the last purge scan (atomic) */
+    uint32_t purge_quiet_since_ms;     /* the purger's: when it last saw h's counters move */
+    uint64_t purge_activity;           /* the purger's: allocs + frees + flushes then */
     mh_stash *stash;                   /* MH_NCLASSES of them, or NULL (set once, atomic) */
     mh_heap_counters stat;
     mh_class_lists cls[MH_NCLASSES];
@@ -211,9 +214,14 @@ MH_INTERNAL void mh_small_free(void *p);
    one owner heap share one lock acquisition (front-cache flushes sort them by owner).
    from_cache: a front cache's flush, whose objects the cache already counted as freed. */
 MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, bool from_cache);
-/* Gives h's surplus and long-empty pages back to the OS when a scan is due; takes and
+/* After a free batch: wakes the purger thread if h holds empty pages, or without one
+   gives h's surplus and long-empty pages back to the OS when a scan is due; takes and
    drops h's lock, makes its system calls holding none. */
 MH_INTERNAL void mh_heap_maybe_purge(mh_heap *h);
+/* The purger thread's pass over h at time now: pages empty for purge_ms go back to the
+   OS, and the stashes of a heap quiet for purge_ms go back to their pages first. Returns
+   whether h holds anything a later pass may give back. */
+MH_INTERNAL bool mh_heap_purge_pass(mh_heap *h, uint32_t now);
 /* Is p in its owner heap's stash? (A double-free check; takes the owner's lock.) */
 MH_INTERNAL bool mh_heap_stash_holds(void *p);
 /* Maps h's stashes if need be; call it holding no lock. Without them h works unstashed. */
@@ -222,6 +230,13 @@ MH_INTERNAL size_t mh_small_usable_size(const void *p);
 MH_INTERNAL void mh_heap_activate(mh_heap *h);
 MH_INTERNAL void mh_heap_lock_all(void);
 MH_INTERNAL void mh_heap_unlock_all(bool child);
+
+/* ---- purge.c: the purger thread ------------------------------------------------------ */
+
+/* A heap holds empty pages to give back: wake the purger, creating it on first use.
+   false: no purger runs (switched off, or it could not be created). */
+MH_INTERNAL bool mh_purger_wake(void);
+MH_INTERNAL void mh_purger_after_fork_child(void);
 
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 
@@ -308,7 +323,7 @@ MH_INTERNAL char *mh_os_commit_pages(size_t *npages, bool *reused);
    for a later mh_os_commit_pages. false: the run was not purged. */
 MH_INTERNAL bool mh_os_purge_pages(char *p, size_t npages);
 MH_INTERNAL uint32_t mh_now_ms(void);           /* coarse monotonic clock */
-MH_INTERNAL void mh_os_lock(void);              /* fork: the purged-page table */
+MH_INTERNAL void mh_os_lock(void);              /* fork: the purged-page table, the commit */
 MH_INTERNAL void mh_os_unlock(bool child);
 MH_INTERNAL void *mh_os_map(size_t size);
 MH_INTERNAL void mh_os_unmap(void *p, size_t size);
@@ -365,6 +380,7 @@ typedef struct mh_global_state {
     bool remote_batch;                 /* other heaps' objects may enter a front cache */
     bool large_cache;
     int purge_ms;                      /* < 0: never purge */
+    bool purge_thread;                 /* the purger thread may run (purge.c) */
     mh_cpu_cache *caches;              /* CPU 0's; ncpus of them MH_CACHE_STRIDE_SHIFT apart,
                                           touched from a CPU's first use on */
     ptrdiff_t rseq_offset;             /* glibc's __rseq_offset: the thread's rseq area */

@@ -107,13 +107,49 @@ bool mh_os_purge_pages(char *p, size_t npages) {
     return true;
 }
 
+/*
+ * The writable part of the range: [small_base, small_base + committed). It grows by
+ * MH_COMMIT_STEP at a time because every mprotect takes the address space's lock for
+ * writing and flushes TLBs on every CPU running the process: growing 1 MiB at a time,
+ * a storm of allocating threads spent more time waiting on that lock than faulting
+ * pages in. The step is still small next to the reservation, so a system with strict
+ * overcommit is charged little ahead of use.
+ */
+#define MH_COMMIT_STEP ((size_t)16 << 20)
+
+static struct {
+    mh_lock lock;
+    size_t bytes;                      /* writable from small_base (atomic) */
+} committed;
+
+/* Makes [0, end) of the range writable; false if the kernel refuses. */
+static bool commit_to(size_t end) {
+    if (end <= __atomic_load_n(&committed.bytes, __ATOMIC_ACQUIRE)) return true;
+    mh_lock_acquire(&committed.lock);
+    size_t have = committed.bytes, want = (end + MH_COMMIT_STEP - 1) & ~(MH_COMMIT_STEP - 1);
+    if (want > mh_global.small_size) want = mh_global.small_size;
+    bool ok = end <= have ||
+              mprotect(mh_global.small_base + have, want - have, PROT_READ | PROT_WRITE) == 0 ||
+              mprotect(mh_global.small_base + have, (want = end) - have,
+                       PROT_READ | PROT_WRITE) == 0;
+    if (ok && want > have) __atomic_store_n(&committed.bytes, want, __ATOMIC_RELEASE);
+    mh_lock_release(&committed.lock);
+    return ok;
+}
+
 void mh_os_lock(void) {
+    mh_lock_acquire(&committed.lock);
     mh_lock_acquire(&purged.lock);
 }
 
 void mh_os_unlock(bool child) {
-    if (child) mh_lock_reset(&purged.lock);
-    else mh_lock_release(&purged.lock);
+    if (child) {
+        mh_lock_reset(&purged.lock);
+        mh_lock_reset(&committed.lock);
+    } else {
+        mh_lock_release(&purged.lock);
+        mh_lock_release(&committed.lock);
+    }
 }
 
 char *mh_os_commit_pages(size_t *npages, bool *reused) {
@@ -124,18 +160,16 @@ char *mh_os_commit_pages(size_t *npages, bool *reused) {
     if (p) return p;
     size_t bytes = *npages * MH_PAGE_SIZE;
     size_t off = __atomic_load_n(&mh_global.small_used, __ATOMIC_RELAXED);
-    /* Claim the range only if it fits, so that small_used never covers pages that were
-       not made writable. */
+    /* Writable before claimed, so small_used never covers pages that are not. */
     do {
         if (off + bytes > mh_global.small_size) {
             errno = ENOMEM;
             return NULL;
         }
+        if (!commit_to(off + bytes)) return NULL;
     } while (!__atomic_compare_exchange_n(&mh_global.small_used, &off, off + bytes, true,
                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-    p = mh_global.small_base + off;
-    if (mprotect(p, bytes, PROT_READ | PROT_WRITE) != 0) return NULL;
-    return p;
+    return mh_global.small_base + off;
 }
 
 uint32_t mh_now_ms(void) {

@@ -1,9 +1,16 @@
-/* Empty pages go back to the OS (issue 6): a burst of small objects freed at once is
-   purged while the frees run (more than MH_PURGE_RETAIN empty pages), RSS falls, and
-   the purged pages are reused, zeroed and reformatted, by the next burst; with
-   MULTIHEAP_PURGE_MS=off nothing is purged. Single-threaded, so one CPU's front
-   cache and heap see every object. Run as "purge on" or "purge off". */
+/* Empty pages go back to the OS (issue 6). A burst of small objects is freed at once, then:
+     thread  the program goes quiet; the purger thread ("mh-purge") gives the pages back
+             within a few periods, RSS falls; a forked child, which has no purger, gets
+             its own at its first burst and its RSS falls too;
+     inline  MULTIHEAP_PURGE_THREAD=0: the heap purges on its slow paths while the frees
+             run (past MH_PURGE_RETAIN empty pages), and nothing happens once it is quiet;
+     off     MULTIHEAP_PURGE_MS=off: nothing is purged.
+   Each time, the next burst reuses the purged pages (zeroed and reformatted). Single
+   allocating thread, so one CPU's front cache and heap see every object. */
+#include <dirent.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mhunit.h"
@@ -11,6 +18,7 @@
 #define BURST_BYTES ((size_t)64 << 20)
 #define OBJ 256
 #define NOBJ (BURST_BYTES / OBJ)
+#define WAIT_MS_MAX 5000   /* the default period is 250 ms: a pass needs at most ~3 */
 
 static size_t rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -18,6 +26,28 @@ static size_t rss_bytes(void) {
     CHECK(f && fscanf(f, "%lu %lu", &size, &resident) == 2);
     fclose(f);
     return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Is one of this process's threads called "mh-purge"? */
+static int purger_exists(void) {
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d);
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char path[300], name[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        found = fgets(name, sizeof name, f) && strcmp(name, "mh-purge\n") == 0;
+        fclose(f);
+    }
+    closedir(d);
+    return found;
 }
 
 static void burst(void **obj, unsigned seed) {
@@ -29,28 +59,70 @@ static void burst(void **obj, unsigned seed) {
     for (size_t i = 0; i < NOBJ; i++) CHECK(filled(obj[i], OBJ, seed + (unsigned)i));
 }
 
-int main(int argc, char **argv) {
-    CHECK(argc == 2);
-    int purge = strcmp(argv[1], "on") == 0;
-    void **obj = mh_malloc(NOBJ * sizeof *obj);   /* large: not in the small pages */
-    CHECK(obj);
-    burst(obj, 1);
+/* Milliseconds until RSS falls below rss_target and the statistics count purge_target
+   more bytes purged (the purger counts a pass's bytes after its system calls), or -1
+   after WAIT_MS_MAX. */
+static long wait_for_purge(size_t rss_target, uint64_t purge_target) {
+    for (long ms = 0; ms <= WAIT_MS_MAX; ms += 10) {
+        if (rss_bytes() < rss_target && stats_now().purge_bytes >= purge_target) return ms;
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+/* One burst, freed; checks what the mode promises; returns the bytes purged. */
+static uint64_t burst_and_free(void **obj, unsigned seed, const char *mode, const char *who) {
+    burst(obj, seed);
     size_t peak = rss_bytes();
     uint64_t purged_before = stats_now().purge_bytes;
     for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
+    size_t after_free = rss_bytes();
+    long quiet_ms = strcmp(mode, "thread") == 0
+                        ? wait_for_purge(peak - BURST_BYTES / 2, purged_before + BURST_BYTES / 2)
+                        : 0;
+    if (strcmp(mode, "inline") == 0) sleep_ms(1000);   /* quiet: nothing more may happen */
     size_t after = rss_bytes();
     uint64_t purged = stats_now().purge_bytes - purged_before;
-    printf("peak %zu KiB, after free %zu KiB, purged %llu KiB\n", peak >> 10, after >> 10,
+    printf("%s %s: peak %zu KiB, after the frees %zu KiB, %ld ms later %zu KiB, purged %llu KiB\n",
+           who, mode, peak >> 10, after_free >> 10, quiet_ms, after >> 10,
            (unsigned long long)(purged >> 10));
-    if (!purge) {
+    if (strcmp(mode, "off") == 0) {
         CHECK(purged == 0 && after > peak - BURST_BYTES / 4);
+    } else if (strcmp(mode, "inline") == 0) {
+        /* All but what the heap retains (MH_PURGE_RETAIN pages) and the cache holds,
+           during the frees themselves; none later. */
+        CHECK(purged >= BURST_BYTES / 2 && after_free < peak - BURST_BYTES / 2);
+        CHECK(after >= after_free - BURST_BYTES / 16);
+        CHECK(!purger_exists());
     } else {
-        /* All but what the heap keeps (MH_PURGE_RETAIN pages) and the cache holds. */
+        CHECK(quiet_ms >= 0);
         CHECK(purged >= BURST_BYTES / 2);
-        CHECK(after < peak - BURST_BYTES / 2);
+        CHECK(purger_exists());
     }
-    burst(obj, 2);   /* reuses the purged pages */
-    for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
+    return purged;
+}
+
+int main(int argc, char **argv) {
+    CHECK(argc == 2);
+    const char *mode = argv[1];
+    CHECK(strcmp(mode, "thread") == 0 || strcmp(mode, "inline") == 0 || strcmp(mode, "off") == 0);
+    void **obj = mh_malloc(NOBJ * sizeof *obj);   /* large: not in the small pages */
+    CHECK(obj);
+    burst_and_free(obj, 1, mode, "parent");
+    burst_and_free(obj, 2, mode, "parent");   /* reuses the purged pages */
+    if (strcmp(mode, "thread") == 0) {
+        fflush(stdout);
+        pid_t child = fork();
+        CHECK(child >= 0);
+        if (child == 0) {
+            CHECK(!purger_exists());
+            burst_and_free(obj, 3, mode, "child");
+            fflush(stdout);
+            _exit(0);
+        }
+        int status;
+        CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
     mh_free(obj);
     puts("purge ok");
     return 0;
