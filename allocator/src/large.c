@@ -3,11 +3,13 @@
  *
  * A hash table (open addressing, linear probing, backward-shift deletion; in mmap'd
  * memory) records every live block by address, so free can tell a large block from a
- * bad pointer without trusting the pointer. A small cache keeps recently freed blocks
+ * bad pointer without trusting the pointer. A cache keeps recently freed blocks
  * mapped so that repeated large alloc/free of similar sizes makes no system call: at
  * most MH_LARGE_CACHE_SLOTS blocks and MH_LARGE_CACHE_BYTES in all, no block over
- * MH_LARGE_CACHE_MAX_BLOCK; when full, the oldest blocks are unmapped first. A cached
+ * MH_LARGE_CACHE_MAX_BLOCK; when full, the oldest blocks are unmapped first (a few at a
+ * time: a block that would need more evictions is unmapped itself). A cached
  * block serves a request needing up to 25% less, so the waste it brings is bounded.
+ * The purger thread unmaps blocks that stayed in the cache for MULTIHEAP_PURGE_MS.
  * One lock guards the table, the cache and the counters; mmap, munmap and mremap of
  * blocks are made without it.
  */
@@ -23,6 +25,7 @@
 typedef struct large_block {
     uintptr_t addr;                    /* 0: a free table slot */
     size_t size;                       /* bytes mapped, a multiple of OS_PAGE */
+    uint32_t cached_ms;                /* in the cache: mh_now_ms() when it went in */
 } large_block;
 
 static struct {
@@ -88,16 +91,19 @@ static bool table_make_room(void) {
 
 /* ---- the cache of freed blocks ----------------------------------------------------- */
 
-/* The smallest cached block of need to most bytes at align. */
+/* The smallest cached block of need to most bytes at align; the newest of the exact size
+   at once (a program that frees and allocates one size again finds it near the end). */
 static large_block cache_take(size_t need, size_t most, size_t align) {
     int best = -1;
-    for (unsigned i = 0; i < L.ncached; i++) {
+    for (int i = (int)L.ncached - 1; i >= 0; i--) {
         large_block b = L.cache[i];
         if (b.size >= need && b.size <= most && b.addr % align == 0 &&
-            (best < 0 || b.size < L.cache[best].size))
-            best = (int)i;
+            (best < 0 || b.size < L.cache[best].size)) {
+            best = i;
+            if (b.size == need) break;
+        }
     }
-    if (best < 0) return (large_block){0, 0};
+    if (best < 0) return (large_block){.addr = 0};
     large_block b = L.cache[best];
     L.cached_bytes -= b.size;
     L.ncached--;
@@ -105,18 +111,48 @@ static large_block cache_take(size_t need, size_t most, size_t align) {
     return b;
 }
 
-/* Caches b, moving the blocks it pushes out into evicted[]; returns how many. */
-static unsigned cache_put(large_block b, large_block *evicted) {
+/* Caches b, pushing out up to MH_LARGE_EVICT_MAX of the oldest blocks to make room;
+   what is to be unmapped (those, or b itself if there is still no room) goes into
+   unmap[]; returns how many. */
+static unsigned cache_put(large_block b, large_block *unmap) {
     unsigned n = 0;
-    while (L.ncached > 0 &&
+    while (L.ncached > 0 && n < MH_LARGE_EVICT_MAX &&
            (L.ncached == MH_LARGE_CACHE_SLOTS || L.cached_bytes + b.size > MH_LARGE_CACHE_BYTES)) {
-        evicted[n++] = L.cache[0];
+        unmap[n++] = L.cache[0];
         L.cached_bytes -= L.cache[0].size;
         memmove(&L.cache[0], &L.cache[1], (--L.ncached) * sizeof L.cache[0]);
     }
+    if (L.ncached == MH_LARGE_CACHE_SLOTS || L.cached_bytes + b.size > MH_LARGE_CACHE_BYTES) {
+        unmap[n++] = b;
+        return n;
+    }
+    b.cached_ms = mh_now_ms();
     L.cache[L.ncached++] = b;
     L.cached_bytes += b.size;
     return n;
+}
+
+bool mh_large_purge_pass(uint32_t now) {
+    large_block unmap[MH_LARGE_EVICT_MAX];
+    unsigned n;
+    bool left;
+    do {
+        mh_lock_acquire(&L.lock);
+        /* Oldest first: the blocks old enough are a prefix. */
+        for (n = 0; n < MH_LARGE_EVICT_MAX && n < L.ncached &&
+                    now - L.cache[n].cached_ms >= (uint32_t)mh_global.purge_ms;
+             n++) {
+            unmap[n] = L.cache[n];
+            L.cached_bytes -= unmap[n].size;
+        }
+        L.ncached -= n;
+        memmove(&L.cache[0], &L.cache[n], L.ncached * sizeof L.cache[0]);
+        MH_STAT_ADD(L.os_calls, n);
+        left = L.ncached > 0;
+        mh_lock_release(&L.lock);
+        for (unsigned i = 0; i < n; i++) mh_os_unmap((void *)unmap[i].addr, unmap[i].size);
+    } while (n == MH_LARGE_EVICT_MAX);
+    return left;
 }
 
 /* ---- blocks -------------------------------------------------------------------------- */
@@ -173,7 +209,7 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
     if (b.addr) {
         if (zero) memset((void *)b.addr, 0, b.size);
     } else {
-        b = (large_block){(uintptr_t)map_aligned(need, align, &calls), need};
+        b = (large_block){.addr = (uintptr_t)map_aligned(need, align, &calls), .size = need};
         if (!b.addr) {
             errno = ENOMEM;
             return NULL;
@@ -188,7 +224,7 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
 }
 
 bool mh_large_free(void *p) {
-    large_block unmap[MH_LARGE_CACHE_SLOTS + 1];
+    large_block unmap[MH_LARGE_EVICT_MAX + 1];
     unsigned nunmap = 0;
     mh_lock_acquire(&L.lock);
     large_block *e = table_find((uintptr_t)p);
@@ -221,13 +257,13 @@ size_t mh_large_usable_size(const void *p) {
    a copy is cheaper than a system call for a block this small. */
 static void *realloc_by_copy(void *p, size_t old, large_block b) {
     memcpy((void *)b.addr, p, old);
-    large_block evicted[MH_LARGE_CACHE_SLOTS];
+    large_block evicted[MH_LARGE_EVICT_MAX + 1];
     mh_lock_acquire(&L.lock);
     table_remove(table_find((uintptr_t)p));
     table_put(L.table, L.cap, b);   /* no room check: it replaces the entry removed */
     L.count++;
     MH_STAT_ADD(L.live_bytes, b.size - old);
-    unsigned nevicted = cache_put((large_block){(uintptr_t)p, old}, evicted);
+    unsigned nevicted = cache_put((large_block){.addr = (uintptr_t)p, .size = old}, evicted);
     MH_STAT_ADD(L.os_calls, nevicted);
     mh_lock_release(&L.lock);
     for (unsigned i = 0; i < nevicted; i++) mh_os_unmap((void *)evicted[i].addr, evicted[i].size);
@@ -282,7 +318,7 @@ void *mh_large_realloc(void *p, size_t size) {
     if (q == MAP_FAILED && need > exact) q = mremap(p, old, need = exact, MREMAP_MAYMOVE);
     bool ok = q != MAP_FAILED;
     mh_lock_acquire(&L.lock);
-    large_block now = ok ? (large_block){(uintptr_t)q, need} : (large_block){(uintptr_t)p, old};
+    large_block now = {.addr = (uintptr_t)(ok ? q : p), .size = ok ? need : old};
     table_put(L.table, L.cap, now);   /* no room check: it replaces the entry removed above */
     L.count++;
     if (ok) MH_STAT_ADD(L.live_bytes, need - old);

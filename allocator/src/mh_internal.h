@@ -295,7 +295,10 @@ MH_INTERNAL void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees
 
 /* ---- large.c ------------------------------------------------------------------------ */
 
-#define MH_LARGE_CACHE_SLOTS     64
+/* Slots for the many blocks just above MH_SMALL_MAX that a storm frees at once: each
+   would otherwise be an munmap, with a TLB shootdown on every CPU of the process. */
+#define MH_LARGE_CACHE_SLOTS     1024
+#define MH_LARGE_EVICT_MAX       8                    /* evictions one free makes at most */
 #define MH_LARGE_CACHE_BYTES     ((size_t)64 << 20)   /* bytes kept mapped in all */
 #define MH_LARGE_CACHE_MAX_BLOCK ((size_t)16 << 20)   /* bigger blocks are always unmapped */
 #define MH_LARGE_COPY_MAX        ((size_t)128 << 10)  /* realloc copies into a cached block */
@@ -308,6 +311,8 @@ MH_INTERNAL bool mh_large_free(void *p);
 MH_INTERNAL size_t mh_large_usable_size(const void *p);   /* 0: not a large block */
 MH_INTERNAL void *mh_large_realloc(void *p, size_t size);  /* p is a live large block */
 MH_INTERNAL bool mh_large_contains(const void *p);         /* p inside a live large block */
+/* The purger's pass: unmaps blocks cached for purge_ms; true if blocks remain cached. */
+MH_INTERNAL bool mh_large_purge_pass(uint32_t now);
 MH_INTERNAL void mh_large_stats(mh_stats *out);
 MH_INTERNAL void mh_large_lock(void);
 MH_INTERNAL void mh_large_unlock(bool child);

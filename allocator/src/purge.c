@@ -1,6 +1,7 @@
 /*
- * The purger: a background thread that gives empty pages back to the OS once they have
- * been empty for MULTIHEAP_PURGE_MS, whether or not the program still calls malloc.
+ * The purger: a background thread that gives empty pages (and cached large blocks) back
+ * to the OS once they have been unused for MULTIHEAP_PURGE_MS, whether or not the
+ * program still calls malloc.
  *
  * Why a thread: memory can only go back "after a delay" if something acts once the
  * delay is over. Without one a heap can purge only on its own slow paths, so a program
@@ -41,10 +42,16 @@ enum {
 
 #define PURGER_STACK ((size_t)64 << 10)
 
-static uint32_t purger_state;
+/* Alone on its line: every free batch of a shrinking heap reads it. */
+static _Alignas(MH_CACHE_LINE) uint32_t purger_state;
 
-static void futex(uint32_t *addr, int op, uint32_t val) {
-    syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+/* An idle purger still looks once a second: a wake-up missed because the waker read
+   the state before the thread's sleep was visible costs at most that (on x86 the heap
+   lock's release, a locked exchange just before the read, rules it out). */
+#define PURGER_IDLE_CHECK_S 1
+
+static void futex(uint32_t *addr, int op, uint32_t val, const struct timespec *timeout) {
+    syscall(SYS_futex, addr, op, val, timeout, NULL, 0);
 }
 
 static void sleep_ms(unsigned ms) {
@@ -52,9 +59,9 @@ static void sleep_ms(unsigned ms) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) continue;
 }
 
-/* Is there anything a pass could give back now or later? Read without the locks: the
-   wake-up side changes nempty before it looks at the state, and the thread the other
-   way round, so a free that races with the thread going to sleep is seen by one. */
+/* Did a free make pages empty while the thread was deciding to sleep? Read without the
+   locks: the waker changes nempty before it reads the state, the thread the other way
+   round, so one of them sees the other. */
 static bool heaps_hold_empty_pages(void) {
     for (unsigned i = 0; i < mh_active_heaps(); i++)
         if (MH_STAT_READ(mh_active_heap(i)->nempty) > MH_PURGE_KEEP) return true;
@@ -69,7 +76,7 @@ static void *purger_main(void *unused) {
     unsigned interval = (unsigned)mh_global.purge_ms / 4 + 1;
     for (;;) {
         uint32_t now = mh_now_ms();
-        bool pending = false;
+        bool pending = mh_large_purge_pass(now);
         for (unsigned i = 0; i < mh_active_heaps(); i++)
             pending |= mh_heap_purge_pass(mh_active_heap(i), now);
         if (pending) {
@@ -88,8 +95,11 @@ static void *purger_main(void *unused) {
             __atomic_compare_exchange_n(&purger_state, &idle, PURGER_AWAKE, false,
                                         __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
             continue;
-        while (__atomic_load_n(&purger_state, __ATOMIC_ACQUIRE) == PURGER_IDLE)
-            futex(&purger_state, FUTEX_WAIT_PRIVATE, PURGER_IDLE);
+        struct timespec timeout = {PURGER_IDLE_CHECK_S, 0};
+        futex(&purger_state, FUTEX_WAIT_PRIVATE, PURGER_IDLE, &timeout);
+        idle = PURGER_IDLE;
+        __atomic_compare_exchange_n(&purger_state, &idle, PURGER_AWAKE, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -112,15 +122,20 @@ static bool purger_start(void) {
 
 bool mh_purger_wake(void) {
     if (!mh_global.purge_thread) return false;
+    /* Awake, it will see the pages: the common case during a storm of frees costs one
+       load. Any other state is rare enough for the fence that pairs with the thread's
+       going to sleep. */
+    uint32_t state = __atomic_load_n(&purger_state, __ATOMIC_RELAXED);
+    if (state == PURGER_AWAKE) return true;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    uint32_t state = __atomic_load_n(&purger_state, __ATOMIC_ACQUIRE);
+    state = __atomic_load_n(&purger_state, __ATOMIC_ACQUIRE);
     if (state == PURGER_AWAKE || state == PURGER_STARTING) return true;
     if (state == PURGER_FAILED) return false;
     if (state == PURGER_IDLE) {
         if (__atomic_compare_exchange_n(&purger_state, &state, PURGER_AWAKE, false,
                                         __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
             int saved = errno;
-            futex(&purger_state, FUTEX_WAKE_PRIVATE, 1);
+            futex(&purger_state, FUTEX_WAKE_PRIVATE, 1, NULL);
             errno = saved;
         }
         return true;
