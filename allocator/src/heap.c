@@ -375,20 +375,21 @@ static mh_page *sort_pages(mh_page *list) {
 }
 
 /* Unlinks, under h's lock, the empty pages a purge takes: those empty for purge_ms,
-   and when surplus, any down to MH_PURGE_RETAIN; never the last MH_PURGE_KEEP. */
+   and when surplus, any down to MH_PURGE_RETAIN; never the last MH_PURGE_KEEP. Each
+   empty list is walked from its oldest page and only as far as pages qualify, so a
+   pass over a heap holding thousands of young empty pages costs a look per class. */
 static mh_page *take_purgeable(mh_heap *h, uint32_t now, bool surplus) {
     mh_page *taken = NULL;
     for (unsigned c = 0; c < MH_NCLASSES && h->nempty > MH_PURGE_KEEP; c++) {
-        mh_page *pg = h->cls[c].list[MH_LIST_EMPTY].head;
-        while (pg && h->nempty > MH_PURGE_KEEP) {
-            mh_page *next = pg->next;
-            if ((surplus && h->nempty > MH_PURGE_RETAIN) ||
-                now - pg->empty_since_ms >= (uint32_t)mh_global.purge_ms) {
-                page_unlink(h, pg);
-                pg->next = taken;
-                taken = pg;
-            }
-            pg = next;
+        mh_page *pg = h->cls[c].list[MH_LIST_EMPTY].tail;
+        while (pg && h->nempty > MH_PURGE_KEEP &&
+               ((surplus && h->nempty > MH_PURGE_RETAIN) ||
+                now - pg->empty_since_ms >= (uint32_t)mh_global.purge_ms)) {
+            mh_page *newer = pg->prev;
+            page_unlink(h, pg);
+            pg->next = taken;
+            taken = pg;
+            pg = newer;
         }
     }
     return taken;

@@ -122,9 +122,11 @@ static inline unsigned mh_slot_of(const void *p, unsigned cls) {
 
 /* ---- page.c: one page's slots and the intrusive lists ------------------------------- */
 
-/* A page list; count is read without the lock by the statistics (atomic). */
+/* A page list; count is read without the lock by the statistics (atomic). Pages are
+   pushed at the head, so an empty list runs from the newest empty page to the oldest. */
 typedef struct mh_page_list {
     mh_page *head;
+    mh_page *tail;
     uint32_t count;
 } mh_page_list;
 

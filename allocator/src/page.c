@@ -79,6 +79,7 @@ void mh_list_push(mh_page_list *l, mh_page *pg) {
     pg->prev = NULL;
     pg->next = l->head;
     if (l->head) l->head->prev = pg;
+    else l->tail = pg;
     l->head = pg;
     MH_STAT_ADD(l->count, 1);
 }
@@ -87,6 +88,7 @@ void mh_list_remove(mh_page_list *l, mh_page *pg) {
     if (pg->prev) pg->prev->next = pg->next;
     else l->head = pg->next;
     if (pg->next) pg->next->prev = pg->prev;
+    else l->tail = pg->prev;
     pg->next = pg->prev = NULL;
     MH_STAT_ADD(l->count, -1);
 }

@@ -25,8 +25,12 @@ static inline void check_heap_lists(mh_heap *h) {
                 CHECK(l != MH_LIST_EMPTY || pg->used == 0);
                 CHECK(l != MH_LIST_FULL || pg->used == pg->capacity);
                 CHECK(l != MH_LIST_PARTIAL || (pg->used > 0 && pg->used < pg->capacity));
+                /* newest empty page first: the purge walks from the tail, the oldest */
+                CHECK(l != MH_LIST_EMPTY || !prev || mh_global.purge_ms < 0 ||
+                      (int32_t)(prev->empty_since_ms - pg->empty_since_ms) >= 0);
             }
             CHECK(n == h->cls[c].list[l].count);
+            CHECK(h->cls[c].list[l].tail == prev);
             if (l == MH_LIST_EMPTY) nempty += n;
         }
     CHECK(nempty == h->nempty);
