@@ -66,7 +66,7 @@ void *mh_cache_alloc_slow(unsigned cls) {
     /* If the thread moved since, the objects land in its new CPU's cache: any cache
        may hold any heap's objects. What does not fit goes back. */
     size_t pushed = mh_cache_push_many(cls, batch + 1, n - 1);
-    if (1 + pushed < n) mh_small_free_batch(batch + 1 + pushed, n - 1 - pushed, true);
+    if (1 + pushed < n) mh_small_free_batch(batch + 1 + pushed, n - 1 - pushed, MH_FREED_BY_FLUSH);
     mh_heap_maybe_purge(h);
     return batch[0];
 }
@@ -123,7 +123,26 @@ void mh_cache_free_slow(void *p, unsigned cls) {
         mh_small_free(p);
     }
     sort_by_owner(batch, n);
-    mh_small_free_batch(batch, n, true);
+    mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
+}
+
+size_t mh_cache_drain_current(void) {
+    void *batch[MH_CACHE_SLOTS / 2];
+    size_t total = 0, n;
+    for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
+        while ((n = mh_cache_pop_many(cls, batch, MH_CACHE_SLOTS / 2)) > 0) {
+            sort_by_owner(batch, n);
+            mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
+            total += n;
+        }
+    return total;
+}
+
+bool mh_cache_holds_objects(unsigned cpu) {
+    mh_cpu_cache *c = mh_cache_of_cpu(cpu);
+    for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
+        if (__atomic_load_n(&c->bin[cls].count, __ATOMIC_RELAXED)) return true;
+    return false;
 }
 
 /* Is p on any CPU's cache? A racy read-only search: only a misuse report relies on it. */

@@ -287,7 +287,7 @@ static mh_page *committed_page(const void *p) {
 
 /* Under h's lock, which owns every objs[i]: back to their pages. A page changes list
    once per run of its objects, not once per object. */
-static void free_locked(mh_heap *h, void *const *objs, size_t n, bool from_cache) {
+static void free_locked(mh_heap *h, void *const *objs, size_t n, bool program) {
     mh_page *open = NULL;
     for (size_t i = 0; i < n; i++) {
         mh_page *pg = committed_page(objs[i]);
@@ -299,7 +299,7 @@ static void free_locked(mh_heap *h, void *const *objs, size_t n, bool from_cache
         mh_page_free_slot(pg, objs[i]);
     }
     if (open) page_relist(h, open);
-    if (!from_cache) MH_STAT_ADD(h->stat.frees, n);
+    if (program) MH_STAT_ADD(h->stat.frees, n);
 }
 
 /* The end of the run of objects from objs[i] on that belong to heap owner. */
@@ -309,32 +309,34 @@ static size_t owner_run_end(void *const *objs, size_t i, size_t n, unsigned owne
     return i;
 }
 
-void mh_small_free_batch(void *const *objs, size_t n, bool from_cache) {
+void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src) {
     int cpu = mh_current_cpu();
     unsigned mine = mh_current_heap_index(cpu);
+    bool drain = src == MH_FREED_BY_DRAIN;
     for (size_t i = 0, end; i < n; i = end) {
         mh_page *pg = committed_page(objs[i]);
-        if (mine != __atomic_load_n(&pg->heap, __ATOMIC_RELAXED)) mh_remote_matrix_ensure();
+        if (!drain && mine != __atomic_load_n(&pg->heap, __ATOMIC_RELAXED))
+            mh_remote_matrix_ensure();
         mh_heap *h = lock_owner(pg, objs[i]);
         unsigned owner = (unsigned)(h - mh_global.heaps);
         /* While we hold the owner's lock its pages cannot change owner, so a run of
            objects of this heap is freed under this one acquisition. A front cache's
-           objects (all of one class) go to the stash first, then to their pages. */
+           flush (all of one class) goes to the stash first, then to their pages. */
         end = owner_run_end(objs, i, n, owner);
-        size_t stashed = from_cache ? stash_put(h, pg->cls, objs + i, end - i) : 0;
-        free_locked(h, objs + i + stashed, end - i - stashed, from_cache);
-        if (mine != owner) {
+        size_t stashed = src == MH_FREED_BY_FLUSH ? stash_put(h, pg->cls, objs + i, end - i) : 0;
+        free_locked(h, objs + i + stashed, end - i - stashed, src == MH_FREED_BY_PROGRAM);
+        if (!drain && mine != owner) {
             MH_STAT_ADD(h->stat.remote_frees, end - i);
             mh_count_remote_free(owner, cpu, end - i);
         }
-        if (from_cache) MH_STAT_ADD(h->stat.cache_flushes, 1);
+        if (src == MH_FREED_BY_FLUSH) MH_STAT_ADD(h->stat.cache_flushes, 1);
         mh_lock_release(&h->lock);
-        mh_heap_maybe_purge(h);
+        if (!drain) mh_heap_maybe_purge(h);
     }
 }
 
 void mh_small_free(void *p) {
-    mh_small_free_batch(&p, 1, false);
+    mh_small_free_batch(&p, 1, MH_FREED_BY_PROGRAM);
 }
 
 size_t mh_small_usable_size(const void *p) {
@@ -375,15 +377,15 @@ static mh_page *sort_pages(mh_page *list) {
 }
 
 /* Unlinks, under h's lock, the empty pages a purge takes: those empty for purge_ms,
-   and when surplus, any down to MH_PURGE_RETAIN; never the last MH_PURGE_KEEP. Each
+   and any while h holds more than retain; never the last MH_PURGE_KEEP. Each
    empty list is walked from its oldest page and only as far as pages qualify, so a
    pass over a heap holding thousands of young empty pages costs a look per class. */
-static mh_page *take_purgeable(mh_heap *h, uint32_t now, bool surplus) {
+static mh_page *take_purgeable(mh_heap *h, uint32_t now, uint32_t retain) {
     mh_page *taken = NULL;
     for (unsigned c = 0; c < MH_NCLASSES && h->nempty > MH_PURGE_KEEP; c++) {
         mh_page *pg = h->cls[c].list[MH_LIST_EMPTY].tail;
         while (pg && h->nempty > MH_PURGE_KEEP &&
-               ((surplus && h->nempty > MH_PURGE_RETAIN) ||
+               (h->nempty > retain ||
                 now - pg->empty_since_ms >= (uint32_t)mh_global.purge_ms)) {
             mh_page *newer = pg->prev;
             page_unlink(h, pg);
@@ -400,7 +402,7 @@ static mh_page *take_purgeable(mh_heap *h, uint32_t now, bool surplus) {
 static void stash_drain(mh_heap *h) {
     for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) {
         mh_stash *st = stash_of(h, c);
-        free_locked(h, st->slot, st->count, true);
+        free_locked(h, st->slot, st->count, false);
         st->count = 0;
     }
 }
@@ -441,10 +443,10 @@ static void purge_pages(mh_heap *h, mh_page *sorted) {
 }
 
 /* Under no lock: drains h's stashes if asked, then purges what take_purgeable picks. */
-static void purge_scan(mh_heap *h, uint32_t now, bool surplus, bool drain) {
+static void purge_scan(mh_heap *h, uint32_t now, uint32_t retain, bool drain) {
     mh_lock_acquire(&h->lock);
     if (drain) stash_drain(h);
-    mh_page *taken = take_purgeable(h, now, surplus);
+    mh_page *taken = take_purgeable(h, now, retain);
     mh_lock_release(&h->lock);
     if (taken) purge_pages(h, sort_pages(taken));
 }
@@ -457,7 +459,7 @@ void mh_heap_maybe_purge(mh_heap *h) {
     bool surplus = MH_STAT_READ(h->nempty) > MH_PURGE_TRIGGER;
     if (!surplus && now - __atomic_load_n(&h->purge_scan_ms, __ATOMIC_RELAXED) < interval) return;
     __atomic_store_n(&h->purge_scan_ms, now, __ATOMIC_RELAXED);
-    purge_scan(h, now, surplus, surplus);
+    purge_scan(h, now, surplus ? MH_PURGE_RETAIN : UINT32_MAX, surplus);
 }
 
 /* Does h hold objects in a stash? (Under h's lock.) */
@@ -469,7 +471,8 @@ static bool stash_holds_objects(mh_heap *h) {
 
 bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
     /* Quiet: no malloc, free, refill or flush reached h during a whole period. Its
-       stashes are then only keeping pages from emptying: they go back to the pages. */
+       stashes are then only keeping pages from emptying: they go back to the pages,
+       and its empty pages, young or not, go back to the OS (but MH_PURGE_KEEP). */
     uint64_t activity = MH_STAT_READ(h->stat.allocs) + MH_STAT_READ(h->stat.frees) +
                         MH_STAT_READ(h->stat.cache_flushes);
     if (activity != h->purge_activity) {
@@ -480,7 +483,7 @@ bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
     mh_lock_acquire(&h->lock);
     bool stashed = stash_holds_objects(h);
     mh_lock_release(&h->lock);
-    purge_scan(h, now, false, quiet && stashed);
+    purge_scan(h, now, quiet ? MH_PURGE_KEEP : UINT32_MAX, quiet && stashed);
     return stashed || MH_STAT_READ(h->nempty) > MH_PURGE_KEEP;
 }
 

@@ -212,10 +212,13 @@ MH_INTERNAL void *mh_heap_alloc(mh_heap *h, unsigned cls, size_t align);
 MH_INTERNAL size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n,
                                        bool for_cache);
 MH_INTERNAL void mh_small_free(void *p);
+/* Who frees a batch: the program (counted as frees), a front cache's flush (objects the
+   cache counted already; the stash takes them first), or the purger draining a quiet
+   CPU's cache (counted nowhere, so the heap stays quiet; straight to the pages). */
+typedef enum { MH_FREED_BY_PROGRAM, MH_FREED_BY_FLUSH, MH_FREED_BY_DRAIN } mh_free_source;
 /* Frees objs[0..n), all inside the small range, each validated; consecutive objects of
-   one owner heap share one lock acquisition (front-cache flushes sort them by owner).
-   from_cache: a front cache's flush, whose objects the cache already counted as freed. */
-MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, bool from_cache);
+   one owner heap share one lock acquisition (front-cache flushes sort them by owner). */
+MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src);
 /* After a free batch: wakes the purger thread if h holds empty pages, or without one
    gives h's surplus and long-empty pages back to the OS when a scan is due; takes and
    drops h's lock, makes its system calls holding none. */
@@ -292,6 +295,12 @@ MH_INTERNAL void mh_cache_free_slow(void *p, unsigned cls);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */
 MH_INTERNAL void mh_cache_free_marked(void *p);
+/* Empties the cache of the CPU the caller runs on into the heaps; how many objects.
+   The purger calls it pinned to a quiet CPU: the sequences keep it safe even if the
+   CPU's own threads wake up meanwhile. */
+MH_INTERNAL size_t mh_cache_drain_current(void);
+/* Does CPU cpu's cache hold objects? (A racy look.) */
+MH_INTERNAL bool mh_cache_holds_objects(unsigned cpu);
 /* Mallocs and frees the front cache of CPU cpu served (0, 0 without one). */
 MH_INTERNAL void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees);
 

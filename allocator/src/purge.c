@@ -20,7 +20,9 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -68,15 +70,67 @@ static bool heaps_hold_empty_pages(void) {
     return false;
 }
 
+/* What the purger knows of each CPU's front cache: the cache's malloc + free count when
+   it last changed, and when that was. Mapped at the thread's start; NULL: no caches. */
+typedef struct cpu_watch {
+    uint64_t ops;
+    uint32_t quiet_since_ms;
+} cpu_watch;
+
+static cpu_watch *watch;
+
+/* Runs the purger anywhere the process may run (the kernel intersects the mask with
+   the cpuset): it inherited the affinity of whichever program thread created it. */
+static void float_freely(void) {
+    cpu_set_t all;
+    memset(&all, 0xff, sizeof all);
+    sched_setaffinity(0, sizeof all, &all);
+}
+
+/* The objects in a CPU's cache count as used in their pages, so a program that goes
+   quiet would keep those pages forever. A cache quiet for a whole period is emptied by
+   the purger itself, pinned to that CPU for the moment: the sequences make this safe
+   even if one of the CPU's threads wakes up meanwhile. Returns whether a cache still
+   holds objects it may drain later. */
+static bool drain_quiet_caches(uint32_t now) {
+    if (!watch) return false;
+    bool pending = false, moved = false;
+    for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
+        uint64_t allocs, frees;
+        mh_cache_counts(cpu, &allocs, &frees);
+        if (allocs + frees != watch[cpu].ops) {
+            watch[cpu] = (cpu_watch){allocs + frees, now};
+            pending = true;
+            continue;
+        }
+        if (!mh_cache_holds_objects(cpu)) continue;
+        if (now - watch[cpu].quiet_since_ms < (uint32_t)mh_global.purge_ms) {
+            pending = true;
+            continue;
+        }
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (sched_setaffinity(0, sizeof one, &one) != 0) continue;   /* not ours to use */
+        moved = true;
+        mh_cache_drain_current();
+    }
+    if (moved) float_freely();
+    return pending;
+}
+
 static void *purger_main(void *unused) {
     (void)unused;
     prctl(PR_SET_NAME, "mh-purge");
+    float_freely();
+    if (mh_global.cache) watch = mh_os_map(mh_global.ncpus * sizeof *watch);
     /* Passes every quarter of the period: a page goes back at most 1.25 periods after
        it became empty (2.5 if it was held in a quiet heap's stash). */
     unsigned interval = (unsigned)mh_global.purge_ms / 4 + 1;
     for (;;) {
         uint32_t now = mh_now_ms();
-        bool pending = mh_large_purge_pass(now);
+        bool pending = drain_quiet_caches(now);
+        pending |= mh_large_purge_pass(now);
         for (unsigned i = 0; i < mh_active_heaps(); i++)
             pending |= mh_heap_purge_pass(mh_active_heap(i), now);
         if (pending) {
