@@ -82,6 +82,7 @@ static const struct mh_switch {
     { "MULTIHEAP_REMOTE_BATCH", "0|1" },   { "MULTIHEAP_PURGE_MS", "N|off" },
     { "MULTIHEAP_LARGE_CACHE", "0|1" },    { "MULTIHEAP_KEY", "cpu|thread|global" },
     { "MULTIHEAP_STATS", "0|1" },          { "MULTIHEAP_CHECK", "0|1" },
+    { "MULTIHEAP_PURGE_THREAD", "0|1" },
     { NULL, NULL },
 };
 
@@ -136,8 +137,8 @@ static int check_switch(const char *var, const char *value, char *err, size_t er
         return ok ? 0 : -1;
     }
     snprintf(err, errlen, "allocator spec: unknown multiheap switch %s; valid: MULTIHEAP_SEED, MULTIHEAP_CACHE, "
-             "MULTIHEAP_REMOTE_BATCH, MULTIHEAP_PURGE_MS, MULTIHEAP_LARGE_CACHE, MULTIHEAP_KEY, MULTIHEAP_STATS, "
-             "MULTIHEAP_CHECK", var);
+             "MULTIHEAP_REMOTE_BATCH, MULTIHEAP_PURGE_MS, MULTIHEAP_PURGE_THREAD, MULTIHEAP_LARGE_CACHE, "
+             "MULTIHEAP_KEY, MULTIHEAP_STATS, MULTIHEAP_CHECK", var);
     return -1;
 }
 
@@ -393,6 +394,7 @@ static int expectations(const mh_allocator *a, expectation *e)
         { "MULTIHEAP_CACHE", "cache", true, true },
         { "MULTIHEAP_REMOTE_BATCH", "remote_batch", true, true },
         { "MULTIHEAP_PURGE_MS", "purge_ms", false, true },
+        { "MULTIHEAP_PURGE_THREAD", "purge_thread", true, false },
         { "MULTIHEAP_LARGE_CACHE", "large_cache", true, false },
         { "MULTIHEAP_CHECK", "check", true, false },
         { "MULTIHEAP_KEY", "key", false, false },

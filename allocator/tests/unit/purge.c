@@ -1,7 +1,8 @@
 /* Empty pages go back to the OS (issue 6). A burst of small objects is freed at once, then:
      thread  the program goes quiet; the purger thread ("mh-purge") gives the pages back
-             within a few periods, RSS falls; a forked child, which has no purger, gets
-             its own at its first burst and its RSS falls too;
+             within a few periods, RSS falls, and it empties the quiet CPU cache and
+             stash, so no page of the burst's class stays in use; a forked child, which
+             has no purger, gets its own at its first burst and its RSS falls too;
      inline  MULTIHEAP_PURGE_THREAD=0: the heap purges on its slow paths while the frees
              run (past MH_PURGE_RETAIN empty pages), and nothing happens once it is quiet;
      off     MULTIHEAP_PURGE_MS=off: nothing is purged.
@@ -70,6 +71,28 @@ static long wait_for_purge(size_t rss_target, uint64_t purge_target) {
     return -1;
 }
 
+/* Pages of the burst's class that still hold an object (live, or in a cache or stash). */
+static uint64_t burst_pages_in_use(void) {
+    mh_stats all = stats_now();
+    uint64_t n = 0;
+    for (unsigned h = 0; h < all.nheaps; h++) {
+        mh_heap_stats hs;
+        if (mh_heap_stats_get(h, &hs) != 0) continue;
+        for (unsigned c = 0; c < hs.nclasses; c++)
+            if (hs.cls[c].object_size == OBJ) n += hs.cls[c].pages_owned - hs.cls[c].pages_empty;
+    }
+    return n;
+}
+
+/* Milliseconds until no page of the burst's class is in use, or -1. */
+static long wait_for_caches_drained(void) {
+    for (long ms = 0; ms <= WAIT_MS_MAX; ms += 10) {
+        if (burst_pages_in_use() == 0) return ms;
+        sleep_ms(10);
+    }
+    return -1;
+}
+
 /* One burst, freed; checks what the mode promises; returns the bytes purged. */
 static uint64_t burst_and_free(void **obj, unsigned seed, const char *mode, const char *who) {
     burst(obj, seed);
@@ -98,6 +121,10 @@ static uint64_t burst_and_free(void **obj, unsigned seed, const char *mode, cons
         CHECK(quiet_ms >= 0);
         CHECK(purged >= BURST_BYTES / 2);
         CHECK(purger_exists());
+        /* The purger empties the quiet CPU's front cache and the heap's stash too. */
+        long drained_ms = wait_for_caches_drained();
+        printf("%s %s: no page of the burst's class in use %ld ms later\n", who, mode, drained_ms);
+        CHECK(drained_ms >= 0);
     }
     return purged;
 }
