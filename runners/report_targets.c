@@ -350,7 +350,8 @@ static const struct rung {
     { "multiheap-seed", "seed design (MULTIHEAP_SEED=1)" },
     { "mh-seed-cache", "+ per-CPU front cache" },
     { "mh-seed-cache-batch", "+ batched remote frees" },
-    { "multiheap", "+ purge of empty pages (default)" },
+    { "mh-purge-inline", "+ purge of empty pages on the slow paths" },
+    { "multiheap", "+ purger thread (default)" },
     { "mh-nolargecache", "default without the large-block cache" },
 };
 #define NRUNGS (sizeof ladder / sizeof *ladder)
