@@ -3,14 +3,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+/* The mapping's length sits in the line before the array. */
 void *wl_zalloc_lines(size_t bytes)
 {
-    bytes = wl_round_to_line(bytes ? bytes : 1);
-    void *p = aligned_alloc(WL_LINE, bytes);
-    if (p)
-        memset(p, 0, bytes);
-    return p;
+    size_t len = WL_LINE + wl_round_to_line(bytes ? bytes : 1);
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    *(size_t *)m = len;
+    return m + WL_LINE;
+}
+
+void wl_free_lines(void *p)
+{
+    if (p) {
+        char *m = (char *)p - WL_LINE;
+        munmap(m, *(size_t *)m);
+    }
 }
 
 void *wl_per_thread_new(const mh_run *run, const char *workload, size_t per_thread, size_t size)
@@ -62,7 +73,7 @@ bool wl_ring_init(wl_ring *r, size_t depth)
 
 void wl_ring_destroy(wl_ring *r)
 {
-    free(r->slots);
+    wl_free_lines(r->slots);
     r->slots = NULL;
 }
 

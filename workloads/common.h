@@ -23,8 +23,13 @@ typedef struct wl_block {
 
 /* ---- per-thread arrays, allocated in setup() ---- */
 
-/* Zeroed and cache-line aligned, so that the harness's own arrays never false-share. */
+/* Zeroed and cache-line aligned, so that the harness's own arrays never false-share;
+ * mapped from the OS, not taken from the allocator under test, and never written here,
+ * so a page of them costs RSS only once the workload uses it (a growth storm's slot
+ * array is 8 MiB, most of it never used: zeroed by hand, it put 8 MiB of the harness's
+ * own into every allocator's "RSS after the last free"). Free with wl_free_lines. */
 void *wl_zalloc_lines(size_t bytes);
+void wl_free_lines(void *p);
 
 static inline size_t wl_round_to_line(size_t bytes) { return (bytes + WL_LINE - 1) & ~(size_t)(WL_LINE - 1); }
 

@@ -49,7 +49,7 @@ static void ccf_free_state(ccf *s)
 {
     for (int i = 0; s->rings && i < s->threads * s->threads; i++)
         wl_ring_destroy(&s->rings[i]);
-    free(s->rings);
+    wl_free_lines(s->rings);
     free(s);
 }
 

@@ -48,7 +48,7 @@ static void *fs_setup(mh_run *run)
     s->count = wl_zalloc_lines(threads * sizeof *s->count);
     if (!s->handed || !s->count) {
         free(s->handed);
-        free(s->count);
+        wl_free_lines(s->count);
         free(s);
         return NULL;
     }
@@ -122,7 +122,7 @@ static void fs_report(mh_run *run, void *shared)
     mh_metric(run, "writes", (double)writes);
     mh_metric(run, "writes_per_s", slowest_ns ? (double)writes * 1e9 / (double)slowest_ns : 0);
     free(s->handed);
-    free(s->count);
+    wl_free_lines(s->count);
     free(s);
 }
 

@@ -37,7 +37,7 @@ static const mh_param_def gs_params[] = {
 
 static void gs_free_state(gs *s)
 {
-    free(s->blocks);
+    wl_free_lines(s->blocks);
     free(s->alloc_ms);
     free(s->free_ms);
     free(s->rss_full_kib);

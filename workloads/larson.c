@@ -47,7 +47,7 @@ static void *larson_setup(mh_run *run)
     s->replacements = mh_param_int(run, "replacements");
     if (!wl_sizes_from_params(&s->sizes, run, "larson") ||
         !(s->blocks = wl_per_thread_new(run, "larson", s->slots, sizeof *s->blocks))) {
-        free(s->blocks);
+        wl_free_lines(s->blocks);
         free(s);
         return NULL;
     }
@@ -98,7 +98,7 @@ static void larson_report(mh_run *run, void *shared)
 {
     larson *s = shared;
     mh_metric(run, "threads_started", (double)mh_run_threads(run) * (1 + s->generations));
-    free(s->blocks);
+    wl_free_lines(s->blocks);
     free(s);
 }
 

@@ -58,7 +58,7 @@ static void pc_free_state(pc *s)
 {
     for (int i = 0; s->rings && i < s->producers * s->consumers; i++)
         wl_ring_destroy(&s->rings[i]);
-    free(s->rings);
+    wl_free_lines(s->rings);
     free(s);
 }
 

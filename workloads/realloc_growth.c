@@ -93,7 +93,7 @@ static void rg_report(mh_run *run, void *shared)
         n = next <= n ? n + 1 : next;
     }
     mh_metric(run, "reallocs_per_block", (double)steps);
-    free(s->all);
+    wl_free_lines(s->all);
     free(s);
 }
 

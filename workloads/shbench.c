@@ -80,7 +80,7 @@ static void sh_report(mh_run *run, void *shared)
 {
     (void)run;
     sh *s = shared;
-    free(s->blocks);
+    wl_free_lines(s->blocks);
     free(s);
 }
 

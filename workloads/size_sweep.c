@@ -49,7 +49,7 @@ static void *sweep_setup(mh_run *run)
     s->blocks = wl_blocks_new(run, "size-sweep", s->batch);
     s->ns_per_op = calloc((size_t)mh_run_threads(run) * SWEEP_N, sizeof *s->ns_per_op);
     if (!s->blocks || !s->ns_per_op) {
-        free(s->blocks);
+        wl_free_lines(s->blocks);
         free(s->ns_per_op);
         free(s);
         return NULL;
@@ -91,7 +91,7 @@ static void sweep_report(mh_run *run, void *shared)
     }
     mh_series(run, "size_bytes", sizes, s->nsizes);
     mh_series(run, "ns_per_op", mean, s->nsizes);
-    free(s->blocks);
+    wl_free_lines(s->blocks);
     free(s->ns_per_op);
     free(s);
 }

@@ -62,7 +62,7 @@ static void churn_report(mh_run *run, void *shared)
 {
     churn *c = shared;
     mh_metric(run, "ops_per_thread", (double)c->ops_per_thread);
-    free(c->blocks);
+    wl_free_lines(c->blocks);
     free(c);
 }
 

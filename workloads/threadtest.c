@@ -56,7 +56,7 @@ static void tt_report(mh_run *run, void *shared)
 {
     tt *s = shared;
     mh_metric(run, "objects_per_thread", (double)s->per_thread);
-    free(s->blocks);
+    wl_free_lines(s->blocks);
     free(s);
 }
 

@@ -93,7 +93,7 @@ static __attribute__((noinline)) void free_general(void *p) {
 
 MH_API void mh_free(void *p) {
     /* NULL is not small: the reserved range never starts at 0. */
-    if (MH_LIKELY(mh_is_small(p) && fast_paths())) {
+    if (MH_LIKELY(fast_paths() && mh_is_small(p))) {
         unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
         if (MH_LIKELY(cls < MH_NCLASSES && mh_is_object_start(p, cls) && mh_cache_push(cls, p)))
             return;

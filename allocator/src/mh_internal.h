@@ -87,14 +87,14 @@ static inline char *mh_page_start(const mh_page *pg) {
 
 /* ---- size classes (heap.c) ---------------------------------------------------------- */
 
-extern const uint16_t mh_class_size_table[MH_NCLASSES];
-extern uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
+MH_INTERNAL extern const uint16_t mh_class_size_table[MH_NCLASSES];
+MH_INTERNAL extern uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
 /* What free needs to check a pointer against a class, in one place. */
 typedef struct mh_class_check {
     uint64_t divisibility;             /* 2^64 / size, rounded up */
     uint64_t end;                      /* objects_per_page * size: slots end here */
 } mh_class_check;
-extern mh_class_check mh_class_checks[MH_NCLASSES];
+MH_INTERNAL extern mh_class_check mh_class_checks[MH_NCLASSES];
 
 /* The smallest class whose objects hold `size` bytes (size <= MH_SMALL_MAX).
    The lookup table is filled at initialisation: call it after mh_ensure_init(). */
@@ -113,7 +113,7 @@ MH_INTERNAL void mh_size_classes_init(void);
 static inline bool mh_is_object_start(const void *p, unsigned cls) {
     uint64_t off = (uintptr_t)p - mh_page_base(p);
     const mh_class_check *c = &mh_class_checks[cls];
-    return off < c->end && off * c->divisibility <= c->divisibility - 1;
+    return off < c->end && off * c->divisibility < c->divisibility;
 }
 static inline unsigned mh_slot_of(const void *p, unsigned cls) {
     uint64_t off = (uintptr_t)p - mh_page_base(p);
