@@ -55,15 +55,15 @@ const char *mh_version(void);
 const char *mh_options(void);
 
 /* Requests above this many bytes are large objects (one mapping each). */
-#define MH_SMALL_MAX_BYTES 8096
+#define MH_SMALL_MAX_BYTES 9344
 
 /* ---- statistics: counters kept per heap, read without allocating ---- */
 
-#define MH_MAX_CLASSES 48
+#define MH_MAX_CLASSES 64
 
 typedef struct mh_class_stats {
     uint32_t object_size;       /* bytes per object in this size class */
-    uint32_t objects_per_page;  /* slots in one 8 KiB object page */
+    uint32_t objects_per_page;  /* slots in one unit: an 8 KiB page, or a 64 KiB slab above 1 KiB */
     uint64_t pages_owned;       /* pages of this class in the heap (empty + partial + full) */
     uint64_t pages_empty;       /* of those, pages with no live object */
     uint64_t pages_full;        /* of those, pages with no free slot */

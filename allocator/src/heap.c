@@ -19,17 +19,25 @@
  * most ~14% of its size. Each candidate is then raised to the largest multiple of 16
  * that still fits as many objects in a page (8096 usable bytes), so no class leaves a
  * needlessly large tail in its page; candidates that end up equal are merged. Above
- * 1 KiB a page holds only a few objects, so the classes are "n objects per page" for
- * n = 7 .. 1: a finer class would use the same page for fewer bytes.
+ * 1 KiB a page would hold only a few objects (the seed's classes there were "n per
+ * page": a 4.1 KiB request took 8 KiB), so those classes live in 64 KiB slabs (65440
+ * usable bytes) and are "n per slab", n picked so that each class is at most 12.5%
+ * above the one before, from 58 objects of 1120 bytes down to 7 of 9344 (14% above 8
+ * of 8176: there is no n between; 9344 keeps the common 8 KiB request small).
  *   size:  16  32  48  64  80  96 112 128 144 160 176 192 208 224 240 256 288 320 352
  *   /page: 506 253 168 126 101 84 72  63  56  50  46  42  38  36  33  31  28  25  23
- *   size:  384 416 448 496 528 576 672 736 800 896 1008 1152 1344 1616 2016 2688 4048 8096
- *   /page: 21  19  18  16  15  14  12  11  10   9    8    7    6    5    4    3    2    1
+ *   size:  384 416 448 496 528 576 672 736 800 896 1008
+ *   /page: 21  19  18  16  15  14  12  11  10   9    8
+ *   size:  1120 1248 1392 1552 1712 1920 2096 2336 2608 2832 3104 3440 3840 4080 4352 4672
+ *   /slab:   58   52   47   42   38   34   31   28   25   23   21   19   17   16   15   14
+ *   size:  5024 5440 5936 6544 7264 8176 9344
+ *   /slab:   13   12   11   10    9    8    7
  */
 const uint16_t mh_class_size_table[MH_NCLASSES] = {
-    16,  32,  48,  64,  80,  96,  112, 128, 144,  160,  176,  192,  208,  224,  240,  256,
-    288, 320, 352, 384, 416, 448, 496, 528, 576,  672,  736,  800,  896,  1008, 1152, 1344,
-    1616, 2016, 2688, 4048, 8096,
+    16,   32,   48,   64,   80,   96,   112,  128,  144,  160,  176,  192,  208,  224,
+    240,  256,  288,  320,  352,  384,  416,  448,  496,  528,  576,  672,  736,  800,
+    896,  1008, 1120, 1248, 1392, 1552, 1712, 1920, 2096, 2336, 2608, 2832, 3104, 3440,
+    3840, 4080, 4352, 4672, 5024, 5440, 5936, 6544, 7264, 8176, 9344,
 };
 _Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every class");
 
@@ -42,6 +50,7 @@ void mh_size_classes_init(void) {
         mh_class_checks[c] = (mh_class_check){
             .divisibility = UINT64_MAX / mh_class_size_table[c] + 1,
             .end = (uint64_t)mh_class_objects(c) * mh_class_size_table[c],
+            .unit_mask = mh_class_unit(c) - 1,
         };
     unsigned cls = 0;
     for (size_t i = 0; i <= MH_SMALL_MAX / 16; i++) {
@@ -59,14 +68,16 @@ static mh_page_list *list_of(mh_heap *h, mh_page *pg) {
 static void page_link(mh_heap *h, mh_page *pg, unsigned list) {
     pg->list = (uint8_t)list;
     mh_list_push(list_of(h, pg), pg);
+    if (list == MH_LIST_PARTIAL && mh_class_pages(pg->cls) > 1) MH_STAT_ADD(h->npartial_slabs, 1);
     if (list != MH_LIST_EMPTY) return;
-    MH_STAT_ADD(h->nempty, 1);
+    MH_STAT_ADD(h->nempty, mh_class_pages(pg->cls));
     if (mh_global.purge_ms >= 0) pg->empty_since_ms = mh_now_ms();
 }
 
 static void page_unlink(mh_heap *h, mh_page *pg) {
     mh_list_remove(list_of(h, pg), pg);
-    if (pg->list == MH_LIST_EMPTY) MH_STAT_ADD(h->nempty, -1);
+    if (pg->list == MH_LIST_EMPTY) MH_STAT_ADD(h->nempty, -mh_class_pages(pg->cls));
+    if (pg->list == MH_LIST_PARTIAL && mh_class_pages(pg->cls) > 1) MH_STAT_ADD(h->npartial_slabs, -1);
 }
 
 /* Put a page on the list its fill level calls for. */
@@ -79,25 +90,42 @@ static void page_relist(mh_heap *h, mh_page *pg) {
     page_link(h, pg, want);
 }
 
-/* An empty page of class cls: this class's own, else one from the class of this heap
-   with the most empty pages (reformatted), else NULL. */
+/* A never-used unit for class cls from h's fresh run, or NULL: pages are taken from its
+   start, slabs from its end, where a run the OS gave for slabs is 64 KiB aligned. */
+static char *take_fresh_unit(mh_heap *h, unsigned cls) {
+    unsigned pages = mh_class_pages(cls);
+    if (h->nfresh < pages) return NULL;
+    if (pages == 1) {
+        char *base = h->fresh;
+        h->fresh += MH_PAGE_SIZE;
+        h->nfresh--;
+        return base;
+    }
+    char *end = h->fresh + (size_t)h->nfresh * MH_PAGE_SIZE;
+    if ((uintptr_t)end % MH_SLAB_SIZE) return NULL;
+    h->nfresh -= pages;
+    return end - MH_SLAB_SIZE;
+}
+
+/* An empty unit of class cls: this class's own, else one from the class of its kind
+   (page or slab) with the most empty units in this heap (reformatted), else a fresh one,
+   else NULL. */
 static mh_page *take_empty_page(mh_heap *h, unsigned cls) {
     mh_page *pg = h->cls[cls].list[MH_LIST_EMPTY].head;
     if (pg) return pg;
     unsigned donor = cls;
     for (unsigned c = 0; c < MH_NCLASSES; c++)
-        if (h->cls[c].list[MH_LIST_EMPTY].count > h->cls[donor].list[MH_LIST_EMPTY].count)
+        if (mh_class_pages(c) == mh_class_pages(cls) &&
+            h->cls[c].list[MH_LIST_EMPTY].count > h->cls[donor].list[MH_LIST_EMPTY].count)
             donor = c;
     pg = h->cls[donor].list[MH_LIST_EMPTY].head;
     if (pg) {
         page_unlink(h, pg);
-    } else if (h->nfresh > 0) {
-        /* Formatting is the page's first touch: a fresh page costs no memory before. */
-        pg = mh_page_of(h->fresh);
-        h->fresh += MH_PAGE_SIZE;
-        h->nfresh--;
     } else {
-        return NULL;
+        /* Formatting is the unit's first touch: a fresh unit costs no memory before. */
+        char *base = take_fresh_unit(h, cls);
+        if (!base) return NULL;
+        pg = mh_unit_meta(base, cls);
     }
     mh_page_format(pg, (unsigned)(h - mh_global.heaps), cls);
     page_link(h, pg, MH_LIST_EMPTY);
@@ -138,22 +166,24 @@ static bool steal(mh_heap *h) {
     return true;
 }
 
-/* Map a run of fresh pages, formatted one by one as the heap takes them; steps grow
-   from 64 KiB to 1 MiB. */
+/* Map a run of fresh pages, formatted unit by unit as the heap takes them; steps grow
+   from 64 KiB to 1 MiB. A slab class asks for a run of whole, aligned slabs. */
 static bool grow(mh_heap *h, unsigned cls) {
     size_t npages = __atomic_load_n(&h->grow_pages, __ATOMIC_RELAXED);
     if (npages == 0) npages = MH_GROW_MIN_PAGES;
     bool reused;
-    char *mem = mh_os_commit_pages(&npages, &reused);
+    unsigned unit_pages = mh_class_pages(cls);
+    char *mem = mh_os_commit_pages(&npages, unit_pages, &reused);
     if (!mem) return false;
     mh_lock_acquire(&h->lock);
     if (h->nfresh == 0) {
         h->fresh = mem;
         h->nfresh = (uint32_t)npages;
     } else {
-        /* Another thread of this heap grew meanwhile: these pages go on the list now. */
-        for (size_t i = 0; i < npages; i++) {
-            mh_page *pg = mh_page_of(mem + i * MH_PAGE_SIZE);
+        /* Another thread of this heap grew meanwhile (or the fresh run has no aligned
+           slab left): these units go on the list now. */
+        for (size_t i = 0; i + unit_pages <= npages; i += unit_pages) {
+            mh_page *pg = mh_unit_meta(mem + i * MH_PAGE_SIZE, cls);
             mh_page_format(pg, (unsigned)(h - mh_global.heaps), cls);
             page_link(h, pg, MH_LIST_EMPTY);
         }
@@ -414,10 +444,11 @@ static void purge_pages(mh_heap *h, mh_page *sorted) {
     mh_page *kept = NULL;
     while (sorted) {
         mh_page *last = sorted;
-        size_t npages = 1;
-        while (last->next && mh_page_start(last->next) == mh_page_start(last) + MH_PAGE_SIZE) {
+        size_t npages = mh_class_pages(last->cls);
+        while (last->next &&
+               mh_page_start(last->next) == mh_page_start(last) + mh_class_unit(last->cls)) {
             last = last->next;
-            npages++;
+            npages += mh_class_pages(last->cls);
         }
         mh_page *rest = last->next;
         /* Out of the map before the madvise: a stale free meanwhile is reported. */
@@ -452,14 +483,68 @@ static void purge_scan(mh_heap *h, uint32_t now, uint32_t retain, bool drain) {
 }
 
 void mh_heap_maybe_purge(mh_heap *h) {
-    if (mh_global.purge_ms < 0 || MH_STAT_READ(h->nempty) <= MH_PURGE_KEEP) return;
-    if (mh_purger_wake()) return;
+    if (mh_global.purge_ms < 0) return;
+    bool empty_pages = MH_STAT_READ(h->nempty) > MH_PURGE_KEEP;
+    if (!empty_pages && MH_STAT_READ(h->npartial_slabs) <= MH_PARTIAL_SLABS_WAKE) return;
+    if (mh_purger_wake() || !empty_pages) return;
     uint32_t now = mh_now_ms();
     uint32_t interval = mh_global.purge_ms / 4 + 1;
     bool surplus = MH_STAT_READ(h->nempty) > MH_PURGE_TRIGGER;
     if (!surplus && now - __atomic_load_n(&h->purge_scan_ms, __ATOMIC_RELAXED) < interval) return;
     __atomic_store_n(&h->purge_scan_ms, now, __ATOMIC_RELAXED);
     purge_scan(h, now, surplus ? MH_PURGE_RETAIN : UINT32_MAX, surplus);
+}
+
+/* Slabs purged per lock hold, per class. */
+#define MH_PARTIAL_PURGE_BATCH 32
+
+/* One batch of purge_partial_slabs: up to MH_PARTIAL_PURGE_BATCH partial slabs of class
+   c not looked at since their slots last changed; returns how many it found. */
+static unsigned purge_partial_batch(mh_heap *h, unsigned c, uint64_t *calls, uint64_t *bytes) {
+    struct {
+        mh_page *pg;
+        uint32_t pages;
+        uint64_t taken[MH_BITMAP_WORDS];
+    } got[MH_PARTIAL_PURGE_BATCH];
+    unsigned n = 0;
+    mh_lock_acquire(&h->lock);
+    for (mh_page *pg = h->cls[c].list[MH_LIST_PARTIAL].head; pg && n < MH_PARTIAL_PURGE_BATCH;
+         pg = pg->next)
+        if ((got[n].pages = mh_page_take_free_os_pages(pg, got[n].taken))) got[n++].pg = pg;
+    for (unsigned i = 0; i < n; i++) page_relist(h, got[i].pg);   /* may be full now */
+    mh_lock_release(&h->lock);
+    for (unsigned i = 0; i < n; i++) {
+        char *start = mh_page_start(got[i].pg);
+        for (uint32_t m = got[i].pages; m;) {
+            unsigned j = (unsigned)__builtin_ctz(m), k = j;
+            while (m >> k & 1) k++;
+            *calls += mh_os_release(start + j * MH_OS_PAGE, (k - j) * MH_OS_PAGE);
+            *bytes += (k - j) * MH_OS_PAGE;
+            m &= ~(((1u << (k - j)) - 1) << j);
+        }
+    }
+    mh_lock_acquire(&h->lock);
+    for (unsigned i = 0; i < n; i++) {
+        mh_page_return_slots(got[i].pg, got[i].taken);
+        page_relist(h, got[i].pg);
+    }
+    mh_lock_release(&h->lock);
+    return n;
+}
+
+/* The 4 KiB pages of h's partial slabs that hold only free slots go back to the OS: a
+   few long-lived objects would otherwise keep whole 64 KiB slabs resident after the
+   rest went (in a growth storm, the driver's own few objects kept 4 MiB). The slots are
+   taken while the system calls run without the lock; a slab is looked at again only
+   once its slots have changed. */
+static void purge_partial_slabs(mh_heap *h) {
+    uint64_t calls = 0, bytes = 0;
+    for (unsigned c = MH_FIRST_SLAB_CLASS; c < MH_NCLASSES; c++)
+        while (purge_partial_batch(h, c, &calls, &bytes) == MH_PARTIAL_PURGE_BATCH) continue;
+    mh_lock_acquire(&h->lock);
+    MH_STAT_ADD(h->stat.purge_calls, calls);
+    MH_STAT_ADD(h->stat.purge_bytes, bytes);
+    mh_lock_release(&h->lock);
 }
 
 /* Does h hold objects in a stash? (Under h's lock.) */
@@ -472,19 +557,26 @@ static bool stash_holds_objects(mh_heap *h) {
 bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
     /* Quiet: no malloc, free, refill or flush reached h during a whole period. Its
        stashes are then only keeping pages from emptying: they go back to the pages,
-       and its empty pages, young or not, go back to the OS (but MH_PURGE_KEEP). */
+       its empty pages, young or not, go back to the OS (but MH_PURGE_KEEP), and so do
+       the free pages inside its partial slabs, once per quiet period. */
     uint64_t activity = MH_STAT_READ(h->stat.allocs) + MH_STAT_READ(h->stat.frees) +
                         MH_STAT_READ(h->stat.cache_flushes);
     if (activity != h->purge_activity) {
         h->purge_activity = activity;
         h->purge_quiet_since_ms = now;
+        h->purge_partial_done = false;
     }
     bool quiet = now - h->purge_quiet_since_ms >= (uint32_t)mh_global.purge_ms;
     mh_lock_acquire(&h->lock);
     bool stashed = stash_holds_objects(h);
     mh_lock_release(&h->lock);
     purge_scan(h, now, quiet ? MH_PURGE_KEEP : UINT32_MAX, quiet && stashed);
-    return stashed || MH_STAT_READ(h->nempty) > MH_PURGE_KEEP;
+    if (quiet && !h->purge_partial_done) {
+        purge_partial_slabs(h);
+        h->purge_partial_done = true;
+    }
+    return stashed || MH_STAT_READ(h->nempty) > MH_PURGE_KEEP ||
+           (!h->purge_partial_done && MH_STAT_READ(h->npartial_slabs) > 0);
 }
 
 /* ---- heap activation and fork ------------------------------------------------------- */

@@ -35,16 +35,24 @@
 
 #define MH_CACHE_LINE 64
 
-/* ---- pages ---------------------------------------------------------------------------- */
+/* ---- pages and slabs ------------------------------------------------------------------ */
 
+/* Object memory comes in units of one 8 KiB page (classes up to 1008 bytes, as in the
+   seed) or of one 64 KiB slab of eight pages, 64 KiB aligned (the classes above: an
+   8 KiB page holds only a few such objects, and a request just above a class's size
+   wasted up to half of its slot); every unit ends with its mh_page. */
 #define MH_PAGE_SHIFT   13
 #define MH_PAGE_SIZE    ((size_t)1 << MH_PAGE_SHIFT)      /* 8 KiB, as in the seed */
+#define MH_SLAB_PAGES   8
+#define MH_SLAB_SIZE    (MH_SLAB_PAGES * MH_PAGE_SIZE)     /* 64 KiB */
 #define MH_BITMAP_WORDS 8                                  /* 512 bits >= 8096 / 16 slots */
 #define MH_PAGE_META    (32 + 8 * MH_BITMAP_WORDS)         /* sizeof(mh_page): 96 */
 #define MH_PAGE_USABLE  (MH_PAGE_SIZE - MH_PAGE_META)      /* 8096 bytes for objects */
-#define MH_SMALL_MAX    MH_PAGE_USABLE                     /* larger requests are "large" */
+#define MH_SLAB_USABLE  (MH_SLAB_SIZE - MH_PAGE_META)      /* 65440 */
+#define MH_SMALL_MAX    9344                               /* 7 per slab; larger: "large" */
 _Static_assert(MH_SMALL_MAX == MH_SMALL_MAX_BYTES, "multiheap.h states the boundary");
-#define MH_NCLASSES     37                                 /* see the table in heap.c */
+#define MH_NCLASSES     53                                 /* see the table in heap.c */
+#define MH_FIRST_SLAB_CLASS 30                             /* 1120 bytes */
 
 /* Which of its class's three lists a page is on. */
 enum { MH_LIST_EMPTY = 0, MH_LIST_PARTIAL = 1, MH_LIST_FULL = 2, MH_NLISTS = 3 };
@@ -67,6 +75,8 @@ typedef struct mh_page {
     uint8_t cls;                       /* size class of every slot */
     uint8_t list;                      /* MH_LIST_* the page is on */
     uint8_t hint;                      /* bitmap words below this one are all ones */
+    uint8_t released;                  /* its free 4 KiB pages went back to the OS (or it
+                                          had none) and no slot changed since */
     uint32_t empty_since_ms;           /* mh_now_ms() when the page last became empty */
     uint16_t used;                     /* objects out of the page (live or in a front cache) */
     uint16_t capacity;                 /* slots: mh_class_objects(cls) */
@@ -78,21 +88,17 @@ _Static_assert(sizeof(mh_page) == MH_PAGE_META, "page metadata size");
 static inline uintptr_t mh_page_base(const void *p) {
     return (uintptr_t)p & ~(uintptr_t)(MH_PAGE_SIZE - 1);
 }
-static inline mh_page *mh_page_of(const void *p) {
-    return (mh_page *)(mh_page_base(p) + MH_PAGE_USABLE);
-}
-static inline char *mh_page_start(const mh_page *pg) {
-    return (char *)mh_page_base(pg);
-}
 
 /* ---- size classes (heap.c) ---------------------------------------------------------- */
 
 MH_INTERNAL extern const uint16_t mh_class_size_table[MH_NCLASSES];
 MH_INTERNAL extern uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
-/* What free needs to check a pointer against a class, in one place. */
+/* What free needs to check a pointer against a class, in one place (32 bytes). */
 typedef struct mh_class_check {
     uint64_t divisibility;             /* 2^64 / size, rounded up */
-    uint64_t end;                      /* objects_per_page * size: slots end here */
+    uint64_t end;                      /* objects_per_unit * size: slots end here */
+    uint64_t unit_mask;                /* unit bytes - 1: p & unit_mask is p's offset */
+    uint64_t unused;
 } mh_class_check;
 MH_INTERNAL extern mh_class_check mh_class_checks[MH_NCLASSES];
 
@@ -102,22 +108,37 @@ static inline unsigned mh_size_class(size_t size) {
     return mh_size_class_table[(size + 15) >> 4];
 }
 static inline size_t mh_class_size(unsigned cls) { return mh_class_size_table[cls]; }
+/* Pages in one unit of class cls: 1, or MH_SLAB_PAGES. */
+static inline unsigned mh_class_pages(unsigned cls) {
+    return cls >= MH_FIRST_SLAB_CLASS ? MH_SLAB_PAGES : 1;
+}
+static inline size_t mh_class_unit(unsigned cls) {
+    return (size_t)mh_class_pages(cls) << MH_PAGE_SHIFT;
+}
 static inline unsigned mh_class_objects(unsigned cls) {
-    return (unsigned)(MH_PAGE_USABLE / mh_class_size_table[cls]);
+    return (unsigned)((mh_class_unit(cls) - MH_PAGE_META) / mh_class_size_table[cls]);
 }
 MH_INTERNAL void mh_size_classes_init(void);
 
-/* Is p the start of one of the slots of a page of class cls, and which slot? Multiplies
+/* Is p the start of one of the slots of a unit of class cls, and which slot? Multiplies
    instead of divisions (Lemire et al., "Faster remainder by direct computation"); the
    bound keeps out the multiples of the size that fall in the tail or the metadata. */
 static inline bool mh_is_object_start(const void *p, unsigned cls) {
-    uint64_t off = (uintptr_t)p - mh_page_base(p);
     const mh_class_check *c = &mh_class_checks[cls];
+    uint64_t off = (uintptr_t)p & c->unit_mask;
     return off < c->end && off * c->divisibility < c->divisibility;
 }
 static inline unsigned mh_slot_of(const void *p, unsigned cls) {
-    uint64_t off = (uintptr_t)p - mh_page_base(p);
+    uint64_t off = (uintptr_t)p & mh_class_checks[cls].unit_mask;
     return (unsigned)(((unsigned __int128)off * mh_class_checks[cls].divisibility) >> 64);
+}
+
+/* The metadata of the unit of class cls that starts at base, and the start of pg's unit. */
+static inline mh_page *mh_unit_meta(char *base, unsigned cls) {
+    return (mh_page *)(base + mh_class_unit(cls) - MH_PAGE_META);
+}
+static inline char *mh_page_start(const mh_page *pg) {
+    return (char *)pg + MH_PAGE_META - mh_class_unit(pg->cls);
 }
 
 /* ---- page.c: one page's slots and the intrusive lists ------------------------------- */
@@ -138,6 +159,14 @@ MH_INTERNAL size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n);
 MH_INTERNAL void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align);
 /* Validates p (interior pointer, double free: both fatal) and clears its bit. */
 MH_INTERNAL void mh_page_free_slot(mh_page *pg, void *p);
+/* The 4 KiB pages of unit pg that hold only free slots, as a mask (bit j: its j-th
+   4 KiB page; never the last, which holds the metadata), their slots taken into taken[]
+   and marked allocated so that nothing hands them out while the pages go back to the
+   OS; mh_page_return_slots frees them again. A purged page reads as zeros when a slot
+   in it is next used, which a slot's contents may be. */
+#define MH_OS_PAGE ((size_t)4096)
+MH_INTERNAL uint32_t mh_page_take_free_os_pages(mh_page *pg, uint64_t taken[MH_BITMAP_WORDS]);
+MH_INTERNAL void mh_page_return_slots(mh_page *pg, const uint64_t taken[MH_BITMAP_WORDS]);
 MH_INTERNAL void mh_list_push(mh_page_list *l, mh_page *pg);
 MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
 
@@ -191,14 +220,20 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
     uint32_t grow_pages;               /* pages the next OS growth asks for; 0: initial */
     uint32_t nfresh;                   /* pages left in the run at fresh: committed, never
                                           touched, on no list (not counted in nempty) */
+    uint32_t npartial_slabs;           /* slabs on partial lists (purger wake-up) */
     char *fresh;
     uint32_t purge_scan_ms;            /* mh_now_ms() of the last purge scan (atomic) */
     uint32_t purge_quiet_since_ms;     /* the purger's: when it last saw h's counters move */
     uint64_t purge_activity;           /* the purger's: allocs + frees + flushes then */
+    bool purge_partial_done;           /* the purger's: this quiet period's partial slabs
+                                          have given their free pages back */
     mh_stash *stash;                   /* MH_NCLASSES of them, or NULL (set once, atomic) */
     mh_heap_counters stat;
     mh_class_lists cls[MH_NCLASSES];
 } mh_heap;
+
+/* Partial slabs that make a free wake the purger: their free pages may go back. */
+#define MH_PARTIAL_SLABS_WAKE 16
 
 /* Empty pages a heap keeps before others may take from it, and how many one steal takes. */
 #define MH_STEAL_KEEP   16
@@ -206,6 +241,7 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
 /* OS growth: pages per step start here and double up to the maximum (64 KiB .. 1 MiB). */
 #define MH_GROW_MIN_PAGES 8
 #define MH_GROW_MAX_PAGES 128
+_Static_assert(MH_GROW_MIN_PAGES % MH_SLAB_PAGES == 0, "growth keeps the range slab-aligned");
 
 MH_INTERNAL void *mh_heap_alloc(mh_heap *h, unsigned cls, size_t align);
 /* Fills out[0..n) with objects of class cls; returns how many (0: out of memory). */
@@ -331,10 +367,14 @@ MH_INTERNAL void mh_large_unlock(bool child);
 /* ---- os.c --------------------------------------------------------------------------- */
 
 MH_INTERNAL bool mh_os_reserve_small(void);
-/* Up to *npages zeroed, writable object pages: a run of purged ones if there is one
-   (*npages may shrink to its length; *reused set), else fresh from the range; NULL
-   when the range or memory is exhausted. */
-MH_INTERNAL char *mh_os_commit_pages(size_t *npages, bool *reused);
+/* Up to *npages zeroed, writable object pages, in whole units of unit_pages pages
+   aligned to their size: a run of purged ones if there is one (*npages may shrink to
+   its length; *reused set), else fresh from the range (*npages must then be a multiple
+   of MH_SLAB_PAGES, which keeps the range's claims slab-aligned); NULL when the range or
+   memory is exhausted. */
+MH_INTERNAL char *mh_os_commit_pages(size_t *npages, unsigned unit_pages, bool *reused);
+/* Gives bytes at p (4 KiB aligned) back to the OS; they stay mapped and read as zeros. */
+MH_INTERNAL bool mh_os_release(void *p, size_t bytes);
 /* Gives a run of empty object pages back to the OS (their metadata too); they are kept
    for a later mh_os_commit_pages. false: the run was not purged. */
 MH_INTERNAL bool mh_os_purge_pages(char *p, size_t npages);
@@ -435,6 +475,15 @@ static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
    page that holds no objects (never formatted, or purged). */
 static inline unsigned mh_page_class_plus1(const void *p) {
     return mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT];
+}
+
+/* The metadata of the unit holding p (mh_is_small(p)), found through the page-class map;
+   for a page that holds no objects, the end of p's 8 KiB page (never formatted or purged:
+   it reads as zeros, capacity 0, which the callers report). */
+static inline mh_page *mh_page_of(const void *p) {
+    unsigned c1 = mh_page_class_plus1(p);
+    size_t unit = c1 ? mh_class_unit(c1 - 1) : MH_PAGE_SIZE;
+    return (mh_page *)(((uintptr_t)p & ~(uintptr_t)(unit - 1)) + unit - MH_PAGE_META);
 }
 
 #endif /* MH_INTERNAL_H */

@@ -18,13 +18,14 @@
 #define MH_RESERVE_MIN   ((size_t)1 << 30)
 
 bool mh_os_reserve_small(void) {
-    /* Over-reserve by one page so the range can start 8 KiB aligned. Where the address
+    /* Over-reserve by one slab so the range can start 64 KiB aligned. Where the address
        space is limited (ulimit -v), settle for less. */
     for (size_t size = MH_RESERVE_BYTES; size >= MH_RESERVE_MIN; size /= 2) {
-        void *p = mmap(NULL, size + MH_PAGE_SIZE, PROT_NONE,
+        void *p = mmap(NULL, size + MH_SLAB_SIZE, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) continue;
-        mh_global.small_base = (char *)mh_page_base((char *)p + MH_PAGE_SIZE - 1);
+        mh_global.small_base =
+            (char *)(((uintptr_t)p + MH_SLAB_SIZE - 1) & ~(uintptr_t)(MH_SLAB_SIZE - 1));
         mh_global.small_size = size;
         void *map = mmap(NULL, size / MH_PAGE_SIZE, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -76,17 +77,32 @@ static bool purged_insert(char *p, size_t npages) {
     return true;
 }
 
-/* Up to *npages pages from the first purged run, any length (short runs must be reused
-   too, or they would pile up); *npages becomes how many; NULL when there is none. */
-static char *purged_take(size_t *npages) {
-    if (purged.n == 0) return NULL;
-    purged_run *r = &purged.run[0];
+/* Up to *npages pages from the first purged run that starts on a multiple of unit_pages
+   pages and holds at least that many (any length otherwise: short runs must be reused
+   too, or they would pile up); *npages becomes how many, a multiple of unit_pages;
+   NULL when there is none. */
+static char *purged_take(size_t *npages, unsigned unit_pages) {
+    size_t unit = (size_t)unit_pages * MH_PAGE_SIZE;
+    unsigned i = 0;
+    while (i < purged.n && (purged.run[i].npages < unit_pages ||
+                            (size_t)(purged.run[i].start - mh_global.small_base) % unit))
+        i++;
+    if (i == purged.n) return NULL;
+    purged_run *r = &purged.run[i];
     if (r->npages < *npages) *npages = r->npages;
+    *npages -= *npages % unit_pages;
     char *p = r->start;
     r->start += *npages * MH_PAGE_SIZE;
     r->npages -= *npages;
-    if (r->npages == 0) memmove(r, r + 1, --purged.n * sizeof(purged_run));
+    if (r->npages == 0) memmove(r, r + 1, (--purged.n - i) * sizeof(purged_run));
     return p;
+}
+
+bool mh_os_release(void *p, size_t bytes) {
+    int saved = errno;
+    bool ok = madvise(p, bytes, MADV_DONTNEED) == 0;
+    errno = saved;
+    return ok;
 }
 
 /* The pages are recorded only after madvise: once in the table, growth may take and
@@ -97,10 +113,7 @@ bool mh_os_purge_pages(char *p, size_t npages) {
     bool room = purged.n < MH_PURGED_RUNS;
     mh_lock_release(&purged.lock);
     if (!room) return false;
-    int saved = errno;
-    bool ok = madvise(p, npages * MH_PAGE_SIZE, MADV_DONTNEED) == 0;
-    errno = saved;
-    if (!ok) return false;
+    if (!mh_os_release(p, npages * MH_PAGE_SIZE)) return false;
     mh_lock_acquire(&purged.lock);
     purged_insert(p, npages);
     mh_lock_release(&purged.lock);
@@ -152,9 +165,9 @@ void mh_os_unlock(bool child) {
     }
 }
 
-char *mh_os_commit_pages(size_t *npages, bool *reused) {
+char *mh_os_commit_pages(size_t *npages, unsigned unit_pages, bool *reused) {
     mh_lock_acquire(&purged.lock);
-    char *p = purged_take(npages);
+    char *p = purged_take(npages, unit_pages);
     mh_lock_release(&purged.lock);
     *reused = p != NULL;
     if (p) return p;

@@ -1,12 +1,15 @@
 /*
- * One 8 KiB object page: its slots, tracked by the bitmap in the page's metadata,
- * and the intrusive doubly linked page lists. The caller holds the owner heap's lock.
+ * One object unit (an 8 KiB page or a 64 KiB slab): its slots, tracked by the bitmap in
+ * its metadata, and the intrusive doubly linked page lists. The caller holds the owner
+ * heap's lock.
  */
+#include <string.h>
+
 #include "mh_internal.h"
 
 void mh_page_publish_class(mh_page *pg, bool object_page) {
-    mh_global.page_class[((uintptr_t)pg - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT] =
-        object_page ? (uint8_t)(pg->cls + 1) : 0;
+    size_t first = (size_t)(mh_page_start(pg) - mh_global.small_base) >> MH_PAGE_SHIFT;
+    memset(&mh_global.page_class[first], object_page ? pg->cls + 1 : 0, mh_class_pages(pg->cls));
 }
 
 void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
@@ -16,6 +19,7 @@ void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
     pg->capacity = (uint16_t)cap;
     pg->used = 0;
     pg->hint = 0;
+    pg->released = 0;
     mh_page_publish_class(pg, true);
     /* Slots past the capacity read as allocated, so searches need no bound. */
     for (unsigned w = 0; w < MH_BITMAP_WORDS; w++) {
@@ -29,6 +33,7 @@ void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
 static void *take_slot(mh_page *pg, unsigned slot) {
     pg->bitmap[slot / 64] |= (uint64_t)1 << (slot % 64);
     pg->used++;
+    pg->released = 0;
     return mh_page_start(pg) + (size_t)slot * mh_class_size(pg->cls);
 }
 
@@ -50,11 +55,12 @@ size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n) {
     }
     pg->hint = (uint8_t)(w < MH_BITMAP_WORDS ? w : MH_BITMAP_WORDS - 1);
     pg->used = (uint16_t)(pg->used + got);
+    pg->released = 0;
     return got;
 }
 
 /* The first free slot whose address is a multiple of align (<= MH_PAGE_SIZE), or NULL.
-   The page start is MH_PAGE_SIZE aligned, so slot i qualifies iff i * size % align == 0. */
+   The unit start is MH_PAGE_SIZE aligned, so slot i qualifies iff i * size % align == 0. */
 void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align) {
     size_t size = mh_class_size(pg->cls);
     size_t size_align = size & -size;
@@ -72,7 +78,44 @@ void mh_page_free_slot(mh_page *pg, void *p) {
     if (!(pg->bitmap[slot / 64] & bit)) mh_fatal("double free (object is not allocated)", p);
     pg->bitmap[slot / 64] &= ~bit;
     pg->used--;
+    pg->released = 0;
     if (slot / 64 < pg->hint) pg->hint = (uint8_t)(slot / 64);
+}
+
+uint32_t mh_page_take_free_os_pages(mh_page *pg, uint64_t taken[MH_BITMAP_WORDS]) {
+    size_t size = mh_class_size(pg->cls), end = (size_t)pg->capacity * size;
+    unsigned os_pages = (unsigned)(mh_class_unit(pg->cls) / MH_OS_PAGE);
+    uint32_t mask = 0;
+    memset(taken, 0, MH_BITMAP_WORDS * sizeof *taken);
+    if (pg->released) return 0;
+    pg->released = 1;   /* until a slot changes: no allocation or free sets it again */
+    for (unsigned j = 0; j + 1 < os_pages && (size_t)j * MH_OS_PAGE < end; j++) {
+        size_t lo = (size_t)j * MH_OS_PAGE, hi = lo + MH_OS_PAGE < end ? lo + MH_OS_PAGE : end;
+        unsigned first = (unsigned)(lo / size), last = (unsigned)((hi - 1) / size);
+        bool all_free = true;
+        for (unsigned i = first; i <= last && all_free; i++)
+            all_free = !(pg->bitmap[i / 64] >> (i % 64) & 1);
+        if (!all_free) continue;
+        mask |= 1u << j;
+        for (unsigned i = first; i <= last; i++) taken[i / 64] |= (uint64_t)1 << (i % 64);
+    }
+    unsigned n = 0;
+    for (unsigned w = 0; w < MH_BITMAP_WORDS; w++) {
+        pg->bitmap[w] |= taken[w];
+        n += (unsigned)__builtin_popcountll(taken[w]);
+    }
+    pg->used = (uint16_t)(pg->used + n);
+    return mask;
+}
+
+void mh_page_return_slots(mh_page *pg, const uint64_t taken[MH_BITMAP_WORDS]) {
+    unsigned n = 0;
+    for (unsigned w = 0; w < MH_BITMAP_WORDS; w++) {
+        pg->bitmap[w] &= ~taken[w];
+        n += (unsigned)__builtin_popcountll(taken[w]);
+        if (taken[w] && w < pg->hint) pg->hint = (uint8_t)w;
+    }
+    pg->used = (uint16_t)(pg->used - n);
 }
 
 void mh_list_push(mh_page_list *l, mh_page *pg) {

@@ -19,8 +19,8 @@
 #include <string.h>
 
 #define PAGE_BYTES 8192
-#define BIG_OBJECT 2000     /* a few objects per page: many pages for few calls */
-#define BIG_COUNT 2000      /* about 4 MiB */
+#define BIG_OBJECT 1000     /* a few objects per page: many pages for few calls */
+#define BIG_COUNT 4000      /* about 4 MiB */
 #define SMALL_OBJECT 100
 #define SMALL_COUNT 4000    /* about 400 KiB: less than phase 1 left empty */
 

@@ -31,7 +31,7 @@ static inline void check_heap_lists(mh_heap *h) {
             }
             CHECK(n == h->cls[c].list[l].count);
             CHECK(h->cls[c].list[l].tail == prev);
-            if (l == MH_LIST_EMPTY) nempty += n;
+            if (l == MH_LIST_EMPTY) nempty += n * mh_class_pages(c);   /* nempty counts pages */
         }
     CHECK(nempty == h->nempty);
     mh_lock_release(&h->lock);

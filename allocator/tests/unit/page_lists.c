@@ -1,6 +1,9 @@
 /* Page state and list moves inside one heap (MULTIHEAP_KEY=global: heap 0):
-   empty -> partial -> full -> partial -> empty, batches across pages, and an empty
-   page moving to another class of the same heap before the heap grows. */
+   empty -> partial -> full -> partial -> empty, batches across pages, an empty page
+   moving to another class of the same heap before the heap grows, and the same for a
+   64 KiB slab, whose objects span its eight pages and all find its one metadata. */
+#include <string.h>
+
 #include "mhunit_lists.h"
 
 static mh_heap_stats snap(void) { return heap_stats_now(0); }
@@ -16,7 +19,7 @@ int main(void) {
     mh_free(mh_malloc(1));   /* initialises the library (GCC may drop free(malloc(1))) */
     mh_heap *h = mh_current_heap();
     CHECK(h == &mh_global.heaps[0]);
-    unsigned a = mh_size_class(1000), b = mh_size_class(2500);
+    unsigned a = mh_size_class(1000), b = mh_size_class(500);
     unsigned cap = mh_class_objects(a);
     CHECK(cap == 8);
     CHECK(snap().cls[a].pages_owned == 0 && snap().cls[b].pages_owned == 0);
@@ -56,7 +59,7 @@ int main(void) {
     CHECK(snap().cls[a].pages_full == 2);
     check_heap_lists(h);
     uint64_t frees = snap().frees;
-    mh_small_free_batch(obj, n, false);
+    mh_small_free_batch(obj, n, MH_FREED_BY_PROGRAM);
     CHECK(snap().frees == frees + n);
     CHECK(snap().cls[a].pages_empty == snap().cls[a].pages_owned);
     check_heap_lists(h);
@@ -71,6 +74,31 @@ int main(void) {
     check_heap_lists(h);
     mh_free(q);
     check_heap_lists(h);
+
+    /* A slab class: one unit of 64 KiB, 64 KiB aligned, its objects in all its pages. */
+    unsigned c = mh_size_class(5000), d = mh_size_class(3000);
+    CHECK(mh_class_pages(c) == MH_SLAB_PAGES && mh_class_pages(d) == MH_SLAB_PAGES);
+    unsigned slab_cap = mh_class_objects(c);
+    CHECK(slab_cap == 13);
+    for (unsigned i = 0; i < slab_cap; i++) {
+        obj[i] = mh_heap_alloc(h, c, 1);
+        memset(obj[i], 0x5a, mh_class_size(c));
+        CHECK(mh_is_object_start(obj[i], c) && mh_slot_of(obj[i], c) == i);
+        CHECK(mh_page_of(obj[i]) == mh_page_of(obj[0]));
+    }
+    mh_page *slab = mh_page_of(obj[0]);
+    CHECK((uintptr_t)mh_page_start(slab) % MH_SLAB_SIZE == 0 && (char *)obj[0] == mh_page_start(slab));
+    CHECK((char *)obj[slab_cap - 1] - (char *)obj[0] > (ptrdiff_t)(7 * MH_PAGE_SIZE));
+    CHECK(slab->list == MH_LIST_FULL && snap().cls[c].pages_full == 1);
+    check_heap_lists(h);
+    for (unsigned i = 0; i < slab_cap; i++) mh_free(obj[i]);
+    CHECK(slab->list == MH_LIST_EMPTY);
+    /* Another slab class reuses the empty slab; a page class never takes it. */
+    grows_before = snap().os_grow_calls;
+    void *r = mh_heap_alloc(h, d, 1);
+    CHECK(mh_page_of(r) == slab && slab->cls == d && snap().os_grow_calls == grows_before);
+    check_heap_lists(h);
+    mh_free(r);
     puts("page lists ok");
     return 0;
 }

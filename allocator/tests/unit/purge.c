@@ -1,8 +1,9 @@
 /* Empty pages go back to the OS (issue 6). A burst of small objects is freed at once, then:
      thread  the program goes quiet; the purger thread ("mh-purge") gives the pages back
              within a few periods, RSS falls, and it empties the quiet CPU cache and
-             stash, so no page of the burst's class stays in use; a forked child, which
-             has no purger, gets its own at its first burst and its RSS falls too;
+             stash, so no page of the burst's class stays in use; slabs left with one
+             object each give their free 4 KiB pages back; a forked child, which has
+             no purger, gets its own at its first burst and its RSS falls too;
      inline  MULTIHEAP_PURGE_THREAD=0: the heap purges on its slow paths while the frees
              run (past MH_PURGE_RETAIN empty pages), and nothing happens once it is quiet;
      off     MULTIHEAP_PURGE_MS=off: nothing is purged.
@@ -129,6 +130,33 @@ static uint64_t burst_and_free(void **obj, unsigned seed, const char *mode, cons
     return purged;
 }
 
+/* Thread mode: slabs of one slab class, filled, then all but the first object of each
+   freed: the purger gives back the 4 KiB pages of those partial slabs that hold no object
+   once the heap is quiet; the survivors keep their contents. */
+#define SLAB_OBJ 5000
+#define SLAB_NOBJ (BURST_BYTES / 2 / SLAB_OBJ)
+static void partial_slabs(void **obj) {
+    unsigned per_slab = 65440 / SLAB_OBJ;   /* 13 */
+    for (size_t i = 0; i < SLAB_NOBJ; i++) {
+        obj[i] = mh_malloc(SLAB_OBJ);
+        CHECK(obj[i]);
+        fill(obj[i], SLAB_OBJ, (unsigned)i);
+    }
+    size_t peak = rss_bytes();
+    uint64_t purged_before = stats_now().purge_bytes;
+    for (size_t i = 0; i < SLAB_NOBJ; i++)
+        if (((uintptr_t)obj[i] & 0xffff) != 0) mh_free(obj[i]);   /* keep each slab's first */
+    long ms = wait_for_purge(peak - BURST_BYTES / 4, purged_before + BURST_BYTES / 4);
+    printf("partial slabs: peak %zu KiB, %ld ms after freeing %u of every %u objects %zu KiB\n",
+           peak >> 10, ms, per_slab - 1, per_slab, rss_bytes() >> 10);
+    CHECK(ms >= 0);
+    for (size_t i = 0; i < SLAB_NOBJ; i++)
+        if (((uintptr_t)obj[i] & 0xffff) == 0) {
+            CHECK(filled(obj[i], SLAB_OBJ, (unsigned)i));
+            mh_free(obj[i]);
+        }
+}
+
 int main(int argc, char **argv) {
     CHECK(argc == 2);
     const char *mode = argv[1];
@@ -138,6 +166,7 @@ int main(int argc, char **argv) {
     burst_and_free(obj, 1, mode, "parent");
     burst_and_free(obj, 2, mode, "parent");   /* reuses the purged pages */
     if (strcmp(mode, "thread") == 0) {
+        partial_slabs(obj);
         fflush(stdout);
         pid_t child = fork();
         CHECK(child >= 0);

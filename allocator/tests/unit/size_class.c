@@ -14,13 +14,19 @@ int main(void) {
     memset(first, 1, 1000);
     free(first);
     for (unsigned c = 0; c < MH_NCLASSES; c++) {
-        size_t size = mh_class_size(c);
+        size_t size = mh_class_size(c), usable = mh_class_unit(c) - MH_PAGE_META;
         CHECK(c == 0 || size > mh_class_size(c - 1));
         CHECK(size % 16 == 0);
-        CHECK(mh_class_objects(c) * size <= MH_PAGE_USABLE);
+        CHECK(mh_class_objects(c) * size <= usable);
         CHECK(mh_class_objects(c) <= MH_BITMAP_WORDS * 64);
-        /* No class could be bigger and still fit as many objects in a page. */
-        CHECK(mh_class_objects(c) * (size + 16) > MH_PAGE_USABLE);
+        /* No class could be bigger and still fit as many objects in its unit. */
+        CHECK(mh_class_objects(c) * (size + 16) > usable);
+        /* Pages up to 1 KiB, slabs above; above 1 KiB a class is at most 12.5% (and one
+           16-byte step) over the one before, so an object wastes at most that much; the
+           last (7 per slab after 8) is 14% over. */
+        CHECK(mh_class_pages(c) == (size <= 1008 ? 1 : MH_SLAB_PAGES));
+        if (size > 1008 && c < MH_NCLASSES - 1)
+            CHECK(size <= mh_class_size(c - 1) + mh_class_size(c - 1) / 8 + 16);
     }
     CHECK(mh_class_size(MH_NCLASSES - 1) == MH_SMALL_MAX);
 
