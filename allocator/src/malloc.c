@@ -181,7 +181,7 @@ MH_API size_t mh_malloc_usable_size(void *p) {
 #define MH_STR(x) MH_STR2(x)
 
 MH_API const char *mh_version(void) {
-    return "multiheap " MH_VERSION " (8 KiB pages, " MH_STR(MH_NCLASSES) " size classes, "
+    return "multiheap " MH_VERSION " (8 KiB pages, 64 KiB slabs, " MH_STR(MH_NCLASSES) " size classes, "
 #if MH_OVERRIDE_MALLOC
            "replaces malloc)";
 #else
