@@ -134,8 +134,9 @@ static mh_page *take_empty_page(mh_heap *h, unsigned cls) {
 
 /* ---- running dry: steal, then grow ----------------------------------------------------- */
 
-/* Take a few empty pages from the first other heap that has more than MH_STEAL_KEEP. */
-static bool steal(mh_heap *h) {
+/* Take a few empty units that class cls can use (pages for a page class, slabs for a
+   slab class) from the first other heap that has more than MH_STEAL_KEEP empty pages. */
+static bool steal(mh_heap *h, unsigned cls) {
     unsigned self = (unsigned)(h - mh_global.heaps), n = mh_active_heaps();
     mh_page *got[MH_STEAL_BATCH];
     unsigned ngot = 0;
@@ -147,8 +148,8 @@ static bool steal(mh_heap *h) {
         for (unsigned c = 0; c < MH_NCLASSES && ngot < MH_STEAL_BATCH &&
                              v->nempty > MH_STEAL_KEEP; c++) {
             mh_page *pg;
-            while (ngot < MH_STEAL_BATCH && v->nempty > MH_STEAL_KEEP &&
-                   (pg = v->cls[c].list[MH_LIST_EMPTY].head)) {
+            while (mh_class_pages(c) == mh_class_pages(cls) && ngot < MH_STEAL_BATCH &&
+                   v->nempty > MH_STEAL_KEEP && (pg = v->cls[c].list[MH_LIST_EMPTY].head)) {
                 page_unlink(v, pg);
                 /* Under v's lock: a racing free re-checks the owner once it holds v. */
                 __atomic_store_n(&pg->heap, self, __ATOMIC_RELAXED);
@@ -200,7 +201,7 @@ static bool grow(mh_heap *h, unsigned cls) {
 }
 
 static bool refill(mh_heap *h, unsigned cls) {
-    if (steal(h) || grow(h, cls)) return true;
+    if (steal(h, cls) || grow(h, cls)) return true;
     errno = ENOMEM;
     return false;
 }
@@ -416,7 +417,7 @@ static mh_page *take_purgeable(mh_heap *h, uint32_t now, uint32_t retain) {
         mh_page *pg = h->cls[c].list[MH_LIST_EMPTY].tail;
         while (pg && h->nempty > MH_PURGE_KEEP &&
                (h->nempty > retain ||
-                now - pg->empty_since_ms >= (uint32_t)mh_global.purge_ms)) {
+                (int32_t)(now - pg->empty_since_ms) >= mh_global.purge_ms)) {
             mh_page *newer = pg->prev;
             page_unlink(h, pg);
             pg->next = taken;
@@ -495,6 +496,14 @@ void mh_heap_maybe_purge(mh_heap *h) {
     purge_scan(h, now, surplus ? MH_PURGE_RETAIN : UINT32_MAX, surplus);
 }
 
+/* What moves while h is in use. Not its CPU's front cache: a program served by the
+   cache alone uses neither the heap's stashes nor its partial slabs, and a program that
+   calls malloc now and then must not keep them from ever going back. */
+static uint64_t heap_activity(mh_heap *h) {
+    return MH_STAT_READ(h->stat.allocs) + MH_STAT_READ(h->stat.frees) +
+           MH_STAT_READ(h->stat.cache_flushes);
+}
+
 /* Slabs purged per lock hold, per class. */
 #define MH_PARTIAL_PURGE_BATCH 32
 
@@ -518,8 +527,10 @@ static unsigned purge_partial_batch(mh_heap *h, unsigned c, uint64_t *calls, uin
         for (uint32_t m = got[i].pages; m;) {
             unsigned j = (unsigned)__builtin_ctz(m), k = j;
             while (m >> k & 1) k++;
-            *calls += mh_os_release(start + j * MH_OS_PAGE, (k - j) * MH_OS_PAGE);
-            *bytes += (k - j) * MH_OS_PAGE;
+            if (mh_os_release(start + j * MH_OS_PAGE, (k - j) * MH_OS_PAGE)) {
+                (*calls)++;
+                *bytes += (k - j) * MH_OS_PAGE;
+            }
             m &= ~(((1u << (k - j)) - 1) << j);
         }
     }
@@ -539,8 +550,15 @@ static unsigned purge_partial_batch(mh_heap *h, unsigned c, uint64_t *calls, uin
    once its slots have changed. */
 static void purge_partial_slabs(mh_heap *h) {
     uint64_t calls = 0, bytes = 0;
-    for (unsigned c = MH_FIRST_SLAB_CLASS; c < MH_NCLASSES; c++)
-        while (purge_partial_batch(h, c, &calls, &bytes) == MH_PARTIAL_PURGE_BATCH) continue;
+    for (unsigned c = MH_FIRST_SLAB_CLASS; c < MH_NCLASSES && heap_activity(h) == h->purge_activity;
+         c++) {
+        /* At most as many batches as the list had slabs: a slab whose slots change meanwhile
+           is not chased, and a heap that wakes up stops the work. */
+        uint32_t batches = MH_STAT_READ(h->cls[c].list[MH_LIST_PARTIAL].count) / MH_PARTIAL_PURGE_BATCH + 1;
+        while (batches-- && heap_activity(h) == h->purge_activity &&
+               purge_partial_batch(h, c, &calls, &bytes) == MH_PARTIAL_PURGE_BATCH)
+            continue;
+    }
     mh_lock_acquire(&h->lock);
     MH_STAT_ADD(h->stat.purge_calls, calls);
     MH_STAT_ADD(h->stat.purge_bytes, bytes);
@@ -559,8 +577,7 @@ bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
        stashes are then only keeping pages from emptying: they go back to the pages,
        its empty pages, young or not, go back to the OS (but MH_PURGE_KEEP), and so do
        the free pages inside its partial slabs, once per quiet period. */
-    uint64_t activity = MH_STAT_READ(h->stat.allocs) + MH_STAT_READ(h->stat.frees) +
-                        MH_STAT_READ(h->stat.cache_flushes);
+    uint64_t activity = heap_activity(h);
     if (activity != h->purge_activity) {
         h->purge_activity = activity;
         h->purge_quiet_since_ms = now;

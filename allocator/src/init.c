@@ -136,6 +136,7 @@ static unsigned heap_count(int policy, unsigned ncpus) {
 /* Fork: every lock is taken before, so the child inherits consistent heaps, and then
    released (parent) or reset (child, whose only thread is the one that forked). */
 static void fork_prepare(void) {
+    mh_purger_lock();
     mh_heap_lock_all();
     mh_large_lock();
     mh_os_lock();
@@ -144,13 +145,14 @@ static void fork_parent(void) {
     mh_os_unlock(false);
     mh_large_unlock(false);
     mh_heap_unlock_all(false);
+    mh_purger_unlock(false);
 }
 static void fork_child(void) {
     mh_os_unlock(true);
     mh_large_unlock(true);
     mh_heap_unlock_all(true);
     mh_key_after_fork_child();
-    mh_purger_after_fork_child();
+    mh_purger_unlock(true);
 }
 
 static void initialise(void) {

@@ -112,24 +112,28 @@ static large_block cache_take(size_t need, size_t most, size_t align) {
 }
 
 /* Caches b, pushing out up to MH_LARGE_EVICT_MAX of the oldest blocks to make room;
-   what is to be unmapped (those, or b itself if there is still no room) goes into
+   what is to be unmapped (those, or b alone if they would not make room) goes into
    unmap[]; returns how many. */
 static unsigned cache_put(large_block b, large_block *unmap) {
-    unsigned n = 0;
-    while (L.ncached > 0 && n < MH_LARGE_EVICT_MAX &&
-           (L.ncached == MH_LARGE_CACHE_SLOTS || L.cached_bytes + b.size > MH_LARGE_CACHE_BYTES)) {
-        unmap[n++] = L.cache[0];
-        L.cached_bytes -= L.cache[0].size;
-        memmove(&L.cache[0], &L.cache[1], (--L.ncached) * sizeof L.cache[0]);
+    /* The oldest blocks that must go to make room, if a few can make it. */
+    size_t freed = 0;
+    unsigned k = 0;
+    while (k < L.ncached && k < MH_LARGE_EVICT_MAX &&
+           (L.ncached - k == MH_LARGE_CACHE_SLOTS ||
+            L.cached_bytes - freed + b.size > MH_LARGE_CACHE_BYTES))
+        freed += L.cache[k++].size;
+    if (L.ncached - k == MH_LARGE_CACHE_SLOTS || L.cached_bytes - freed + b.size > MH_LARGE_CACHE_BYTES) {
+        unmap[0] = b;
+        return 1;
     }
-    if (L.ncached == MH_LARGE_CACHE_SLOTS || L.cached_bytes + b.size > MH_LARGE_CACHE_BYTES) {
-        unmap[n++] = b;
-        return n;
-    }
+    memcpy(unmap, L.cache, k * sizeof b);
+    L.ncached -= k;
+    L.cached_bytes -= freed;
+    memmove(&L.cache[0], &L.cache[k], L.ncached * sizeof b);
     b.cached_ms = mh_now_ms();
     L.cache[L.ncached++] = b;
     L.cached_bytes += b.size;
-    return n;
+    return k;
 }
 
 bool mh_large_purge_pass(uint32_t now) {
@@ -140,7 +144,7 @@ bool mh_large_purge_pass(uint32_t now) {
         mh_lock_acquire(&L.lock);
         /* Oldest first: the blocks old enough are a prefix. */
         for (n = 0; n < MH_LARGE_EVICT_MAX && n < L.ncached &&
-                    now - L.cache[n].cached_ms >= (uint32_t)mh_global.purge_ms;
+                    (int32_t)(now - L.cache[n].cached_ms) >= mh_global.purge_ms;
              n++) {
             unmap[n] = L.cache[n];
             L.cached_bytes -= unmap[n].size;

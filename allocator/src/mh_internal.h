@@ -277,7 +277,9 @@ MH_INTERNAL void mh_heap_unlock_all(bool child);
 /* A heap holds empty pages to give back: wake the purger, creating it on first use.
    false: no purger runs (switched off, or it could not be created). */
 MH_INTERNAL bool mh_purger_wake(void);
-MH_INTERNAL void mh_purger_after_fork_child(void);
+/* Fork: waits for a pass to end; the child has no purger. */
+MH_INTERNAL void mh_purger_lock(void);
+MH_INTERNAL void mh_purger_unlock(bool child);
 
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 

@@ -13,8 +13,8 @@
  * when the thread is switched off (MULTIHEAP_PURGE_THREAD=0) or cannot be created.
  *
  * The thread is created lazily, on the first such wake-up, with every signal blocked (a
- * signal meant for the program must never run its handler on our thread), a small
- * stack, and the name "mh-purge". It sleeps on a futex while no heap holds anything to
+ * signal meant for the program must never run its handler on our thread), normal
+ * scheduling, the main thread's CPUs, and the name "mh-purge". It sleeps on a futex while no heap holds anything to
  * give back. After fork the child has no purger; the first wake-up there creates one.
  */
 #include <errno.h>
@@ -42,10 +42,15 @@ enum {
     PURGER_FAILED,      /* could not be created: the heaps purge on their slow paths */
 };
 
-#define PURGER_STACK ((size_t)64 << 10)
+/* Address space only; glibc carves the static TLS of every library from it too. */
+#define PURGER_STACK ((size_t)256 << 10)
 
 /* Alone on its line: every free batch of a shrinking heap reads it. */
 static _Alignas(MH_CACHE_LINE) uint32_t purger_state;
+
+/* Held for a whole pass, and by fork: a pass holds objects, slots and pages between
+   its lock holds, which a child forked in the middle would lose for good. */
+static mh_lock pass_lock;
 
 /* An idle purger still looks once a second: a wake-up missed because the waker read
    the state before the thread's sleep was visible costs at most that (on x86 the heap
@@ -79,12 +84,13 @@ typedef struct cpu_watch {
 
 static cpu_watch *watch;
 
-/* Runs the purger anywhere the process may run (the kernel intersects the mask with
-   the cpuset): it inherited the affinity of whichever program thread created it. */
-static void float_freely(void) {
-    cpu_set_t all;
-    memset(&all, 0xff, sizeof all);
-    sched_setaffinity(0, sizeof all, &all);
+/* Where the purger runs: the CPUs the program's main thread may use (what taskset or
+   the program set), not the affinity of whichever thread happened to create it. It
+   visits only those CPUs. */
+static cpu_set_t home;
+
+static void go_home(void) {
+    sched_setaffinity(0, sizeof home, &home);
 }
 
 /* The objects in a CPU's cache count as used in their pages, so a program that goes
@@ -96,6 +102,7 @@ static bool drain_quiet_caches(uint32_t now) {
     if (!watch) return false;
     bool pending = false, moved = false;
     for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &home)) continue;
         uint64_t allocs, frees;
         mh_cache_counts(cpu, &allocs, &frees);
         if (allocs + frees != watch[cpu].ops) {
@@ -104,7 +111,7 @@ static bool drain_quiet_caches(uint32_t now) {
             continue;
         }
         if (!mh_cache_holds_objects(cpu)) continue;
-        if (now - watch[cpu].quiet_since_ms < (uint32_t)mh_global.purge_ms) {
+        if ((int32_t)(now - watch[cpu].quiet_since_ms) < mh_global.purge_ms) {
             pending = true;
             continue;
         }
@@ -115,24 +122,27 @@ static bool drain_quiet_caches(uint32_t now) {
         moved = true;
         mh_cache_drain_current();
     }
-    if (moved) float_freely();
+    if (moved) go_home();
     return pending;
 }
 
 static void *purger_main(void *unused) {
     (void)unused;
     prctl(PR_SET_NAME, "mh-purge");
-    float_freely();
+    if (sched_getaffinity(getpid(), sizeof home, &home) != 0) sched_getaffinity(0, sizeof home, &home);
+    go_home();
     if (mh_global.cache) watch = mh_os_map(mh_global.ncpus * sizeof *watch);
     /* Passes every quarter of the period: a page goes back at most 1.25 periods after
        it became empty (2.5 if it was held in a quiet heap's stash). */
     unsigned interval = (unsigned)mh_global.purge_ms / 4 + 1;
     for (;;) {
+        mh_lock_acquire(&pass_lock);
         uint32_t now = mh_now_ms();
         bool pending = drain_quiet_caches(now);
         pending |= mh_large_purge_pass(now);
         for (unsigned i = 0; i < mh_active_heaps(); i++)
             pending |= mh_heap_purge_pass(mh_active_heap(i), now);
+        mh_lock_release(&pass_lock);
         if (pending) {
             sleep_ms(interval);
             continue;
@@ -166,6 +176,12 @@ static bool purger_start(void) {
     if (pthread_attr_init(&attr) != 0) return false;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, PURGER_STACK);
+    /* An ordinary thread, whatever the policy of the real-time thread that may have
+       made the first free. */
+    struct sched_param normal = {0};
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+    pthread_attr_setschedparam(&attr, &normal);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved);   /* the new thread inherits the mask */
     int err = pthread_create(&tid, &attr, purger_main, NULL);
@@ -208,6 +224,16 @@ bool mh_purger_wake(void) {
     return started;
 }
 
-void mh_purger_after_fork_child(void) {
+void mh_purger_lock(void) {
+    mh_lock_acquire(&pass_lock);
+}
+
+void mh_purger_unlock(bool child) {
+    if (!child) {
+        mh_lock_release(&pass_lock);
+        return;
+    }
+    /* The child has no purger: the first wake-up there creates one. */
+    mh_lock_reset(&pass_lock);
     __atomic_store_n(&purger_state, PURGER_NONE, __ATOMIC_RELEASE);
 }
