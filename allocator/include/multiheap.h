@@ -64,9 +64,10 @@ const char *mh_options(void);
 typedef struct mh_class_stats {
     uint32_t object_size;       /* bytes per object in this size class */
     uint32_t objects_per_page;  /* slots in one unit: an 8 KiB page, or a 64 KiB slab above 1 KiB */
-    uint64_t pages_owned;       /* pages of this class in the heap (empty + partial + full) */
-    uint64_t pages_empty;       /* of those, pages with no live object */
-    uint64_t pages_full;        /* of those, pages with no free slot */
+    uint64_t pages_owned;       /* units (8 KiB pages; 64 KiB slabs above 1 KiB) of this
+                                   class in the heap (empty + partial + full) */
+    uint64_t pages_empty;       /* of those, units with no live object */
+    uint64_t pages_full;        /* of those, units with no free slot */
 } mh_class_stats;
 
 typedef struct mh_heap_stats {
