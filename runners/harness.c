@@ -336,6 +336,8 @@ void *wl_alloc_slow(mh_thread *t, size_t n)
     wl_live_add(t, (int64_t)n);
     if ((t->flags & MH_T_CHECK) && p)
         pattern_fill(p, n);
+    else if (p)
+        wl_touch(p, 0, n);
     return p;
 }
 
@@ -377,6 +379,8 @@ void *wl_realloc_slow(mh_thread *t, void *p, size_t old, size_t n)
         verify_or_die(t, q, old_addr, old, old < n ? old : n, "by realloc (contents not kept)");
     if (t->flags & MH_T_CHECK)
         pattern_fill(q, n);
+    else
+        wl_touch(q, old, n);   /* the part that grew */
     wl_live_add(t, (int64_t)n - (int64_t)old);
     return q;
 }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define GS_PAGE 4096
 #define GS_SETTLE_STEP_MS 10
 
 typedef struct gs {
@@ -79,16 +78,6 @@ static void gs_sleep_ms(int ms)
         continue;
 }
 
-/* Write one byte per page so that the volume is really resident. The driver's
- * content check fills whole blocks already (and owns their bytes). */
-static void gs_touch(mh_thread *t, wl_block *b)
-{
-    if (!wl_objects_real(t) || (t->flags & MH_T_CHECK))
-        return;
-    for (size_t off = 0; off < b->n; off += GS_PAGE)
-        ((volatile char *)b->p)[off] = 1;
-}
-
 /* Allocates until the wave's volume is reached; returns the blocks used. */
 static size_t gs_fill(mh_thread *t, gs *s, wl_block *b)
 {
@@ -96,7 +85,6 @@ static size_t gs_fill(mh_thread *t, gs *s, wl_block *b)
     while (bytes < s->wave_bytes && used < s->slots) {
         b[used].n = wl_size_next(&s->sizes, t);
         b[used].p = wl_need(t, wl_alloc(t, b[used].n), b[used].n, "malloc returned NULL");
-        gs_touch(t, &b[used]);
         bytes += b[used++].n;
     }
     return used;
@@ -187,7 +175,7 @@ const mh_workload mh_wl_growth_storm = {
     .summary = "all threads allocate a large volume at once, hold, free all; in waves",
     .help =
         "In each of --waves waves every thread allocates --wave-mib MiB as fast as it can\n"
-        "(one byte written per page, so the memory is resident), all hold it for --hold-ms,\n"
+        "(the driver writes one byte per 4 KiB, so the memory is resident), all hold it for --hold-ms,\n"
         "then each frees its own blocks. The first wave forces heap growth from the OS on\n"
         "every CPU at once (global growth locks, page faults, mmap); later waves show\n"
         "whether freed memory is reused (and stolen across heaps) or grown again. Per wave it\n"
