@@ -12,10 +12,16 @@
  * empty pages. The heaps' own purge on their slow paths (heap.c) remains the fallback
  * when the thread is switched off (MULTIHEAP_PURGE_THREAD=0) or cannot be created.
  *
+ * Besides aged empty pages, a pass gives back what a quiet program would otherwise keep
+ * for ever: the objects in a quiet CPU's front cache and in a quiet heap's stashes (back
+ * to their pages), a quiet heap's empty pages whatever their age, the free 4 KiB pages
+ * inside its partial slabs, and large blocks cached for a period.
+ *
  * The thread is created lazily, on the first such wake-up, with every signal blocked (a
  * signal meant for the program must never run its handler on our thread), normal
- * scheduling, the main thread's CPUs, and the name "mh-purge". It sleeps on a futex while no heap holds anything to
- * give back. After fork the child has no purger; the first wake-up there creates one.
+ * scheduling, the main thread's CPUs, and the name "mh-purge". It sleeps on a futex
+ * while no heap holds anything to give back. After fork the child has no purger; the
+ * first wake-up there creates one.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -129,11 +135,12 @@ static bool drain_quiet_caches(uint32_t now) {
 static void *purger_main(void *unused) {
     (void)unused;
     prctl(PR_SET_NAME, "mh-purge");
-    if (sched_getaffinity(getpid(), sizeof home, &home) != 0) sched_getaffinity(0, sizeof home, &home);
+    if (sched_getaffinity(getpid(), sizeof home, &home) != 0)
+        sched_getaffinity(0, sizeof home, &home);
     go_home();
     if (mh_global.cache) watch = mh_os_map(mh_global.ncpus * sizeof *watch);
     /* Passes every quarter of the period: a page goes back at most 1.25 periods after
-       it became empty (2.5 if it was held in a quiet heap's stash). */
+       it became empty, or after its heap (or CPU cache) went quiet. */
     unsigned interval = (unsigned)mh_global.purge_ms / 4 + 1;
     for (;;) {
         mh_lock_acquire(&pass_lock);
