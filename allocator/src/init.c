@@ -186,9 +186,10 @@ void mh_init_slow(void) {
     if (!mh_global.initialised) {
         initialise();
         __atomic_store_n(&mh_global.initialised, 1, __ATOMIC_RELEASE);
-        __atomic_store_n(&mh_global.fast,
-                         mh_global.cache && mh_global.remote_batch && !mh_global.check,
-                         __ATOMIC_RELEASE);
+        if (mh_global.cache && mh_global.remote_batch && !mh_global.check) {
+            __atomic_store_n(&mh_global.fast_range_size, mh_global.small_size, __ATOMIC_RELEASE);
+            __atomic_store_n(&mh_global.fast_size_limit, MH_SMALL_MAX + 1, __ATOMIC_RELEASE);
+        }
     }
     mh_lock_release(&mh_global.init_lock);
 }

@@ -26,9 +26,12 @@ static inline bool cache_on(void) {
 }
 
 /* The common case, with the shortest paths: the front cache runs, takes every heap's
-   objects, and frees are not marked (mh_global.fast). */
-static inline bool fast_paths(void) {
-    return __atomic_load_n(&mh_global.fast, __ATOMIC_ACQUIRE);
+   objects, and frees are not marked. One bound each (0 otherwise, mh_global). */
+static inline bool fast_malloc_size(size_t size) {
+    return size < __atomic_load_n(&mh_global.fast_size_limit, __ATOMIC_ACQUIRE);
+}
+static inline size_t fast_range_size(void) {
+    return __atomic_load_n(&mh_global.fast_range_size, __ATOMIC_ACQUIRE);
 }
 
 /* A small object of class cls aligned to align: from the front cache when every slot
@@ -68,7 +71,7 @@ static size_t checked_usable_size(void *p, const char *op) {
 }
 
 MH_API void *mh_malloc(size_t size) {
-    if (MH_LIKELY(size <= MH_SMALL_MAX && fast_paths())) {
+    if (MH_LIKELY(fast_malloc_size(size))) {
         unsigned cls = mh_size_class(size);
         void *p = mh_cache_pop(cls);
         return MH_LIKELY(p != NULL) ? p : mh_cache_alloc_slow(cls);
@@ -92,9 +95,12 @@ static __attribute__((noinline)) void free_general(void *p) {
 }
 
 MH_API void mh_free(void *p) {
-    /* NULL is not small: the reserved range never starts at 0. */
-    if (MH_LIKELY(fast_paths() && mh_is_small(p))) {
-        unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
+    /* NULL is not small: the reserved range never starts at 0. The bound is read first,
+       so the offset is computed once, after it. */
+    size_t range = fast_range_size();
+    uintptr_t off = (uintptr_t)p - (uintptr_t)mh_global.small_base;
+    if (MH_LIKELY(off < range)) {
+        unsigned cls = mh_global.page_class[off >> MH_PAGE_SHIFT] - 1u;   /* UINT_MAX: none */
         if (MH_LIKELY(cls < MH_NCLASSES && mh_is_object_start(p, cls) && mh_cache_push(cls, p)))
             return;
     }

@@ -443,8 +443,11 @@ typedef struct mh_global_state {
                                           touched from a CPU's first use on */
     ptrdiff_t rseq_offset;             /* glibc's __rseq_offset: the thread's rseq area */
     bool check;                        /* MULTIHEAP_CHECK: mark freed objects (cache.h) */
-    bool fast;                         /* cache && remote_batch && !check: malloc.c's
-                                          shortest paths apply; set last */
+    /* malloc.c's shortest paths apply (cache && remote_batch && !check) to sizes below
+       fast_size_limit and to pointers less than fast_range_size past small_base; both are
+       0 until then, so each fast path tests one bound. Set last. */
+    size_t fast_size_limit;            /* MH_SMALL_MAX + 1, or 0 */
+    size_t fast_range_size;            /* small_size, or 0 */
     uint64_t free_mark;                /* word 1 of a freed object in check mode (random) */
     char options[128];                 /* mh_options() */
 } mh_global_state;
