@@ -333,11 +333,26 @@ static void free_locked(mh_heap *h, void *const *objs, size_t n, bool program) {
     if (program) MH_STAT_ADD(h->stat.frees, n);
 }
 
-/* The end of the run of objects from objs[i] on that belong to heap owner. */
-static size_t owner_run_end(void *const *objs, size_t i, size_t n, unsigned owner) {
-    while (++i < n && __atomic_load_n(&committed_page(objs[i])->heap, __ATOMIC_RELAXED) == owner)
-        ;
-    return i;
+static unsigned owner_of(const void *p) {
+    return __atomic_load_n(&committed_page(p)->heap, __ATOMIC_RELAXED);
+}
+
+/* The end of the run of objects from objs[i] on that belong to heap owner. A front
+   cache's objects come sorted by owner (flush, drain) or all of one heap (a refill's
+   surplus): their run ends where a search by halves says, without reading every
+   object's page again. */
+static size_t owner_run_end(void *const *objs, size_t i, size_t n, unsigned owner, bool sorted) {
+    if (!sorted) {
+        while (++i < n && owner_of(objs[i]) == owner) continue;
+        return i;
+    }
+    size_t lo = i + 1, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (owner_of(objs[mid]) == owner) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
 }
 
 void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src) {
@@ -353,7 +368,7 @@ void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src) {
         /* While we hold the owner's lock its pages cannot change owner, so a run of
            objects of this heap is freed under this one acquisition. A front cache's
            flush (all of one class) goes to the stash first, then to their pages. */
-        end = owner_run_end(objs, i, n, owner);
+        end = owner_run_end(objs, i, n, owner, src != MH_FREED_BY_PROGRAM);
         size_t stashed = src == MH_FREED_BY_FLUSH ? stash_put(h, pg->cls, objs + i, end - i) : 0;
         free_locked(h, objs + i + stashed, end - i - stashed, src == MH_FREED_BY_PROGRAM);
         if (!drain && mine != owner) {

@@ -253,7 +253,8 @@ MH_INTERNAL void mh_small_free(void *p);
    CPU's cache (counted nowhere, so the heap stays quiet; straight to the pages). */
 typedef enum { MH_FREED_BY_PROGRAM, MH_FREED_BY_FLUSH, MH_FREED_BY_DRAIN } mh_free_source;
 /* Frees objs[0..n), all inside the small range, each validated; consecutive objects of
-   one owner heap share one lock acquisition (front-cache flushes sort them by owner). */
+   one owner heap share one lock acquisition. A flush or a drain must come sorted by
+   owner heap (cache.c sorts them), a refill's surplus is all of one heap. */
 MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src);
 /* After a free batch: wakes the purger thread if h holds empty pages, or without one
    gives h's surplus and long-empty pages back to the OS when a scan is due; takes and
