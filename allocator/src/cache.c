@@ -81,8 +81,7 @@ static void sort_by_owner(void **objs, size_t n) {
     uint64_t key[MH_CACHE_SLOTS / 2];
     bool one_owner = true;
     for (size_t i = 0; i < n; i++) {
-        key[i] = (uint64_t)__atomic_load_n(&mh_page_of(objs[i])->heap, __ATOMIC_RELAXED)
-                     << OWNER_SHIFT |
+        key[i] = (uint64_t)mh_page_owner(objs[i]) << OWNER_SHIFT |
                  (uintptr_t)objs[i];
         one_owner &= key[i] >> OWNER_SHIFT == key[0] >> OWNER_SHIFT;
     }

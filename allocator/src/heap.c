@@ -152,7 +152,7 @@ static bool steal(mh_heap *h, unsigned cls) {
                    v->nempty > MH_STEAL_KEEP && (pg = v->cls[c].list[MH_LIST_EMPTY].head)) {
                 page_unlink(v, pg);
                 /* Under v's lock: a racing free re-checks the owner once it holds v. */
-                __atomic_store_n(&pg->heap, self, __ATOMIC_RELAXED);
+                mh_page_set_owner(pg, self);
                 got[ngot++] = pg;
             }
         }
@@ -308,11 +308,15 @@ static mh_heap *lock_owner(mh_page *pg, const void *p) {
     }
 }
 
-/* The page of p, after checking that p lies in the committed part of the range. */
-static mh_page *committed_page(const void *p) {
+static void check_committed(const void *p) {
     if ((const char *)p >= mh_global.small_base + __atomic_load_n(&mh_global.small_used,
                                                                   __ATOMIC_RELAXED))
         mh_fatal("free of a pointer multiheap never returned", p);
+}
+
+/* The page of p, after checking that p lies in the committed part of the range. */
+static mh_page *committed_page(const void *p) {
+    check_committed(p);
     return mh_page_of(p);
 }
 
@@ -334,7 +338,8 @@ static void free_locked(mh_heap *h, void *const *objs, size_t n, bool program) {
 }
 
 static unsigned owner_of(const void *p) {
-    return __atomic_load_n(&committed_page(p)->heap, __ATOMIC_RELAXED);
+    check_committed(p);
+    return mh_page_owner(p);
 }
 
 /* The end of the run of objects from objs[i] on that belong to heap owner. A front

@@ -165,6 +165,8 @@ static void initialise(void) {
                              : -1;
     mh_global.ncpus = mh_os_possible_cpus();
     mh_global.nheaps = heap_count(mh_global.key_policy, mh_global.ncpus);
+    if (mh_global.nheaps > UINT16_MAX)   /* the page-owner map holds 16 bits */
+        mh_fatal("more than 65535 possible CPUs are not supported", NULL);
     /* Untouched anonymous memory: a heap costs nothing until it is used. */
     mh_global.heaps = mh_os_map(mh_global.nheaps * sizeof(mh_heap));
     mh_global.active_ids = mh_os_map(mh_global.nheaps * sizeof(uint32_t));

@@ -152,6 +152,9 @@ typedef struct mh_page_list {
 } mh_page_list;
 
 MH_INTERNAL void mh_page_format(mh_page *pg, unsigned heap, unsigned cls);
+/* pg's owner heap, in its metadata and in the page-owner map; pg is empty (steal) or
+   being formatted, under the lock of the heap it leaves. */
+MH_INTERNAL void mh_page_set_owner(mh_page *pg, unsigned heap);
 /* The page-class map's entry for pg: its class (an object page), or 0 (not one: a
    free into it is reported, never cached). */
 MH_INTERNAL void mh_page_publish_class(mh_page *pg, bool object_page);
@@ -431,6 +434,9 @@ typedef struct mh_global_state {
     char *small_base;                  /* the reserved range: [small_base, small_base+size) */
     size_t small_size;
     size_t small_used;                 /* bytes handed out from its start (atomic) */
+    uint16_t *page_owner;              /* per page of the range: its unit's owner heap, written
+                                          with mh_page.heap: the owner of an object without a
+                                          read of its page's metadata (valid for object pages) */
     uint8_t *page_class;               /* per page of the range: its class + 1, 0 if none;
                                           written when a page is formatted or purged, read
                                           by free: one dense byte instead of a metadata line */
@@ -481,6 +487,13 @@ static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
    page that holds no objects (never formatted, or purged). */
 static inline unsigned mh_page_class_plus1(const void *p) {
     return mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT];
+}
+
+/* The heap that owns the unit holding object p (mh_is_small(p), an object page). */
+static inline unsigned mh_page_owner(const void *p) {
+    return __atomic_load_n(
+        &mh_global.page_owner[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT],
+        __ATOMIC_RELAXED);
 }
 
 /* The metadata of the unit holding p (mh_is_small(p)), found through the page-class map;

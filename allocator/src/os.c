@@ -27,10 +27,13 @@ bool mh_os_reserve_small(void) {
         mh_global.small_base =
             (char *)(((uintptr_t)p + MH_SLAB_SIZE - 1) & ~(uintptr_t)(MH_SLAB_SIZE - 1));
         mh_global.small_size = size;
-        void *map = mmap(NULL, size / MH_PAGE_SIZE, PROT_READ | PROT_WRITE,
+        /* The two per-page maps: untouched, so they cost memory only where pages are used. */
+        size_t pages = size / MH_PAGE_SIZE;
+        void *map = mmap(NULL, pages * (1 + sizeof(uint16_t)), PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (map == MAP_FAILED) return false;
-        mh_global.page_class = map;
+        mh_global.page_owner = map;
+        mh_global.page_class = (uint8_t *)map + pages * sizeof(uint16_t);
         return true;
     }
     return false;

@@ -12,10 +12,17 @@ void mh_page_publish_class(mh_page *pg, bool object_page) {
     memset(&mh_global.page_class[first], object_page ? pg->cls + 1 : 0, mh_class_pages(pg->cls));
 }
 
+void mh_page_set_owner(mh_page *pg, unsigned heap) {
+    __atomic_store_n(&pg->heap, heap, __ATOMIC_RELAXED);
+    size_t first = (size_t)(mh_page_start(pg) - mh_global.small_base) >> MH_PAGE_SHIFT;
+    for (unsigned i = 0; i < mh_class_pages(pg->cls); i++)
+        __atomic_store_n(&mh_global.page_owner[first + i], (uint16_t)heap, __ATOMIC_RELAXED);
+}
+
 void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
     unsigned cap = mh_class_objects(cls);
-    __atomic_store_n(&pg->heap, heap, __ATOMIC_RELAXED);
     pg->cls = (uint8_t)cls;
+    mh_page_set_owner(pg, heap);
     pg->capacity = (uint16_t)cap;
     pg->used = 0;
     pg->hint = 0;
