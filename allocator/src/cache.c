@@ -125,16 +125,14 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
 }
 
-size_t mh_cache_drain_current(void) {
+void mh_cache_drain_current(void) {
     void *batch[MH_CACHE_SLOTS / 2];
-    size_t total = 0, n;
+    size_t n;
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
         while ((n = mh_cache_pop_many(cls, batch, MH_CACHE_SLOTS / 2)) > 0) {
             sort_by_owner(batch, n);
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
-            total += n;
         }
-    return total;
 }
 
 bool mh_cache_holds_objects(unsigned cpu) {

@@ -264,7 +264,7 @@ static inline void mh_cache_free(void *p) {
         *mark = mh_global.free_mark;
     }
     if (MH_UNLIKELY(!mh_global.remote_batch) &&
-        __atomic_load_n(&mh_page_of(p)->heap, __ATOMIC_RELAXED) != (unsigned)mh_current_cpu()) {
+        mh_page_owner(p) != (unsigned)mh_current_cpu()) {
         mh_small_free(p);
         return;
     }

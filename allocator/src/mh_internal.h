@@ -337,10 +337,10 @@ MH_INTERNAL void mh_cache_free_slow(void *p, unsigned cls);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */
 MH_INTERNAL void mh_cache_free_marked(void *p);
-/* Empties the cache of the CPU the caller runs on into the heaps; how many objects.
+/* Empties the cache of the CPU the caller runs on into the heaps.
    The purger calls it pinned to a quiet CPU: the sequences keep it safe even if the
    CPU's own threads wake up meanwhile. */
-MH_INTERNAL size_t mh_cache_drain_current(void);
+MH_INTERNAL void mh_cache_drain_current(void);
 /* Does CPU cpu's cache hold objects? (A racy look.) */
 MH_INTERNAL bool mh_cache_holds_objects(unsigned cpu);
 /* Mallocs and frees the front cache of CPU cpu served (0, 0 without one). */
