@@ -1,12 +1,12 @@
 /*
  * The per-CPU front cache's slow paths: readying a CPU's cache at its first use,
- * refilling an empty bin from the CPU's heap and flushing a full one back to the
+ * refilling an empty row from the CPU's heap and flushing a full one back to the
  * objects' owner heaps, in batches, one lock acquisition per owner (remote frees
  * batched per owner, as jemalloc's bins flush). The fast paths are in cache.h.
  *
  * Objects of any heap may sit in any CPU's cache: a free on CPU 1 of CPU 0's object
  * is a push on CPU 1, and CPU 0's heap gets it back with the next flush. No code ever
- * touches another CPU's bins, except the read-only search of a double free.
+ * touches another CPU's rows, except the read-only search of a double free.
  */
 #include <errno.h>
 
@@ -47,10 +47,10 @@ static mh_cpu_cache *current_cache(void) {
     if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
     /* Class 0's capacity last: once it is set, every class's is. */
-    if (!__atomic_load_n(&c->bin[0].cap, __ATOMIC_ACQUIRE)) {
+    if (!__atomic_load_n(&c->row[0].cap, __ATOMIC_ACQUIRE)) {
         for (unsigned cls = MH_NCLASSES - 1; cls > 0; cls--)
-            __atomic_store_n(&c->bin[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
-        __atomic_store_n(&c->bin[0].cap, mh_cache_capacity(0), __ATOMIC_RELEASE);
+            __atomic_store_n(&c->row[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
+        __atomic_store_n(&c->row[0].cap, mh_cache_capacity(0), __ATOMIC_RELEASE);
     }
     return c;
 }
@@ -61,11 +61,11 @@ void *mh_cache_alloc_slow(unsigned cls) {
     if (!c) return mh_heap_alloc(h, cls, 1);
     mh_heap_stash_ensure(h);
     void *batch[MH_CACHE_SLOTS / 2];
-    size_t n = mh_heap_alloc_batch(h, cls, batch, c->bin[cls].cap / 2, true);
+    size_t n = mh_heap_alloc_batch(h, cls, batch, c->row[cls].cap / 2, true);
     if (n == 0) return NULL;
     /* If the thread moved since, the objects land in its new CPU's cache: any cache
        may hold any heap's objects. What does not fit goes back. */
-    size_t pushed = mh_cache_push_many(cls, batch + 1, n - 1);
+    size_t pushed = mh_cache_push_many(mh_cache_row_of(cls), batch + 1, n - 1);
     if (1 + pushed < n) mh_small_free_batch(batch + 1 + pushed, n - 1 - pushed, MH_FREED_BY_FLUSH);
     mh_heap_maybe_purge(h);
     return batch[0];
@@ -98,10 +98,10 @@ static void sort_by_owner(void **objs, size_t n) {
     for (size_t i = 0; i < n; i++) objs[i] = (void *)(uintptr_t)(key[i] & ((1ull << OWNER_SHIFT) - 1));
 }
 
-/* A push refuses p when it is already the top of the bin: a second free in a row. */
+/* A push refuses p when it is already the top of its row: freed twice in succession. */
 static void fatal_if_on_top(const mh_cpu_cache *c, unsigned cls, void *p) {
-    uint32_t top = c->bin[cls].count;
-    if (top > 0 && c->slot[cls][top - 1] == p)
+    uint32_t top = c->row[cls].count;
+    if (top > 0 && c->row[cls].slot[top - 1] == p)
         mh_fatal("double free (object is already in a free cache)", p);
 }
 
@@ -113,11 +113,11 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     }
     fatal_if_on_top(c, cls, p);
     void *batch[MH_CACHE_SLOTS / 2];
-    size_t n = mh_cache_pop_many(cls, batch, c->bin[cls].cap / 2);
-    /* The push fails again if p is now the top of the bin (a double free), or if the
-       thread moved to another CPU whose bin is full: then the heap takes p (and counts
+    size_t n = mh_cache_pop_many(mh_cache_row_of(cls), batch, c->row[cls].cap / 2);
+    /* The push fails again if p is now the top of the row (a double free), or if the
+       thread moved to another CPU whose row is full: then the heap takes p (and counts
        the free). */
-    if (!mh_cache_push(cls, p)) {
+    if (!mh_cache_push(mh_cache_row_of(cls), p)) {
         fatal_if_on_top(c, cls, p);
         mh_small_free(p);
     }
@@ -129,7 +129,7 @@ void mh_cache_drain_current(void) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
-        while ((n = mh_cache_pop_many(cls, batch, MH_CACHE_SLOTS / 2)) > 0) {
+        while ((n = mh_cache_pop_many(mh_cache_row_of(cls), batch, MH_CACHE_SLOTS / 2)) > 0) {
             sort_by_owner(batch, n);
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
         }
@@ -138,7 +138,7 @@ void mh_cache_drain_current(void) {
 bool mh_cache_holds_objects(unsigned cpu) {
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
-        if (__atomic_load_n(&c->bin[cls].count, __ATOMIC_RELAXED)) return true;
+        if (__atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED)) return true;
     return false;
 }
 
@@ -146,9 +146,9 @@ bool mh_cache_holds_objects(unsigned cpu) {
 static bool in_some_cache(void *p, unsigned cls) {
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
         mh_cpu_cache *c = mh_cache_of_cpu(cpu);
-        uint32_t n = __atomic_load_n(&c->bin[cls].count, __ATOMIC_RELAXED);
+        uint32_t n = __atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED);
         for (uint32_t i = 0; i < n && i < MH_CACHE_SLOTS; i++)
-            if (__atomic_load_n(&c->slot[cls][i], __ATOMIC_RELAXED) == p) return true;
+            if (__atomic_load_n(&c->row[cls].slot[i], __ATOMIC_RELAXED) == p) return true;
     }
     return false;
 }
@@ -162,7 +162,11 @@ void mh_cache_free_marked(void *p) {
 }
 
 void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees) {
-    mh_cpu_cache *c = mh_global.caches && cpu < mh_global.ncpus ? mh_cache_of_cpu(cpu) : NULL;
-    *allocs = c ? __atomic_load_n(&c->allocs, __ATOMIC_RELAXED) : 0;
-    *frees = c ? __atomic_load_n(&c->frees, __ATOMIC_RELAXED) : 0;
+    *allocs = *frees = 0;
+    if (!mh_global.caches || cpu >= mh_global.ncpus) return;
+    mh_cpu_cache *c = mh_cache_of_cpu(cpu);
+    for (unsigned cls = 0; cls < MH_NCLASSES; cls++) {
+        *allocs += __atomic_load_n(&c->row[cls].allocs, __ATOMIC_RELAXED);
+        *frees += __atomic_load_n(&c->row[cls].frees, __ATOMIC_RELAXED);
+    }
 }

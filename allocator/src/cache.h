@@ -4,11 +4,11 @@
  * point its rseq_cs at a descriptor of our critical section, and if the kernel
  * preempts, migrates or signals the thread inside it, it resumes at the abort label,
  * which starts over on whatever CPU the thread is on now. Nothing is visible to other
- * code until the single commit store to bin.count, so the sequence needs no atomic
+ * code until the single commit store to the row's count, so the sequence needs no atomic
  * instruction and no lock, and a preempted thread never holds anything.
  *
  * Both functions fail (NULL / false) when the thread's rseq area is not registered
- * (cpu_id < 0) or the bin is empty / full (a CPU's bins have capacity 0 until its
+ * (cpu_id < 0) or the row is empty / full (a CPU's rows have capacity 0 until its
  * first slow path): the caller then takes the slow path in cache.c. Only x86-64 has the sequences; other
  * targets run without the front cache (mh_cache_setup says so).
  */
@@ -38,15 +38,12 @@ static inline struct rseq *mh_rseq_area(void) {
     return (struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
 }
 
-#define MH_SLOT_OFFSET(cls) \
-    (offsetof(mh_cpu_cache, slot) + (size_t)(cls) * MH_CACHE_ROW * sizeof(void *))
-
 /* Every sequence starts the same way: point glibc's rseq area at this sequence's
    descriptor (version 0, flags 0, start, length, abort; in its own section), read the
    CPU number, leave for the C label `fail` if the area is not registered, and compute
-   the CPU's cache. It ends with label 2 after the commit; the abort handler, out of
-   line, is preceded by the signature glibc registered (RSEQ_SIG), encoded as an
-   instruction as librseq does, and starts the sequence over. */
+   the address of the class's row in the CPU's cache. It ends with label 2 after the
+   commit; the abort handler, out of line, is preceded by the signature glibc registered
+   (RSEQ_SIG), encoded as an instruction as librseq does, and starts the sequence over. */
 #define MH_RSEQ_BEGIN                                                                     \
     ".pushsection __rseq_cs, \"aw\"\n\t"                                                  \
     ".balign 32\n"                                                                        \
@@ -55,15 +52,15 @@ static inline struct rseq *mh_rseq_area(void) {
     ".quad 1f, 2f - 1f, 4f\n\t"                                                           \
     ".popsection\n"                                                                       \
     "0:\n\t"                                                                              \
-    "leaq 3b(%%rip), %[tmp]\n\t"                                                          \
-    "movq %[tmp], %%fs:%c[cs_field](%[rs])\n"                                             \
+    "leaq 3b(%%rip), %[row]\n\t"                                                          \
+    "movq %[row], %%fs:%c[cs_field](%[rs])\n"                                             \
     "1:\n\t"                                                                              \
-    "movl %%fs:%c[cpu_field](%[rs]), %k[cpu]\n\t"                                         \
-    "cmpl %[ncpus], %k[cpu]\n\t"                                                          \
+    "movl %%fs:%c[cpu_field](%[rs]), %k[row]\n\t"                                         \
+    "cmpl %[ncpus], %k[row]\n\t"                                                          \
     "jae %l[fail]\n\t"                                                                    \
-    "movq %q[cpu], %[cache]\n\t"                                                          \
-    "shlq %[stride_shift], %[cache]\n\t"                                                  \
-    "addq %[caches], %[cache]\n\t"
+    "shlq %[stride_shift], %[row]\n\t"                                                    \
+    "addq %[caches], %[row]\n\t"                                                          \
+    "addq %[row_off], %[row]\n\t"
 
 #define MH_RSEQ_END                                                                       \
     "2:\n\t"                                                                              \
@@ -76,61 +73,59 @@ static inline struct rseq *mh_rseq_area(void) {
 
 /* rs: the rseq area's offset from the thread pointer (addressed through %fs, which
    saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on;
-   cls: the bin, 8 bytes each at the start of the cache; slots: the class's row. */
-#define MH_RSEQ_OPERANDS(cls)                                                             \
+   row_off: the class's row in a cache (mh_cache_row_of); in the row, count at 0, cap
+   at 4, the slots from slot0. */
+#define MH_RSEQ_OPERANDS(row_off)                                                         \
     [rs] "r"(mh_global.rseq_offset), [caches] "m"(mh_global.caches),                     \
     [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT),              \
     [cs_field] "i"(offsetof(struct rseq, rseq_cs)),                                      \
-    [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [cls] "r"((uintptr_t)(cls)),         \
-    [slots] "r"(MH_SLOT_OFFSET(cls))
+    [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [row_off] "r"(row_off),              \
+    [slot0] "i"(offsetof(mh_cache_row, slot))
 
-/* The top object of class cls on this CPU, or NULL. */
-static inline void *mh_cache_pop(unsigned cls) {
+/* The top object of the class at row row_off on this CPU, or NULL. */
+static inline void *mh_cache_pop(size_t row_off) {
     void *obj;
-    uintptr_t cpu, cache, tmp;
+    uintptr_t row, tmp;
     __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movl (%[cache], %[cls], 8), %k[tmp]\n\t"
-                 "testl %k[tmp], %k[tmp]\n\t"
-                 "jz %l[fail]\n\t"
+                 "movl (%[row]), %k[tmp]\n\t"
                  "subl $1, %k[tmp]\n\t"
-                 "leaq (%[cache], %q[tmp], 8), %[obj]\n\t"
-                 "movq (%[obj], %[slots]), %[obj]\n\t"
-                 "addq $1, %c[counter](%[cache])\n\t"
-                 "movl %k[tmp], (%[cache], %[cls], 8)\n"   /* commit */
+                 "jc %l[fail]\n\t"                        /* the row was empty */
+                 "movq %c[slot0](%[row], %q[tmp], 8), %[obj]\n\t"
+                 "addq $1, %c[counter](%[row])\n\t"
+                 "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
-                 : [obj] "=&r"(obj), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
-                 : MH_RSEQ_OPERANDS(cls), [counter] "i"(offsetof(mh_cpu_cache, allocs))
+                 : [obj] "=&r"(obj), [row] "=&r"(row), [tmp] "=&r"(tmp)
+                 : MH_RSEQ_OPERANDS(row_off), [counter] "i"(offsetof(mh_cache_row, allocs))
                  : "memory", "cc"
                  : fail);
+    /* A cached object is never NULL: callers testing the result need no second test. */
+    if (obj == NULL) __builtin_unreachable();
     mh_tsan_acquire(obj);
     return obj;
 fail:
     return NULL;
 }
 
-/* Puts obj (a freed object) on top of class cls on this CPU; false when the bin is full
-   or obj is already on top of it (a double free, which the slow path reports). */
-static inline bool mh_cache_push(unsigned cls, void *obj) {
-    uintptr_t cpu, cache, tmp, top;
+/* Puts obj (a freed object) on top of the class at row row_off on this CPU; false when
+   the row is full or obj is already on top of it (a double free, which the slow path
+   reports; slot[-1] of an empty row is NULL). */
+static inline bool mh_cache_push(size_t row_off, void *obj) {
+    uintptr_t row, tmp;
     mh_tsan_release(obj);
     __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movl (%[cache], %[cls], 8), %k[tmp]\n\t"
-                 "cmpl 4(%[cache], %[cls], 8), %k[tmp]\n\t"
+                 "movl (%[row]), %k[tmp]\n\t"
+                 "cmpl 4(%[row]), %k[tmp]\n\t"
                  "jae %l[fail]\n\t"
-                 "leaq (%[cache], %q[tmp], 8), %[top]\n\t"
-                 "testl %k[tmp], %k[tmp]\n\t"
-                 "jz 7f\n\t"
-                 "cmpq %[obj], -8(%[top], %[slots])\n\t"   /* freed twice in a row */
-                 "je %l[fail]\n"
-                 "7:\n\t"
-                 "movq %[obj], (%[top], %[slots])\n\t"
+                 "cmpq %[obj], %c[slot0]-8(%[row], %q[tmp], 8)\n\t"   /* freed twice in a row */
+                 "je %l[fail]\n\t"
+                 "movq %[obj], %c[slot0](%[row], %q[tmp], 8)\n\t"
                  "addl $1, %k[tmp]\n\t"
-                 "addq $1, %c[counter](%[cache])\n\t"
-                 "movl %k[tmp], (%[cache], %[cls], 8)\n"   /* commit */
+                 "addq $1, %c[counter](%[row])\n\t"
+                 "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
-                 : [top] "=&r"(top), [cpu] "=&r"(cpu), [cache] "=&r"(cache), [tmp] "=&r"(tmp)
-                 : MH_RSEQ_OPERANDS(cls), [obj] "r"(obj),
-                   [counter] "i"(offsetof(mh_cpu_cache, frees))
+                 : [row] "=&r"(row), [tmp] "=&r"(tmp)
+                 : MH_RSEQ_OPERANDS(row_off), [obj] "r"(obj),
+                   [counter] "i"(offsetof(mh_cache_row, frees))
                  : "memory", "cc"
                  : fail);
     return true;
@@ -139,33 +134,31 @@ fail:
 }
 
 /* The slow paths move objects in bulk, one sequence per batch: up to n of them from
-   the top of class cls on this CPU into out[] (pop), or from in[] onto it (push); both
-   return how many moved, 0 without a registered rseq area. The CPU number's register
-   is the loop index once the cache address is known. */
-static inline size_t mh_cache_pop_many(unsigned cls, void **out, size_t n) {
-    uintptr_t cpu, cache, count, k, src, tmp;
+   the top of the class at row row_off on this CPU into out[] (pop), or from in[] onto
+   it (push); both return how many moved, 0 without a registered rseq area. */
+static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
+    uintptr_t row, count, k, src, i, tmp;
     __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movl (%[cache], %[cls], 8), %k[count]\n\t"
+                 "movl (%[row]), %k[count]\n\t"
                  "movq %[n], %[k]\n\t"
                  "cmpq %[count], %[k]\n\t"
                  "cmovaq %[count], %[k]\n\t"
                  "subq %[k], %[count]\n\t"
-                 "leaq (%[cache], %[count], 8), %[src]\n\t"
-                 "addq %[slots], %[src]\n\t"
-                 "xorl %k[cpu], %k[cpu]\n"
+                 "leaq %c[slot0](%[row], %[count], 8), %[src]\n\t"
+                 "xorl %k[i], %k[i]\n"
                  "7:\n\t"
-                 "cmpq %[k], %[cpu]\n\t"
+                 "cmpq %[k], %[i]\n\t"
                  "jae 8f\n\t"
-                 "movq (%[src], %[cpu], 8), %[tmp]\n\t"
-                 "movq %[tmp], (%[out], %[cpu], 8)\n\t"
-                 "addq $1, %[cpu]\n\t"
+                 "movq (%[src], %[i], 8), %[tmp]\n\t"
+                 "movq %[tmp], (%[out], %[i], 8)\n\t"
+                 "addq $1, %[i]\n\t"
                  "jmp 7b\n"
                  "8:\n\t"
-                 "movl %k[count], (%[cache], %[cls], 8)\n"   /* commit */
+                 "movl %k[count], (%[row])\n"   /* commit */
                  MH_RSEQ_END
-                 : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
-                   [tmp] "=&r"(tmp), [k] "=&r"(k), [src] "=&r"(src)
-                 : MH_RSEQ_OPERANDS(cls), [out] "r"(out), [n] "r"(n)
+                 : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), [src] "=&r"(src),
+                   [i] "=&r"(i), [tmp] "=&r"(tmp)
+                 : MH_RSEQ_OPERANDS(row_off), [out] "r"(out), [n] "r"(n)
                  : "memory", "cc"
                  : fail);
     for (size_t j = 0; j < k; j++) mh_tsan_acquire(out[j]);
@@ -174,32 +167,31 @@ fail:
     return 0;
 }
 
-static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n) {
-    uintptr_t cpu, cache, count, k, dst, tmp;
+static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n) {
+    uintptr_t row, count, k, dst, i, tmp;
     for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
     __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movl (%[cache], %[cls], 8), %k[count]\n\t"
-                 "movl 4(%[cache], %[cls], 8), %k[k]\n\t"
+                 "movl (%[row]), %k[count]\n\t"
+                 "movl 4(%[row]), %k[k]\n\t"
                  "subq %[count], %[k]\n\t"
                  "cmpq %[n], %[k]\n\t"
                  "cmovaq %[n], %[k]\n\t"
-                 "leaq (%[cache], %[count], 8), %[dst]\n\t"
-                 "addq %[slots], %[dst]\n\t"
-                 "xorl %k[cpu], %k[cpu]\n"
+                 "leaq %c[slot0](%[row], %[count], 8), %[dst]\n\t"
+                 "xorl %k[i], %k[i]\n"
                  "7:\n\t"
-                 "cmpq %[k], %[cpu]\n\t"
+                 "cmpq %[k], %[i]\n\t"
                  "jae 8f\n\t"
-                 "movq (%[in], %[cpu], 8), %[tmp]\n\t"
-                 "movq %[tmp], (%[dst], %[cpu], 8)\n\t"
-                 "addq $1, %[cpu]\n\t"
+                 "movq (%[in], %[i], 8), %[tmp]\n\t"
+                 "movq %[tmp], (%[dst], %[i], 8)\n\t"
+                 "addq $1, %[i]\n\t"
                  "jmp 7b\n"
                  "8:\n\t"
                  "addq %[k], %[count]\n\t"
-                 "movl %k[count], (%[cache], %[cls], 8)\n"   /* commit */
+                 "movl %k[count], (%[row])\n"   /* commit */
                  MH_RSEQ_END
-                 : [cpu] "=&r"(cpu), [cache] "=&r"(cache), [count] "=&r"(count),
-                   [tmp] "=&r"(tmp), [k] "=&r"(k), [dst] "=&r"(dst)
-                 : MH_RSEQ_OPERANDS(cls), [in] "r"(in), [n] "r"(n)
+                 : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), [dst] "=&r"(dst),
+                   [i] "=&r"(i), [tmp] "=&r"(tmp)
+                 : MH_RSEQ_OPERANDS(row_off), [in] "r"(in), [n] "r"(n)
                  : "memory", "cc"
                  : fail);
     return k;
@@ -207,19 +199,19 @@ fail:
     return 0;
 }
 
-_Static_assert(offsetof(mh_cpu_cache, bin) == 0 && sizeof(mh_cache_bin) == 8 &&
-                   offsetof(mh_cache_bin, cap) == 4,
-               "the sequences address bin[cls] as cls * 8 and its cap at +4");
 #else
 #define MH_HAVE_RSEQ_CACHE 0
-static inline void *mh_cache_pop(unsigned cls) { (void)cls; return NULL; }
-static inline bool mh_cache_push(unsigned cls, void *obj) { (void)cls; (void)obj; return false; }
-static inline size_t mh_cache_pop_many(unsigned cls, void **out, size_t n) {
-    (void)cls, (void)out, (void)n;
+static inline void *mh_cache_pop(size_t row_off) { (void)row_off; return NULL; }
+static inline bool mh_cache_push(size_t row_off, void *obj) {
+    (void)row_off, (void)obj;
+    return false;
+}
+static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
+    (void)row_off, (void)out, (void)n;
     return 0;
 }
-static inline size_t mh_cache_push_many(unsigned cls, void *const *in, size_t n) {
-    (void)cls, (void)in, (void)n;
+static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n) {
+    (void)row_off, (void)in, (void)n;
     return 0;
 }
 #endif
@@ -236,7 +228,7 @@ static inline uint64_t *mh_free_mark_word(void *p) {
 
 /* A small object of class cls from the front cache (the slow path refills it). */
 static inline void *mh_cache_malloc(unsigned cls) {
-    void *p = mh_cache_pop(cls);
+    void *p = mh_cache_pop(mh_cache_row_of(cls));
     if (MH_UNLIKELY(!p)) p = mh_cache_alloc_slow(cls);
     if (MH_UNLIKELY(mh_global.check) && p) *mh_free_mark_word(p) = 0;
     return p;
@@ -246,7 +238,7 @@ static inline void *mh_cache_malloc(unsigned cls) {
  * A small free through the cache. The checks that a free pointer is one multiheap
  * handed out (an object page, the start of a slot) are made here, because an object
  * that entered the cache unchecked would later be handed out; a second free of the
- * object on top of the bin is caught by the push, any second free by the mark (check
+ * object on top of the row is caught by the push, any second free by the mark (check
  * mode), and the heap checks every object that goes back to its page.
  */
 static inline void mh_cache_free(void *p) {
@@ -268,7 +260,7 @@ static inline void mh_cache_free(void *p) {
         mh_small_free(p);
         return;
     }
-    if (MH_UNLIKELY(!mh_cache_push(cls, p))) mh_cache_free_slow(p, cls);
+    if (MH_UNLIKELY(!mh_cache_push(mh_cache_row_of(cls), p))) mh_cache_free_slow(p, cls);
 }
 
 #endif /* MH_CACHE_H */

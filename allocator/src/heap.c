@@ -41,8 +41,7 @@ const uint16_t mh_class_size_table[MH_NCLASSES] = {
 };
 _Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every class");
 
-/* Indexed by (size + 15) / 16. */
-uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
+uint32_t mh_size_row_table[MH_SMALL_MAX / 16 + 1];
 mh_class_check mh_class_checks[MH_NCLASSES];
 
 void mh_size_classes_init(void) {
@@ -51,11 +50,12 @@ void mh_size_classes_init(void) {
             .divisibility = UINT64_MAX / mh_class_size_table[c] + 1,
             .end = (uint64_t)mh_class_objects(c) * mh_class_size_table[c],
             .unit_mask = mh_class_unit(c) - 1,
+            .cache_row = mh_cache_row_of(c),
         };
     unsigned cls = 0;
     for (size_t i = 0; i <= MH_SMALL_MAX / 16; i++) {
         while (mh_class_size_table[cls] < i * 16) cls++;
-        mh_size_class_table[i] = (uint8_t)cls;
+        mh_size_row_table[i] = (uint32_t)mh_cache_row_of(cls);
     }
 }
 

@@ -72,9 +72,9 @@ static size_t checked_usable_size(void *p, const char *op) {
 
 MH_API void *mh_malloc(size_t size) {
     if (MH_LIKELY(fast_malloc_size(size))) {
-        unsigned cls = mh_size_class(size);
-        void *p = mh_cache_pop(cls);
-        return MH_LIKELY(p != NULL) ? p : mh_cache_alloc_slow(cls);
+        size_t row = mh_size_row(size);
+        void *p = mh_cache_pop(row);
+        return MH_LIKELY(p != NULL) ? p : mh_cache_alloc_slow(mh_class_of_row(row));
     }
     return alloc(size, 1, false);
 }
@@ -101,7 +101,8 @@ MH_API void mh_free(void *p) {
     uintptr_t off = (uintptr_t)p - (uintptr_t)mh_global.small_base;
     if (MH_LIKELY(off < range)) {
         unsigned cls = mh_global.page_class[off >> MH_PAGE_SHIFT] - 1u;   /* UINT_MAX: none */
-        if (MH_LIKELY(cls < MH_NCLASSES && mh_is_object_start(p, cls) && mh_cache_push(cls, p)))
+        if (MH_LIKELY(cls < MH_NCLASSES && mh_is_object_start(p, cls) &&
+                      mh_cache_push(mh_class_checks[cls].cache_row, p)))
             return;
     }
     free_general(p);

@@ -92,20 +92,35 @@ static inline uintptr_t mh_page_base(const void *p) {
 /* ---- size classes (heap.c) ---------------------------------------------------------- */
 
 MH_INTERNAL extern const uint16_t mh_class_size_table[MH_NCLASSES];
-MH_INTERNAL extern uint8_t mh_size_class_table[MH_SMALL_MAX / 16 + 1];
+/* Slots per class in a CPU's front cache (cache.c). A class's row there is one line of
+   counts and then its slots: classes are named by their row's offset where the fast
+   paths need an address, cls * MH_CACHE_ROW_BYTES. */
+#define MH_CACHE_SLOTS     1024
+#define MH_CACHE_ROW_BYTES (MH_CACHE_LINE + MH_CACHE_SLOTS * sizeof(void *))
+
+/* Indexed by (size + 15) / 16: the row offset of the smallest class that holds size, so
+   malloc's fast path has the address of its row in one load. */
+MH_INTERNAL extern uint32_t mh_size_row_table[MH_SMALL_MAX / 16 + 1];
 /* What free needs to check a pointer against a class, in one place (32 bytes). */
 typedef struct mh_class_check {
     uint64_t divisibility;             /* 2^64 / size, rounded up */
     uint64_t end;                      /* objects_per_unit * size: slots end here */
     uint64_t unit_mask;                /* unit bytes - 1: p & unit_mask is p's offset */
-    uint64_t unused;
+    uint64_t cache_row;                /* mh_cache_row_of(class), for free's fast path */
 } mh_class_check;
 MH_INTERNAL extern mh_class_check mh_class_checks[MH_NCLASSES];
 
-/* The smallest class whose objects hold `size` bytes (size <= MH_SMALL_MAX).
-   The lookup table is filled at initialisation: call it after mh_ensure_init(). */
+static inline size_t mh_cache_row_of(unsigned cls) { return cls * MH_CACHE_ROW_BYTES; }
+static inline unsigned mh_class_of_row(size_t row) { return (unsigned)(row / MH_CACHE_ROW_BYTES); }
+
+/* The row offset and the class of the smallest class whose objects hold `size` bytes
+   (size <= MH_SMALL_MAX). The table is filled at initialisation: call them after
+   mh_ensure_init(). */
+static inline size_t mh_size_row(size_t size) {
+    return mh_size_row_table[(size + 15) >> 4];
+}
 static inline unsigned mh_size_class(size_t size) {
-    return mh_size_class_table[(size + 15) >> 4];
+    return mh_class_of_row(mh_size_row(size));
 }
 static inline size_t mh_class_size(unsigned cls) { return mh_class_size_table[cls]; }
 /* Pages in one unit of class cls: 1, or MH_SLAB_PAGES. */
@@ -287,12 +302,8 @@ MH_INTERNAL void mh_purger_unlock(bool child);
 
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 
-/* Slots per class; a class caches at most MH_CACHE_BYTES of objects, and at least
+/* A class caches at most MH_CACHE_BYTES of objects, within MH_CACHE_SLOTS and at least
    MH_CACHE_MIN_SLOTS of them. A refill or flush moves half a class's capacity. */
-#define MH_CACHE_SLOTS     1024
-/* A class's row of slots is one cache line longer than the slots, so the tops of the
-   rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
-#define MH_CACHE_ROW       (MH_CACHE_SLOTS + MH_CACHE_LINE / sizeof(void *))
 #define MH_CACHE_MIN_SLOTS 8
 #define MH_CACHE_BYTES     ((size_t)64 << 10)
 
@@ -308,21 +319,30 @@ static inline unsigned mh_stash_capacity(unsigned cls) {
     return n > MH_STASH_SLOTS ? MH_STASH_SLOTS : n;
 }
 
-/* One class of one CPU's cache. count is written only inside a restartable sequence on
-   that CPU (the commit is the store to count); cap is set once, by the CPU's first slow
-   path; the double-free checks read count and the slots from outside, racily. */
-typedef struct mh_cache_bin {
-    uint32_t count;                    /* objects in slot[cls][0..count), top last */
+/* One class of one CPU's cache: a line of counts, then the slots. count is written only
+   inside a restartable sequence on that CPU (the commit is the store to count); cap is
+   set once, by the CPU's first slow path; the double-free checks read count and the
+   slots from outside, racily. A row is a line longer than its slots, so the tops of the
+   rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
+typedef struct mh_cache_row {
+    uint32_t count;                    /* objects in slot[0..count), top last */
     uint32_t cap;                      /* slots this class may use (<= MH_CACHE_SLOTS) */
-} mh_cache_bin;
-
-typedef struct mh_cpu_cache {
-    mh_cache_bin bin[MH_NCLASSES];
-    /* mallocs and frees served by this cache: one add each, inside the sequence just
+    /* mallocs and frees served by this row: one add each, inside the sequence just
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
     uint64_t allocs, frees;
-    void *slot[MH_NCLASSES][MH_CACHE_ROW];
+    uint64_t rest_of_line[4];
+    void *below;                       /* slot[-1], always NULL: a push compares its object
+                                          with the top one without testing for an empty row */
+    void *slot[MH_CACHE_SLOTS];
+} mh_cache_row;
+_Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES &&
+                   offsetof(mh_cache_row, slot) == MH_CACHE_LINE &&
+                   offsetof(mh_cache_row, below) + sizeof(void *) == MH_CACHE_LINE,
+               "a row is its line of counts, then its slots, slot[-1] being below");
+
+typedef struct mh_cpu_cache {
+    mh_cache_row row[MH_NCLASSES];     /* at mh_cache_row_of(cls) */
 } mh_cpu_cache;
 
 /* CPU n's cache starts n strides after CPU 0's: a power of two, so the sequences find it
