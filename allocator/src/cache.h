@@ -74,13 +74,13 @@ static inline struct rseq *mh_rseq_area(void) {
 /* rs: the rseq area's offset from the thread pointer (addressed through %fs, which
    saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on;
    row_off: the class's row in a cache (mh_cache_row_of); in the row, count at 0, cap
-   at 4, the slots from slot0. */
+   at 4, the last object pushed at last, the slots from slot0. */
 #define MH_RSEQ_OPERANDS(row_off)                                                         \
     [rs] "r"(mh_global.rseq_offset), [caches] "m"(mh_global.caches),                     \
     [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT),              \
     [cs_field] "i"(offsetof(struct rseq, rseq_cs)),                                      \
     [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [row_off] "r"(row_off),              \
-    [slot0] "i"(offsetof(mh_cache_row, slot))
+    [slot0] "i"(offsetof(mh_cache_row, slot)), [last] "i"(offsetof(mh_cache_row, last_pushed))
 
 /* The top object of the class at row row_off on this CPU, or NULL. */
 static inline void *mh_cache_pop(size_t row_off) {
@@ -91,6 +91,7 @@ static inline void *mh_cache_pop(size_t row_off) {
                  "subl $1, %k[tmp]\n\t"
                  "jc %l[fail]\n\t"                        /* the row was empty */
                  "movq %c[slot0](%[row], %q[tmp], 8), %[obj]\n\t"
+                 "movq $0, %c[last](%[row])\n\t"
                  "addq $1, %c[counter](%[row])\n\t"
                  "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
@@ -107,8 +108,8 @@ fail:
 }
 
 /* Puts obj (a freed object) on top of the class at row row_off on this CPU; false when
-   the row is full or obj is already on top of it (a double free, which the slow path
-   reports; slot[-1] of an empty row is NULL). */
+   the row is full or obj was the last object pushed (a double free, which the slow path
+   reports). */
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     uintptr_t row, tmp;
     mh_tsan_release(obj);
@@ -116,9 +117,10 @@ static inline bool mh_cache_push(size_t row_off, void *obj) {
                  "movl (%[row]), %k[tmp]\n\t"
                  "cmpl 4(%[row]), %k[tmp]\n\t"
                  "jae %l[fail]\n\t"
-                 "cmpq %[obj], %c[slot0]-8(%[row], %q[tmp], 8)\n\t"   /* freed twice in a row */
+                 "cmpq %[obj], %c[last](%[row])\n\t"   /* freed twice in succession */
                  "je %l[fail]\n\t"
                  "movq %[obj], %c[slot0](%[row], %q[tmp], 8)\n\t"
+                 "movq %[obj], %c[last](%[row])\n\t"
                  "addl $1, %k[tmp]\n\t"
                  "addq $1, %c[counter](%[row])\n\t"
                  "movl %k[tmp], (%[row])\n"                /* commit */
@@ -145,7 +147,8 @@ static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
                  "cmovaq %[count], %[k]\n\t"
                  "subq %[k], %[count]\n\t"
                  "leaq %c[slot0](%[row], %[count], 8), %[src]\n\t"
-                 "xorl %k[i], %k[i]\n"
+                 "xorl %k[i], %k[i]\n\t"
+                 "movq %[i], %c[last](%[row])\n"
                  "7:\n\t"
                  "cmpq %[k], %[i]\n\t"
                  "jae 8f\n\t"

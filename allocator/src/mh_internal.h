@@ -331,15 +331,17 @@ typedef struct mh_cache_row {
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
     uint64_t allocs, frees;
+    /* The object the last single push put on top, NULL once anything took objects off:
+       a push compares with it, in the line it has already read, to refuse a second free
+       in succession. An abort between its store and the commit leaves an object that is
+       not on top; the slow path then finds that out from the slots. */
+    void *last_pushed;
     uint64_t rest_of_line[4];
-    void *below;                       /* slot[-1], always NULL: a push compares its object
-                                          with the top one without testing for an empty row */
     void *slot[MH_CACHE_SLOTS];
 } mh_cache_row;
 _Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES &&
-                   offsetof(mh_cache_row, slot) == MH_CACHE_LINE &&
-                   offsetof(mh_cache_row, below) + sizeof(void *) == MH_CACHE_LINE,
-               "a row is its line of counts, then its slots, slot[-1] being below");
+                   offsetof(mh_cache_row, slot) == MH_CACHE_LINE,
+               "a row is its line of counts, then its slots");
 
 typedef struct mh_cpu_cache {
     mh_cache_row row[MH_NCLASSES];     /* at mh_cache_row_of(cls) */
