@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the microbenchmarks (mhmicro) once per allocator, converts each Google
-# Benchmark JSON into result records (one JSONL file), and prints a table of
-# median ns/op and spread, benchmark x allocator. See README.md (Microbenchmarks).
+# Runs the microbenchmarks (mhmicro) under each allocator, in interleaved rounds,
+# converts each Google Benchmark JSON into result records (one JSONL file), and
+# prints a table of median ns/op and spread, benchmark x allocator. See README.md (Microbenchmarks).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${MH_BUILD_DIR:-$ROOT/build}"
@@ -21,11 +21,13 @@ usage: runners/micro.sh [--allocators a,b,...] [--repetitions N] [--min-time S]
                         [--filter REGEX] --out DIR
 
 Runs mhmicro under each allocator (default: $allocators; NAME=/path.so too),
-with N repetitions (default $repetitions) of at least S seconds each (default
-$min_time), only the benchmarks matching REGEX (default all; list them with
+N times (default $repetitions), interleaved: round r runs every allocator once,
+each benchmark for at least S seconds (default $min_time); only the benchmarks
+matching REGEX (default all; list them with
 'mhmicro --allocator=glibc --benchmark_list_tests'). Writes to DIR:
-  gbench-NAME.json   Google Benchmark's JSON for each allocator
-  micro.jsonl        the result records (results/SCHEMA.md), all allocators
+  gbench-NAME-rR.json  Google Benchmark's JSON for each allocator and round
+  micro.jsonl          the result records (results/SCHEMA.md), one per
+                       benchmark, allocator and round (its "rep")
 and prints median ns/op (± coefficient of variation) per benchmark and allocator.
 Binaries: \$MH_MICRO_BIN and \$MH_MICRO_CONVERT, else \$MH_BUILD_DIR/runners/ (default build/).
 USAGE
@@ -56,25 +58,42 @@ run_id="micro-$(date -u +%Y%m%dT%H%M%SZ)"
 records="$out/micro.jsonl"
 failed=()
 IFS=',' read -r -a names <<<"$allocators"
-for name in "${names[@]}"; do
-    label="${name%%=*}"
-    json="$out/gbench-$label.json"
-    args=(--allocator="$name" --benchmark_repetitions="$repetitions"
-          --benchmark_min_time="$min_time" --benchmark_format=json
-          --benchmark_report_aggregates_only=false)
-    [ -n "$filter" ] && args+=(--benchmark_filter="$filter")
-    echo "micro.sh: $label ..." >&2
-    # stderr carries mhmicro's one-line reason: exit 2 is bad input (an unknown
-    # allocator, a filter matching nothing), 3 a preload that did not take effect.
-    rc=0
-    "$MICRO" "${args[@]}" >"$json" 2>"$out/stderr-$label.txt" || rc=$?
-    [ $rc -eq 2 ] && die "$(tail -n 1 "$out/stderr-$label.txt")"
-    if [ $rc -ne 0 ]; then
-        echo "micro.sh: $label failed: $(tail -n 1 "$out/stderr-$label.txt")" >&2
-        failed+=("$label")
-        continue
-    fi
-    "$CONVERT" --run-id "$run_id" --cell "micro/$label" --out "$records" "$json" || failed+=("$label")
+nnames=${#names[@]}
+total=$((repetitions * nnames))
+done_runs=0
+start=$SECONDS
+is_failed() { local f; for f in "${failed[@]}"; do [ "$f" = "$1" ] && return 0; done; return 1; }
+# The repetitions interleave: round r runs every allocator once (one Google Benchmark
+# repetition each), starting one allocator further on each round, so that a slow spell
+# of a shared machine falls on every allocator instead of on one. An allocator that
+# fails is left out of the later rounds.
+for ((r = 0; r < repetitions; r++)); do
+    for ((j = 0; j < nnames; j++)); do
+        name="${names[(j + r) % nnames]}"
+        label="${name%%=*}"
+        done_runs=$((done_runs + 1))
+        is_failed "$label" && continue
+        json="$out/gbench-$label-r$r.json"
+        args=(--allocator="$name" --benchmark_repetitions=1
+              --benchmark_min_time="$min_time" --benchmark_format=json)
+        [ -n "$filter" ] && args+=(--benchmark_filter="$filter")
+        left=""
+        [ $done_runs -gt 1 ] &&
+            left=", about $(( (SECONDS - start) * (total - done_runs + 1) / (done_runs - 1) )) s left"
+        echo "micro.sh: round $((r + 1))/$repetitions: $label (run $done_runs of $total$left)" >&2
+        # stderr carries mhmicro's one-line reason: exit 2 is bad input (an unknown
+        # allocator, a filter matching nothing), 3 a preload that did not take effect.
+        rc=0
+        "$MICRO" "${args[@]}" >"$json" 2>>"$out/stderr-$label.txt" || rc=$?
+        [ $rc -eq 2 ] && die "$(tail -n 1 "$out/stderr-$label.txt")"
+        if [ $rc -ne 0 ]; then
+            echo "micro.sh: $label failed: $(tail -n 1 "$out/stderr-$label.txt")" >&2
+            failed+=("$label")
+            continue
+        fi
+        "$CONVERT" --run-id "$run_id" --cell "micro/$label" --rep "$r" --out "$records" "$json" ||
+            failed+=("$label")
+    done
 done
 
 [ -s "$records" ] && "$CONVERT" --table "$records" --run-id "$run_id"

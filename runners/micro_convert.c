@@ -1,16 +1,19 @@
 /*
  * mhmicro_convert: Google Benchmark JSON from mhmicro -> result records.
  *
- *   mhmicro_convert [--run-id ID] [--cell C] [--out FILE.jsonl] GB.json
+ *   mhmicro_convert [--run-id ID] [--cell C] [--rep K] [--out FILE.jsonl] GB.json
  *   mhmicro_convert --table FILE.jsonl [--run-id ID]
  *
  * One record (results/SCHEMA.md) per benchmark: workload "micro/<run_name>",
  * the name's "key:value" parts as parameters, ns_per_op and throughput_ops_s
  * as medians over the repetitions, their spread under extra.spread, counters
  * per operation, and the allocator as mhmicro verified it (JSON "context").
+ * The records are repetition K of their cells (default 0): micro.sh runs one
+ * repetition per allocator per round, so that repetitions interleave.
  * With --out the records are appended one per line; otherwise printed.
- * --table prints median ns/op and its coefficient of variation, benchmark x
- * allocator, for the micro/ records of FILE (of run ID only, when given).
+ * --table prints median ns/op and its coefficient of variation over the records
+ * (the repetitions) of each benchmark x allocator, for the micro/ records of FILE
+ * (of run ID only, when given).
  */
 #define _GNU_SOURCE
 #include "driver.h"
@@ -31,6 +34,7 @@ static void *must(void *p) {
 
 typedef struct options {
     const char *run_id, *cell, *out, *input;
+    int rep;                        /* the repetition the records are */
     bool table;                     /* input is a JSONL file of records to tabulate */
 } options;
 
@@ -351,7 +355,7 @@ static void write_record(FILE *f, bool pretty, const options *o, const bench *b,
     mh_jw_str(&w, "error", b->error);
     mh_jw_str(&w, "run_id", o->run_id);
     mh_jw_str(&w, "cell", o->cell);
-    mh_jw_int(&w, "rep", 0);
+    mh_jw_int(&w, "rep", o->rep);
     mh_jw_bool(&w, "warmup", false);
     mh_jw_str(&w, "timestamp", mh_json_str_or(mh_json_get(ctx, "mh.timestamp"), ""));
     mh_jw_obj_begin(&w, "workload");
@@ -501,6 +505,35 @@ static size_t index_of(const char **names, size_t *n, const char *name) {
     return i;
 }
 
+/* One entry of the table: the median ns/op of the records of bench x alloc (a failed one
+   counts as missing) and their coefficient of variation, or the one record's own. */
+static void format_entry(const cell *cells, size_t ncells, const char *bench, const char *alloc,
+                         char *text, size_t len) {
+    double *v = must(malloc((ncells + 1) * sizeof *v));
+    size_t n = 0, found = 0;
+    double one_cv = NAN, sum = 0, sum2 = 0;
+    for (size_t i = 0; i < ncells; i++) {
+        if (strcmp(cells[i].bench, bench) != 0 || strcmp(cells[i].alloc, alloc) != 0) continue;
+        found++;
+        one_cv = cells[i].cv;
+        if (isnan(cells[i].ns)) continue;
+        v[n++] = cells[i].ns;
+        sum += cells[i].ns;
+        sum2 += cells[i].ns * cells[i].ns;
+    }
+    double cv = one_cv;
+    if (n > 1) {
+        double mean = sum / (double)n;
+        cv = sqrt(fmax(0, (sum2 - (double)n * mean * mean) / (double)(n - 1))) / mean;
+    }
+    qsort(v, n, sizeof v[0], cmp_double);
+    if (found == 0) snprintf(text, len, "-");
+    else if (n == 0) snprintf(text, len, "failed");
+    else if (isnan(cv)) snprintf(text, len, "%.2f", quantile(v, n, 0.5));
+    else snprintf(text, len, "%.2f ±%.0f%%", quantile(v, n, 0.5), 100 * cv);
+    free(v);
+}
+
 static void print_table(const cell *cells, size_t ncells) {
     const char **benches = must(calloc(ncells + 1, sizeof *benches));
     const char **allocs = must(calloc(ncells + 1, sizeof *allocs));
@@ -517,13 +550,8 @@ static void print_table(const cell *cells, size_t ncells) {
     for (size_t b = 0; b < nb; b++) {
         printf("%-*s", (int)width, benches[b]);
         for (size_t a = 0; a < na; a++) {
-            char text[32] = "-";
-            for (size_t i = 0; i < ncells; i++)
-                if (strcmp(cells[i].bench, benches[b]) == 0 && strcmp(cells[i].alloc, allocs[a]) == 0) {
-                    if (isnan(cells[i].ns)) snprintf(text, sizeof text, "failed");
-                    else if (isnan(cells[i].cv)) snprintf(text, sizeof text, "%.2f", cells[i].ns);
-                    else snprintf(text, sizeof text, "%.2f ±%.0f%%", cells[i].ns, 100 * cells[i].cv);
-                }
+            char text[32];
+            format_entry(cells, ncells, benches[b], allocs[a], text, sizeof text);
             printf("  %16s", text);
         }
         putchar('\n');
@@ -583,15 +611,17 @@ static int table_main(const options *o) {
 
 static int usage_error(const char *what) {
     fprintf(stderr, "mhmicro_convert: %s; usage: mhmicro_convert [--run-id ID] [--cell C] "
-                    "[--out FILE.jsonl] GB.json, or --table FILE.jsonl [--run-id ID]\n", what);
+                    "[--rep K] [--out FILE.jsonl] GB.json, or --table FILE.jsonl [--run-id ID]\n", what);
     return 2;
 }
 
 static int parse_args(int argc, char **argv, options *o) {
+    const char *rep = NULL;
     for (int i = 1; i < argc; i++) {
         const char **slot = strcmp(argv[i], "--run-id") == 0 ? &o->run_id
                             : strcmp(argv[i], "--cell") == 0 ? &o->cell
                             : strcmp(argv[i], "--out") == 0  ? &o->out
+                            : strcmp(argv[i], "--rep") == 0  ? &rep
                                                              : NULL;
         if (strcmp(argv[i], "--table") == 0) o->table = true;
         else if (slot && i + 1 < argc) *slot = argv[++i];
@@ -601,7 +631,18 @@ static int parse_args(int argc, char **argv, options *o) {
             return usage_error(what);
         } else o->input = argv[i];
     }
-    if (o->table && (o->out || o->cell)) return usage_error("--table takes no --out or --cell");
+    if (o->table && (o->out || o->cell || rep))
+        return usage_error("--table takes no --out, --cell or --rep");
+    if (rep) {
+        char *end;
+        long k = strtol(rep, &end, 10);
+        if (*end || end == rep || k < 0 || k > 1000000) {
+            char what[300];
+            snprintf(what, sizeof what, "--rep '%s' is not a repetition number (0, 1, ...)", rep);
+            return usage_error(what);
+        }
+        o->rep = (int)k;
+    }
     return o->input ? 0 : usage_error(o->table ? "missing the records file (JSONL)"
                                                : "missing the Google Benchmark JSON file");
 }

@@ -385,9 +385,17 @@ static void section_counters(doc *d, const mr_set *set)
     doc_table_end(d);
 }
 
-/* The mhbench command line of one run, rebuilt from its record. */
+static bool is_micro(const mr_run *r) { return strncmp(r->workload, "micro/", 6) == 0; }
+
+/* The command line of one run, rebuilt from its record: mhbench's, or for a
+   microbenchmark (one repetition per record, runners/micro.sh) mhmicro's. */
 static void one_run_command(const mr_run *r, char *buf, size_t len)
 {
+    if (is_micro(r)) {
+        snprintf(buf, len, "mhmicro --allocator=%s --benchmark_filter='^%s$' --benchmark_repetitions=1",
+                 r->alloc, r->workload + 6);
+        return;
+    }
     const mh_jv *params = mh_json_path(r->rec, "workload.params");
     size_t off = (size_t)snprintf(buf, len, "mhbench run %s --allocator %s --threads %d --placement %s",
                                   r->workload, r->alloc, r->threads,
@@ -415,8 +423,15 @@ static void section_reproduce(doc *d, const mr_set *set, const mr_opts *o)
             fclose(f);
         }
     }
-    doc_para(d, "The whole matrix (the config it ran is config.conf in this directory):");
-    doc_code(d, cmd[0] ? cmd : "./run.sh matrix --config config.conf");
+    bool micro_only = true;
+    for (size_t i = 0; i < set->nruns && micro_only; i++) micro_only = is_micro(&set->runs[i]);
+    if (micro_only) {
+        doc_para(d, "The whole set (runners/micro.sh: interleaved rounds, one repetition per allocator each):");
+        doc_code(d, cmd[0] ? cmd : "./run.sh micro");
+    } else {
+        doc_para(d, "The whole matrix (the config it ran is config.conf in this directory):");
+        doc_code(d, cmd[0] ? cmd : "./run.sh matrix --config config.conf");
+    }
     for (size_t i = 0; i < set->nruns; i++)
         if (set->runs[i].ok && !set->runs[i].warmup) {
             one_run_command(&set->runs[i], cmd, sizeof cmd);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # micro.allocators: runners/micro.sh runs mhmicro briefly under each allocator
-# named on the command line; every record must say that allocator served it,
-# verified, with a measured ns/op. A preload that does not take effect and an
+# named on the command line, in two interleaved rounds; every record must say
+# that allocator served it, verified, with a measured ns/op, and be repetition 0
+# or 1 of its benchmark, the rounds one after the other. A preload that does not take effect and an
 # unknown allocator must be refused (exit 3 / exit 2, one line).
 #   allocators.sh MICRO_SH MHMICRO MHMICRO_CONVERT NAME...
 set -uo pipefail
@@ -28,13 +29,20 @@ for name in "$@"; do
     esac
     mine="$(grep -F "\"allocator\":{\"name\":\"$name\"" "$records" 2>/dev/null)"
     n="$(printf '%s' "$mine" | grep -c .)"
-    [ "$n" -eq "$nbench" ] || bad "$name: $n records, want $nbench"
+    [ "$n" -eq $((2 * nbench)) ] || bad "$name: $n records, want $((2 * nbench)) (2 rounds)"
+    for rep in 0 1; do
+        k="$(printf '%s\n' "$mine" | grep -c "\"rep\":$rep,")"
+        [ "$k" -eq "$nbench" ] || bad "$name: $k records of repetition $rep, want $nbench"
+    done
     served="$(printf '%s\n' "$mine" | grep -Ec "\"served_by\":\"/[^\"]*/$lib[^\"]*\",\"verified\":true")"
     [ "$served" -eq "$n" ] || bad "$name: served_by/verified wrong in $((n - served)) records"
     ok="$(printf '%s\n' "$mine" | grep -Ec '"status":"ok".*"ns_per_op":[0-9.]+[0-9e+-]*,')"
     [ "$ok" -eq "$n" ] || bad "$name: $((n - ok)) records not ok or without ns_per_op"
     head -n 2 "$tmp/table" | grep -q " $name\b" || bad "$name: no column in the table"
 done
+# Interleaved: every record of round 0, of all allocators, comes before any of round 1.
+order="$(grep -o '"rep":[0-9]*' "$records" | cut -d: -f2 | tr -d '\n')"
+[[ "$order" =~ ^0+1+$ ]] || bad "rounds not interleaved: repetitions in file order $order"
 
 # A preload that loads but does not replace malloc (libm has none): exit 3, one line.
 "$MICRO" --allocator=libm=/lib/x86_64-linux-gnu/libm.so.6 --benchmark_filter='^empty$' \
