@@ -40,6 +40,12 @@ const char *mh_cache_setup(void) {
     return mh_global.caches ? NULL : "off(out of memory)";
 }
 
+/* Has this cache been readied (below)? A CPU that never ran a slow path has no row to
+   read, and its rows' counts would sit on 53 different pages. */
+static bool cache_used(const mh_cpu_cache *c) {
+    return __atomic_load_n(&c->row[0].cap, __ATOMIC_ACQUIRE) != 0;
+}
+
 /* The cache of the CPU this thread runs on, ready for use; NULL when the thread has no
    registered rseq area. */
 static mh_cpu_cache *current_cache(void) {
@@ -47,7 +53,7 @@ static mh_cpu_cache *current_cache(void) {
     if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
     /* Class 0's capacity last: once it is set, every class's is. */
-    if (!__atomic_load_n(&c->row[0].cap, __ATOMIC_ACQUIRE)) {
+    if (!cache_used(c)) {
         for (unsigned cls = MH_NCLASSES - 1; cls > 0; cls--)
             __atomic_store_n(&c->row[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
         __atomic_store_n(&c->row[0].cap, mh_cache_capacity(0), __ATOMIC_RELEASE);
@@ -137,6 +143,7 @@ void mh_cache_drain_current(void) {
 
 bool mh_cache_holds_objects(unsigned cpu) {
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
+    if (!cache_used(c)) return false;
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
         if (__atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED)) return true;
     return false;
@@ -165,6 +172,7 @@ void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees) {
     *allocs = *frees = 0;
     if (!mh_global.caches || cpu >= mh_global.ncpus) return;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
+    if (!cache_used(c)) return;
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++) {
         *allocs += __atomic_load_n(&c->row[cls].allocs, __ATOMIC_RELAXED);
         *frees += __atomic_load_n(&c->row[cls].frees, __ATOMIC_RELAXED);
