@@ -20,12 +20,17 @@
 #include "mh_internal.h"
 
 #define OS_PAGE          ((size_t)4096)
+/* The helpers that take or return a large_block by value are inlined: called, the
+   block travels through the stack in differently sized pieces, and store-to-load
+   forwarding failed on it (most of a cached alloc/free pair's cost). */
+#define BLOCK_INLINE     static inline __attribute__((always_inline))
 #define TABLE_MIN_SLOTS  256
 
 typedef struct large_block {
     uintptr_t addr;                    /* 0: a free table slot */
     size_t size;                       /* bytes mapped, a multiple of OS_PAGE */
-    uint32_t cached_ms;                /* in the cache: mh_now_ms() when it went in */
+    uint64_t cached_ms;                /* in the cache: mh_now_ms() when it went in (as
+                                          wide as the other fields: see BLOCK_INLINE) */
 } large_block;
 
 static struct {
@@ -52,7 +57,7 @@ static large_block *table_find(uintptr_t addr) {
     }
 }
 
-static void table_put(large_block *table, size_t cap, large_block b) {
+BLOCK_INLINE void table_put(large_block *table, size_t cap, large_block b) {
     size_t i = slot_of(b.addr, cap);
     while (table[i].addr) i = (i + 1) & (cap - 1);
     table[i] = b;
@@ -91,13 +96,14 @@ static bool table_make_room(void) {
 
 /* ---- the cache of freed blocks ----------------------------------------------------- */
 
-/* The smallest cached block of need to most bytes at align; the newest of the exact size
-   at once (a program that frees and allocates one size again finds it near the end). */
-static large_block cache_take(size_t need, size_t most, size_t align) {
+/* The smallest cached block of need to most bytes at align (a power of two); the newest
+   of the exact size at once (a program that frees and allocates one size again finds it
+   near the end). */
+BLOCK_INLINE large_block cache_take(size_t need, size_t most, size_t align) {
     int best = -1;
     for (int i = (int)L.ncached - 1; i >= 0; i--) {
         large_block b = L.cache[i];
-        if (b.size >= need && b.size <= most && b.addr % align == 0 &&
+        if (b.size >= need && b.size <= most && (b.addr & (align - 1)) == 0 &&
             (best < 0 || b.size < L.cache[best].size)) {
             best = i;
             if (b.size == need) break;
@@ -114,7 +120,7 @@ static large_block cache_take(size_t need, size_t most, size_t align) {
 /* Caches b, pushing out up to MH_LARGE_EVICT_MAX of the oldest blocks to make room;
    what is to be unmapped (those, or b alone if they would not make room) goes into
    unmap[]; returns how many. */
-static unsigned cache_put(large_block b, large_block *unmap) {
+BLOCK_INLINE unsigned cache_put(large_block b, large_block *unmap) {
     /* The oldest blocks that must go to make room, if a few can make it. */
     size_t freed = 0;
     unsigned k = 0;
@@ -178,8 +184,9 @@ static void *map_aligned(size_t size, size_t align, unsigned *calls) {
     return p;
 }
 
-static bool record(large_block b, unsigned calls) {
-    mh_lock_acquire(&L.lock);
+/* Records live block b, got with `calls` system calls; false if the table cannot grow.
+   Under L.lock. */
+BLOCK_INLINE bool record_locked(large_block b, unsigned calls) {
     bool ok = table_make_room();
     if (ok) {
         table_put(L.table, L.cap, b);
@@ -189,7 +196,6 @@ static bool record(large_block b, unsigned calls) {
         MH_STAT_ADD(L.live_bytes, b.size);
     }
     MH_STAT_ADD(L.os_calls, calls);
-    mh_lock_release(&L.lock);
     return ok;
 }
 
@@ -206,24 +212,29 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
     size_t need;
     if (!page_round(size, &need)) return NULL;
     if (align < OS_PAGE) align = OS_PAGE;
+    /* A cached block is recorded in the same critical section: a lock acquisition is
+       an atomic exchange, a good part of what a cached alloc costs. */
     mh_lock_acquire(&L.lock);
     large_block b = cache_take(need, need + need / 4, align);   /* wastes at most 25% */
+    bool recorded = b.addr && record_locked(b, 0);
     mh_lock_release(&L.lock);
     unsigned calls = 0;
-    if (b.addr) {
-        if (zero) memset((void *)b.addr, 0, b.size);
-    } else {
+    if (!b.addr) {
         b = (large_block){.addr = (uintptr_t)map_aligned(need, align, &calls), .size = need};
         if (!b.addr) {
             errno = ENOMEM;
             return NULL;
         }
+        mh_lock_acquire(&L.lock);
+        recorded = record_locked(b, calls);
+        mh_lock_release(&L.lock);
     }
-    if (!record(b, calls)) {
+    if (!recorded) {
         mh_os_unmap((void *)b.addr, b.size);
         errno = ENOMEM;
         return NULL;
     }
+    if (zero && calls == 0) memset((void *)b.addr, 0, b.size);
     return (void *)b.addr;
 }
 
