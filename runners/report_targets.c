@@ -173,11 +173,13 @@ static void note_missing(missing *m, const char *what)
         m->len += (size_t)snprintf(m->text + m->len, sizeof m->text - m->len, "%s%s", m->len ? "; " : "", what);
 }
 
-/* "met (+13%)" or "not met: 12% short" for a higher-is-better ratio against its goal. */
-static void verdict_at_least(double r, double goal, char *buf, size_t len)
+/* "met (+13%)" or "not met: 12% short" for a higher-is-better ratio against its goal;
+   `noise`: the two medians' confidence intervals overlap, so the run cannot tell. */
+static void verdict_at_least(double r, double goal, bool noise, char *buf, size_t len)
 {
-    if (r >= goal) snprintf(buf, len, "met (%+.0f%%)", (r / goal - 1) * 100);
-    else snprintf(buf, len, "NOT met: %.0f%% short", (1 - r / goal) * 100);
+    const char *tail = noise ? ", within noise" : "";
+    if (r >= goal) snprintf(buf, len, "met (%+.0f%%%s)", (r / goal - 1) * 100, tail);
+    else snprintf(buf, len, "NOT met: %.0f%% short%s", (1 - r / goal) * 100, tail);
 }
 
 /* For a lower-is-better value against its limit. */
@@ -224,7 +226,7 @@ static void throughput_row(doc *d, const mr_set *set, missing *m, const target_c
     if (!both_groups(d, set, m, t, &THROUGHPUT, thr_of, false, &mh, &best, &peer)) return;
     double r = mh->s.median / best->s.median;
     char row[1024], verdict[64];
-    verdict_at_least(r, 1.0, verdict, sizeof verdict);
+    verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), verdict, sizeof verdict);
     snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s\t%s %.3f Mops/s\t%.2f\t>= 1.0\t%s", t->label, t->threads,
              mh->s.median / 1e6, peers[peer], best->s.median / 1e6, r, verdict);
     doc_row(d, row, false);
@@ -284,7 +286,8 @@ static void classic_rss_row(doc *d, const mr_set *set, missing *m, const target_
 /* The pair microbenchmark over every small size: the worst size decides. */
 static void pair_row(doc *d, const mr_set *set, missing *m)
 {
-    int sizes = 0, met = 0, worst_size = 0, peer = 0;
+    int sizes = 0, met = 0, behind = 0, worst_size = 0, peer = 0;
+    bool worst_noise = false;
     double worst = INFINITY, logsum = 0;
     for (int ci = 0; ci < set->ncases; ci++) {
         const char *c = set->cases[ci];
@@ -300,8 +303,9 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
             continue;
         }
         double r = g->s.median / best->s.median;
-        sizes++, met += r >= 1.0, logsum += log(r);
-        if (r < worst) worst = r, worst_size = atoi(c + strlen(PAIR_PREFIX));
+        bool noise = mr_ci_overlap(&g->s, &best->s);
+        sizes++, met += r >= 1.0, behind += r < 1.0 && !noise, logsum += log(r);
+        if (r < worst) worst = r, worst_size = atoi(c + strlen(PAIR_PREFIX)), worst_noise = noise;
     }
     char row[1024], verdict[64];
     if (!sizes) {
@@ -309,10 +313,10 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
         snprintf(row, sizeof row, "malloc+free pair, every small class\t1\tn/a\tn/a\tn/a\t>= 1.0\tmissing: "
                                   PAIR_PREFIX "S records");
     } else {
-        verdict_at_least(worst, 1.0, verdict, sizeof verdict);
-        snprintf(row, sizeof row, "malloc+free pair, every small class (%d sizes <= %d B)\t1\t%d of %d sizes >= 1.0\t"
-                 "per size\tworst %.2f (size %d), geomean %.2f\t>= 1.0 each\t%s", sizes, MH_SMALL_MAX_BYTES, met,
-                 sizes, worst, worst_size, exp(logsum / sizes), verdict);
+        verdict_at_least(worst, 1.0, worst_noise, verdict, sizeof verdict);
+        snprintf(row, sizeof row, "malloc+free pair, every small class (%d sizes <= %d B)\t1\t%d of %d sizes >= 1.0, "
+                 "%d behind clear of noise\tper size\tworst %.2f (size %d), geomean %.2f\t>= 1.0 each\t%s", sizes,
+                 MH_SMALL_MAX_BYTES, met, sizes, behind, worst, worst_size, exp(logsum / sizes), verdict);
     }
     doc_row(d, row, false);
 }
@@ -327,7 +331,9 @@ void mr_section_targets(doc *d, const mr_set *set)
     doc_heading(d, 2, "Issue 6 targets");
     doc_para(d, "Each row: multiheap's median over the measured repetitions of this result set next to the best "
                 "of tcmalloc, jemalloc and mimalloc in the same set (throughput: the highest median; time and RSS: "
-                "the lowest). Ratio = multiheap / best peer. \"by how much\" is relative to the target. "
+                "the lowest). Ratio = multiheap / best peer. \"by how much\" is relative to the target; "
+                "\"within noise\" marks a throughput row whose two medians have overlapping confidence "
+                "intervals (see the per-cell tables), which this set cannot call either way. "
                 "The cells come from results/configs/targets.conf; ./run.sh targets runs them with the pair "
                 "microbenchmarks.");
     doc_table_begin(d, table_header);
