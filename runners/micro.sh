@@ -62,7 +62,9 @@ nnames=${#names[@]}
 total=$((repetitions * nnames))
 done_runs=0
 start=$SECONDS
-is_failed() { local f; for f in "${failed[@]}"; do [ "$f" = "$1" ] && return 0; done; return 1; }
+is_failed() { local f; for f in ${failed[@]+"${failed[@]}"}; do [ "$f" = "$1" ] && return 0; done; return 1; }
+# This run's messages only: a reused --out must not show an older run's last line.
+for name in "${names[@]}"; do : >"$out/stderr-${name%%=*}.txt"; done
 # The repetitions interleave: round r runs every allocator once (one Google Benchmark
 # repetition each), starting one allocator further on each round, so that a slow spell
 # of a shared machine falls on every allocator instead of on one. An allocator that

@@ -515,8 +515,8 @@ static void format_entry(const cell *cells, size_t ncells, const char *bench, co
     for (size_t i = 0; i < ncells; i++) {
         if (strcmp(cells[i].bench, bench) != 0 || strcmp(cells[i].alloc, alloc) != 0) continue;
         found++;
-        one_cv = cells[i].cv;
         if (isnan(cells[i].ns)) continue;
+        one_cv = cells[i].cv;
         v[n++] = cells[i].ns;
         sum += cells[i].ns;
         sum2 += cells[i].ns * cells[i].ns;

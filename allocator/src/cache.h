@@ -3,14 +3,16 @@
  * inside a restartable sequence (rseq). glibc registers every thread's rseq area; we
  * point its rseq_cs at a descriptor of our critical section, and if the kernel
  * preempts, migrates or signals the thread inside it, it resumes at the abort label,
- * which starts over on whatever CPU the thread is on now. Nothing is visible to other
- * code until the single commit store to the row's count, so the sequence needs no atomic
- * instruction and no lock, and a preempted thread never holds anything.
+ * which starts over on whatever CPU the thread is on now. No object or count changes
+ * hands until the single commit store to the row's count (the stores before it, to the
+ * slot above the top, the counters and the last-pushed hint, mean nothing until then),
+ * so the sequence needs no atomic instruction and no lock, and a preempted thread never
+ * holds anything.
  *
  * Both functions fail (NULL / false) when the thread's rseq area is not registered
  * (cpu_id < 0) or the row is empty / full (a CPU's rows have capacity 0 until its
- * first slow path): the caller then takes the slow path in cache.c. Only x86-64 has the sequences; other
- * targets run without the front cache (mh_cache_setup says so).
+ * first slow path): the caller then takes the slow path in cache.c. Only x86-64 has the
+ * sequences; other targets run without the front cache (mh_cache_setup says so).
  */
 #ifndef MH_CACHE_H
 #define MH_CACHE_H
@@ -109,7 +111,8 @@ fail:
 
 /* Puts obj (a freed object) on top of the class at row row_off on this CPU; false when
    the row is full or obj was the last object pushed (a double free, which the slow path
-   reports). */
+   reports after checking the top slot itself: a push aborted after its hint store leaves
+   a hint that is not on top, and costs that one free a flush). */
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     uintptr_t row, tmp;
     mh_tsan_release(obj);
@@ -240,9 +243,10 @@ static inline void *mh_cache_malloc(unsigned cls) {
 /*
  * A small free through the cache. The checks that a free pointer is one multiheap
  * handed out (an object page, the start of a slot) are made here, because an object
- * that entered the cache unchecked would later be handed out; a second free of the
- * object on top of the row is caught by the push, any second free by the mark (check
- * mode), and the heap checks every object that goes back to its page.
+ * that entered the cache unchecked would later be handed out; a second free in
+ * succession (the object the row's last push put there) is caught by the push, any
+ * second free by the mark (check mode), and the heap checks every object that goes back
+ * to its page.
  */
 static inline void mh_cache_free(void *p) {
     unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */

@@ -340,8 +340,10 @@ typedef struct mh_cache_row {
     void *slot[MH_CACHE_SLOTS];
 } mh_cache_row;
 _Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES &&
+                   offsetof(mh_cache_row, count) == 0 && offsetof(mh_cache_row, cap) == 4 &&
                    offsetof(mh_cache_row, slot) == MH_CACHE_LINE,
-               "a row is its line of counts, then its slots");
+               "a row is its line of counts, then its slots; the sequences address count "
+               "at 0 and cap at 4");
 
 typedef struct mh_cpu_cache {
     mh_cache_row row[MH_NCLASSES];     /* at mh_cache_row_of(cls) */
