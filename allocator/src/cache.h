@@ -151,7 +151,7 @@ static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
                  "subq %[k], %[count]\n\t"
                  "leaq %c[slot0](%[row], %[count], 8), %[src]\n\t"
                  "xorl %k[i], %k[i]\n\t"
-                 "movq %[i], %c[last](%[row])\n"
+                 "movq %[i], %c[last](%[row])\n"   /* objects leave: no last-pushed hint */
                  "7:\n\t"
                  "cmpq %[k], %[i]\n\t"
                  "jae 8f\n\t"
@@ -232,10 +232,11 @@ static inline uint64_t *mh_free_mark_word(void *p) {
     return (uint64_t *)p + 1;
 }
 
-/* A small object of class cls from the front cache (the slow path refills it). */
-static inline void *mh_cache_malloc(unsigned cls) {
-    void *p = mh_cache_pop(mh_cache_row_of(cls));
-    if (MH_UNLIKELY(!p)) p = mh_cache_alloc_slow(cls);
+/* A small object of the class at row row_off from the front cache (the slow path
+   refills it). */
+static inline void *mh_cache_malloc(size_t row_off) {
+    void *p = mh_cache_pop(row_off);
+    if (MH_UNLIKELY(!p)) p = mh_cache_alloc_slow(mh_class_of_row(row_off));
     if (MH_UNLIKELY(mh_global.check) && p) *mh_free_mark_word(p) = 0;
     return p;
 }

@@ -38,9 +38,10 @@ static inline size_t fast_range_size(void) {
    of the class is aligned enough, else from the heap, which finds an aligned slot. */
 static void *small_alloc(size_t size, size_t align) {
     mh_heap *h = cache_on() ? NULL : mh_current_heap();   /* initialises the class table */
-    unsigned cls = mh_size_class(size);
+    size_t row = mh_size_row(size);
+    unsigned cls = mh_class_of_row(row);
     size_t natural = mh_class_size(cls) & -mh_class_size(cls);
-    if (h == NULL && align <= natural) return mh_cache_malloc(cls);
+    if (h == NULL && align <= natural) return mh_cache_malloc(row);
     if (h == NULL) h = mh_current_heap();
     void *p = mh_heap_alloc(h, cls, align);
     if (p && mh_global.check) *mh_free_mark_word(p) = 0;
