@@ -4,10 +4,10 @@
  * point its rseq_cs at a descriptor of our critical section, and if the kernel
  * preempts, migrates or signals the thread inside it, it resumes at the abort label,
  * which starts over on whatever CPU the thread is on now. No object or count changes
- * hands until the single commit, one 16-byte store of the row's top, count and cap
- * (the stores before it, to the slot above the top and the counters, mean nothing
- * until then), so the sequence needs no atomic instruction and no lock, and a
- * preempted thread never holds anything.
+ * hands until the single commit store to the row's count (the stores before it, to the
+ * slot above the top, the counters and the last-pushed hint, mean nothing until then),
+ * so the sequence needs no atomic instruction and no lock, and a preempted thread never
+ * holds anything.
  *
  * Both functions fail (NULL / false) when the thread's rseq area is not registered
  * (cpu_id < 0) or the row is empty / full (a CPU's rows have capacity 0 until its
@@ -43,10 +43,9 @@ static inline struct rseq *mh_rseq_area(void) {
 /* Every sequence starts the same way: point glibc's rseq area at this sequence's
    descriptor (version 0, flags 0, start, length, abort; in its own section), read the
    CPU number, leave for the C label `fail` if the area is not registered, and compute
-   the address of the class's row in the CPU's cache. It ends with MH_RSEQ_COMMIT and
-   label 2; the abort handler, out of line, is preceded by the signature glibc
-   registered (RSEQ_SIG), encoded as an instruction as librseq does, and starts the
-   sequence over. */
+   the address of the class's row in the CPU's cache. It ends with label 2 after the
+   commit; the abort handler, out of line, is preceded by the signature glibc registered
+   (RSEQ_SIG), encoded as an instruction as librseq does, and starts the sequence over. */
 #define MH_RSEQ_BEGIN                                                                     \
     ".pushsection __rseq_cs, \"aw\"\n\t"                                                  \
     ".balign 32\n"                                                                        \
@@ -65,13 +64,7 @@ static inline struct rseq *mh_rseq_area(void) {
     "addq %[caches], %[row]\n\t"                                                          \
     "addq %[row_off], %[row]\n\t"
 
-/* The commit: the row's new top (register top) and its count and cap (register cc,
-   count in the low half) in one store, so that they never disagree. */
-#define MH_RSEQ_COMMIT                                                                    \
-    "movq %[top], %[v_top]\n\t"                                                           \
-    "movq %[cc], %[v_cc]\n\t"                                                             \
-    "punpcklqdq %[v_cc], %[v_top]\n\t"                                                    \
-    "movaps %[v_top], (%[row])\n"                                                         \
+#define MH_RSEQ_END                                                                       \
     "2:\n\t"                                                                              \
     ".pushsection __rseq_failure, \"ax\"\n\t"                                             \
     ".byte 0x0f, 0xb9, 0x3d\n\t"                                                          \
@@ -80,42 +73,31 @@ static inline struct rseq *mh_rseq_area(void) {
     "jmp 0b\n\t"                                                                          \
     ".popsection\n"
 
-typedef long long mh_v2di __attribute__((vector_size(16)));
-
 /* rs: the rseq area's offset from the thread pointer (addressed through %fs, which
    saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on;
-   row_off: the class's row in a cache (mh_cache_row_of); in the row, top at 0, count
-   at 8 and cap at 12, the slots from slot0. */
+   row_off: the class's row in a cache (mh_cache_row_of); in the row, count at 0, cap
+   at 4, the last object pushed at last, the slots from slot0. */
 #define MH_RSEQ_OPERANDS(row_off)                                                         \
     [rs] "r"(mh_global.rseq_offset), [caches] "m"(mh_global.caches),                     \
     [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT),              \
     [cs_field] "i"(offsetof(struct rseq, rseq_cs)),                                      \
     [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [row_off] "r"(row_off),              \
-    [slot0] "i"(offsetof(mh_cache_row, slot))
-/* Every sequence's registers: the row, its count and cap, its new top, and the two
-   halves of the commit. */
-#define MH_RSEQ_REGS                                                                      \
-    [row] "=&r"(row), [cc] "=&r"(cc), [top] "=&r"(top), [v_top] "=&x"(v_top),             \
-    [v_cc] "=&x"(v_cc)
+    [slot0] "i"(offsetof(mh_cache_row, slot)), [last] "i"(offsetof(mh_cache_row, last_pushed))
 
-/* The top object of the class at row row_off on this CPU, or NULL. The object comes
-   from the row's first word, so malloc's result waits for one load after the row's
-   address; the slot below it, the next top, is loaded beside it. */
+/* The top object of the class at row row_off on this CPU, or NULL. */
 static inline void *mh_cache_pop(size_t row_off) {
     void *obj;
-    uintptr_t row, cc, top;
-    mh_v2di v_top, v_cc;
+    uintptr_t row, tmp;
     __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movq 8(%[row]), %[cc]\n\t"
-                 "testl %k[cc], %k[cc]\n\t"
-                 "jz %l[fail]\n\t"                        /* the row was empty */
-                 "movq (%[row]), %[obj]\n\t"
-                 "subq $1, %[cc]\n\t"
-                 "movl %k[cc], %k[top]\n\t"
-                 "movq %c[slot0] - 8(%[row], %[top], 8), %[top]\n\t"
+                 "movl (%[row]), %k[tmp]\n\t"
+                 "subl $1, %k[tmp]\n\t"
+                 "jc %l[fail]\n\t"                        /* the row was empty */
+                 "movq %c[slot0](%[row], %q[tmp], 8), %[obj]\n\t"
+                 "movq $0, %c[last](%[row])\n\t"
                  "addq $1, %c[counter](%[row])\n\t"
-                 MH_RSEQ_COMMIT
-                 : [obj] "=&r"(obj), MH_RSEQ_REGS
+                 "movl %k[tmp], (%[row])\n"                /* commit */
+                 MH_RSEQ_END
+                 : [obj] "=&r"(obj), [row] "=&r"(row), [tmp] "=&r"(tmp)
                  : MH_RSEQ_OPERANDS(row_off), [counter] "i"(offsetof(mh_cache_row, allocs))
                  : "memory", "cc"
                  : fail);
@@ -128,24 +110,25 @@ fail:
 }
 
 /* Puts obj (a freed object) on top of the class at row row_off on this CPU; false when
-   the row is full or obj is already its top (freed twice, which the slow path reports). */
+   the row is full or obj was the last object pushed (a double free, which the slow path
+   reports after checking the top slot itself: a push aborted after its hint store leaves
+   a hint that is not on top, and costs that one free a flush). */
 static inline bool mh_cache_push(size_t row_off, void *obj) {
-    uintptr_t row, cc, top;
-    mh_v2di v_top, v_cc;
+    uintptr_t row, tmp;
     mh_tsan_release(obj);
     __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movl 8(%[row]), %k[top]\n\t"
-                 "cmpl 12(%[row]), %k[top]\n\t"
+                 "movl (%[row]), %k[tmp]\n\t"
+                 "cmpl 4(%[row]), %k[tmp]\n\t"
                  "jae %l[fail]\n\t"
-                 "cmpq %[obj], (%[row])\n\t"              /* freed twice in succession */
+                 "cmpq %[obj], %c[last](%[row])\n\t"   /* freed twice in succession */
                  "je %l[fail]\n\t"
-                 "movq %[obj], %c[slot0](%[row], %[top], 8)\n\t"
-                 "movq 8(%[row]), %[cc]\n\t"
-                 "addq $1, %[cc]\n\t"
-                 "movq %[obj], %[top]\n\t"
+                 "movq %[obj], %c[slot0](%[row], %q[tmp], 8)\n\t"
+                 "movq %[obj], %c[last](%[row])\n\t"
+                 "addl $1, %k[tmp]\n\t"
                  "addq $1, %c[counter](%[row])\n\t"
-                 MH_RSEQ_COMMIT
-                 : MH_RSEQ_REGS
+                 "movl %k[tmp], (%[row])\n"                /* commit */
+                 MH_RSEQ_END
+                 : [row] "=&r"(row), [tmp] "=&r"(tmp)
                  : MH_RSEQ_OPERANDS(row_off), [obj] "r"(obj),
                    [counter] "i"(offsetof(mh_cache_row, frees))
                  : "memory", "cc"
@@ -157,37 +140,30 @@ fail:
 
 /* The slow paths move objects in bulk, one sequence per batch: up to n of them from
    the top of the class at row row_off on this CPU into out[] (pop), or from in[] onto
-   it (push); both return how many moved, 0 without a registered rseq area. The new top
-   is read back from the slots (slot[-1] is NULL, for an emptied row). A sequence that
-   moves nothing leaves without its commit, which would otherwise write back a capacity
-   of 0 read from a row whose first slow path, on another CPU, is setting it. */
+   it (push); both return how many moved, 0 without a registered rseq area. */
 static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
-    uintptr_t row, cc, top, k, src, i, obj;
-    mh_v2di v_top, v_cc;
+    uintptr_t row, count, k, src, i, tmp;
     __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movq 8(%[row]), %[cc]\n\t"
-                 "movl %k[cc], %k[src]\n\t"
+                 "movl (%[row]), %k[count]\n\t"
                  "movq %[n], %[k]\n\t"
-                 "cmpq %[src], %[k]\n\t"
-                 "cmovaq %[src], %[k]\n\t"
-                 "testq %[k], %[k]\n\t"
-                 "jz %l[fail]\n\t"                        /* nothing to move: no commit */
-                 "subq %[k], %[cc]\n\t"
-                 "movl %k[cc], %k[i]\n\t"
-                 "leaq %c[slot0](%[row], %[i], 8), %[src]\n\t"
-                 "movq -8(%[src]), %[top]\n\t"
-                 "xorl %k[i], %k[i]\n"
+                 "cmpq %[count], %[k]\n\t"
+                 "cmovaq %[count], %[k]\n\t"
+                 "subq %[k], %[count]\n\t"
+                 "leaq %c[slot0](%[row], %[count], 8), %[src]\n\t"
+                 "xorl %k[i], %k[i]\n\t"
+                 "movq %[i], %c[last](%[row])\n"   /* objects leave: no last-pushed hint */
                  "7:\n\t"
                  "cmpq %[k], %[i]\n\t"
                  "jae 8f\n\t"
-                 "movq (%[src], %[i], 8), %[obj]\n\t"
-                 "movq %[obj], (%[out], %[i], 8)\n\t"
+                 "movq (%[src], %[i], 8), %[tmp]\n\t"
+                 "movq %[tmp], (%[out], %[i], 8)\n\t"
                  "addq $1, %[i]\n\t"
                  "jmp 7b\n"
                  "8:\n\t"
-                 MH_RSEQ_COMMIT
-                 : MH_RSEQ_REGS, [k] "=&r"(k), [src] "=&r"(src), [i] "=&r"(i),
-                   [obj] "=&r"(obj)
+                 "movl %k[count], (%[row])\n"   /* commit */
+                 MH_RSEQ_END
+                 : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), [src] "=&r"(src),
+                   [i] "=&r"(i), [tmp] "=&r"(tmp)
                  : MH_RSEQ_OPERANDS(row_off), [out] "r"(out), [n] "r"(n)
                  : "memory", "cc"
                  : fail);
@@ -198,32 +174,29 @@ fail:
 }
 
 static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n) {
-    uintptr_t row, cc, top, k, dst, i;
-    mh_v2di v_top, v_cc;
+    uintptr_t row, count, k, dst, i, tmp;
     for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
     __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movq 8(%[row]), %[cc]\n\t"
-                 "movl 12(%[row]), %k[k]\n\t"
-                 "movl %k[cc], %k[i]\n\t"
-                 "subq %[i], %[k]\n\t"
+                 "movl (%[row]), %k[count]\n\t"
+                 "movl 4(%[row]), %k[k]\n\t"
+                 "subq %[count], %[k]\n\t"
                  "cmpq %[n], %[k]\n\t"
                  "cmovaq %[n], %[k]\n\t"
-                 "testq %[k], %[k]\n\t"
-                 "jz %l[fail]\n\t"
-                 "leaq %c[slot0](%[row], %[i], 8), %[dst]\n\t"
+                 "leaq %c[slot0](%[row], %[count], 8), %[dst]\n\t"
                  "xorl %k[i], %k[i]\n"
                  "7:\n\t"
                  "cmpq %[k], %[i]\n\t"
                  "jae 8f\n\t"
-                 "movq (%[in], %[i], 8), %[top]\n\t"
-                 "movq %[top], (%[dst], %[i], 8)\n\t"
+                 "movq (%[in], %[i], 8), %[tmp]\n\t"
+                 "movq %[tmp], (%[dst], %[i], 8)\n\t"
                  "addq $1, %[i]\n\t"
                  "jmp 7b\n"
                  "8:\n\t"
-                 "addq %[k], %[cc]\n\t"
-                 "movq -8(%[dst], %[k], 8), %[top]\n\t"
-                 MH_RSEQ_COMMIT
-                 : MH_RSEQ_REGS, [k] "=&r"(k), [dst] "=&r"(dst), [i] "=&r"(i)
+                 "addq %[k], %[count]\n\t"
+                 "movl %k[count], (%[row])\n"   /* commit */
+                 MH_RSEQ_END
+                 : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), [dst] "=&r"(dst),
+                   [i] "=&r"(i), [tmp] "=&r"(tmp)
                  : MH_RSEQ_OPERANDS(row_off), [in] "r"(in), [n] "r"(n)
                  : "memory", "cc"
                  : fail);

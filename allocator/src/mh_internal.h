@@ -319,33 +319,31 @@ static inline unsigned mh_stash_capacity(unsigned cls) {
     return n > MH_STASH_SLOTS ? MH_STASH_SLOTS : n;
 }
 
-/* One class of one CPU's cache: a line of counts, then the slots. top, count and cap
-   are written together, by one 16-byte store that commits a restartable sequence on
-   that CPU (cap is also set once, by the CPU's first slow path, before any sequence can
-   commit); the double-free checks read count and the slots from outside, racily. A row
-   is a line longer than its slots, so the tops of the rows (the hot lines) do not all
-   fall into one L1 set, as rows 8 KiB apart would. */
+/* One class of one CPU's cache: a line of counts, then the slots. count is written only
+   inside a restartable sequence on that CPU (the commit is the store to count); cap is
+   set once, by the CPU's first slow path; the double-free checks read count and the
+   slots from outside, racily. A row is a line longer than its slots, so the tops of the
+   rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
 typedef struct mh_cache_row {
-    /* slot[count - 1], NULL when count is 0: a pop returns it without first loading
-       count to find the slot, which shortens the wait for malloc's result by a load. */
-    void *top;
     uint32_t count;                    /* objects in slot[0..count), top last */
     uint32_t cap;                      /* slots this class may use (<= MH_CACHE_SLOTS) */
     /* mallocs and frees served by this row: one add each, inside the sequence just
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
     uint64_t allocs, frees;
-    uint64_t rest_of_line[3];
-    /* slot[-1]: always NULL, the top a pop of the last object reads. */
-    void *below_slots;
+    /* The object the last single push put on top, NULL once anything took objects off:
+       a push compares with it, in the line it has already read, to refuse a second free
+       in succession. An abort between its store and the commit leaves an object that is
+       not on top; the slow path then finds that out from the slots. */
+    void *last_pushed;
+    uint64_t rest_of_line[4];
     void *slot[MH_CACHE_SLOTS];
 } mh_cache_row;
-_Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES && offsetof(mh_cache_row, top) == 0 &&
-                   offsetof(mh_cache_row, count) == 8 && offsetof(mh_cache_row, cap) == 12 &&
-                   offsetof(mh_cache_row, slot) == MH_CACHE_LINE &&
-                   offsetof(mh_cache_row, below_slots) + sizeof(void *) == MH_CACHE_LINE,
-               "a row is its line of counts, then its slots; the sequences address top at 0, "
-               "count at 8, cap at 12, and commit the three with one 16-byte store");
+_Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES &&
+                   offsetof(mh_cache_row, count) == 0 && offsetof(mh_cache_row, cap) == 4 &&
+                   offsetof(mh_cache_row, slot) == MH_CACHE_LINE,
+               "a row is its line of counts, then its slots; the sequences address count "
+               "at 0 and cap at 4");
 
 typedef struct mh_cpu_cache {
     mh_cache_row row[MH_NCLASSES];     /* at mh_cache_row_of(cls) */
