@@ -1,6 +1,8 @@
 /* Misuse is reported, never absorbed: each case runs in a child, which must die of
    SIGABRT after one stderr line naming the problem. "misuse check" runs the cases that
    need MULTIHEAP_CHECK=1 (a double free that is not the last free on its CPU). */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -76,6 +78,12 @@ int main(int argc, char **argv) {
         pid_t pid = fork();
         CHECK(pid >= 0);
         if (pid == 0) {
+            /* The front cache catches a double free on the CPU of the first free: a
+               migration between the two frees would hide it. */
+            cpu_set_t here;
+            CPU_ZERO(&here);
+            CPU_SET(sched_getcpu(), &here);
+            sched_setaffinity(0, sizeof here, &here);
             dup2(fds[1], STDERR_FILENO);
             cases[i].run();
             _exit(0);
