@@ -80,10 +80,13 @@ int main(int argc, char **argv) {
         if (pid == 0) {
             /* The front cache catches a double free on the CPU of the first free: a
                migration between the two frees would hide it. */
+            int cpu = sched_getcpu();
             cpu_set_t here;
             CPU_ZERO(&here);
-            CPU_SET(sched_getcpu(), &here);
-            sched_setaffinity(0, sizeof here, &here);
+            if (cpu >= 0) {
+                CPU_SET(cpu, &here);
+                sched_setaffinity(0, sizeof here, &here);
+            }
             dup2(fds[1], STDERR_FILENO);
             cases[i].run();
             _exit(0);
