@@ -50,7 +50,6 @@ void mh_size_classes_init(void) {
             .divisibility = UINT64_MAX / mh_class_size_table[c] + 1,
             .end = (uint64_t)mh_class_objects(c) * mh_class_size_table[c],
             .unit_mask = mh_class_unit(c) - 1,
-            .cache_row = mh_cache_row_of(c),
         };
     unsigned cls = 0;
     for (size_t i = 0; i <= MH_SMALL_MAX / 16; i++) {

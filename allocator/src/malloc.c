@@ -71,7 +71,12 @@ static size_t checked_usable_size(void *p, const char *op) {
     mh_fatal(op, p);
 }
 
-MH_API void *mh_malloc(size_t size) {
+/* The two fast paths start on a line: where the linker happened to put mh_malloc 16 bytes
+   before one, its 22 instructions spanned three lines instead of two and the pair
+   microbenchmark took 10% longer (6.2 vs 5.6 ns), whatever the change that moved it. */
+#define MH_FAST_ENTRY MH_API __attribute__((aligned(MH_CACHE_LINE)))
+
+MH_FAST_ENTRY void *mh_malloc(size_t size) {
     if (MH_LIKELY(fast_malloc_size(size))) {
         size_t row = mh_size_row(size);
         void *p = mh_cache_pop(row);
@@ -95,15 +100,16 @@ static __attribute__((noinline)) void free_general(void *p) {
     }
 }
 
-MH_API void mh_free(void *p) {
+MH_FAST_ENTRY void mh_free(void *p) {
     /* NULL is not small: the reserved range never starts at 0. The bound is read first,
        so the offset is computed once, after it. */
     size_t range = fast_range_size();
     uintptr_t off = (uintptr_t)p - (uintptr_t)mh_global.small_base;
     if (MH_LIKELY(off < range)) {
-        unsigned cls = mh_global.page_class[off >> MH_PAGE_SHIFT] - 1u;   /* UINT_MAX: none */
+        uint32_t entry = mh_global.page_class[off >> MH_PAGE_SHIFT];
+        unsigned cls = mh_page_entry_class(entry);
         if (MH_LIKELY(cls < MH_NCLASSES && mh_is_object_start(p, cls) &&
-                      mh_cache_push(mh_class_checks[cls].cache_row, p)))
+                      mh_cache_push(mh_page_entry_row(entry), p)))
             return;
     }
     free_general(p);

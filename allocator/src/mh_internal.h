@@ -101,16 +101,30 @@ MH_INTERNAL extern const uint16_t mh_class_size_table[MH_NCLASSES];
 /* Indexed by (size + 15) / 16: the row offset of the smallest class that holds size, so
    malloc's fast path has the address of its row in one load. */
 MH_INTERNAL extern uint32_t mh_size_row_table[MH_SMALL_MAX / 16 + 1];
-/* What free needs to check a pointer against a class, in one place (32 bytes). */
+/* What free needs to check a pointer against a class, in one place (24 bytes). */
 typedef struct mh_class_check {
     uint64_t divisibility;             /* 2^64 / size, rounded up */
     uint64_t end;                      /* objects_per_unit * size: slots end here */
     uint64_t unit_mask;                /* unit bytes - 1: p & unit_mask is p's offset */
-    uint64_t cache_row;                /* mh_cache_row_of(class), for free's fast path */
 } mh_class_check;
 MH_INTERNAL extern mh_class_check mh_class_checks[MH_NCLASSES];
 
 static inline size_t mh_cache_row_of(unsigned cls) { return cls * MH_CACHE_ROW_BYTES; }
+
+/* An entry of the page-class map (mh_global.page_class): class + 1 in the low bits (0: the
+   page holds no objects) and, above them, the class's row offset, a multiple of a line.
+   Free's fast path gets both from one load: the row without a second, dependent one. */
+#define MH_PAGE_ENTRY_CLASS ((uint32_t)MH_CACHE_LINE - 1)
+_Static_assert(MH_NCLASSES < MH_PAGE_ENTRY_CLASS && MH_CACHE_ROW_BYTES % MH_CACHE_LINE == 0 &&
+                   (uint64_t)MH_NCLASSES * MH_CACHE_ROW_BYTES <= UINT32_MAX,
+               "a page entry holds class + 1 below its row offset, in 32 bits");
+static inline uint32_t mh_page_entry_of(unsigned cls) {
+    return (uint32_t)mh_cache_row_of(cls) | (cls + 1);
+}
+static inline unsigned mh_page_entry_class(uint32_t e) {   /* UINT_MAX: no objects */
+    return (e & MH_PAGE_ENTRY_CLASS) - 1u;
+}
+static inline size_t mh_page_entry_row(uint32_t e) { return e & ~MH_PAGE_ENTRY_CLASS; }
 static inline unsigned mh_class_of_row(size_t row) { return (unsigned)(row / MH_CACHE_ROW_BYTES); }
 
 /* The row offset and the class of the smallest class whose objects hold `size` bytes
@@ -461,9 +475,11 @@ typedef struct mh_global_state {
     uint16_t *page_owner;              /* per page of the range: its unit's owner heap, written
                                           with mh_page.heap: the owner of an object without a
                                           read of its page's metadata (valid for object pages) */
-    uint8_t *page_class;               /* per page of the range: its class + 1, 0 if none;
-                                          written when a page is formatted or purged, read
-                                          by free: one dense byte instead of a metadata line */
+    uint32_t *page_class;              /* per page of the range: mh_page_entry_of(class), 0
+                                          if none; written when a page is formatted or
+                                          purged, read by free: one dense word instead of a
+                                          metadata line, and the row's offset without a
+                                          second load */
     /* Run-time options (multiheap.h), fixed at initialisation. */
     bool cache;                        /* the front cache runs: caches != NULL */
     bool remote_batch;                 /* other heaps' objects may enter a front cache */
@@ -510,7 +526,8 @@ static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
 /* The class of the page of p (mh_is_small(p)) plus one from the page-class map; 0 for a
    page that holds no objects (never formatted, or purged). */
 static inline unsigned mh_page_class_plus1(const void *p) {
-    return mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT];
+    return mh_page_entry_class(mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base)
+                                                    >> MH_PAGE_SHIFT]) + 1u;
 }
 
 /* The heap that owns the unit holding object p (mh_is_small(p), an object page). */

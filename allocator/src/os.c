@@ -29,11 +29,11 @@ bool mh_os_reserve_small(void) {
         mh_global.small_size = size;
         /* The two per-page maps: untouched, so they cost memory only where pages are used. */
         size_t pages = size / MH_PAGE_SIZE;
-        void *map = mmap(NULL, pages * (1 + sizeof(uint16_t)), PROT_READ | PROT_WRITE,
+        void *map = mmap(NULL, pages * (sizeof(uint32_t) + sizeof(uint16_t)), PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (map == MAP_FAILED) return false;
-        mh_global.page_owner = map;
-        mh_global.page_class = (uint8_t *)map + pages * sizeof(uint16_t);
+        mh_global.page_class = (uint32_t *)map;
+        mh_global.page_owner = (uint16_t *)(mh_global.page_class + pages);
         return true;
     }
     return false;

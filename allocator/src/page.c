@@ -9,7 +9,8 @@
 
 void mh_page_publish_class(mh_page *pg, bool object_page) {
     size_t first = (size_t)(mh_page_start(pg) - mh_global.small_base) >> MH_PAGE_SHIFT;
-    memset(&mh_global.page_class[first], object_page ? pg->cls + 1 : 0, mh_class_pages(pg->cls));
+    uint32_t entry = object_page ? mh_page_entry_of(pg->cls) : 0;
+    for (unsigned i = 0; i < mh_class_pages(pg->cls); i++) mh_global.page_class[first + i] = entry;
 }
 
 void mh_page_set_owner(mh_page *pg, unsigned heap) {
