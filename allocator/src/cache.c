@@ -104,8 +104,8 @@ static void sort_by_owner(void **objs, size_t n) {
     for (size_t i = 0; i < n; i++) objs[i] = (void *)(uintptr_t)(key[i] & ((1ull << OWNER_SHIFT) - 1));
 }
 
-/* A push refused p as the row's last-pushed object: that is a double free if p really is
-   the top of its row (an aborted push can leave a stale hint). */
+/* A push refused p: a double free if p is the top of the row of the CPU the thread runs
+   on now (the push may have run on another). */
 static void fatal_if_on_top(const mh_cpu_cache *c, unsigned cls, void *p) {
     uint32_t top = c->row[cls].count;
     if (top > 0 && c->row[cls].slot[top - 1] == p)

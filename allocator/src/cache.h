@@ -5,7 +5,7 @@
  * preempts, migrates or signals the thread inside it, it resumes at the abort label,
  * which starts over on whatever CPU the thread is on now. No object or count changes
  * hands until the single commit store to the row's count (the stores before it, to the
- * slot above the top, the counters and the last-pushed hint, mean nothing until then),
+ * slot above the top and the counters, mean nothing until then),
  * so the sequence needs no atomic instruction and no lock, and a preempted thread never
  * holds anything.
  *
@@ -76,13 +76,14 @@ static inline struct rseq *mh_rseq_area(void) {
 /* rs: the rseq area's offset from the thread pointer (addressed through %fs, which
    saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on;
    row_off: the class's row in a cache (mh_cache_row_of); in the row, count at 0, cap
-   at 4, the last object pushed at last, the slots from slot0. */
+   at 4, the slots from slot0, and below0 the word before them (so that slot[count - 1]
+   is below0 + 8 * count, never an object when count is 0). */
 #define MH_RSEQ_OPERANDS(row_off)                                                         \
     [rs] "r"(mh_global.rseq_offset), [caches] "m"(mh_global.caches),                     \
     [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT),              \
     [cs_field] "i"(offsetof(struct rseq, rseq_cs)),                                      \
     [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [row_off] "r"(row_off),              \
-    [slot0] "i"(offsetof(mh_cache_row, slot)), [last] "i"(offsetof(mh_cache_row, last_pushed))
+    [slot0] "i"(offsetof(mh_cache_row, slot)), [below0] "i"(offsetof(mh_cache_row, below_slot0))
 
 /* The top object of the class at row row_off on this CPU, or NULL. */
 static inline void *mh_cache_pop(size_t row_off) {
@@ -93,7 +94,6 @@ static inline void *mh_cache_pop(size_t row_off) {
                  "subl $1, %k[tmp]\n\t"
                  "jc %l[fail]\n\t"                        /* the row was empty */
                  "movq %c[slot0](%[row], %q[tmp], 8), %[obj]\n\t"
-                 "movq $0, %c[last](%[row])\n\t"
                  "addq $1, %c[counter](%[row])\n\t"
                  "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
@@ -110,9 +110,10 @@ fail:
 }
 
 /* Puts obj (a freed object) on top of the class at row row_off on this CPU; false when
-   the row is full or obj was the last object pushed (a double free, which the slow path
-   reports after checking the top slot itself: a push aborted after its hint store leaves
-   a hint that is not on top, and costs that one free a flush). */
+   the row is full or obj is already its top (a double free in succession, which the
+   slow path reports). The top's slot is usually in the line of the slot the push
+   writes; comparing with it needs no store in malloc, as a last-pushed hint in the
+   row's first line did (one store fewer in each fast path). */
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     uintptr_t row, tmp;
     mh_tsan_release(obj);
@@ -120,10 +121,9 @@ static inline bool mh_cache_push(size_t row_off, void *obj) {
                  "movl (%[row]), %k[tmp]\n\t"
                  "cmpl 4(%[row]), %k[tmp]\n\t"
                  "jae %l[fail]\n\t"
-                 "cmpq %[obj], %c[last](%[row])\n\t"   /* freed twice in succession */
+                 "cmpq %[obj], %c[below0](%[row], %q[tmp], 8)\n\t"   /* already on top */
                  "je %l[fail]\n\t"
                  "movq %[obj], %c[slot0](%[row], %q[tmp], 8)\n\t"
-                 "movq %[obj], %c[last](%[row])\n\t"
                  "addl $1, %k[tmp]\n\t"
                  "addq $1, %c[counter](%[row])\n\t"
                  "movl %k[tmp], (%[row])\n"                /* commit */
@@ -150,8 +150,7 @@ static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
                  "cmovaq %[count], %[k]\n\t"
                  "subq %[k], %[count]\n\t"
                  "leaq %c[slot0](%[row], %[count], 8), %[src]\n\t"
-                 "xorl %k[i], %k[i]\n\t"
-                 "movq %[i], %c[last](%[row])\n"   /* objects leave: no last-pushed hint */
+                 "xorl %k[i], %k[i]\n"
                  "7:\n\t"
                  "cmpq %[k], %[i]\n\t"
                  "jae 8f\n\t"
@@ -245,7 +244,7 @@ static inline void *mh_cache_malloc(size_t row_off) {
  * A small free through the cache. The checks that a free pointer is one multiheap
  * handed out (an object page, the start of a slot) are made here, because an object
  * that entered the cache unchecked would later be handed out; a second free in
- * succession (the object the row's last push put there) is caught by the push, any
+ * succession (the object on top of the row) is caught by the push, any
  * second free by the mark (check mode), and the heap checks every object that goes back
  * to its page.
  */

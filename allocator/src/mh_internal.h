@@ -345,19 +345,18 @@ typedef struct mh_cache_row {
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
     uint64_t allocs, frees;
-    /* The object the last single push put on top, NULL once anything took objects off:
-       a push compares with it, in the line it has already read, to refuse a second free
-       in succession. An abort between its store and the commit leaves an object that is
-       not on top; the slow path then finds that out from the slots. */
-    void *last_pushed;
     uint64_t rest_of_line[4];
+    /* Read by a push as slot[-1] when the row is empty, to compare with the object it
+       pushes: zero, never written, never an object. */
+    const void *below_slot0;
     void *slot[MH_CACHE_SLOTS];
 } mh_cache_row;
 _Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES &&
                    offsetof(mh_cache_row, count) == 0 && offsetof(mh_cache_row, cap) == 4 &&
-                   offsetof(mh_cache_row, slot) == MH_CACHE_LINE,
+                   offsetof(mh_cache_row, slot) == MH_CACHE_LINE &&
+                   offsetof(mh_cache_row, below_slot0) + sizeof(void *) == MH_CACHE_LINE,
                "a row is its line of counts, then its slots; the sequences address count "
-               "at 0 and cap at 4");
+               "at 0, cap at 4 and slot[-1] just below the slots");
 
 typedef struct mh_cpu_cache {
     mh_cache_row row[MH_NCLASSES];     /* at mh_cache_row_of(cls) */
