@@ -38,7 +38,8 @@ static inline void escape(void *p) { __asm__ volatile("" : : "g"(p) : "memory");
  * reports user counters NAME (total over threads) and NAME_per_op (per item, averaged
  * over threads). Counters the kernel refuses are probed once in main and named in the
  * context with the reason, so the converter writes them as null. Memory: the peak RSS
- * mark is reset before the loop, and peak and end RSS are read after it.
+ * mark is reset before the loop, and peak and end RSS are read after it; a refused
+ * reset is named in the context too (the peak is then the process's).
  */
 
 typedef struct measure {
@@ -59,32 +60,18 @@ static void probe_counters(void) {
         gb_add_context(key, why);
     }
     mh_perf_collect(&p, &c);
-}
-
-/* "5" resets VmHWM (Linux >= 4.0), so the peak RSS read afterwards is this benchmark's. */
-static void reset_peak_rss(void) {
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (f) {
-        fputs("5", f);
-        fclose(f);
+    int err = mh_peak_rss_reset();
+    if (err) {
+        char why[160];
+        snprintf(why, sizeof why, "/proc/self/clear_refs: %s (cannot reset VmHWM): the process's peak",
+                 strerror(err));
+        gb_add_context("mh.peak_rss_reason", why);
     }
-}
-
-/* VmHWM and VmRSS in KiB from /proc/self/status; false if unreadable. */
-static bool read_rss(double *peak_kib, double *now_kib) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[128];
-    int found = 0;
-    if (!f) return false;
-    while (fgets(line, sizeof line, f))
-        found += sscanf(line, "VmHWM: %lf", peak_kib) + sscanf(line, "VmRSS: %lf", now_kib);
-    fclose(f);
-    return found == 2;
 }
 
 static void measure_start(measure *m) {
     memset(&m->counts, 0, sizeof m->counts);
-    reset_peak_rss();
+    mh_peak_rss_reset();   /* the peak RSS read at the end is this benchmark's */
     mh_perf_open(&m->perf);
     mh_perf_enable(&m->perf);
 }
@@ -115,10 +102,10 @@ static void finish(gb_state *st, measure *m, int64_t items_per_iteration, double
         snprintf(key, sizeof key, "%s_user_only", mh_counter_names[i]);
         gb_counter(st, key, m->counts.user_only[i], GB_COUNTER_AVG_THREADS);
     }
-    double peak, now;
-    if (read_rss(&peak, &now)) {
-        gb_counter(st, "peak_rss_kib", peak, GB_COUNTER_AVG_THREADS);
-        gb_counter(st, "end_rss_kib", now, GB_COUNTER_AVG_THREADS);
+    uint64_t peak, now;
+    if (mh_status_rss(&peak, &now)) {
+        gb_counter(st, "peak_rss_kib", (double)peak, GB_COUNTER_AVG_THREADS);
+        gb_counter(st, "end_rss_kib", (double)now, GB_COUNTER_AVG_THREADS);
     }
     gb_counter(st, "peak_live_kib", live_bytes / 1024, GB_COUNTER_DEFAULT);
     gb_set_items_processed(st, items);

@@ -277,7 +277,7 @@ static void write_per_thread(mh_jw *w, int threads) {
 /* Peak and end RSS of the benchmark's last run (mhmicro resets the peak mark before
  * it); no sampling, and RSS over live bytes is meaningless next to the harness's own
  * few MiB, so it is null. */
-static void write_memory(mh_jw *w, const bench *b) {
+static void write_memory(mh_jw *w, const bench *b, const mh_jv *ctx) {
     mh_jw_obj_begin(w, "memory");
     mh_jw_int(w, "sample_interval_ms", 0);
     mh_jw_obj_begin(w, "rss_series");
@@ -289,6 +289,8 @@ static void write_memory(mh_jw *w, const bench *b) {
     mh_jw_arr_end(w);
     mh_jw_obj_end(w);
     mh_jw_num(w, "peak_rss_kib", median_of(b, "peak_rss_kib"));
+    mh_jw_str(w, "peak_rss_source", "VmHWM");
+    mh_jw_str(w, "peak_rss_reason", mh_json_str_or(mh_json_get(ctx, "mh.peak_rss_reason"), NULL));
     mh_jw_num(w, "end_rss_kib", median_of(b, "end_rss_kib"));
     mh_jw_num(w, "peak_live_kib", median_of(b, "peak_live_kib"));
     mh_jw_null(w, "rss_over_live");
@@ -375,7 +377,7 @@ static void write_record(FILE *f, bool pretty, const options *o, const bench *b,
     mh_jw_obj_end(&w);
     write_per_thread(&w, threads);
     write_counters(&w, b, ctx);
-    write_memory(&w, b);
+    write_memory(&w, b, ctx);
     write_latency(&w);
     mh_jw_obj_begin(&w, "extra");
     mh_jw_str(&w, "source", "google-benchmark");

@@ -177,6 +177,29 @@ static void test_counters_latency_ops(void)
     mh_json_free(rec);
 }
 
+/* A peak far shorter than the sampling interval: 64 blocks of 1 MiB written and freed
+   between the first sample and the last. The kernel's high-water mark sees it; the
+   samples cannot. Where the mark cannot be reset, the record must say why. */
+static void test_peak_rss(void)
+{
+    int rc = run("run t-churn --threads 1 --lat-every 0 --iters=64 --hold=64 --size=1048576 --mode=touch "
+                 "--rss-interval-ms 60000 --out '%s'", out_path);
+    mh_jv *rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "t-churn 1 MiB: exit %d %s", rc, err_text);
+    if (strcmp(str(rec, "memory.peak_rss_source"), "VmHWM") == 0) {
+        CHECK(num(rec, "memory.peak_rss_kib") >= 64 * 1024, "peak RSS %g KiB missed 64 MiB written",
+              num(rec, "memory.peak_rss_kib"));
+        CHECK(num(rec, "memory.sampled_peak_rss_kib") <= num(rec, "memory.peak_rss_kib"),
+              "a sample above the peak");
+    } else {
+        CHECK(strcmp(str(rec, "memory.peak_rss_source"), "samples") == 0 &&
+                  strlen(str(rec, "memory.peak_rss_reason")) > 10,
+              "peak RSS source '%s' without a reason", str(rec, "memory.peak_rss_source"));
+        printf("peak RSS from samples on this machine: %s\n", str(rec, "memory.peak_rss_reason"));
+    }
+    mh_json_free(rec);
+}
+
 static void test_null_path(void)
 {
     int rc = run("run t-churn --threads 2 --null-alloc --check --out '%s'", out_path);
@@ -303,6 +326,7 @@ int main(int argc, char **argv)
     test_bad_input();
     test_placement();
     test_counters_latency_ops();
+    test_peak_rss();
     test_null_path();
     test_children();
     test_corruption();
