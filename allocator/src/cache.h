@@ -85,26 +85,19 @@ static inline struct rseq *mh_rseq_area(void) {
     [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [row_off] "r"(row_off),              \
     [slot0] "i"(offsetof(mh_cache_row, slot)), [below0] "i"(offsetof(mh_cache_row, below_slot0))
 
-/* The top object of the class at row row_off on this CPU, or NULL. It also prefetches,
-   for writing, the object below, which the class's next malloc here returns: objects
-   freed from another core (a producer's, a remote free's) arrive in a row untouched, so
-   their lines are still in the other core's cache, and a program's first write into
-   one waited for the transfer (28% of cross-core-free's time). A prefetch of the zero
-   word below an empty row does nothing. */
+/* The top object of the class at row row_off on this CPU, or NULL. */
 static inline void *mh_cache_pop(size_t row_off) {
     void *obj;
-    uintptr_t row, tmp, next;
+    uintptr_t row, tmp;
     __asm__ volatile goto(MH_RSEQ_BEGIN
                  "movl (%[row]), %k[tmp]\n\t"
                  "subl $1, %k[tmp]\n\t"
                  "jc %l[fail]\n\t"                        /* the row was empty */
                  "movq %c[slot0](%[row], %q[tmp], 8), %[obj]\n\t"
-                 "movq %c[below0](%[row], %q[tmp], 8), %[next]\n\t"
-                 "prefetchw (%[next])\n\t"
                  "addq $1, %c[counter](%[row])\n\t"
                  "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
-                 : [obj] "=&r"(obj), [row] "=&r"(row), [tmp] "=&r"(tmp), [next] "=&r"(next)
+                 : [obj] "=&r"(obj), [row] "=&r"(row), [tmp] "=&r"(tmp)
                  : MH_RSEQ_OPERANDS(row_off), [counter] "i"(offsetof(mh_cache_row, allocs))
                  : "memory", "cc"
                  : fail);

@@ -346,9 +346,8 @@ typedef struct mh_cache_row {
        needs a preemption on that one instruction). */
     uint64_t allocs, frees;
     uint64_t rest_of_line[4];
-    /* Read as slot[-1] when the row is empty or holds one object, by a push to compare
-       with the object it pushes and by a pop to prefetch the next object: zero, never
-       written, never an object. */
+    /* Read by a push as slot[-1] when the row is empty, to compare with the object it
+       pushes: zero, never written, never an object. */
     const void *below_slot0;
     void *slot[MH_CACHE_SLOTS];
 } mh_cache_row;
