@@ -8,7 +8,8 @@
  * most MH_LARGE_CACHE_SLOTS blocks and MH_LARGE_CACHE_BYTES in all, no block over
  * MH_LARGE_CACHE_MAX_BLOCK; when full, the oldest blocks are unmapped first (a few at a
  * time: a block that would need more evictions is unmapped itself). A cached
- * block serves a request needing up to 25% less, so the waste it brings is bounded.
+ * block serves a request needing up to 25% less, so the waste it brings is bounded; a
+ * request that none fits grows the largest smaller one (mremap) rather than mapping anew.
  * The purger thread unmaps blocks that stayed in the cache for MULTIHEAP_PURGE_MS.
  * One lock guards the table, the cache and the counters; mmap, munmap and mremap of
  * blocks are made without it.
@@ -96,6 +97,16 @@ static bool table_make_room(void) {
 
 /* ---- the cache of freed blocks ----------------------------------------------------- */
 
+/* Cache entry i, taken out; an empty block for i < 0. */
+BLOCK_INLINE large_block cache_remove(int i) {
+    if (i < 0) return (large_block){.addr = 0};
+    large_block b = L.cache[i];
+    L.cached_bytes -= b.size;
+    L.ncached--;
+    memmove(&L.cache[i], &L.cache[i + 1], (L.ncached - (unsigned)i) * sizeof b);
+    return b;
+}
+
 /* The smallest cached block of need to most bytes at align (a power of two); the newest
    of the exact size at once (a program that frees and allocates one size again finds it
    near the end). */
@@ -109,12 +120,20 @@ BLOCK_INLINE large_block cache_take(size_t need, size_t most, size_t align) {
             if (b.size == need) break;
         }
     }
-    if (best < 0) return (large_block){.addr = 0};
-    large_block b = L.cache[best];
-    L.cached_bytes -= b.size;
-    L.ncached--;
-    memmove(&L.cache[best], &L.cache[best + 1], (L.ncached - (unsigned)best) * sizeof b);
-    return b;
+    return cache_remove(best);
+}
+
+/* For a request of need bytes that no cached block fits: the largest cached block
+   smaller than need, to be grown into it (grow_block) instead of mapping anew. A program
+   whose large sizes drift upwards (a sweep, growing buffers) then reuses the resident
+   pages of the sizes it left, where it kept them beside the new ones until the purger
+   unmapped them. Bigger blocks are not cut down: a program alternating two sizes keeps
+   both cached. */
+BLOCK_INLINE large_block cache_take_to_grow(size_t need) {
+    int best = -1;
+    for (int i = 0; i < (int)L.ncached; i++)
+        if (L.cache[i].size < need && (best < 0 || L.cache[i].size > L.cache[best].size)) best = i;
+    return cache_remove(best);
 }
 
 /* Caches b, pushing out up to MH_LARGE_EVICT_MAX of the oldest blocks to make room;
@@ -184,6 +203,17 @@ static void *map_aligned(size_t size, size_t align, unsigned *calls) {
     return p;
 }
 
+/* Block b (out of the cache) grown to need bytes by mremap, which moves page table
+   entries and never copies; NULL if it failed (b is then unmapped). */
+static void *grow_block(large_block b, size_t need, unsigned *calls) {
+    void *q = mremap((void *)b.addr, b.size, need, MREMAP_MAYMOVE);
+    (*calls)++;
+    if (q != MAP_FAILED) return q;
+    mh_os_unmap((void *)b.addr, b.size);
+    (*calls)++;
+    return NULL;
+}
+
 /* Records live block b, got with `calls` system calls; false if the table cannot grow.
    Under L.lock. */
 BLOCK_INLINE bool record_locked(large_block b, unsigned calls) {
@@ -216,11 +246,16 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
        an atomic exchange, a good part of what a cached alloc costs. */
     mh_lock_acquire(&L.lock);
     large_block b = cache_take(need, need + need / 4, align);   /* wastes at most 25% */
+    large_block smaller = b.addr || align > OS_PAGE ? (large_block){.addr = 0} : cache_take_to_grow(need);
     bool recorded = b.addr && record_locked(b, 0);
     mh_lock_release(&L.lock);
     unsigned calls = 0;
+    size_t used = b.size;   /* bytes that may hold a former block's data */
     if (!b.addr) {
-        b = (large_block){.addr = (uintptr_t)map_aligned(need, align, &calls), .size = need};
+        void *p = smaller.addr ? grow_block(smaller, need, &calls) : NULL;
+        used = p ? smaller.size : 0;
+        if (!p) p = map_aligned(need, align, &calls);
+        b = (large_block){.addr = (uintptr_t)p, .size = need};
         if (!b.addr) {
             errno = ENOMEM;
             return NULL;
@@ -234,7 +269,7 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
         errno = ENOMEM;
         return NULL;
     }
-    if (zero && calls == 0) memset((void *)b.addr, 0, b.size);
+    if (zero) memset((void *)b.addr, 0, used);
     return (void *)b.addr;
 }
 

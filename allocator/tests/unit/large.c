@@ -1,5 +1,6 @@
 /* Large blocks: the address table under many live blocks, the cache of freed blocks
-   (repeated alloc/free of similar sizes makes no system call), and its bounds. */
+   (repeated alloc/free of similar sizes makes no system call), its bounds, and a request
+   no cached block fits growing a smaller cached one. */
 #include <malloc.h>
 #include <stdint.h>
 #include <string.h>
@@ -66,6 +67,22 @@ int main(void) {
     for (int i = 0; i < 20; i++) big[i] = malloc(8 << 20);
     CHECK(os_calls() - calls >= 20 - MH_LARGE_CACHE_BYTES / (8 << 20));
     for (int i = 0; i < 20; i++) free(big[i]);
+
+    /* A request that no cached block fits grows the largest smaller one, here 300 KiB (the
+       others are the ~100 KB blocks above): one call, the old data zeroed for calloc, and
+       the 300 KiB block no longer cached, so asking for it again costs a call. */
+    char *s = malloc(300 << 10);
+    memset(s, 0xab, 300 << 10);
+    free(s);
+    calls = os_calls();
+    char *grown = calloc(1, 5 << 20);
+    CHECK(grown != NULL && os_calls() == calls + 1);
+    for (size_t i = 0; i < (5 << 20); i += 512) CHECK(grown[i] == 0 && grown[i + 511] == 0);
+    calls = os_calls();
+    s = malloc(300 << 10);
+    CHECK(s != NULL && os_calls() == calls + 1);
+    free(s);
+    free(grown);
 
     /* Blocks over MH_LARGE_CACHE_MAX_BLOCK are unmapped at once. */
     calls = os_calls();
