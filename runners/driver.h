@@ -104,8 +104,8 @@ typedef struct mh_memory mh_memory;
 mh_memory *mh_memory_start(mh_run *run, unsigned interval_ms);
 void       mh_memory_stop(mh_memory *m);       /* joins the sampler, takes the last sample */
 /* Resets the kernel's high-water mark of this process's resident set (VmHWM) to the
-   current RSS: 0, or the errno that refused it. */
-int        mh_peak_rss_reset(void);
+   current RSS; false, with why[len] (may be NULL, 0) saying why, if the kernel refused. */
+bool       mh_peak_rss_reset(char *why, size_t len);
 /* VmHWM and VmRSS in KiB from /proc/self/status; false if unreadable. */
 bool       mh_status_rss(uint64_t *peak_kib, uint64_t *now_kib);
 void       mh_memory_write(const mh_memory *m, mh_jw *w);

@@ -40,19 +40,21 @@ struct mh_memory {
     size_t n, cap;
     uint64_t peak_rss_kib, end_rss_kib;   /* largest and last sample */
     int64_t peak_live_bytes;
-    int hwm_reset_err;                     /* mh_peak_rss_reset() at the start: 0, errno */
+    bool hwm_reset;                        /* mh_peak_rss_reset() at the start; if not, */
+    char hwm_why[160];                     /* why */
     uint64_t hwm_kib;                      /* VmHWM at the end; 0: not read */
 };
 
-int mh_peak_rss_reset(void)
+bool mh_peak_rss_reset(char *why, size_t len)
 {
     /* "5": clear_refs resets the peak RSS only (Linux >= 4.0); 1-4 would touch page bits. */
     int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    int err = write(fd, "5", 1) == 1 ? 0 : errno ? errno : EIO;
-    close(fd);
-    return err;
+    int err = fd < 0 ? errno : write(fd, "5", 1) == 1 ? 0 : errno ? errno : EIO;
+    if (fd >= 0)
+        close(fd);
+    if (err)
+        snprintf(why, len, "/proc/self/clear_refs: %s (cannot reset VmHWM)", strerror(err));
+    return !err;
 }
 
 bool mh_status_rss(uint64_t *peak_kib, uint64_t *now_kib)
@@ -119,8 +121,9 @@ static void take_sample(mh_memory *m)
 static void *sampler(void *arg)
 {
     mh_memory *m = arg;
+    /* Before the barrier: no worker starts until the mark is reset. */
+    m->hwm_reset = mh_peak_rss_reset(m->hwm_why, sizeof m->hwm_why);
     m->t0_ns = mh_run_wait_start(m->run);
-    m->hwm_reset_err = mh_peak_rss_reset();
     struct timespec next = { (time_t)(m->t0_ns / 1000000000u), (long)(m->t0_ns % 1000000000u) };
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
@@ -165,8 +168,10 @@ void mh_memory_stop(mh_memory *m)
     take_sample(m);
     m->end_rss_kib = m->n ? m->s[m->n - 1].rss_kib : 0;
     uint64_t hwm, now;
-    if (!m->hwm_reset_err && mh_status_rss(&hwm, &now))
+    if (m->hwm_reset && mh_status_rss(&hwm, &now))
         m->hwm_kib = hwm;
+    else if (m->hwm_reset)
+        snprintf(m->hwm_why, sizeof m->hwm_why, "VmHWM unreadable in /proc/self/status");
 }
 
 void mh_memory_write(const mh_memory *m, mh_jw *w)
@@ -190,19 +195,8 @@ void mh_memory_write(const mh_memory *m, mh_jw *w)
     /* The kernel's counters are per-CPU approximations: never report less than a sample saw. */
     uint64_t peak = m->hwm_kib > m->peak_rss_kib ? m->hwm_kib : m->peak_rss_kib;
     mh_jw_int(w, "peak_rss_kib", (long long)peak);
-    if (m->hwm_kib) {
-        mh_jw_str(w, "peak_rss_source", "VmHWM");
-        mh_jw_null(w, "peak_rss_reason");
-    } else {
-        char why[160];
-        if (m->hwm_reset_err)
-            snprintf(why, sizeof why, "/proc/self/clear_refs: %s (cannot reset VmHWM): largest sample",
-                     strerror(m->hwm_reset_err));
-        else
-            snprintf(why, sizeof why, "VmHWM unreadable in /proc/self/status: largest sample");
-        mh_jw_str(w, "peak_rss_source", "samples");
-        mh_jw_str(w, "peak_rss_reason", why);
-    }
+    mh_jw_str(w, "peak_rss_source", m->hwm_kib ? "VmHWM" : "samples");
+    mh_jw_str(w, "peak_rss_reason", m->hwm_kib ? NULL : m->hwm_why);
     mh_jw_int(w, "sampled_peak_rss_kib", (long long)m->peak_rss_kib);
     mh_jw_int(w, "end_rss_kib", (long long)m->end_rss_kib);
     mh_jw_int(w, "peak_live_kib", m->peak_live_bytes / 1024);

@@ -47,7 +47,8 @@ typedef struct measure {
     mh_counts counts;
 } measure;
 
-/* Names each counter that cannot be opened, and why, in the JSON context. */
+/* Names each counter that cannot be opened, and why, in the JSON context; and whether
+   the peak RSS mark cannot be reset. */
 static void probe_counters(void) {
     mh_perf_thread p;
     mh_counts c = {0};
@@ -60,18 +61,13 @@ static void probe_counters(void) {
         gb_add_context(key, why);
     }
     mh_perf_collect(&p, &c);
-    int err = mh_peak_rss_reset();
-    if (err) {
-        char why[160];
-        snprintf(why, sizeof why, "/proc/self/clear_refs: %s (cannot reset VmHWM): the process's peak",
-                 strerror(err));
-        gb_add_context("mh.peak_rss_reason", why);
-    }
+    char why[160];
+    if (!mh_peak_rss_reset(why, sizeof why)) gb_add_context("mh.peak_rss_reason", why);
 }
 
 static void measure_start(measure *m) {
     memset(&m->counts, 0, sizeof m->counts);
-    mh_peak_rss_reset();   /* the peak RSS read at the end is this benchmark's */
+    mh_peak_rss_reset(NULL, 0);   /* the peak read at the end is this benchmark's */
     mh_perf_open(&m->perf);
     mh_perf_enable(&m->perf);
 }

@@ -288,9 +288,11 @@ static void write_memory(mh_jw *w, const bench *b, const mh_jv *ctx) {
     mh_jw_arr_begin(w, "live_kib");
     mh_jw_arr_end(w);
     mh_jw_obj_end(w);
+    const char *not_reset = mh_json_str_or(mh_json_get(ctx, "mh.peak_rss_reason"), NULL);
     mh_jw_num(w, "peak_rss_kib", median_of(b, "peak_rss_kib"));
-    mh_jw_str(w, "peak_rss_source", "VmHWM");
-    mh_jw_str(w, "peak_rss_reason", mh_json_str_or(mh_json_get(ctx, "mh.peak_rss_reason"), NULL));
+    mh_jw_str(w, "peak_rss_source", not_reset ? "VmHWM without reset" : "VmHWM");
+    mh_jw_str(w, "peak_rss_reason", not_reset);
+    mh_jw_null(w, "sampled_peak_rss_kib");   /* no samples */
     mh_jw_num(w, "end_rss_kib", median_of(b, "end_rss_kib"));
     mh_jw_num(w, "peak_live_kib", median_of(b, "peak_live_kib"));
     mh_jw_null(w, "rss_over_live");

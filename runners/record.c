@@ -310,6 +310,19 @@ static void check_memory(vctx *v, const mh_jv *rec)
     need(v, rec, "memory.end_rss_kib", MH_JNUM);
     need(v, rec, "memory.peak_live_kib", MH_JNUM);
     need_num_or_null(v, rec, "memory.rss_over_live");
+    /* Where the peak's source is recorded (not in older records): a known source, and a
+       reason exactly when the kernel's mark was not used as planned. */
+    const mh_jv *source = mh_json_path(rec, "memory.peak_rss_source");
+    if (source) {
+        const char *s = mh_json_str_or(source, "");
+        const mh_jv *why = mh_json_path(rec, "memory.peak_rss_reason");
+        bool hwm = strcmp(s, "VmHWM") == 0;
+        if (!hwm && strcmp(s, "samples") != 0 && strcmp(s, "VmHWM without reset") != 0)
+            problem(v, "%s must be VmHWM, samples or VmHWM without reset", "memory.peak_rss_source");
+        else if (!why || (hwm ? why->type != MH_JNULL : why->type != MH_JSTR))
+            problem(v, "%s must be null for VmHWM and say why otherwise", "memory.peak_rss_reason");
+        need_num_or_null(v, rec, "memory.sampled_peak_rss_kib");
+    }
     if (!need(v, rec, "memory.rss_series.t_ms", MH_JARR) || !need(v, rec, "memory.rss_series.rss_kib", MH_JARR) ||
         !need(v, rec, "memory.rss_series.live_kib", MH_JARR))
         return;

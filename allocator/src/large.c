@@ -204,13 +204,20 @@ static void *map_aligned(size_t size, size_t align, unsigned *calls) {
 }
 
 /* Block b (out of the cache) grown to need bytes by mremap, which moves page table
-   entries and never copies; NULL if it failed (b is then unmapped). */
+   entries and never copies; NULL if it failed, with b back in the cache and errno kept
+   (the caller maps anew and may well succeed). */
 static void *grow_block(large_block b, size_t need, unsigned *calls) {
+    int saved = errno;
     void *q = mremap((void *)b.addr, b.size, need, MREMAP_MAYMOVE);
     (*calls)++;
     if (q != MAP_FAILED) return q;
-    mh_os_unmap((void *)b.addr, b.size);
-    (*calls)++;
+    errno = saved;
+    large_block evicted[MH_LARGE_EVICT_MAX + 1];
+    mh_lock_acquire(&L.lock);
+    unsigned n = cache_put(b, evicted);
+    MH_STAT_ADD(L.os_calls, n);
+    mh_lock_release(&L.lock);
+    for (unsigned i = 0; i < n; i++) mh_os_unmap((void *)evicted[i].addr, evicted[i].size);
     return NULL;
 }
 

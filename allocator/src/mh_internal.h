@@ -101,8 +101,9 @@ MH_INTERNAL extern const uint16_t mh_class_size_table[MH_NCLASSES];
 /* Indexed by (size + 15) / 16: the row offset of the smallest class that holds size, so
    malloc's fast path has the address of its row in one load. */
 MH_INTERNAL extern uint32_t mh_size_row_table[MH_SMALL_MAX / 16 + 1];
-/* What free needs to check a pointer against a class, in one place (24 bytes). */
-typedef struct mh_class_check {
+/* What free needs to check a pointer against a class, in one place: 24 bytes, aligned to
+   32 so that no class's entry straddles two lines. */
+typedef struct __attribute__((aligned(32))) mh_class_check {
     uint64_t divisibility;             /* 2^64 / size, rounded up */
     uint64_t end;                      /* objects_per_unit * size: slots end here */
     uint64_t unit_mask;                /* unit bytes - 1: p & unit_mask is p's offset */
@@ -115,7 +116,7 @@ static inline size_t mh_cache_row_of(unsigned cls) { return cls * MH_CACHE_ROW_B
    page holds no objects) and, above them, the class's row offset, a multiple of a line.
    Free's fast path gets both from one load: the row without a second, dependent one. */
 #define MH_PAGE_ENTRY_CLASS ((uint32_t)MH_CACHE_LINE - 1)
-_Static_assert(MH_NCLASSES < MH_PAGE_ENTRY_CLASS && MH_CACHE_ROW_BYTES % MH_CACHE_LINE == 0 &&
+_Static_assert(MH_NCLASSES <= MH_PAGE_ENTRY_CLASS && MH_CACHE_ROW_BYTES % MH_CACHE_LINE == 0 &&
                    (uint64_t)MH_NCLASSES * MH_CACHE_ROW_BYTES <= UINT32_MAX,
                "a page entry holds class + 1 below its row offset, in 32 bits");
 static inline uint32_t mh_page_entry_of(unsigned cls) {

@@ -1,6 +1,7 @@
 /* Large blocks: the address table under many live blocks, the cache of freed blocks
    (repeated alloc/free of similar sizes makes no system call), its bounds, and a request
    no cached block fits growing a smaller cached one. */
+#include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,6 +15,16 @@ static uint64_t os_calls(void) { return stats_now().large_os_calls; }
 
 int main(void) {
     mh_free(mh_malloc(1));
+
+    /* A grow that fails loses nothing: the only cached block (300 KiB) cannot become 128
+       TiB, goes back to the cache, and serves the next request of its size. */
+    free(malloc(300 << 10));
+    errno = 0;
+    CHECK(malloc((size_t)1 << 47) == NULL && errno == ENOMEM);
+    uint64_t calls = os_calls();
+    free(malloc(300 << 10));
+    CHECK(os_calls() == calls);
+
     mh_stats base = stats_now();
 
     /* Many live blocks: the table grows, and deletions in random order keep it whole. */
@@ -47,7 +58,7 @@ int main(void) {
     CHECK(after.large_frees - base.large_frees == LIVE);
 
     /* Repeated alloc/free of similar sizes is served by the cache: no new system call. */
-    uint64_t calls = 0;
+    calls = 0;
     for (int i = 0; i < 1010; i++) {
         if (i == 10) calls = os_calls();   /* the first ten sizes fill the cache */
         char *p = malloc(100000 + (size_t)(i % 10) * 1000);

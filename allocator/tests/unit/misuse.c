@@ -1,6 +1,7 @@
 /* Misuse is reported, never absorbed: each case runs in a child, which must die of
    SIGABRT after one stderr line naming the problem. "misuse check" runs the cases that
-   need MULTIHEAP_CHECK=1 (a double free that is not the last free on its CPU). */
+   need MULTIHEAP_CHECK=1 (a double free of an object that is not the top of its CPU's
+   bin). */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <signal.h>
