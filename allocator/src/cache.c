@@ -46,6 +46,12 @@ static bool cache_used(const mh_cpu_cache *c) {
     return __atomic_load_n(&c->row[0].cap, __ATOMIC_ACQUIRE) != 0;
 }
 
+/* A refill or flush moves half a row. Two threads on a CPU may both be setting its
+   capacities (to the same values) at the first slow path: read them atomically. */
+static size_t half_row(const mh_cpu_cache *c, unsigned cls) {
+    return __atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) / 2;
+}
+
 /* The cache of the CPU this thread runs on, ready for use; NULL when the thread has no
    registered rseq area. */
 static mh_cpu_cache *current_cache(void) {
@@ -67,7 +73,7 @@ void *mh_cache_alloc_slow(unsigned cls) {
     if (!c) return mh_heap_alloc(h, cls, 1);
     mh_heap_stash_ensure(h);
     void *batch[MH_CACHE_SLOTS / 2];
-    size_t n = mh_heap_alloc_batch(h, cls, batch, c->row[cls].cap / 2, true);
+    size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
     if (n == 0) return NULL;
     /* If the thread moved since, the objects land in its new CPU's cache: any cache
        may hold any heap's objects. What does not fit goes back. */
@@ -107,8 +113,8 @@ static void sort_by_owner(void **objs, size_t n) {
 /* A push refused p: a double free if p is the top of the row of the CPU the thread runs
    on now (the push may have run on another). */
 static void fatal_if_on_top(const mh_cpu_cache *c, unsigned cls, void *p) {
-    uint32_t top = c->row[cls].count;
-    if (top > 0 && c->row[cls].slot[top - 1] == p)
+    uint32_t top = __atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED);
+    if (top > 0 && __atomic_load_n(&c->row[cls].slot[top - 1], __ATOMIC_RELAXED) == p)
         mh_fatal("double free (object is already in a free cache)", p);
 }
 
@@ -120,7 +126,7 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     }
     fatal_if_on_top(c, cls, p);
     void *batch[MH_CACHE_SLOTS / 2];
-    size_t n = mh_cache_pop_many(mh_cache_row_of(cls), batch, c->row[cls].cap / 2);
+    size_t n = mh_cache_pop_many(mh_cache_row_of(cls), batch, half_row(c, cls));
     /* The push fails again if p is now the top of the row (a double free), or if the
        thread moved to another CPU whose row is full: then the heap takes p (and counts
        the free). */
