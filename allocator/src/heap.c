@@ -322,17 +322,12 @@ static mh_page *committed_page(const void *p) {
 /* Under h's lock, which owns every objs[i]: back to their pages. A page changes list
    once per run of its objects, not once per object. */
 static void free_locked(mh_heap *h, void *const *objs, size_t n, bool program) {
-    mh_page *open = NULL;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         mh_page *pg = committed_page(objs[i]);
-        if (pg != open) {
-            if (open) page_relist(h, open);
-            open = pg;
-        }
         if (pg->capacity == 0) mh_fatal("free of a pointer multiheap never returned", objs[i]);
-        mh_page_free_slot(pg, objs[i]);
+        i += mh_page_free_slots(pg, objs + i, n - i);
+        page_relist(h, pg);
     }
-    if (open) page_relist(h, open);
     if (program) MH_STAT_ADD(h->stat.frees, n);
 }
 

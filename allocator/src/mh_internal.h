@@ -190,8 +190,9 @@ MH_INTERNAL void mh_page_set_owner(mh_page *pg, unsigned heap);
 MH_INTERNAL void mh_page_publish_class(mh_page *pg, bool object_page);
 MH_INTERNAL size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n);
 MH_INTERNAL void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align);
-/* Validates p (interior pointer, double free: both fatal) and clears its bit. */
-MH_INTERNAL void mh_page_free_slot(mh_page *pg, void *p);
+/* Frees the leading objects of objs[0..n) that lie in pg's unit: validates each
+   (interior pointer, double free: both fatal) and clears its bit; how many it freed. */
+MH_INTERNAL size_t mh_page_free_slots(mh_page *pg, void *const *objs, size_t n);
 /* The 4 KiB pages of unit pg that hold only free slots, as a mask (bit j: its j-th
    4 KiB page; never the last, which holds the metadata), their slots taken into taken[]
    and marked allocated so that nothing hands them out while the pages go back to the

@@ -47,6 +47,14 @@ static void double_free_stashed(void) {
     free(p);
 }
 
+/* One object twice in a batch that goes back to its pages (how a double free that
+   reached the heap unseen arrives): the second must fail the bitmap's check though the
+   first one's bit is cleared only with the rest of its word. */
+static void double_free_one_batch(void) {
+    void *p = malloc(48), *batch[2] = {p, p};
+    mh_small_free_batch(batch, 2, MH_FREED_BY_PROGRAM);
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
@@ -56,6 +64,7 @@ static const struct {
     {"double free (small)", double_free_small, "double free", false},
     {"double free (one-object class)", double_free_one_object, "double free", false},
     {"double free (large)", double_free_large, "never returned", false},
+    {"double free (twice in one batch to the pages)", double_free_one_batch, "double free", false},
     {"interior pointer (small)", interior_small, "interior pointer", false},
     {"interior pointer (page metadata)", interior_metadata, "interior pointer", false},
     {"interior pointer (large)", interior_large, "interior pointer of a large block", false},
