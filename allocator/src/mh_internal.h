@@ -527,8 +527,8 @@ static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
 /* The class of the page of p (mh_is_small(p)) plus one from the page-class map; 0 for a
    page that holds no objects (never formatted, or purged). */
 static inline unsigned mh_page_class_plus1(const void *p) {
-    return mh_page_entry_class(mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base)
-                                                    >> MH_PAGE_SHIFT]) + 1u;
+    return mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT] &
+           MH_PAGE_ENTRY_CLASS;
 }
 
 /* The heap that owns the unit holding object p (mh_is_small(p), an object page). */
