@@ -5,7 +5,9 @@
 #
 # Order: one warm-up pass over all cells (recorded with "warmup": true, left out
 # of the statistics), then repetition 0 over all cells, then 1, ...; inside a
-# pass the allocators alternate (A B C A B C), so drift hits them all alike.
+# pass the allocators alternate (A B C A B C), so drift hits them all alike. A
+# workload line's own repetitions=N adds passes that hold only its cells (or
+# leaves it out of the last ones), so it too interleaves with the other cells.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${MH_BUILD_DIR:-$ROOT/build}"
@@ -35,7 +37,7 @@ USAGE
 
 # ---- the config ----------------------------------------------------------
 
-ALLOCS=() THREADS=() CASE_NAMES=() CASE_WORKLOADS=() CASE_ARGS=() CASE_THREADS=()
+ALLOCS=() THREADS=() CASE_NAMES=() CASE_WORKLOADS=() CASE_ARGS=() CASE_THREADS=() CASE_REPS=()
 REPS=3 WARMUP=1 PLACEMENT=compact TIMEOUT=60
 
 cpus() { nproc; }
@@ -66,7 +68,7 @@ add_cases() {
             [ "$c" != "$label" ] || die "two workload lines make the same case '$label'; put the values in one line as a sweep (--k=a,b)"
         done
         CASE_NAMES+=("$label") CASE_WORKLOADS+=("$workload") CASE_ARGS+=("${FIXED_ARGS[*]}")
-        CASE_THREADS+=("$LINE_THREADS")
+        CASE_THREADS+=("$LINE_THREADS") CASE_REPS+=("$LINE_REPS")
         return 0
     fi
     local arg="$1"; shift
@@ -99,15 +101,20 @@ parse_config() {
             local wl="${BASH_REMATCH[1]}" args=() words a
             read -r -a words <<<"${BASH_REMATCH[2]}"
             LINE_THREADS=""     # "": the global threads line, resolved below
+            LINE_REPS=""        # "": the global repetitions line, likewise
             for a in "${words[@]}"; do
                 if [[ "$a" == threads=* ]]; then
                     LINE_THREADS="${a#threads=}"
                     LINE_THREADS="${LINE_THREADS//,/ }"
                     expand_threads $LINE_THREADS >/dev/null ||
                         die "$file:$lineno: '$a' must list numbers, N or kN separated by commas"
+                elif [[ "$a" == repetitions=* ]]; then
+                    LINE_REPS="${a#repetitions=}"
+                    [[ "$LINE_REPS" =~ ^[1-9][0-9]*$ ]] ||
+                        die "$file:$lineno: '$a' must be a positive integer"
                 else
                     [[ "$a" =~ ^--[a-z0-9-]+=[^|[:space:]]+$ ]] ||
-                        die "$file:$lineno: workload argument '$a' is not --name=value or threads=LIST (a comma list sweeps, no '|')"
+                        die "$file:$lineno: workload argument '$a' is not --name=value, threads=LIST or repetitions=N (a comma list sweeps, no '|')"
                     args+=("$a")
                 fi
             done
@@ -135,6 +142,7 @@ parse_config() {
     local i
     for i in "${!CASE_THREADS[@]}"; do
         CASE_THREADS[$i]="$(expand_threads ${CASE_THREADS[$i]:-$threads_line})"
+        CASE_REPS[$i]="${CASE_REPS[$i]:-$REPS}"
     done
     resolve_allocators $allocs_line
 }
@@ -288,13 +296,19 @@ main() {
             i=$((i + 1))
         done
     done
-    local passes=() r
+    local passes=() r most=$REPS
+    for c in "${CASE_REPS[@]}"; do [ "$c" -le "$most" ] || most=$c; done
     [ "$WARMUP" -eq 1 ] && passes+=("0:warmup")
-    for ((r = 0; r < REPS; r++)); do passes+=("$r:measured"); done
+    for ((r = 0; r < most; r++)); do passes+=("$r:measured"); done
+    # Does cell $1 run in pass $2? Every cell warms up; a measured pass holds the
+    # cells whose case has more repetitions than the pass's number.
+    in_pass() { [ "${2#*:}" = warmup ] || [ "${2%%:*}" -lt "${CASE_REPS[${cell_case[$1]}]}" ]; }
 
     if [ "$dry" -eq 1 ]; then
         for r in "${passes[@]}"; do
-            for i in "${!cells[@]}"; do echo "${r#*:} rep ${r%%:*}: ${cells[$i]}"; done
+            for i in "${!cells[@]}"; do
+                in_pass "$i" "$r" && echo "${r#*:} rep ${r%%:*}: ${cells[$i]}"
+            done
         done
         return 0
     fi
@@ -310,19 +324,22 @@ main() {
     local line
     while IFS= read -r line; do done_runs["$line"]=1; done < <("$MHREPORT" done "$RUN_DIR/records.jsonl")
 
-    local total=$(( ${#cells[@]} * ${#passes[@]} )) todo=0 p
+    local total=0 todo=0 p
     for p in "${passes[@]}"; do
         for i in "${!cells[@]}"; do
+            in_pass "$i" "$p" || continue
+            total=$((total + 1))
             [ -n "${done_runs["${cells[$i]}"$'\t'"${p%%:*}"$'\t'"${p#*:}"]:-}" ] || todo=$((todo + 1))
         done
     done
     echo "matrix: $RUN_DIR: ${#CASE_NAMES[@]} cases x ${#THREADS[@]} thread counts (${THREADS[*]}) x" \
-         "${#ALLOCS[@]} allocators, $REPS repetitions$([ "$WARMUP" -eq 1 ] && echo ' + warm-up');" \
+         "${#ALLOCS[@]} allocators, $REPS repetitions$([ "$most" -eq "$REPS" ] || echo " (up to $most on some lines)")$([ "$WARMUP" -eq 1 ] && echo ' + warm-up');" \
          "shard $shard: $todo of $total runs to do" >&2
     local start=$SECONDS n=0 failed=0 skipped=$((total - todo))
     for p in "${passes[@]}"; do
         local rep="${p%%:*}" kind="${p#*:}"
         for i in "${!cells[@]}"; do
+            in_pass "$i" "$p" || continue
             [ -n "${done_runs["${cells[$i]}"$'\t'"$rep"$'\t'"$kind"]:-}" ] && continue
             local status=ok
             run_one "${cells[$i]}" "${cell_case[$i]}" "${cell_threads[$i]}" "${cell_alloc[$i]}" "$rep" "$kind" ||

@@ -90,7 +90,7 @@ for label, case, t in [("thread-local churn, sizes 8..512", "thread-local-churn"
     mh = med(case, t, "multiheap", "throughput_ops_s")
     b, p = best(case, t, "throughput_ops_s", False)
     r = mh / b
-    want.append("| %s | %d | %.3f Mops/s | %s %.3f Mops/s | %.2f | >= 1.0 | %s |" % (label, t, mh / 1e6, p, b / 1e6, r, at_least(r, 1.0, noise(case, t, "multiheap", p))))
+    want.append("| %s | %d | %.3f Mops/s (%d runs) | %s %.3f Mops/s (%d runs) | %.2f | >= 1.0 | %s |" % (label, t, mh / 1e6, len(runs(case, t, "multiheap")), p, b / 1e6, len(runs(case, t, p)), r, at_least(r, 1.0, noise(case, t, "multiheap", p))))
 want.append("| thread-local churn, oversubscribed | 8 | n/a | n/a | n/a | >= 1.0 | missing: oversubscribed \\| 8 \\| multiheap |")
 ratios, noisy = {}, {}
 for s in (64, 9344):
@@ -161,6 +161,17 @@ expect_refusal "MULTIHEAP_CACHE=0|1" "$MATRIX" --config "$dir/bad1.conf" --out "
 printf '%s\n' "allocators = v=multiheap+MULTIHEAP_CACHE=0 v=multiheap+MULTIHEAP_CACHE=1" "workload thread-local-churn" >"$dir/bad2.conf"
 expect_refusal "given twice" "$MATRIX" --config "$dir/bad2.conf" --out "$dir/run-bad2"
 [ ! -e "$dir/run-bad1" ] && [ ! -e "$dir/run-bad2" ] || fail "a refused config left a run directory"
-[ "$("$MATRIX" --preset targets --out "$dir/run-targets" --dry-run | grep -c '|mh-seed-cache-batch$')" -eq 84 ] ||
-    fail "the targets preset does not make 14 cells x 6 passes for each allocator"
+# 14 cells: each warms up once; the 6 throughput targets' cells are measured 15 times
+# (repetitions=15 on their lines), the 8 others 5 times
+plan="$("$MATRIX" --preset targets --out "$dir/run-targets" --dry-run)"
+[ "$(grep -c '|mh-seed-cache-batch$' <<<"$plan")" -eq $((14 + 6 * 15 + 8 * 5)) ] ||
+    fail "the targets preset does not make 14 warm-ups, 6 cells x 15 and 8 cells x 5 measured runs per allocator"
+[ "$(grep -c '^measured .*: producer-consumer|2|multiheap$' <<<"$plan")" -eq 15 ] &&
+    [ "$(grep -c '^measured .*: larson|2|multiheap$' <<<"$plan")" -eq 5 ] ||
+    fail "a workload line's repetitions=N does not set its cells' measured runs"
+# the extra passes stay interleaved: allocators alternate within the cells that remain
+[ -z "$(grep '^measured rep 14:' <<<"$plan" | sed 's/.*|//' | uniq -d)" ] ||
+    fail "the extra repetitions of the throughput cells do not alternate allocators"
+printf '%s\n' "workload thread-local-churn repetitions=0" >"$dir/bad3.conf"
+expect_refusal "repetitions=0" "$MATRIX" --config "$dir/bad3.conf" --out "$dir/run-bad3"
 echo "matrix.targets_report: ok"
