@@ -83,6 +83,18 @@ void *mh_cache_alloc_slow(unsigned cls) {
     return batch[0];
 }
 
+/* Does one heap own all of objs[0..n)? An object in the 8 KiB page of the one before
+   it has its owner: a flush of small objects (threadtest's, hundreds to a page) looks
+   up a few owners instead of one per object. */
+static bool one_owner(void *const *objs, size_t n) {
+    unsigned owner = mh_page_owner(objs[0]);
+    for (size_t i = 1; i < n; i++)
+        if (((uintptr_t)objs[i] ^ (uintptr_t)objs[i - 1]) >= MH_PAGE_SIZE &&
+            mh_page_owner(objs[i]) != owner)
+            return false;
+    return true;
+}
+
 /* Orders objs by owner heap, so that mh_small_free_batch takes each owner's lock once.
    Usually one heap owns them all; else a shellsort (no memory, few compares for a
    batch of hundreds) on keys that pack the owner above the address (user addresses
@@ -90,14 +102,10 @@ void *mh_cache_alloc_slow(unsigned cls) {
 #define OWNER_SHIFT 47
 
 static void sort_by_owner(void **objs, size_t n) {
+    if (n == 0 || one_owner(objs, n)) return;
     uint64_t key[MH_CACHE_SLOTS / 2];
-    bool one_owner = true;
-    for (size_t i = 0; i < n; i++) {
-        key[i] = (uint64_t)mh_page_owner(objs[i]) << OWNER_SHIFT |
-                 (uintptr_t)objs[i];
-        one_owner &= key[i] >> OWNER_SHIFT == key[0] >> OWNER_SHIFT;
-    }
-    if (one_owner) return;
+    for (size_t i = 0; i < n; i++)
+        key[i] = (uint64_t)mh_page_owner(objs[i]) << OWNER_SHIFT | (uintptr_t)objs[i];
     static const size_t gaps[] = {301, 132, 57, 23, 10, 4, 1};
     for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
         for (size_t gap = gaps[g], i = gap; i < n; i++) {

@@ -152,15 +152,19 @@ MH_INTERNAL void mh_size_classes_init(void);
 
 /* Is p the start of one of the slots of a unit of class cls, and which slot? Multiplies
    instead of divisions (Lemire et al., "Faster remainder by direct computation"); the
-   bound keeps out the multiples of the size that fall in the tail or the metadata. */
-static inline bool mh_is_object_start(const void *p, unsigned cls) {
+   bound keeps out the multiples of the size that fall in the tail or the metadata. One
+   widening multiply answers both: its low half is the remainder test, its high half
+   the slot (a batch of frees back to a page asks both of every object). */
+static inline bool mh_object_slot(const void *p, unsigned cls, unsigned *slot) {
     const mh_class_check *c = &mh_class_checks[cls];
     uint64_t off = (uintptr_t)p & c->unit_mask;
-    return off < c->end && off * c->divisibility < c->divisibility;
+    unsigned __int128 product = (unsigned __int128)off * c->divisibility;
+    *slot = (unsigned)(product >> 64);
+    return off < c->end && (uint64_t)product < c->divisibility;
 }
-static inline unsigned mh_slot_of(const void *p, unsigned cls) {
-    uint64_t off = (uintptr_t)p & mh_class_checks[cls].unit_mask;
-    return (unsigned)(((unsigned __int128)off * mh_class_checks[cls].divisibility) >> 64);
+static inline bool mh_is_object_start(const void *p, unsigned cls) {
+    unsigned slot;
+    return mh_object_slot(p, cls, &slot);
 }
 
 /* The metadata of the unit of class cls that starts at base, and the start of pg's unit. */
