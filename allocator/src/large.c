@@ -109,31 +109,25 @@ BLOCK_INLINE large_block cache_remove(int i) {
 
 /* The smallest cached block of need to most bytes at align (a power of two); the newest
    of the exact size at once (a program that frees and allocates one size again finds it
-   near the end). */
-BLOCK_INLINE large_block cache_take(size_t need, size_t most, size_t align) {
-    int best = -1;
+   near the end). With grow, a request that no cached block fits takes the largest one
+   smaller than need instead (the same pass finds it), to be grown into it (grow_block)
+   rather than mapping anew: a program whose large sizes drift upwards (a sweep, growing
+   buffers) then reuses the resident pages of the sizes it left, where it kept them
+   beside the new ones until the purger unmapped them. Bigger blocks are not cut down: a
+   program alternating two sizes keeps both cached. */
+BLOCK_INLINE large_block cache_take(size_t need, size_t most, size_t align, bool grow) {
+    int best = -1, below = -1;
     for (int i = (int)L.ncached - 1; i >= 0; i--) {
         large_block b = L.cache[i];
-        if (b.size >= need && b.size <= most && (b.addr & (align - 1)) == 0 &&
-            (best < 0 || b.size < L.cache[best].size)) {
+        if (b.size < need) {
+            if (below < 0 || b.size > L.cache[below].size) below = i;
+        } else if (b.size <= most && (b.addr & (align - 1)) == 0 &&
+                   (best < 0 || b.size < L.cache[best].size)) {
             best = i;
             if (b.size == need) break;
         }
     }
-    return cache_remove(best);
-}
-
-/* For a request of need bytes that no cached block fits: the largest cached block
-   smaller than need, to be grown into it (grow_block) instead of mapping anew. A program
-   whose large sizes drift upwards (a sweep, growing buffers) then reuses the resident
-   pages of the sizes it left, where it kept them beside the new ones until the purger
-   unmapped them. Bigger blocks are not cut down: a program alternating two sizes keeps
-   both cached. */
-BLOCK_INLINE large_block cache_take_to_grow(size_t need) {
-    int best = -1;
-    for (int i = 0; i < (int)L.ncached; i++)
-        if (L.cache[i].size < need && (best < 0 || L.cache[i].size > L.cache[best].size)) best = i;
-    return cache_remove(best);
+    return cache_remove(best >= 0 || !grow ? best : below);
 }
 
 /* Caches b, pushing out up to MH_LARGE_EVICT_MAX of the oldest blocks to make room;
@@ -252,8 +246,13 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
     /* A cached block is recorded in the same critical section: a lock acquisition is
        an atomic exchange, a good part of what a cached alloc costs. */
     mh_lock_acquire(&L.lock);
-    large_block b = cache_take(need, need + need / 4, align);   /* wastes at most 25% */
-    large_block smaller = b.addr || align > OS_PAGE ? (large_block){.addr = 0} : cache_take_to_grow(need);
+    /* A fit wastes at most 25%; a block smaller than need is grown (not aligned ones). */
+    large_block b = cache_take(need, need + need / 4, align, align == OS_PAGE);
+    large_block smaller = {.addr = 0};
+    if (b.size < need) {
+        smaller = b;
+        b = (large_block){.addr = 0};
+    }
     bool recorded = b.addr && record_locked(b, 0);
     mh_lock_release(&L.lock);
     unsigned calls = 0;
@@ -358,7 +357,7 @@ void *mh_large_realloc(void *p, size_t size) {
     }
     if (need <= MH_LARGE_COPY_MAX && mh_global.large_cache) {
         /* A growing block will use the room of a bigger one: take up to twice need. */
-        large_block b = cache_take(need, 2 * need, OS_PAGE);
+        large_block b = cache_take(need, 2 * need, OS_PAGE, false);
         if (b.addr) {
             MH_STAT_ADD(L.os_calls, -1);
             mh_lock_release(&L.lock);
