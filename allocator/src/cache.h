@@ -249,8 +249,8 @@ static inline void *mh_cache_malloc(size_t row_off) {
  * to its page.
  */
 static inline void mh_cache_free(void *p) {
-    unsigned cls = mh_page_class_plus1(p) - 1;   /* UINT_MAX: not an object page */
-    if (MH_UNLIKELY(cls >= MH_NCLASSES || !mh_is_object_start(p, cls))) {
+    unsigned class_plus1 = mh_page_class_plus1(p), cls = class_plus1 - 1;
+    if (MH_UNLIKELY(!mh_is_object_start1(p, class_plus1))) {
         mh_small_free(p);   /* validates under the owner's lock and reports the misuse */
         return;
     }

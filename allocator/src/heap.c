@@ -42,15 +42,21 @@ const uint16_t mh_class_size_table[MH_NCLASSES] = {
 _Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every class");
 
 uint32_t mh_size_row_table[MH_SMALL_MAX / 16 + 1];
-mh_class_check mh_class_checks[MH_NCLASSES];
+mh_class_check mh_class_checks[MH_NCLASSES + 1];   /* [0]: zeros, takes no pointer */
 
 void mh_size_classes_init(void) {
-    for (unsigned c = 0; c < MH_NCLASSES; c++)
-        mh_class_checks[c] = (mh_class_check){
-            .divisibility = UINT64_MAX / mh_class_size_table[c] + 1,
-            .end = (uint64_t)mh_class_objects(c) * mh_class_size_table[c],
+    for (unsigned c = 0; c < MH_NCLASSES; c++) {
+        uint64_t size = mh_class_size_table[c];
+        /* floor(2^64 / size) + 1, which for a power of two is one more than 2^64 / size:
+           then a slot's offset k * size leaves k * size, not 0, and the limit can tell
+           the slots from the multiples past them. */
+        uint64_t d = (uint64_t)(((unsigned __int128)1 << 64) / size) + 1;
+        mh_class_checks[c + 1] = (mh_class_check){
+            .divisibility = d,
+            .limit = (uint64_t)mh_class_objects(c) * (size * d),
             .unit_mask = mh_class_unit(c) - 1,
         };
+    }
     unsigned cls = 0;
     for (size_t i = 0; i <= MH_SMALL_MAX / 16; i++) {
         while (mh_class_size_table[cls] < i * 16) cls++;

@@ -107,8 +107,7 @@ MH_FAST_ENTRY void mh_free(void *p) {
     uintptr_t off = (uintptr_t)p - (uintptr_t)mh_global.small_base;
     if (MH_LIKELY(off < range)) {
         uint32_t entry = mh_global.page_class[off >> MH_PAGE_SHIFT];
-        unsigned cls = mh_page_entry_class(entry);
-        if (MH_LIKELY(cls < MH_NCLASSES && mh_is_object_start(p, cls) &&
+        if (MH_LIKELY(mh_is_object_start1(p, mh_page_entry_class_plus1(entry)) &&
                       mh_cache_push(mh_page_entry_row(entry), p)))
             return;
     }

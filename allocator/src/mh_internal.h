@@ -102,13 +102,15 @@ MH_INTERNAL extern const uint16_t mh_class_size_table[MH_NCLASSES];
    malloc's fast path has the address of its row in one load. */
 MH_INTERNAL extern uint32_t mh_size_row_table[MH_SMALL_MAX / 16 + 1];
 /* What free needs to check a pointer against a class, in one place: 24 bytes, aligned to
-   32 so that no class's entry straddles two lines. */
+   32 so that no class's entry straddles two lines. Indexed by class + 1, as the page-class
+   map's entries name a class: entry 0, for pages that hold no objects, takes no pointer
+   (limit 0), so free's fast path needs no test of the class besides this one. */
 typedef struct __attribute__((aligned(32))) mh_class_check {
-    uint64_t divisibility;             /* 2^64 / size, rounded up */
-    uint64_t end;                      /* objects_per_unit * size: slots end here */
+    uint64_t divisibility;             /* floor(2^64 / size) + 1 */
+    uint64_t limit;                    /* objects_per_unit * (size * divisibility mod 2^64) */
     uint64_t unit_mask;                /* unit bytes - 1: p & unit_mask is p's offset */
 } mh_class_check;
-MH_INTERNAL extern mh_class_check mh_class_checks[MH_NCLASSES];
+MH_INTERNAL extern mh_class_check mh_class_checks[MH_NCLASSES + 1];
 
 static inline size_t mh_cache_row_of(unsigned cls) { return cls * MH_CACHE_ROW_BYTES; }
 
@@ -122,9 +124,7 @@ _Static_assert(MH_NCLASSES <= MH_PAGE_ENTRY_CLASS && MH_CACHE_ROW_BYTES % MH_CAC
 static inline uint32_t mh_page_entry_of(unsigned cls) {
     return (uint32_t)mh_cache_row_of(cls) | (cls + 1);
 }
-static inline unsigned mh_page_entry_class(uint32_t e) {   /* UINT_MAX: no objects */
-    return (e & MH_PAGE_ENTRY_CLASS) - 1u;
-}
+static inline unsigned mh_page_entry_class_plus1(uint32_t e) { return e & MH_PAGE_ENTRY_CLASS; }
 static inline size_t mh_page_entry_row(uint32_t e) { return e & ~MH_PAGE_ENTRY_CLASS; }
 static inline unsigned mh_class_of_row(size_t row) { return (unsigned)(row / MH_CACHE_ROW_BYTES); }
 
@@ -150,21 +150,20 @@ static inline unsigned mh_class_objects(unsigned cls) {
 }
 MH_INTERNAL void mh_size_classes_init(void);
 
-/* Is p the start of one of the slots of a unit of class cls, and which slot? Multiplies
-   instead of divisions (Lemire et al., "Faster remainder by direct computation"); the
-   bound keeps out the multiples of the size that fall in the tail or the metadata. One
-   widening multiply answers both: its low half is the remainder test, its high half
-   the slot (a batch of frees back to a page asks both of every object). */
-static inline bool mh_object_slot(const void *p, unsigned cls, unsigned *slot) {
-    const mh_class_check *c = &mh_class_checks[cls];
-    uint64_t off = (uintptr_t)p & c->unit_mask;
-    unsigned __int128 product = (unsigned __int128)off * c->divisibility;
-    *slot = (unsigned)(product >> 64);
-    return off < c->end && (uint64_t)product < c->divisibility;
+/* Is p the start of one of the slots of a unit of class class_plus1 - 1 (0: no class,
+   never)? Multiplies instead of divisions (Lemire et al., "Faster remainder by direct
+   computation"): with d = floor(2^64 / size) + 1, offset * d mod 2^64 is k * (size * d
+   mod 2^64), small, for the offset of slot k, and at least d for an offset that is no
+   multiple of the size; the limit also keeps out the multiples that fall in the tail or
+   the metadata. One compare, no test of the class. */
+static inline bool mh_is_object_start1(const void *p, unsigned class_plus1) {
+    const mh_class_check *c = &mh_class_checks[class_plus1];
+    return ((uintptr_t)p & c->unit_mask) * c->divisibility < c->limit;
 }
-static inline bool mh_is_object_start(const void *p, unsigned cls) {
-    unsigned slot;
-    return mh_object_slot(p, cls, &slot);
+/* The slot of object p of class cls: the high half of the same product. */
+static inline unsigned mh_slot_of(const void *p, unsigned cls) {
+    const mh_class_check *c = &mh_class_checks[cls + 1];
+    return (unsigned)(((unsigned __int128)((uintptr_t)p & c->unit_mask) * c->divisibility) >> 64);
 }
 
 /* The metadata of the unit of class cls that starts at base, and the start of pg's unit. */
@@ -531,8 +530,8 @@ static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
 /* The class of the page of p (mh_is_small(p)) plus one from the page-class map; 0 for a
    page that holds no objects (never formatted, or purged). */
 static inline unsigned mh_page_class_plus1(const void *p) {
-    return mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT] &
-           MH_PAGE_ENTRY_CLASS;
+    return mh_page_entry_class_plus1(
+        mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT]);
 }
 
 /* The heap that owns the unit holding object p (mh_is_small(p), an object page). */

@@ -90,9 +90,9 @@ size_t mh_page_free_slots(mh_page *pg, void *const *objs, size_t n) {
     size_t i = 0;
     for (; i < n && (uintptr_t)objs[i] - start < unit; i++) {
         void *p = objs[i];
-        unsigned slot;
-        if (!mh_object_slot(p, cls, &slot))
+        if (!mh_is_object_start1(p, cls + 1))
             mh_fatal("free of an interior pointer (not the start of an object)", p);
+        unsigned slot = mh_slot_of(p, cls);
         if (slot / 64 != w) {
             if (clear) pg->bitmap[w] &= ~clear;
             w = slot / 64;

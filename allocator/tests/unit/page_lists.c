@@ -83,8 +83,7 @@ int main(void) {
     for (unsigned i = 0; i < slab_cap; i++) {
         obj[i] = mh_heap_alloc(h, c, 1);
         memset(obj[i], 0x5a, mh_class_size(c));
-        unsigned slot;
-        CHECK(mh_object_slot(obj[i], c, &slot) && slot == i);
+        CHECK(mh_is_object_start1(obj[i], c + 1) && mh_slot_of(obj[i], c) == i);
         CHECK(mh_page_of(obj[i]) == mh_page_of(obj[0]));
     }
     mh_page *slab = mh_page_of(obj[0]);

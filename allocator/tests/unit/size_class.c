@@ -30,6 +30,21 @@ int main(void) {
     }
     CHECK(mh_class_size(MH_NCLASSES - 1) == MH_SMALL_MAX);
 
+    /* Free's one-compare check: every offset in a unit (at a made-up unit-aligned address)
+       is an object start exactly when it is slot k < capacity, whose slot is k; class
+       "0" (a page without objects) takes nothing. */
+    const uintptr_t unit_base = (uintptr_t)1 << 40;
+    for (unsigned c = 0; c < MH_NCLASSES; c++) {
+        size_t size = mh_class_size(c);
+        for (uintptr_t off = 0; off < mh_class_unit(c); off++) {
+            const void *p = (const void *)(unit_base + off);
+            bool start = off % size == 0 && off / size < mh_class_objects(c);
+            CHECK(mh_is_object_start1(p, c + 1) == start);
+            CHECK(!start || mh_slot_of(p, c) == off / size);
+            CHECK(!mh_is_object_start1(p, 0));
+        }
+    }
+
     for (size_t size = 0; size <= MH_SMALL_MAX; size++) {
         unsigned c = mh_size_class(size);
         CHECK(c < MH_NCLASSES);
