@@ -332,8 +332,8 @@ main() {
             [ -n "${done_runs["${cells[$i]}"$'\t'"${p%%:*}"$'\t'"${p#*:}"]:-}" ] || todo=$((todo + 1))
         done
     done
-    echo "matrix: $RUN_DIR: ${#CASE_NAMES[@]} cases x ${#THREADS[@]} thread counts (${THREADS[*]}) x" \
-         "${#ALLOCS[@]} allocators, $REPS repetitions$([ "$most" -eq "$REPS" ] || echo " (up to $most on some lines)")$([ "$WARMUP" -eq 1 ] && echo ' + warm-up');" \
+    echo "matrix: $RUN_DIR: ${#CASE_NAMES[@]} cases, $(( ${#cells[@]} / ${#ALLOCS[@]} )) case x thread count" \
+         "groups x ${#ALLOCS[@]} allocators, $REPS repetitions$([ "$most" -eq "$REPS" ] || echo " (up to $most on some lines)")$([ "$WARMUP" -eq 1 ] && echo ' + warm-up');" \
          "shard $shard: $todo of $total runs to do" >&2
     local start=$SECONDS n=0 failed=0 skipped=$((total - todo))
     for p in "${passes[@]}"; do
