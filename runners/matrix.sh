@@ -296,8 +296,11 @@ main() {
             i=$((i + 1))
         done
     done
-    local passes=() r most=$REPS
-    for c in "${CASE_REPS[@]}"; do [ "$c" -le "$most" ] || most=$c; done
+    local passes=() r n fewest=${CASE_REPS[0]} most=0
+    for n in "${CASE_REPS[@]}"; do
+        [ "$n" -le "$most" ] || most=$n
+        [ "$n" -ge "$fewest" ] || fewest=$n
+    done
     [ "$WARMUP" -eq 1 ] && passes+=("0:warmup")
     for ((r = 0; r < most; r++)); do passes+=("$r:measured"); done
     # Does cell $1 run in pass $2? Every cell warms up; a measured pass holds the
@@ -332,9 +335,10 @@ main() {
             [ -n "${done_runs["${cells[$i]}"$'\t'"${p%%:*}"$'\t'"${p#*:}"]:-}" ] || todo=$((todo + 1))
         done
     done
-    echo "matrix: $RUN_DIR: ${#CASE_NAMES[@]} cases, $(( ${#cells[@]} / ${#ALLOCS[@]} )) case x thread count" \
-         "groups x ${#ALLOCS[@]} allocators, $REPS repetitions$([ "$most" -eq "$REPS" ] || echo " (up to $most on some lines)")$([ "$WARMUP" -eq 1 ] && echo ' + warm-up');" \
-         "shard $shard: $todo of $total runs to do" >&2
+    echo "matrix: $RUN_DIR: shard $shard: $(( ${#cells[@]} / ${#ALLOCS[@]} )) case x thread count groups" \
+         "(of ${#CASE_NAMES[@]} cases) x ${#ALLOCS[@]} allocators," \
+         "$([ "$fewest" -eq "$most" ] && echo "$most" || echo "$fewest-$most") repetitions$([ "$WARMUP" -eq 1 ] && echo ' + warm-up');" \
+         "$todo of $total runs to do" >&2
     local start=$SECONDS n=0 failed=0 skipped=$((total - todo))
     for p in "${passes[@]}"; do
         local rep="${p%%:*}" kind="${p#*:}"

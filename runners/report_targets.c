@@ -227,9 +227,9 @@ static void throughput_row(doc *d, const mr_set *set, missing *m, const target_c
     double r = mh->s.median / best->s.median;
     char row[1024], verdict[64];
     verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), verdict, sizeof verdict);
-    snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d runs)\t%s %.3f Mops/s (%d runs)\t%.2f\t>= 1.0\t%s",
-             t->label, t->threads, mh->s.median / 1e6, mh->n, peers[peer], best->s.median / 1e6, best->n, r,
-             verdict);
+    snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d run%s)\t%s %.3f Mops/s (%d run%s)\t%.2f\t>= 1.0\t%s",
+             t->label, t->threads, mh->s.median / 1e6, mh->n, mh->n == 1 ? "" : "s", peers[peer],
+             best->s.median / 1e6, best->n, best->n == 1 ? "" : "s", r, verdict);
     doc_row(d, row, false);
 }
 

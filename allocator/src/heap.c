@@ -42,7 +42,7 @@ const uint16_t mh_class_size_table[MH_NCLASSES] = {
 _Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every class");
 
 uint32_t mh_size_row_table[MH_SMALL_MAX / 16 + 1];
-mh_class_check mh_class_checks[MH_NCLASSES + 1];   /* [0]: zeros, takes no pointer */
+mh_class_check mh_class_checks[MH_PAGE_ENTRY_CLASS + 1];   /* [0] and past the classes: zeros */
 
 void mh_size_classes_init(void) {
     for (unsigned c = 0; c < MH_NCLASSES; c++) {

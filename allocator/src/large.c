@@ -110,7 +110,7 @@ BLOCK_INLINE large_block cache_remove(int i) {
 /* The smallest cached block of need to most bytes at align (a power of two); the newest
    of the exact size at once (a program that frees and allocates one size again finds it
    near the end). With grow, a request that no cached block fits takes the largest one
-   smaller than need instead (the same pass finds it), to be grown into it (grow_block)
+   smaller than need instead (the same pass finds it; the newest of equals), to be grown into it (grow_block)
    rather than mapping anew: a program whose large sizes drift upwards (a sweep, growing
    buffers) then reuses the resident pages of the sizes it left, where it kept them
    beside the new ones until the purger unmapped them. Bigger blocks are not cut down: a

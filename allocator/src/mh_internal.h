@@ -101,23 +101,27 @@ MH_INTERNAL extern const uint16_t mh_class_size_table[MH_NCLASSES];
 /* Indexed by (size + 15) / 16: the row offset of the smallest class that holds size, so
    malloc's fast path has the address of its row in one load. */
 MH_INTERNAL extern uint32_t mh_size_row_table[MH_SMALL_MAX / 16 + 1];
+/* The low bits of a page-class map entry (below). */
+#define MH_PAGE_ENTRY_CLASS ((uint32_t)MH_CACHE_LINE - 1)
+
 /* What free needs to check a pointer against a class, in one place: 24 bytes, aligned to
    32 so that no class's entry straddles two lines. Indexed by class + 1, as the page-class
    map's entries name a class: entry 0, for pages that hold no objects, takes no pointer
-   (limit 0), so free's fast path needs no test of the class besides this one. */
+   (limit 0), so free's fast path needs no test of the class besides this one. There is an
+   entry, zeros past the last class, for every value the entry's class bits can take, so
+   that even a corrupted map entry cannot make free read past the table. */
 typedef struct __attribute__((aligned(32))) mh_class_check {
     uint64_t divisibility;             /* floor(2^64 / size) + 1 */
     uint64_t limit;                    /* objects_per_unit * (size * divisibility mod 2^64) */
     uint64_t unit_mask;                /* unit bytes - 1: p & unit_mask is p's offset */
 } mh_class_check;
-MH_INTERNAL extern mh_class_check mh_class_checks[MH_NCLASSES + 1];
+MH_INTERNAL extern mh_class_check mh_class_checks[MH_PAGE_ENTRY_CLASS + 1];
 
 static inline size_t mh_cache_row_of(unsigned cls) { return cls * MH_CACHE_ROW_BYTES; }
 
 /* An entry of the page-class map (mh_global.page_class): class + 1 in the low bits (0: the
    page holds no objects) and, above them, the class's row offset, a multiple of a line.
    Free's fast path gets both from one load: the row without a second, dependent one. */
-#define MH_PAGE_ENTRY_CLASS ((uint32_t)MH_CACHE_LINE - 1)
 _Static_assert(MH_NCLASSES <= MH_PAGE_ENTRY_CLASS && MH_CACHE_ROW_BYTES % MH_CACHE_LINE == 0 &&
                    (uint64_t)MH_NCLASSES * MH_CACHE_ROW_BYTES <= UINT32_MAX,
                "a page entry holds class + 1 below its row offset, in 32 bits");
