@@ -47,13 +47,20 @@ static void *take_slot(mh_page *pg, unsigned slot) {
 }
 
 /* Up to n free slots, lowest first, into out[]; how many. Takes whole bitmap words at
-   a time: a refill empties a page in one pass. */
+   a time: a refill empties a page in one pass. A word with all 64 slots free (a fresh
+   or emptied page) is 64 addresses one size apart, with no bit to look for. */
 size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n) {
     char *start = mh_page_start(pg);
     size_t size = mh_class_size(pg->cls), got = 0;
     unsigned w = pg->hint;
     while (got < n && pg->used + got < pg->capacity) {
         uint64_t free_bits = ~pg->bitmap[w], taken = 0;
+        if (free_bits == ~(uint64_t)0 && n - got >= 64) {
+            char *p = start + (size_t)w * 64 * size;
+            for (unsigned k = 0; k < 64; k++, p += size) out[got++] = p;
+            free_bits = 0;
+            taken = ~(uint64_t)0;
+        }
         for (; free_bits && got < n; free_bits &= free_bits - 1) {
             unsigned bit = (unsigned)__builtin_ctzll(free_bits);
             taken |= (uint64_t)1 << bit;
