@@ -110,11 +110,11 @@ BLOCK_INLINE large_block cache_remove(int i) {
 /* The smallest cached block of need to most bytes at align (a power of two); the newest
    of the exact size at once (a program that frees and allocates one size again finds it
    near the end). With grow, a request that no cached block fits takes the largest one
-   smaller than need instead (the same pass finds it; the newest of equals), to be grown into it (grow_block)
-   rather than mapping anew: a program whose large sizes drift upwards (a sweep, growing
-   buffers) then reuses the resident pages of the sizes it left, where it kept them
-   beside the new ones until the purger unmapped them. Bigger blocks are not cut down: a
-   program alternating two sizes keeps both cached. */
+   smaller than need instead (found in the same pass; the newest of equals), to be grown
+   into it (grow_block) rather than mapping anew: a program whose large sizes drift
+   upwards (a sweep, growing buffers) then reuses the resident pages of the sizes it left,
+   where it kept them beside the new ones until the purger unmapped them. Bigger blocks
+   are not cut down: a program alternating two sizes keeps both cached. */
 BLOCK_INLINE large_block cache_take(size_t need, size_t most, size_t align, bool grow) {
     int best = -1, below = -1;
     for (int i = (int)L.ncached - 1; i >= 0; i--) {
