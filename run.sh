@@ -154,7 +154,7 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   micro     [runners/micro.sh options]: the Google Benchmark microbenchmarks
             (default --out results/local/micro-<time>/; ./run.sh report DIR reports them)
   targets   [--resume RUN_DIR | --out DIR]: issue 6's targets matrix (results/configs/targets.conf,
-            about 11 minutes on 2 CPUs) + the pair microbenchmarks + the report
+            about 8 minutes on 2 CPUs) + the pair microbenchmarks + the report
   profile   WORKLOAD [--allocator A] [mhbench options]: perf record + perf report
 
 Documentation: README.md (usage, the allocator, mhbench, microbenchmarks, tests),
