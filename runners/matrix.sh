@@ -204,6 +204,8 @@ check_workloads() {
 # ---- running ---------------------------------------------------------------
 
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
+# Milliseconds of the wall clock ($EPOCHREALTIME: microseconds, with the locale's point).
+now_ms() { local us="${EPOCHREALTIME//[!0-9]/}"; echo $((us / 1000)); }
 
 # One run; its record (or, when the driver died, one written for it) is appended.
 run_one() {
@@ -339,20 +341,37 @@ main() {
          "(of ${#CASE_NAMES[@]} cases) x ${#ALLOCS[@]} allocators," \
          "$([ "$fewest" -eq "$most" ] && echo "$most" || echo "$fewest-$most") repetitions$([ "$WARMUP" -eq 1 ] && echo ' + warm-up');" \
          "$todo of $total runs to do" >&2
-    local start=$SECONDS n=0 failed=0 skipped=$((total - todo))
+    # Time left: each cell's runs still to do at what its last run took (cells not run
+    # yet at the mean so far). Cells differ tenfold (growth-storm's settle), and a
+    # line's extra repetitions hold only its cells, so one mean for all would mislead.
+    local -a left=() last_ms=()
+    for p in "${passes[@]}"; do
+        for i in "${!cells[@]}"; do
+            in_pass "$i" "$p" && [ -z "${done_runs["${cells[$i]}"$'\t'"${p%%:*}"$'\t'"${p#*:}"]:-}" ] &&
+                left[i]=$(( ${left[i]:-0} + 1 ))
+        done
+    done
+    local start=$SECONDS n=0 failed=0 skipped=$((total - todo)) spent_ms=0 t0 eta_ms
     for p in "${passes[@]}"; do
         local rep="${p%%:*}" kind="${p#*:}"
         for i in "${!cells[@]}"; do
             in_pass "$i" "$p" || continue
             [ -n "${done_runs["${cells[$i]}"$'\t'"$rep"$'\t'"$kind"]:-}" ] && continue
             local status=ok
+            t0=$(now_ms)
             run_one "${cells[$i]}" "${cell_case[$i]}" "${cell_threads[$i]}" "${cell_alloc[$i]}" "$rep" "$kind" ||
                 { status=FAILED; failed=$((failed + 1)); }
+            last_ms[i]=$(( $(now_ms) - t0 ))
+            spent_ms=$((spent_ms + last_ms[i]))
+            left[i]=$((left[i] - 1))
             n=$((n + 1))
-            local el=$((SECONDS - start)) eta=$(( (SECONDS - start) * (todo - n) / n ))
+            eta_ms=0
+            for c in "${!left[@]}"; do
+                eta_ms=$((eta_ms + left[c] * ${last_ms[c]:-$((spent_ms / n))}))
+            done
             printf 'matrix: [%d/%d] %-7s rep %s %-50s %-6s elapsed %s  eta %s\n' \
                 $((n + skipped)) "$total" "$kind" "$rep" "${cells[$i]}" "$status" \
-                "$(fmt_time $el)" "$(fmt_time $eta)" >&2
+                "$(fmt_time $((SECONDS - start)))" "$(fmt_time $((eta_ms / 1000)))" >&2
         done
     done
     rm -f "$RUN_DIR/logs/current.err"
