@@ -204,8 +204,9 @@ check_workloads() {
 # ---- running ---------------------------------------------------------------
 
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
-# Milliseconds of the wall clock ($EPOCHREALTIME: microseconds, with the locale's point).
-now_ms() { local us="${EPOCHREALTIME//[!0-9]/}"; echo $((us / 1000)); }
+# Milliseconds of the wall clock: $EPOCHREALTIME (bash 5; microseconds with the locale's
+# decimal point), else whole seconds.
+now_ms() { local us="${EPOCHREALTIME//[!0-9]/}"; echo $(( ${us:-$((SECONDS * 1000000))} / 1000 )); }
 
 # One run; its record (or, when the driver died, one written for it) is appended.
 run_one() {
