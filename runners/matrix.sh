@@ -330,12 +330,16 @@ main() {
     local line
     while IFS= read -r line; do done_runs["$line"]=1; done < <("$MHREPORT" done "$RUN_DIR/records.jsonl")
 
+    # left[i]: cell i's runs still to do, for the time left below
     local total=0 todo=0 p
+    local -a left=() last_ms=()
     for p in "${passes[@]}"; do
         for i in "${!cells[@]}"; do
             in_pass "$i" "$p" || continue
             total=$((total + 1))
-            [ -n "${done_runs["${cells[$i]}"$'\t'"${p%%:*}"$'\t'"${p#*:}"]:-}" ] || todo=$((todo + 1))
+            [ -n "${done_runs["${cells[$i]}"$'\t'"${p%%:*}"$'\t'"${p#*:}"]:-}" ] && continue
+            todo=$((todo + 1))
+            left[i]=$(( ${left[i]:-0} + 1 ))
         done
     done
     echo "matrix: $RUN_DIR: shard $shard: $(( ${#cells[@]} / ${#ALLOCS[@]} )) case x thread count groups" \
@@ -345,13 +349,6 @@ main() {
     # Time left: each cell's runs still to do at what its last run took (cells not run
     # yet at the mean so far). Cells differ tenfold (growth-storm's settle), and a
     # line's extra repetitions hold only its cells, so one mean for all would mislead.
-    local -a left=() last_ms=()
-    for p in "${passes[@]}"; do
-        for i in "${!cells[@]}"; do
-            in_pass "$i" "$p" && [ -z "${done_runs["${cells[$i]}"$'\t'"${p%%:*}"$'\t'"${p#*:}"]:-}" ] &&
-                left[i]=$(( ${left[i]:-0} + 1 ))
-        done
-    done
     local start=$SECONDS n=0 failed=0 skipped=$((total - todo)) spent_ms=0 t0 eta_ms
     for p in "${passes[@]}"; do
         local rep="${p%%:*}" kind="${p#*:}"
