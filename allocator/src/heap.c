@@ -201,7 +201,9 @@ static bool grow(mh_heap *h, unsigned cls) {
         size_t next = npages * 2 > MH_GROW_MAX_PAGES ? MH_GROW_MAX_PAGES : npages * 2;
         __atomic_store_n(&h->grow_pages, (uint32_t)next, __ATOMIC_RELAXED);
     }
+    bool purgeable = h->stat.os_grow_bytes > (uint64_t)MH_PURGE_KEEP * MH_PAGE_SIZE;
     mh_lock_release(&h->lock);
+    if (purgeable) mh_purger_start();
     return true;
 }
 

@@ -316,9 +316,12 @@ MH_INTERNAL void mh_heap_unlock_all(bool child);
 
 /* ---- purge.c: the purger thread ------------------------------------------------------ */
 
-/* A heap holds empty pages to give back: wake the purger, creating it on first use.
-   false: no purger runs (switched off, or it could not be created). */
+/* A heap holds empty pages to give back: wake the purger. false: no purger runs
+   (switched off, not created yet, or it could not be created). Never creates it. */
 MH_INTERNAL bool mh_purger_wake(void);
+/* Creates the purger if it should run and does not yet. Only from malloc's paths,
+   holding no lock of ours (see purge.c for why not from free's). */
+MH_INTERNAL void mh_purger_start(void);
 /* Fork: waits for a pass to end; the child has no purger. */
 MH_INTERNAL void mh_purger_lock(void);
 MH_INTERNAL void mh_purger_unlock(bool child);

@@ -17,11 +17,19 @@
  * to their pages), a quiet heap's empty pages whatever their age, the free 4 KiB pages
  * inside its partial slabs, and large blocks cached for a period.
  *
- * The thread is created lazily, on the first such wake-up, with every signal blocked (a
- * signal meant for the program must never run its handler on our thread), normal
- * scheduling, the main thread's CPUs, and the name "mh-purge". It sleeps on a futex
- * while no heap holds anything to give back. After fork the child has no purger; the
- * first wake-up there creates one.
+ * The thread is created lazily, once a heap has grown past MH_PURGE_KEEP pages (less it
+ * could never give back), with every signal blocked (a signal meant for the program
+ * must never run its handler on our thread), normal scheduling, the main thread's CPUs,
+ * and the name "mh-purge". It sleeps on a futex while no heap holds anything to give
+ * back. After fork the child has no purger; its first heap growth creates one.
+ *
+ * Only malloc's paths create it, never free's: glibc calls free while it holds the lock
+ * of its stack cache (a join or a thread's exit trims that cache and frees the TLS of
+ * the stacks it drops), and pthread_create takes that lock. A free that created the
+ * thread there deadlocked its own thread: seen in a forked child, whose first join freed
+ * the TLS of the parent's threads' stacks (alloc.sys.fork with 16 threads, once in 12
+ * runs on 16 CPUs and once in 60 on 2). glibc calls malloc under no lock that
+ * pthread_create takes, except recursive ones.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -41,7 +49,7 @@
 #pragma GCC diagnostic ignored "-Wtsan"
 
 enum {
-    PURGER_NONE = 0,    /* not created (yet, or since fork) */
+    PURGER_NONE = 0,    /* not created (yet, or since fork): the heaps purge on their slow paths */
     PURGER_STARTING,    /* one thread is creating it */
     PURGER_AWAKE,       /* running passes; wake-ups are not needed */
     PURGER_IDLE,        /* asleep on the futex until a wake-up */
@@ -207,20 +215,23 @@ bool mh_purger_wake(void) {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     state = __atomic_load_n(&purger_state, __ATOMIC_ACQUIRE);
     if (state == PURGER_AWAKE || state == PURGER_STARTING) return true;
-    if (state == PURGER_FAILED) return false;
-    if (state == PURGER_IDLE) {
-        if (__atomic_compare_exchange_n(&purger_state, &state, PURGER_AWAKE, false,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-            int saved = errno;
-            futex(&purger_state, FUTEX_WAKE_PRIVATE, 1, NULL);
-            errno = saved;
-        }
-        return true;
+    if (state != PURGER_IDLE) return false;
+    if (__atomic_compare_exchange_n(&purger_state, &state, PURGER_AWAKE, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+        int saved = errno;
+        futex(&purger_state, FUTEX_WAKE_PRIVATE, 1, NULL);
+        errno = saved;
     }
-    if (!__atomic_compare_exchange_n(&purger_state, &state, PURGER_STARTING, false,
+    return true;
+}
+
+void mh_purger_start(void) {
+    uint32_t none = PURGER_NONE;
+    if (!mh_global.purge_thread || __atomic_load_n(&purger_state, __ATOMIC_RELAXED) != none ||
+        !__atomic_compare_exchange_n(&purger_state, &none, PURGER_STARTING, false,
                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return true;   /* another thread is creating it */
-    /* pthread_create may call malloc: we hold no lock here, so that is an ordinary call. */
+        return;
+    /* pthread_create calls malloc: we hold no lock here, so that is an ordinary call. */
     int saved = errno;
     bool started = purger_start();
     errno = saved;
@@ -228,7 +239,6 @@ bool mh_purger_wake(void) {
     __atomic_compare_exchange_n(&purger_state, &starting,
                                 started ? PURGER_AWAKE : PURGER_FAILED, false,
                                 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-    return started;
 }
 
 void mh_purger_lock(void) {

@@ -8,8 +8,12 @@
              run (past MH_PURGE_RETAIN empty pages), and nothing happens once it is quiet;
      off     MULTIHEAP_PURGE_MS=off: nothing is purged.
    Each time, the next burst reuses the purged pages (zeroed and reformatted). Single
-   allocating thread, so one CPU's front cache and heap see every object. */
+   allocating thread, so one CPU's front cache and heap see every object.
+   Linked with --wrap=pthread_create, the test also sees where the purger is created: never
+   inside a free (glibc frees while it holds a lock that pthread_create takes, purge.c),
+   and in thread mode once in the parent and once in the child. */
 #include <dirent.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,6 +54,17 @@ static int purger_exists(void) {
     }
     closedir(d);
     return found;
+}
+
+/* Set while the test frees; the purger's creations seen, and those inside a free. */
+static int freeing, creations, creations_in_free;
+
+int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg) {
+    creations++;
+    creations_in_free += freeing;
+    return __real_pthread_create(t, attr, fn, arg);
 }
 
 static void burst(void **obj, unsigned seed) {
@@ -99,7 +114,11 @@ static uint64_t burst_and_free(void **obj, unsigned seed, const char *mode, cons
     burst(obj, seed);
     size_t peak = rss_bytes();
     uint64_t purged_before = stats_now().purge_bytes;
+    freeing = 1;
     for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
+    freeing = 0;
+    CHECK(creations_in_free == 0);
+    CHECK(creations == (strcmp(mode, "thread") == 0));
     size_t after_free = rss_bytes();
     long quiet_ms = strcmp(mode, "thread") == 0
                         ? wait_for_purge(peak - BURST_BYTES / 2, purged_before + BURST_BYTES / 2)
@@ -171,6 +190,7 @@ int main(int argc, char **argv) {
         pid_t child = fork();
         CHECK(child >= 0);
         if (child == 0) {
+            creations = 0;
             burst_and_free(obj, 3, mode, "child");   /* which checks the child has its own */
             fflush(stdout);
             _exit(0);
