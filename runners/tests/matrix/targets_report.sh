@@ -152,6 +152,14 @@ mkdir -p "$dir/peers" && mv "$dir/peers.jsonl" "$dir/peers/records.jsonl"
 ! grep -q "Issue 6 targets\|seed design vs multiheap" "$dir/peers/report.md" ||
     fail "a set without multiheap got the targets sections"
 
+# A set with few of the targets' cells (another preset's) says so instead of a table.
+mkdir -p "$dir/few"
+grep -E '"name": "(thread-local-churn|cross-core-free)"' "$dir/records.jsonl" >"$dir/few/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$dir/few" >/dev/null
+grep -q "^Left out: multiheap ran 3 of the 15 cells the targets read" "$dir/few/report.md" &&
+    ! grep -q "^| thread-local churn, sizes 8..512 |" "$dir/few/report.md" ||
+    fail "a set with 3 of the 15 target cells got the targets table"
+
 # The matrix side: variant specs name their cells; bad specs and repeated names are refused.
 conf="$dir/variants.conf"
 printf '%s\n' "allocators = glibc multiheap-seed nocache=multiheap+MULTIHEAP_CACHE=0" "threads = 2" \
