@@ -145,7 +145,7 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   setup     install the missing Debian packages (apt-get; needs root or sudo)
   build     configure and build into \$MH_BUILD_DIR (default: build/)
   test      setup, build, then run every test through ctest
-  matrix    [--config F | --preset quick|full|targets] [--shard K/N] [--resume RUN_DIR] [--out DIR] [--dry-run]
+  matrix    [--config F | --preset quick|full|targets|scaling] [--shard K/N] [--resume RUN_DIR] [--out DIR] [--dry-run]
             run a benchmark matrix into results/local/<run-id>/ (see results/README.md)
   report    RUN_DIR [RUN_DIR2 ...]: results.csv, plots, report.md, report.html
             (several directories: merged first into results/local/merged-<time>/)

@@ -19,7 +19,7 @@ die() { echo "matrix: $*" >&2; exit 2; }
 
 usage() {
     cat <<USAGE
-usage: runners/matrix.sh [--config FILE | --preset quick|full|targets] [--shard K/N]
+usage: runners/matrix.sh [--config FILE | --preset quick|full|targets|scaling] [--shard K/N]
                          [--resume RUN_DIR] [--out RUN_DIR] [--dry-run]
 
 Runs the matrix of FILE (default: the quick preset, results/configs/quick.conf)
@@ -249,7 +249,7 @@ main() {
     while [ $# -gt 0 ]; do
         case "$1" in
             --config) [ $# -ge 2 ] || die "--config needs a file"; config="$2"; shift 2 ;;
-            --preset) [ $# -ge 2 ] || die "--preset needs quick, full or targets"; preset="$2"; shift 2 ;;
+            --preset) [ $# -ge 2 ] || die "--preset needs quick, full, targets or scaling"; preset="$2"; shift 2 ;;
             --shard) [ $# -ge 2 ] || die "--shard needs K/N, e.g. 1/4"; shard="$2"; shift 2 ;;
             --resume) [ $# -ge 2 ] || die "--resume needs a run directory"; resume="$2"; shift 2 ;;
             --out) [ $# -ge 2 ] || die "--out needs a directory"; out="$2"; shift 2 ;;
@@ -270,8 +270,8 @@ main() {
         config="$resume/config.conf" out="$resume"
     elif [ -z "$config" ]; then
         case "${preset:-quick}" in
-            quick|full|targets|test) config="$ROOT/results/configs/${preset:-quick}.conf" ;;
-            *) die "unknown preset '$preset'; choose quick, full or targets (or --config FILE)" ;;
+            quick|full|targets|scaling|test) config="$ROOT/results/configs/${preset:-quick}.conf" ;;
+            *) die "unknown preset '$preset'; choose quick, full, targets or scaling (or --config FILE)" ;;
         esac
     fi
     parse_config "$config"
