@@ -111,6 +111,12 @@ cmd_targets() {
     echo "run.sh: the report is $dir/report.html (and report.md)"
 }
 
+# The matrix for a machine where nothing can be built or installed (runners/bundle.sh).
+cmd_bundle() {
+    need_tool mhbench; need_tool mhreport
+    "$ROOT/runners/bundle.sh" "$@"
+}
+
 # One workload under perf record, then the top of perf report next to the record.
 cmd_profile() {
     need_tool mhbench
@@ -156,6 +162,8 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   targets   [--resume RUN_DIR | --out DIR]: issue 6's targets matrix (results/configs/targets.conf,
             about 8 minutes on 2 CPUs) + the pair microbenchmarks + the report
   profile   WORKLOAD [--allocator A] [mhbench options]: perf record + perf report
+  bundle    [--out DIR | --out FILE.tar.gz]: the built matrix, peers and presets in one directory,
+            to run where nothing can be installed (DIR/matrix --preset scaling)
 
 Documentation: README.md (usage, the allocator, mhbench, microbenchmarks, tests),
 results/README.md (result sets, configs, CSV), runners/README-matrix.md (matrix, report).
@@ -174,6 +182,7 @@ case "${1:-}" in
     micro) shift; cmd_micro "$@" ;;
     targets) shift; cmd_targets "$@" ;;
     profile) shift; cmd_profile "$@" ;;
+    bundle) shift; cmd_bundle "$@" ;;
     -h|--help|help) usage ;;
     *) die "unknown subcommand '$1'; see ./run.sh --help" ;;
 esac

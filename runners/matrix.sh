@@ -278,7 +278,7 @@ main() {
     check_workloads
     drop_inherited_switches
 
-    RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$(hostname -s)"
+    RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$(hostname -s 2>/dev/null || uname -n)"
     [ -n "$out" ] && RUN_ID="$(basename "$out")"
     RUN_DIR="${out:-$ROOT/results/local/$RUN_ID}"
     if [ -z "$resume" ] && [ -s "$RUN_DIR/records.jsonl" ]; then

@@ -31,14 +31,18 @@ static bool file_exists(const char *path)
     return access(path, R_OK) == 0;
 }
 
-/* First existing lib dir/soname combination, else the first candidate path. */
+/* First existing lib dir/soname combination, else the first candidate path.
+ * $MH_ALLOCATOR_DIR, where set, comes first: a bundle (runners/bundle.sh) brings its
+ * peers to a machine that has none installed. */
 static void find_system_lib(const char *const *sonames, char *out, size_t outlen)
 {
-    const char *dirs[] = { "/usr/lib/" MH_MULTIARCH, "/lib/" MH_MULTIARCH, "/usr/local/lib",
-                           "/usr/lib64", "/usr/lib", "/lib64", "/lib" };
+    const char *dirs[] = { getenv("MH_ALLOCATOR_DIR"), "/usr/lib/" MH_MULTIARCH, "/lib/" MH_MULTIARCH,
+                           "/usr/local/lib", "/usr/lib64", "/usr/lib", "/lib64", "/lib" };
     out[0] = '\0';
     for (const char *const *so = sonames; *so; so++) {
         for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+            if (!dirs[i] || !dirs[i][0])
+                continue;
             char path[PATH_MAX];
             snprintf(path, sizeof path, "%s/%s", dirs[i], *so);
             if (!out[0])

@@ -15,7 +15,7 @@ if(TARGET mhbench)
     MH_BUILD_DIR=${CMAKE_BINARY_DIR}
     MH_TEST_WORK=${CMAKE_CURRENT_BINARY_DIR}/matrix-tests
     MH_CRASH_LIB=$<TARGET_FILE:mh_matrix_crash>)
-  foreach(t tiny report resume failing compare bad_input shard)
+  foreach(t tiny report resume failing compare bad_input shard bundle)
     set(name matrix.${t})
     if(t STREQUAL "failing")
       set(name matrix.failing_cell)
@@ -32,7 +32,8 @@ if(TARGET mhbench)
   set_tests_properties(matrix.tiny PROPERTIES FIXTURES_SETUP matrix_tiny)
   set_tests_properties(matrix.report matrix.compare matrix.bad_input PROPERTIES FIXTURES_REQUIRED matrix_tiny)
   # runs one after another: they time real runs on a shared machine
-  set_tests_properties(matrix.tiny matrix.resume matrix.failing_cell matrix.shard PROPERTIES RESOURCE_LOCK matrix_runs)
+  set_tests_properties(matrix.tiny matrix.resume matrix.failing_cell matrix.shard matrix.bundle
+    PROPERTIES RESOURCE_LOCK matrix_runs)
   # issue 6's report sections from a synthetic result set, and variant specs in configs
   add_test(NAME matrix.targets_report COMMAND bash ${MH_MATRIX_TESTS}/targets_report.sh)
   set_tests_properties(matrix.targets_report PROPERTIES ENVIRONMENT "${MH_MATRIX_ENV}" TIMEOUT 60)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The matrix from a bundle (runners/bundle.sh made this file from
+# runners/bundle-matrix.sh): runners/matrix.sh with the bundle's driver, report tool,
+# libmultiheap and peer allocators. Takes matrix.sh's options; results go to
+# results/local/ inside the bundle unless --out says otherwise.
+set -euo pipefail
+B="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+GLIBC_NEEDED=@GLIBC_NEEDED@ ARCH=@ARCH@
+
+die() { echo "bundle: $*" >&2; exit 2; }
+
+[ "$(uname -m)" = "$ARCH" ] || die "this bundle holds $ARCH binaries and this machine is $(uname -m); make a bundle on a $(uname -m) machine"
+have="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')"
+[ -n "$have" ] || die "this machine's C library is not glibc; build the suite here instead"
+[ "$(printf '%s\n' "$GLIBC_NEEDED" "$have" | sort -V | head -n1)" = "$GLIBC_NEEDED" ] ||
+    die "this machine has glibc $have and the bundle's binaries need $GLIBC_NEEDED or newer; make the bundle on an older system"
+
+export MH_MHBENCH="$B/bin/mhbench" MH_MHREPORT="$B/bin/mhreport"
+export MH_MULTIHEAP_LIB="$B/lib/libmultiheap.so" MH_ALLOCATOR_DIR="$B/peers"
+export LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The peers' C++ runtime: this machine's, unless it is too old to load one of them.
+for peer in "$B"/peers/*; do
+    [ -e "$peer" ] || continue
+    if [ -n "$(LD_PRELOAD="$peer" /bin/true 2>&1)" ]; then
+        export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$B/cxx"
+        break
+    fi
+done
+exec "$B/runners/matrix.sh" "$@"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# matrix.bundle: runners/bundle.sh copies the matrix out of the build tree, and the
+# copy runs a matrix on its own (its driver, report tool, libmultiheap and peers, no
+# build tree); it refuses a machine whose glibc is older than its binaries need, and
+# bundle.sh refuses to overwrite.
+. "$(dirname "$0")/lib.sh"
+dir="$WORK/bundle"
+rm -rf "$dir" && mkdir -p "$dir"
+
+b="$("$ROOT/runners/bundle.sh" --out "$dir/b")"
+[ "$b" = "$dir/b" ] || fail "bundle.sh printed '$b', want $dir/b"
+for f in matrix bin/mhbench bin/mhreport lib/libmultiheap.so runners/matrix.sh \
+         results/configs/scaling.conf BUNDLE.txt; do
+    [ -e "$b/$f" ] || fail "the bundle lacks $f"
+done
+grep -q "^needs: $(uname -m), glibc >= 2\.[0-9]*$" "$b/BUNDLE.txt" ||
+    fail "BUNDLE.txt does not say what its binaries need: $(cat "$b/BUNDLE.txt")"
+# every library the driver loads beyond glibc's own travels with it
+for so in $(ldd "$b/bin/mhbench" | awk '$2 == "=>" { print $1 }' | grep -Ev '^(ld-linux|libc|libm)\.'); do
+    [ -e "$b/lib/$so" ] || fail "the bundle lacks $so, which mhbench loads"
+done
+
+# A matrix from the bundle alone: the build tree's tools are out of reach.
+printf '%s\n' "allocators = glibc multiheap jemalloc" "threads = 2" "repetitions = 1" "warmup = 0" \
+    "placement = none" "workload cross-core-free --batches=100" >"$dir/tiny.conf"
+MH_BUILD_DIR="$dir/nowhere" MH_MHBENCH=/nonexistent MH_MHREPORT=/nonexistent \
+    "$b/matrix" --config "$dir/tiny.conf" --out "$dir/run" >/dev/null 2>"$dir/run.err" ||
+    fail "the bundle's matrix failed: $(tail -n3 "$dir/run.err")"
+python3 - "$dir/run/records.jsonl" "$b" <<'PY' || fail "the bundle's runs did not use the bundle's libraries"
+import json, os, sys
+bundle = sys.argv[2]
+recs = [json.loads(l) for l in open(sys.argv[1])]
+served = {r["allocator"]["name"]: r["allocator"].get("served_by") or "" for r in recs if r["status"] == "ok"}
+want = {"multiheap": bundle + "/lib/"}
+if os.path.exists(bundle + "/peers/libjemalloc.so.2"):
+    want["jemalloc"] = bundle + "/peers/"
+ok = len(recs) == 3 and all(served.get(a, "").startswith(p) for a, p in want.items())
+if not ok:
+    print("records: %d, served by: %s, want prefixes %s" % (len(recs), served, want), file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
+
+# A machine with an older glibc than the binaries need is told so before anything runs.
+sed 's/^GLIBC_NEEDED=[0-9.]*/GLIBC_NEEDED=99.0/' "$b/matrix" >"$b/matrix-future" && chmod +x "$b/matrix-future"
+expect_refusal "glibc .* need 99.0" "$b/matrix-future" --config "$dir/tiny.conf" --out "$dir/run-future"
+[ ! -e "$dir/run-future" ] || fail "a refused bundle run left a run directory"
+expect_refusal "already exists" "$ROOT/runners/bundle.sh" --out "$b"
+# a tarball holds the same directory
+tgz="$("$ROOT/runners/bundle.sh" --out "$dir/b.tar.gz")"
+tar -tzf "$tgz" >"$dir/tgz.list"
+grep -qx "multiheap-bundle/matrix" "$dir/tgz.list" || fail "$tgz lacks multiheap-bundle/matrix"
+echo "matrix.bundle: ok"
