@@ -5,14 +5,15 @@
 # results/local/ inside the bundle unless --out says otherwise.
 set -euo pipefail
 B="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-GLIBC_NEEDED=@GLIBC_NEEDED@ ARCH=@ARCH@
+GLIBC_NEEDED=@GLIBC_NEEDED@ CXX_GLIBC_NEEDED=@CXX_GLIBC_NEEDED@ ARCH=@ARCH@
 
 die() { echo "bundle: $*" >&2; exit 2; }
+at_least() { [ "$(printf '%s\n' "$1" "$2" | sort -V | head -n1)" = "$1" ]; }   # $2 >= $1
 
 [ "$(uname -m)" = "$ARCH" ] || die "this bundle holds $ARCH binaries and this machine is $(uname -m); make a bundle on a $(uname -m) machine"
-have="$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')"
+have="$( (getconf GNU_LIBC_VERSION 2>/dev/null || true) | awk '{ print $2 }')"
 [ -n "$have" ] || die "this machine's C library is not glibc; build the suite here instead"
-[ "$(printf '%s\n' "$GLIBC_NEEDED" "$have" | sort -V | head -n1)" = "$GLIBC_NEEDED" ] ||
+at_least "$GLIBC_NEEDED" "$have" ||
     die "this machine has glibc $have and the bundle's binaries need $GLIBC_NEEDED or newer; make the bundle on an older system"
 
 export MH_MHBENCH="$B/bin/mhbench" MH_MHREPORT="$B/bin/mhreport"
@@ -22,6 +23,8 @@ export LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 for peer in "$B"/peers/*; do
     [ -e "$peer" ] || continue
     if [ -n "$(LD_PRELOAD="$peer" /bin/true 2>&1)" ]; then
+        at_least "$CXX_GLIBC_NEEDED" "$have" ||
+            die "this machine cannot load $(basename "$peer") with its own C++ runtime, and the bundle's needs glibc $CXX_GLIBC_NEEDED (it has $have); name the allocators without it in the config"
         export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$B/cxx"
         break
     fi

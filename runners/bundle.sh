@@ -37,9 +37,10 @@ extra_libs() {
 # Copies library $2 into directory $1 under its soname $3, once.
 take() { [ -e "$1/$3" ] || cp -L "$2" "$1/$3"; }
 
-# The newest GLIBC_x.y symbol version any of the files needs.
+# The newest GLIBC_x.y symbol version any of the files needs; empty for none (or no file).
 glibc_needed() {
-    { objdump -T "$@" 2>/dev/null || true; } | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1
+    { objdump -T "$@" 2>/dev/null || true; } | { grep -o 'GLIBC_[0-9][0-9.]*' || true; } |
+        sed 's/GLIBC_//' | sort -uV | tail -n1
 }
 
 main() {
@@ -62,6 +63,10 @@ main() {
     [ ! -e "$out" ] || die "$out already exists; give another --out"
     local tarball=""
     if [[ "$out" == *.tar.gz ]]; then tarball="$out"; out="$(mktemp -d)/multiheap-bundle"; fi
+    # A bundle is whole or absent: a failure part way leaves nothing to refuse a rerun.
+    local partial="$out"
+    [ -z "$tarball" ] || partial="$(dirname "$out")"
+    trap 'rm -rf "$partial"' EXIT
     mkdir -p "$out"/{bin,lib,peers,cxx,runners,results/configs}
 
     cp "$BUILD/runners/mhbench" "$BUILD/runners/mhreport" "$out/bin/"
@@ -87,25 +92,30 @@ main() {
     done
 
     # cxx/ loads only where the machine's C++ runtime cannot: it does not raise the need.
-    local needed cxx_needed
+    local needed cxx_needed peers
     needed="$(glibc_needed "$out"/bin/* "$out"/lib/* "$out"/peers/*)"
     cxx_needed="$(glibc_needed "$out"/cxx/*)"
+    peers="$(cd "$out/peers" && ls)"
     {
         echo "multiheap bundle: build of $commit, made on $(uname -n) ($(uname -m)), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         echo "needs: $(uname -m), glibc >= $needed"
-        echo "peers: $(cd "$out/peers" && echo *)"
-        echo "cxx/ (the peers' C++ runtime, used where the machine's cannot load them) needs glibc >= ${cxx_needed:-any}"
+        echo "peers: $(echo ${peers:-none})"
+        if [ -n "$cxx_needed" ]; then
+            echo "cxx/ (the peers' C++ runtime, used where the machine's cannot load them) needs glibc >= $cxx_needed"
+        else
+            echo "cxx/: empty (no peer needs a C++ runtime)"
+        fi
     } >"$out/BUNDLE.txt"
-    sed "s/@GLIBC_NEEDED@/$needed/; s/@ARCH@/$(uname -m)/" "$ROOT/runners/bundle-matrix.sh" >"$out/matrix"
+    sed "s/@GLIBC_NEEDED@/$needed/; s/@CXX_GLIBC_NEEDED@/${cxx_needed:-0}/; s/@ARCH@/$(uname -m)/" \
+        "$ROOT/runners/bundle-matrix.sh" >"$out/matrix"
     chmod +x "$out/matrix"
 
     if [ -n "$tarball" ]; then
         tar -czf "$tarball" -C "$(dirname "$out")" multiheap-bundle
-        rm -rf "$(dirname "$out")"
-        echo "$tarball"
-    else
-        echo "$out"
+        rm -rf "$partial"
     fi
+    trap - EXIT
+    echo "${tarball:-$out}"
 }
 
 main "$@"

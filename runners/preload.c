@@ -31,28 +31,33 @@ static bool file_exists(const char *path)
     return access(path, R_OK) == 0;
 }
 
+/* dir/soname into out, if that file exists. */
+static bool found_in(const char *dir, const char *soname, char *out, size_t outlen)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, soname);
+    if (!file_exists(path))
+        return false;
+    snprintf(out, outlen, "%s", path);
+    return true;
+}
+
 /* First existing lib dir/soname combination, else the first candidate path.
- * $MH_ALLOCATOR_DIR, where set, comes first: a bundle (runners/bundle.sh) brings its
- * peers to a machine that has none installed. */
+ * $MH_ALLOCATOR_DIR, where set, comes first for every soname: a bundle
+ * (runners/bundle.sh) brings its peers to a machine that has none installed. */
 static void find_system_lib(const char *const *sonames, char *out, size_t outlen)
 {
-    const char *dirs[] = { getenv("MH_ALLOCATOR_DIR"), "/usr/lib/" MH_MULTIARCH, "/lib/" MH_MULTIARCH,
-                           "/usr/local/lib", "/usr/lib64", "/usr/lib", "/lib64", "/lib" };
-    out[0] = '\0';
-    for (const char *const *so = sonames; *so; so++) {
-        for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-            if (!dirs[i] || !dirs[i][0])
-                continue;
-            char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/%s", dirs[i], *so);
-            if (!out[0])
-                snprintf(out, outlen, "%s", path);
-            if (file_exists(path)) {
-                snprintf(out, outlen, "%s", path);
+    const char *own = getenv("MH_ALLOCATOR_DIR");
+    const char *dirs[] = { "/usr/lib/" MH_MULTIARCH, "/lib/" MH_MULTIARCH, "/usr/local/lib",
+                           "/usr/lib64", "/usr/lib", "/lib64", "/lib" };
+    for (const char *const *so = sonames; own && *own && *so; so++)
+        if (found_in(own, *so, out, outlen))
+            return;
+    for (const char *const *so = sonames; *so; so++)
+        for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+            if (found_in(dirs[i], *so, out, outlen))
                 return;
-            }
-        }
-    }
+    snprintf(out, outlen, "%s/%s", dirs[0], sonames[0]);
 }
 
 static void multiheap_lib(char *out, size_t outlen)

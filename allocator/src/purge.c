@@ -191,8 +191,8 @@ static bool purger_start(void) {
     if (pthread_attr_init(&attr) != 0) return false;
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, PURGER_STACK);
-    /* An ordinary thread, whatever the policy of the real-time thread that may have
-       made the first free. */
+    /* An ordinary thread, whatever the policy of the real-time thread whose malloc may
+       have created it. */
     struct sched_param normal = {0};
     pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
     pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
@@ -250,7 +250,7 @@ void mh_purger_unlock(bool child) {
         mh_lock_release(&pass_lock);
         return;
     }
-    /* The child has no purger: the first wake-up there creates one. */
+    /* The child has no purger: its first heap growth creates one. */
     mh_lock_reset(&pass_lock);
     __atomic_store_n(&purger_state, PURGER_NONE, __ATOMIC_RELEASE);
 }

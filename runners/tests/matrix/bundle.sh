@@ -20,24 +20,27 @@ for so in $(ldd "$b/bin/mhbench" | awk '$2 == "=>" { print $1 }' | grep -Ev '^(l
     [ -e "$b/lib/$so" ] || fail "the bundle lacks $so, which mhbench loads"
 done
 
-# A matrix from the bundle alone: the build tree's tools are out of reach.
-printf '%s\n' "allocators = glibc multiheap jemalloc" "threads = 2" "repetitions = 1" "warmup = 0" \
+# every peer installed here travels
+for lib in $("$MH_MHBENCH" allocators | awk '$2 == "yes" && $3 ~ /^\// && $1 != "multiheap" { print $3 }'); do
+    [ -e "$b/peers/$(basename "$lib")" ] || fail "the bundle lacks the peer $lib"
+done
+
+# A matrix from the bundle alone: the build tree's tools are out of reach, and every
+# allocator but glibc must be served from the bundle.
+printf '%s\n' "allocators = installed" "threads = 2" "repetitions = 1" "warmup = 0" \
     "placement = none" "workload cross-core-free --batches=100" >"$dir/tiny.conf"
 MH_BUILD_DIR="$dir/nowhere" MH_MHBENCH=/nonexistent MH_MHREPORT=/nonexistent \
     "$b/matrix" --config "$dir/tiny.conf" --out "$dir/run" >/dev/null 2>"$dir/run.err" ||
     fail "the bundle's matrix failed: $(tail -n3 "$dir/run.err")"
 python3 - "$dir/run/records.jsonl" "$b" <<'PY' || fail "the bundle's runs did not use the bundle's libraries"
-import json, os, sys
+import json, sys
 bundle = sys.argv[2]
 recs = [json.loads(l) for l in open(sys.argv[1])]
 served = {r["allocator"]["name"]: r["allocator"].get("served_by") or "" for r in recs if r["status"] == "ok"}
-want = {"multiheap": bundle + "/lib/"}
-if os.path.exists(bundle + "/peers/libjemalloc.so.2"):
-    want["jemalloc"] = bundle + "/peers/"
-ok = len(recs) == 3 and all(served.get(a, "").startswith(p) for a, p in want.items())
-if not ok:
-    print("records: %d, served by: %s, want prefixes %s" % (len(recs), served, want), file=sys.stderr)
-sys.exit(0 if ok else 1)
+wrong = {a: p for a, p in served.items() if a != "glibc" and not p.startswith(bundle + "/")}
+if len(served) != len(recs) or "multiheap" not in served or wrong:
+    print("records: %d, served by: %s" % (len(recs), served), file=sys.stderr)
+    sys.exit(1)
 PY
 
 # A machine with an older glibc than the binaries need is told so before anything runs.
@@ -45,6 +48,16 @@ sed 's/^GLIBC_NEEDED=[0-9.]*/GLIBC_NEEDED=99.0/' "$b/matrix" >"$b/matrix-future"
 expect_refusal "glibc .* need 99.0" "$b/matrix-future" --config "$dir/tiny.conf" --out "$dir/run-future"
 [ ! -e "$dir/run-future" ] || fail "a refused bundle run left a run directory"
 expect_refusal "already exists" "$ROOT/runners/bundle.sh" --out "$b"
+# A machine with no peer installed gets a bundle of multiheap and glibc alone.
+mkdir -p "$dir/nopeers/runners" "$dir/nopeers/allocator"
+printf '#!/bin/sh\n[ "$1" = allocators ] && { echo "name installed library"; exit 0; }\nexec %s "$@"\n' \
+    "$MH_MHBENCH" >"$dir/nopeers/runners/mhbench"
+chmod +x "$dir/nopeers/runners/mhbench"
+ln -s "$MH_MHREPORT" "$dir/nopeers/runners/mhreport"
+ln -s "$MH_BUILD_DIR/allocator/libmultiheap.so" "$dir/nopeers/allocator/libmultiheap.so"
+MH_BUILD_DIR="$dir/nopeers" "$ROOT/runners/bundle.sh" --out "$dir/b-nopeers" >/dev/null ||
+    fail "bundle.sh failed where no peer is installed"
+grep -qx "peers: none" "$dir/b-nopeers/BUNDLE.txt" || fail "a bundle without peers says: $(cat "$dir/b-nopeers/BUNDLE.txt")"
 # a tarball holds the same directory
 tgz="$("$ROOT/runners/bundle.sh" --out "$dir/b.tar.gz")"
 tar -tzf "$tgz" >"$dir/tgz.list"
