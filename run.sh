@@ -111,6 +111,11 @@ cmd_targets() {
     echo "run.sh: the report is $dir/report.html (and report.md)"
 }
 
+# The allocator's system tests in rounds at N and 2N threads (allocator/tests/system/soak.sh).
+cmd_soak() {
+    "$ROOT/allocator/tests/system/soak.sh" "$@"
+}
+
 # The matrix for a machine where nothing can be built or installed (runners/bundle.sh).
 cmd_bundle() {
     need_tool mhbench; need_tool mhreport
@@ -162,8 +167,10 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   targets   [--resume RUN_DIR | --out DIR]: issue 6's targets matrix (results/configs/targets.conf,
             about 8 minutes on 2 CPUs) + the pair microbenchmarks + the report
   profile   WORKLOAD [--allocator A] [mhbench options]: perf record + perf report
-  bundle    [--out DIR | --out FILE.tar.gz]: the built matrix, peers and presets in one directory,
-            to run where nothing can be installed (DIR/matrix --preset scaling)
+  soak      [--seconds S] [--threads N]: the allocator's system tests in rounds at N and 2N threads
+            with new seeds, for S seconds (default 300; N: the CPUs); exit 1 if any run failed
+  bundle    [--out DIR | --out FILE.tar.gz]: the built matrix, peers, presets and soak in one
+            directory, to run where nothing can be installed (DIR/matrix --preset scaling, DIR/soak)
 
 Documentation: README.md (usage, the allocator, mhbench, microbenchmarks, tests),
 results/README.md (result sets, configs, CSV), runners/README-matrix.md (matrix, report).
@@ -183,6 +190,7 @@ case "${1:-}" in
     targets) shift; cmd_targets "$@" ;;
     profile) shift; cmd_profile "$@" ;;
     bundle) shift; cmd_bundle "$@" ;;
+    soak) shift; cmd_soak "$@" ;;
     -h|--help|help) usage ;;
     *) die "unknown subcommand '$1'; see ./run.sh --help" ;;
 esac

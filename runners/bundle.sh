@@ -2,9 +2,10 @@
 # A copy of the matrix for a machine where nothing can be built or installed (a shared
 # cluster node, a machine lent for an hour): the built driver, report tool and
 # libmultiheap, the peer allocators installed here, every library they need beyond
-# glibc, runners/matrix.sh and the presets, in one directory (or tarball). Unpack it
-# there and run
+# glibc, runners/matrix.sh and the presets, and the allocator's system tests with their
+# soak loop, in one directory (or tarball). Unpack it there and run
 #     ./matrix --preset scaling
+#     ./soak --seconds 300
 # then bring results/local/<run-id>/ back and report it here (./run.sh report DIR).
 #
 # The binaries are this machine's: the other one needs the same architecture and a
@@ -21,9 +22,10 @@ usage() {
     cat <<USAGE
 usage: runners/bundle.sh [--out DIR | --out FILE.tar.gz]
 
-Copies what the matrix needs to run elsewhere into DIR (default:
-results/local/bundle-<commit>/), or into FILE.tar.gz. On the other machine:
-DIR/matrix takes runners/matrix.sh's options and writes under DIR/results/local/.
+Copies what the matrix and the allocator's soak need to run elsewhere into DIR
+(default: results/local/bundle-<commit>/), or into FILE.tar.gz. On the other machine:
+DIR/matrix takes runners/matrix.sh's options and writes under DIR/results/local/;
+DIR/soak takes soak.sh's (--seconds S, --threads N).
 USAGE
 }
 
@@ -67,12 +69,17 @@ main() {
     local partial="$out"
     [ -z "$tarball" ] || partial="$(dirname "$out")"
     trap 'rm -rf "$partial"' EXIT
-    mkdir -p "$out"/{bin,lib,peers,cxx,runners,results/configs}
+    mkdir -p "$out"/{bin,lib,peers,cxx,sys,runners,results/configs}
 
     cp "$BUILD/runners/mhbench" "$BUILD/runners/mhreport" "$out/bin/"
     cp "$BUILD/allocator/libmultiheap.so" "$out/lib/"
     cp "$ROOT/runners/matrix.sh" "$out/runners/"
     cp "$ROOT"/results/configs/*.conf "$out/results/configs/"
+    local sys="$BUILD/allocator/tests/system"
+    for bin in mhsys_stress mhsys_fork mhsys_steal mhsys_large_race mhsys_stress_tsan; do
+        [ ! -x "$sys/$bin" ] || cp "$sys/$bin" "$out/sys/"
+    done
+    cp "$ROOT/allocator/tests/system/soak.sh" "$out/sys/"
     # The peers found here, under the sonames the driver looks for. Their C++ runtime
     # goes to cxx/: the other machine's own is used unless it cannot load them.
     local lib soname path
@@ -80,7 +87,7 @@ main() {
         cp -L "$lib" "$out/peers/$(basename "$lib")"
     done < <("$BUILD/runners/mhbench" allocators 2>/dev/null |
              awk '$2 == "yes" && $3 ~ /^\// && $1 != "multiheap" { print $1, $3 }')
-    for bin in "$out"/bin/* "$out"/lib/libmultiheap.so; do
+    for bin in "$out"/bin/* "$out"/lib/libmultiheap.so "$out"/sys/mhsys_*; do
         while read -r soname path; do take "$out/lib" "$path" "$soname"; done < <(extra_libs "$bin")
     done
     for bin in "$out"/peers/*; do
@@ -93,7 +100,7 @@ main() {
 
     # cxx/ loads only where the machine's C++ runtime cannot: it does not raise the need.
     local needed cxx_needed peers
-    needed="$(glibc_needed "$out"/bin/* "$out"/lib/* "$out"/peers/*)"
+    needed="$(glibc_needed "$out"/bin/* "$out"/lib/* "$out"/peers/* "$out"/sys/mhsys_*)"
     cxx_needed="$(glibc_needed "$out"/cxx/*)"
     peers="$(cd "$out/peers" && ls)"
     {
@@ -107,8 +114,9 @@ main() {
         fi
     } >"$out/BUNDLE.txt"
     sed "s/@GLIBC_NEEDED@/$needed/; s/@CXX_GLIBC_NEEDED@/${cxx_needed:-0}/; s/@ARCH@/$(uname -m)/" \
-        "$ROOT/runners/bundle-matrix.sh" >"$out/matrix"
+        "$ROOT/runners/bundle-entry.sh" >"$out/matrix"
     chmod +x "$out/matrix"
+    cp "$out/matrix" "$out/soak"
 
     if [ -n "$tarball" ]; then
         tar -czf "$tarball" -C "$(dirname "$out")" multiheap-bundle

@@ -9,8 +9,8 @@ rm -rf "$dir" && mkdir -p "$dir"
 
 b="$("$ROOT/runners/bundle.sh" --out "$dir/b")"
 [ "$b" = "$dir/b" ] || fail "bundle.sh printed '$b', want $dir/b"
-for f in matrix bin/mhbench bin/mhreport lib/libmultiheap.so runners/matrix.sh \
-         results/configs/scaling.conf BUNDLE.txt; do
+for f in matrix soak bin/mhbench bin/mhreport lib/libmultiheap.so runners/matrix.sh \
+         results/configs/scaling.conf sys/soak.sh sys/mhsys_stress sys/mhsys_fork BUNDLE.txt; do
     [ -e "$b/$f" ] || fail "the bundle lacks $f"
 done
 grep -q "^needs: $(uname -m), glibc >= 2\.[0-9]*$" "$b/BUNDLE.txt" ||
@@ -42,6 +42,12 @@ if len(served) != len(recs) or "multiheap" not in served or wrong:
     print("records: %d, served by: %s" % (len(recs), served), file=sys.stderr)
     sys.exit(1)
 PY
+
+# The bundle's soak runs its own copies of the system tests.
+MH_BUILD_DIR="$dir/nowhere" "$b/soak" --seconds 1 --threads 1 >"$dir/soak.out" 2>&1 ||
+    fail "the bundle's soak failed: $(tail -n5 "$dir/soak.out")"
+grep -q "^soak: 1 rounds at 1 and 2 threads: [1-9][0-9]* runs passed, 0 failed$" "$dir/soak.out" ||
+    fail "the bundle's soak reported: $(tail -n3 "$dir/soak.out")"
 
 # A machine with an older glibc than the binaries need is told so before anything runs.
 sed 's/^GLIBC_NEEDED=[0-9.]*/GLIBC_NEEDED=99.0/' "$b/matrix" >"$b/matrix-future" && chmod +x "$b/matrix-future"
