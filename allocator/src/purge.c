@@ -28,8 +28,9 @@
  * the stacks it drops), and pthread_create takes that lock. A free that created the
  * thread there deadlocked its own thread: seen in a forked child, whose first join freed
  * the TLS of the parent's threads' stacks (alloc.sys.fork with 16 threads, once in 12
- * runs on 16 CPUs and once in 60 on 2). glibc calls malloc under no lock that
- * pthread_create takes, except recursive ones.
+ * runs on 16 CPUs and once in 60 on 2). I know of no glibc path that calls malloc
+ * holding a lock pthread_create takes (the loader's, which dlopen may hold, are
+ * recursive).
  */
 #include <errno.h>
 #include <linux/futex.h>
