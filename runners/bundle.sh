@@ -83,10 +83,10 @@ main() {
     # The peers found here, under the sonames the driver looks for. Their C++ runtime
     # goes to cxx/: the other machine's own is used unless it cannot load them.
     local lib soname path
-    while read -r _ lib; do
+    while read -r lib; do
         cp -L "$lib" "$out/peers/$(basename "$lib")"
     done < <("$BUILD/runners/mhbench" allocators 2>/dev/null |
-             awk '$2 == "yes" && $3 ~ /^\// && $1 != "multiheap" { print $1, $3 }')
+             awk '$2 == "yes" && $3 ~ /^\// && $1 != "multiheap" { print $3 }')
     for bin in "$out"/bin/* "$out"/lib/libmultiheap.so "$out"/sys/mhsys_*; do
         while read -r soname path; do take "$out/lib" "$path" "$soname"; done < <(extra_libs "$bin")
     done
