@@ -95,27 +95,38 @@ static bool one_owner(void *const *objs, size_t n) {
     return true;
 }
 
-/* Orders objs by owner heap, so that mh_small_free_batch takes each owner's lock once.
-   Usually one heap owns them all; else a shellsort (no memory, few compares for a
-   batch of hundreds) on keys that pack the owner above the address (user addresses
-   fit in 47 bits), comparing owners only. */
-#define OWNER_SHIFT 47
-
-static void sort_by_owner(void **objs, size_t n) {
-    if (n == 0 || one_owner(objs, n)) return;
-    uint64_t key[MH_CACHE_SLOTS / 2];
-    for (size_t i = 0; i < n; i++)
-        key[i] = (uint64_t)mh_page_owner(objs[i]) << OWNER_SHIFT | (uintptr_t)objs[i];
-    static const size_t gaps[] = {301, 132, 57, 23, 10, 4, 1};
-    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++)
-        for (size_t gap = gaps[g], i = gap; i < n; i++) {
-            uint64_t k = key[i];
-            size_t j = i;
-            for (; j >= gap && key[j - gap] >> OWNER_SHIFT > k >> OWNER_SHIFT; j -= gap)
-                key[j] = key[j - gap];
-            key[j] = k;
+/* Groups objs[0..n) by the byte of their owner heap's id at shift, then each group by
+   the bytes below: an American flag sort (McIlroy, Bostic and McIlroy, 1993), in place
+   and one pass per byte, reading the owners from the page-owner map. */
+static void group_by_owner_byte(void **objs, size_t n, unsigned shift) {
+    uint16_t count[256] = {0}, next[256], end[256];
+    for (size_t i = 0; i < n; i++) count[mh_page_owner(objs[i]) >> shift & 255]++;
+    for (unsigned b = 0, at = 0; b < 256; b++) {
+        next[b] = (uint16_t)at;
+        end[b] = (uint16_t)(at += count[b]);
+    }
+    for (unsigned b = 0; b < 256; b++)
+        while (next[b] < end[b]) {
+            void *o = objs[next[b]];
+            unsigned d = mh_page_owner(o) >> shift & 255;
+            if (d == b) {
+                next[b]++;
+            } else {
+                objs[next[b]] = objs[next[d]];
+                objs[next[d]++] = o;
+            }
         }
-    for (size_t i = 0; i < n; i++) objs[i] = (void *)(uintptr_t)(key[i] & ((1ull << OWNER_SHIFT) - 1));
+    if (shift == 0) return;
+    for (unsigned b = 0, at = 0; b < 256; at += count[b++])
+        if (count[b] > 1) group_by_owner_byte(objs + at, count[b], shift - 8);
+}
+
+/* mh_small_free_batch then takes each owner's lock once. Usually one heap owns them
+   all. A shellsort on owner
+   keys, before, cost more than the locks it saved when a flush held a few owners'
+   objects (producer-consumer on 16 CPUs: 15% of all samples). */
+void mh_group_by_owner(void **objs, size_t n) {
+    if (n > 1 && !one_owner(objs, n)) group_by_owner_byte(objs, n, mh_global.nheaps > 256 ? 8 : 0);
 }
 
 /* A push refused p: a double free if p is the top of the row of the CPU the thread runs
@@ -142,7 +153,7 @@ void mh_cache_free_slow(void *p, unsigned cls) {
         fatal_if_on_top(c, cls, p);
         mh_small_free(p);
     }
-    sort_by_owner(batch, n);
+    mh_group_by_owner(batch, n);
     mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
 }
 
@@ -151,7 +162,7 @@ void mh_cache_drain_current(void) {
     size_t n;
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
         while ((n = mh_cache_pop_many(mh_cache_row_of(cls), batch, MH_CACHE_SLOTS / 2)) > 0) {
-            sort_by_owner(batch, n);
+            mh_group_by_owner(batch, n);
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
         }
 }

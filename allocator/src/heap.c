@@ -303,14 +303,17 @@ void *mh_heap_alloc(mh_heap *h, unsigned cls, size_t align) {
     return mh_heap_alloc_batch(h, cls, &p, 1, false) ? p : NULL;
 }
 
-/* Lock the heap that owns pg; the owner can change while the page is empty (steal). */
-static mh_heap *lock_owner(mh_page *pg, const void *p) {
+/* Lock the heap that owns p's unit. The owner changes only while the unit is empty
+   (steal, under the old owner's lock), so it is read again once locked. Both reads go
+   to the page-owner map, not to the unit's metadata, whose line the owner's own
+   allocations keep writing: a flush locks a remote heap for each of its owners. */
+static mh_heap *lock_owner(const void *p) {
     for (;;) {
-        unsigned id = __atomic_load_n(&pg->heap, __ATOMIC_RELAXED);
+        unsigned id = mh_page_owner(p);
         if (id >= mh_global.nheaps) mh_fatal("free of a pointer with corrupt page metadata", p);
         mh_heap *h = &mh_global.heaps[id];
         mh_lock_acquire(&h->lock);
-        if (__atomic_load_n(&pg->heap, __ATOMIC_RELAXED) == id) return h;
+        if (mh_page_owner(p) == id) return h;
         mh_lock_release(&h->lock);
     }
 }
@@ -345,11 +348,11 @@ static unsigned owner_of(const void *p) {
 }
 
 /* The end of the run of objects from objs[i] on that belong to heap owner. A front
-   cache's objects come sorted by owner (flush, drain) or all of one heap (a refill's
-   surplus): their run ends where a search by halves says, without reading every
-   object's page again. */
-static size_t owner_run_end(void *const *objs, size_t i, size_t n, unsigned owner, bool sorted) {
-    if (!sorted) {
+   cache's objects come grouped by owner (flush, drain) or all of one heap (a refill's
+   surplus): their run ends where a search by halves says, without looking up every
+   object's owner. */
+static size_t owner_run_end(void *const *objs, size_t i, size_t n, unsigned owner, bool grouped) {
+    if (!grouped) {
         while (++i < n && owner_of(objs[i]) == owner) continue;
         return i;
     }
@@ -367,16 +370,17 @@ void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src) {
     unsigned mine = mh_current_heap_index(cpu);
     bool drain = src == MH_FREED_BY_DRAIN;
     for (size_t i = 0, end; i < n; i = end) {
-        mh_page *pg = committed_page(objs[i]);
-        if (!drain && mine != __atomic_load_n(&pg->heap, __ATOMIC_RELAXED))
-            mh_remote_matrix_ensure();
-        mh_heap *h = lock_owner(pg, objs[i]);
+        if (owner_of(objs[i]) != mine && !drain) mh_remote_matrix_ensure();
+        mh_heap *h = lock_owner(objs[i]);
         unsigned owner = (unsigned)(h - mh_global.heaps);
         /* While we hold the owner's lock its pages cannot change owner, so a run of
            objects of this heap is freed under this one acquisition. A front cache's
            flush (all of one class) goes to the stash first, then to their pages. */
         end = owner_run_end(objs, i, n, owner, src != MH_FREED_BY_PROGRAM);
-        size_t stashed = src == MH_FREED_BY_FLUSH ? stash_put(h, pg->cls, objs + i, end - i) : 0;
+        unsigned class_plus1 = mh_page_class_plus1(objs[i]);
+        size_t stashed = src == MH_FREED_BY_FLUSH && class_plus1
+                             ? stash_put(h, class_plus1 - 1, objs + i, end - i)
+                             : 0;
         free_locked(h, objs + i + stashed, end - i - stashed, src == MH_FREED_BY_PROGRAM);
         if (!drain && mine != owner) {
             MH_STAT_ADD(h->stat.remote_frees, end - i);
@@ -398,7 +402,7 @@ size_t mh_small_usable_size(const void *p) {
 
 bool mh_heap_stash_holds(void *p) {
     mh_page *pg = committed_page(p);
-    mh_heap *h = lock_owner(pg, p);
+    mh_heap *h = lock_owner(p);
     mh_stash *st = stash_of(h, pg->cls);
     bool found = false;
     for (uint32_t i = 0; st && i < st->count && !found; i++) found = st->slot[i] == p;

@@ -294,8 +294,8 @@ MH_INTERNAL void mh_small_free(void *p);
    CPU's cache (counted nowhere, so the heap stays quiet; straight to the pages). */
 typedef enum { MH_FREED_BY_PROGRAM, MH_FREED_BY_FLUSH, MH_FREED_BY_DRAIN } mh_free_source;
 /* Frees objs[0..n), all inside the small range, each validated; consecutive objects of
-   one owner heap share one lock acquisition. A flush or a drain must come sorted by
-   owner heap (cache.c sorts them), a refill's surplus is all of one heap. */
+   one owner heap share one lock acquisition. A flush or a drain must come grouped by
+   owner heap (mh_group_by_owner), a refill's surplus is all of one heap. */
 MH_INTERNAL void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src);
 /* After a free batch: wakes the purger thread if h holds empty pages, or without one
    gives h's surplus and long-empty pages back to the OS when a scan is due; takes and
@@ -383,6 +383,9 @@ _Static_assert(sizeof(mh_cpu_cache) <= (1u << MH_CACHE_STRIDE_SHIFT), "cache str
 MH_INTERNAL const char *mh_cache_setup(void);
 MH_INTERNAL void *mh_cache_alloc_slow(unsigned cls);
 MH_INTERNAL void mh_cache_free_slow(void *p, unsigned cls);
+/* Reorders objs[0..n) (objects of the small range) in place so that each owner heap's
+   objects are next to each other. */
+MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */
 MH_INTERNAL void mh_cache_free_marked(void *p);

@@ -1,0 +1,91 @@
+/* A flush's objects grouped by owner heap (mh_group_by_owner): the result is a
+   permutation of the input in which each owner's objects are next to each other, for
+   owner ids of one byte and of two (machines with more than 256 CPUs), and a batch of
+   one owner keeps its order. The owners are written into the page-owner map by hand
+   (MULTIHEAP_KEY=global: every page is heap 0's), and put back before the frees. */
+#include <string.h>
+
+#include "mh_internal.h"
+#include "mhunit.h"
+
+#define NOBJ 512
+
+static void *objs[NOBJ];
+
+static size_t page_index(const void *p) {
+    return ((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT;
+}
+
+static int by_address(const void *a, const void *b) {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Gives the k-th page of objs the owner low_mod and high_mod make of k: the id's low
+   byte k % low_mod, its high byte k * 13 % high_mod, so that many owners share a low byte
+   when high_mod > 1. */
+static void set_owners(unsigned low_mod, unsigned high_mod) {
+    size_t first = page_index(objs[0]);
+    for (size_t i = 0; i < NOBJ; i++) {
+        size_t k = page_index(objs[i]) - first;
+        mh_global.page_owner[page_index(objs[i])] = (uint16_t)(k % low_mod + 256 * (k * 13 % high_mod));
+    }
+}
+
+/* Groups a shuffled copy of objs and checks the grouping and the permutation. */
+static void check_grouping(unsigned nheaps) {
+    void *batch[NOBJ], *sorted_in[NOBJ];
+    unsigned seed = nheaps;
+    memcpy(batch, objs, sizeof batch);
+    for (size_t i = NOBJ - 1; i > 0; i--) {   /* Fisher-Yates with a fixed LCG */
+        seed = seed * 1103515245u + 12345u;
+        size_t j = (seed >> 8) % (i + 1);
+        void *t = batch[i];
+        batch[i] = batch[j];
+        batch[j] = t;
+    }
+    unsigned saved = mh_global.nheaps;
+    mh_global.nheaps = nheaps;
+    mh_group_by_owner(batch, NOBJ);
+    mh_global.nheaps = saved;
+
+    static unsigned char seen[65536];
+    memset(seen, 0, sizeof seen);
+    unsigned groups = 0;
+    for (size_t i = 0; i < NOBJ; i++) {
+        unsigned owner = mh_page_owner(batch[i]);
+        if (i > 0 && owner == mh_page_owner(batch[i - 1])) continue;
+        CHECK(!seen[owner]);   /* a group that started before must have ended for good */
+        seen[owner] = 1;
+        groups++;
+    }
+    CHECK(groups > 1);
+    memcpy(sorted_in, objs, sizeof sorted_in);
+    qsort(sorted_in, NOBJ, sizeof *sorted_in, by_address);
+    qsort(batch, NOBJ, sizeof *batch, by_address);
+    CHECK(memcmp(sorted_in, batch, sizeof batch) == 0);
+}
+
+int main(void) {
+    /* 1 KiB objects: 8 to a page, so 64 pages, each with its own owner below. */
+    for (size_t i = 0; i < NOBJ; i++) CHECK((objs[i] = malloc(1000)) != NULL);
+
+    set_owners(200, 1);      /* ids of one byte */
+    check_grouping(200);
+    set_owners(5, 7);        /* ids of two bytes, below 256 * 7 */
+    check_grouping(256 * 7);
+    set_owners(3, 200);      /* below 256 * 200 */
+    check_grouping(256 * 200);
+
+    /* One owner: the order stays as it was. */
+    set_owners(1, 1);
+    void *batch[NOBJ];
+    memcpy(batch, objs, sizeof batch);
+    mh_group_by_owner(batch, NOBJ);
+    CHECK(memcmp(batch, objs, sizeof batch) == 0);
+
+    set_owners(1, 1);        /* heap 0 again, as the pages really are */
+    for (size_t i = 0; i < NOBJ; i++) free(objs[i]);
+    printf("flush_group: %d objects grouped by owner for 200, 1792 and 51200 heaps\n", NOBJ);
+    return 0;
+}
