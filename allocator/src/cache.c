@@ -9,6 +9,7 @@
  * touches another CPU's rows, except the read-only search of a double free.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "cache.h"
 
@@ -83,21 +84,10 @@ void *mh_cache_alloc_slow(unsigned cls) {
     return batch[0];
 }
 
-/* Does one heap own all of objs[0..n)? An object in the 8 KiB page of the one before
-   it has its owner: a flush of small objects (threadtest's, hundreds to a page) looks
-   up a few owners instead of one per object. */
-static bool one_owner(void *const *objs, size_t n) {
-    unsigned owner = mh_page_owner(objs[0]);
-    for (size_t i = 1; i < n; i++)
-        if (((uintptr_t)objs[i] ^ (uintptr_t)objs[i - 1]) >= MH_PAGE_SIZE &&
-            mh_page_owner(objs[i]) != owner)
-            return false;
-    return true;
-}
-
 /* Groups objs[0..n) by the byte of their owner heap's id at shift, then each group by
    the bytes below: an American flag sort (McIlroy, Bostic and McIlroy, 1993), in place
-   and one pass per byte, reading the owners from the page-owner map. */
+   and one pass per byte, reading the owners from the page-owner map. For flushes that
+   hold many owners; its 256 buckets cost more than a list of a few. */
 static void group_by_owner_byte(void **objs, size_t n, unsigned shift) {
     uint16_t count[256] = {0}, next[256], end[256];
     for (size_t i = 0; i < n; i++) count[mh_page_owner(objs[i]) >> shift & 255]++;
@@ -121,12 +111,53 @@ static void group_by_owner_byte(void **objs, size_t n, unsigned shift) {
         if (count[b] > 1) group_by_owner_byte(objs + at, count[b], shift - 8);
 }
 
-/* mh_small_free_batch then takes each owner's lock once. Usually one heap owns them
-   all. A shellsort on owner
-   keys, before, cost more than the locks it saved when a flush held a few owners'
-   objects (producer-consumer on 16 CPUs: 15% of all samples). */
+/* Does one heap own all of objs[0..n)? An object in the 8 KiB page of the one before
+   it has its owner: a flush of small objects (threadtest's, hundreds to a page) looks
+   up a few owners instead of one per object. */
+static bool one_owner(void *const *objs, size_t n) {
+    unsigned owner = mh_page_owner(objs[0]);
+    for (size_t i = 1; i < n; i++)
+        if (((uintptr_t)objs[i] ^ (uintptr_t)objs[i - 1]) >= MH_PAGE_SIZE &&
+            mh_page_owner(objs[i]) != owner)
+            return false;
+    return true;
+}
+
+/* Owners a flush lists one by one before it falls back to the 256 buckets. */
+#define FEW_OWNERS 32
+
+/* Groups objs[0..n) by owner if they have at most FEW_OWNERS of them (else false, and
+   objs unchanged): the owners are listed in order of appearance, each object is
+   counted against its owner's entry, and a counting pass places them. */
+static bool group_few_owners(void **objs, size_t n) {
+    uint16_t owner[FEW_OWNERS], start[FEW_OWNERS + 1] = {0};
+    uint8_t entry[MH_CACHE_SLOTS / 2];
+    unsigned nowners = 0, e = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned id = mh_page_owner(objs[i]);
+        if (nowners == 0 || owner[e] != id) {
+            for (e = 0; e < nowners && owner[e] != id; e++) continue;
+            if (e == nowners) {
+                if (nowners == FEW_OWNERS) return false;
+                owner[nowners++] = (uint16_t)id;
+            }
+        }
+        entry[i] = (uint8_t)e;
+        start[e + 1]++;
+    }
+    for (unsigned k = 1; k < nowners; k++) start[k + 1] += start[k];
+    void *grouped[MH_CACHE_SLOTS / 2];
+    for (size_t i = 0; i < n; i++) grouped[start[entry[i]]++] = objs[i];
+    memcpy(objs, grouped, n * sizeof *objs);
+    return true;
+}
+
+/* mh_small_free_batch then takes each owner's lock once. Usually one heap owns them all.
+   A shellsort on owner keys, before, cost more than the locks it saved when a flush held
+   a few owners' objects (producer-consumer on 16 CPUs: 15% of all samples). */
 void mh_group_by_owner(void **objs, size_t n) {
-    if (n > 1 && !one_owner(objs, n)) group_by_owner_byte(objs, n, mh_global.nheaps > 256 ? 8 : 0);
+    if (n < 2 || one_owner(objs, n) || group_few_owners(objs, n)) return;
+    group_by_owner_byte(objs, n, mh_global.nheaps > 256 ? 8 : 0);
 }
 
 /* A push refused p: a double free if p is the top of the row of the CPU the thread runs

@@ -215,46 +215,61 @@ static bool refill(mh_heap *h, unsigned cls) {
 
 /* ---- allocation and free ------------------------------------------------------------- */
 
+/* The stashes appear under activate_lock, which a fork holds throughout (with every
+   stash's lock that exists then): none can appear, locked, in the fork's window. */
 void mh_heap_stash_ensure(mh_heap *h) {
     if (__atomic_load_n(&h->stash, __ATOMIC_ACQUIRE)) return;
     int saved = errno;
-    mh_stash *st = mh_os_map(MH_NCLASSES * sizeof(mh_stash)), *none = NULL;
+    mh_stash *st = mh_os_map(MH_NCLASSES * sizeof(mh_stash));
     errno = saved;
-    if (st && !__atomic_compare_exchange_n(&h->stash, &none, st, false, __ATOMIC_ACQ_REL,
-                                           __ATOMIC_ACQUIRE))
-        mh_os_unmap(st, MH_NCLASSES * sizeof(mh_stash));
+    if (!st) return;
+    mh_lock_acquire(&mh_global.activate_lock);
+    bool installed = !h->stash;
+    if (installed) __atomic_store_n(&h->stash, st, __ATOMIC_RELEASE);
+    mh_lock_release(&mh_global.activate_lock);
+    if (!installed) mh_os_unmap(st, MH_NCLASSES * sizeof(mh_stash));
 }
 
-/* Under h's lock: the stash of class cls, or NULL if h has none. */
+/* The stash of class cls of h, or NULL if h has none. */
 static mh_stash *stash_of(mh_heap *h, unsigned cls) {
     mh_stash *st = __atomic_load_n(&h->stash, __ATOMIC_ACQUIRE);
     return st ? &st[cls] : NULL;
 }
 
-/* Under h's lock: up to n objects from the stash of class cls into out. */
+/* Up to n objects from h's stash of class cls into out, under the stash's lock; a
+   refill it serves in full is counted there. */
 static size_t stash_take(mh_heap *h, unsigned cls, void **out, size_t n) {
     mh_stash *st = stash_of(h, cls);
     if (!st) return 0;
-    size_t take = st->count < n ? st->count : n;
-    st->count -= (uint32_t)take;
-    memcpy(out, &st->slot[st->count], take * sizeof *out);
+    mh_lock_acquire(&st->lock);
+    size_t take = st->count < n ? st->count : n, left = st->count - take;
+    memcpy(out, &st->slot[left], take * sizeof *out);
+    __atomic_store_n(&st->count, (uint32_t)left, __ATOMIC_RELAXED);   /* the purger peeks */
+    if (take == n) MH_STAT_ADD(st->refills, 1);
+    mh_lock_release(&st->lock);
     return take;
 }
 
-/* Under h's lock: objs[0..n) of class cls into the stash as room allows; how many. */
-static size_t stash_put(mh_heap *h, unsigned cls, void *const *objs, size_t n) {
+/* objs[0..n), flushed objects of class cls that h owns, into h's stash of that class as
+   room allows, under the stash's lock; how many. A flush it takes in full is counted
+   there, and so are the remote frees among what it takes. */
+static size_t stash_put(mh_heap *h, unsigned cls, void *const *objs, size_t n, bool remote) {
     mh_stash *st = stash_of(h, cls);
     if (!st) return 0;
+    mh_lock_acquire(&st->lock);
     size_t room = mh_stash_capacity(cls) - st->count, put = n < room ? n : room;
     memcpy(&st->slot[st->count], objs, put * sizeof *objs);
-    st->count += (uint32_t)put;
+    __atomic_store_n(&st->count, st->count + (uint32_t)put, __ATOMIC_RELAXED);
+    if (put == n) MH_STAT_ADD(st->flushes, 1);
+    if (remote) MH_STAT_ADD(st->remote_frees, put);
+    mh_lock_release(&st->lock);
     return put;
 }
 
 size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool for_cache) {
-    size_t got = 0;
+    size_t got = for_cache ? stash_take(h, cls, out, n) : 0;
+    if (got == n) return got;
     mh_lock_acquire(&h->lock);
-    if (for_cache) got = stash_take(h, cls, out, n);
     while (got < n) {
         mh_page *pg = h->cls[cls].list[MH_LIST_PARTIAL].head;
         if (!pg) pg = take_empty_page(h, cls);
@@ -268,7 +283,8 @@ size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool 
         page_relist(h, pg);
     }
     /* A front cache counts the mallocs it serves; the first object of a refill goes
-       straight to the malloc that asked for it. */
+       straight to the malloc that asked for it. A refill the stash served in full is
+       counted in the stash. */
     if (for_cache && got > 0) MH_STAT_ADD(h->stat.cache_refills, 1);
     MH_STAT_ADD(h->stat.allocs, for_cache ? got > 0 : got);
     mh_lock_release(&h->lock);
@@ -342,9 +358,12 @@ static void free_locked(mh_heap *h, void *const *objs, size_t n, bool program) {
     if (program) MH_STAT_ADD(h->stat.frees, n);
 }
 
+/* The owner heap of p's unit, after checking that p lies in the committed range. */
 static unsigned owner_of(const void *p) {
     check_committed(p);
-    return mh_page_owner(p);
+    unsigned id = mh_page_owner(p);
+    if (id >= mh_global.nheaps) mh_fatal("free of a pointer with corrupt page metadata", p);
+    return id;
 }
 
 /* The end of the run of objects from objs[i] on that belong to heap owner. A front
@@ -368,26 +387,34 @@ static size_t owner_run_end(void *const *objs, size_t i, size_t n, unsigned owne
 void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src) {
     int cpu = mh_current_cpu();
     unsigned mine = mh_current_heap_index(cpu);
-    bool drain = src == MH_FREED_BY_DRAIN;
+    bool drain = src == MH_FREED_BY_DRAIN, flush = src == MH_FREED_BY_FLUSH;
+    bool grouped = src != MH_FREED_BY_PROGRAM;
     for (size_t i = 0, end; i < n; i = end) {
-        if (owner_of(objs[i]) != mine && !drain) mh_remote_matrix_ensure();
-        mh_heap *h = lock_owner(objs[i]);
-        unsigned owner = (unsigned)(h - mh_global.heaps);
-        /* While we hold the owner's lock its pages cannot change owner, so a run of
-           objects of this heap is freed under this one acquisition. A front cache's
-           flush (all of one class) goes to the stash first, then to their pages. */
-        end = owner_run_end(objs, i, n, owner, src != MH_FREED_BY_PROGRAM);
-        unsigned class_plus1 = mh_page_class_plus1(objs[i]);
-        size_t stashed = src == MH_FREED_BY_FLUSH && class_plus1
-                             ? stash_put(h, class_plus1 - 1, objs + i, end - i)
-                             : 0;
-        free_locked(h, objs + i + stashed, end - i - stashed, src == MH_FREED_BY_PROGRAM);
-        if (!drain && mine != owner) {
-            MH_STAT_ADD(h->stat.remote_frees, end - i);
+        unsigned owner = owner_of(objs[i]);
+        end = owner_run_end(objs, i, n, owner, grouped);
+        bool remote = owner != mine && !drain;
+        if (remote) {
+            mh_remote_matrix_ensure();
             mh_count_remote_free(owner, cpu, end - i);
         }
-        if (src == MH_FREED_BY_FLUSH) MH_STAT_ADD(h->stat.cache_flushes, 1);
-        mh_lock_release(&h->lock);
+        /* A flush (all of one class) goes to the owner's stash first. Its objects are
+           allocated in their units, which therefore cannot change owner (only empty
+           units are stolen): the stash's lock is enough. */
+        unsigned class_plus1 = mh_page_class_plus1(objs[i]);
+        size_t j = i + (flush && class_plus1 ? stash_put(&mh_global.heaps[owner], class_plus1 - 1,
+                                                          objs + i, end - i, remote)
+                                             : 0);
+        mh_heap *h = &mh_global.heaps[owner];
+        if (j < end) {
+            /* While we hold the owner's lock its units cannot change owner, so the rest
+               of the run is freed under this one acquisition. */
+            h = lock_owner(objs[j]);
+            end = owner_run_end(objs, j, end, (unsigned)(h - mh_global.heaps), grouped);
+            free_locked(h, objs + j, end - j, src == MH_FREED_BY_PROGRAM);
+            if (remote) MH_STAT_ADD(h->stat.remote_frees, end - j);
+            if (flush) MH_STAT_ADD(h->stat.cache_flushes, 1);
+            mh_lock_release(&h->lock);
+        }
         if (!drain) mh_heap_maybe_purge(h);
     }
 }
@@ -401,13 +428,39 @@ size_t mh_small_usable_size(const void *p) {
 }
 
 bool mh_heap_stash_holds(void *p) {
-    mh_page *pg = committed_page(p);
-    mh_heap *h = lock_owner(p);
-    mh_stash *st = stash_of(h, pg->cls);
+    unsigned class_plus1 = mh_page_class_plus1(p);
+    mh_stash *st = class_plus1 ? stash_of(&mh_global.heaps[owner_of(p)], class_plus1 - 1) : NULL;
+    if (!st) return false;
+    mh_lock_acquire(&st->lock);
     bool found = false;
-    for (uint32_t i = 0; st && i < st->count && !found; i++) found = st->slot[i] == p;
-    mh_lock_release(&h->lock);
+    for (uint32_t i = 0; i < st->count && !found; i++) found = st->slot[i] == p;
+    mh_lock_release(&st->lock);
     return found;
+}
+
+mh_heap_counters mh_heap_counters_read(mh_heap *h) {
+    mh_heap_counters c = {
+        .allocs = MH_STAT_READ(h->stat.allocs),
+        .frees = MH_STAT_READ(h->stat.frees),
+        .remote_frees = MH_STAT_READ(h->stat.remote_frees),
+        .pages_stolen = MH_STAT_READ(h->stat.pages_stolen),
+        .pages_given = MH_STAT_READ(h->stat.pages_given),
+        .os_grow_calls = MH_STAT_READ(h->stat.os_grow_calls),
+        .os_grow_bytes = MH_STAT_READ(h->stat.os_grow_bytes),
+        .purge_calls = MH_STAT_READ(h->stat.purge_calls),
+        .purge_bytes = MH_STAT_READ(h->stat.purge_bytes),
+        .cache_refills = MH_STAT_READ(h->stat.cache_refills),
+        .cache_flushes = MH_STAT_READ(h->stat.cache_flushes),
+    };
+    for (unsigned cls = 0; cls < MH_NCLASSES && stash_of(h, cls); cls++) {
+        mh_stash *st = stash_of(h, cls);
+        uint64_t refills = MH_STAT_READ(st->refills);
+        c.allocs += refills;
+        c.cache_refills += refills;
+        c.cache_flushes += MH_STAT_READ(st->flushes);
+        c.remote_frees += MH_STAT_READ(st->remote_frees);
+    }
+    return c;
 }
 
 /* ---- giving empty pages back to the OS ------------------------------------------------ */
@@ -454,13 +507,19 @@ static mh_page *take_purgeable(mh_heap *h, uint32_t now, uint32_t retain) {
     return taken;
 }
 
-/* Under h's lock: the stashed objects back to their pages, so that a shrinking heap's
-   pages can empty. */
+/* The stashed objects back to their pages, so that a shrinking heap's pages can empty:
+   each stash's lock, then h's. */
 static void stash_drain(mh_heap *h) {
     for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) {
         mh_stash *st = stash_of(h, c);
-        free_locked(h, st->slot, st->count, false);
-        st->count = 0;
+        mh_lock_acquire(&st->lock);
+        if (st->count) {
+            mh_lock_acquire(&h->lock);
+            free_locked(h, st->slot, st->count, false);
+            mh_lock_release(&h->lock);
+            __atomic_store_n(&st->count, 0, __ATOMIC_RELAXED);
+        }
+        mh_lock_release(&st->lock);
     }
 }
 
@@ -502,8 +561,8 @@ static void purge_pages(mh_heap *h, mh_page *sorted) {
 
 /* Under no lock: drains h's stashes if asked, then purges what take_purgeable picks. */
 static void purge_scan(mh_heap *h, uint32_t now, uint32_t retain, bool drain) {
-    mh_lock_acquire(&h->lock);
     if (drain) stash_drain(h);
+    mh_lock_acquire(&h->lock);
     mh_page *taken = take_purgeable(h, now, retain);
     mh_lock_release(&h->lock);
     if (taken) purge_pages(h, sort_pages(taken));
@@ -526,8 +585,8 @@ void mh_heap_maybe_purge(mh_heap *h) {
    cache alone uses neither the heap's stashes nor its partial slabs, and a program that
    calls malloc now and then must not keep them from ever going back. */
 static uint64_t heap_activity(mh_heap *h) {
-    return MH_STAT_READ(h->stat.allocs) + MH_STAT_READ(h->stat.frees) +
-           MH_STAT_READ(h->stat.cache_flushes);
+    mh_heap_counters c = mh_heap_counters_read(h);
+    return c.allocs + c.frees + c.cache_flushes;
 }
 
 /* Slabs purged per lock hold, per class. */
@@ -591,10 +650,10 @@ static void purge_partial_slabs(mh_heap *h) {
     mh_lock_release(&h->lock);
 }
 
-/* Does h hold objects in a stash? (Under h's lock.) */
+/* Does h hold objects in a stash? (A racy look.) */
 static bool stash_holds_objects(mh_heap *h) {
     for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++)
-        if (stash_of(h, c)->count) return true;
+        if (__atomic_load_n(&stash_of(h, c)->count, __ATOMIC_RELAXED)) return true;
     return false;
 }
 
@@ -610,9 +669,7 @@ bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
         h->purge_partial_done = false;
     }
     bool quiet = now - h->purge_quiet_since_ms >= (uint32_t)mh_global.purge_ms;
-    mh_lock_acquire(&h->lock);
     bool stashed = stash_holds_objects(h);
-    mh_lock_release(&h->lock);
     purge_scan(h, now, quiet ? MH_PURGE_KEEP : UINT32_MAX, quiet && stashed);
     if (quiet && !h->purge_partial_done) {
         purge_partial_slabs(h);
@@ -635,18 +692,27 @@ void mh_heap_activate(mh_heap *h) {
     mh_lock_release(&mh_global.activate_lock);
 }
 
-/* Holding activate_lock keeps the active set fixed; inactive heaps have no lock holder. */
+/* Holding activate_lock keeps the active set and their stashes fixed; inactive heaps
+   have no lock holder. Each heap's stashes are locked before the heap (the lock order). */
 void mh_heap_lock_all(void) {
     mh_lock_acquire(&mh_global.activate_lock);
-    for (unsigned i = 0; i < mh_active_heaps(); i++) mh_lock_acquire(&mh_active_heap(i)->lock);
+    for (unsigned i = 0; i < mh_active_heaps(); i++) {
+        mh_heap *h = mh_active_heap(i);
+        for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) mh_lock_acquire(&stash_of(h, c)->lock);
+        mh_lock_acquire(&h->lock);
+    }
+}
+
+static void unlock(mh_lock *l, bool child) {
+    if (child) mh_lock_reset(l);
+    else mh_lock_release(l);
 }
 
 void mh_heap_unlock_all(bool child) {
     for (unsigned i = 0; i < mh_active_heaps(); i++) {
         mh_heap *h = mh_active_heap(i);
-        if (child) mh_lock_reset(&h->lock);
-        else mh_lock_release(&h->lock);
+        unlock(&h->lock, child);
+        for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) unlock(&stash_of(h, c)->lock, child);
     }
-    if (child) mh_lock_reset(&mh_global.activate_lock);
-    else mh_lock_release(&mh_global.activate_lock);
+    unlock(&mh_global.activate_lock, child);
 }

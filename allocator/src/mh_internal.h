@@ -226,12 +226,23 @@ MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
    a flush puts them here and a refill takes them back without touching a page (as
    tcmalloc's transfer cache does), so a producer's objects that a consumer frees come
    back to the producer in whole batches. They count as used in their pages. Only the
-   front cache uses them: a heap's stashes are mapped at its first refill for a cache. */
+   front cache uses them: a heap's stashes are mapped at its first refill for a cache.
+   Each class's stash has its own lock, so that flushes and refills of different classes,
+   and the heap's page work, do not queue behind one another: with 16 threads of
+   producer-consumer, eight consumers flushed into each producer's heap. Lock order: a
+   stash's lock may be held while its heap's lock is taken, never the other way round. */
 #define MH_STASH_SLOTS 1024
 
-typedef struct mh_stash {
+typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_stash {
+    mh_lock lock;                      /* guards everything below */
     uint32_t count;                    /* objects in slot[0..count), at most
                                           mh_stash_capacity(cls) */
+    /* Counters of the batches that only the stash served; a batch the heap's pages
+       served in part is counted in the heap's counters (mh_heap_counters_read adds
+       both). Read atomically. */
+    uint64_t refills;                  /* refills, each also one malloc */
+    uint64_t flushes;                  /* flushed batches */
+    uint64_t remote_frees;             /* objects of those flushed on another CPU */
     void *slot[MH_STASH_SLOTS];
 } mh_stash;
 
@@ -307,6 +318,8 @@ MH_INTERNAL void mh_heap_maybe_purge(mh_heap *h);
 MH_INTERNAL bool mh_heap_purge_pass(mh_heap *h, uint32_t now);
 /* Is p in its owner heap's stash? (A double-free check; takes the owner's lock.) */
 MH_INTERNAL bool mh_heap_stash_holds(void *p);
+/* h's counters, those its stashes keep added in. */
+MH_INTERNAL mh_heap_counters mh_heap_counters_read(mh_heap *h);
 /* Maps h's stashes if need be; call it holding no lock. Without them h works unstashed. */
 MH_INTERNAL void mh_heap_stash_ensure(mh_heap *h);
 MH_INTERNAL size_t mh_small_usable_size(const void *p);
@@ -383,8 +396,8 @@ _Static_assert(sizeof(mh_cpu_cache) <= (1u << MH_CACHE_STRIDE_SHIFT), "cache str
 MH_INTERNAL const char *mh_cache_setup(void);
 MH_INTERNAL void *mh_cache_alloc_slow(unsigned cls);
 MH_INTERNAL void mh_cache_free_slow(void *p, unsigned cls);
-/* Reorders objs[0..n) (objects of the small range) in place so that each owner heap's
-   objects are next to each other. */
+/* Reorders objs[0..n) (objects of the small range, n at most MH_CACHE_SLOTS / 2) so that
+   each owner heap's objects are next to each other. */
 MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */

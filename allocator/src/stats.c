@@ -22,13 +22,12 @@ void mh_remote_matrix_ensure(void) {
         mh_os_unmap(m, bytes);
 }
 
-/* Under the owner heap's lock, which guards the owner's column. */
+/* An atomic add: two threads of one CPU may be counting frees to one heap, each under
+   the lock of a different stash. The row is the CPU's own, so its line rarely moves. */
 void mh_count_remote_free(unsigned owner_heap, int cpu, uint64_t n) {
     uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
-    if (m && (unsigned)cpu < mh_global.ncpus) {
-        uint64_t *cell = &m[(size_t)cpu * mh_global.nheaps + owner_heap];
-        MH_STAT_ADD(*cell, n);
-    }
+    if (m && (unsigned)cpu < mh_global.ncpus)
+        __atomic_fetch_add(&m[(size_t)cpu * mh_global.nheaps + owner_heap], n, __ATOMIC_RELAXED);
 }
 
 MH_API uint64_t mh_remote_frees(unsigned cpu, unsigned heap) {
@@ -49,18 +48,19 @@ MH_API int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
     /* With the cpu key, heap i and CPU i's front cache serve the same CPU. */
     uint64_t cache_allocs, cache_frees;
     mh_cache_counts(heap, &cache_allocs, &cache_frees);
+    mh_heap_counters c = mh_heap_counters_read(h);
     *out = (mh_heap_stats){
-        .allocs = MH_STAT_READ(h->stat.allocs) + cache_allocs,
-        .frees = MH_STAT_READ(h->stat.frees) + cache_frees,
-        .remote_frees = MH_STAT_READ(h->stat.remote_frees),
-        .pages_stolen = MH_STAT_READ(h->stat.pages_stolen),
-        .pages_given = MH_STAT_READ(h->stat.pages_given),
-        .os_grow_calls = MH_STAT_READ(h->stat.os_grow_calls),
-        .os_grow_bytes = MH_STAT_READ(h->stat.os_grow_bytes),
-        .purge_calls = MH_STAT_READ(h->stat.purge_calls),
-        .purge_bytes = MH_STAT_READ(h->stat.purge_bytes),
-        .cache_refills = MH_STAT_READ(h->stat.cache_refills),
-        .cache_flushes = MH_STAT_READ(h->stat.cache_flushes),
+        .allocs = c.allocs + cache_allocs,
+        .frees = c.frees + cache_frees,
+        .remote_frees = c.remote_frees,
+        .pages_stolen = c.pages_stolen,
+        .pages_given = c.pages_given,
+        .os_grow_calls = c.os_grow_calls,
+        .os_grow_bytes = c.os_grow_bytes,
+        .purge_calls = c.purge_calls,
+        .purge_bytes = c.purge_bytes,
+        .cache_refills = c.cache_refills,
+        .cache_flushes = c.cache_flushes,
         .nclasses = MH_NCLASSES,
     };
     for (unsigned c = 0; c < MH_NCLASSES; c++) {
@@ -85,17 +85,17 @@ MH_API int mh_stats_get(mh_stats *out) {
         .nclasses = MH_NCLASSES,
     };
     for (unsigned i = 0; i < out->nheaps_active; i++) {
-        mh_heap *h = mh_active_heap(i);
-        out->allocs += MH_STAT_READ(h->stat.allocs);
-        out->frees += MH_STAT_READ(h->stat.frees);
-        out->remote_frees += MH_STAT_READ(h->stat.remote_frees);
-        out->pages_stolen += MH_STAT_READ(h->stat.pages_stolen);
-        out->os_grow_calls += MH_STAT_READ(h->stat.os_grow_calls);
-        out->os_grow_bytes += MH_STAT_READ(h->stat.os_grow_bytes);
-        out->purge_calls += MH_STAT_READ(h->stat.purge_calls);
-        out->purge_bytes += MH_STAT_READ(h->stat.purge_bytes);
-        out->cache_refills += MH_STAT_READ(h->stat.cache_refills);
-        out->cache_flushes += MH_STAT_READ(h->stat.cache_flushes);
+        mh_heap_counters c = mh_heap_counters_read(mh_active_heap(i));
+        out->allocs += c.allocs;
+        out->frees += c.frees;
+        out->remote_frees += c.remote_frees;
+        out->pages_stolen += c.pages_stolen;
+        out->os_grow_calls += c.os_grow_calls;
+        out->os_grow_bytes += c.os_grow_bytes;
+        out->purge_calls += c.purge_calls;
+        out->purge_bytes += c.purge_bytes;
+        out->cache_refills += c.cache_refills;
+        out->cache_flushes += c.cache_flushes;
     }
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
         uint64_t allocs, frees;

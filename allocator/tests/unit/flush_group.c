@@ -1,7 +1,7 @@
 /* A flush's objects grouped by owner heap (mh_group_by_owner): the result is a
    permutation of the input in which each owner's objects are next to each other, for
-   owner ids of one byte and of two (machines with more than 256 CPUs), and a batch of
-   one owner keeps its order. The owners are written into the page-owner map by hand
+   a few owners and for many, with owner ids of one byte and of two (machines with more
+   than 256 CPUs), and a batch of one owner keeps its order. The owners are written into the page-owner map by hand
    (MULTIHEAP_KEY=global: every page is heap 0's), and put back before the frees. */
 #include <string.h>
 
@@ -70,7 +70,12 @@ int main(void) {
     /* 1 KiB objects: 8 to a page, so 64 pages, each with its own owner below. */
     for (size_t i = 0; i < NOBJ; i++) CHECK((objs[i] = malloc(1000)) != NULL);
 
-    set_owners(200, 1);      /* ids of one byte */
+    /* A few owners (listed one by one), then more than 32 (the 256 buckets). */
+    set_owners(4, 1);        /* ids of one byte */
+    check_grouping(200);
+    set_owners(2, 3);        /* ids of two bytes, six owners */
+    check_grouping(256 * 3);
+    set_owners(200, 1);      /* 64 owners of one byte */
     check_grouping(200);
     set_owners(5, 7);        /* ids of two bytes, below 256 * 7 */
     check_grouping(256 * 7);
