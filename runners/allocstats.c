@@ -37,6 +37,8 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
     mh_jw_int(w, "purge_bytes", (long long)s.purge_bytes);
     mh_jw_int(w, "cache_refills", (long long)s.cache_refills);
     mh_jw_int(w, "cache_flushes", (long long)s.cache_flushes);
+    mh_jw_int(w, "cached_bytes", (long long)s.cached_bytes);
+    mh_jw_int(w, "stashed_bytes", (long long)s.stashed_bytes);
     mh_jw_int(w, "large_allocs", (long long)s.large_allocs);
     mh_jw_int(w, "large_frees", (long long)s.large_frees);
     mh_jw_int(w, "large_live_bytes", (long long)s.large_live_bytes);
@@ -59,6 +61,8 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
         mh_jw_int(w, "purge_bytes", (long long)hs->purge_bytes);
         mh_jw_int(w, "cache_refills", (long long)hs->cache_refills);
         mh_jw_int(w, "cache_flushes", (long long)hs->cache_flushes);
+        mh_jw_int(w, "cached_bytes", (long long)hs->cached_bytes);
+        mh_jw_int(w, "stashed_bytes", (long long)hs->stashed_bytes);
         mh_jw_obj_end(w);
     }
     free(hs);

@@ -82,6 +82,9 @@ typedef struct mh_heap_stats {
     uint64_t purge_bytes;       /* bytes given back that way */
     uint64_t cache_refills;     /* batches of objects this heap handed to a front cache */
     uint64_t cache_flushes;     /* batches of frees it took back from front caches */
+    uint64_t cached_bytes;      /* bytes of the objects now in the front cache of the CPU
+                                   of the same number (cpu key), free but out of the pages */
+    uint64_t stashed_bytes;     /* bytes of the objects now in this heap's stashes */
     uint32_t nclasses;          /* entries used in cls[] */
     mh_class_stats cls[MH_MAX_CLASSES];
 } mh_heap_stats;
@@ -100,6 +103,9 @@ typedef struct mh_stats {
     uint64_t large_allocs, large_frees;            /* objects > the largest small class */
     uint64_t large_live, large_live_bytes;         /* large blocks live now */
     uint64_t large_os_calls;                       /* mmap/munmap/mremap made for large blocks */
+    /* Free small objects held back from their pages now, in bytes: in the CPUs' front
+       caches and in the heaps' stashes (what keeps their pages resident). */
+    uint64_t cached_bytes, stashed_bytes;
 } mh_stats;
 
 /* 0 on success, -1 before the first allocation or for a heap out of range. */

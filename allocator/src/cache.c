@@ -198,14 +198,6 @@ void mh_cache_drain_current(void) {
         }
 }
 
-bool mh_cache_holds_objects(unsigned cpu) {
-    mh_cpu_cache *c = mh_cache_of_cpu(cpu);
-    if (!cache_used(c)) return false;
-    for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
-        if (__atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED)) return true;
-    return false;
-}
-
 /* Is p on any CPU's cache? A racy read-only search: only a misuse report relies on it. */
 static bool in_some_cache(void *p, unsigned cls) {
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
@@ -225,13 +217,15 @@ void mh_cache_free_marked(void *p) {
     mh_small_free(p);
 }
 
-void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees) {
-    *allocs = *frees = 0;
-    if (!mh_global.caches || cpu >= mh_global.ncpus) return;
+mh_cache_tally mh_cache_tally_of(unsigned cpu) {
+    mh_cache_tally t = {0, 0, 0};
+    if (!mh_global.caches || cpu >= mh_global.ncpus) return t;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
-    if (!cache_used(c)) return;
+    if (!cache_used(c)) return t;
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++) {
-        *allocs += __atomic_load_n(&c->row[cls].allocs, __ATOMIC_RELAXED);
-        *frees += __atomic_load_n(&c->row[cls].frees, __ATOMIC_RELAXED);
+        t.allocs += __atomic_load_n(&c->row[cls].allocs, __ATOMIC_RELAXED);
+        t.frees += __atomic_load_n(&c->row[cls].frees, __ATOMIC_RELAXED);
+        t.bytes += (uint64_t)__atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED) * mh_class_size(cls);
     }
+    return t;
 }

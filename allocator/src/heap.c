@@ -463,6 +463,13 @@ mh_heap_counters mh_heap_counters_read(mh_heap *h) {
     return c;
 }
 
+uint64_t mh_heap_stashed_bytes(mh_heap *h) {
+    uint64_t bytes = 0;
+    for (unsigned cls = 0; cls < MH_NCLASSES && stash_of(h, cls); cls++)
+        bytes += (uint64_t)__atomic_load_n(&stash_of(h, cls)->count, __ATOMIC_RELAXED) * mh_class_size(cls);
+    return bytes;
+}
+
 /* ---- giving empty pages back to the OS ------------------------------------------------ */
 
 /* Sorts a NULL-terminated list of pages (linked by next) by address: merge sort, no

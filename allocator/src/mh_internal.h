@@ -320,6 +320,8 @@ MH_INTERNAL bool mh_heap_purge_pass(mh_heap *h, uint32_t now);
 MH_INTERNAL bool mh_heap_stash_holds(void *p);
 /* h's counters, those its stashes keep added in. */
 MH_INTERNAL mh_heap_counters mh_heap_counters_read(mh_heap *h);
+/* The bytes of the objects in h's stashes now (a racy look). */
+MH_INTERNAL uint64_t mh_heap_stashed_bytes(mh_heap *h);
 /* Maps h's stashes if need be; call it holding no lock. Without them h works unstashed. */
 MH_INTERNAL void mh_heap_stash_ensure(mh_heap *h);
 MH_INTERNAL size_t mh_small_usable_size(const void *p);
@@ -406,10 +408,12 @@ MH_INTERNAL void mh_cache_free_marked(void *p);
    The purger calls it pinned to a quiet CPU: the sequences keep it safe even if the
    CPU's own threads wake up meanwhile. */
 MH_INTERNAL void mh_cache_drain_current(void);
-/* Does CPU cpu's cache hold objects? (A racy look.) */
-MH_INTERNAL bool mh_cache_holds_objects(unsigned cpu);
-/* Mallocs and frees the front cache of CPU cpu served (0, 0 without one). */
-MH_INTERNAL void mh_cache_counts(unsigned cpu, uint64_t *allocs, uint64_t *frees);
+/* What CPU cpu's front cache served, and the bytes of the objects it holds now (racy
+   reads; zeros without a cache). */
+typedef struct mh_cache_tally {
+    uint64_t allocs, frees, bytes;
+} mh_cache_tally;
+MH_INTERNAL mh_cache_tally mh_cache_tally_of(unsigned cpu);
 
 /* ---- large.c ------------------------------------------------------------------------ */
 

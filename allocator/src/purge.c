@@ -118,14 +118,13 @@ static bool drain_quiet_caches(uint32_t now) {
     bool pending = false, moved = false;
     for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
         if (!CPU_ISSET(cpu, &home)) continue;
-        uint64_t allocs, frees;
-        mh_cache_counts(cpu, &allocs, &frees);
-        if (allocs + frees != watch[cpu].ops) {
-            watch[cpu] = (cpu_watch){allocs + frees, now};
+        mh_cache_tally t = mh_cache_tally_of(cpu);
+        if (t.allocs + t.frees != watch[cpu].ops) {
+            watch[cpu] = (cpu_watch){t.allocs + t.frees, now};
             pending = true;
             continue;
         }
-        if (!mh_cache_holds_objects(cpu)) continue;
+        if (t.bytes == 0) continue;
         if ((int32_t)(now - watch[cpu].quiet_since_ms) < mh_global.purge_ms) {
             pending = true;
             continue;

@@ -46,12 +46,11 @@ MH_API int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
     if (!ready() || heap >= mh_global.nheaps) return -1;
     mh_heap *h = &mh_global.heaps[heap];
     /* With the cpu key, heap i and CPU i's front cache serve the same CPU. */
-    uint64_t cache_allocs, cache_frees;
-    mh_cache_counts(heap, &cache_allocs, &cache_frees);
+    mh_cache_tally t = mh_cache_tally_of(heap);
     mh_heap_counters c = mh_heap_counters_read(h);
     *out = (mh_heap_stats){
-        .allocs = c.allocs + cache_allocs,
-        .frees = c.frees + cache_frees,
+        .allocs = c.allocs + t.allocs,
+        .frees = c.frees + t.frees,
         .remote_frees = c.remote_frees,
         .pages_stolen = c.pages_stolen,
         .pages_given = c.pages_given,
@@ -61,6 +60,8 @@ MH_API int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
         .purge_bytes = c.purge_bytes,
         .cache_refills = c.cache_refills,
         .cache_flushes = c.cache_flushes,
+        .cached_bytes = t.bytes,
+        .stashed_bytes = mh_heap_stashed_bytes(h),
         .nclasses = MH_NCLASSES,
     };
     for (unsigned c = 0; c < MH_NCLASSES; c++) {
@@ -96,12 +97,13 @@ MH_API int mh_stats_get(mh_stats *out) {
         out->purge_bytes += c.purge_bytes;
         out->cache_refills += c.cache_refills;
         out->cache_flushes += c.cache_flushes;
+        out->stashed_bytes += mh_heap_stashed_bytes(mh_active_heap(i));
     }
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
-        uint64_t allocs, frees;
-        mh_cache_counts(cpu, &allocs, &frees);
-        out->allocs += allocs;
-        out->frees += frees;
+        mh_cache_tally t = mh_cache_tally_of(cpu);
+        out->allocs += t.allocs;
+        out->frees += t.frees;
+        out->cached_bytes += t.bytes;
     }
     mh_large_stats(out);
     return 0;
@@ -162,6 +164,8 @@ static void put_heap(report *r, unsigned i, const mh_heap_stats *hs) {
     put_kv(r, "purge_bytes", hs->purge_bytes);
     put_kv(r, "cache_refills", hs->cache_refills);
     put_kv(r, "cache_flushes", hs->cache_flushes);
+    put_kv(r, "cached_bytes", hs->cached_bytes);
+    put_kv(r, "stashed_bytes", hs->stashed_bytes);
     put(r, "\n");
     for (unsigned c = 0; c < hs->nclasses; c++) {
         const mh_class_stats *cs = &hs->cls[c];
@@ -201,6 +205,8 @@ MH_API void mh_stats_print(int fd) {
     put_kv(&r, "purge_bytes", s.purge_bytes);
     put_kv(&r, "cache_refills", s.cache_refills);
     put_kv(&r, "cache_flushes", s.cache_flushes);
+    put_kv(&r, "cached_bytes", s.cached_bytes);
+    put_kv(&r, "stashed_bytes", s.stashed_bytes);
     put(&r, "\nmultiheap: large");
     put_kv(&r, "allocs", s.large_allocs);
     put_kv(&r, "frees", s.large_frees);
