@@ -167,7 +167,7 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   targets   [--resume RUN_DIR | --out DIR]: issue 6's targets matrix (results/configs/targets.conf,
             about 8 minutes on 2 CPUs) + the pair microbenchmarks + the report
   profile   WORKLOAD [--allocator A] [mhbench options]: perf record + perf report
-  soak      [--seconds S] [--threads N]: the allocator's system tests in rounds at N and 2N threads
+  soak      [--seconds S] [--threads N] [--logs DIR]: the allocator's system tests in rounds at N and 2N threads
             with new seeds, for S seconds (default 300; N: the CPUs); exit 1 if any run failed
   bundle    [--out DIR | --out FILE.tar.gz]: the built matrix, peers, presets and soak in one
             directory, to run where nothing can be installed (DIR/matrix --preset scaling, DIR/soak)

@@ -3,7 +3,9 @@
 # new seed each round, until a time limit: what a many-core machine finds and ctest's
 # single short runs on 2 CPUs do not (the purger's deadlock in a forked child showed up
 # once in 12 rounds on 16 CPUs, purge.c). Each failing run's command and the tail of
-# its output go to stderr; the exit status is 1 if any run failed.
+# its output go to stderr as it fails, its whole output to a file in the log folder,
+# and the summary at the end names them again (a long soak's early failure is then not
+# lost above the fold); the exit status is 1 if any run failed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 BUILD="${MH_BUILD_DIR:-$ROOT/build}"
@@ -14,21 +16,23 @@ die() { echo "soak: $*" >&2; exit 2; }
 
 usage() {
     cat <<USAGE
-usage: soak.sh [--seconds S] [--threads N]
+usage: soak.sh [--seconds S] [--threads N] [--logs DIR]
 
 Runs the system tests (stress under each key and run-time design, fork from a
 multithreaded parent, steal, the large-path race, the TSan stress build) in rounds at
 N and 2N threads (default N: the CPUs) with a new seed each round, for S seconds
-(default 300; a round started before then is finished). Binaries: \$MH_SOAK_BIN, else
-\$MH_BUILD_DIR/allocator/tests/system/ (./run.sh build makes them).
+(default 300; a round started before then is finished). A failing run's whole output
+goes to DIR (default: a folder made under \$TMPDIR or /tmp at the first failure). Binaries: \$MH_SOAK_BIN,
+else \$MH_BUILD_DIR/allocator/tests/system/ (./run.sh build makes them).
 USAGE
 }
 
-SECONDS_LIMIT=300 N="$(nproc)"
+SECONDS_LIMIT=300 N="$(nproc)" LOGS=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a positive whole number"; SECONDS_LIMIT=$2; shift 2 ;;
         --threads) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--threads needs a positive whole number"; N=$2; shift 2 ;;
+        --logs) [ -n "${2:-}" ] || die "--logs needs a directory"; LOGS=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument '$1'; see soak.sh --help" ;;
     esac
@@ -37,8 +41,11 @@ for b in mhsys_stress mhsys_fork mhsys_steal mhsys_large_race; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing; run ./run.sh build first (or set MH_SOAK_BIN)"
 done
 
+[ -z "$LOGS" ] || mkdir -p "$LOGS" || die "cannot make the log folder $LOGS; name another with --logs"
+
 passed=0 failed=0 round=0
 declare -A runs=() fails=()
+failures=()
 # soak_run NAME [VAR=VALUE...] -- PROGRAM ARGS...: one run, tallied under NAME.
 soak_run() {
     local name="$1"; shift
@@ -49,6 +56,10 @@ soak_run() {
     runs[$name]=$(( ${runs[$name]:-0} + 1 ))
     if [ "$rc" -eq 0 ]; then passed=$((passed + 1)); return; fi
     failed=$((failed + 1)) fails[$name]=$(( ${fails[$name]:-0} + 1 ))
+    [ -n "$LOGS" ] || LOGS="$(mktemp -d "${TMPDIR:-/tmp}/mhsoak.XXXXXX")"
+    local log="$LOGS/$name.round$round.txt"
+    printf '%s\n' "${env[*]} $*" "$out" >"$log"
+    failures+=("$name (round $round, exit $rc): $log")
     { echo "soak: FAILED $name (round $round, exit $rc): ${env[*]} $*"; tail -n 20 <<<"$out"; } >&2
 }
 
@@ -74,12 +85,13 @@ while [ "$SECONDS" -lt "$end" ]; do
     [ $((round % 4)) -ne 0 ] || soak_run large_race -- "$BIN/mhsys_large_race" 3
     [ ! -x "$BIN/mhsys_stress_tsan" ] ||
         soak_run tsan.cpu MULTIHEAP_KEY=cpu TSAN_OPTIONS=halt_on_error=1:exitcode=66 -- \
-            "$BIN/mhsys_stress_tsan" --threads "$one" --ops 30000 --max-large 1048576 --stats-reader
+            "$BIN/mhsys_stress_tsan" --threads "$one" --ops 30000 --max-large 1048576 --stats-reader --seed $s
     round=$((round + 1))
     echo "soak: round $round done at ${SECONDS}s of ${SECONDS_LIMIT}s: $passed runs passed, $failed failed"
 done
 for name in $(printf '%s\n' "${!runs[@]}" | sort); do
     echo "soak:   $name: ${runs[$name]} runs, ${fails[$name]:-0} failed"
 done
+for f in ${failures[@]+"${failures[@]}"}; do echo "soak: failed: $f"; done
 echo "soak: $round rounds at $one and $two threads: $passed runs passed, $failed failed"
 [ "$failed" -eq 0 ]
