@@ -328,6 +328,51 @@ static void section_geomeans(doc *d, const mr_set *set)
     doc_table_end(d);
 }
 
+/* Median of a numeric field of the group's records (a dotted path), NaN where none has it. */
+static double median_at(const mr_group *g, const char *path)
+{
+    double v[g->n > 0 ? g->n : 1];
+    int n = 0;
+    for (int i = 0; i < g->n; i++) {
+        const mh_jv *x = mh_json_path(g->runs[i]->rec, path);
+        if (x && x->type == MH_JNUM) v[n++] = x->num;
+    }
+    mr_summary s;
+    mr_summarise(v, n, &s);
+    return s.median;
+}
+
+/* Where multiheap's memory sat when its runs ended: the free objects its front caches and
+   stashes held back from their pages, next to the RSS, so that an RSS gap to a peer can be
+   told apart from live data and empty pages. Only for the plain "multiheap" allocator, and
+   only where its records carry the two statistics. */
+static void section_held(doc *d, const mr_set *set)
+{
+    int a = mr_alloc_index(set, "multiheap"), rows = 0;
+    for (int i = 0; a >= 0 && i < set->ngroups; i++)
+        rows += set->groups[i].ai == a && isfinite(median_at(&set->groups[i], "allocator_stats.cached_bytes"));
+    if (!rows) return;
+    doc_heading(d, 2, "multiheap: free memory held back when each run ended");
+    doc_para(d, "Medians over the measured runs: peak RSS, RSS when the run ended, and the free objects "
+                "multiheap held out of their pages then, in the per-CPU front caches and in the heaps' "
+                "stashes (allocator_stats.cached_bytes and stashed_bytes). The rest of the end RSS is pages: "
+                "live objects (the driver's too), free slots in partial pages, and empty pages the purger "
+                "had not yet given back.");
+    doc_table_begin(d, "case\tthreads\tpeak RSS MiB\tend RSS MiB\tin front caches MiB\tin stashes MiB");
+    for (int c = 0; c < set->ncases; c++)
+        for (int t = 0; t < set->nthreads; t++) {
+            const mr_group *g = mr_group_at(set, c, t, a);
+            double cached = g ? median_at(g, "allocator_stats.cached_bytes") : NAN;
+            if (!isfinite(cached)) continue;
+            char row[512];
+            snprintf(row, sizeof row, "%s\t%d\t%.1f\t%.1f\t%.2f\t%.2f", set->cases[c], set->threads[t],
+                     g->rss_median_kib / 1024, median_at(g, "memory.end_rss_kib") / 1024,
+                     cached / 1048576, median_at(g, "allocator_stats.stashed_bytes") / 1048576);
+            doc_row(d, row, false);
+        }
+    doc_table_end(d);
+}
+
 static void section_failures(doc *d, const mr_set *set)
 {
     int failed = 0;
@@ -488,6 +533,7 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     if (!plots->n) doc_para(&d, "No plots were made (gnuplot missing or --no-plots).");
     for (int i = 0; i < plots->n; i++) doc_image(&d, plots->name[i], plots->title[i]);
     section_details(&d, set);
+    section_held(&d, set);
     section_failures(&d, set);
     section_counters(&d, set);
     section_reproduce(&d, set, o);

@@ -49,6 +49,19 @@ grep -q '"remote_free_matrix"' "$mh/records.jsonl" || fail "could not seed alloc
 [ -s "$mh/plots/mhstats.png" ] || fail "no mhstats.png from records with allocator_stats"
 [ "$(cat "$mh/plots/data/mh_remote.dat")" = "$(printf '0 5\n2 0')" ] || fail "the remote-free heatmap data is not the records' matrix"
 grep -q "plots/mhstats.png" "$mh/report.md" || fail "report.md does not link mhstats.png"
+# multiheap's held-back memory: a section with one row per cell whose records carry
+# cached_bytes and stashed_bytes (two glibc runs renamed multiheap, 1 and 3 MiB held)
+held="$WORK/held"
+rm -rf "$held" && mkdir -p "$held"
+awk '/"warmup":false/ && /"cell":"producer-consumer\|2\|glibc"/' "$TINY/records.jsonl" |
+    sed -e 's/"allocator_stats":null/"allocator_stats":{"cached_bytes":1048576,"stashed_bytes":3145728}/' \
+        -e 's/"name":"glibc"/"name":"multiheap"/' -e 's/|glibc"/|multiheap"/' >"$held/records.jsonl"
+[ "$(grep -c '"cached_bytes"' "$held/records.jsonl")" -eq 2 ] || fail "could not seed cached_bytes (record layout changed?)"
+"$MH_MHREPORT" report --no-plots "$held" >/dev/null
+grep -q '^## multiheap: free memory held back when each run ended' "$held/report.md" &&
+    grep -Eq '^\| producer-consumer \| 2 \| [0-9.]+ \| [0-9.]+ \| 1\.00 \| 3\.00 \|$' "$held/report.md" ||
+    fail "report.md lacks the held-back row for multiheap's producer-consumer (1 and 3 MiB)"
+grep -q 'held back' "$md" && fail "report.md has a held-back section without multiheap runs"
 # every plot script labels both axes and has a legend (the title and machine
 # subtitle come from common.gp's subtitle, which each script must use)
 for gp in "$ROOT"/plots/*.gp; do
