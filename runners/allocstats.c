@@ -18,7 +18,7 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
     int (*stats_get)(mh_stats *) = (int (*)(mh_stats *))dlsym(RTLD_DEFAULT, "mh_stats_get");
     int (*heap_get)(unsigned, mh_heap_stats *) = (int (*)(unsigned, mh_heap_stats *))dlsym(RTLD_DEFAULT, "mh_heap_stats_get");
     uint64_t (*remote)(unsigned, unsigned) = (uint64_t (*)(unsigned, unsigned))dlsym(RTLD_DEFAULT, "mh_remote_frees");
-    mh_stats s;
+    mh_stats s = {0};   /* a library older than the header leaves its newer fields zero */
     if (!stats_get || !heap_get || !remote || stats_get(&s) != 0) {
         mh_jw_null(w, key);
         return;
@@ -44,7 +44,7 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
     mh_jw_int(w, "large_live_bytes", (long long)s.large_live_bytes);
     mh_jw_int(w, "large_os_calls", (long long)s.large_os_calls);
     mh_jw_arr_begin(w, "heaps");
-    mh_heap_stats *hs = malloc(sizeof *hs);
+    mh_heap_stats *hs = calloc(1, sizeof *hs);
     for (unsigned h = 0; hs && h < s.nheaps; h++) {
         if (heap_get(h, hs) != 0 || (hs->allocs == 0 && hs->frees == 0))
             continue;

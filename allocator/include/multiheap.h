@@ -82,11 +82,13 @@ typedef struct mh_heap_stats {
     uint64_t purge_bytes;       /* bytes given back that way */
     uint64_t cache_refills;     /* batches of objects this heap handed to a front cache */
     uint64_t cache_flushes;     /* batches of frees it took back from front caches */
+    uint32_t nclasses;          /* entries used in cls[] */
+    mh_class_stats cls[MH_MAX_CLASSES];
+    /* Added after the rest, so that a reader built against this header and an older
+       library finds the older fields where they were. */
     uint64_t cached_bytes;      /* bytes of the objects now in the front cache of the CPU
                                    of the same number (cpu key), free but out of the pages */
     uint64_t stashed_bytes;     /* bytes of the objects now in this heap's stashes */
-    uint32_t nclasses;          /* entries used in cls[] */
-    mh_class_stats cls[MH_MAX_CLASSES];
 } mh_heap_stats;
 
 typedef struct mh_stats {

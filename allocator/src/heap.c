@@ -5,6 +5,8 @@
  *
  * Lock order: a thread holds at most one heap lock at a time. Steal only try-locks
  * the other heap after releasing its own; growth makes its system call holding none.
+ * A stash's lock (one per heap and class) may be held while its heap's lock is taken
+ * (draining, fork), never the other way round.
  */
 #include <errno.h>
 #include <string.h>
@@ -220,14 +222,16 @@ static bool refill(mh_heap *h, unsigned cls) {
 void mh_heap_stash_ensure(mh_heap *h) {
     if (__atomic_load_n(&h->stash, __ATOMIC_ACQUIRE)) return;
     int saved = errno;
-    mh_stash *st = mh_os_map(MH_NCLASSES * sizeof(mh_stash));
+    mh_stash *st = mh_os_map(MH_STASH_MAP_BYTES);
     errno = saved;
     if (!st) return;
+    void **slots = (void **)((char *)st + MH_STASH_HEADS_BYTES);
+    for (unsigned cls = 0; cls < MH_NCLASSES; cls++) st[cls].slot = slots + (size_t)cls * MH_STASH_SLOTS;
     mh_lock_acquire(&mh_global.activate_lock);
     bool installed = !h->stash;
     if (installed) __atomic_store_n(&h->stash, st, __ATOMIC_RELEASE);
     mh_lock_release(&mh_global.activate_lock);
-    if (!installed) mh_os_unmap(st, MH_NCLASSES * sizeof(mh_stash));
+    if (!installed) mh_os_unmap(st, MH_STASH_MAP_BYTES);
 }
 
 /* The stash of class cls of h, or NULL if h has none. */
@@ -406,10 +410,10 @@ void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src) {
                                              : 0);
         mh_heap *h = &mh_global.heaps[owner];
         if (j < end) {
-            /* While we hold the owner's lock its units cannot change owner, so the rest
-               of the run is freed under this one acquisition. */
-            h = lock_owner(objs[j]);
-            end = owner_run_end(objs, j, end, (unsigned)(h - mh_global.heaps), grouped);
+            /* The rest of the run goes back to its pages under one acquisition of the
+               owner's lock. A unit that holds an object in use never changes owner;
+               one that did was empty, so the object had been freed already. */
+            if (lock_owner(objs[j]) != h) mh_fatal("double free (its page was empty and changed heaps)", objs[j]);
             free_locked(h, objs + j, end - j, src == MH_FREED_BY_PROGRAM);
             if (remote) MH_STAT_ADD(h->stat.remote_frees, end - j);
             if (flush) MH_STAT_ADD(h->stat.cache_flushes, 1);
@@ -519,6 +523,7 @@ static mh_page *take_purgeable(mh_heap *h, uint32_t now, uint32_t retain) {
 static void stash_drain(mh_heap *h) {
     for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) {
         mh_stash *st = stash_of(h, c);
+        if (!__atomic_load_n(&st->count, __ATOMIC_RELAXED)) continue;
         mh_lock_acquire(&st->lock);
         if (st->count) {
             mh_lock_acquire(&h->lock);

@@ -234,7 +234,7 @@ MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
 #define MH_STASH_SLOTS 1024
 
 typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_stash {
-    mh_lock lock;                      /* guards everything below */
+    mh_lock lock;                      /* guards everything below, and the slots */
     uint32_t count;                    /* objects in slot[0..count), at most
                                           mh_stash_capacity(cls) */
     /* Counters of the batches that only the stash served; a batch the heap's pages
@@ -243,8 +243,16 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_stash {
     uint64_t refills;                  /* refills, each also one malloc */
     uint64_t flushes;                  /* flushed batches */
     uint64_t remote_frees;             /* objects of those flushed on another CPU */
-    void *slot[MH_STASH_SLOTS];
+    void **slot;                       /* MH_STASH_SLOTS of them, set once */
 } mh_stash;
+
+/* A heap's stashes are one mapping: the MH_NCLASSES stashes side by side on its first
+   page, then each class's slots. A fork locks every stash, and the purger and the
+   statistics read every count: with the slots inline each stash had a page of its own,
+   and a fork made 53 of them resident per heap. */
+#define MH_STASH_HEADS_BYTES \
+    ((MH_NCLASSES * sizeof(mh_stash) + MH_OS_PAGE - 1) & ~(size_t)(MH_OS_PAGE - 1))
+#define MH_STASH_MAP_BYTES (MH_STASH_HEADS_BYTES + MH_NCLASSES * MH_STASH_SLOTS * sizeof(void *))
 
 /* One size class of one heap. */
 typedef struct mh_class_lists {
@@ -262,7 +270,8 @@ typedef struct mh_heap_counters {
 
 /*
  * One heap. An all-zero heap is a valid heap with no pages, so the array needs no
- * initialisation. Everything below `lock` is guarded by it, except `active`.
+ * initialisation. Everything below `lock` is guarded by it, except `active` and the
+ * stashes, which have locks of their own.
  */
 typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_heap {
     mh_lock lock;
@@ -316,7 +325,7 @@ MH_INTERNAL void mh_heap_maybe_purge(mh_heap *h);
    OS, and the stashes of a heap quiet for purge_ms go back to their pages first. Returns
    whether h holds anything a later pass may give back. */
 MH_INTERNAL bool mh_heap_purge_pass(mh_heap *h, uint32_t now);
-/* Is p in its owner heap's stash? (A double-free check; takes the owner's lock.) */
+/* Is p in its owner heap's stash? (A double-free check; takes that stash's lock.) */
 MH_INTERNAL bool mh_heap_stash_holds(void *p);
 /* h's counters, those its stashes keep added in. */
 MH_INTERNAL mh_heap_counters mh_heap_counters_read(mh_heap *h);
