@@ -322,7 +322,8 @@ main() {
     mkdir -p "$RUN_DIR/logs"
     touch "$RUN_DIR/records.jsonl"
     [ -n "$resume" ] || cp "$config" "$RUN_DIR/config.conf"
-    local cmd="./run.sh matrix --config ${RUN_DIR#"$ROOT"/}/config.conf"
+    # A bundle names its own entry point (MH_MATRIX_CMD), the checkout run.sh.
+    local cmd="${MH_MATRIX_CMD:-./run.sh matrix} --config ${RUN_DIR#"$ROOT"/}/config.conf"
     [ "$shard" = 1/1 ] || cmd+=" --shard $shard"
     echo "$cmd" >"$RUN_DIR/command.txt"
 

@@ -43,6 +43,10 @@ if len(served) != len(recs) or "multiheap" not in served or wrong:
     sys.exit(1)
 PY
 
+# Its command.txt runs it again through the bundle, not through a checkout's run.sh.
+grep -qx "$b/matrix --config $dir/run/config.conf" "$dir/run/command.txt" ||
+    fail "the bundle's command.txt names another entry point: $(cat "$dir/run/command.txt")"
+
 # The bundle's soak runs its own copies of the system tests.
 MH_BUILD_DIR="$dir/nowhere" "$b/soak" --seconds 1 --threads 1 >"$dir/soak.out" 2>&1 ||
     fail "the bundle's soak failed: $(tail -n5 "$dir/soak.out")"
