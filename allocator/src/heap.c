@@ -662,13 +662,6 @@ static void purge_partial_slabs(mh_heap *h) {
     mh_lock_release(&h->lock);
 }
 
-/* Does h hold objects in a stash? (A racy look.) */
-static bool stash_holds_objects(mh_heap *h) {
-    for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++)
-        if (__atomic_load_n(&stash_of(h, c)->count, __ATOMIC_RELAXED)) return true;
-    return false;
-}
-
 bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
     /* Quiet: no malloc, free, refill or flush reached h during a whole period. Its
        stashes are then only keeping pages from emptying: they go back to the pages,
@@ -681,7 +674,7 @@ bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
         h->purge_partial_done = false;
     }
     bool quiet = now - h->purge_quiet_since_ms >= (uint32_t)mh_global.purge_ms;
-    bool stashed = stash_holds_objects(h);
+    bool stashed = mh_heap_stashed_bytes(h) != 0;
     purge_scan(h, now, quiet ? MH_PURGE_KEEP : UINT32_MAX, quiet && stashed);
     if (quiet && !h->purge_partial_done) {
         purge_partial_slabs(h);
