@@ -13,6 +13,8 @@
 
 #include "cache.h"
 
+MH_TLS mh_cache_binding mh_bound = {NULL, MH_CPU_UNBOUND};
+
 /* The calling thread's CPU from its rseq area; -1 when the area is not registered. */
 static int rseq_cpu(void) {
 #if MH_HAVE_RSEQ_CACHE
@@ -54,9 +56,11 @@ static size_t half_row(const mh_cpu_cache *c, unsigned cls) {
 }
 
 /* The cache of the CPU this thread runs on, ready for use; NULL when the thread has no
-   registered rseq area. */
-static mh_cpu_cache *current_cache(void) {
+   registered rseq area. *rebound: the thread was not bound to that CPU (cache.h), so the
+   fast path failed for that alone, perhaps; it is now. */
+static mh_cpu_cache *current_cache(bool *rebound) {
     int cpu = rseq_cpu();
+    *rebound = false;
     if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
     /* Class 0's capacity last: once it is set, every class's is. */
@@ -65,11 +69,15 @@ static mh_cpu_cache *current_cache(void) {
             __atomic_store_n(&c->row[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
         __atomic_store_n(&c->row[0].cap, mh_cache_capacity(0), __ATOMIC_RELEASE);
     }
+    if (mh_bound.cpu != (unsigned)cpu) *rebound = mh_cache_bind();
     return c;
 }
 
 void *mh_cache_alloc_slow(unsigned cls) {
-    mh_cpu_cache *c = current_cache();
+    bool rebound;
+    mh_cpu_cache *c = current_cache(&rebound);
+    void *p;
+    if (rebound && (p = mh_cache_pop(mh_cache_row_of(cls)))) return p;
     mh_heap *h = mh_current_heap();
     if (!c) return mh_heap_alloc(h, cls, 1);
     mh_heap_stash_ensure(h);
@@ -169,11 +177,13 @@ static void fatal_if_on_top(const mh_cpu_cache *c, unsigned cls, void *p) {
 }
 
 void mh_cache_free_slow(void *p, unsigned cls) {
-    mh_cpu_cache *c = current_cache();
+    bool rebound;
+    mh_cpu_cache *c = current_cache(&rebound);
     if (!c) {
         mh_small_free(p);
         return;
     }
+    if (rebound && mh_cache_push(mh_cache_row_of(cls), p)) return;
     fatal_if_on_top(c, cls, p);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_cache_pop_many(mh_cache_row_of(cls), batch, half_row(c, cls));

@@ -9,10 +9,10 @@
  * so the sequence needs no atomic instruction and no lock, and a preempted thread never
  * holds anything.
  *
- * Both functions fail (NULL / false) when the thread's rseq area is not registered
- * (cpu_id < 0) or the row is empty / full (a CPU's rows have capacity 0 until its
- * first slow path): the caller then takes the slow path in cache.c. Only x86-64 has the
- * sequences; other targets run without the front cache (mh_cache_setup says so).
+ * Both functions fail (NULL / false) when the thread is not bound to the CPU it runs on
+ * (below: it moved, or its rseq area is not registered) or the row is empty / full: the
+ * caller then takes the slow path in cache.c, which binds the thread again. Only x86-64
+ * has the sequences; other targets run without the front cache (mh_cache_setup says so).
  */
 #ifndef MH_CACHE_H
 #define MH_CACHE_H
@@ -33,6 +33,17 @@
 #define mh_tsan_release(p) ((void)(p))
 #endif
 
+/* The thread's binding: the front cache of the CPU it last bound to (mh_cache_bind, in
+   a slow path) and that CPU's number; cpu is MH_CPU_UNBOUND, which is neither a CPU
+   number nor what an unregistered area holds (-1, -2), before the first binding and
+   while one is written. Static TLS: a new thread starts unbound without allocating. */
+#define MH_CPU_UNBOUND 0x7fffffffu
+typedef struct mh_cache_binding {
+    mh_cpu_cache *cache;
+    uint32_t cpu;
+} mh_cache_binding;
+MH_INTERNAL extern MH_TLS mh_cache_binding mh_bound;
+
 #if defined(__x86_64__)
 #define MH_HAVE_RSEQ_CACHE 1
 
@@ -41,12 +52,11 @@ static inline struct rseq *mh_rseq_area(void) {
 }
 
 /* Every sequence starts the same way: point glibc's rseq area at this sequence's
-   descriptor (version 0, flags 0, start, length, abort; in its own section), read the
-   CPU number, leave for the C label `fail` if the area is not registered, and compute
-   the address of the class's row in the CPU's cache. It ends with label 2 after the
-   commit; the abort handler, out of line, is preceded by the signature glibc registered
-   (RSEQ_SIG), encoded as an instruction as librseq does, and starts the sequence over. */
-#define MH_RSEQ_BEGIN                                                                     \
+   descriptor (version 0, flags 0, start, length, abort; in its own section) and read
+   the CPU number into row. It ends with label 2 after the commit; the abort handler,
+   out of line, is preceded by the signature glibc registered (RSEQ_SIG), encoded as an
+   instruction as librseq does, and starts the sequence over. */
+#define MH_RSEQ_START                                                                     \
     ".pushsection __rseq_cs, \"aw\"\n\t"                                                  \
     ".balign 32\n"                                                                        \
     "3:\n\t"                                                                              \
@@ -57,11 +67,27 @@ static inline struct rseq *mh_rseq_area(void) {
     "leaq 3b(%%rip), %[row]\n\t"                                                          \
     "movq %[row], %%fs:%c[cs_field](%[rs])\n"                                             \
     "1:\n\t"                                                                              \
-    "movl %%fs:%c[cpu_field](%[rs]), %k[row]\n\t"                                         \
+    "movl %%fs:%c[cpu_field](%[rs]), %k[row]\n\t"
+
+/* The bulk sequences and the binding compute the class's row in the CPU's cache from
+   the CPU number, and leave for the C label `fail` if the area is not registered. */
+#define MH_RSEQ_BEGIN                                                                     \
+    MH_RSEQ_START                                                                         \
     "cmpl %[ncpus], %k[row]\n\t"                                                          \
     "jae %l[fail]\n\t"                                                                    \
     "shlq %[stride_shift], %[row]\n\t"                                                    \
     "addq %[caches], %[row]\n\t"                                                          \
+    "addq %[row_off], %[row]\n\t"
+
+/* The single-object sequences take the row from the thread's binding (below) and only
+   compare the CPU number with it: their loads then wait for one load of the binding,
+   not for the chain of the rseq area's offset, the CPU number and the arithmetic on it.
+   They leave for `fail` when the thread is not bound to the CPU it runs on. */
+#define MH_RSEQ_BEGIN_BOUND                                                               \
+    MH_RSEQ_START                                                                         \
+    "cmpl %%fs:%c[bound_cpu](%[bound]), %k[row]\n\t"                                      \
+    "jne %l[fail]\n\t"                                                                    \
+    "movq %%fs:%c[bound_cache](%[bound]), %[row]\n\t"                                     \
     "addq %[row_off], %[row]\n\t"
 
 #define MH_RSEQ_END                                                                       \
@@ -78,18 +104,27 @@ static inline struct rseq *mh_rseq_area(void) {
    row_off: the class's row in a cache (mh_cache_row_of); in the row, count at 0, cap
    at 4, the slots from slot0, and below0 the word before them (so that slot[count - 1]
    is below0 + 8 * count, never an object when count is 0). */
-#define MH_RSEQ_OPERANDS(row_off)                                                         \
-    [rs] "r"(mh_global.rseq_offset), [caches] "m"(mh_global.caches),                     \
-    [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT),              \
-    [cs_field] "i"(offsetof(struct rseq, rseq_cs)),                                      \
-    [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [row_off] "r"(row_off),              \
+#define MH_RSEQ_COMMON_OPERANDS(off)                                                      \
+    [rs] "r"(mh_global.rseq_offset), [cs_field] "i"(offsetof(struct rseq, rseq_cs)),      \
+    [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [row_off] "r"(off),                   \
     [slot0] "i"(offsetof(mh_cache_row, slot)), [below0] "i"(offsetof(mh_cache_row, below_slot0))
+#define MH_RSEQ_OPERANDS(off)                                                             \
+    MH_RSEQ_COMMON_OPERANDS(off), [caches] "m"(mh_global.caches),                         \
+    [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT)
+#define MH_RSEQ_BOUND_OPERANDS(off)                                                       \
+    MH_RSEQ_COMMON_OPERANDS(off), MH_BINDING_OPERANDS
+/* bound: the binding's offset from the thread pointer, in a register: GCC 12 drops the
+   `fail` label of an asm goto with a TLS memory operand, and the slow path with it. */
+#define MH_BINDING_OPERANDS                                                               \
+    [bound] "r"((uintptr_t)&mh_bound - (uintptr_t)__builtin_thread_pointer()),            \
+    [bound_cpu] "i"(offsetof(mh_cache_binding, cpu)),                                     \
+    [bound_cache] "i"(offsetof(mh_cache_binding, cache))
 
 /* The top object of the class at row row_off on this CPU, or NULL. */
 static inline void *mh_cache_pop(size_t row_off) {
     void *obj;
     uintptr_t row, tmp;
-    __asm__ volatile goto(MH_RSEQ_BEGIN
+    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND
                  "movl (%[row]), %k[tmp]\n\t"
                  "subl $1, %k[tmp]\n\t"
                  "jc %l[fail]\n\t"                        /* the row was empty */
@@ -98,7 +133,7 @@ static inline void *mh_cache_pop(size_t row_off) {
                  "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
                  : [obj] "=&r"(obj), [row] "=&r"(row), [tmp] "=&r"(tmp)
-                 : MH_RSEQ_OPERANDS(row_off), [counter] "i"(offsetof(mh_cache_row, allocs))
+                 : MH_RSEQ_BOUND_OPERANDS(row_off), [counter] "i"(offsetof(mh_cache_row, allocs))
                  : "memory", "cc"
                  : fail);
     /* A cached object is never NULL: callers testing the result need no second test. */
@@ -117,7 +152,7 @@ fail:
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     uintptr_t row, tmp;
     mh_tsan_release(obj);
-    __asm__ volatile goto(MH_RSEQ_BEGIN
+    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND
                  "movl (%[row]), %k[tmp]\n\t"
                  "cmpl 4(%[row]), %k[tmp]\n\t"
                  "jae %l[fail]\n\t"
@@ -129,8 +164,29 @@ static inline bool mh_cache_push(size_t row_off, void *obj) {
                  "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
                  : [row] "=&r"(row), [tmp] "=&r"(tmp)
-                 : MH_RSEQ_OPERANDS(row_off), [obj] "r"(obj),
+                 : MH_RSEQ_BOUND_OPERANDS(row_off), [obj] "r"(obj),
                    [counter] "i"(offsetof(mh_cache_row, frees))
+                 : "memory", "cc"
+                 : fail);
+    return true;
+fail:
+    return false;
+}
+
+/* Binds the thread to the cache of the CPU it runs on; false without a registered rseq
+   area. One sequence, so that a signal handler's malloc finds the old binding, none or
+   the new one, never one CPU's number with another's cache: the signal aborts the
+   sequence, which starts over after the handler. */
+static inline bool mh_cache_bind(void) {
+    uintptr_t row, cpu;
+    __asm__ volatile goto(MH_RSEQ_BEGIN
+                 "movl %[unbound], %%fs:%c[bound_cpu](%[bound])\n\t"
+                 "movq %[row], %%fs:%c[bound_cache](%[bound])\n\t"
+                 "movl %%fs:%c[cpu_field](%[rs]), %k[cpu]\n\t"
+                 "movl %k[cpu], %%fs:%c[bound_cpu](%[bound])\n"   /* commit */
+                 MH_RSEQ_END
+                 : [row] "=&r"(row), [cpu] "=&r"(cpu)
+                 : MH_RSEQ_OPERANDS((size_t)0), MH_BINDING_OPERANDS, [unbound] "i"(MH_CPU_UNBOUND)
                  : "memory", "cc"
                  : fail);
     return true;
@@ -198,6 +254,7 @@ fail:
 
 #else
 #define MH_HAVE_RSEQ_CACHE 0
+static inline bool mh_cache_bind(void) { return false; }
 static inline void *mh_cache_pop(size_t row_off) { (void)row_off; return NULL; }
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     (void)row_off, (void)obj;

@@ -2,7 +2,8 @@
  * Multithreaded stress test of the mh_* API: random sizes (mostly small, some large,
  * a few over-aligned), every block patterned and checked before it is freed, a good
  * share of blocks freed by another thread, reallocs that must keep their contents.
- * With --stats-reader a thread reads the statistics all along (what TSan watches).
+ * With --stats-reader a thread reads the statistics all along (what TSan watches);
+ * with --migrate N each thread moves to another CPU every N operations.
  * It calls mh_* directly so it runs the same against every library variant, with or
  * without the malloc overrides.
  */
@@ -32,6 +33,7 @@ typedef struct options {
     unsigned rounds;        /* generations of threads; live blocks pass to the next one */
     uint64_t seed;
     unsigned cpus;          /* 0: keep the inherited affinity */
+    uint64_t migrate;       /* 0: stay; else hop to another CPU every migrate operations */
     size_t max_large;
     bool stats_reader;
     const char *expect_options;     /* --expect-options: mh_options() must contain it */
@@ -60,6 +62,7 @@ typedef struct worker {
 
 typedef struct stress {
     options opt;
+    cpu_set_t allowed;      /* the CPUs --migrate hops between */
     worker *workers;
     pthread_barrier_t all_done_handing;
     bool last_round;
@@ -197,10 +200,27 @@ static void retire(worker *w, block *b)
     else check_and_free(w, b, "block freed by its allocating thread");
 }
 
+/* --migrate: pins the thread to the next CPU it may use, so that its fast paths find
+   it bound to the CPU's cache it left (cache.h) again and again. */
+static void hop(worker *w, uint64_t op)
+{
+    const cpu_set_t *allowed = &w->run->allowed;
+    unsigned k = (unsigned)((op / w->run->opt.migrate + w->index) % (uint64_t)CPU_COUNT(allowed));
+    for (unsigned cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, allowed) && k-- == 0) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            if (sched_setaffinity(0, sizeof one, &one) != 0) st_fail("sched_setaffinity failed");
+            return;
+        }
+}
+
 static void *work(void *arg)
 {
     worker *w = arg;
     for (uint64_t op = 0; op < w->run->opt.ops; op++) {
+        if (w->run->opt.migrate && op % w->run->opt.migrate == 0) hop(w, op);
         block *b = &w->live[st_rng_below(&w->rng, LIVE_SLOTS)];
         if (b->p) retire(w, b);
         else allocate_into(w, b);
@@ -356,6 +376,7 @@ static options parse_options(int argc, char **argv)
         {"seed", required_argument, 0, 's'},    {"cpus", required_argument, 0, 'c'},
         {"max-large", required_argument, 0, 'l'}, {"stats-reader", no_argument, 0, 'r'},
         {"rounds", required_argument, 0, 'n'}, {"expect-options", required_argument, 0, 'e'},
+        {"migrate", required_argument, 0, 'm'},
         {0, 0, 0, 0}};
     int c;
     opterr = 0;     /* our own one-line message instead of getopt's */
@@ -369,9 +390,10 @@ static options parse_options(int argc, char **argv)
         case 'r': o.stats_reader = true; break;
         case 'n': o.rounds = st_parse_count("--rounds", optarg, 1, 100000); break;
         case 'e': o.expect_options = optarg; break;
+        case 'm': o.migrate = st_parse_count("--migrate", optarg, 1, UINT64_MAX / 2); break;
         default:
             st_usage_error("bad option '%s'; usage: stress [--threads N] [--ops N] [--rounds N] [--seed N] [--cpus N] "
-                           "[--max-large BYTES] [--stats-reader] [--expect-options TEXT]", argv[optind - 1]);
+                           "[--max-large BYTES] [--stats-reader] [--expect-options TEXT] [--migrate N]", argv[optind - 1]);
         }
     }
     if (optind < argc) st_usage_error("unexpected argument '%s'; see the options in stress.c", argv[optind]);
@@ -383,6 +405,7 @@ int main(int argc, char **argv)
     st_init(argv[0]);
     stress run = {.opt = parse_options(argc, argv)};
     if (run.opt.cpus) confine_to_cpus(run.opt.cpus);
+    if (sched_getaffinity(0, sizeof run.allowed, &run.allowed) != 0) st_fail("sched_getaffinity failed");
 
     mh_free(mh_malloc(1));      /* the statistics exist from the first allocation on */
     /* The run-time options under test (front cache, seed design, no rseq) took effect. */
