@@ -35,9 +35,10 @@ static const char *cache_unavailable(void) {
 const char *mh_cache_setup(void) {
     const char *why = cache_unavailable();
     if (why) return why;
-    /* One cache per possible CPU at a fixed stride, so the sequences compute a CPU's
-       cache instead of loading it; untouched, a CPU's cache costs nothing until that
-       CPU's first slow path sets its capacities. */
+    /* One cache per possible CPU at a fixed stride, so the bulk sequences and the
+       binding compute a CPU's cache from its number (the single-object ones load it
+       from the binding); untouched, a CPU's cache costs nothing until that CPU's first
+       slow path sets its capacities. */
     mh_global.caches = mh_os_map((size_t)mh_global.ncpus << MH_CACHE_STRIDE_SHIFT);
     mh_global.rseq_offset = __rseq_offset;
     return mh_global.caches ? NULL : "off(out of memory)";
@@ -56,8 +57,9 @@ static size_t half_row(const mh_cpu_cache *c, unsigned cls) {
 }
 
 /* The cache of the CPU this thread runs on, ready for use; NULL when the thread has no
-   registered rseq area. *rebound: the thread was not bound to that CPU (cache.h), so the
-   fast path failed for that alone, perhaps; it is now. */
+   registered rseq area. *rebound: the binding (cache.h) was stale and has been renewed,
+   to whatever CPU the thread ran on then, so the fast path may have failed for that
+   alone: the caller tries it once more (which checks the binding again). */
 static mh_cpu_cache *current_cache(bool *rebound) {
     int cpu = rseq_cpu();
     *rebound = false;

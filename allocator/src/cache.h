@@ -176,7 +176,8 @@ fail:
 /* Binds the thread to the cache of the CPU it runs on; false without a registered rseq
    area. One sequence, so that a signal handler's malloc finds the old binding, none or
    the new one, never one CPU's number with another's cache: the signal aborts the
-   sequence, which starts over after the handler. */
+   sequence, which starts over after the handler. (Argued, not tested: no test can make
+   a signal land between two of these stores often enough to tell.) */
 static inline bool mh_cache_bind(void) {
     uintptr_t row, cpu;
     __asm__ volatile goto(MH_RSEQ_BEGIN

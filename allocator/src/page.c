@@ -86,29 +86,53 @@ void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align) {
     return NULL;
 }
 
+/* Objects objs[i..) after p = objs[i] (slot `slot`, bit `bit` of its bitmap word) that
+   follow it one size apart, upwards or downwards, within its word and below the
+   capacity (the bits above it read as allocated): how many, p included, and their bits
+   in *bits. A flush of objects freed in the order they were allocated is such runs: a
+   front cache hands a refill's objects out from the highest address down. */
+static size_t neighbour_run(const mh_page *pg, void *const *objs, size_t i, size_t n,
+                            size_t size, unsigned slot, uint64_t *bits) {
+    uintptr_t p = (uintptr_t)objs[i];
+    unsigned bit = slot % 64;
+    size_t up = pg->capacity - slot < 64 - bit ? pg->capacity - slot : 64 - bit, k = 1;
+    while (k < up && i + k < n && (uintptr_t)objs[i + k] == p + k * size) k++;
+    if (k == 1)
+        while (k <= bit && i + k < n && (uintptr_t)objs[i + k] == p - k * size) k++;
+    uint64_t mask = k == 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
+    bool downwards = k > 1 && (uintptr_t)objs[i + 1] < p;
+    *bits = mask << (downwards ? bit + 1 - k : bit);
+    return k;
+}
+
 /* The bits of a run of objects in one bitmap word are cleared with one store: cleared
    one by one, each object's check waited for the previous object's store to the same
-   word (threadtest spent a quarter of its time there). */
+   word (threadtest spent a quarter of its time there). Neighbours one size apart are
+   checked and cleared with one mask, without a check and a division each. */
 size_t mh_page_free_slots(mh_page *pg, void *const *objs, size_t n) {
     uintptr_t start = (uintptr_t)mh_page_start(pg);
-    size_t unit = mh_class_unit(pg->cls);
+    size_t unit = mh_class_unit(pg->cls), size = mh_class_size(pg->cls);
     unsigned cls = pg->cls, w = UINT_MAX, lowest = pg->hint;
     uint64_t clear = 0;   /* bits of word w freed so far, not yet stored */
     size_t i = 0;
-    for (; i < n && (uintptr_t)objs[i] - start < unit; i++) {
-        void *p = objs[i];
-        if (!mh_is_object_start1(p, cls + 1))
-            mh_fatal("free of an interior pointer (not the start of an object)", p);
-        unsigned slot = mh_slot_of(p, cls);
+    while (i < n && (uintptr_t)objs[i] - start < unit) {
+        if (!mh_is_object_start1(objs[i], cls + 1))
+            mh_fatal("free of an interior pointer (not the start of an object)", objs[i]);
+        unsigned slot = mh_slot_of(objs[i], cls);
         if (slot / 64 != w) {
             if (clear) pg->bitmap[w] &= ~clear;
             w = slot / 64;
             clear = 0;
             if (w < lowest) lowest = w;
         }
-        uint64_t bit = (uint64_t)1 << (slot % 64);
-        if (!(pg->bitmap[w] & bit) || (clear & bit)) mh_fatal("double free (object is not allocated)", p);
-        clear |= bit;
+        uint64_t bits;
+        size_t k = neighbour_run(pg, objs, i, n, size, slot, &bits);
+        uint64_t freed_already = (~pg->bitmap[w] | clear) & bits;
+        for (size_t j = 0; freed_already && j < k; j++)
+            if (freed_already >> (mh_slot_of(objs[i + j], cls) % 64) & 1)
+                mh_fatal("double free (object is not allocated)", objs[i + j]);
+        clear |= bits;
+        i += k;
     }
     if (clear) pg->bitmap[w] &= ~clear;
     pg->used = (uint16_t)(pg->used - i);

@@ -18,7 +18,8 @@ usage() {
     cat <<USAGE
 usage: soak.sh [--seconds S] [--threads N] [--logs DIR]
 
-Runs the system tests (stress under each key and run-time design, fork from a
+Runs the system tests (stress under each key and run-time design, with threads
+hopping between CPUs, fork from a
 multithreaded parent, steal, the large-path race, the TSan stress build) in rounds at
 N and 2N threads (default N: the CPUs) with a new seed each round, for S seconds
 (default 300; a round started before then is finished). A failing run's whole output
@@ -71,6 +72,7 @@ while [ "$SECONDS" -lt "$end" ]; do
     s=$((1000 + round))
     soak_run stress.cpu MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s --stats-reader --expect-options cache=rseq
     soak_run stress.cpu.2N MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$two" --ops 30000 --seed $s --expect-options cache=rseq
+    soak_run stress.migrate MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$two" --ops 30000 --seed $s --migrate $((20 + round % 50)) --expect-options cache=rseq
     soak_run stress.thread MULTIHEAP_KEY=thread -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s
     soak_run stress.global MULTIHEAP_KEY=global -- "$BIN/mhsys_stress" --threads "$one" --ops 30000 --seed $s
     soak_run stress.seed MULTIHEAP_SEED=1 -- "$BIN/mhsys_stress" --threads "$one" --ops 30000 --seed $s --expect-options cache=off
