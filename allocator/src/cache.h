@@ -10,7 +10,7 @@
  * holds anything.
  *
  * Both functions fail (NULL / false) when the thread is not bound to the CPU it runs on
- * (below: it moved, or its rseq area is not registered) or the row is empty / full: the
+ * (mh_bound: it moved, or its rseq area is not registered) or the row is empty / full: the
  * caller then takes the slow path in cache.c, which binds the thread again. Only x86-64
  * has the sequences; other targets run without the front cache (mh_cache_setup says so).
  */
@@ -79,7 +79,7 @@ static inline struct rseq *mh_rseq_area(void) {
     "addq %[caches], %[row]\n\t"                                                          \
     "addq %[row_off], %[row]\n\t"
 
-/* The single-object sequences take the row from the thread's binding (below) and only
+/* The single-object sequences take the row from the thread's binding (mh_bound) and only
    compare the CPU number with it: their loads then wait for one load of the binding,
    not for the chain of the rseq area's offset, the CPU number and the arithmetic on it.
    They leave for `fail` when the thread is not bound to the CPU it runs on. */

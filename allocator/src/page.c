@@ -88,9 +88,9 @@ void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align) {
 
 /* Objects objs[i..) after p = objs[i] (slot `slot`, bit `bit` of its bitmap word) that
    follow it one size apart, upwards or downwards, within its word and below the
-   capacity (the bits above it read as allocated): how many, p included, and their bits
-   in *bits. A flush of objects freed in the order they were allocated is such runs: a
-   front cache hands a refill's objects out from the highest address down. */
+   capacity (the bits at and above it read as allocated): how many, p included, and
+   their bits in *bits. A flush of objects freed in the order they were allocated is
+   such runs: a front cache hands a refill's objects out from the highest address down. */
 static size_t neighbour_run(const mh_page *pg, void *const *objs, size_t i, size_t n,
                             size_t size, unsigned slot, uint64_t *bits) {
     uintptr_t p = (uintptr_t)objs[i];
@@ -108,7 +108,8 @@ static size_t neighbour_run(const mh_page *pg, void *const *objs, size_t i, size
 /* The bits of a run of objects in one bitmap word are cleared with one store: cleared
    one by one, each object's check waited for the previous object's store to the same
    word (threadtest spent a quarter of its time there). Neighbours one size apart are
-   checked and cleared with one mask, without a check and a division each. */
+   checked and cleared with one mask, without a start check and a slot computation
+   each. */
 size_t mh_page_free_slots(mh_page *pg, void *const *objs, size_t n) {
     uintptr_t start = (uintptr_t)mh_page_start(pg);
     size_t unit = mh_class_unit(pg->cls), size = mh_class_size(pg->cls);

@@ -55,34 +55,37 @@ static void double_free_one_batch(void) {
     mh_small_free_batch(batch, 2, MH_FREED_BY_PROGRAM);
 }
 
-/* Neighbours one size apart (a fresh page's first slots) go back with one mask
-   (page.c): one of them freed already must still be found, and the mask must stop at
-   the last slot, so that the multiple of the size past it is checked on its own. */
-static size_t fresh_neighbours(size_t size, void **out, size_t n) {
+/* Neighbours one size apart go back to their page with one mask per bitmap word
+   (page.c): a fresh page's slots, of 48-byte objects (168 to a page, three words). */
+static size_t fresh_page(size_t size, void **out, size_t n) {
     unsigned cls = mh_size_class(size);
     CHECK(mh_heap_alloc_batch(mh_current_heap(), cls, out, n, false) == n);
+    CHECK(mh_slot_of(out[0], cls) == 0);
     for (size_t i = 1; i < n; i++) CHECK((char *)out[i] == (char *)out[0] + i * mh_class_size(cls));
     return mh_class_size(cls);
 }
-static void double_free_in_run(void) {
-    void *run[8];
-    fresh_neighbours(1000, run, 8);
-    mh_small_free(run[5]);
-    mh_small_free_batch(run, 8, MH_FREED_BY_PROGRAM);
+/* Frees slot `twice` alone, then len slots from `first` on, one by one upwards (step 1)
+   or downwards (-1), in one batch: the batch must report slot `twice`. */
+static void double_free_in_run(unsigned first, int step, unsigned len, unsigned twice) {
+    static void *page[130], *run[64];
+    fresh_page(48, page, 130);
+    for (unsigned i = 0; i < len; i++) run[i] = page[(int)first + step * (int)i];
+    mh_small_free(page[twice]);
+    mh_small_free_batch(run, len, MH_FREED_BY_PROGRAM);
 }
-static void double_free_in_run_down(void) {
-    void *run[8], *down[8];
-    fresh_neighbours(1000, run, 8);
-    for (int i = 0; i < 8; i++) down[i] = run[7 - i];
-    mh_small_free(run[2]);
-    mh_small_free_batch(down, 8, MH_FREED_BY_PROGRAM);
-}
-static void past_last_slot_in_run(void) {
-    enum { MAX = 1024 };
-    static void *page[MAX];
-    size_t cap = mh_class_objects(mh_size_class(400));
-    CHECK(cap < MAX);
-    size_t size = fresh_neighbours(400, page, cap);
+static void double_free_run_up(void) { double_free_in_run(2, 1, 6, 5); }
+static void double_free_run_down(void) { double_free_in_run(7, -1, 6, 3); }
+static void double_free_run_across_words_up(void) { double_free_in_run(60, 1, 16, 70); }
+static void double_free_run_across_words_down(void) { double_free_in_run(70, -1, 16, 63); }
+static void double_free_run_whole_word_up(void) { double_free_in_run(64, 1, 64, 127); }
+static void double_free_run_whole_word_down(void) { double_free_in_run(127, -1, 64, 64); }
+/* The last slot, then the multiple of the size past it, which the mask must leave to be
+   checked on its own. */
+static void past_last_slot_in_batch(void) {
+    static void *page[1024];
+    size_t cap = mh_class_objects(mh_size_class(48));
+    CHECK(cap < 1024);
+    size_t size = fresh_page(48, page, cap);
     void *run[2] = {page[cap - 1], (char *)page[cap - 1] + size};
     mh_small_free_batch(run, 2, MH_FREED_BY_PROGRAM);
 }
@@ -97,14 +100,18 @@ static const struct {
     {"double free (one-object class)", double_free_one_object, "double free", false},
     {"double free (large)", double_free_large, "never returned", false},
     {"double free (twice in one batch to the pages)", double_free_one_batch, "double free", false},
-    {"double free (inside a run of neighbours)", double_free_in_run, "double free", false},
-    {"double free (inside a run, downwards)", double_free_in_run_down, "double free", false},
+    {"double free (in a run of neighbours)", double_free_run_up, "double free", false},
+    {"double free (in a run, downwards)", double_free_run_down, "double free", false},
+    {"double free (in a run across words)", double_free_run_across_words_up, "double free", false},
+    {"double free (across words, downwards)", double_free_run_across_words_down, "double free", false},
+    {"double free (in a whole word's run)", double_free_run_whole_word_up, "double free", false},
+    {"double free (whole word, downwards)", double_free_run_whole_word_down, "double free", false},
     {"interior pointer (small)", interior_small, "interior pointer", false},
     {"interior pointer (page metadata)", interior_metadata, "interior pointer", false},
     {"interior pointer (large)", interior_large, "interior pointer of a large block", false},
     {"past the last slot (tail)", past_last_slot_tail, "interior pointer", false},
     {"past the last slot (metadata)", past_last_slot_metadata, "interior pointer", false},
-    {"past the last slot (after a run)", past_last_slot_in_run, "interior pointer", false},
+    {"past the last slot (in a batch)", past_last_slot_in_batch, "interior pointer", false},
     {"foreign pointer (stack)", foreign_stack, "never returned", false},
     {"foreign pointer (reserved range)", foreign_in_range, "never returned", false},
     {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned", false},
