@@ -72,6 +72,7 @@ while [ "$SECONDS" -lt "$end" ]; do
     soak_run stress.cpu MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s --stats-reader --expect-options cache=rseq
     soak_run stress.cpu.2N MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$two" --ops 30000 --seed $s --expect-options cache=rseq
     soak_run stress.migrate MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$two" --ops 30000 --seed $s --migrate $((20 + round % 50)) --expect-options cache=rseq
+    soak_run stress.signals MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$two" --ops 60000 --seed $s --signals $((2 + round % 20)) --expect-options cache=rseq
     soak_run stress.thread MULTIHEAP_KEY=thread -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s
     soak_run stress.global MULTIHEAP_KEY=global -- "$BIN/mhsys_stress" --threads "$one" --ops 30000 --seed $s
     soak_run stress.seed MULTIHEAP_SEED=1 -- "$BIN/mhsys_stress" --threads "$one" --ops 30000 --seed $s --expect-options cache=off

@@ -3,7 +3,9 @@
  * a few over-aligned), every block patterned and checked before it is freed, a good
  * share of blocks freed by another thread, reallocs that must keep their contents.
  * With --stats-reader a thread reads the statistics all along (what TSan watches);
- * with --migrate N each thread moves to another CPU every N operations.
+ * with --migrate N each thread moves to another CPU every N operations; with --signals
+ * USEC every worker takes a signal every USEC microseconds, so that some land inside
+ * the fast paths' restartable sequences and restart them (fast_x86_64.S).
  * It calls mh_* directly so it runs the same against every library variant, with or
  * without the malloc overrides.
  */
@@ -16,6 +18,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@ typedef struct options {
     uint64_t seed;
     unsigned cpus;          /* 0: keep the inherited affinity */
     uint64_t migrate;       /* 0: stay; else hop to another CPU every migrate operations */
+    uint64_t signal_us;     /* 0: none; else signal every worker every signal_us microseconds */
     size_t max_large;
     bool stats_reader;
     const char *expect_options;     /* --expect-options: mh_options() must contain it */
@@ -67,7 +71,10 @@ typedef struct stress {
     pthread_barrier_t all_done_handing;
     bool last_round;
     atomic_bool stop_reader;
+    atomic_uint working;    /* workers of this round still in their operations */
 } stress;
+
+static atomic_uint_fast64_t signals_taken;
 
 /* ---- sizes and allocation ---- */
 
@@ -229,8 +236,31 @@ static void *work(void *arg)
     if (w->run->last_round)
         for (unsigned i = 0; i < LIVE_SLOTS; i++)
             if (w->live[i].p) check_and_free(w, &w->live[i], "block freed at the end");
+    atomic_fetch_sub(&w->run->working, 1);
     pthread_barrier_wait(&w->run->all_done_handing);
     drain_inbox(w);
+    return NULL;
+}
+
+/* ---- --signals ---- */
+
+/* Async-signal-safe: a lock-free atomic. The allocator is not called here, since a
+   signal may land while the worker holds one of its locks. */
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_fetch_add_explicit(&signals_taken, 1, memory_order_relaxed);
+}
+
+/* Signals every worker of the round until all have finished their operations (before
+   any is joined, so that every thread id stays valid). */
+static void *send_signals(void *arg)
+{
+    stress *run = arg;
+    while (atomic_load(&run->working) > 0) {
+        for (unsigned i = 0; i < run->opt.threads; i++) pthread_kill(run->workers[i].thread, SIGUSR1);
+        usleep((useconds_t)run->opt.signal_us);
+    }
     return NULL;
 }
 
@@ -349,9 +379,14 @@ static tally run_workers(stress *run)
        (whose heaps the thread key recycles). */
     for (unsigned round = 0; round < run->opt.rounds; round++) {
         run->last_round = round + 1 == run->opt.rounds;
+        atomic_store(&run->working, n);
         for (unsigned i = 0; i < n; i++)
             if (pthread_create(&run->workers[i].thread, NULL, work, &run->workers[i]) != 0)
                 st_fail("pthread_create failed");
+        pthread_t signaller;
+        if (run->opt.signal_us && pthread_create(&signaller, NULL, send_signals, run) != 0)
+            st_fail("pthread_create failed");
+        if (run->opt.signal_us) pthread_join(signaller, NULL);
         for (unsigned i = 0; i < n; i++)
             pthread_join(run->workers[i].thread, NULL);
     }
@@ -376,7 +411,7 @@ static options parse_options(int argc, char **argv)
         {"seed", required_argument, 0, 's'},    {"cpus", required_argument, 0, 'c'},
         {"max-large", required_argument, 0, 'l'}, {"stats-reader", no_argument, 0, 'r'},
         {"rounds", required_argument, 0, 'n'}, {"expect-options", required_argument, 0, 'e'},
-        {"migrate", required_argument, 0, 'm'},
+        {"migrate", required_argument, 0, 'm'}, {"signals", required_argument, 0, 'g'},
         {0, 0, 0, 0}};
     int c;
     opterr = 0;     /* our own one-line message instead of getopt's */
@@ -391,9 +426,11 @@ static options parse_options(int argc, char **argv)
         case 'n': o.rounds = st_parse_count("--rounds", optarg, 1, 100000); break;
         case 'e': o.expect_options = optarg; break;
         case 'm': o.migrate = st_parse_count("--migrate", optarg, 1, UINT64_MAX / 2); break;
+        case 'g': o.signal_us = st_parse_count("--signals", optarg, 1, 1000000); break;
         default:
             st_usage_error("bad option '%s'; usage: stress [--threads N] [--ops N] [--rounds N] [--seed N] [--cpus N] "
-                           "[--max-large BYTES] [--stats-reader] [--expect-options TEXT] [--migrate N]", argv[optind - 1]);
+                           "[--max-large BYTES] [--stats-reader] [--expect-options TEXT] [--migrate N] "
+                           "[--signals USEC]", argv[optind - 1]);
         }
     }
     if (optind < argc) st_usage_error("unexpected argument '%s'; see the options in stress.c", argv[optind]);
@@ -407,6 +444,8 @@ int main(int argc, char **argv)
     if (run.opt.cpus) confine_to_cpus(run.opt.cpus);
     if (sched_getaffinity(0, sizeof run.allowed, &run.allowed) != 0) st_fail("sched_getaffinity failed");
 
+    struct sigaction on_usr1 = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    if (run.opt.signal_us && sigaction(SIGUSR1, &on_usr1, NULL) != 0) st_fail("sigaction failed");
     mh_free(mh_malloc(1));      /* the statistics exist from the first allocation on */
     /* The run-time options under test (front cache, seed design, no rseq) took effect. */
     if (run.opt.expect_options && !strstr(mh_options(), run.opt.expect_options))
@@ -429,12 +468,14 @@ int main(int argc, char **argv)
 
     if (t.received != t.handed) st_fail("%" PRIu64 " blocks handed over, %" PRIu64 " freed by the receivers", t.handed, t.received);
     if (run.opt.threads > 1 && t.handed == 0) st_fail("no block was freed by another thread");
+    if (run.opt.signal_us && atomic_load(&signals_taken) == 0) st_fail("no worker took a signal");
     mh_stats after = stats_now();
     check_final_stats(&before, &after, &t);
     printf("stress: key %s, %u threads x %u rounds, %" PRIu64 " allocations, %" PRIu64 " reallocs, %" PRIu64
-           " frees (%" PRIu64 " by another thread); heaps active %u, remote frees %" PRIu64
+           " frees (%" PRIu64 " by another thread), %" PRIu64 " signals taken; heaps active %u, remote frees %" PRIu64
            ", pages stolen %" PRIu64 ", OS growth calls %" PRIu64 ", large OS calls %" PRIu64 "\n",
            after.key_policy, run.opt.threads, run.opt.rounds, t.allocs, t.reallocs, t.frees, t.handed,
+           (uint64_t)atomic_load(&signals_taken),
            after.nheaps_active, after.remote_frees, after.pages_stolen, after.os_grow_calls,
            after.large_os_calls);
     return 0;
