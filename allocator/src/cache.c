@@ -13,7 +13,8 @@
 
 #include "cache.h"
 
-MH_TLS mh_cpu_cache *mh_bound_cache;
+mh_cpu_cache mh_unbound_cache;   /* zeros, never written: no row takes or gives an object */
+MH_TLS mh_cpu_cache *mh_bound_cache = &mh_unbound_cache;
 
 /* What fast_x86_64.S was written against (fast_layout.h). */
 _Static_assert(offsetof(mh_global_state, small_base) == MH_G_SMALL_BASE &&

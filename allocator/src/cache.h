@@ -35,9 +35,14 @@
 
 /* The thread's binding: the front cache of the CPU it last bound to (mh_cache_bind, in
    a slow path). Valid while the thread's rseq_cs holds mh_fast_cs, the fast paths'
-   descriptor (fast_x86_64.S), which the kernel clears when the thread leaves its CPU.
-   Static TLS: a new thread starts unbound, rseq_cs NULL, without allocating. */
+   descriptor (fast_x86_64.S), which the kernel clears when the thread moves to another
+   CPU. Static TLS, so that a new thread has one without allocating: mh_unbound_cache,
+   whose rows are all empty and full (count and capacity 0), so that the fast paths fail
+   even if the thread's rseq_cs holds mh_fast_cs, left by a dead thread whose stack it
+   reuses (glibc 2.35 to 2.39 do not clear it; a kernel clears it at the thread's rseq
+   registration, unless that failed). */
 MH_INTERNAL extern MH_TLS mh_cpu_cache *mh_bound_cache;
+MH_INTERNAL extern mh_cpu_cache mh_unbound_cache;
 MH_INTERNAL extern const char mh_fast_cs[];
 
 #if defined(__x86_64__)
@@ -228,9 +233,10 @@ static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t 
 #if MH_ASM_FAST
 /* Binds the thread to the cache of the CPU it runs on, for the fast paths; false without
    a registered rseq area. One sequence, whose commit points rseq_cs at the fast paths'
-   descriptor: from then until the kernel clears it (the thread left the CPU, or took a
-   signal outside the fast paths' range), the binding is right. A signal handler's
-   malloc in the middle aborts the sequence, which starts over after the handler.
+   descriptor: from then until the kernel clears it (the thread moved to another CPU;
+   kernels before 6.19 clear it at any preemption or signal too), the binding is right.
+   A signal handler's malloc in the middle aborts the sequence, which starts over after
+   the handler.
    The binding's offset from the thread pointer goes in as a register: GCC 12 drops the
    `fail` label of an asm goto with a TLS memory operand, and the slow path with it. */
 static inline bool mh_cache_bind(void) {

@@ -6,17 +6,20 @@
  *
  * Why assembly: both sequences sit inside ONE restartable-sequence range, under one
  * descriptor (mh_fast_cs), so that a thread can leave glibc's rseq area pointing at it
- * between calls instead of storing the pointer at the start of every operation. The
- * kernel sets rseq_cs to NULL whenever it preempts, migrates or signals the thread with
- * its instruction pointer outside the range (and when it aborts one inside it), so
+ * between calls instead of storing the pointer at the start of every operation. When
+ * the kernel finds the thread on another CPU than before, with its instruction pointer
+ * outside the range, it sets rseq_cs to NULL (kernels before 6.19 do so at every
+ * preemption and signal too); an interruption inside the range aborts it. So
  *
- *     rseq_cs == mh_fast_cs  =>  the thread has not left its CPU since it stored it.
+ *     rseq_cs == mh_fast_cs  =>  the thread has not moved since it stored it.
  *
  * Only mh_cache_bind (cache.h) stores it, as the commit of a sequence that writes the
  * thread's binding (mh_bound_cache, the cache of the CPU it runs on). Each fast path
  * therefore compares rseq_cs with mh_fast_cs and takes the row from the binding: no
- * store, no CPU number. A preemption after the compare lands inside the range and
- * aborts; one before it has cleared rseq_cs, and the path goes to C, which binds again.
+ * store, no CPU number. A move after the compare lands inside the range and aborts; one
+ * before it has cleared rseq_cs, and the path goes to C, which binds again. A thread that
+ * never bound (its rseq_cs may be one a dead thread left in a reused stack) finds its
+ * binding on mh_unbound_cache, whose rows are empty and full at once.
  * A compiler's code could not sit inside such a range: the range needs exactly these
  * instructions in this order, with the argument register kept, and a C function's
  * layout is the compiler's.
@@ -40,7 +43,11 @@
         .balign 64
         .globl  mh_malloc
         .type   mh_malloc, @function
+        .globl  mh_malloc_local                 /* for calls from inside the library */
+        .hidden mh_malloc_local
+        .set    mh_malloc_local, mh_malloc
 mh_malloc:
+        .cfi_startproc
         cmpq    mh_global+MH_G_FAST_SIZE_LIMIT(%rip), %rdi
         jae     mh_malloc_general
         leaq    15(%rdi), %rax
@@ -83,12 +90,17 @@ mh_malloc:
         cmpq    $MH_ASM_SMALL_MAX, %rdi
         jbe     mh_malloc
         jmp     mh_free
+        .cfi_endproc
         .size   mh_malloc, . - mh_malloc
 
         .balign 64
         .globl  mh_free
         .type   mh_free, @function
+        .globl  mh_free_local
+        .hidden mh_free_local
+        .set    mh_free_local, mh_free
 mh_free:
+        .cfi_startproc
         /* The bound first: it is 0 until small_base is set (malloc.c, init.c). */
         movq    mh_global+MH_G_FAST_RANGE_SIZE(%rip), %rdx
         movq    %rdi, %rax
@@ -113,6 +125,7 @@ mh_free:
         movq    mh_bound_cache@gottpoff(%rip), %rcx
         leaq    mh_fast_cs(%rip), %rax
         jmp     .Lfree_sequence
+        .cfi_endproc
         .size   mh_free, . - mh_free
 
         .pushsection __rseq_cs, "aw"

@@ -34,7 +34,7 @@ static inline bool fast_malloc_size(size_t size) {
 /* A small object of class cls aligned to align: from the front cache when every slot
    of the class is aligned enough, else from the heap, which finds an aligned slot. */
 static void *small_alloc(size_t size, size_t align) {
-    if (fast_malloc_size(size) && align <= 16) return mh_malloc(size);   /* every class's */
+    if (fast_malloc_size(size) && align <= 16) return mh_malloc_local(size);   /* every class's */
     mh_heap *h = cache_on() ? NULL : mh_current_heap();   /* initialises the class table */
     size_t row = mh_size_row(size);
     unsigned cls = mh_class_of_row(row);
@@ -99,6 +99,9 @@ MH_API void *mh_malloc(size_t size) {
 MH_API void mh_free(void *p) {
     mh_free_general(p);
 }
+
+void *mh_malloc_local(size_t size) __attribute__((alias("mh_malloc")));
+void mh_free_local(void *p) __attribute__((alias("mh_free")));
 #endif
 
 MH_API void *mh_calloc(size_t nmemb, size_t size) {
@@ -111,9 +114,9 @@ MH_API void *mh_calloc(size_t nmemb, size_t size) {
 }
 
 MH_API void *mh_realloc(void *p, size_t size) {
-    if (!p) return mh_malloc(size);
+    if (!p) return mh_malloc_local(size);
     if (size == 0) {
-        mh_free(p);
+        mh_free_local(p);
         return NULL;
     }
     size_t old = checked_usable_size(p, "realloc of a pointer multiheap never returned");
@@ -121,10 +124,10 @@ MH_API void *mh_realloc(void *p, size_t size) {
     /* A small object keeps its place unless it would waste over half of it. */
     if (small && size <= old && size > old / 2) return p;
     if (!small && size > MH_SMALL_MAX) return mh_large_realloc(p, size);
-    void *q = mh_malloc(size);
+    void *q = mh_malloc_local(size);
     if (!q) return NULL;
     memcpy(q, p, old < size ? old : size);
-    mh_free(p);
+    mh_free_local(p);
     return q;
 }
 
