@@ -108,9 +108,9 @@ static void *refill(mh_cpu_cache *c, unsigned cls) {
     return batch[0];
 }
 
-/* Every malloc of a small class that the fast path did not finish: the thread was not
-   bound (it left its CPU, took a signal, or never bound) or the row was empty. The
-   binding comes last, so that the next fast path finds it. */
+/* Every malloc of a small class that the fast path did not finish: the thread's binding
+   had lapsed (cache.h: it moved, or never bound) or the row was empty. The binding comes
+   last, so that the next fast path finds it. */
 void *mh_cache_alloc_slow(unsigned cls) {
     mh_cpu_cache *c = current_cache();
     if (!c) return mh_heap_alloc(mh_current_heap(), cls, 1);
@@ -234,8 +234,8 @@ void mh_cache_free_slow(void *p, unsigned cls) {
 }
 
 /* A forked child's thread keeps its parent's rseq area, binding included, and may run on
-   another CPU. The kernel counts a new process's first run as a migration, which
-   clears rseq_cs; this does not depend on it. */
+   another CPU; whether the kernel clears rseq_cs before the child's first malloc
+   depends on its version, so the child does. */
 void mh_cache_after_fork_child(void) {
 #if MH_HAVE_RSEQ_CACHE
     if (__rseq_size > 0) __atomic_store_n(&mh_rseq_area()->rseq_cs, 0, __ATOMIC_RELAXED);

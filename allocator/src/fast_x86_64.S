@@ -40,6 +40,8 @@
 
         .section .text.mh_fast, "ax", @progbits
 
+        /* Each entry starts a line: where the linker once put malloc's 22 instructions
+           across three lines instead of two, the pair loop took 10% longer. */
         .balign 64
         .globl  mh_malloc
         .type   mh_malloc, @function

@@ -34,7 +34,8 @@ static inline bool fast_malloc_size(size_t size) {
 /* A small object of class cls aligned to align: from the front cache when every slot
    of the class is aligned enough, else from the heap, which finds an aligned slot. */
 static void *small_alloc(size_t size, size_t align) {
-    if (fast_malloc_size(size) && align <= 16) return mh_malloc_local(size);   /* every class's */
+    /* Every class's slots are 16-byte aligned. */
+    if (fast_malloc_size(size) && align <= 16) return mh_malloc_local(size);
     mh_heap *h = cache_on() ? NULL : mh_current_heap();   /* initialises the class table */
     size_t row = mh_size_row(size);
     unsigned cls = mh_class_of_row(row);

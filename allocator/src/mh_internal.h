@@ -410,13 +410,14 @@ MH_INTERNAL const char *mh_cache_setup(void);
    fast paths (fast_x86_64.S) leave to C, with their argument (malloc.c). */
 MH_INTERNAL void *mh_cache_alloc_slow(unsigned cls);
 MH_INTERNAL void mh_cache_free_slow(void *p, unsigned cls);
-MH_INTERNAL void mh_cache_after_fork_child(void);
 MH_INTERNAL void *mh_malloc_general(size_t size);
 MH_INTERNAL void mh_free_general(void *p);
 /* mh_malloc and mh_free under hidden names: the library's own calls go straight to them,
    not through the PLT. */
 MH_INTERNAL void *mh_malloc_local(size_t size);
 MH_INTERNAL void mh_free_local(void *p);
+/* In a forked child: the thread starts unbound (cache.c). */
+MH_INTERNAL void mh_cache_after_fork_child(void);
 /* Reorders objs[0..n) (objects of the small range, n at most MH_CACHE_SLOTS / 2) so that
    each owner heap's objects are next to each other. */
 MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);
