@@ -65,19 +65,26 @@ mh_malloc:
         addq    %fs:(%rcx), %rdx                /* the row in the bound CPU's cache */
         movl    (%rdx), %ecx
         subl    $1, %ecx
-        jc      mh_malloc_general                   /* the row was empty */
+        jc      mh_malloc_general               /* the row was empty */
         movq    MH_ROW_SLOT0(%rdx,%rcx,8), %rax
         addq    $1, MH_ROW_ALLOCS(%rdx)
         jmp     .Lcommit
+        .cfi_endproc
+        .size   mh_malloc, . - mh_malloc
+
+        /* A symbol of its own, so that profiles do not count free's push as malloc's. */
+        .type   mh_push_and_commit, @function
+mh_push_and_commit:
+        .cfi_startproc
 .Lfree_sequence:
         cmpq    %rax, %fs:MH_RSEQ_CS_FIELD(%rsi)
         jne     mh_free_general
         addq    %fs:(%rcx), %rdx
         movl    (%rdx), %ecx
         cmpl    4(%rdx), %ecx
-        jae     mh_free_general                     /* the row is full */
+        jae     mh_free_general                 /* the row is full */
         cmpq    %rdi, MH_ROW_SLOT0-8(%rdx,%rcx,8)
-        je      mh_free_general                     /* already on top: a double free */
+        je      mh_free_general                 /* already on top: a double free */
         movq    %rdi, MH_ROW_SLOT0(%rdx,%rcx,8)
         addl    $1, %ecx
         addq    $1, MH_ROW_FREES(%rdx)
@@ -93,7 +100,7 @@ mh_malloc:
         jbe     mh_malloc
         jmp     mh_free
         .cfi_endproc
-        .size   mh_malloc, . - mh_malloc
+        .size   mh_push_and_commit, . - mh_push_and_commit
 
         .balign 64
         .globl  mh_free
