@@ -13,28 +13,7 @@
 
 #include "cache.h"
 
-mh_cpu_cache mh_unbound_cache;   /* zeros, never written: no row takes or gives an object */
-MH_TLS mh_cpu_cache *mh_bound_cache = &mh_unbound_cache;
-
-/* What fast_x86_64.S was written against (fast_layout.h). */
-_Static_assert(offsetof(mh_global_state, small_base) == MH_G_SMALL_BASE &&
-                   offsetof(mh_global_state, page_class) == MH_G_PAGE_CLASS &&
-                   offsetof(mh_global_state, rseq_offset) == MH_G_RSEQ_OFFSET &&
-                   offsetof(mh_global_state, fast_size_limit) == MH_G_FAST_SIZE_LIMIT &&
-                   offsetof(mh_global_state, fast_range_size) == MH_G_FAST_RANGE_SIZE,
-               "mh_global moved: update the MH_G_ offsets in fast_layout.h");
-_Static_assert(offsetof(mh_cache_row, allocs) == MH_ROW_ALLOCS &&
-                   offsetof(mh_cache_row, frees) == MH_ROW_FREES &&
-                   offsetof(mh_cache_row, slot) == MH_ROW_SLOT0 &&
-                   offsetof(struct rseq, rseq_cs) == MH_RSEQ_CS_FIELD &&
-                   MH_PAGE_SHIFT == MH_ASM_PAGE_SHIFT && MH_PAGE_ENTRY_CLASS == MH_ASM_PAGE_ENTRY_CLASS &&
-                   MH_SMALL_MAX == MH_ASM_SMALL_MAX,
-               "a row, the rseq area or a constant changed: update fast_layout.h");
-_Static_assert(sizeof(mh_class_check) == 1u << MH_CHECK_SHIFT &&
-                   offsetof(mh_class_check, divisibility) == MH_CHECK_DIVISIBILITY &&
-                   offsetof(mh_class_check, limit) == MH_CHECK_LIMIT &&
-                   offsetof(mh_class_check, unit_mask) == MH_CHECK_UNIT_MASK,
-               "mh_class_check changed: update fast_layout.h");
+MH_TLS mh_cache_binding mh_bound = {NULL, MH_CPU_UNBOUND};
 
 /* The calling thread's CPU from its rseq area; -1 when the area is not registered. */
 static int rseq_cpu(void) {
@@ -78,9 +57,12 @@ static size_t half_row(const mh_cpu_cache *c, unsigned cls) {
 }
 
 /* The cache of the CPU this thread runs on, ready for use; NULL when the thread has no
-   registered rseq area. */
-static mh_cpu_cache *current_cache(void) {
+   registered rseq area. *rebound: the binding (cache.h) was stale and has been renewed,
+   to whatever CPU the thread ran on then, so the fast path may have failed for that
+   alone: the caller tries it once more (which checks the binding again). */
+static mh_cpu_cache *current_cache(bool *rebound) {
     int cpu = rseq_cpu();
+    *rebound = false;
     if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
     /* Class 0's capacity last: once it is set, every class's is. */
@@ -89,13 +71,17 @@ static mh_cpu_cache *current_cache(void) {
             __atomic_store_n(&c->row[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
         __atomic_store_n(&c->row[0].cap, mh_cache_capacity(0), __ATOMIC_RELEASE);
     }
+    if (mh_bound.cpu != (unsigned)cpu) *rebound = mh_cache_bind();
     return c;
 }
 
-/* An empty row's refill: half a row from this CPU's heap, the first object for the
-   caller. */
-static void *refill(mh_cpu_cache *c, unsigned cls) {
+void *mh_cache_alloc_slow(unsigned cls) {
+    bool rebound;
+    mh_cpu_cache *c = current_cache(&rebound);
+    void *p;
+    if (rebound && (p = mh_cache_pop(mh_cache_row_of(cls)))) return p;
     mh_heap *h = mh_current_heap();
+    if (!c) return mh_heap_alloc(h, cls, 1);
     mh_heap_stash_ensure(h);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
@@ -106,18 +92,6 @@ static void *refill(mh_cpu_cache *c, unsigned cls) {
     if (1 + pushed < n) mh_small_free_batch(batch + 1 + pushed, n - 1 - pushed, MH_FREED_BY_FLUSH);
     mh_heap_maybe_purge(h);
     return batch[0];
-}
-
-/* Every malloc of a small class that the fast path did not finish: the thread's binding
-   had lapsed (cache.h: it moved, or never bound) or the row was empty. The binding comes
-   last, so that the next fast path finds it. */
-void *mh_cache_alloc_slow(unsigned cls) {
-    mh_cpu_cache *c = current_cache();
-    if (!c) return mh_heap_alloc(mh_current_heap(), cls, 1);
-    void *p = mh_cache_pop(mh_cache_row_of(cls));
-    if (!p) p = refill(c, cls);
-    mh_cache_bind();
-    return p;
 }
 
 /* Groups objs[0..n) by the byte of their owner heap's id at shift, then each group by
@@ -204,8 +178,14 @@ static void fatal_if_on_top(const mh_cpu_cache *c, unsigned cls, void *p) {
         mh_fatal("double free (object is already in a free cache)", p);
 }
 
-/* A full row's flush: half a row goes back to its owners' heaps, and p on top. */
-static void flush(mh_cpu_cache *c, unsigned cls, void *p) {
+void mh_cache_free_slow(void *p, unsigned cls) {
+    bool rebound;
+    mh_cpu_cache *c = current_cache(&rebound);
+    if (!c) {
+        mh_small_free(p);
+        return;
+    }
+    if (rebound && mh_cache_push(mh_cache_row_of(cls), p)) return;
     fatal_if_on_top(c, cls, p);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_cache_pop_many(mh_cache_row_of(cls), batch, half_row(c, cls));
@@ -218,28 +198,6 @@ static void flush(mh_cpu_cache *c, unsigned cls, void *p) {
     }
     mh_group_by_owner(batch, n);
     mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
-}
-
-/* Every checked free of a small object that the fast path did not finish: as
-   mh_cache_alloc_slow, the thread was not bound or the row was full; also the frees
-   of check mode. */
-void mh_cache_free_slow(void *p, unsigned cls) {
-    mh_cpu_cache *c = current_cache();
-    if (!c) {
-        mh_small_free(p);
-        return;
-    }
-    if (!mh_cache_push(mh_cache_row_of(cls), p)) flush(c, cls, p);
-    mh_cache_bind();
-}
-
-/* A forked child's thread keeps its parent's rseq area, binding included, and may run on
-   another CPU; whether the kernel clears rseq_cs before the child's first malloc
-   depends on its version, so the child does. */
-void mh_cache_after_fork_child(void) {
-#if MH_HAVE_RSEQ_CACHE
-    if (__rseq_size > 0) __atomic_store_n(&mh_rseq_area()->rseq_cs, 0, __ATOMIC_RELAXED);
-#endif
 }
 
 void mh_cache_drain_current(void) {

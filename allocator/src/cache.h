@@ -1,18 +1,18 @@
 /*
- * The front cache's restartable sequences (rseq): pop and push objects on the current
- * CPU's cache. glibc registers every thread's rseq area; we point its rseq_cs at a
- * descriptor of our critical section, and if the kernel preempts, migrates or signals
- * the thread inside it, it resumes at the abort label, which starts over on whatever
- * CPU the thread is on now. No object or count changes hands until the single commit
- * store to the row's count (the stores before it, to the slot above the top and the
- * counters, mean nothing until then), so a sequence needs no atomic instruction and no
- * lock, and a preempted thread never holds anything.
+ * The front cache's fast path: pop and push one object on the current CPU's cache
+ * inside a restartable sequence (rseq). glibc registers every thread's rseq area; we
+ * point its rseq_cs at a descriptor of our critical section, and if the kernel
+ * preempts, migrates or signals the thread inside it, it resumes at the abort label,
+ * which starts over on whatever CPU the thread is on now. No object or count changes
+ * hands until the single commit store to the row's count (the stores before it, to the
+ * slot above the top and the counters, mean nothing until then),
+ * so the sequence needs no atomic instruction and no lock, and a preempted thread never
+ * holds anything.
  *
- * These C sequences serve the slow paths (cache.c), and malloc and free where there is
- * no assembly fast path (fast_layout.h): each stores its own descriptor and computes
- * the row from the CPU number. The fast paths (fast_x86_64.S) do neither: they rely on
- * the binding that mh_cache_bind, below, leaves behind. Only x86-64 has the sequences;
- * other targets run without the front cache (mh_cache_setup says so).
+ * Both functions fail (NULL / false) when the thread is not bound to the CPU it runs on
+ * (mh_bound: it moved, or its rseq area is not registered) or the row is empty / full: the
+ * caller then takes the slow path in cache.c, which binds the thread again. Only x86-64
+ * has the sequences; other targets run without the front cache (mh_cache_setup says so).
  */
 #ifndef MH_CACHE_H
 #define MH_CACHE_H
@@ -34,16 +34,15 @@
 #endif
 
 /* The thread's binding: the front cache of the CPU it last bound to (mh_cache_bind, in
-   a slow path). Valid while the thread's rseq_cs holds mh_fast_cs, the fast paths'
-   descriptor (fast_x86_64.S), which the kernel clears when the thread moves to another
-   CPU. Static TLS, so that a new thread has one without allocating: mh_unbound_cache,
-   whose rows are all empty and full (count and capacity 0), so that the fast paths fail
-   even if the thread's rseq_cs holds mh_fast_cs, left by a dead thread whose stack it
-   reuses (glibc 2.35 to 2.39 do not clear it; a kernel clears it at the thread's rseq
-   registration, unless that failed). */
-MH_INTERNAL extern MH_TLS mh_cpu_cache *mh_bound_cache;
-MH_INTERNAL extern mh_cpu_cache mh_unbound_cache;
-MH_INTERNAL extern const char mh_fast_cs[];
+   a slow path) and that CPU's number; cpu is MH_CPU_UNBOUND, which is neither a CPU
+   number nor what an unregistered area holds (-1, -2), before the first binding and
+   while one is written. Static TLS: a new thread starts unbound without allocating. */
+#define MH_CPU_UNBOUND 0x7fffffffu
+typedef struct mh_cache_binding {
+    mh_cpu_cache *cache;
+    uint32_t cpu;
+} mh_cache_binding;
+MH_INTERNAL extern MH_TLS mh_cache_binding mh_bound;
 
 #if defined(__x86_64__)
 #define MH_HAVE_RSEQ_CACHE 1
@@ -70,14 +69,25 @@ static inline struct rseq *mh_rseq_area(void) {
     "1:\n\t"                                                                              \
     "movl %%fs:%c[cpu_field](%[rs]), %k[row]\n\t"
 
-/* The sequences compute the class's row in the CPU's cache from the CPU number, and
-   leave for the C label `fail` if the area is not registered. */
+/* The bulk sequences and the binding compute the class's row in the CPU's cache from
+   the CPU number, and leave for the C label `fail` if the area is not registered. */
 #define MH_RSEQ_BEGIN                                                                     \
     MH_RSEQ_START                                                                         \
     "cmpl %[ncpus], %k[row]\n\t"                                                          \
     "jae %l[fail]\n\t"                                                                    \
     "shlq %[stride_shift], %[row]\n\t"                                                    \
     "addq %[caches], %[row]\n\t"                                                          \
+    "addq %[row_off], %[row]\n\t"
+
+/* The single-object sequences take the row from the thread's binding (mh_bound) and only
+   compare the CPU number with it: their loads then wait for one load of the binding,
+   not for the chain of the rseq area's offset, the CPU number and the arithmetic on it.
+   They leave for `fail` when the thread is not bound to the CPU it runs on. */
+#define MH_RSEQ_BEGIN_BOUND                                                               \
+    MH_RSEQ_START                                                                         \
+    "cmpl %%fs:%c[bound_cpu](%[bound]), %k[row]\n\t"                                      \
+    "jne %l[fail]\n\t"                                                                    \
+    "movq %%fs:%c[bound_cache](%[bound]), %[row]\n\t"                                     \
     "addq %[row_off], %[row]\n\t"
 
 #define MH_RSEQ_END                                                                       \
@@ -94,18 +104,27 @@ static inline struct rseq *mh_rseq_area(void) {
    row_off: the class's row in a cache (mh_cache_row_of); in the row, count at 0, cap
    at 4, the slots from slot0, and below0 the word before them (so that slot[count - 1]
    is below0 + 8 * count, never an object when count is 0). */
-#define MH_RSEQ_OPERANDS(off)                                                             \
+#define MH_RSEQ_COMMON_OPERANDS(off)                                                      \
     [rs] "r"(mh_global.rseq_offset), [cs_field] "i"(offsetof(struct rseq, rseq_cs)),      \
     [cpu_field] "i"(offsetof(struct rseq, cpu_id)), [row_off] "r"(off),                   \
-    [slot0] "i"(offsetof(mh_cache_row, slot)), [below0] "i"(offsetof(mh_cache_row, below_slot0)), \
-    [caches] "m"(mh_global.caches), [ncpus] "m"(mh_global.ncpus),                         \
-    [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT)
+    [slot0] "i"(offsetof(mh_cache_row, slot)), [below0] "i"(offsetof(mh_cache_row, below_slot0))
+#define MH_RSEQ_OPERANDS(off)                                                             \
+    MH_RSEQ_COMMON_OPERANDS(off), [caches] "m"(mh_global.caches),                         \
+    [ncpus] "m"(mh_global.ncpus), [stride_shift] "i"(MH_CACHE_STRIDE_SHIFT)
+#define MH_RSEQ_BOUND_OPERANDS(off)                                                       \
+    MH_RSEQ_COMMON_OPERANDS(off), MH_BINDING_OPERANDS
+/* bound: the binding's offset from the thread pointer, in a register: GCC 12 drops the
+   `fail` label of an asm goto with a TLS memory operand, and the slow path with it. */
+#define MH_BINDING_OPERANDS                                                               \
+    [bound] "r"((uintptr_t)&mh_bound - (uintptr_t)__builtin_thread_pointer()),            \
+    [bound_cpu] "i"(offsetof(mh_cache_binding, cpu)),                                     \
+    [bound_cache] "i"(offsetof(mh_cache_binding, cache))
 
 /* The top object of the class at row row_off on this CPU, or NULL. */
 static inline void *mh_cache_pop(size_t row_off) {
     void *obj;
     uintptr_t row, tmp;
-    __asm__ volatile goto(MH_RSEQ_BEGIN
+    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND
                  "movl (%[row]), %k[tmp]\n\t"
                  "subl $1, %k[tmp]\n\t"
                  "jc %l[fail]\n\t"                        /* the row was empty */
@@ -114,7 +133,7 @@ static inline void *mh_cache_pop(size_t row_off) {
                  "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
                  : [obj] "=&r"(obj), [row] "=&r"(row), [tmp] "=&r"(tmp)
-                 : MH_RSEQ_OPERANDS(row_off), [counter] "i"(offsetof(mh_cache_row, allocs))
+                 : MH_RSEQ_BOUND_OPERANDS(row_off), [counter] "i"(offsetof(mh_cache_row, allocs))
                  : "memory", "cc"
                  : fail);
     /* A cached object is never NULL: callers testing the result need no second test. */
@@ -129,12 +148,11 @@ fail:
    the row is full or obj is already its top (a double free in succession, which the
    slow path reports). The top's slot is usually in the line of the slot the push
    writes; comparing with it needs no store in malloc, as a last-pushed hint in the
-   row's first line did (one store fewer in each fast path; free's fast path does the
-   same). */
+   row's first line did (one store fewer in each fast path). */
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     uintptr_t row, tmp;
     mh_tsan_release(obj);
-    __asm__ volatile goto(MH_RSEQ_BEGIN
+    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND
                  "movl (%[row]), %k[tmp]\n\t"
                  "cmpl 4(%[row]), %k[tmp]\n\t"
                  "jae %l[fail]\n\t"
@@ -146,8 +164,30 @@ static inline bool mh_cache_push(size_t row_off, void *obj) {
                  "movl %k[tmp], (%[row])\n"                /* commit */
                  MH_RSEQ_END
                  : [row] "=&r"(row), [tmp] "=&r"(tmp)
-                 : MH_RSEQ_OPERANDS(row_off), [obj] "r"(obj),
+                 : MH_RSEQ_BOUND_OPERANDS(row_off), [obj] "r"(obj),
                    [counter] "i"(offsetof(mh_cache_row, frees))
+                 : "memory", "cc"
+                 : fail);
+    return true;
+fail:
+    return false;
+}
+
+/* Binds the thread to the cache of the CPU it runs on; false without a registered rseq
+   area. One sequence, so that a signal handler's malloc finds the old binding, none or
+   the new one, never one CPU's number with another's cache: the signal aborts the
+   sequence, which starts over after the handler. (Argued, not tested: no test can make
+   a signal land between two of these stores often enough to tell.) */
+static inline bool mh_cache_bind(void) {
+    uintptr_t row, cpu;
+    __asm__ volatile goto(MH_RSEQ_BEGIN
+                 "movl %[unbound], %%fs:%c[bound_cpu](%[bound])\n\t"
+                 "movq %[row], %%fs:%c[bound_cache](%[bound])\n\t"
+                 "movl %%fs:%c[cpu_field](%[rs]), %k[cpu]\n\t"
+                 "movl %k[cpu], %%fs:%c[bound_cpu](%[bound])\n"   /* commit */
+                 MH_RSEQ_END
+                 : [row] "=&r"(row), [cpu] "=&r"(cpu)
+                 : MH_RSEQ_OPERANDS((size_t)0), MH_BINDING_OPERANDS, [unbound] "i"(MH_CPU_UNBOUND)
                  : "memory", "cc"
                  : fail);
     return true;
@@ -215,6 +255,7 @@ fail:
 
 #else
 #define MH_HAVE_RSEQ_CACHE 0
+static inline bool mh_cache_bind(void) { return false; }
 static inline void *mh_cache_pop(size_t row_off) { (void)row_off; return NULL; }
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     (void)row_off, (void)obj;
@@ -230,36 +271,6 @@ static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t 
 }
 #endif
 
-#if MH_ASM_FAST
-/* Binds the thread to the cache of the CPU it runs on, for the fast paths; false without
-   a registered rseq area. One sequence, whose commit points rseq_cs at the fast paths'
-   descriptor: from then until the kernel clears it (the thread moved to another CPU;
-   kernels before 6.19 clear it at any preemption or signal too), the binding is right.
-   A signal handler's malloc in the middle aborts the sequence, which starts over after
-   the handler.
-   The binding's offset from the thread pointer goes in as a register: GCC 12 drops the
-   `fail` label of an asm goto with a TLS memory operand, and the slow path with it. */
-static inline bool mh_cache_bind(void) {
-    uintptr_t row;
-    __asm__ volatile goto(MH_RSEQ_BEGIN
-                 "movq %[row], %%fs:(%[bound])\n\t"
-                 "leaq %[fast_cs], %[row]\n\t"
-                 "movq %[row], %%fs:%c[cs_field](%[rs])\n"   /* commit */
-                 MH_RSEQ_END
-                 : [row] "=&r"(row)
-                 : MH_RSEQ_OPERANDS((size_t)0),
-                   [bound] "r"((uintptr_t)&mh_bound_cache - (uintptr_t)__builtin_thread_pointer()),
-                   [fast_cs] "m"(mh_fast_cs)
-                 : "memory", "cc"
-                 : fail);
-    return true;
-fail:
-    return false;
-}
-#else
-static inline bool mh_cache_bind(void) { return false; }
-#endif
-
 /* ---- what the malloc family calls ----------------------------------------------------- */
 
 /* With MULTIHEAP_CHECK=1, word 1 of an object holds mh_global.free_mark while the object
@@ -270,10 +281,11 @@ static inline uint64_t *mh_free_mark_word(void *p) {
     return (uint64_t *)p + 1;
 }
 
-/* A small object of the class at row row_off from the front cache, through the slow
-   path (which binds the thread for the next fast malloc or free). */
+/* A small object of the class at row row_off from the front cache (the slow path
+   refills it). */
 static inline void *mh_cache_malloc(size_t row_off) {
-    void *p = mh_cache_alloc_slow(mh_class_of_row(row_off));
+    void *p = mh_cache_pop(row_off);
+    if (MH_UNLIKELY(!p)) p = mh_cache_alloc_slow(mh_class_of_row(row_off));
     if (MH_UNLIKELY(mh_global.check) && p) *mh_free_mark_word(p) = 0;
     return p;
 }
@@ -305,7 +317,7 @@ static inline void mh_cache_free(void *p) {
         mh_small_free(p);
         return;
     }
-    mh_cache_free_slow(p, cls);
+    if (MH_UNLIKELY(!mh_cache_push(mh_cache_row_of(cls), p))) mh_cache_free_slow(p, cls);
 }
 
 #endif /* MH_CACHE_H */

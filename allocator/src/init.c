@@ -152,7 +152,6 @@ static void fork_child(void) {
     mh_large_unlock(true);
     mh_heap_unlock_all(true);
     mh_key_after_fork_child();
-    mh_cache_after_fork_child();
     mh_purger_unlock(true);
 }
 

@@ -22,7 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fast_layout.h"
 #include "lock.h"
 #include "multiheap.h"
 
@@ -406,18 +405,8 @@ _Static_assert(sizeof(mh_cpu_cache) <= (1u << MH_CACHE_STRIDE_SHIFT), "cache str
 
 /* At initialisation: NULL when the front cache runs, else why not ("off(no rseq)"). */
 MH_INTERNAL const char *mh_cache_setup(void);
-/* The slow paths of malloc and free for a small class (cache.c), and everything the
-   fast paths (fast_x86_64.S) leave to C, with their argument (malloc.c). */
 MH_INTERNAL void *mh_cache_alloc_slow(unsigned cls);
 MH_INTERNAL void mh_cache_free_slow(void *p, unsigned cls);
-MH_INTERNAL void *mh_malloc_general(size_t size);
-MH_INTERNAL void mh_free_general(void *p);
-/* mh_malloc and mh_free under hidden names: the library's own calls go straight to them,
-   not through the PLT. */
-MH_INTERNAL void *mh_malloc_local(size_t size);
-MH_INTERNAL void mh_free_local(void *p);
-/* In a forked child: the thread starts unbound (cache.c). */
-MH_INTERNAL void mh_cache_after_fork_child(void);
 /* Reorders objs[0..n) (objects of the small range, n at most MH_CACHE_SLOTS / 2) so that
    each owner heap's objects are next to each other. */
 MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);

@@ -5,7 +5,7 @@
  * With --stats-reader a thread reads the statistics all along (what TSan watches);
  * with --migrate N each thread moves to another CPU every N operations; with --signals
  * USEC every worker takes a signal every USEC microseconds, so that some land inside
- * the fast paths' restartable sequences and restart them (fast_x86_64.S).
+ * the front cache's restartable sequences and restart them (cache.h).
  * It calls mh_* directly so it runs the same against every library variant, with or
  * without the malloc overrides.
  */
