@@ -383,10 +383,11 @@ static tally run_workers(stress *run)
         for (unsigned i = 0; i < n; i++)
             if (pthread_create(&run->workers[i].thread, NULL, work, &run->workers[i]) != 0)
                 st_fail("pthread_create failed");
-        pthread_t signaller;
-        if (run->opt.signal_us && pthread_create(&signaller, NULL, send_signals, run) != 0)
-            st_fail("pthread_create failed");
-        if (run->opt.signal_us) pthread_join(signaller, NULL);
+        if (run->opt.signal_us) {
+            pthread_t signaller;
+            if (pthread_create(&signaller, NULL, send_signals, run) != 0) st_fail("pthread_create failed");
+            pthread_join(signaller, NULL);
+        }
         for (unsigned i = 0; i < n; i++)
             pthread_join(run->workers[i].thread, NULL);
     }
