@@ -18,8 +18,8 @@ usage() {
     cat <<USAGE
 usage: soak.sh [--seconds S] [--threads N] [--logs DIR]
 
-Runs the system tests (stress under each key and run-time design and with threads
-hopping between CPUs, fork from a multithreaded parent, steal, the large-path race,
+Runs the system tests (stress under each key and run-time design, with threads
+hopping between CPUs and under a stream of signals, fork from a multithreaded parent, steal, the large-path race,
 the TSan stress build) in rounds at N and 2N threads (default N: the CPUs) with a new seed each round, for S seconds
 (default 300; a round started before then is finished). A failing run's whole output
 goes to DIR (default: a folder made under \$TMPDIR or /tmp at the first failure). Binaries: \$MH_SOAK_BIN,
