@@ -59,7 +59,7 @@ cmd_merge() {
     for d in "$@"; do
         [ -f "$d/records.jsonl" ] || die "'$d' has no records.jsonl; give matrix run directories"
     done
-    mkdir -p "$out"
+    mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create $out; merge into a writable directory"
     cat "${@/%//records.jsonl}" >"$out/records.jsonl"
     [ -f "$1/config.conf" ] && cp "$1/config.conf" "$out/config.conf"
     printf '%s\n' "$@" >"$out/merged-from.txt"
@@ -130,7 +130,13 @@ cmd_profile() {
     local workload="$1"; shift
     local dir="$ROOT/results/local/profile-$(date -u +%Y%m%d-%H%M%S)-$workload"
     mkdir -p "$dir"
-    "$TOOLS/mhbench" run "$workload" --perf-record "$dir/perf.data" --out "$dir/records.jsonl" "$@"
+    local rc=0
+    "$TOOLS/mhbench" run "$workload" --perf-record "$dir/perf.data" --out "$dir/records.jsonl" "$@" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        # mhbench said why; a run refused before it began leaves nothing worth keeping
+        [ -s "$dir/records.jsonl" ] || rm -rf "$dir"
+        exit "$rc"
+    fi
     # flat: the hottest symbols first; the call graphs stay in perf.data (perf report -i)
     perf report --stdio --no-children -g none --percent-limit 0.5 -i "$dir/perf.data" \
         >"$dir/perf-report.txt" 2>/dev/null || die "perf report failed on $dir/perf.data"

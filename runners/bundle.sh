@@ -63,12 +63,16 @@ main() {
     commit="$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
     [ -n "$out" ] || out="$ROOT/results/local/bundle-$commit"
     [ ! -e "$out" ] || die "$out already exists; give another --out"
+    local parent
+    parent="$(dirname "$out")"
+    [ -d "$parent" ] && [ -w "$parent" ] || die "cannot write $out: $parent is not a writable directory; give another --out"
     local tarball=""
     if [[ "$out" == *.tar.gz ]]; then tarball="$out"; out="$(mktemp -d)/multiheap-bundle"; fi
     # A bundle is whole or absent: a failure part way leaves nothing to refuse a rerun.
-    local partial="$out"
-    [ -z "$tarball" ] || partial="$(dirname "$out")"
-    trap 'rm -rf "$partial"' EXIT
+    # (Globals: the EXIT trap runs after main's locals are gone.)
+    PARTIAL="$out" PARTIAL_TARBALL="$tarball"
+    [ -z "$tarball" ] || PARTIAL="$(dirname "$out")"
+    trap 'rm -rf "$PARTIAL" ${PARTIAL_TARBALL:+"$PARTIAL_TARBALL"}' EXIT
     mkdir -p "$out"/{bin,lib,peers,cxx,sys,runners,results/configs}
 
     cp "$BUILD/runners/mhbench" "$BUILD/runners/mhreport" "$out/bin/"
@@ -120,7 +124,7 @@ main() {
 
     if [ -n "$tarball" ]; then
         tar -czf "$tarball" -C "$(dirname "$out")" multiheap-bundle
-        rm -rf "$partial"
+        rm -rf "$PARTIAL"
     fi
     trap - EXIT
     echo "${tarball:-$out}"

@@ -42,16 +42,25 @@ REPS=3 WARMUP=1 PLACEMENT=compact TIMEOUT=60
 
 cpus() { nproc; }
 
-# "1 N 4N" -> "1 2 8" on a 2-CPU machine; N is the number of online CPUs.
+# "1 N 4N" -> "1 2 8" on a 2-CPU machine; N is the number of online CPUs. Fails on
+# anything else, on an empty list and past the driver's 4096 threads (the tokens are
+# checked before any arithmetic: bash would evaluate an expression in them).
+MAX_THREADS=4096
 expand_threads() {
     local tok n=$(cpus) out=() seen=" "
+    [ $# -gt 0 ] || return 1
     for tok in "$@"; do
         local v
-        case "$tok" in
-            N) v=$n ;;
-            [1-9]*N) v=$(( ${tok%N} * n )) ;;
-            *) [[ "$tok" =~ ^[1-9][0-9]*$ ]] || return 1; v=$tok ;;
-        esac
+        if [ "$tok" = N ]; then
+            v=$n
+        elif [[ "$tok" =~ ^([1-9][0-9]{0,3})N$ ]]; then
+            v=$(( BASH_REMATCH[1] * n ))
+        elif [[ "$tok" =~ ^[1-9][0-9]{0,3}$ ]]; then
+            v=$tok
+        else
+            return 1
+        fi
+        [ "$v" -le "$MAX_THREADS" ] || return 1
         [[ "$seen" == *" $v "* ]] || { out+=("$v"); seen+="$v "; }
     done
     echo "${out[@]}"
@@ -88,6 +97,18 @@ add_cases() {
     done
 }
 
+# A placement the driver takes: a policy, or a CPU list whose CPUs this machine has
+# (a list for another machine would fail every run, after the first had begun).
+check_placement() {
+    case "$1" in none|compact|scatter|split) return 0 ;; esac
+    [[ "$1" =~ ^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$ ]] || return 1
+    local part lo hi n=$(cpus)
+    for part in ${1//,/ }; do
+        lo=$((10#${part%-*})) hi=$((10#${part#*-}))
+        [ "$lo" -le "$hi" ] && [ "$hi" -lt "$n" ] || return 1
+    done
+}
+
 parse_config() {
     local file="$1" lineno=0 line key value
     [ -f "$file" ] || die "config '$file' not found; use --preset quick|full or --config FILE"
@@ -107,11 +128,11 @@ parse_config() {
                     LINE_THREADS="${a#threads=}"
                     LINE_THREADS="${LINE_THREADS//,/ }"
                     expand_threads $LINE_THREADS >/dev/null ||
-                        die "$file:$lineno: '$a' must list numbers, N or kN separated by commas"
+                        die "$file:$lineno: '$a' must list numbers, N or kN separated by commas, at most $MAX_THREADS threads"
                 elif [[ "$a" == repetitions=* ]]; then
                     LINE_REPS="${a#repetitions=}"
-                    [[ "$LINE_REPS" =~ ^[1-9][0-9]*$ ]] ||
-                        die "$file:$lineno: '$a' must be a positive integer"
+                    [[ "$LINE_REPS" =~ ^[1-9][0-9]{0,3}$ ]] ||
+                        die "$file:$lineno: '$a' must be a whole number from 1 to 9999"
                 else
                     [[ "$a" =~ ^--[a-z0-9-]+=[^|[:space:]]+$ ]] ||
                         die "$file:$lineno: workload argument '$a' is not --name=value, threads=LIST or repetitions=N (a comma list sweeps, no '|')"
@@ -128,10 +149,10 @@ parse_config() {
         case "$key" in
             allocators) allocs_line="$value" ;;
             threads) threads_line="$value" ;;
-            repetitions) [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "$file:$lineno: repetitions must be a positive integer"; REPS=$value ;;
+            repetitions) [[ "$value" =~ ^[1-9][0-9]{0,3}$ ]] || die "$file:$lineno: repetitions must be a whole number from 1 to 9999"; REPS=$value ;;
             warmup) [[ "$value" =~ ^[01]$ ]] || die "$file:$lineno: warmup must be 0 or 1"; WARMUP=$value ;;
-            placement) [[ "$value" =~ ^[a-z0-9,-]+$ ]] || die "$file:$lineno: placement must be none|compact|scatter|split|CPULIST"; PLACEMENT=$value ;;
-            timeout) [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "$file:$lineno: timeout must be whole seconds"; TIMEOUT=$value ;;
+            placement) check_placement "$value" || die "$file:$lineno: placement '$value' must be none, compact, scatter, split or a list of this machine's CPUs like 0,2-3"; PLACEMENT=$value ;;
+            timeout) [[ "$value" =~ ^[1-9][0-9]{0,5}$ ]] || die "$file:$lineno: timeout must be whole seconds"; TIMEOUT=$value ;;
             *) die "$file:$lineno: unknown key '$key' (allocators, threads, repetitions, warmup, placement, timeout, workload)" ;;
         esac
     done <"$file"
@@ -166,6 +187,9 @@ resolve_allocators() {
             # NAME=/path.so or NAME=BASE+VAR=VALUE: the driver checks the spec's form now,
             # the library and the switches when it runs
             msg="$("$MHBENCH" allocators "$a" 2>&1 >/dev/null)" || die "${msg#mhbench: }"
+            "$MHBENCH" allocators "$a" | awk 'NR > 1 && $2 == "yes" { ok = 1 } END { exit !ok }' ||
+                die "allocator '${a%%=*}': its library is not installed ($(
+                    "$MHBENCH" allocators "$a" | awk 'NR > 1 { print ($3 == "variant:" ? $4 : $3) }')); fix the path or install it"
             ALLOCS+=("$a")
         elif grep -qx -- "$a" <<<"$known"; then
             ALLOCS+=("$a")
@@ -180,16 +204,15 @@ resolve_allocators() {
     done
 }
 
-# A MULTIHEAP_* variable inherited from the shell would change what every
-# multiheap cell measures while its name stays the same: the matrix drops them
-# (variants set their own switches) and says so.
-drop_inherited_switches() {
+# An allocator-tuning variable inherited from the shell (MALLOC_CONF, GLIBC_TUNABLES,
+# MULTIHEAP_*, ...: `mhbench inherited` names them) would change what a cell
+# measures while its allocator's name stays the same: the matrix drops them
+# (variants set their own) and says so.
+drop_inherited_tuning() {
     local v dropped=()
-    for v in $(compgen -e); do
-        [[ "$v" == MULTIHEAP_* ]] && { dropped+=("$v"); unset "$v"; }
-    done
+    for v in $("$MHBENCH" inherited); do dropped+=("$v"); unset "$v"; done
     [ ${#dropped[@]} -eq 0 ] ||
-        echo "matrix: ignoring ${dropped[*]} from the environment; set switches with a variant, e.g. NAME=multiheap+MULTIHEAP_CACHE=0" >&2
+        echo "matrix: ignoring ${dropped[*]} from the environment; set such variables with a variant, e.g. NAME=jemalloc+MALLOC_CONF=... or NAME=multiheap+MULTIHEAP_CACHE=0" >&2
 }
 
 check_workloads() {
@@ -234,13 +257,19 @@ run_one() {
     esac
     # that line repeats our command line; the reason names the signal already
     sed -i '/timeout --foreground -k 5 /d' "$err"
-    local log="$RUN_DIR/logs/$(echo "$cell.$rep.$kind" | tr -c 'A-Za-z0-9._=-' '_').err"
+    local log="$RUN_DIR/logs/$(printf '%s' "$cell.$rep.$kind" | tr -c 'A-Za-z0-9._=-' '_').err"
     cp "$err" "$log"
-    if [ "$after" -le "$before" ]; then
-        "$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
-            --workload "${CASE_WORKLOADS[$case_i]}" --allocator "$alloc" --threads "$threads" \
-            --reason "$reason" --error-file "$err" >>"$records"
+    if [ "$after" -gt "$before" ]; then
+        # A driver that wrote its record and then failed (a crash at exit, in the
+        # allocator's destructors): the run is not a success. Its record moves to the
+        # log, and the failed record below takes its place; the lines before it stay.
+        reason+=" after writing its record (kept in logs/${log##*/})"
+        { echo "--- the record it wrote:"; tail -n +"$((before + 1))" "$records"; } >>"$log"
+        head -n "$before" "$records" >"$records.tmp" && mv "$records.tmp" "$records"
     fi
+    "$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
+        --workload "${CASE_WORKLOADS[$case_i]}" --params "${CASE_ARGS[$case_i]}" --allocator "$alloc" \
+        --threads "$threads" --reason "$reason" --error-file "$err" >>"$records"
     return 1
 }
 
@@ -258,6 +287,14 @@ main() {
             *) die "unknown argument '$1'; see ./run.sh matrix --help" ;;
         esac
     done
+    if [ -n "$resume" ] && [ -f "$resume/command.txt" ]; then
+        # a shard's run directory resumes as that shard (command.txt names it)
+        local own_shard
+        own_shard="$(grep -o -- '--shard [0-9]*/[0-9]*' "$resume/command.txt" | cut -d' ' -f2)" || true
+        [ "$shard" = 1/1 ] || [ "$shard" = "${own_shard:-1/1}" ] ||
+            die "--resume $resume continues its own shard ${own_shard:-1/1}; drop --shard $shard"
+        shard="${own_shard:-1/1}"
+    fi
     [[ "$shard" =~ ^([1-9][0-9]*)/([1-9][0-9]*)$ ]] && [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] ||
         die "--shard '$shard' must be K/N with 1 <= K <= N, e.g. 2/4"
     local shard_k=${BASH_REMATCH[1]} shard_n=${BASH_REMATCH[2]}
@@ -276,7 +313,7 @@ main() {
     fi
     parse_config "$config"
     check_workloads
-    drop_inherited_switches
+    drop_inherited_tuning
 
     RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$(hostname -s 2>/dev/null || uname -n)"
     [ -n "$out" ] && RUN_ID="$(basename "$out")"
@@ -319,8 +356,8 @@ main() {
         return 0
     fi
 
-    mkdir -p "$RUN_DIR/logs"
-    touch "$RUN_DIR/records.jsonl"
+    mkdir -p "$RUN_DIR/logs" 2>/dev/null && touch "$RUN_DIR/records.jsonl" 2>/dev/null ||
+        die "cannot write the run directory $RUN_DIR; give a writable --out DIR"
     [ -n "$resume" ] || cp "$config" "$RUN_DIR/config.conf"
     # A bundle names its own entry point (MH_MATRIX_CMD), the checkout run.sh.
     local cmd="${MH_MATRIX_CMD:-./run.sh matrix} --config ${RUN_DIR#"$ROOT"/}/config.conf"

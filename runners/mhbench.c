@@ -21,7 +21,7 @@
 static void usage(FILE *f)
 {
     fputs("usage: mhbench run WORKLOAD [options] [--PARAM=VALUE ...]\n"
-          "       mhbench list | help WORKLOAD | allocators [SPEC...] | csv FILE... | validate FILE...\n"
+          "       mhbench list | help WORKLOAD | allocators [SPEC...] | csv FILE... | validate FILE... | inherited\n"
           "run options:\n"
           "  --allocator NAME      glibc (default), tcmalloc, jemalloc, mimalloc, multiheap, multiheap-seed,\n"
           "                        NAME=/path/lib.so, or a variant NAME=BASE+VAR=VALUE... (BASE a name or a path)\n"
@@ -256,6 +256,31 @@ static int emit_record(const mh_run *run, const mh_served *served, int out_fd)
     return rc;
 }
 
+/* The allocator-tuning variables of this environment that a's spec does not set: the
+ * record lists them (allocator.inherited_env); a run outside the matrix, which drops
+ * them, says so once. */
+static void note_inherited_tuning(const mh_allocator *a)
+{
+    char names[512] = "";
+    size_t off = 0;
+    for (char **e = environ; *e; e++)
+        if (mh_is_allocator_tuning(*e) && !mh_allocator_sets(a, *e) && off < sizeof names)
+            off += (size_t)snprintf(names + off, sizeof names - off, "%s%.*s", off ? ", " : "",
+                                    (int)strcspn(*e, "="), *e);
+    if (off)
+        fprintf(stderr, "mhbench: note: %s from the environment tune%s the allocator; the record lists "
+                "them (allocator.inherited_env)\n", names, strchr(names, ',') ? "" : "s");
+}
+
+/* `mhbench inherited`: the names of the allocator-tuning variables set here, one a line
+ * (the matrix unsets them). */
+static int list_inherited_tuning(void)
+{
+    for (char **e = environ; *e; e++)
+        if (mh_is_allocator_tuning(*e)) printf("%.*s\n", (int)strcspn(*e, "="), *e);
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     if (argc < 3)
@@ -281,6 +306,7 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "mhbench: %s\n", err);
         exit(3);
     }
+    note_inherited_tuning(&alloc);
     int rc = mh_run_execute(&run);
     if (rc == 0)
         rc = emit_record(&run, &served, out_fd);
@@ -310,10 +336,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "allocators") == 0)
         return list_allocators(argc - 2, argv + 2);
+    if (strcmp(cmd, "inherited") == 0)
+        return list_inherited_tuning();
     if (strcmp(cmd, "csv") == 0 || strcmp(cmd, "validate") == 0) {
         if (argc < 3)
             bad_input("%s needs at least one FILE (JSONL records)", cmd);
         return cmd[0] == 'c' ? mh_record_csv(argc - 2, argv + 2, stdout) : mh_record_validate_files(argc - 2, argv + 2);
     }
-    bad_input("unknown command '%s'; commands: run list help allocators csv validate", cmd);
+    bad_input("unknown command '%s'; commands: run list help allocators csv validate inherited", cmd);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #ifndef MH_PLOTS_DIR
 #define MH_PLOTS_DIR "plots"
@@ -31,7 +32,8 @@ static void usage(FILE *f)
           "       mhreport compare OLD NEW [--threshold PCT]\n"
           "       mhreport done FILE.jsonl\n"
           "       mhreport failed-record --run-id ID --cell C --rep K [--warmup] --workload W\n"
-          "                              --allocator A --threads T [--reason TEXT] [--error-file F]\n", f);
+          "                              [--params '--NAME=VALUE ...'] --allocator A --threads T\n"
+          "                              [--reason TEXT] [--error-file F]\n", f);
 }
 
 FILE *mr_fopen(const char *dir, const char *name, const char *mode)
@@ -171,6 +173,84 @@ static void build_groups(mr_set *set)
     }
 }
 
+/* One measurement loaded twice (a directory given twice, shards merged twice) has the
+ * same run, cell, workload, repetition, warm-up flag and timestamp: its identity (the
+ * workload tells apart the benchmarks of one microbenchmark run, which share a cell).
+ * Records without a run or a cell (single mhbench runs) have none and are never
+ * duplicates. */
+typedef struct doc_key {
+    char *key;
+    size_t index;
+} doc_key;
+
+static int cmp_doc_key(const void *a, const void *b)
+{
+    const doc_key *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* dup[i]: docs[i] repeats an earlier record. Returns how many do. */
+static size_t mark_duplicates(const mr_set *set, bool *dup)
+{
+    doc_key *k = calloc(set->ndocs ? set->ndocs : 1, sizeof *k);
+    size_t n = 0, found = 0;
+    for (size_t i = 0; i < set->ndocs; i++) {
+        const mh_jv *d = set->docs[i], *w = mh_json_get(d, "warmup");
+        const char *run = mh_json_str_or(mh_json_get(d, "run_id"), NULL);
+        const char *cell = mh_json_str_or(mh_json_get(d, "cell"), NULL);
+        if (!run || !cell) continue;
+        const char *workload = mh_json_str_or(mh_json_path(d, "workload.name"), "");
+        size_t len = strlen(run) + strlen(cell) + strlen(workload) + 96;
+        k[n].key = malloc(len);
+        snprintf(k[n].key, len, "%s\t%s\t%s\t%.0f\t%d\t%s", run, cell, workload,
+                 mh_json_num_or(mh_json_get(d, "rep"), -1), w && w->type == MH_JBOOL && w->b,
+                 mh_json_str_or(mh_json_get(d, "timestamp"), ""));
+        k[n++].index = i;
+    }
+    qsort(k, n, sizeof *k, cmp_doc_key);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(k[i].key, k[i - 1].key) == 0) dup[k[i].index] = true, found++;
+    for (size_t i = 0; i < n; i++) free(k[i].key);
+    free(k);
+    return found;
+}
+
+static void value_text(const mh_jv *v, char *buf, size_t len);
+
+bool mr_params_differ(const mh_jv *a, const mh_jv *b, char *buf, size_t len)
+{
+    for (size_t i = 0; a && b && a->type == MH_JOBJ && i < a->len; i++) {
+        const mh_jv *other = mh_json_get(b, a->keys[i]);
+        if (!other) continue;
+        char x[128], y[128];
+        value_text(&a->items[i], x, sizeof x);
+        value_text(other, y, sizeof y);
+        if (strcmp(x, y) != 0) {
+            snprintf(buf, len, "%s: %s vs %s", a->keys[i], x, y);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A case pools its runs' throughputs, so they must all have run the same workload:
+ * two configs that differ only in a fixed parameter name their cases alike. */
+static bool same_params_as_case(mr_set *set, int ci, const mr_run *r, char *err, size_t errlen)
+{
+    const mh_jv *params = mh_json_path(r->rec, "workload.params");
+    if (!r->ok || !params) return true;
+    char diff[300];
+    if (!set->case_params[ci]) {
+        set->case_params[ci] = params;
+    } else if (mr_params_differ(set->case_params[ci], params, diff, sizeof diff)) {
+        snprintf(err, errlen, "case %s was run with different parameters in these records (%s); "
+                 "report each set on its own, or give the configs different case names", set->cases[ci], diff);
+        return false;
+    }
+    return true;
+}
+
 /* A matrix run keeps its records in records.jsonl, a microbenchmark result set
  * (runners/micro.sh) in micro.jsonl. */
 static void records_file(const char *dir, char *path, size_t len)
@@ -195,17 +275,31 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
         if (!read_jsonl(set, path, err, errlen)) return false;
     }
     set->runs = calloc(set->ndocs ? set->ndocs : 1, sizeof *set->runs);
-    for (size_t i = 0; i < set->ndocs; i++) {
+    bool *dup = calloc(set->ndocs ? set->ndocs : 1, sizeof *dup);
+    size_t duplicates = mark_duplicates(set, dup);
+    bool consistent = true;
+    for (size_t i = 0; i < set->ndocs && consistent; i++) {
+        if (dup[i]) continue;
         mr_run *r = &set->runs[set->nruns++];
         fill_run(r, set->docs[i]);
         char *c = case_of(r);
-        int ci = intern(&set->cases, &set->ncases, c);
-        r->case_name = set->cases[ci];
+        int known = set->ncases, ci = intern(&set->cases, &set->ncases, c);
         free(c);
+        if (set->ncases > known) {
+            set->case_params = realloc(set->case_params, sizeof *set->case_params * (size_t)set->ncases);
+            set->case_params[ci] = NULL;
+        }
+        r->case_name = set->cases[ci];
         intern(&set->allocs, &set->nallocs, r->alloc);
         intern_threads(set, r->threads);
         if (!set->env) set->env = mh_json_get(r->rec, "env");
+        consistent = same_params_as_case(set, ci, r, err, errlen);
     }
+    free(dup);
+    if (!consistent) return false;
+    if (duplicates)
+        fprintf(stderr, "mhreport: %zu records appear twice (same run, cell, workload, repetition and time: a set "
+                "given twice or merged twice); each counted once\n", duplicates);
     build_groups(set);
     bool any_ok = false;
     for (int i = 0; i < set->ngroups; i++) any_ok |= set->groups[i].n > 0;
@@ -226,7 +320,7 @@ void mr_free(mr_set *set)
         free(set->groups[i].thr);
         free(set->groups[i].runs);
     }
-    free(set->docs), free(set->runs), free(set->cases), free(set->allocs);
+    free(set->docs), free(set->runs), free(set->cases), free(set->case_params), free(set->allocs);
     free(set->threads), free(set->groups);
     memset(set, 0, sizeof *set);
 }
@@ -440,6 +534,17 @@ static int report_main(int argc, char **argv)
         else if (npaths < 64) paths[npaths++] = argv[i];
     }
     if (npaths == 0) return usage_error("report needs a result directory (results/local/RUN_ID)");
+    /* By default the report goes next to the records: into the run directory, or the
+       directory of a records file given by name. */
+    char own_dir[4096];
+    struct stat st;
+    if (!o.out_dir && stat(paths[0], &st) == 0 && !S_ISDIR(st.st_mode)) {
+        snprintf(own_dir, sizeof own_dir, "%s", paths[0]);
+        char *slash = strrchr(own_dir, '/');
+        if (slash) *slash = '\0';
+        else snprintf(own_dir, sizeof own_dir, ".");
+        o.out_dir = own_dir;
+    }
     if (!o.out_dir) o.out_dir = paths[0];
     char err[512];
     mr_set set;
@@ -448,7 +553,11 @@ static int report_main(int argc, char **argv)
         mr_free(&set);
         return 2;
     }
-    mkdir(o.out_dir, 0777);
+    if (mkdir(o.out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mhreport: cannot create %s: %s; give a writable --out DIR\n", o.out_dir, strerror(errno));
+        mr_free(&set);
+        return 2;
+    }
     char csv[4096];
     snprintf(csv, sizeof csv, "%s/results.csv", o.out_dir);
     int rc = write_csv(&set, csv);
@@ -500,9 +609,29 @@ static char *stderr_tail(const char *path, const char *fallback)
     return buf;
 }
 
+/* The parameters the matrix passed ("--name=value ..."), as strings: the driver that
+ * would have typed them and added the defaults did not get that far. */
+static void write_matrix_params(mh_jw *w, const char *args)
+{
+    mh_jw_obj_begin(w, "params");
+    for (const char *p = args; *p;) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, " ");
+        const char *eq = memchr(p, '=', n);
+        if (n > 2 && p[0] == '-' && p[1] == '-' && eq) {
+            char name[128], value[512];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - p - 2), p + 2);
+            snprintf(value, sizeof value, "%.*s", (int)(p + n - eq - 1), eq + 1);
+            mh_jw_str(w, name, value);
+        }
+        p += n;
+    }
+    mh_jw_obj_end(w);
+}
+
 static int failed_record_main(int argc, char **argv)
 {
-    const char *run_id = NULL, *cell = NULL, *workload = NULL, *alloc = NULL, *errfile = NULL;
+    const char *run_id = NULL, *cell = NULL, *workload = NULL, *alloc = NULL, *errfile = NULL, *params = "";
     const char *reason = "the run failed";
     int rep = 0, threads = 0;
     bool warmup = false;
@@ -514,6 +643,7 @@ static int failed_record_main(int argc, char **argv)
         else if (strcmp(a, "--cell") == 0) cell = v;
         else if (strcmp(a, "--rep") == 0) rep = atoi(v);
         else if (strcmp(a, "--workload") == 0) workload = v;
+        else if (strcmp(a, "--params") == 0) params = v;
         else if (strcmp(a, "--allocator") == 0) alloc = v;
         else if (strcmp(a, "--threads") == 0) threads = atoi(v);
         else if (strcmp(a, "--error-file") == 0) errfile = v;
@@ -536,8 +666,14 @@ static int failed_record_main(int argc, char **argv)
     mh_jw_str(&w, "cell", cell);
     mh_jw_int(&w, "rep", rep);
     mh_jw_bool(&w, "warmup", warmup);
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    mh_jw_str(&w, "timestamp", ts);
     mh_jw_obj_begin(&w, "workload");
     mh_jw_str(&w, "name", workload);
+    write_matrix_params(&w, params);
     mh_jw_obj_end(&w);
     mh_jw_obj_begin(&w, "allocator");
     char name[256];

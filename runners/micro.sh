@@ -52,13 +52,20 @@ done
 [ -n "$allocators" ] || die "--allocators is empty; give e.g. glibc,jemalloc"
 [ -x "$MICRO" ] && [ -x "$CONVERT" ] ||
     die "mhmicro or mhmicro_convert not built under $BUILD/runners; run ./run.sh build (or set MH_BUILD_DIR)"
-mkdir -p "$out" || die "cannot create --out directory '$out'"
+mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create --out directory '$out'; give a writable one"
 
 run_id="micro-$(date -u +%Y%m%dT%H%M%SZ)"
 records="$out/micro.jsonl"
 failed=()
 IFS=',' read -r -a names <<<"$allocators"
 nnames=${#names[@]}
+# Names are checked before the first round: a typo must not come to light only after
+# the other allocators' rounds have run.
+MHBENCH="${MH_MHBENCH:-$BUILD/runners/mhbench}"
+[ -x "$MHBENCH" ] || die "no driver at $MHBENCH to check the allocator names; run ./run.sh build (or set MH_MHBENCH)"
+for name in "${names[@]}"; do
+    msg="$("$MHBENCH" allocators "$name" 2>&1 >/dev/null)" || die "${msg#mhbench: }"
+done
 total=$((repetitions * nnames))
 done_runs=0
 start=$SECONDS

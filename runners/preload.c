@@ -134,6 +134,13 @@ static const char *env_start(const char *spec)
 
 static int check_switch(const char *var, const char *value, char *err, size_t errlen)
 {
+    /* The driver's own: a spec that set them would break the re-execution (the
+     * marker) or the proof of which library serves malloc. */
+    if (strcmp(var, MH_PRELOAD_MARKER) == 0 || strcmp(var, "LD_PRELOAD") == 0) {
+        snprintf(err, errlen, "allocator spec: %s is the driver's own variable; name the library as "
+                 "NAME=/path/lib.so instead", var);
+        return -1;
+    }
     if (strncmp(var, "MULTIHEAP_", 10) != 0)
         return 0;
     for (const struct mh_switch *s = mh_switches; s->var; s++) {
@@ -255,6 +262,30 @@ int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t 
     snprintf(out->name, sizeof out->name, "%s", spec);
     out->builtin = true;
     return 0;
+}
+
+bool mh_is_allocator_tuning(const char *var)
+{
+    static const char *const prefixes[] = { "MALLOC_", "MIMALLOC_", "TCMALLOC_", "JEMALLOC_", "_RJEM_",
+                                             "MULTIHEAP_", NULL };
+    static const char *const names[] = { "GLIBC_TUNABLES", "HEAPCHECK", "HEAPPROFILE", NULL };
+    size_t n = strcspn(var, "=");
+    for (int i = 0; prefixes[i]; i++)
+        if (strncmp(var, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    for (int i = 0; names[i]; i++)
+        if (strlen(names[i]) == n && strncmp(var, names[i], n) == 0)
+            return true;
+    return false;
+}
+
+bool mh_allocator_sets(const mh_allocator *a, const char *var)
+{
+    size_t n = strcspn(var, "=");
+    for (int i = 0; i < a->nenv; i++)
+        if (strncmp(a->env[i], var, n) == 0 && a->env[i][n] == '=')
+            return true;
+    return false;
 }
 
 /* Sets a's variables in this process's environment (for the exec to carry). */

@@ -81,6 +81,14 @@ int mh_preload_verify(const mh_allocator *a, mh_served *out, char *err, size_t e
 void mh_preload_or_exit(const char *prog, const char *spec, char *const argv[],
                         mh_allocator *a, mh_served *s);
 
+/* Does the variable (NAME or NAME=VALUE) tune an allocator (MALLOC_CONF, GLIBC_TUNABLES,
+ * MIMALLOC_*, TCMALLOC_*, MULTIHEAP_*, ...)? Inherited from the shell, such a variable
+ * changes what an allocator's name measures: records list it (allocator.inherited_env)
+ * and the matrix drops it. */
+bool mh_is_allocator_tuning(const char *var);
+/* Does a's spec set the variable (NAME or NAME=VALUE)? */
+bool mh_allocator_sets(const mh_allocator *a, const char *var);
+
 /* fnv1a64 of a file's bytes as "fnv1a64:%016llx"; -1 if unreadable. */
 int mh_file_hash(const char *path, char *out, size_t outlen);
 

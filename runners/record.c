@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const lat_kind_names[MH_LAT_KINDS] = { "malloc", "free_local", "free_remote" };
 
@@ -46,6 +47,15 @@ static void write_allocator(const mh_run *run, const mh_served *s, mh_jw *w)
         char var[sizeof run->alloc->env[i]];
         snprintf(var, sizeof var, "%.*s", (int)strcspn(e, "="), e);
         mh_jw_str(w, var, e + strlen(var) + 1);
+    }
+    mh_jw_obj_end(w);
+    mh_jw_obj_begin(w, "inherited_env");
+    for (char **e = environ; *e; e++) {
+        if (!mh_is_allocator_tuning(*e) || mh_allocator_sets(run->alloc, *e))
+            continue;
+        char var[256];
+        snprintf(var, sizeof var, "%.*s", (int)strcspn(*e, "="), *e);
+        mh_jw_str(w, var, *e + strlen(var) + (strchr(*e, '=') ? 1 : 0));
     }
     mh_jw_obj_end(w);
     mh_jw_str(w, "options", s->options[0] ? s->options : NULL);
@@ -347,16 +357,24 @@ static void check_placement(vctx *v, const mh_jv *rec)
     }
 }
 
-/* allocator.env and allocator.options came with the variants: records from
- * before them lack the keys, which is fine; when present they must be sound. */
-static void check_allocator_options(vctx *v, const mh_jv *rec)
+/* allocator.env and allocator.options came with the variants, allocator.inherited_env
+ * later: records from before them lack the keys, which is fine; when present they
+ * must be sound. */
+static void check_env_object(vctx *v, const mh_jv *rec, const char *path)
 {
-    const mh_jv *env = mh_json_path(rec, "allocator.env"), *opt = mh_json_path(rec, "allocator.options");
+    const mh_jv *env = mh_json_path(rec, path);
     if (env && !is_type(env, MH_JOBJ))
-        problem(v, "%s must be an object of VAR: value strings", "allocator.env");
+        problem(v, "%s must be an object of VAR: value strings", path);
     for (size_t i = 0; env && env->type == MH_JOBJ && i < env->len; i++)
         if (!is_type(&env->items[i], MH_JSTR))
-            problem(v, "%s values must be strings", "allocator.env");
+            problem(v, "%s values must be strings", path);
+}
+
+static void check_allocator_options(vctx *v, const mh_jv *rec)
+{
+    const mh_jv *opt = mh_json_path(rec, "allocator.options");
+    check_env_object(v, rec, "allocator.env");
+    check_env_object(v, rec, "allocator.inherited_env");
     if (opt && !is_str_or_null(opt))
         problem(v, "%s must be a string or null", "allocator.options");
     if (is_type(opt, MH_JNULL) && !is_type(mh_json_path(rec, "allocator.options_reason"), MH_JSTR))

@@ -61,6 +61,7 @@ typedef struct mr_set {
     mr_run *runs;
     size_t nruns;
     char **cases;     int ncases;
+    const mh_jv **case_params;  /* per case: workload.params of its first successful run */
     int *threads;     int nthreads;
     char **allocs;    int nallocs;
     mr_group *groups; int ngroups;
@@ -74,6 +75,10 @@ void mr_free(mr_set *set);
 mr_group *mr_group_at(const mr_set *set, int ci, int ti, int ai);   /* NULL if absent */
 int mr_alloc_index(const mr_set *set, const char *name);            /* -1 if absent */
 int mr_case_index(const mr_set *set, const char *name);
+/* Do two workload.params objects disagree on a parameter both hold? Then true, with
+ * "name: A vs B" in buf. A parameter only one holds (records older than the parameter)
+ * does not count: its default is what the older driver ran. */
+bool mr_params_differ(const mh_jv *a, const mh_jv *b, char *buf, size_t len);
 /* Workload parameter of the case's first run, as text ("" if absent). */
 const char *mr_case_param(const mr_set *set, int ci, const char *name, char *buf, size_t len);
 

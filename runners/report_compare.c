@@ -37,6 +37,13 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
         t->unmatched++;
         return;
     }
+    char diff[300];
+    if (mr_params_differ(old->case_params[o->ci], new->case_params[g->ci], diff, sizeof diff)) {
+        printf("%-48s %12s %12s %8s %7s  not compared: the workload's parameters differ (%s)\n",
+               cell, "", "", "", "", diff);
+        t->unmatched++;
+        return;
+    }
     double change = (g->s.median / o->s.median - 1) * 100;
     double p = mr_mann_whitney_p(o->thr, o->n, g->thr, g->n), min_p = mr_mann_whitney_min_p(o->n, g->n);
     if (min_p < t->best_min_p) t->best_min_p = min_p;

@@ -132,6 +132,31 @@ static void doc_image(doc *d, const char *name, const char *title)
 
 /* ---- sections ---- */
 
+/* "VAR=VALUE VAR=VALUE" of an object of strings, after prefix; "" when empty. */
+static size_t env_text(const mh_jv *env, const char *prefix, char *buf, size_t len, size_t off)
+{
+    for (size_t i = 0; env && env->type == MH_JOBJ && i < env->len && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s%s=%s", off ? " " : "", i ? "" : prefix,
+                                env->keys[i], mh_json_str_or(&env->items[i], "?"));
+    return off;
+}
+
+/* What served a run, as a row of the allocator table (without the run count): two runs
+ * with different rows under one name ran different allocators. The file hash tells
+ * two builds of one path apart. */
+static void allocator_row(const mr_run *r, char *row, size_t len)
+{
+    const mh_jv *al = mh_json_get(r->rec, "allocator"), *ver = mh_json_get(al, "verified");
+    char vars[512] = "";
+    size_t off = env_text(mh_json_get(al, "env"), "", vars, sizeof vars, 0);
+    off = env_text(mh_json_get(al, "inherited_env"), "inherited: ", vars, sizeof vars, off);
+    const char *hash = mh_json_str_or(mh_json_get(al, "file_hash"), NULL);
+    snprintf(row, len, "%s\t%s\t%s%s%s%s\t%s\t%s", r->alloc, mh_json_str_or(mh_json_get(al, "version"), "?"),
+             mh_json_str_or(mh_json_get(al, "served_by"), "?"), hash ? " (" : "", hash ? hash : "",
+             hash ? ")" : "", off ? vars : "-",
+             ver && ver->type == MH_JBOOL ? (ver->b ? "yes" : "NO") : "?");
+}
+
 static void section_environment(doc *d, const mr_set *set)
 {
     doc_heading(d, 2, "Environment");
@@ -160,21 +185,34 @@ static void section_environment(doc *d, const mr_set *set)
     }
     doc_table_end(d);
 
-    doc_table_begin(d, "allocator\tversion\tserved by\tverified");
-    for (int a = 0; a < set->nallocs; a++)
+    doc_table_begin(d, "allocator\tversion\tserved by\tvariables\tverified\truns");
+    int mixed = 0;
+    for (int a = 0; a < set->nallocs; a++) {
+        char rows[8][2048];
+        int nrows = 0, count[8] = { 0 };
         for (size_t i = 0; i < set->nruns; i++) {
             const mr_run *r = &set->runs[i];
             if (!r->ok || strcmp(r->alloc, set->allocs[a]) != 0) continue;
-            const mh_jv *al = mh_json_get(r->rec, "allocator"), *ver = mh_json_get(al, "verified");
             char row[2048];
-            snprintf(row, sizeof row, "%s\t%s\t%s\t%s", r->alloc,
-                     mh_json_str_or(mh_json_get(al, "version"), "?"),
-                     mh_json_str_or(mh_json_get(al, "served_by"), "?"),
-                     ver && ver->type == MH_JBOOL ? (ver->b ? "yes" : "NO") : "?");
-            doc_row(d, row, false);
-            break;
+            allocator_row(r, row, sizeof row);
+            int k = 0;
+            while (k < nrows && strcmp(rows[k], row) != 0) k++;
+            if (k == nrows && nrows < 8) snprintf(rows[nrows++], sizeof rows[0], "%s", row);
+            if (k < nrows) count[k]++;
         }
+        for (int k = 0; k < nrows; k++) {
+            char row[2100];
+            snprintf(row, sizeof row, "%.2047s\t%d", rows[k], count[k]);
+            doc_row(d, row, false);
+        }
+        mixed += nrows > 1;
+    }
     doc_table_end(d);
+    if (mixed)
+        doc_para(d, "**Warning:** %d allocator name%s above stand%s for more than one library or setting "
+                 "(one row each): %s cells pool runs of different allocators. Report such result sets "
+                 "separately, or name each library differently.", mixed, mixed > 1 ? "s" : "",
+                 mixed > 1 ? "" : "s", mixed > 1 ? "their" : "its");
 }
 
 static double ratio_to(const mr_set *set, const mr_group *g, int other)

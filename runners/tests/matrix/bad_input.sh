@@ -20,9 +20,35 @@ write no_workload "allocators = glibc"
 expect_refusal "no 'workload" "$MATRIX" --config "$dir/no_workload.conf" --out "$dir/run5"
 expect_refusal "shard" "$MATRIX" --preset test --shard 3/2 --out "$dir/run6"
 expect_refusal "unknown preset" "$MATRIX" --preset huge --out "$dir/run7"
-for i in 1 2 3 4 5 6 7; do
+# values that used to pass the config check and then fail every run, or worse:
+# a thread count is checked before bash does arithmetic on it
+write threads_code "allocators = glibc" "threads = 1+a[\$(touch\${IFS}$dir/pwned)]N" "workload thread-local-churn"
+expect_refusal "threads" "$MATRIX" --config "$dir/threads_code.conf" --out "$dir/run8" --dry-run
+[ ! -e "$dir/pwned" ] || fail "a threads value ran a command"
+write threads_many "allocators = glibc" "threads = 5000" "workload thread-local-churn"
+expect_refusal "threads" "$MATRIX" --config "$dir/threads_many.conf" --out "$dir/run9"
+write threads_empty "allocators = glibc" "threads =" "workload thread-local-churn"
+expect_refusal "threads" "$MATRIX" --config "$dir/threads_empty.conf" --out "$dir/run10"
+write placement_word "allocators = glibc" "placement = bogus" "workload thread-local-churn"
+expect_refusal "placement 'bogus'" "$MATRIX" --config "$dir/placement_word.conf" --out "$dir/run11"
+write placement_cpu "allocators = glibc" "placement = 4095" "workload thread-local-churn"
+expect_refusal "placement '4095'" "$MATRIX" --config "$dir/placement_cpu.conf" --out "$dir/run12"
+write reps_huge "allocators = glibc" "repetitions = 99999999999999999999999" "workload thread-local-churn"
+expect_refusal "repetitions" "$MATRIX" --config "$dir/reps_huge.conf" --out "$dir/run13" --dry-run
+write missing_lib "allocators = glibc x=$dir/nonexistent.so" "workload thread-local-churn"
+expect_refusal "not installed ($dir/nonexistent.so)" "$MATRIX" --config "$dir/missing_lib.conf" --out "$dir/run14"
+write marker "allocators = glibc x=glibc+MH_PRELOADED=1" "workload thread-local-churn"
+expect_refusal "driver's own variable" "$MATRIX" --config "$dir/marker.conf" --out "$dir/run15"
+write good "allocators = glibc" "workload thread-local-churn --ops=1000"
+expect_refusal "give a writable --out" "$MATRIX" --config "$dir/good.conf" --out /proc/multiheap-run
+for i in $(seq 1 15); do
     [ ! -e "$dir/run$i" ] || fail "a refused config left a run directory behind (run$i)"
 done
+expect_refusal "unknown allocator 'nosuch'" "$ROOT/runners/micro.sh" --allocators glibc,nosuch --out "$dir/micro"
+[ ! -e "$dir/micro/micro.jsonl" ] || fail "micro.sh ran glibc's rounds before refusing an unknown allocator"
+expect_refusal "unknown workload 'nosuch'" "$ROOT/run.sh" profile nosuch
+! ls -d "$ROOT"/results/local/profile-*-nosuch >/dev/null 2>&1 || fail "a refused profile left its directory behind"
+expect_refusal "not a writable directory" "$ROOT/run.sh" bundle --out "$dir/no/such/dir/b.tar.gz"
 
 # empty result set
 mkdir -p "$dir/empty" && : >"$dir/empty/records.jsonl"

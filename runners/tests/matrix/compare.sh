@@ -13,8 +13,11 @@ spread() {
         match($0, /"throughput_ops_s":[0-9.eE+-]+/)
         base = substr($0, RSTART + 19, RLENGTH - 19)
         f = index($0, pat) ? scale : 1
-        for (k = 0; k < 5; k++)
-            print substr($0, 1, RSTART + 18) base * f * (1 + k / 100) substr($0, RSTART + RLENGTH)
+        for (k = 0; k < 5; k++) {
+            line = substr($0, 1, RSTART + 18) base * f * (1 + k / 100) substr($0, RSTART + RLENGTH)
+            sub(/"rep":0,/, "\"rep\":" k ",", line)   # five repetitions, not one record five times
+            print line
+        }
     }' "$1"
 }
 spread "$TINY/records.jsonl" none 1 >"$dir/old/records.jsonl"
@@ -37,4 +40,12 @@ grep -E '^cross-core-free:remote=0\|1\|glibc .*-30\.0% .*REGRESSION' "$dir/slow.
 # the tiny matrix against itself: 2 repetitions, passes and says why nothing can be significant
 "$ROOT/run.sh" compare "$TINY" "$TINY" >"$dir/tiny.out" || fail "the tiny matrix against itself was flagged"
 grep -q "no difference can reach p < 0.05" "$dir/tiny.out" || fail "compare does not warn that 2 repetitions cannot be significant"
+# a cell whose workload ran with other parameters is not compared, however its speed moved
+sed 's/"batches":200/"batches":400/' "$dir/slow/records.jsonl" >"$dir/otherparams.jsonl"
+mkdir -p "$dir/otherparams" && mv "$dir/otherparams.jsonl" "$dir/otherparams/records.jsonl"
+rc=0
+"$ROOT/run.sh" compare "$dir/old" "$dir/otherparams" --threshold 10 >"$dir/otherparams.out" 2>&1 || rc=$?
+grep -q 'not compared: the workload.s parameters differ (batches: 200 vs 400)' "$dir/otherparams.out" ||
+    fail "cells with other parameters were compared: $(cat "$dir/otherparams.out")"
+! grep -q REGRESSION "$dir/otherparams.out" || fail "a cell with other parameters was flagged as a regression"
 echo "matrix.compare: ok"

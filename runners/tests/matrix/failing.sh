@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# matrix.failing_cell: a crashing allocator, a workload refusing its
-# parameter and a hanging cell each become a failed record with the reason,
-# and the matrix goes on to the cells after them.
+# matrix.failing_cell: a crashing allocator, one that crashes at exit after its
+# run wrote a record, a workload refusing its parameter and a hanging cell each
+# become a failed record with the reason (valid records), and the matrix goes on
+# to the cells after them. An allocator-tuning variable from the shell is dropped.
 . "$(dirname "$0")/lib.sh"
 dir="$WORK/failing" conf="$WORK/failing.conf"
 rm -rf "$dir"
 cat >"$conf" <<CONF
-allocators = glibc crash=${MH_CRASH_LIB:?}
+allocators = glibc crash=${MH_CRASH_LIB:?} atexit=${MH_CRASH_AT_EXIT_LIB:?}
 threads = 1
 repetitions = 1
 warmup = 0
@@ -15,9 +16,12 @@ workload threadtest --size=0
 workload growth-storm --waves=1 --wave-mib=1 --hold-ms=20000 --settle-ms=0
 workload cross-core-free --remote=0 --batches=100
 CONF
-"$MATRIX" --config "$conf" --out "$dir" >/dev/null 2>"$WORK/failing.err" || fail "the matrix itself failed: $(tail -n3 "$WORK/failing.err")"
+MALLOC_CONF=junk "$MATRIX" --config "$conf" --out "$dir" >/dev/null 2>"$WORK/failing.err" ||
+    fail "the matrix itself failed: $(tail -n3 "$WORK/failing.err")"
+grep -q '^matrix: ignoring MALLOC_CONF from the environment' "$WORK/failing.err" ||
+    fail "the matrix did not say it dropped MALLOC_CONF: $(head -n3 "$WORK/failing.err")"
 rec="$dir/records.jsonl"
-[ "$(wc -l <"$rec")" -eq 6 ] || fail "want 6 records (3 cases x 2 allocators), got $(wc -l <"$rec")"
+[ "$(wc -l <"$rec")" -eq 9 ] || fail "want 9 records (3 cases x 3 allocators), got $(wc -l <"$rec")"
 line() { grep -F "\"cell\":\"$1\"" "$rec"; }
 line 'cross-core-free|1|glibc' | grep -q '"status":"ok"' || fail "the good cell after the failures did not run ok"
 line 'cross-core-free|1|crash' | grep -q '"status":"failed".*killed by signal 11 (SIGSEGV)' ||
@@ -26,6 +30,21 @@ line 'threadtest|1|glibc' | grep -q '"status":"failed","error":"mhbench exited w
     fail "the refused parameter is not a failed record with the driver's stderr: $(line 'threadtest|1|glibc')"
 line 'growth-storm|1|glibc' | grep -q '"status":"failed","error":"timed out after 3s' ||
     fail "the hanging cell is not a failed record saying it timed out: $(line 'growth-storm|1|glibc')"
+line 'cross-core-free|1|glibc' | grep -q '"inherited_env":{}' ||
+    fail "MALLOC_CONF reached the run: $(line 'cross-core-free|1|glibc')"
+line 'cross-core-free|1|atexit' | grep -q '"status":"failed".*killed by signal 6 (SIGABRT) after writing its record' ||
+    fail "a run that crashed after writing its record is not a failed record: $(line 'cross-core-free|1|atexit')"
+grep -q '"status":"ok".*"served_by":"[^"]*crash_at_exit' "$dir"/logs/cross-core-free_1_atexit.0.measured.err ||
+    fail "the record of the run that crashed at exit is not kept in its log"
+! grep -q '"status":"ok".*"name":"atexit"' "$rec" || fail "records.jsonl still counts an atexit run as ok"
+# a single run outside the matrix keeps the variable, says so and records it
+MALLOC_CONF=junk "$MH_MHBENCH" run thread-local-churn --ops=1000 --threads 1 --lat-every 0 \
+    >"$WORK/inherited.json" 2>"$WORK/inherited.err"
+grep -q 'MALLOC_CONF from the environment tunes the allocator' "$WORK/inherited.err" ||
+    fail "mhbench did not note the inherited MALLOC_CONF: $(cat "$WORK/inherited.err")"
+tr -d ' \n' <"$WORK/inherited.json" | grep -q '"inherited_env":{"MALLOC_CONF":"junk"}' ||
+    fail "the record does not list the inherited MALLOC_CONF"
+"$MH_MHBENCH" validate "$rec" >/dev/null || fail "the matrix's failed records are not valid records: $("$MH_MHBENCH" validate "$rec")"
 ls "$dir"/logs/*.err >/dev/null || fail "no stderr logs kept for the failed runs"
 "$MH_MHREPORT" report --no-plots "$dir" >/dev/null
 grep -q 'killed by signal 11 (SIGSEGV)' "$dir/report.md" || fail "report.md does not list the failed runs"

@@ -70,4 +70,25 @@ for gp in "$ROOT"/plots/*.gp; do
         grep -q "$want" "$gp" || fail "${gp##*/} lacks '$want'"
     done
 done
-echo "matrix.report: ok (10 medians match the CSV, 8 plots)"
+
+# the same set given twice counts each run once
+mkdir -p "$WORK/twice" && cp "$TINY/records.jsonl" "$WORK/twice/"
+"$MH_MHREPORT" report --no-plots "$WORK/twice" "$TINY" --out "$WORK/twice" >/dev/null 2>"$WORK/twice.err"
+grep -q 'records appear twice' "$WORK/twice.err" || fail "duplicate records were not reported: $(cat "$WORK/twice.err")"
+cmp -s <(grep '^| cross-core-free' "$md") <(grep '^| cross-core-free' "$WORK/twice/report.md") ||
+    fail "a set given twice changed the per-cell rows (repetitions counted twice?)"
+# a case whose records ran with different parameters is not pooled
+mkdir -p "$WORK/mixed_params"
+sed '0,/"batches":200/s//"batches":400/' "$TINY/records.jsonl" >"$WORK/mixed_params/records.jsonl"
+expect_refusal "different parameters" "$MH_MHREPORT" report --no-plots "$WORK/mixed_params"
+# two libraries under one allocator name: one row each, and a warning
+mkdir -p "$WORK/mixed_libs"
+awk '/"name":"jemalloc"/ && /"rep":1,/ { sub(/"served_by":"[^"]*"/, "\"served_by\":\"/other/libjemalloc.so.2\"") } 1' \
+    "$TINY/records.jsonl" >"$WORK/mixed_libs/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$WORK/mixed_libs" >/dev/null
+[ "$(grep -c '^| jemalloc | ' "$WORK/mixed_libs/report.md")" -ge 2 ] &&
+    grep -q '/other/libjemalloc.so.2' "$WORK/mixed_libs/report.md" ||
+    fail "the allocator table hides a second library under one name"
+grep -q 'stand.* for more than one library or setting' "$WORK/mixed_libs/report.md" ||
+    fail "the report does not warn that one name pools two libraries"
+echo "matrix.report: ok (10 medians match the CSV, 8 plots; duplicates, mixed parameters and libraries)"

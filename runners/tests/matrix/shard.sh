@@ -23,4 +23,10 @@ out="$("$ROOT/run.sh" merge "$dir/merged" "$dir/s1" "$dir/s2")"
 [ "$(grep -c '^| .* | [12] | \(glibc\|jemalloc\) | 2 |' "$dir/merged/report.md")" -eq 10 ] ||
     fail "the merged report should have all 10 cells with 2 repetitions each"
 expect_refusal "already holds records" "$ROOT/run.sh" merge "$dir/merged" "$dir/s1"
+# a shard resumes as that shard: nothing of the other shards runs, its command stays
+cp "$dir/s1/command.txt" "$dir/s1.command"
+"$MATRIX" --resume "$dir/s1" >/dev/null 2>"$dir/resume.err"
+grep -q "shard 1/2: .* 0 of $(wc -l <"$dir/s1/records.jsonl") runs to do" "$dir/resume.err" || fail "resuming shard 1/2 did not resume that shard: $(cat "$dir/resume.err")"
+cmp -s "$dir/s1/command.txt" "$dir/s1.command" || fail "resuming a shard rewrote its command.txt: $(cat "$dir/s1/command.txt")"
+expect_refusal "continues its own shard 1/2" "$MATRIX" --resume "$dir/s1" --shard 2/2
 echo "matrix.shard: ok"

@@ -9,12 +9,15 @@ add_test(NAME matrix.stats COMMAND test_matrix_stats)
 
 if(TARGET mhbench)
   add_library(mh_matrix_crash SHARED ${MH_MATRIX_TESTS}/crash.c)
+  add_library(mh_matrix_crash_at_exit SHARED ${MH_MATRIX_TESTS}/crash.c)
+  target_compile_definitions(mh_matrix_crash_at_exit PRIVATE CRASH_AT_EXIT)
   set(MH_MATRIX_ENV
     MH_MHBENCH=$<TARGET_FILE:mhbench>
     MH_MHREPORT=$<TARGET_FILE:mhreport>
     MH_BUILD_DIR=${CMAKE_BINARY_DIR}
     MH_TEST_WORK=${CMAKE_CURRENT_BINARY_DIR}/matrix-tests
-    MH_CRASH_LIB=$<TARGET_FILE:mh_matrix_crash>)
+    MH_CRASH_LIB=$<TARGET_FILE:mh_matrix_crash>
+    MH_CRASH_AT_EXIT_LIB=$<TARGET_FILE:mh_matrix_crash_at_exit>)
   foreach(t tiny report resume failing compare bad_input shard bundle)
     set(name matrix.${t})
     if(t STREQUAL "failing")
