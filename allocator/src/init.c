@@ -136,6 +136,7 @@ static unsigned heap_count(int policy, unsigned ncpus) {
 /* Fork: every lock is taken before, so the child inherits consistent heaps, and then
    released (parent) or reset (child, whose only thread is the one that forked). */
 static void fork_prepare(void) {
+    mh_lock_acquire(&mh_global.init_lock);   /* no initialisation half done in the child */
     mh_purger_lock();
     mh_heap_lock_all();
     mh_large_lock();
@@ -146,6 +147,7 @@ static void fork_parent(void) {
     mh_large_unlock(false);
     mh_heap_unlock_all(false);
     mh_purger_unlock(false);
+    mh_lock_release(&mh_global.init_lock);
 }
 static void fork_child(void) {
     mh_os_unlock(true);
@@ -153,6 +155,24 @@ static void fork_child(void) {
     mh_heap_unlock_all(true);
     mh_key_after_fork_child();
     mh_purger_unlock(true);
+    mh_lock_reset(&mh_global.init_lock);
+}
+
+/* Prepare handlers run in the reverse order of their registration, parent and child
+   handlers in order: ours must be registered before any the program has, so that a
+   program's prepare handler that allocates runs before ours takes the locks, and ours
+   resets them in the child before the program's child handler frees. Hence as early as
+   can be: in our constructor, or at the first malloc if another library's constructor
+   allocates before ours runs. A program that registered its handler before its first
+   malloc deadlocked in fork when this waited for the first malloc. */
+static void register_fork_handlers(void) {
+    static int registered;
+    if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((constructor)) static void register_fork_handlers_at_load(void) {
+    register_fork_handlers();
 }
 
 static void initialise(void) {
@@ -178,9 +198,7 @@ static void initialise(void) {
         mh_fatal("cannot map its heaps or reserve address space at start-up (ulimit -v?)", NULL);
     mh_size_classes_init();
     options_from_env();
-    /* Registered at the first malloc, before most libraries register theirs: prepare
-       handlers run in reverse order, so ours runs last and theirs may still allocate. */
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    register_fork_handlers();
 }
 
 void mh_init_slow(void) {
