@@ -582,7 +582,7 @@ static void purge_scan(mh_heap *h, uint32_t now, uint32_t retain, bool drain) {
 
 void mh_heap_maybe_purge(mh_heap *h) {
     if (mh_global.purge_ms < 0) return;
-    bool empty_pages = MH_STAT_READ(h->nempty) > MH_PURGE_KEEP;
+    bool empty_pages = MH_STAT_READ(h->nempty) > MH_PURGE_KEEP && mh_os_purge_room();
     if (!empty_pages && MH_STAT_READ(h->npartial_slabs) <= MH_PARTIAL_SLABS_WAKE) return;
     if (mh_purger_wake() || !empty_pages) return;
     uint32_t now = mh_now_ms();
@@ -680,7 +680,7 @@ bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
         purge_partial_slabs(h);
         h->purge_partial_done = true;
     }
-    return stashed || MH_STAT_READ(h->nempty) > MH_PURGE_KEEP ||
+    return stashed || (MH_STAT_READ(h->nempty) > MH_PURGE_KEEP && mh_os_purge_room()) ||
            (!h->purge_partial_done && MH_STAT_READ(h->npartial_slabs) > 0);
 }
 

@@ -462,6 +462,9 @@ MH_INTERNAL bool mh_os_release(void *p, size_t bytes);
 /* Gives a run of empty object pages back to the OS (their metadata too); they are kept
    for a later mh_os_commit_pages. false: the run was not purged. */
 MH_INTERNAL bool mh_os_purge_pages(char *p, size_t npages);
+/* Can mh_os_purge_pages take another run? While it cannot, empty pages stay where they
+   are and the purger does not wait for them (growth that reuses purged runs makes room). */
+MH_INTERNAL bool mh_os_purge_room(void);
 MH_INTERNAL uint32_t mh_now_ms(void);           /* coarse monotonic clock */
 MH_INTERNAL void mh_os_lock(void);              /* fork: the purged-page table, the commit */
 MH_INTERNAL void mh_os_unlock(bool child);

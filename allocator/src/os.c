@@ -46,9 +46,12 @@ bool mh_os_reserve_small(void) {
  * Purged object pages: runs of the reserved range given back with MADV_DONTNEED. They
  * stay mapped read-write (the kernel refills them with zeros on touch), so growth takes
  * them before fresh range. Sorted by address, neighbours merged; a full table refuses
- * a purge rather than lose track of the pages.
+ * a purge rather than lose track of the pages. Room for a badly fragmented heap: 4096
+ * runs filled up when a program freed all but one object on every other page (20000
+ * separate empty pages), which then stayed resident. In .bss: only the entries in use
+ * cost memory.
  */
-#define MH_PURGED_RUNS 4096
+#define MH_PURGED_RUNS 65536
 
 typedef struct purged_run {
     char *start;
@@ -61,10 +64,20 @@ static struct {
     purged_run run[MH_PURGED_RUNS];
 } purged;
 
+/* The first run that starts at or after p (binary search: the table may be long). */
+static unsigned purged_position(const char *p) {
+    unsigned lo = 0, hi = purged.n;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (purged.run[mid].start < p) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 /* Inserts [p, p + npages) keeping the table sorted and merged; false when full. */
 static bool purged_insert(char *p, size_t npages) {
-    unsigned i = 0;
-    while (i < purged.n && purged.run[i].start < p) i++;
+    unsigned i = purged_position(p);
     bool joins_prev = i > 0 && purged.run[i - 1].start + purged.run[i - 1].npages * MH_PAGE_SIZE == p;
     bool joins_next = i < purged.n && p + npages * MH_PAGE_SIZE == purged.run[i].start;
     if (joins_prev && joins_next) {
@@ -114,11 +127,15 @@ bool mh_os_release(void *p, size_t bytes) {
 /* The pages are recorded only after madvise: once in the table, growth may take and
    format them. A table that fills up meanwhile leaves the run unrecorded: zeroed,
    mapped, costing address space only. */
-bool mh_os_purge_pages(char *p, size_t npages) {
+bool mh_os_purge_room(void) {
     mh_lock_acquire(&purged.lock);
     bool room = purged.n < MH_PURGED_RUNS;
     mh_lock_release(&purged.lock);
-    if (!room) return false;
+    return room;
+}
+
+bool mh_os_purge_pages(char *p, size_t npages) {
+    if (!mh_os_purge_room()) return false;
     if (!mh_os_release(p, npages * MH_PAGE_SIZE)) return false;
     mh_lock_acquire(&purged.lock);
     purged_insert(p, npages);

@@ -85,6 +85,7 @@ static void sleep_ms(unsigned ms) {
    locks: the waker changes nempty before it reads the state, the thread the other way
    round, so one of them sees the other. */
 static bool heaps_hold_empty_pages(void) {
+    if (!mh_os_purge_room()) return false;
     for (unsigned i = 0; i < mh_active_heaps(); i++)
         if (MH_STAT_READ(mh_active_heap(i)->nempty) > MH_PURGE_KEEP) return true;
     return false;
