@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,12 +16,23 @@
 
 /* Room for 256 CPUs x 256 MiB of small objects; the kernel charges nothing for it. */
 #define MH_RESERVE_BYTES ((size_t)64 << 30)
-#define MH_RESERVE_MIN   ((size_t)1 << 30)
+#define MH_RESERVE_MIN   ((size_t)16 << 20)
+
+/* Under an address-space limit (ulimit -v) the range takes at most half of it, so that
+   large blocks, thread stacks and the program's own mappings keep the rest: with the
+   largest range that fitted, a 2 GB limit left a 1.2 GB malloc no room. */
+static size_t reserve_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return MH_RESERVE_BYTES;
+    return (size_t)rl.rlim_cur / 2;
+}
 
 bool mh_os_reserve_small(void) {
     /* Over-reserve by one slab so the range can start 64 KiB aligned. Where the address
-       space is limited (ulimit -v), settle for less. */
+       space is limited, settle for less. */
+    size_t limit = reserve_limit();
     for (size_t size = MH_RESERVE_BYTES; size >= MH_RESERVE_MIN; size /= 2) {
+        if (size > limit) continue;
         void *p = mmap(NULL, size + MH_SLAB_SIZE, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) continue;
