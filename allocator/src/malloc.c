@@ -34,14 +34,29 @@ static inline size_t fast_range_size(void) {
     return __atomic_load_n(&mh_global.fast_range_size, __ATOMIC_ACQUIRE);
 }
 
-/* A small object of class cls aligned to align: from the front cache when every slot
-   of the class is aligned enough, else from the heap, which finds an aligned slot. */
+static size_t natural_alignment(unsigned cls) { return mh_class_size(cls) & -mh_class_size(cls); }
+
+/* The class for size bytes aligned to align. Slots sit at multiples of the class size
+   from a page or slab start, so every slot of a class whose size is a multiple of align
+   is aligned: the smallest such class up to twice the size, else size's own class, in
+   whose pages the heap looks for a slot that happens to be aligned (often one a page:
+   memalign(64, 1000) took about 4 KiB that way, 1920 bytes now). A class up to align
+   bytes is taken whatever the size: memalign(64, 8) gets a 64-byte slot. */
+static unsigned aligned_class(size_t size, size_t align) {
+    unsigned own = mh_size_class(size);
+    size_t limit = 2 * size > align ? 2 * size : align;
+    for (unsigned c = own; c < MH_NCLASSES && mh_class_size(c) <= limit; c++)
+        if (natural_alignment(c) >= align) return c;
+    return own;
+}
+
+/* A small object aligned to align: from the front cache when every slot of its class is
+   aligned enough, else from the heap, which finds an aligned slot. */
 static void *small_alloc(size_t size, size_t align) {
     mh_heap *h = cache_on() ? NULL : mh_current_heap();   /* initialises the class table */
-    size_t row = mh_size_row(size);
-    unsigned cls = mh_class_of_row(row);
-    size_t natural = mh_class_size(cls) & -mh_class_size(cls);
-    if (h == NULL && align <= natural) return mh_cache_malloc(row);
+    unsigned cls = aligned_class(size, align);
+    size_t row = mh_cache_row_of(cls);
+    if (h == NULL && align <= natural_alignment(cls)) return mh_cache_malloc(row);
     if (h == NULL) h = mh_current_heap();
     void *p = mh_heap_alloc(h, cls, align);
     if (p && mh_global.check) *mh_free_mark_word(p) = 0;

@@ -40,6 +40,25 @@ int main(void) {
             }
         }
     }
+    /* Cache-line aligned objects are packed: memalign(64, 1000) takes a 1920-byte slot of
+       a class whose every slot is aligned, instead of the one aligned slot in 4 KiB of
+       its own class. Counted as distinct pages among many at once. */
+    enum { PACKED = 1000 };
+    static uintptr_t packed[PACKED];
+    for (int i = 0; i < PACKED; i++) {
+        packed[i] = (uintptr_t)memalign(64, 1000);
+        check_block((void *)packed[i], 64, 1000);
+    }
+    size_t pages = 0;
+    for (int i = 0; i < PACKED; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++) seen = packed[j] / MH_PAGE_SIZE == packed[i] / MH_PAGE_SIZE;
+        pages += !seen;
+    }
+    printf("alignment: %d objects of memalign(64, 1000) on %zu pages of 8 KiB\n", PACKED, pages);
+    CHECK(pages <= PACKED * 1920 / MH_PAGE_SIZE * 3 / 2 + 16);
+    for (int i = 0; i < PACKED; i++) free((void *)packed[i]);
+
     long page = sysconf(_SC_PAGESIZE);
     void *v = valloc(100), *pv = pvalloc(100);
     CHECK(v && (uintptr_t)v % (uintptr_t)page == 0);
