@@ -231,9 +231,12 @@ void *mh_os_map(size_t size) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* An munmap that would split a mapping fails (ENOMEM) once the process has as many
+   mappings as vm.max_map_count allows: the memory at least goes back (MADV_DONTNEED
+   splits nothing), and only the address range stays behind. It used to stay resident. */
 void mh_os_unmap(void *p, size_t size) {
     int saved = errno;
-    munmap(p, size);
+    if (munmap(p, size) != 0) madvise(p, size, MADV_DONTNEED);
     errno = saved;
 }
 
