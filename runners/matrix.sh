@@ -347,10 +347,16 @@ main() {
     # cells whose case has more repetitions than the pass's number.
     in_pass() { [ "${2#*:}" = warmup ] || [ "${2%%:*}" -lt "${CASE_REPS[${cell_case[$1]}]}" ]; }
 
+    # (cell, repetition, kind) triples already recorded: a resume skips them
+    declare -A done_runs=()
+    local line
+    while IFS= read -r line; do done_runs["$line"]=1; done < <("$MHREPORT" done "$RUN_DIR/records.jsonl")
+
     if [ "$dry" -eq 1 ]; then
         for r in "${passes[@]}"; do
             for i in "${!cells[@]}"; do
-                in_pass "$i" "$r" && echo "${r#*:} rep ${r%%:*}: ${cells[$i]}"
+                in_pass "$i" "$r" && [ -z "${done_runs["${cells[$i]}"$'\t'"${r%%:*}"$'\t'"${r#*:}"]:-}" ] &&
+                    echo "${r#*:} rep ${r%%:*}: ${cells[$i]}"
             done
         done
         return 0
@@ -363,10 +369,6 @@ main() {
     local cmd="${MH_MATRIX_CMD:-./run.sh matrix} --config ${RUN_DIR#"$ROOT"/}/config.conf"
     [ "$shard" = 1/1 ] || cmd+=" --shard $shard"
     echo "$cmd" >"$RUN_DIR/command.txt"
-
-    declare -A done_runs=()
-    local line
-    while IFS= read -r line; do done_runs["$line"]=1; done < <("$MHREPORT" done "$RUN_DIR/records.jsonl")
 
     # left[i]: cell i's runs still to do, for the time left below
     local total=0 todo=0 p

@@ -191,6 +191,13 @@ static void wrap_in_perf_record(const mh_run_options *o, int argc, char **argv)
     if (!o->perf_record || getenv(PERF_MARKER))
         return;
     char perf[PATH_MAX], self[PATH_MAX];
+    /* perf would say it in several lines of its own and exit 255 */
+    int probe = open(o->perf_record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (probe < 0) {
+        fprintf(stderr, "mhbench: --perf-record %s: %s; give a writable file\n", o->perf_record, strerror(errno));
+        exit(2);
+    }
+    close(probe);
     if (!find_in_path("perf", perf, sizeof perf)) {
         fprintf(stderr, "mhbench: --perf-record needs the perf tool, which is not in PATH; install linux-perf\n");
         exit(2);

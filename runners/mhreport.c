@@ -55,7 +55,7 @@ static bool read_jsonl(mr_set *set, const char *path, char *err, size_t errlen)
         return false;
     }
     char *line = NULL, perr[256];
-    size_t cap = 0;
+    size_t cap = 0, bad = 0;
     ssize_t len;
     long lineno = 0;
     while ((len = getline(&line, &cap, f)) > 0) {
@@ -63,9 +63,12 @@ static bool read_jsonl(mr_set *set, const char *path, char *err, size_t errlen)
         if (strspn(line, " \t\r\n") == (size_t)len) continue;
         mh_jv *doc = mh_json_parse(line, (size_t)len, perr, sizeof perr);
         if (!doc || doc->type != MH_JOBJ) {
-            /* A run killed while appending leaves a torn last line: skip it, say so. */
-            fprintf(stderr, "mhreport: %s:%ld: not a record (%s); skipped\n", path, lineno,
-                    doc ? "not an object" : perr);
+            /* A run killed while appending leaves a torn last line: skip it, say so. A
+               file that is not records at all (gzip, binary) is said once, not a line at
+               a time. */
+            if (++bad <= 3)
+                fprintf(stderr, "mhreport: %s:%ld: not a record (%s); skipped\n", path, lineno,
+                        doc ? "not an object" : perr);
             mh_json_free(doc);
             set->bad_lines++;
             continue;
@@ -75,6 +78,7 @@ static bool read_jsonl(mr_set *set, const char *path, char *err, size_t errlen)
     }
     free(line);
     fclose(f);
+    if (bad > 3) fprintf(stderr, "mhreport: %s: %zu more lines that are not records skipped (a gzip or other file?)\n", path, bad - 3);
     return true;
 }
 

@@ -85,14 +85,32 @@ static void plan_split(mh_placement *pl, hwloc_topology_t topo, const int *roles
     hwloc_bitmap_free(half[1]);
 }
 
+static size_t digits(const char *s)
+{
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9')
+        n++;
+    return n;
+}
+
+/* N or N-M, separated by commas: hwloc alone would take "1-" for "1 and every CPU after". */
 static bool valid_list_syntax(const char *s)
 {
-    if (!*s)
-        return false;
-    for (const char *c = s; *c; c++)
-        if (!(*c >= '0' && *c <= '9') && *c != ',' && *c != '-')
+    for (;;) {
+        size_t n = digits(s);
+        if (!n)
             return false;
-    return true;
+        s += n;
+        if (*s == '-') {
+            if (!(n = digits(++s)))
+                return false;
+            s += n;
+        }
+        if (!*s)
+            return true;
+        if (*s++ != ',')
+            return false;
+    }
 }
 
 /* Explicit OS CPU numbers: every one must be usable. */

@@ -31,6 +31,8 @@ void   mr_summarise(const double *x, int n, mr_summary *out);
 double mr_mann_whitney_p(const double *a, int na, const double *b, int nb);
 /* Smallest two-sided p-value possible with these sample sizes. */
 double mr_mann_whitney_min_p(int na, int nb);
+/* Do the medians' intervals overlap (the difference within noise)? Always with a
+ * single run on either side. */
 bool   mr_ci_overlap(const mr_summary *a, const mr_summary *b);
 
 /* ---- the loaded result set (mhreport.c) ---- */

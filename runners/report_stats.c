@@ -67,6 +67,8 @@ void mr_summarise(const double *x, int n, mr_summary *out)
 
 bool mr_ci_overlap(const mr_summary *a, const mr_summary *b)
 {
+    /* One run has no interval to speak of (coverage 0): it cannot call a difference. */
+    if (a->n < 2 || b->n < 2) return true;
     return a->ci_lo <= b->ci_hi && b->ci_lo <= a->ci_hi;
 }
 

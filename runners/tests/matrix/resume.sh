@@ -31,6 +31,10 @@ sum="$(md5sum <"$dir/records.jsonl")"
 expect_refusal "resume" "$MATRIX" --config "$conf" --out "$dir"
 [ "$(md5sum <"$dir/records.jsonl")" = "$sum" ] || fail "a refused run changed the records"
 
+# a dry run of the resume lists what is left, not what is done
+dry="$("$MATRIX" --resume "$dir" --dry-run | wc -l)"
+[ "$dry" -eq $((total - first)) ] || fail "resume --dry-run lists $dry runs, want the $((total - first)) left"
+
 "$MATRIX" --resume "$dir" >/dev/null 2>"$WORK/resume.second.err"
 grep -q "$((total - first)) of $total runs to do" "$WORK/resume.second.err" ||
     fail "resume should have $((total - first)) of $total runs to do: $(head -n1 "$WORK/resume.second.err")"

@@ -40,9 +40,16 @@ static void test_median_ci(void)
     CHECK_NEAR(s.ci_lo, 3, 0);
     CHECK_NEAR(s.ci_hi, 7, 0);
     CHECK_NEAR(s.ci_coverage, 0.75, 1e-12);
-    mr_summary a = { .ci_lo = 1, .ci_hi = 2 }, b = { .ci_lo = 2, .ci_hi = 3 }, c = { .ci_lo = 2.5, .ci_hi = 3 };
+    mr_summary a = { .n = 5, .ci_lo = 1, .ci_hi = 2 }, b = { .n = 5, .ci_lo = 2, .ci_hi = 3 },
+               c = { .n = 5, .ci_lo = 2.5, .ci_hi = 3 };
     if (!mr_ci_overlap(&a, &b) || mr_ci_overlap(&a, &c)) {
         fprintf(stderr, "mr_ci_overlap is wrong\n");
+        failures++;
+    }
+    /* a single run calls nothing, however far apart */
+    mr_summary one = { .n = 1, .ci_lo = 10, .ci_hi = 10 };
+    if (!mr_ci_overlap(&a, &one) || !mr_ci_overlap(&one, &a)) {
+        fprintf(stderr, "mr_ci_overlap takes a single run for a clear difference\n");
         failures++;
     }
 }
