@@ -97,16 +97,23 @@ add_cases() {
     done
 }
 
-# A placement the driver takes: a policy, or a CPU list whose CPUs this machine has
+# "0-2,5" -> "0 1 2 5" (checked by the caller).
+expand_cpu_list() {
+    local part c
+    for part in ${1//,/ }; do
+        for ((c = 10#${part%-*}; c <= 10#${part#*-}; c++)); do printf '%d ' "$c"; done
+    done
+}
+
+# A placement the driver takes: a policy, or a list of CPUs this process may run on
 # (a list for another machine would fail every run, after the first had begun).
 check_placement() {
     case "$1" in none|compact|scatter|split) return 0 ;; esac
     [[ "$1" =~ ^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?)*$ ]] || return 1
-    local part lo hi n=$(cpus)
-    for part in ${1//,/ }; do
-        lo=$((10#${part%-*})) hi=$((10#${part#*-}))
-        [ "$lo" -le "$hi" ] && [ "$hi" -lt "$n" ] || return 1
-    done
+    local allowed c part
+    for part in ${1//,/ }; do [ $((10#${part%-*})) -le $((10#${part#*-})) ] || return 1; done
+    allowed=" $(expand_cpu_list "$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)")"
+    for c in $(expand_cpu_list "$1"); do [[ "$allowed" == *" $c "* ]] || return 1; done
 }
 
 parse_config() {
@@ -151,7 +158,7 @@ parse_config() {
             threads) threads_line="$value" ;;
             repetitions) [[ "$value" =~ ^[1-9][0-9]{0,3}$ ]] || die "$file:$lineno: repetitions must be a whole number from 1 to 9999"; REPS=$value ;;
             warmup) [[ "$value" =~ ^[01]$ ]] || die "$file:$lineno: warmup must be 0 or 1"; WARMUP=$value ;;
-            placement) check_placement "$value" || die "$file:$lineno: placement '$value' must be none, compact, scatter, split or a list of this machine's CPUs like 0,2-3"; PLACEMENT=$value ;;
+            placement) check_placement "$value" || die "$file:$lineno: placement '$value' must be none, compact, scatter, split or a list of CPUs this process may run on, like 0,2-3"; PLACEMENT=$value ;;
             timeout) [[ "$value" =~ ^[1-9][0-9]{0,5}$ ]] || die "$file:$lineno: timeout must be whole seconds"; TIMEOUT=$value ;;
             *) die "$file:$lineno: unknown key '$key' (allocators, threads, repetitions, warmup, placement, timeout, workload)" ;;
         esac
