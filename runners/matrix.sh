@@ -165,7 +165,7 @@ parse_config() {
     done <"$file"
     [ ${#CASE_NAMES[@]} -gt 0 ] || die "$file: no 'workload NAME ...' line; add at least one"
     local t
-    t="$(expand_threads $threads_line)" || die "$file: threads '$threads_line' must be numbers, N or kN (N = CPUs)"
+    t="$(expand_threads $threads_line)" || die "$file: threads '$threads_line' must be numbers, N or kN (N = CPUs), at most $MAX_THREADS threads"
     read -r -a THREADS <<<"$t"
     local i
     for i in "${!CASE_THREADS[@]}"; do

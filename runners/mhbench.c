@@ -270,10 +270,10 @@ static void note_inherited_tuning(const mh_allocator *a)
 {
     char names[512] = "";
     size_t off = 0;
-    for (char **e = environ; *e; e++)
-        if (mh_is_allocator_tuning(*e) && !mh_allocator_sets(a, *e) && off < sizeof names)
-            off += (size_t)snprintf(names + off, sizeof names - off, "%s%.*s", off ? ", " : "",
-                                    (int)strcspn(*e, "="), *e);
+    char *const *it = NULL;
+    for (const char *e; off < sizeof names && (e = mh_inherited_tuning_next(a, &it));)
+        off += (size_t)snprintf(names + off, sizeof names - off, "%s%.*s", off ? ", " : "",
+                                (int)strcspn(e, "="), e);
     if (off)
         fprintf(stderr, "mhbench: note: %s from the environment tune%s the allocator; the record lists "
                 "them (allocator.inherited_env)\n", names, strchr(names, ',') ? "" : "s");
@@ -283,8 +283,9 @@ static void note_inherited_tuning(const mh_allocator *a)
  * (the matrix unsets them). */
 static int list_inherited_tuning(void)
 {
-    for (char **e = environ; *e; e++)
-        if (mh_is_allocator_tuning(*e)) printf("%.*s\n", (int)strcspn(*e, "="), *e);
+    char *const *it = NULL;
+    for (const char *e; (e = mh_inherited_tuning_next(NULL, &it));)
+        printf("%.*s\n", (int)strcspn(e, "="), e);
     return 0;
 }
 

@@ -568,7 +568,8 @@ static int report_main(int argc, char **argv)
     if (rc == 0) rc = write_env(&set, o.out_dir);
     mr_plotlist plots = { .n = 0 };
     int plot_rc = rc == 0 && !o.no_plots ? mr_make_plots(&set, &o, &plots) : 0;
-    if (rc == 0) rc = mr_write_reports(&set, &o, &plots);
+    /* Without its plots a report would replace one that has them: the last report stays. */
+    if (rc == 0 && plot_rc == 0) rc = mr_write_reports(&set, &o, &plots);
     mr_free(&set);
     return rc ? rc : plot_rc;
 }

@@ -405,6 +405,17 @@ static void add_allocator_context(const mh_allocator *a, const mh_served *s) {
     gb_add_context("mh.options", s->options);
     gb_add_context("mh.options_reason", s->options_reason);
     gb_add_context("mh.small_max", small_max);
+    /* the spec's variables and the inherited tuning ones, a NAME=VALUE a line */
+    char vars[1024] = "", inherited[1024] = "";
+    size_t off = 0;
+    for (int i = 0; i < a->nenv && off < sizeof vars; i++)
+        off += (size_t)snprintf(vars + off, sizeof vars - off, "%s%s", off ? "\n" : "", a->env[i]);
+    off = 0;
+    char *const *it = NULL;
+    for (const char *e; off < sizeof inherited && (e = mh_inherited_tuning_next(a, &it));)
+        off += (size_t)snprintf(inherited + off, sizeof inherited - off, "%s%s", off ? "\n" : "", e);
+    gb_add_context("mh.env", vars);
+    gb_add_context("mh.inherited_env", inherited);
     char now[32];
     time_t t = time(NULL);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));

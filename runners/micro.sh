@@ -66,6 +66,10 @@ MHBENCH="${MH_MHBENCH:-$BUILD/runners/mhbench}"
 for name in "${names[@]}"; do
     msg="$("$MHBENCH" allocators "$name" 2>&1 >/dev/null)" || die "${msg#mhbench: }"
 done
+# As in the matrix, a name must say what ran: allocator-tuning variables from the shell go.
+inherited="$("$MHBENCH" inherited | tr '\n' ' ')"
+for v in $inherited; do unset "$v"; done
+[ -z "$inherited" ] || echo "micro.sh: ignoring ${inherited% } from the environment; set such variables with a variant, e.g. NAME=jemalloc+MALLOC_CONF=..." >&2
 total=$((repetitions * nnames))
 done_runs=0
 start=$SECONDS

@@ -136,6 +136,23 @@ static void write_params(mh_jw *w, const bench *b) {
     mh_jw_obj_end(w);
 }
 
+/* Context "NAME=VALUE\nNAME=VALUE" (mhmicro's mh.env, mh.inherited_env) as an object of
+   strings; {} when the context has none (an older mhmicro). */
+static void write_env_lines(mh_jw *w, const char *key, const char *lines) {
+    mh_jw_obj_begin(w, key);
+    for (const char *p = lines; *p;) {
+        size_t n = strcspn(p, "\n"), name = strcspn(p, "=");
+        if (name < n) {
+            char var[256], value[1024];
+            snprintf(var, sizeof var, "%.*s", (int)name, p);
+            snprintf(value, sizeof value, "%.*s", (int)(n - name - 1), p + name + 1);
+            mh_jw_str(w, var, value);
+        }
+        p += n + (p[n] == '\n');
+    }
+    mh_jw_obj_end(w);
+}
+
 static void write_allocator(mh_jw *w, const mh_jv *ctx) {
     const char *requested = mh_json_str_or(mh_json_get(ctx, "mh.requested"), "");
     mh_jw_obj_begin(w, "allocator");
@@ -147,6 +164,8 @@ static void write_allocator(mh_jw *w, const mh_jv *ctx) {
     const char *version = mh_json_str_or(mh_json_get(ctx, "mh.version"), "");
     mh_jw_str(w, "version", *version ? version : NULL);
     mh_jw_str(w, "file_hash", mh_json_str_or(mh_json_get(ctx, "mh.file_hash"), NULL));
+    write_env_lines(w, "env", mh_json_str_or(mh_json_get(ctx, "mh.env"), ""));
+    write_env_lines(w, "inherited_env", mh_json_str_or(mh_json_get(ctx, "mh.inherited_env"), ""));
     /* mh_options() as mhmicro read it; its reason when there was none (older JSON: neither) */
     const char *options = mh_json_str_or(mh_json_get(ctx, "mh.options"), "");
     mh_jw_str(w, "options", *options ? options : NULL);

@@ -288,6 +288,15 @@ bool mh_allocator_sets(const mh_allocator *a, const char *var)
     return false;
 }
 
+const char *mh_inherited_tuning_next(const mh_allocator *a, char *const **it)
+{
+    *it = *it ? *it + 1 : environ;
+    for (; **it; (*it)++)
+        if (mh_is_allocator_tuning(**it) && !(a && mh_allocator_sets(a, **it)))
+            return **it;
+    return NULL;
+}
+
 /* Sets a's variables in this process's environment (for the exec to carry). */
 static void set_variables(const mh_allocator *a)
 {

@@ -88,6 +88,9 @@ void mh_preload_or_exit(const char *prog, const char *spec, char *const argv[],
 bool mh_is_allocator_tuning(const char *var);
 /* Does a's spec set the variable (NAME or NAME=VALUE)? */
 bool mh_allocator_sets(const mh_allocator *a, const char *var);
+/* The environment's allocator-tuning variables ("NAME=VALUE") that a's spec does not set,
+ * one a call: start with *it = NULL; NULL after the last (a NULL: every one). */
+const char *mh_inherited_tuning_next(const mh_allocator *a, char *const **it);
 
 /* fnv1a64 of a file's bytes as "fnv1a64:%016llx"; -1 if unreadable. */
 int mh_file_hash(const char *path, char *out, size_t outlen);

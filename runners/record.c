@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char *const lat_kind_names[MH_LAT_KINDS] = { "malloc", "free_local", "free_remote" };
 
@@ -50,12 +49,11 @@ static void write_allocator(const mh_run *run, const mh_served *s, mh_jw *w)
     }
     mh_jw_obj_end(w);
     mh_jw_obj_begin(w, "inherited_env");
-    for (char **e = environ; *e; e++) {
-        if (!mh_is_allocator_tuning(*e) || mh_allocator_sets(run->alloc, *e))
-            continue;
+    char *const *it = NULL;
+    for (const char *e; (e = mh_inherited_tuning_next(run->alloc, &it));) {
         char var[256];
-        snprintf(var, sizeof var, "%.*s", (int)strcspn(*e, "="), *e);
-        mh_jw_str(w, var, *e + strlen(var) + (strchr(*e, '=') ? 1 : 0));
+        snprintf(var, sizeof var, "%.*s", (int)strcspn(e, "="), e);
+        mh_jw_str(w, var, e + strlen(var) + (strchr(e, '=') ? 1 : 0));
     }
     mh_jw_obj_end(w);
     mh_jw_str(w, "options", s->options[0] ? s->options : NULL);

@@ -391,7 +391,8 @@ int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
     snprintf(probe, sizeof probe, "command -v '%s' >/dev/null 2>&1", gnuplot);
     if (system(probe) != 0) {
         fprintf(stderr, "mhreport: gnuplot not found; install it (./run.sh setup, or apt-get install "
-                        "gnuplot-nox), then run ./run.sh report again (the records are kept)\n");
+                        "gnuplot-nox) and run ./run.sh report again, or report with --no-plots (the CSV is "
+                        "written, the records and any earlier report are kept)\n");
         return 2;
     }
     plot_ctx p = { .set = set, .o = o, .made = made };

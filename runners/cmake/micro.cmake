@@ -59,4 +59,5 @@ add_test(NAME micro.allocators
          COMMAND ${MH_MICRO_TESTS}/allocators.sh ${MH_MICRO_DIR}/micro.sh
                  $<TARGET_FILE:mhmicro> $<TARGET_FILE:mhmicro_convert>
                  ${MH_MICRO_TEST_ALLOCATORS})
-set_tests_properties(micro.allocators PROPERTIES TIMEOUT 80)
+set_tests_properties(micro.allocators PROPERTIES TIMEOUT 80
+  ENVIRONMENT MH_MHBENCH=$<TARGET_FILE:mhbench>)

@@ -26,7 +26,7 @@ write threads_code "allocators = glibc" "threads = 1+a[\$(touch\${IFS}$dir/pwned
 expect_refusal "threads" "$MATRIX" --config "$dir/threads_code.conf" --out "$dir/run8" --dry-run
 [ ! -e "$dir/pwned" ] || fail "a threads value ran a command"
 write threads_many "allocators = glibc" "threads = 5000" "workload thread-local-churn"
-expect_refusal "threads" "$MATRIX" --config "$dir/threads_many.conf" --out "$dir/run9"
+expect_refusal "at most 4096 threads" "$MATRIX" --config "$dir/threads_many.conf" --out "$dir/run9"
 write threads_empty "allocators = glibc" "threads =" "workload thread-local-churn"
 expect_refusal "threads" "$MATRIX" --config "$dir/threads_empty.conf" --out "$dir/run10"
 write placement_word "allocators = glibc" "placement = bogus" "workload thread-local-churn"
@@ -57,10 +57,12 @@ expect_refusal "threshold" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold lo
 expect_refusal "not a directory" "$ROOT/run.sh" report "$dir/nonexistent"
 expect_refusal "unknown subcommand 'frob'" "$ROOT/run.sh" frob
 
-# missing gnuplot: exit 2, one line, the records untouched and the CSV still written
-mkdir -p "$dir/nognuplot" && cp "$TINY/records.jsonl" "$dir/nognuplot/"
-sum="$(md5sum <"$dir/nognuplot/records.jsonl")"
+# missing gnuplot: exit 2, one line, the records and the earlier report untouched, the CSV
+# still written
+mkdir -p "$dir/nognuplot" && cp "$TINY/records.jsonl" "$TINY/report.md" "$dir/nognuplot/"
+sum="$(cat "$dir/nognuplot/records.jsonl" "$dir/nognuplot/report.md" | md5sum)"
 expect_refusal "gnuplot not found" env MH_GNUPLOT=/nonexistent/gnuplot "$MH_MHREPORT" report "$dir/nognuplot"
-[ "$(md5sum <"$dir/nognuplot/records.jsonl")" = "$sum" ] || fail "the report changed the records"
+[ "$(cat "$dir/nognuplot/records.jsonl" "$dir/nognuplot/report.md" | md5sum)" = "$sum" ] ||
+    fail "the report without gnuplot changed the records or replaced the earlier report"
 [ -s "$dir/nognuplot/results.csv" ] || fail "without gnuplot the CSV should still be written"
 echo "matrix.bad_input: ok"

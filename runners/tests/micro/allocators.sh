@@ -44,6 +44,15 @@ done
 order="$(grep -o '"rep":[0-9]*' "$records" | cut -d: -f2 | tr -d '\n')"
 [[ "$order" =~ ^0+1+$ ]] || bad "rounds not interleaved: repetitions in file order $order"
 
+# A variant's variables reach its records; the shell's allocator-tuning ones are dropped.
+MALLOC_CONF=narenas:2 MH_MICRO_BIN="$MICRO" MH_MICRO_CONVERT="$CONVERT" "$MICRO_SH" \
+    --allocators 'nocache=multiheap+MULTIHEAP_CACHE=0' --repetitions 1 --min-time 0.002 \
+    --filter '^pair/size:64$' --out "$tmp/variant" >/dev/null 2>"$tmp/variant.err" ||
+    bad "the variant run failed: $(tail -n 2 "$tmp/variant.err")"
+grep -q 'ignoring MALLOC_CONF' "$tmp/variant.err" || bad "micro.sh did not drop MALLOC_CONF: $(head -n 2 "$tmp/variant.err")"
+grep -q '"env":{"MULTIHEAP_CACHE":"0"},"inherited_env":{}' "$tmp/variant/micro.jsonl" ||
+    bad "the variant's records lack its variables: $(grep -o '"allocator":{[^}]*}' "$tmp/variant/micro.jsonl" | head -n 1)"
+
 # A preload that loads but does not replace malloc (libm has none): exit 3, one line.
 "$MICRO" --allocator=libm=/lib/x86_64-linux-gnu/libm.so.6 --benchmark_filter='^empty$' \
     >"$tmp/stdout" 2>"$tmp/err"
