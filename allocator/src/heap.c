@@ -83,7 +83,10 @@ static void page_link(mh_heap *h, mh_page *pg, unsigned list) {
 
 static void page_unlink(mh_heap *h, mh_page *pg) {
     mh_list_remove(list_of(h, pg), pg);
-    if (pg->list == MH_LIST_EMPTY) MH_STAT_ADD(h->nempty, -mh_class_pages(pg->cls));
+    if (pg->list == MH_LIST_EMPTY) {
+        MH_STAT_ADD(h->nempty, -mh_class_pages(pg->cls));
+        pg->empty_since_ms = 0;   /* shares its word with releasing, 0 off the empty list */
+    }
     if (pg->list == MH_LIST_PARTIAL && mh_class_pages(pg->cls) > 1) MH_STAT_ADD(h->npartial_slabs, -1);
 }
 
@@ -589,8 +592,10 @@ void mh_heap_maybe_purge(mh_heap *h) {
     uint32_t interval = mh_global.purge_ms / 4 + 1;
     bool surplus = MH_STAT_READ(h->nempty) > MH_PURGE_TRIGGER;
     if (!surplus && now - __atomic_load_n(&h->purge_scan_ms, __ATOMIC_RELAXED) < interval) return;
+    if (!mh_purger_try_lock()) return;   /* a pass or a fork is under way */
     __atomic_store_n(&h->purge_scan_ms, now, __ATOMIC_RELAXED);
     purge_scan(h, now, surplus ? MH_PURGE_RETAIN : UINT32_MAX, surplus);
+    mh_purger_unlock(false);
 }
 
 /* What moves while h is in use. Not its CPU's front cache: a program served by the
@@ -677,7 +682,9 @@ bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
     bool stashed = mh_heap_stashed_bytes(h) != 0;
     purge_scan(h, now, quiet ? MH_PURGE_KEEP : UINT32_MAX, quiet && stashed);
     if (quiet && !h->purge_partial_done) {
-        purge_partial_slabs(h);
+        /* Not in check mode: a purged slot reads as zeros, which erases its free mark, and
+           a second free of it would then pass. */
+        if (!mh_global.check) purge_partial_slabs(h);
         h->purge_partial_done = true;
     }
     return stashed || (MH_STAT_READ(h->nempty) > MH_PURGE_KEEP && mh_os_purge_room()) ||

@@ -77,7 +77,13 @@ typedef struct mh_page {
     uint8_t hint;                      /* bitmap words below this one are all ones */
     uint8_t released;                  /* its free 4 KiB pages went back to the OS (or it
                                           had none) and no slot changed since */
-    uint32_t empty_since_ms;           /* mh_now_ms() when the page last became empty */
+    union {
+        uint32_t empty_since_ms;       /* empty: mh_now_ms() when it last became empty */
+        uint32_t releasing;            /* partial, while a purge gives its free 4 KiB pages
+                                          back without the heap lock: their mask (their
+                                          slots count as taken; a free into one is a
+                                          double free); 0 otherwise */
+    };
     uint16_t used;                     /* objects out of the page (live or in a front cache) */
     uint16_t capacity;                 /* slots: mh_class_objects(cls) */
     uint64_t bitmap[MH_BITMAP_WORDS];  /* bit set: slot allocated (or past capacity) */
@@ -348,6 +354,9 @@ MH_INTERNAL bool mh_purger_wake(void);
 MH_INTERNAL void mh_purger_start(void);
 /* Fork: waits for a pass to end; the child has no purger. */
 MH_INTERNAL void mh_purger_lock(void);
+/* A purge on a heap's slow path takes the same lock, or skips (false): fork must not
+   find pages half purged, which its child would lose. */
+MH_INTERNAL bool mh_purger_try_lock(void);
 MH_INTERNAL void mh_purger_unlock(bool child);
 
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */

@@ -29,6 +29,7 @@ void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {
     pg->used = 0;
     pg->hint = 0;
     pg->released = 0;
+    pg->releasing = 0;
     mh_page_publish_class(pg, true);
     /* Slots past the capacity read as allocated, so searches need no bound. */
     for (unsigned w = 0; w < MH_BITMAP_WORDS; w++) {
@@ -105,6 +106,15 @@ static size_t neighbour_run(const mh_page *pg, void *const *objs, size_t i, size
     return k;
 }
 
+/* Objects whose 4 KiB page a purge is giving back were free already: their slots only
+   look taken while it runs. Rare (the purge's window), so every object is looked at. */
+static void check_not_releasing(const mh_page *pg, void *const *objs, size_t n) {
+    uintptr_t start = (uintptr_t)mh_page_start(pg), unit = mh_class_unit(pg->cls);
+    for (size_t i = 0; i < n && (uintptr_t)objs[i] - start < unit; i++)
+        if (pg->releasing >> (((uintptr_t)objs[i] - start) / MH_OS_PAGE) & 1)
+            mh_fatal("double free (object is not allocated)", objs[i]);
+}
+
 /* The bits of a run of objects in one bitmap word are cleared with one store: cleared
    one by one, each object's check waited for the previous object's store to the same
    word (threadtest spent a quarter of its time there). Neighbours one size apart are
@@ -120,6 +130,7 @@ size_t mh_page_free_slots(mh_page *pg, void *const *objs, size_t n) {
         if (!mh_is_object_start1(objs[i], cls + 1))
             mh_fatal("free of an interior pointer (not the start of an object)", objs[i]);
         unsigned slot = mh_slot_of(objs[i], cls);
+        if (MH_UNLIKELY(pg->releasing)) check_not_releasing(pg, objs + i, n - i);
         if (slot / 64 != w) {
             if (clear) pg->bitmap[w] &= ~clear;
             w = slot / 64;
@@ -165,6 +176,7 @@ uint32_t mh_page_take_free_os_pages(mh_page *pg, uint64_t taken[MH_BITMAP_WORDS]
         n += (unsigned)__builtin_popcountll(taken[w]);
     }
     pg->used = (uint16_t)(pg->used + n);
+    pg->releasing = mask;
     return mask;
 }
 
@@ -176,6 +188,7 @@ void mh_page_return_slots(mh_page *pg, const uint64_t taken[MH_BITMAP_WORDS]) {
         if (taken[w] && w < pg->hint) pg->hint = (uint8_t)w;
     }
     pg->used = (uint16_t)(pg->used - n);
+    pg->releasing = 0;
 }
 
 void mh_list_push(mh_page_list *l, mh_page *pg) {

@@ -246,6 +246,10 @@ void mh_purger_lock(void) {
     mh_lock_acquire(&pass_lock);
 }
 
+bool mh_purger_try_lock(void) {
+    return mh_lock_try(&pass_lock);
+}
+
 void mh_purger_unlock(bool child) {
     if (!child) {
         mh_lock_release(&pass_lock);
