@@ -60,13 +60,17 @@ typedef struct wl_sizes {
     wl_size_kind kind;
     size_t min, max;
     unsigned octaves;   /* power-law: power-of-two octaves from min up to max */
+    uint32_t weight;    /* power-law: the octaves' total weight, 65536 a whole octave and
+                           the top one's share of its log-width (a top octave of one size
+                           took 1/octaves of the draws, 14% of 16..1024 at 1024) */
 } wl_sizes;
 
 /* The three parameter-table entries, with per-workload defaults (text). */
 #define WL_SIZE_PARAMS(dist, min, max)                                                     \
     { "size-dist", MH_PARAM_CHOICE, dist, 0, 0, "fixed|uniform|power-law",                 \
       "fixed: every block is size-min; uniform: uniform in [size-min, size-max]; "         \
-      "power-law: each power-of-two octave of [size-min, size-max] equally likely "        \
+      "power-law: each whole power-of-two octave of [size-min, size-max] equally likely, " \
+      "a partial top octave in proportion to its width on a log scale "                    \
       "(density ~ 1/size, small sizes dominate by count)" },                               \
     { "size-min", MH_PARAM_INT, min, 1, 1 << 26, NULL, "smallest block size in bytes" },   \
     { "size-max", MH_PARAM_INT, max, 1, 1 << 26, NULL, "largest block size in bytes" }
@@ -81,8 +85,9 @@ static inline size_t wl_size_next(const wl_sizes *s, mh_thread *t)
     uint64_t r = mh_rand(t);
     if (s->kind == WL_SIZE_UNIFORM)
         return s->min + r % (s->max - s->min + 1);
-    /* One draw serves both choices: the low bits pick the octave, the high bits the size in it. */
-    unsigned k = (unsigned)(r & 0xffffffffu) % s->octaves;
+    /* One draw serves both choices: the low bits pick the octave by weight, the high bits
+       the size in it. */
+    unsigned k = (unsigned)(((r & 0xffffffffu) * s->weight) >> 32) >> 16;
     size_t lo = s->min << k;
     size_t hi = (lo << 1) - 1;
     if (hi > s->max)
