@@ -38,7 +38,8 @@ USAGE
 # ---- the config ----------------------------------------------------------
 
 ALLOCS=() THREADS=() CASE_NAMES=() CASE_WORKLOADS=() CASE_ARGS=() CASE_THREADS=() CASE_REPS=()
-REPS=3 WARMUP=1 PLACEMENT=compact TIMEOUT=60
+CASE_PLACEMENT=()
+REPS=3 WARMUP=1 PLACEMENT=compact TIMEOUT=60 LAT_EVERY=64
 
 cpus() { nproc; }
 
@@ -77,7 +78,7 @@ add_cases() {
             [ "$c" != "$label" ] || die "two workload lines make the same case '$label'; put the values in one line as a sweep (--k=a,b)"
         done
         CASE_NAMES+=("$label") CASE_WORKLOADS+=("$workload") CASE_ARGS+=("${FIXED_ARGS[*]}")
-        CASE_THREADS+=("$LINE_THREADS") CASE_REPS+=("$LINE_REPS")
+        CASE_THREADS+=("$LINE_THREADS") CASE_REPS+=("$LINE_REPS") CASE_PLACEMENT+=("$LINE_PLACEMENT")
         return 0
     fi
     local arg="$1"; shift
@@ -130,19 +131,24 @@ parse_config() {
             read -r -a words <<<"${BASH_REMATCH[2]}"
             LINE_THREADS=""     # "": the global threads line, resolved below
             LINE_REPS=""        # "": the global repetitions line, likewise
+            LINE_PLACEMENT=""   # "": the global placement line, likewise
             for a in "${words[@]}"; do
                 if [[ "$a" == threads=* ]]; then
                     LINE_THREADS="${a#threads=}"
                     LINE_THREADS="${LINE_THREADS//,/ }"
                     expand_threads $LINE_THREADS >/dev/null ||
                         die "$file:$lineno: '$a' must list numbers, N or kN separated by commas, at most $MAX_THREADS threads"
+                elif [[ "$a" == placement=* ]]; then
+                    LINE_PLACEMENT="${a#placement=}"
+                    check_placement "$LINE_PLACEMENT" ||
+                        die "$file:$lineno: '$a' must be none, compact, scatter, split or a list of CPUs this process may run on"
                 elif [[ "$a" == repetitions=* ]]; then
                     LINE_REPS="${a#repetitions=}"
                     [[ "$LINE_REPS" =~ ^[1-9][0-9]{0,3}$ ]] ||
                         die "$file:$lineno: '$a' must be a whole number from 1 to 9999"
                 else
                     [[ "$a" =~ ^--[a-z0-9-]+=[^|[:space:]]+$ ]] ||
-                        die "$file:$lineno: workload argument '$a' is not --name=value, threads=LIST or repetitions=N (a comma list sweeps, no '|')"
+                        die "$file:$lineno: workload argument '$a' is not --name=value, threads=LIST, repetitions=N or placement=P (a comma list sweeps, no '|')"
                     args+=("$a")
                 fi
             done
@@ -150,7 +156,7 @@ parse_config() {
             add_cases "$wl" "$wl" "${args[@]}"
             continue
         fi
-        [[ "$line" =~ ^([a-z]+)[[:space:]]*=[[:space:]]*(.*)$ ]] ||
+        [[ "$line" =~ ^([a-z_]+)[[:space:]]*=[[:space:]]*(.*)$ ]] ||
             die "$file:$lineno: '$line' is neither 'key = value' nor 'workload NAME --param=value ...'"
         key="${BASH_REMATCH[1]}" value="${BASH_REMATCH[2]}"
         case "$key" in
@@ -160,7 +166,8 @@ parse_config() {
             warmup) [[ "$value" =~ ^[01]$ ]] || die "$file:$lineno: warmup must be 0 or 1"; WARMUP=$value ;;
             placement) check_placement "$value" || die "$file:$lineno: placement '$value' must be none, compact, scatter, split or a list of CPUs this process may run on, like 0,2-3"; PLACEMENT=$value ;;
             timeout) [[ "$value" =~ ^[1-9][0-9]{0,5}$ ]] || die "$file:$lineno: timeout must be whole seconds"; TIMEOUT=$value ;;
-            *) die "$file:$lineno: unknown key '$key' (allocators, threads, repetitions, warmup, placement, timeout, workload)" ;;
+            lat_every) [[ "$value" =~ ^[0-9]{1,9}$ ]] || die "$file:$lineno: lat_every must be a whole number (0: no latency samples)"; LAT_EVERY=$((10#$value)) ;;
+            *) die "$file:$lineno: unknown key '$key' (allocators, threads, repetitions, warmup, placement, timeout, lat_every, workload)" ;;
         esac
     done <"$file"
     [ ${#CASE_NAMES[@]} -gt 0 ] || die "$file: no 'workload NAME ...' line; add at least one"
@@ -171,6 +178,7 @@ parse_config() {
     for i in "${!CASE_THREADS[@]}"; do
         CASE_THREADS[$i]="$(expand_threads ${CASE_THREADS[$i]:-$threads_line})"
         CASE_REPS[$i]="${CASE_REPS[$i]:-$REPS}"
+        CASE_PLACEMENT[$i]="${CASE_PLACEMENT[$i]:-$PLACEMENT}"
     done
     resolve_allocators $allocs_line
 }
@@ -252,7 +260,8 @@ run_one() {
     # --foreground keeps the run in the matrix's process group, so that Ctrl-C or a kill
     # of the group stops it too instead of leaving it to append a record after the matrix.
     { timeout --foreground -k 5 "$TIMEOUT" "$MHBENCH" run "${CASE_WORKLOADS[$case_i]}" --allocator "$alloc" \
-        --threads "$threads" --placement "$PLACEMENT" --out "$records" --run-id "$RUN_ID" \
+        --threads "$threads" --placement "${CASE_PLACEMENT[$case_i]}" --lat-every "$LAT_EVERY" \
+        --out "$records" --run-id "$RUN_ID" \
         --cell "$cell" --rep "$rep" "${warm[@]}" "${args[@]}" >/dev/null; } 2>"$err" || rc=$?
     after=$(wc -l <"$records")
     [ "$rc" -eq 0 ] && [ "$after" -gt "$before" ] && return 0

@@ -116,7 +116,17 @@ static void cell_name(const target_cell *t, const char *alloc, char *buf, size_t
 
 typedef double (*run_value)(const mr_run *r);
 
-static double duration_of(const mr_run *r) { return mh_json_num_or(mh_json_get(r->rec, "duration_s"), NAN); }
+/* Growth storm's time: its waves' (extra.wave_ms), not duration_s, which adds the
+   holds between waves and the RSS reads, the same for every allocator, pulling the
+   ratio towards 1. Records without wave_ms: duration_s. */
+static double growth_time_of(const mr_run *r)
+{
+    const mh_jv *w = mh_json_path(r->rec, "extra.wave_ms");
+    if (!w || w->type != MH_JARR || !w->len) return mh_json_num_or(mh_json_get(r->rec, "duration_s"), NAN);
+    double ms = 0;
+    for (size_t i = 0; i < w->len; i++) ms += mh_json_num_or(&w->items[i], NAN);
+    return ms / 1000;
+}
 
 /* RSS 1 s after the last free as a share of the same run's peak RSS. Records
  * without rss_after_free_t_ms come from a growth-storm that took its last
@@ -153,7 +163,7 @@ static double group_median(const mr_group *g, run_value f)
 typedef double (*group_value)(const mr_group *g);
 static double thr_of(const mr_group *g) { return g->s.median; }
 static double rss_of(const mr_group *g) { return g->rss_median_kib; }
-static double time_of(const mr_group *g) { return group_median(g, duration_of); }
+static double time_of(const mr_group *g) { return group_median(g, growth_time_of); }
 
 static const mr_group *best_peer(const mr_set *set, const target_cell *t, group_value f, bool lower, int *peer)
 {
@@ -179,19 +189,38 @@ static void note_missing(missing *m, const char *what)
         m->len += (size_t)snprintf(m->text + m->len, sizeof m->text - m->len, "%s%s", m->len ? "; " : "", what);
 }
 
+/* The issue's rule: medians of at least MIN_REPS repetitions each, side by side in one
+   run (one run_id on both sides). NULL when a and b qualify, else why not. */
+#define MIN_REPS 5
+static const char *not_comparable(const mr_group *a, const mr_group *b)
+{
+    if (a->n < MIN_REPS || b->n < MIN_REPS) return "cannot tell: under 5 repetitions";
+    const char *run = mh_json_str_or(mh_json_get(a->runs[0]->rec, "run_id"), NULL);
+    const mr_group *g[2] = { a, b };
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < g[k]->n; i++) {
+            const char *r = mh_json_str_or(mh_json_get(g[k]->runs[i]->rec, "run_id"), NULL);
+            if (!run || !r || strcmp(run, r) != 0) return "cannot tell: not side by side in one run";
+        }
+    return NULL;
+}
+
 /* "met (+13%)" or "not met: 12% short" for a higher-is-better ratio against its goal;
-   `noise`: the two medians' confidence intervals overlap, so the run cannot tell. */
-static void verdict_at_least(double r, double goal, bool noise, char *buf, size_t len)
+   `noise`: the two medians' confidence intervals overlap, so the run cannot tell; `why`:
+   the data do not meet the rule (not_comparable), which no ratio can make up for. */
+static void verdict_at_least(double r, double goal, bool noise, const char *why, char *buf, size_t len)
 {
     const char *tail = noise ? ", within noise" : "";
-    if (r >= goal) snprintf(buf, len, "met (%+.0f%%%s)", (r / goal - 1) * 100, tail);
+    if (why) snprintf(buf, len, "NOT met: %s", why);
+    else if (r >= goal) snprintf(buf, len, "met (%+.0f%%%s)", (r / goal - 1) * 100, tail);
     else snprintf(buf, len, "NOT met: %.0f%% short%s", (1 - r / goal) * 100, tail);
 }
 
 /* For a lower-is-better value against its limit. */
-static void verdict_at_most(double v, double limit, char *buf, size_t len)
+static void verdict_at_most(double v, double limit, const char *why, char *buf, size_t len)
 {
-    if (v <= limit) snprintf(buf, len, "met (%.0f%% under)", (1 - v / limit) * 100);
+    if (why) snprintf(buf, len, "NOT met: %s", why);
+    else if (v <= limit) snprintf(buf, len, "met (%.0f%% under)", (1 - v / limit) * 100);
     else snprintf(buf, len, "NOT met: %.0f%% over", (v / limit - 1) * 100);
 }
 
@@ -232,7 +261,7 @@ static void throughput_row(doc *d, const mr_set *set, missing *m, const target_c
     if (!both_groups(d, set, m, t, &THROUGHPUT, thr_of, false, &mh, &best, &peer)) return;
     double r = mh->s.median / best->s.median;
     char row[1024], verdict[64];
-    verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), verdict, sizeof verdict);
+    verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), not_comparable(mh, best), verdict, sizeof verdict);
     snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d run%s)\t%s %.3f Mops/s (%d run%s)\t%.2f\t>= 1.0\t%s",
              t->label, t->threads, mh->s.median / 1e6, mh->n, mh->n == 1 ? "" : "s", peers[peer],
              best->s.median / 1e6, best->n, best->n == 1 ? "" : "s", r, verdict);
@@ -248,14 +277,14 @@ static void growth_rows(doc *d, const mr_set *set, missing *m)
     char row[1024], verdict[64];
     if (both_groups(d, set, m, t, &GROWTH_TIME, time_of, true, &mh, &best, &peer)) {
         double r = time_of(mh) / time_of(best);
-        verdict_at_most(r, 1.0, verdict, sizeof verdict);
+        verdict_at_most(r, 1.0, not_comparable(mh, best), verdict, sizeof verdict);
         snprintf(row, sizeof row, "%s: time\t%d\t%.3f s\t%s %.3f s\t%.2f x best\t<= 1.0 x best\t%s", t->label,
                  t->threads, time_of(mh), peers[peer], time_of(best), r, verdict);
         doc_row(d, row, false);
     }
     if (both_groups(d, set, m, t, &GROWTH_RSS, rss_of, true, &mh, &best, &peer)) {
         double r = mh->rss_median_kib / best->rss_median_kib;
-        verdict_at_most(r, 1.0, verdict, sizeof verdict);
+        verdict_at_most(r, 1.0, not_comparable(mh, best), verdict, sizeof verdict);
         snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%.2f x best\t<= 1.0 x best\t%s",
                  t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, r, verdict);
         doc_row(d, row, false);
@@ -270,7 +299,7 @@ static void growth_rows(doc *d, const mr_set *set, missing *m)
         snprintf(row, sizeof row, "%s: RSS 1 s after the last free\t%d\tn/a\t-\tn/a\t<= 10%% of peak\tmissing: %s",
                  t->label, t->threads, mh ? "rss_1s_after_free_kib timed from the last free" : name);
     } else {
-        verdict_at_most(share, 0.10, verdict, sizeof verdict);
+        verdict_at_most(share, 0.10, not_comparable(mh, mh), verdict, sizeof verdict);
         snprintf(row, sizeof row, "%s: RSS 1 s after the last free\t%d\t%.1f%% of peak\t-\t%.1f%%\t<= 10%% of peak\t%s",
                  t->label, t->threads, share * 100, share * 100, verdict);
     }
@@ -284,7 +313,7 @@ static void classic_rss_row(doc *d, const mr_set *set, missing *m, const target_
     if (!both_groups(d, set, m, t, &CLASSIC_RSS, rss_of, true, &mh, &best, &peer)) return;
     double r = mh->rss_median_kib / best->rss_median_kib;
     char row[1024], verdict[64];
-    verdict_at_most(r, 1.2, verdict, sizeof verdict);
+    verdict_at_most(r, 1.2, not_comparable(mh, best), verdict, sizeof verdict);
     snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%.2f x best\t<= 1.2 x best\t%s",
              t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, r, verdict);
     doc_row(d, row, false);
@@ -293,8 +322,9 @@ static void classic_rss_row(doc *d, const mr_set *set, missing *m, const target_
 /* The pair microbenchmark over every small size: the worst size decides. */
 static void pair_row(doc *d, const mr_set *set, missing *m)
 {
-    int sizes = 0, met = 0, behind = 0, worst_size = 0, peer = 0;
+    int sizes = 0, met = 0, behind = 0, worst_size = 0, peer = 0, absent = 0;
     bool worst_noise = false;
+    const char *why = NULL;
     double worst = INFINITY, logsum = 0;
     for (int ci = 0; ci < set->ncases; ci++) {
         const char *c = set->cases[ci];
@@ -307,8 +337,10 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
             char what[128];
             snprintf(what, sizeof what, "%s | 1 | %s", c, g ? "tcmalloc, jemalloc or mimalloc" : "multiheap");
             note_missing(m, what);
+            absent++;
             continue;
         }
+        if (!why) why = not_comparable(g, best);
         double r = g->s.median / best->s.median;
         bool noise = mr_ci_overlap(&g->s, &best->s);
         sizes++, met += r >= 1.0, behind += r < 1.0 && !noise, logsum += log(r);
@@ -320,7 +352,9 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
         snprintf(row, sizeof row, "malloc+free pair, every small class\t1\tn/a\tn/a\tn/a\t>= 1.0\tmissing: "
                                   PAIR_PREFIX "S records");
     } else {
-        verdict_at_least(worst, 1.0, worst_noise, verdict, sizeof verdict);
+        char missing_sizes[64];
+        snprintf(missing_sizes, sizeof missing_sizes, "%d size%s missing", absent, absent == 1 ? "" : "s");
+        verdict_at_least(worst, 1.0, worst_noise, absent ? missing_sizes : why, verdict, sizeof verdict);
         snprintf(row, sizeof row, "malloc+free pair, every small class (%d sizes <= %d B)\t1\t%d of %d sizes >= 1.0, "
                  "%d behind clear of noise\tper size\tworst %.2f (size %d), geomean %.2f\t>= 1.0 each\t%s", sizes,
                  MH_SMALL_MAX_BYTES, met, sizes, behind, worst, worst_size, exp(logsum / sizes), verdict);

@@ -322,7 +322,18 @@ static void section_details(doc *d, const mr_set *set)
     doc_table_end(d);
 }
 
-/* Geometric mean over every case x threads both allocators ran, of a's median / other's. */
+/* Did every allocator of the set run case ci at thread count ti successfully? */
+static bool all_ran(const mr_set *set, int ci, int ti)
+{
+    for (int a = 0; a < set->nallocs; a++) {
+        const mr_group *g = mr_group_at(set, ci, ti, a);
+        if (!g || !g->n) return false;
+    }
+    return true;
+}
+
+/* Geometric mean of a's median / other's over the cells every allocator ran: one that
+   fails its weak cells must not be averaged over its strong ones alone. */
 static double geomean_ratio(const mr_set *set, int a, int other, int *count)
 {
     double logsum = 0;
@@ -330,7 +341,7 @@ static double geomean_ratio(const mr_set *set, int a, int other, int *count)
     if (other < 0) return NAN;
     for (int i = 0; i < set->ngroups; i++) {
         const mr_group *g = &set->groups[i];
-        if (g->ai != a) continue;
+        if (g->ai != a || !all_ran(set, g->ci, g->ti)) continue;
         double r = ratio_to(set, g, other);
         if (isfinite(r) && r > 0) logsum += log(r), (*count)++;
     }
@@ -341,9 +352,10 @@ static void section_geomeans(doc *d, const mr_set *set)
 {
     int glibc = mr_alloc_index(set, "glibc"), tc = mr_alloc_index(set, "tcmalloc");
     doc_heading(d, 2, "Geometric means");
-    doc_para(d, "Geometric mean, over every workload case and thread count, of the allocator's median "
-                "throughput divided by glibc's and by tcmalloc's (above 1: faster). Wins count the cells "
-                "where the allocator had the highest median, and how many of those were clear of noise.");
+    doc_para(d, "Geometric mean, over every workload case and thread count that all the allocators ran "
+                "(a cell with no successful run of one of them is left out for all), of the allocator's "
+                "median throughput divided by glibc's and by tcmalloc's (above 1: faster). Wins count the "
+                "cells where the allocator had the highest median, and how many of those were clear of noise.");
     doc_table_begin(d, "allocator\tgeomean x glibc\tgeomean x tcmalloc\tcells\twins\tclear wins");
     for (int a = 0; a < set->nallocs; a++) {
         int n1, n2, wins = 0, clear = 0;

@@ -33,6 +33,10 @@ write placement_word "allocators = glibc" "placement = bogus" "workload thread-l
 expect_refusal "placement 'bogus'" "$MATRIX" --config "$dir/placement_word.conf" --out "$dir/run11"
 write placement_cpu "allocators = glibc" "placement = 4095" "workload thread-local-churn"
 expect_refusal "placement '4095'" "$MATRIX" --config "$dir/placement_cpu.conf" --out "$dir/run12"
+write line_placement "allocators = glibc" "workload thread-local-churn placement=sideways"
+expect_refusal "placement=sideways" "$MATRIX" --config "$dir/line_placement.conf" --out "$dir/run16"
+write lat_every "allocators = glibc" "lat_every = often" "workload thread-local-churn"
+expect_refusal "lat_every" "$MATRIX" --config "$dir/lat_every.conf" --out "$dir/run17"
 write reps_huge "allocators = glibc" "repetitions = 99999999999999999999999" "workload thread-local-churn"
 expect_refusal "repetitions" "$MATRIX" --config "$dir/reps_huge.conf" --out "$dir/run13" --dry-run
 write missing_lib "allocators = glibc x=$dir/nonexistent.so" "workload thread-local-churn"
@@ -41,7 +45,7 @@ write marker "allocators = glibc x=glibc+MH_PRELOADED=1" "workload thread-local-
 expect_refusal "driver's own variable" "$MATRIX" --config "$dir/marker.conf" --out "$dir/run15"
 write good "allocators = glibc" "workload thread-local-churn --ops=1000"
 expect_refusal "give a writable --out" "$MATRIX" --config "$dir/good.conf" --out /proc/multiheap-run
-for i in $(seq 1 15); do
+for i in $(seq 1 17); do
     [ ! -e "$dir/run$i" ] || fail "a refused config left a run directory behind (run$i)"
 done
 expect_refusal "unknown allocator 'nosuch'" "$ROOT/runners/micro.sh" --allocators glibc,nosuch --out "$dir/micro"

@@ -14,7 +14,8 @@ warmup = 0
 timeout = 3
 workload threadtest --size=0
 workload growth-storm --waves=1 --wave-mib=1 --hold-ms=20000 --settle-ms=0
-workload cross-core-free --remote=0 --batches=100
+lat_every = 0
+workload cross-core-free --remote=0 --batches=100 placement=0
 CONF
 MALLOC_CONF=junk "$MATRIX" --config "$conf" --out "$dir" >/dev/null 2>"$WORK/failing.err" ||
     fail "the matrix itself failed: $(tail -n3 "$WORK/failing.err")"
@@ -30,6 +31,10 @@ line 'threadtest|1|glibc' | grep -q '"status":"failed","error":"mhbench exited w
     fail "the refused parameter is not a failed record with the driver's stderr: $(line 'threadtest|1|glibc')"
 line 'growth-storm|1|glibc' | grep -q '"status":"failed","error":"timed out after 3s' ||
     fail "the hanging cell is not a failed record saying it timed out: $(line 'growth-storm|1|glibc')"
+line 'cross-core-free|1|glibc' | grep -q '"placement":{"policy":"0"' ||
+    fail "the line's placement=0 did not reach the run: $(line 'cross-core-free|1|glibc' | grep -o '"placement":{[^}]*')"
+line 'cross-core-free|1|glibc' | grep -q '"malloc":{"count":0,' ||
+    fail "lat_every = 0 still sampled latencies: $(line 'cross-core-free|1|glibc' | grep -o '"malloc":{[^}]*')"
 line 'cross-core-free|1|glibc' | grep -q '"inherited_env":{}' ||
     fail "MALLOC_CONF reached the run: $(line 'cross-core-free|1|glibc')"
 line 'cross-core-free|1|atexit' | grep -q '"status":"failed".*killed by signal 6 (SIGABRT) after writing its record' ||
