@@ -43,6 +43,7 @@ struct mh_memory {
     bool hwm_reset;                        /* mh_peak_rss_reset() at the start; if not, */
     char hwm_why[160];                     /* why */
     uint64_t hwm_kib;                      /* VmHWM at the end; 0: not read */
+    int64_t file_rss_kib;                  /* RssFile + RssShmem at the end; -1: not read */
 };
 
 bool mh_peak_rss_reset(char *why, size_t len)
@@ -68,6 +69,22 @@ bool mh_status_rss(uint64_t *peak_kib, uint64_t *now_kib)
         found += sscanf(line, "VmHWM: %" SCNu64, peak_kib) + sscanf(line, "VmRSS: %" SCNu64, now_kib);
     fclose(f);
     return found == 2;
+}
+
+/* The resident pages that are no allocator's: the binary, the libraries, shared memory
+   (RssFile + RssShmem); -1 where the kernel does not say (before 4.5). */
+static int64_t file_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    uint64_t file = 0, shmem = 0;
+    int found = 0;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        found += sscanf(line, "RssFile: %" SCNu64, &file) + sscanf(line, "RssShmem: %" SCNu64, &shmem);
+    fclose(f);
+    return found == 2 ? (int64_t)(file + shmem) : -1;
 }
 
 uint64_t mh_rss_kib(void)
@@ -167,6 +184,7 @@ void mh_memory_stop(mh_memory *m)
     pthread_join(m->tid, NULL);
     take_sample(m);
     m->end_rss_kib = m->n ? m->s[m->n - 1].rss_kib : 0;
+    m->file_rss_kib = file_rss_kib();
     uint64_t hwm, now;
     if (m->hwm_reset && mh_status_rss(&hwm, &now))
         m->hwm_kib = hwm;
@@ -199,6 +217,12 @@ void mh_memory_write(const mh_memory *m, mh_jw *w)
     mh_jw_str(w, "peak_rss_reason", m->hwm_kib ? NULL : m->hwm_why);
     mh_jw_int(w, "sampled_peak_rss_kib", (long long)m->peak_rss_kib);
     mh_jw_int(w, "end_rss_kib", (long long)m->end_rss_kib);
+    /* in every RSS figure, allocator or not: what the report takes off to compare the
+       allocators' own memory */
+    if (m->file_rss_kib >= 0)
+        mh_jw_int(w, "file_rss_kib", m->file_rss_kib);
+    else
+        mh_jw_null(w, "file_rss_kib");
     mh_jw_int(w, "peak_live_kib", m->peak_live_bytes / 1024);
     /* RSS per live byte: fragmentation plus the allocator's caches; undefined without live
        bytes. Both peaks are samples, so that a short peak of one is not set against the

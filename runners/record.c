@@ -316,6 +316,8 @@ static void check_memory(vctx *v, const mh_jv *rec)
     need(v, rec, "memory.sample_interval_ms", MH_JNUM);
     need(v, rec, "memory.peak_rss_kib", MH_JNUM);
     need(v, rec, "memory.end_rss_kib", MH_JNUM);
+    if (mh_json_path(rec, "memory.file_rss_kib"))
+        need_num_or_null(v, rec, "memory.file_rss_kib");
     need(v, rec, "memory.peak_live_kib", MH_JNUM);
     need_num_or_null(v, rec, "memory.rss_over_live");
     /* Where the peak's source is recorded (not in older records): a known source, and a

@@ -160,6 +160,13 @@ sed '/"name": "tcmalloc"/s/"run_id": "synthetic"/"run_id": "another"/' "$dir/rec
 grep -q '^| xmalloc-style asymmetric | 2 | .* | NOT met: cannot tell: not side by side in one run |' "$dir/apart/report.md" ||
     fail "peers from another run got a verdict: $(grep '^| xmalloc-style' "$dir/apart/report.md")"
 
+# With the file-backed pages recorded, the RSS rows give the ratio without them too.
+mkdir -p "$dir/filepages"
+sed 's/"end_rss_kib": \([0-9.]*\)}/"end_rss_kib": \1, "file_rss_kib": 4000}/' "$dir/records.jsonl" >"$dir/filepages/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$dir/filepages" >/dev/null
+grep -q '^| classic analog larson: peak RSS | 2 | .* x best ([0-9.]* without file pages) |' "$dir/filepages/report.md" ||
+    fail "the RSS rows lack the ratio without file pages: $(grep '^| classic analog larson' "$dir/filepages/report.md")"
+
 # A set without multiheap or its variants gets neither section.
 grep -Ev '"allocator": \{"name": "(multiheap|mh-)' "$dir/records.jsonl" >"$dir/peers.jsonl"
 mkdir -p "$dir/peers" && mv "$dir/peers.jsonl" "$dir/peers/records.jsonl"
