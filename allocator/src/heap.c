@@ -399,7 +399,10 @@ void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src) {
     for (size_t i = 0, end; i < n; i = end) {
         unsigned owner = owner_of(objs[i]);
         end = owner_run_end(objs, i, n, owner, grouped);
-        bool remote = owner != mine && !drain;
+        /* A drain (the purger, pinned to a quiet CPU) counts too: the program freed
+           these objects on that CPU, and a cache that never fills would otherwise hide
+           every remote free it took. */
+        bool remote = owner != mine;
         if (remote) {
             mh_remote_matrix_ensure();
             mh_count_remote_free(owner, cpu, end - i);

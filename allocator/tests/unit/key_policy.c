@@ -34,12 +34,12 @@ static thread_result run_thread(void) {
     return r;
 }
 
-/* Runs the calling thread on one CPU of its affinity set; false if there is no such CPU. */
-static bool pin_to(int nth) {
-    cpu_set_t set;
-    CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
+/* Runs the calling thread on the nth CPU of set; false if there is no such CPU. (Of the
+   set the thread started with: after a first pin its own affinity holds one CPU, and a
+   second pin to its second CPU never ran.) */
+static bool pin_to(const cpu_set_t *set, int nth) {
     for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++) {
-        if (!CPU_ISSET(cpu, &set) || seen++ != nth) continue;
+        if (!CPU_ISSET(cpu, set) || seen++ != nth) continue;
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(cpu, &one);
@@ -55,16 +55,19 @@ static void test_cpu(void) {
     CHECK(s.ncpus >= (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
     cpu_set_t all;
     CHECK(sched_getaffinity(0, sizeof all, &all) == 0);
-    CHECK(pin_to(0));
+    CHECK(pin_to(&all, 0));
     char *p = malloc(100);
     unsigned owner = heap_index();
     CHECK(owner == (unsigned)sched_getcpu() && mh_page_of(p)->heap == owner);
-    if (pin_to(1)) {   /* a second CPU: the free there is remote, counted in the matrix */
+    if (pin_to(&all, 1)) {   /* a second CPU: the free there is remote, counted in the matrix */
         int cpu = sched_getcpu();
         CHECK(heap_index() == (unsigned)cpu && (unsigned)cpu != owner);
+        mh_cache_drain_current();   /* remote frees of objects cached before, counted now */
         uint64_t cell = mh_remote_frees((unsigned)cpu, owner);
         uint64_t remote = heap_stats_now(owner).remote_frees;
         free(p);
+        /* the front cache counts a remote free when it flushes the object to its owner */
+        mh_cache_drain_current();
         CHECK(mh_remote_frees((unsigned)cpu, owner) == cell + 1);
         CHECK(heap_stats_now(owner).remote_frees == remote + 1);
     } else {
