@@ -136,9 +136,6 @@ bool mh_os_release(void *p, size_t bytes) {
     return ok;
 }
 
-/* The pages are recorded only after madvise: once in the table, growth may take and
-   format them. A table that fills up meanwhile leaves the run unrecorded: zeroed,
-   mapped, costing address space only. */
 bool mh_os_purge_room(void) {
     mh_lock_acquire(&purged.lock);
     bool room = purged.n < MH_PURGED_RUNS;
@@ -146,6 +143,9 @@ bool mh_os_purge_room(void) {
     return room;
 }
 
+/* The pages are recorded only after madvise: once in the table, growth may take and
+   format them. A table that fills up meanwhile leaves the run unrecorded: zeroed,
+   mapped, costing address space only. */
 bool mh_os_purge_pages(char *p, size_t npages) {
     if (!mh_os_purge_room()) return false;
     if (!mh_os_release(p, npages * MH_PAGE_SIZE)) return false;

@@ -126,11 +126,11 @@ size_t mh_page_free_slots(mh_page *pg, void *const *objs, size_t n) {
     unsigned cls = pg->cls, w = UINT_MAX, lowest = pg->hint;
     uint64_t clear = 0;   /* bits of word w freed so far, not yet stored */
     size_t i = 0;
+    if (MH_UNLIKELY(pg->releasing)) check_not_releasing(pg, objs, n);
     while (i < n && (uintptr_t)objs[i] - start < unit) {
         if (!mh_is_object_start1(objs[i], cls + 1))
             mh_fatal("free of an interior pointer (not the start of an object)", objs[i]);
         unsigned slot = mh_slot_of(objs[i], cls);
-        if (MH_UNLIKELY(pg->releasing)) check_not_releasing(pg, objs + i, n - i);
         if (slot / 64 != w) {
             if (clear) pg->bitmap[w] &= ~clear;
             w = slot / 64;
