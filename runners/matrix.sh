@@ -246,6 +246,12 @@ fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 # decimal point), else whole seconds.
 now_ms() { local us="${EPOCHREALTIME//[!0-9]/}"; echo $(( ${us:-$((SECONDS * 1000000))} / 1000 )); }
 
+# A run killed while writing leaves a torn last line: what comes next starts its own.
+end_torn_line() {
+    [ -s "$1" ] && [ "$(tail -c1 "$1" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$1"
+    return 0
+}
+
 # One run; its record (or, when the driver died, one written for it) is appended.
 run_one() {
     local cell="$1" case_i="$2" threads="$3" alloc="$4" rep="$5" kind="$6"
@@ -253,8 +259,7 @@ run_one() {
     local before after rc=0 args=() warm=()
     read -r -a args <<<"${CASE_ARGS[$case_i]}"
     [ "$kind" = warmup ] && warm=(--warmup)
-    # A run killed while writing leaves a torn last line: start the next on its own line.
-    [ -s "$records" ] && [ "$(tail -c1 "$records" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$records"
+    end_torn_line "$records"
     before=$(wc -l <"$records")
     # The braces send bash's own "Segmentation fault" line to the log, not the terminal.
     # --foreground keeps the run in the matrix's process group, so that Ctrl-C or a kill
@@ -283,6 +288,7 @@ run_one() {
         { echo "--- the record it wrote:"; tail -n +"$((before + 1))" "$records"; } >>"$log"
         head -n "$before" "$records" >"$records.tmp" && mv "$records.tmp" "$records"
     fi
+    end_torn_line "$records"   # the driver may have died while writing
     "$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
         --workload "${CASE_WORKLOADS[$case_i]}" --params "${CASE_ARGS[$case_i]}" --allocator "$alloc" \
         --threads "$threads" --reason "$reason" --error-file "$err" >>"$records"

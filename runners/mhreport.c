@@ -567,9 +567,11 @@ static int report_main(int argc, char **argv)
     int rc = write_csv(&set, csv);
     if (rc == 0) rc = write_env(&set, o.out_dir);
     mr_plotlist plots = { .n = 0 };
+    /* Without gnuplot a report would replace one that has plots: the last report stays.
+       A plot that fails leaves only itself out. */
+    if (rc == 0 && !o.no_plots && !mr_gnuplot_found()) rc = 2;
     int plot_rc = rc == 0 && !o.no_plots ? mr_make_plots(&set, &o, &plots) : 0;
-    /* Without its plots a report would replace one that has them: the last report stays. */
-    if (rc == 0 && plot_rc == 0) rc = mr_write_reports(&set, &o, &plots);
+    if (rc == 0) rc = mr_write_reports(&set, &o, &plots);
     mr_free(&set);
     return rc ? rc : plot_rc;
 }

@@ -392,6 +392,14 @@ static void drop_arg(int *argc, char **argv, int i) {
     (*argc)--;
 }
 
+/* Appends line to buf (used bytes off) after a newline, if it fits whole; the new off. */
+static size_t append_line(char *buf, size_t size, size_t off, const char *line) {
+    size_t need = strlen(line) + (off ? 1 : 0);
+    if (strchr(line, '\n') || off + need >= size) return off;
+    snprintf(buf + off, size - off, "%s%s", off ? "\n" : "", line);
+    return off + need;
+}
+
 /* Puts what mh_preload_verify found into the JSON context, for the converter. */
 static void add_allocator_context(const mh_allocator *a, const mh_served *s) {
     char small_max[16];
@@ -405,15 +413,14 @@ static void add_allocator_context(const mh_allocator *a, const mh_served *s) {
     gb_add_context("mh.options", s->options);
     gb_add_context("mh.options_reason", s->options_reason);
     gb_add_context("mh.small_max", small_max);
-    /* the spec's variables and the inherited tuning ones, a NAME=VALUE a line */
-    char vars[1024] = "", inherited[1024] = "";
+    /* the spec's variables and the inherited tuning ones, a NAME=VALUE a line; one that
+       does not fit whole is left out, not cut */
+    char vars[4096] = "", inherited[4096] = "";
     size_t off = 0;
-    for (int i = 0; i < a->nenv && off < sizeof vars; i++)
-        off += (size_t)snprintf(vars + off, sizeof vars - off, "%s%s", off ? "\n" : "", a->env[i]);
+    for (int i = 0; i < a->nenv; i++) off = append_line(vars, sizeof vars, off, a->env[i]);
     off = 0;
     char *const *it = NULL;
-    for (const char *e; off < sizeof inherited && (e = mh_inherited_tuning_next(a, &it));)
-        off += (size_t)snprintf(inherited + off, sizeof inherited - off, "%s%s", off ? "\n" : "", e);
+    for (const char *e; (e = mh_inherited_tuning_next(a, &it));) off = append_line(inherited, sizeof inherited, off, e);
     gb_add_context("mh.env", vars);
     gb_add_context("mh.inherited_env", inherited);
     char now[32];

@@ -101,6 +101,8 @@ typedef struct mr_plotlist {
 } mr_plotlist;
 
 /* 0 ok; 2 gnuplot missing or failing (message printed). */
+/* Is gnuplot there? If not, false after one line saying what to do. */
+bool mr_gnuplot_found(void);
 int  mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made);
 int  mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots);
 int  mr_compare_main(int argc, char **argv);

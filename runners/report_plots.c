@@ -384,17 +384,20 @@ static int plot_mhstats(plot_ctx *p)
     return run_script(p, "mhstats", "multiheap statistics", vars);
 }
 
-int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
+bool mr_gnuplot_found(void)
 {
     const char *gnuplot = getenv("MH_GNUPLOT") ? getenv("MH_GNUPLOT") : "gnuplot";
     char probe[1024];
     snprintf(probe, sizeof probe, "command -v '%s' >/dev/null 2>&1", gnuplot);
-    if (system(probe) != 0) {
-        fprintf(stderr, "mhreport: gnuplot not found; install it (./run.sh setup, or apt-get install "
-                        "gnuplot-nox) and run ./run.sh report again, or report with --no-plots (the CSV is "
-                        "written, the records and any earlier report are kept)\n");
-        return 2;
-    }
+    if (system(probe) == 0) return true;
+    fprintf(stderr, "mhreport: gnuplot not found; install it (./run.sh setup, or apt-get install "
+                    "gnuplot-nox) and run ./run.sh report again, or report with --no-plots (the CSV is "
+                    "written, the records and any earlier report are kept)\n");
+    return false;
+}
+
+int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
+{
     plot_ctx p = { .set = set, .o = o, .made = made };
     snprintf(p.out, sizeof p.out, "%s/plots", o->out_dir);
     snprintf(p.data, sizeof p.data, "%s/plots/data", o->out_dir);

@@ -58,9 +58,11 @@ bool wl_sizes_from_params(wl_sizes *s, const mh_run *run, const char *workload)
     while ((s->min << s->octaves) <= s->max)
         s->octaves++;
     /* the top octave [min << (octaves - 1), max] weighs log2((max + 1) / its start) */
-    double top = log2(((double)s->max + 1) / (double)(s->min << (s->octaves - 1)));
-    uint32_t top_weight = (uint32_t)(top * 65536 + 0.5);
-    s->weight = (s->octaves - 1) * 65536u + (top_weight ? top_weight : 1);
+    if (s->kind == WL_SIZE_POWER_LAW && s->min <= s->max) {
+        double top = log2(((double)s->max + 1) / (double)(s->min << (s->octaves - 1)));
+        uint32_t top_weight = (uint32_t)(top * 65536 + 0.5);
+        s->weight = (s->octaves - 1) * 65536u + (top_weight ? top_weight : 1);
+    }
     return s->kind == WL_SIZE_FIXED || wl_check_le(workload, "size-min", min, "size-max", max);
 }
 

@@ -76,6 +76,12 @@ static struct {
     purged_run run[MH_PURGED_RUNS];
 } purged;
 
+/* purged.n changes under the lock and is read without it (mh_os_purge_room, on the heaps'
+   slow paths): atomic stores and loads. */
+static void purged_count(int delta) {
+    __atomic_store_n(&purged.n, purged.n + (unsigned)delta, __ATOMIC_RELAXED);
+}
+
 /* The first run that starts at or after p (binary search: the table may be long). */
 static unsigned purged_position(const char *p) {
     unsigned lo = 0, hi = purged.n;
@@ -94,7 +100,8 @@ static bool purged_insert(char *p, size_t npages) {
     bool joins_next = i < purged.n && p + npages * MH_PAGE_SIZE == purged.run[i].start;
     if (joins_prev && joins_next) {
         purged.run[i - 1].npages += npages + purged.run[i].npages;
-        memmove(&purged.run[i], &purged.run[i + 1], (--purged.n - i) * sizeof(purged_run));
+        purged_count(-1);
+        memmove(&purged.run[i], &purged.run[i + 1], (purged.n - i) * sizeof(purged_run));
     } else if (joins_prev) {
         purged.run[i - 1].npages += npages;
     } else if (joins_next) {
@@ -102,7 +109,8 @@ static bool purged_insert(char *p, size_t npages) {
         purged.run[i].npages += npages;
     } else {
         if (purged.n == MH_PURGED_RUNS) return false;
-        memmove(&purged.run[i + 1], &purged.run[i], (purged.n++ - i) * sizeof(purged_run));
+        memmove(&purged.run[i + 1], &purged.run[i], (purged.n - i) * sizeof(purged_run));
+        purged_count(1);
         purged.run[i] = (purged_run){p, npages};
     }
     return true;
@@ -125,7 +133,10 @@ static char *purged_take(size_t *npages, unsigned unit_pages) {
     char *p = r->start;
     r->start += *npages * MH_PAGE_SIZE;
     r->npages -= *npages;
-    if (r->npages == 0) memmove(r, r + 1, (--purged.n - i) * sizeof(purged_run));
+    if (r->npages == 0) {
+        purged_count(-1);
+        memmove(r, r + 1, (purged.n - i) * sizeof(purged_run));
+    }
     return p;
 }
 
@@ -136,11 +147,10 @@ bool mh_os_release(void *p, size_t bytes) {
     return ok;
 }
 
+/* Without the lock: every heap's slow path asks while it holds empty pages, and one
+   lock for all of them would be a line every CPU fights over in a storm of frees. */
 bool mh_os_purge_room(void) {
-    mh_lock_acquire(&purged.lock);
-    bool room = purged.n < MH_PURGED_RUNS;
-    mh_lock_release(&purged.lock);
-    return room;
+    return __atomic_load_n(&purged.n, __ATOMIC_RELAXED) < MH_PURGED_RUNS;
 }
 
 /* The pages are recorded only after madvise: once in the table, growth may take and

@@ -106,13 +106,19 @@ static size_t neighbour_run(const mh_page *pg, void *const *objs, size_t i, size
     return k;
 }
 
-/* Objects whose 4 KiB page a purge is giving back were free already: their slots only
-   look taken while it runs. Rare (the purge's window), so every object is looked at. */
+/* Objects that overlap a 4 KiB page a purge is giving back were free already: their
+   slots only look taken while it runs (a slot is taken when any page it overlaps goes,
+   so the page it starts in may be one that stays). Rare (the purge's window), so every
+   object is looked at. */
 static void check_not_releasing(const mh_page *pg, void *const *objs, size_t n) {
     uintptr_t start = (uintptr_t)mh_page_start(pg), unit = mh_class_unit(pg->cls);
-    for (size_t i = 0; i < n && (uintptr_t)objs[i] - start < unit; i++)
-        if (pg->releasing >> (((uintptr_t)objs[i] - start) / MH_OS_PAGE) & 1)
-            mh_fatal("double free (object is not allocated)", objs[i]);
+    size_t size = mh_class_size(pg->cls);
+    for (size_t i = 0; i < n && (uintptr_t)objs[i] - start < unit; i++) {
+        size_t off = (uintptr_t)objs[i] - start;
+        unsigned first = (unsigned)(off / MH_OS_PAGE), last = (unsigned)((off + size - 1) / MH_OS_PAGE);
+        uint32_t overlapped = (uint32_t)((2ull << last) - (1ull << first));
+        if (pg->releasing & overlapped) mh_fatal("double free (object is not allocated)", objs[i]);
+    }
 }
 
 /* The bits of a run of objects in one bitmap word are cleared with one store: cleared
