@@ -298,6 +298,10 @@ bool mh_large_free(void *p) {
     MH_STAT_ADD(L.os_calls, nunmap);
     mh_lock_release(&L.lock);
     for (unsigned i = 0; i < nunmap; i++) mh_os_unmap((void *)unmap[i].addr, unmap[i].size);
+    /* Blocks that aged in the cache go back from the purger; where none runs (switched
+       off, or not created: a program of large blocks only), from the frees themselves,
+       or they stayed resident for good. */
+    if (mh_global.purge_ms >= 0 && !mh_purger_wake()) mh_large_purge_pass(mh_now_ms());
     return true;
 }
 
