@@ -300,8 +300,12 @@ bool mh_large_free(void *p) {
     for (unsigned i = 0; i < nunmap; i++) mh_os_unmap((void *)unmap[i].addr, unmap[i].size);
     /* Blocks that aged in the cache go back from the purger; where none runs (switched
        off, or not created: a program of large blocks only), from the frees themselves,
-       or they stayed resident for good. */
-    if (mh_global.purge_ms >= 0 && !mh_purger_wake()) mh_large_purge_pass(mh_now_ms());
+       or they stayed resident for good. Under the purger's lock, like its passes, so
+       that fork never finds blocks between the cache and munmap. */
+    if (mh_global.purge_ms >= 0 && !mh_purger_wake() && mh_purger_try_lock()) {
+        mh_large_purge_pass(mh_now_ms());
+        mh_purger_unlock(false);
+    }
     return true;
 }
 
