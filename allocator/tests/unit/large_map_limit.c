@@ -11,14 +11,6 @@
 #define N 140000            /* 12000-byte blocks: 70000 holes, past the default limit */
 #define SIZE 12000
 
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, resident = 0;
-    CHECK(f && fscanf(f, "%ld %ld", &size, &resident) == 2);
-    fclose(f);
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 int main(void) {
     /* past a raised limit the old code passed too: nothing to prove there */
     FILE *f = fopen("/proc/sys/vm/max_map_count", "r");

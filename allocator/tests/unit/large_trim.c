@@ -9,13 +9,7 @@
 
 #define N 600
 
-static long rss_mib(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long size = 0, resident = 0;
-    CHECK(f && fscanf(f, "%ld %ld", &size, &resident) == 2);
-    fclose(f);
-    return resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
-}
+static long rss_mib(void) { return rss_kib() / 1024; }
 
 int main(void) {
     static char *p[N];

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "multiheap.h"
 
@@ -26,6 +27,15 @@ static inline mh_heap_stats heap_stats_now(unsigned heap) {
     mh_heap_stats s;
     CHECK(mh_heap_stats_get(heap, &s) == 0);
     return s;
+}
+
+/* This process's resident memory (/proc/self/statm), in KiB. */
+static inline long rss_kib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    CHECK(f && fscanf(f, "%ld %ld", &size, &resident) == 2);
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* Sizes the compiler cannot see through, for the overflow tests. */

@@ -26,13 +26,7 @@
 #define NOBJ (BURST_BYTES / OBJ)
 #define WAIT_MS_MAX 5000   /* the default period is 250 ms: a pass needs at most ~3 */
 
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    CHECK(f && fscanf(f, "%lu %lu", &size, &resident) == 2);
-    fclose(f);
-    return resident * (size_t)sysconf(_SC_PAGESIZE);
-}
+static size_t rss_bytes(void) { return (size_t)rss_kib() * 1024; }
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
