@@ -50,10 +50,27 @@ static bool cache_used(const mh_cpu_cache *c) {
     return __atomic_load_n(&c->row[0].cap, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* A refill or flush moves half a row. Two threads on a CPU may both be setting its
-   capacities (to the same values) at the first slow path: read them atomically. */
+/* A refill or flush moves half a row. Two threads on a CPU may both be raising its
+   capacity: read it atomically. */
 static size_t half_row(const mh_cpu_cache *c, unsigned cls) {
     return __atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) / 2;
+}
+
+/* Raises the capacity of class cls's row from `from` (0: not readied) to `to`, unless
+   another thread of the CPU (or one that ran there) has already raised it. Never lowers
+   it: the bulk push computes its room as cap - count. */
+static void raise_row(mh_cpu_cache *c, unsigned cls, uint32_t from, uint32_t to) {
+    __atomic_compare_exchange_n(&c->row[cls].cap, &from, to, false, __ATOMIC_RELEASE,
+                                __ATOMIC_RELAXED);
+}
+
+/* Class cls's row ran empty or full: the class is in use on this CPU, so its row may
+   hold twice as much, up to its maximum. false: it is at its maximum. */
+static bool grow_row(mh_cpu_cache *c, unsigned cls) {
+    uint32_t cap = __atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED), max = mh_cache_capacity(cls);
+    if (cap >= max) return false;
+    raise_row(c, cls, cap, 2 * cap < max ? 2 * cap : max);
+    return true;
 }
 
 /* The cache of the CPU this thread runs on, ready for use; NULL when the thread has no
@@ -66,11 +83,8 @@ static mh_cpu_cache *current_cache(bool *rebound) {
     if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
     /* Class 0's capacity last: once it is set, every class's is. */
-    if (!cache_used(c)) {
-        for (unsigned cls = MH_NCLASSES - 1; cls > 0; cls--)
-            __atomic_store_n(&c->row[cls].cap, mh_cache_capacity(cls), __ATOMIC_RELAXED);
-        __atomic_store_n(&c->row[0].cap, mh_cache_capacity(0), __ATOMIC_RELEASE);
-    }
+    if (!cache_used(c))
+        for (unsigned cls = MH_NCLASSES; cls-- > 0;) raise_row(c, cls, 0, mh_cache_start_capacity(cls));
     if (mh_bound.cpu != (unsigned)cpu) *rebound = mh_cache_bind();
     return c;
 }
@@ -83,6 +97,7 @@ void *mh_cache_alloc_slow(unsigned cls) {
     mh_heap *h = mh_current_heap();
     if (!c) return mh_heap_alloc(h, cls, 1);
     mh_heap_stash_ensure(h);
+    grow_row(c, cls);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
     if (n == 0) return NULL;
@@ -187,6 +202,8 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     }
     if (rebound && mh_cache_push(mh_cache_row_of(cls), p)) return;
     fatal_if_on_top(c, cls, p);
+    /* A full row that may grow takes p without a flush. */
+    if (grow_row(c, cls) && mh_cache_push(mh_cache_row_of(cls), p)) return;
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_cache_pop_many(mh_cache_row_of(cls), batch, half_row(c, cls));
     /* The push fails again if p is now the top of the row (a double free), or if the

@@ -362,15 +362,25 @@ MH_INTERNAL void mh_purger_unlock(bool child);
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 
 /* A class caches at most MH_CACHE_BYTES of objects, within MH_CACHE_SLOTS and at least
-   MH_CACHE_MIN_SLOTS of them. A refill or flush moves half a class's capacity. */
-#define MH_CACHE_MIN_SLOTS 8
-#define MH_CACHE_BYTES     ((size_t)64 << 10)
+   MH_CACHE_MIN_SLOTS of them. A refill or flush moves half a row's capacity, which
+   starts at MH_CACHE_START_SLOTS (or the maximum, if lower) and doubles at each of the
+   row's refills and flushes up to the maximum: a class the program uses a little
+   holds a little (a refill of half the maximum fetched up to 32 KiB of objects for one
+   malloc), a class it churns grows to the full row within a few slow paths. */
+#define MH_CACHE_MIN_SLOTS   8
+#define MH_CACHE_START_SLOTS 16
+#define MH_CACHE_BYTES       ((size_t)64 << 10)
 
-/* Objects of class cls one CPU's cache holds at most; a refill or flush moves half. */
+/* Objects of class cls one CPU's cache holds at most. */
 static inline unsigned mh_cache_capacity(unsigned cls) {
     size_t n = MH_CACHE_BYTES / mh_class_size(cls);
     return n > MH_CACHE_SLOTS ? MH_CACHE_SLOTS : n < MH_CACHE_MIN_SLOTS ? MH_CACHE_MIN_SLOTS
                                                                        : (unsigned)n;
+}
+/* A row's capacity when its CPU's cache is readied. */
+static inline unsigned mh_cache_start_capacity(unsigned cls) {
+    unsigned max = mh_cache_capacity(cls);
+    return max < MH_CACHE_START_SLOTS ? max : MH_CACHE_START_SLOTS;
 }
 /* A heap's stash of class cls holds two CPU caches' worth, within MH_STASH_SLOTS. */
 static inline unsigned mh_stash_capacity(unsigned cls) {
@@ -380,12 +390,16 @@ static inline unsigned mh_stash_capacity(unsigned cls) {
 
 /* One class of one CPU's cache: a line of counts, then the slots. count is written only
    inside a restartable sequence on that CPU (the commit is the store to count); cap is
-   set once, by the CPU's first slow path; the double-free checks read count and the
+   set by the CPU's first slow path and raised by later ones (compare-and-swap: it never
+   falls, so count never exceeds it; a sequence that read an older cap only takes its
+   slow path early); the double-free checks read count and the
    slots from outside, racily. A row is a line longer than its slots, so the tops of the
    rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
 typedef struct mh_cache_row {
     uint32_t count;                    /* objects in slot[0..count), top last */
-    uint32_t cap;                      /* slots this class may use (<= MH_CACHE_SLOTS) */
+    uint32_t cap;                      /* slots this class may use: set by the CPU's first
+                                          slow path, then only grows (slow paths), never
+                                          past mh_cache_capacity(cls) <= MH_CACHE_SLOTS */
     /* mallocs and frees served by this row: one add each, inside the sequence just
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
