@@ -320,18 +320,18 @@ static void bm_remote_free(gb_state *st, void *arg) {
  * result records' workload names and parameters, so change them knowingly).
  */
 
-/* 8 bytes, then every small size class of multiheap exactly (its largest is
- * MH_SMALL_MAX_BYTES), so each class has a pair of its own; constants, so that every
- * allocator runs the same benchmarks (micro.boundary checks the list against the
- * library's classes); then 8 KiB, a common buffer size, and the first large size. */
+/* 8 bytes, then every small size class of multiheap exactly (8192 among them; its
+ * largest is MH_SMALL_MAX_BYTES), so each class has a pair of its own; constants, so
+ * that every allocator runs the same benchmarks (micro.boundary checks the list against
+ * the library's classes); then the first large size. */
 static const int64_t pair_sizes[] = {8,    16,   32,   48,   64,   80,   96,   112,
                                      128,  144,  160,  176,  192,  208,  224,  240,
                                      256,  288,  320,  352,  384,  416,  448,  496,
-                                     528,  576,  672,  736,  800,  896,  1008, 1120,
-                                     1248, 1392, 1552, 1712, 1920, 2096, 2336, 2608,
-                                     2832, 3104, 3440, 3840, 4080, 4352, 4672, 5024,
-                                     5440, 5936, 6544, 7264, 8176, 8192, MH_SMALL_MAX_BYTES,
-                                     MH_SMALL_MAX_BYTES + 1};
+                                     512,  528,  576,  672,  736,  800,  896,  1008,
+                                     1024, 1120, 1248, 1392, 1552, 1712, 1920, 2048,
+                                     2096, 2336, 2608, 2832, 3104, 3440, 3840, 4080,
+                                     4096, 4352, 4672, 5024, 5440, 5936, 6544, 7264,
+                                     8176, 8192, MH_SMALL_MAX_BYTES, MH_SMALL_MAX_BYTES + 1};
 static const int64_t batch_sizes[] = {16, 64, 512, 4096};
 static const int64_t batch_counts[] = {100, 1000};
 static const int64_t calloc_sizes[] = {16, 256, 4096, 65536};

@@ -45,7 +45,7 @@ const char *mh_cache_setup(void) {
 }
 
 /* Has this cache been readied (below)? A CPU that never ran a slow path has no row to
-   read, and its rows' counts would sit on 53 different pages. */
+   read, and its rows' counts would sit on 58 different pages. */
 static bool cache_used(const mh_cpu_cache *c) {
     return __atomic_load_n(&c->row[0].cap, __ATOMIC_ACQUIRE) != 0;
 }

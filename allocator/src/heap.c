@@ -24,22 +24,29 @@
  * 1 KiB a page would hold only a few objects (the seed's classes there were "n per
  * page": a 4.1 KiB request took 8 KiB), so those classes live in 64 KiB slabs (65440
  * usable bytes) and are "n per slab", n picked so that each class is at most 12.5%
- * above the one before, from 58 objects of 1120 bytes down to 7 of 9344 (14% above 8
+ * above the one before, from 63 objects of 1024 bytes down to 7 of 9344 (14% above 8
  * of 8176: there is no n between; 9344 keeps the common 8 KiB request small).
  *   size:  16  32  48  64  80  96 112 128 144 160 176 192 208 224 240 256 288 320 352
  *   /page: 506 253 168 126 101 84 72  63  56  50  46  42  38  36  33  31  28  25  23
- *   size:  384 416 448 496 528 576 672 736 800 896 1008
- *   /page: 21  19  18  16  15  14  12  11  10   9    8
- *   size:  1120 1248 1392 1552 1712 1920 2096 2336 2608 2832 3104 3440 3840 4080 4352 4672
- *   /slab:   58   52   47   42   38   34   31   28   25   23   21   19   17   16   15   14
- *   size:  5024 5440 5936 6544 7264 8176 9344
- *   /slab:   13   12   11   10    9    8    7
+ *   size:  384 416 448 496 512 528 576 672 736 800 896 1008
+ *   /page: 21  19  18  16  15  15  14  12  11  10   9    8
+ *   size:  1024 1120 1248 1392 1552 1712 1920 2048 2096 2336 2608 2832 3104 3440 3840 4080
+ *   /slab:   63   58   52   47   42   38   34   31   31   28   25   23   21   19   17   16
+ *   size:  4096 4352 4672 5024 5440 5936 6544 7264 8176 8192 9344
+ *   /slab:   15   15   14   13   12   11   10    9    8    7    7
+ * Five powers of two break the rule of the largest fitting multiple: 512 .. 8192 are
+ * classes of their own, so that every slot of theirs is aligned to its size (a page or
+ * slab starts at a multiple of 8 or 64 KiB) and an aligned request up to 8 KiB finds a
+ * class whose every slot is aligned (malloc.c). memalign(4096, 4096), an O_DIRECT
+ * buffer, took a slot in 8 KiB before, and memalign(512, 512) one in 8 KiB of its own;
+ * malloc(1024) took 1120 bytes, 63 per slab now instead of 58.
  */
 const uint16_t mh_class_size_table[MH_NCLASSES] = {
     16,   32,   48,   64,   80,   96,   112,  128,  144,  160,  176,  192,  208,  224,
-    240,  256,  288,  320,  352,  384,  416,  448,  496,  528,  576,  672,  736,  800,
-    896,  1008, 1120, 1248, 1392, 1552, 1712, 1920, 2096, 2336, 2608, 2832, 3104, 3440,
-    3840, 4080, 4352, 4672, 5024, 5440, 5936, 6544, 7264, 8176, 9344,
+    240,  256,  288,  320,  352,  384,  416,  448,  496,  512,  528,  576,  672,  736,
+    800,  896,  1008, 1024, 1120, 1248, 1392, 1552, 1712, 1920, 2048, 2096, 2336, 2608,
+    2832, 3104, 3440, 3840, 4080, 4096, 4352, 4672, 5024, 5440, 5936, 6544, 7264, 8176,
+    8192, 9344,
 };
 _Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every class");
 

@@ -40,7 +40,7 @@ static size_t natural_alignment(unsigned cls) { return mh_class_size(cls) & -mh_
    from a page or slab start, so every slot of a class whose size is a multiple of align
    is aligned: the smallest such class up to twice the size, else size's own class, in
    whose pages the heap looks for a slot that happens to be aligned (often one a page:
-   memalign(64, 1000) took about 4 KiB that way, 1920 bytes now). A class up to align
+   memalign(64, 1000) took about 4 KiB that way, 1024 bytes now). A class up to align
    bytes is taken whatever the size: memalign(64, 8) gets a 64-byte slot. */
 static unsigned aligned_class(size_t size, size_t align) {
     unsigned own = mh_size_class(size);

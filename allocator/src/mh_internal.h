@@ -51,8 +51,8 @@
 #define MH_SLAB_USABLE  (MH_SLAB_SIZE - MH_PAGE_META)      /* 65440 */
 #define MH_SMALL_MAX    9344                               /* 7 per slab; larger: "large" */
 _Static_assert(MH_SMALL_MAX == MH_SMALL_MAX_BYTES, "multiheap.h states the boundary");
-#define MH_NCLASSES     53                                 /* see the table in heap.c */
-#define MH_FIRST_SLAB_CLASS 30                             /* 1120 bytes */
+#define MH_NCLASSES     58                                 /* see the table in heap.c */
+#define MH_FIRST_SLAB_CLASS 31                             /* 1024 bytes */
 
 /* Which of its class's three lists a page is on. */
 enum { MH_LIST_EMPTY = 0, MH_LIST_PARTIAL = 1, MH_LIST_FULL = 2, MH_NLISTS = 3 };
@@ -255,7 +255,7 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_stash {
 /* A heap's stashes are one mapping: the MH_NCLASSES stashes side by side on its first
    page, then each class's slots. A fork locks every stash, and the purger and the
    statistics read every count: with the slots inline each stash had a page of its own,
-   and a fork made 53 of them resident per heap. */
+   and a fork made 58 of them resident per heap. */
 #define MH_STASH_HEADS_BYTES \
     ((MH_NCLASSES * sizeof(mh_stash) + MH_OS_PAGE - 1) & ~(size_t)(MH_OS_PAGE - 1))
 #define MH_STASH_MAP_BYTES (MH_STASH_HEADS_BYTES + MH_NCLASSES * MH_STASH_SLOTS * sizeof(void *))

@@ -19,6 +19,28 @@ static void check_block(void *p, size_t align, size_t size) {
     fill(p, size, (unsigned)size);
 }
 
+/* PACKED objects of memalign(align, size) lie on at most 1.5 times the regions of
+   `region` bytes (8 KiB pages or 64 KiB slabs) that slot_bytes each (their class's size
+   and its share of the unit's tail) would fill. */
+static void packs(size_t align, size_t size, size_t slot_bytes, size_t region) {
+    enum { PACKED = 1000 };
+    static uintptr_t packed[PACKED];
+    for (int i = 0; i < PACKED; i++) {
+        packed[i] = (uintptr_t)memalign(align, size);
+        check_block((void *)packed[i], align, size);
+    }
+    size_t regions = 0;
+    for (int i = 0; i < PACKED; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++) seen = packed[j] / region == packed[i] / region;
+        regions += !seen;
+    }
+    printf("alignment: %d objects of memalign(%zu, %zu) in %zu regions of %zu KiB\n", PACKED,
+           align, size, regions, region >> 10);
+    CHECK(regions <= PACKED * slot_bytes / region * 3 / 2 + 16);
+    for (int i = 0; i < PACKED; i++) free((void *)packed[i]);
+}
+
 int main(void) {
     enum { KEEP = 8 };
     void *kept[KEEP * 4];
@@ -40,24 +62,18 @@ int main(void) {
             }
         }
     }
-    /* Cache-line aligned objects are packed: memalign(64, 1000) takes a 1920-byte slot of
-       a class whose every slot is aligned, instead of the one aligned slot in 4 KiB of
-       its own class. Counted as distinct pages among many at once. */
-    enum { PACKED = 1000 };
-    static uintptr_t packed[PACKED];
-    for (int i = 0; i < PACKED; i++) {
-        packed[i] = (uintptr_t)memalign(64, 1000);
-        check_block((void *)packed[i], 64, 1000);
-    }
-    size_t pages = 0;
-    for (int i = 0; i < PACKED; i++) {
-        bool seen = false;
-        for (int j = 0; j < i && !seen; j++) seen = packed[j] / MH_PAGE_SIZE == packed[i] / MH_PAGE_SIZE;
-        pages += !seen;
-    }
-    printf("alignment: %d objects of memalign(64, 1000) on %zu pages of 8 KiB\n", PACKED, pages);
-    CHECK(pages <= PACKED * 1920 / MH_PAGE_SIZE * 3 / 2 + 16);
-    for (int i = 0; i < PACKED; i++) free((void *)packed[i]);
+    /* Aligned objects are packed into classes whose every slot is aligned, instead of
+       the one aligned slot in a page (or a large block) of their own class: counted as
+       distinct 8 KiB pages (64 KiB slabs for 5000 bytes) among many at once, within
+       half as much again as their class's share. memalign(64, 1000) takes a slot of
+       the 1024-byte class (1920 bytes before it existed, about 4 KiB before that);
+       memalign(512, 512) and memalign(4096, 4096) took 8 KiB each before the
+       power-of-two classes, and memalign(4096, 5000) a slab of its own (64 KiB, 12 KiB
+       of it resident). */
+    packs(64, 1000, 1024 * 64 / 63, MH_PAGE_SIZE);
+    packs(512, 512, 512 * 16 / 15, MH_PAGE_SIZE);
+    packs(4096, 4096, 4096 * 16 / 15, MH_PAGE_SIZE);
+    packs(4096, 5000, MH_SLAB_SIZE / 7, MH_SLAB_SIZE);
 
     long page = sysconf(_SC_PAGESIZE);
     void *v = valloc(100), *pv = pvalloc(100);
