@@ -37,17 +37,18 @@ const char *mh_cache_setup(void) {
     if (why) return why;
     /* One cache per possible CPU at a fixed stride, so the bulk sequences and the
        binding compute a CPU's cache from its number (the single-object ones load it
-       from the binding); untouched, a CPU's cache costs nothing until that CPU's first
-       slow path sets its capacities. */
+       from the binding); untouched, a row costs nothing until a slow path on its CPU
+       readies it (below). */
     mh_global.caches = mh_os_map((size_t)mh_global.ncpus << MH_CACHE_STRIDE_SHIFT);
+    mh_global.cache_ready = mh_os_map(mh_global.ncpus);
     mh_global.rseq_offset = __rseq_offset;
-    return mh_global.caches ? NULL : "off(out of memory)";
+    return mh_global.caches && mh_global.cache_ready ? NULL : "off(out of memory)";
 }
 
-/* Has this cache been readied (below)? A CPU that never ran a slow path has no row to
-   read, and its rows' counts would sit on 58 different pages. */
-static bool cache_used(const mh_cpu_cache *c) {
-    return __atomic_load_n(&c->row[0].cap, __ATOMIC_ACQUIRE) != 0;
+/* Has a row of CPU cpu's cache been readied? Readers of every row skip the caches of
+   CPUs that never ran a slow path. */
+static bool cache_used(unsigned cpu) {
+    return __atomic_load_n(&mh_global.cache_ready[cpu], __ATOMIC_ACQUIRE) != 0;
 }
 
 /* A refill or flush moves half a row. Two threads on a CPU may both be raising its
@@ -64,6 +65,16 @@ static void raise_row(mh_cpu_cache *c, unsigned cls, uint32_t from, uint32_t to)
                                 __ATOMIC_RELAXED);
 }
 
+/* Readies class cls's row of CPU cpu's cache c at the first slow path of that class
+   there. A row's capacity is 0 until then, which fails both fast paths (the row is
+   empty, and full), so a CPU's cache touches only the rows of the classes used on it:
+   readying all of them at the CPU's first slow path wrote to 58 pages, 232 KiB. */
+static void ready_row(mh_cpu_cache *c, unsigned cpu, unsigned cls) {
+    if (__atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) != 0) return;
+    raise_row(c, cls, 0, mh_cache_start_capacity(cls));
+    if (!cache_used(cpu)) __atomic_store_n(&mh_global.cache_ready[cpu], 1, __ATOMIC_RELEASE);
+}
+
 /* Class cls's row ran empty or full: the class is in use on this CPU, so its row may
    hold twice as much, up to its maximum. false: it is at its maximum. */
 static bool grow_row(mh_cpu_cache *c, unsigned cls) {
@@ -73,25 +84,24 @@ static bool grow_row(mh_cpu_cache *c, unsigned cls) {
     return true;
 }
 
-/* The cache of the CPU this thread runs on, ready for use; NULL when the thread has no
-   registered rseq area. *rebound: the binding (cache.h) was stale and has been renewed,
-   to whatever CPU the thread ran on then, so the fast path may have failed for that
-   alone: the caller tries it once more (which checks the binding again). */
-static mh_cpu_cache *current_cache(bool *rebound) {
+/* The cache of the CPU this thread runs on, its row of class cls ready for use; NULL
+   when the thread has no registered rseq area. *rebound: the binding (cache.h) was
+   stale and has been renewed, to whatever CPU the thread ran on then, so the fast path
+   may have failed for that alone: the caller tries it once more (which checks the
+   binding again). */
+static mh_cpu_cache *current_cache(unsigned cls, bool *rebound) {
     int cpu = rseq_cpu();
     *rebound = false;
     if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
-    /* Class 0's capacity last: once it is set, every class's is. */
-    if (!cache_used(c))
-        for (unsigned cls = MH_NCLASSES; cls-- > 0;) raise_row(c, cls, 0, mh_cache_start_capacity(cls));
+    ready_row(c, (unsigned)cpu, cls);
     if (mh_bound.cpu != (unsigned)cpu) *rebound = mh_cache_bind();
     return c;
 }
 
 void *mh_cache_alloc_slow(unsigned cls) {
     bool rebound;
-    mh_cpu_cache *c = current_cache(&rebound);
+    mh_cpu_cache *c = current_cache(cls, &rebound);
     void *p;
     if (rebound && (p = mh_cache_pop(mh_cache_row_of(cls)))) return p;
     mh_heap *h = mh_current_heap();
@@ -195,7 +205,7 @@ static void fatal_if_on_top(const mh_cpu_cache *c, unsigned cls, void *p) {
 
 void mh_cache_free_slow(void *p, unsigned cls) {
     bool rebound;
-    mh_cpu_cache *c = current_cache(&rebound);
+    mh_cpu_cache *c = current_cache(cls, &rebound);
     if (!c) {
         mh_small_free(p);
         return;
@@ -220,8 +230,14 @@ void mh_cache_free_slow(void *p, unsigned cls) {
 void mh_cache_drain_current(void) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
+    int cpu = rseq_cpu();
+    if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus || !cache_used((unsigned)cpu)) return;
+    const mh_cpu_cache *c = mh_cache_of_cpu(cpu);
+    /* A pop stores the row's count even when it takes nothing: a row never readied
+       (one that a thread readies meanwhile waits for the next drain) stays untouched. */
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
-        while ((n = mh_cache_pop_many(mh_cache_row_of(cls), batch, MH_CACHE_SLOTS / 2)) > 0) {
+        while (__atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) != 0 &&
+               (n = mh_cache_pop_many(mh_cache_row_of(cls), batch, MH_CACHE_SLOTS / 2)) > 0) {
             mh_group_by_owner(batch, n);
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
         }
@@ -249,8 +265,8 @@ void mh_cache_free_marked(void *p) {
 mh_cache_tally mh_cache_tally_of(unsigned cpu) {
     mh_cache_tally t = {0, 0, 0};
     if (!mh_global.caches || cpu >= mh_global.ncpus) return t;
+    if (!cache_used(cpu)) return t;
     mh_cpu_cache *c = mh_cache_of_cpu(cpu);
-    if (!cache_used(c)) return t;
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++) {
         t.allocs += __atomic_load_n(&c->row[cls].allocs, __ATOMIC_RELAXED);
         t.frees += __atomic_load_n(&c->row[cls].frees, __ATOMIC_RELAXED);

@@ -390,16 +390,17 @@ static inline unsigned mh_stash_capacity(unsigned cls) {
 
 /* One class of one CPU's cache: a line of counts, then the slots. count is written only
    inside a restartable sequence on that CPU (the commit is the store to count); cap is
-   set by the CPU's first slow path and raised by later ones (compare-and-swap: it never
+   0 (which fails both fast paths) until the class's first slow path on that CPU sets
+   it, and raised by later ones (compare-and-swap: it never
    falls, so count never exceeds it; a sequence that read an older cap only takes its
    slow path early); the double-free checks read count and the
    slots from outside, racily. A row is a line longer than its slots, so the tops of the
    rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
 typedef struct mh_cache_row {
     uint32_t count;                    /* objects in slot[0..count), top last */
-    uint32_t cap;                      /* slots this class may use: set by the CPU's first
-                                          slow path, then only grows (slow paths), never
-                                          past mh_cache_capacity(cls) <= MH_CACHE_SLOTS */
+    uint32_t cap;                      /* slots this class may use: 0 until the class's first
+                                          slow path on the CPU, then only grows (slow
+                                          paths), never past mh_cache_capacity(cls) */
     /* mallocs and frees served by this row: one add each, inside the sequence just
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
@@ -553,7 +554,9 @@ typedef struct mh_global_state {
     int purge_ms;                      /* < 0: never purge */
     bool purge_thread;                 /* the purger thread may run (purge.c) */
     mh_cpu_cache *caches;              /* CPU 0's; ncpus of them MH_CACHE_STRIDE_SHIFT apart,
-                                          touched from a CPU's first use on */
+                                          each row touched from its first use on that CPU */
+    uint8_t *cache_ready;              /* per CPU: 1 once a row of its cache is readied
+                                          (cache.c; release/acquire) */
     ptrdiff_t rseq_offset;             /* glibc's __rseq_offset: the thread's rseq area */
     bool check;                        /* MULTIHEAP_CHECK: mark freed objects (cache.h) */
     /* malloc.c's shortest paths apply (cache && remote_batch && !check) to sizes below
