@@ -63,8 +63,8 @@ const char *mh_options(void);
 
 typedef struct mh_class_stats {
     uint32_t object_size;       /* bytes per object in this size class */
-    uint32_t objects_per_page;  /* slots in one unit: an 8 KiB page, or a 64 KiB slab above 1 KiB */
-    uint64_t pages_owned;       /* units (8 KiB pages; 64 KiB slabs above 1 KiB) of this
+    uint32_t objects_per_page;  /* slots in one unit: an 8 KiB page, or a 64 KiB slab from 1 KiB */
+    uint64_t pages_owned;       /* units (8 KiB pages; 64 KiB slabs from 1 KiB) of this
                                    class in the heap (empty + partial + full) */
     uint64_t pages_empty;       /* of those, units with no live object */
     uint64_t pages_full;        /* of those, units with no free slot */

@@ -20,12 +20,13 @@
  * are 16 apart; from 128 to 1 KiB there are eight per doubling, so an object wastes at
  * most ~14% of its size. Each candidate is then raised to the largest multiple of 16
  * that still fits as many objects in a page (8096 usable bytes), so no class leaves a
- * needlessly large tail in its page; candidates that end up equal are merged. Above
- * 1 KiB a page would hold only a few objects (the seed's classes there were "n per
+ * needlessly large tail in its page; candidates that end up equal are merged. From
+ * 1 KiB on a page would hold only a few objects (the seed's classes there were "n per
  * page": a 4.1 KiB request took 8 KiB), so those classes live in 64 KiB slabs (65440
  * usable bytes) and are "n per slab", n picked so that each class is at most 12.5%
  * above the one before, from 63 objects of 1024 bytes down to 7 of 9344 (14% above 8
- * of 8176: there is no n between; 9344 keeps the common 8 KiB request small).
+ * of 8176: there is no n between; the largest small class, it keeps requests a little
+ * above 8 KiB out of the large blocks' mappings).
  *   size:  16  32  48  64  80  96 112 128 144 160 176 192 208 224 240 256 288 320 352
  *   /page: 506 253 168 126 101 84 72  63  56  50  46  42  38  36  33  31  28  25  23
  *   size:  384 416 448 496 512 528 576 672 736 800 896 1008

@@ -23,9 +23,9 @@ int main(void) {
            powers of two from 512 to 8192, which are classes for their alignment. */
         bool power_of_two = (size & (size - 1)) == 0;
         CHECK((size >= 512 && power_of_two) || mh_class_objects(c) * (size + 16) > usable);
-        /* Pages up to 1 KiB, slabs above; above 1 KiB a class is at most 12.5% (and one
+        /* Pages below 1 KiB, slabs from 1 KiB; there a class is at most 12.5% (and one
            16-byte step) over the one before, so an object wastes at most that much; the
-           last (7 per slab after 8) is 14% over. */
+           last (9344, after 8192) is 14% over. */
         CHECK(mh_class_pages(c) == (size <= 1008 ? 1 : MH_SLAB_PAGES));
         if (size > 1008 && c < MH_NCLASSES - 1)
             CHECK(size <= mh_class_size(c - 1) + mh_class_size(c - 1) / 8 + 16);
