@@ -39,10 +39,17 @@ const char *mh_cache_setup(void) {
        binding compute a CPU's cache from its number (the single-object ones load it
        from the binding); untouched, a row costs nothing until a slow path on its CPU
        readies it (below). */
-    mh_global.caches = mh_os_map((size_t)mh_global.ncpus << MH_CACHE_STRIDE_SHIFT);
+    size_t bytes = (size_t)mh_global.ncpus << MH_CACHE_STRIDE_SHIFT;
+    mh_global.caches = mh_os_map(bytes);
     mh_global.cache_ready = mh_os_map(mh_global.ncpus);
     mh_global.rseq_offset = __rseq_offset;
-    return mh_global.caches && mh_global.cache_ready ? NULL : "off(out of memory)";
+    if (mh_global.caches && mh_global.cache_ready) return NULL;
+    /* Both or neither: the readers test caches alone. */
+    if (mh_global.caches) mh_os_unmap(mh_global.caches, bytes);
+    if (mh_global.cache_ready) mh_os_unmap(mh_global.cache_ready, mh_global.ncpus);
+    mh_global.caches = NULL;
+    mh_global.cache_ready = NULL;
+    return "off(out of memory)";
 }
 
 /* Has a row of CPU cpu's cache been readied? Readers of every row skip the caches of
@@ -71,8 +78,11 @@ static void raise_row(mh_cpu_cache *c, unsigned cls, uint32_t from, uint32_t to)
    readying all of them at the CPU's first slow path wrote to 58 pages, 232 KiB. */
 static void ready_row(mh_cpu_cache *c, unsigned cpu, unsigned cls) {
     if (__atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) != 0) return;
-    raise_row(c, cls, 0, mh_cache_start_capacity(cls));
+    /* The flag first: a fork between the two must not leave a child with a row in use
+       that the tally and the drain never look at (a flagged cache whose rows are all
+       at capacity 0 reads as empty). */
     if (!cache_used(cpu)) __atomic_store_n(&mh_global.cache_ready[cpu], 1, __ATOMIC_RELEASE);
+    raise_row(c, cls, 0, mh_cache_start_capacity(cls));
 }
 
 /* Class cls's row ran empty or full: the class is in use on this CPU, so its row may
