@@ -23,12 +23,7 @@ int main(void) {
         printf("cache_growth: skipped, the front cache is off here (%s)\n", mh_options());
         return 77;
     }
-    int cpu = sched_getcpu();
-    CHECK(cpu >= 0);
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    int cpu = pin_to_this_cpu();
 
     unsigned cls = mh_size_class(SIZE), max = mh_cache_capacity(cls);
     const mh_cache_row *row = &mh_cache_of_cpu((unsigned)cpu)->row[cls];

@@ -23,12 +23,7 @@ int main(int argc, char **argv) {
         printf("held_bytes: skipped, the front cache is off here (%s)\n", mh_options());
         return 77;
     }
-    int cpu = sched_getcpu();
-    CHECK(cpu >= 0);
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    int cpu = pin_to_this_cpu();
 
     void *p[N];
     for (int i = 0; i < N; i++) CHECK((p[i] = malloc(64)) != NULL);

@@ -47,6 +47,21 @@ static inline long rss_kib(void) {
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+#ifdef _GNU_SOURCE
+#include <sched.h>
+/* Pins the calling thread to the CPU it runs on (for the tests that watch one CPU's
+   front cache or heap); returns that CPU. Needs _GNU_SOURCE before the first include. */
+static inline int pin_to_this_cpu(void) {
+    int cpu = sched_getcpu();
+    CHECK(cpu >= 0);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    return cpu;
+}
+#endif
+
 /* Sizes the compiler cannot see through, for the overflow tests. */
 static volatile size_t mhunit_size_max = SIZE_MAX;
 #define HUGE_SIZE(div, sub) (mhunit_size_max / (div) - (sub))

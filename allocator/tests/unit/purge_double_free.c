@@ -40,10 +40,7 @@ static void *free_all_but_firsts(void **o, unsigned page) {
 }
 
 static void double_free_after_purge(const char *mode) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(sched_getcpu(), &one);
-    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    pin_to_this_cpu();
     static void *o[N];
     for (int i = 0; i < N; i++) {
         o[i] = malloc(SZ);

@@ -23,10 +23,7 @@ static int by_address(const void *a, const void *b) {
 }
 
 int main(void) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(sched_getcpu(), &one);
-    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    pin_to_this_cpu();
     CHECK(mh_class_pages(mh_size_class(OBJ)) == 1);
     static uintptr_t obj[NOBJ];
     for (size_t i = 0; i < NOBJ; i++) {
