@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cache.h"
 
@@ -41,6 +42,10 @@ const char *mh_cache_setup(void) {
        readies it (below). */
     size_t bytes = (size_t)mh_global.ncpus << MH_CACHE_STRIDE_SHIFT;
     mh_global.caches = mh_os_map(bytes);
+    /* Small pages only: with transparent huge pages "always", the first row written
+       faulted in 2 MiB, four CPUs' caches (huge pages under the caches were level on
+       churn, DEVELOPERS.md). */
+    if (mh_global.caches) madvise(mh_global.caches, bytes, MADV_NOHUGEPAGE);
     mh_global.cache_ready = mh_os_map(mh_global.ncpus);
     mh_global.rseq_offset = __rseq_offset;
     if (mh_global.caches && mh_global.cache_ready) return NULL;
@@ -241,7 +246,8 @@ void mh_cache_drain_current(void) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
     int cpu = rseq_cpu();
-    if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus || !cache_used((unsigned)cpu)) return;
+    if (!mh_global.caches || cpu < 0 || (unsigned)cpu >= mh_global.ncpus || !cache_used((unsigned)cpu))
+        return;
     const mh_cpu_cache *c = mh_cache_of_cpu(cpu);
     /* A pop stores the row's count even when it takes nothing: a row never readied
        (one that a thread readies meanwhile waits for the next drain) stays untouched. */
