@@ -57,10 +57,14 @@ const char *mh_cache_setup(void) {
     return "off(out of memory)";
 }
 
-/* Has a row of CPU cpu's cache been readied? Readers of every row skip the caches of
-   CPUs that never ran a slow path. */
-static bool cache_used(unsigned cpu) {
-    return __atomic_load_n(&mh_global.cache_ready[cpu], __ATOMIC_ACQUIRE) != 0;
+/* CPU cpu's cache if a row of it was ever readied, else NULL (no front cache, no such
+   CPU, rseq_cpu()'s -1, or a CPU that never ran a slow path): readers of every row
+   skip the others. */
+static mh_cpu_cache *used_cache(unsigned cpu) {
+    if (!mh_global.caches || cpu >= mh_global.ncpus ||
+        !__atomic_load_n(&mh_global.cache_ready[cpu], __ATOMIC_ACQUIRE))
+        return NULL;
+    return mh_cache_of_cpu(cpu);
 }
 
 /* A refill or flush moves half a row. Two threads on a CPU may both be raising its
@@ -86,7 +90,8 @@ static void ready_row(mh_cpu_cache *c, unsigned cpu, unsigned cls) {
     /* The flag first: a fork between the two must not leave a child with a row in use
        that the tally and the drain never look at (a flagged cache whose rows are all
        at capacity 0 reads as empty). */
-    if (!cache_used(cpu)) __atomic_store_n(&mh_global.cache_ready[cpu], 1, __ATOMIC_RELEASE);
+    if (!__atomic_load_n(&mh_global.cache_ready[cpu], __ATOMIC_RELAXED))
+        __atomic_store_n(&mh_global.cache_ready[cpu], 1, __ATOMIC_RELEASE);
     raise_row(c, cls, 0, mh_cache_start_capacity(cls));
 }
 
@@ -245,10 +250,8 @@ void mh_cache_free_slow(void *p, unsigned cls) {
 void mh_cache_drain_current(void) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
-    int cpu = rseq_cpu();
-    if (!mh_global.caches || cpu < 0 || (unsigned)cpu >= mh_global.ncpus || !cache_used((unsigned)cpu))
-        return;
-    const mh_cpu_cache *c = mh_cache_of_cpu(cpu);
+    const mh_cpu_cache *c = used_cache((unsigned)rseq_cpu());
+    if (!c) return;
     /* A pop stores the row's count even when it takes nothing: a row never readied
        (one that a thread readies meanwhile waits for the next drain) stays untouched. */
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
@@ -280,9 +283,8 @@ void mh_cache_free_marked(void *p) {
 
 mh_cache_tally mh_cache_tally_of(unsigned cpu) {
     mh_cache_tally t = {0, 0, 0};
-    if (!mh_global.caches || cpu >= mh_global.ncpus) return t;
-    if (!cache_used(cpu)) return t;
-    mh_cpu_cache *c = mh_cache_of_cpu(cpu);
+    const mh_cpu_cache *c = used_cache(cpu);
+    if (!c) return t;
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++) {
         t.allocs += __atomic_load_n(&c->row[cls].allocs, __ATOMIC_RELAXED);
         t.frees += __atomic_load_n(&c->row[cls].frees, __ATOMIC_RELAXED);

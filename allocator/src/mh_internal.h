@@ -377,7 +377,7 @@ static inline unsigned mh_cache_capacity(unsigned cls) {
     return n > MH_CACHE_SLOTS ? MH_CACHE_SLOTS : n < MH_CACHE_MIN_SLOTS ? MH_CACHE_MIN_SLOTS
                                                                        : (unsigned)n;
 }
-/* A row's capacity when its CPU's cache is readied. */
+/* A row's capacity at its class's first slow path on its CPU. */
 static inline unsigned mh_cache_start_capacity(unsigned cls) {
     unsigned max = mh_cache_capacity(cls);
     return max < MH_CACHE_START_SLOTS ? max : MH_CACHE_START_SLOTS;
@@ -391,10 +391,9 @@ static inline unsigned mh_stash_capacity(unsigned cls) {
 /* One class of one CPU's cache: a line of counts, then the slots. count is written only
    inside a restartable sequence on that CPU (the commit is the store to count); cap is
    0 (which fails both fast paths) until the class's first slow path on that CPU sets
-   it, and raised by later ones (compare-and-swap: it never
-   falls, so count never exceeds it; a sequence that read an older cap only takes its
-   slow path early); the double-free checks read count and the
-   slots from outside, racily. A row is a line longer than its slots, so the tops of the
+   it, and raised by later ones (compare-and-swap: it never falls, so count never
+   exceeds it; a sequence that read an older cap only takes its slow path early); the
+   double-free checks read count and the slots from outside, racily. A row is a line longer than its slots, so the tops of the
    rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
 typedef struct mh_cache_row {
     uint32_t count;                    /* objects in slot[0..count), top last */
