@@ -16,6 +16,8 @@
 
 MH_TLS mh_cache_binding mh_bound = {NULL, MH_CPU_UNBOUND};
 
+_Static_assert(MH_NCLASSES <= 64, "mh_global.cache_rows holds a bit per class");
+
 /* The calling thread's CPU from its rseq area; -1 when the area is not registered. */
 static int rseq_cpu(void) {
 #if MH_HAVE_RSEQ_CACHE
@@ -46,25 +48,25 @@ const char *mh_cache_setup(void) {
        faulted in 2 MiB, four CPUs' caches (huge pages under the caches were level on
        churn, DEVELOPERS.md). */
     if (mh_global.caches) madvise(mh_global.caches, bytes, MADV_NOHUGEPAGE);
-    mh_global.cache_ready = mh_os_map(mh_global.ncpus);
+    size_t rows_bytes = mh_global.ncpus * sizeof *mh_global.cache_rows;
+    mh_global.cache_rows = mh_os_map(rows_bytes);
     mh_global.rseq_offset = __rseq_offset;
-    if (mh_global.caches && mh_global.cache_ready) return NULL;
+    if (mh_global.caches && mh_global.cache_rows) return NULL;
     /* Both or neither: the readers test caches alone. */
     if (mh_global.caches) mh_os_unmap(mh_global.caches, bytes);
-    if (mh_global.cache_ready) mh_os_unmap(mh_global.cache_ready, mh_global.ncpus);
+    if (mh_global.cache_rows) mh_os_unmap(mh_global.cache_rows, rows_bytes);
     mh_global.caches = NULL;
-    mh_global.cache_ready = NULL;
+    mh_global.cache_rows = NULL;
     return "off(out of memory)";
 }
 
-/* CPU cpu's cache if a row of it was ever readied, else NULL (no front cache, no such
-   CPU, rseq_cpu()'s -1, or a CPU that never ran a slow path): readers of every row
-   skip the others. */
-static mh_cpu_cache *used_cache(unsigned cpu) {
-    if (!mh_global.caches || cpu >= mh_global.ncpus ||
-        !__atomic_load_n(&mh_global.cache_ready[cpu], __ATOMIC_ACQUIRE))
-        return NULL;
-    return mh_cache_of_cpu(cpu);
+/* The rows of CPU cpu's cache that were ever readied, one bit per class; 0 without a
+   front cache, for no such CPU (rseq_cpu()'s -1) or a CPU that never ran a slow path.
+   Readers of every row read these alone: reading a row never used would map its page
+   (the zero page: no memory, but a page table entry and a fault for each). */
+static uint64_t used_rows(unsigned cpu) {
+    if (!mh_global.caches || cpu >= mh_global.ncpus) return 0;
+    return __atomic_load_n(&mh_global.cache_rows[cpu], __ATOMIC_ACQUIRE);
 }
 
 /* A refill or flush moves half a row. Two threads on a CPU may both be raising its
@@ -87,11 +89,10 @@ static void raise_row(mh_cpu_cache *c, unsigned cls, uint32_t from, uint32_t to)
    readying all of them at the CPU's first slow path wrote to 58 pages, 232 KiB. */
 static void ready_row(mh_cpu_cache *c, unsigned cpu, unsigned cls) {
     if (__atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) != 0) return;
-    /* The flag first: a fork between the two must not leave a child with a row in use
-       that the tally and the drain never look at (a flagged cache whose rows are all
-       at capacity 0 reads as empty). */
-    if (!__atomic_load_n(&mh_global.cache_ready[cpu], __ATOMIC_RELAXED))
-        __atomic_store_n(&mh_global.cache_ready[cpu], 1, __ATOMIC_RELEASE);
+    /* The bit first: a fork between the two must not leave a child with a row in use
+       that the tally and the drain never look at (a listed row at capacity 0 reads as
+       empty). */
+    __atomic_fetch_or(&mh_global.cache_rows[cpu], (uint64_t)1 << cls, __ATOMIC_RELEASE);
     raise_row(c, cls, 0, mh_cache_start_capacity(cls));
 }
 
@@ -250,21 +251,21 @@ void mh_cache_free_slow(void *p, unsigned cls) {
 void mh_cache_drain_current(void) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
-    const mh_cpu_cache *c = used_cache((unsigned)rseq_cpu());
-    if (!c) return;
-    /* A pop stores the row's count even when it takes nothing: a row never readied
-       (one that a thread readies meanwhile waits for the next drain) stays untouched. */
-    for (unsigned cls = 0; cls < MH_NCLASSES; cls++)
-        while (__atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) != 0 &&
-               (n = mh_cache_pop_many(mh_cache_row_of(cls), batch, MH_CACHE_SLOTS / 2)) > 0) {
+    /* Only the rows ever readied, which a pop (it stores the count even when it takes
+       nothing) would otherwise touch; one readied meanwhile waits for the next drain. */
+    for (uint64_t rows = used_rows((unsigned)rseq_cpu()); rows; rows &= rows - 1) {
+        unsigned cls = (unsigned)__builtin_ctzll(rows);
+        while ((n = mh_cache_pop_many(mh_cache_row_of(cls), batch, MH_CACHE_SLOTS / 2)) > 0) {
             mh_group_by_owner(batch, n);
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
         }
+    }
 }
 
 /* Is p on any CPU's cache? A racy read-only search: only a misuse report relies on it. */
 static bool in_some_cache(void *p, unsigned cls) {
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
+        if (!(used_rows(cpu) >> cls & 1)) continue;
         mh_cpu_cache *c = mh_cache_of_cpu(cpu);
         uint32_t n = __atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED);
         for (uint32_t i = 0; i < n && i < MH_CACHE_SLOTS; i++)
@@ -283,9 +284,9 @@ void mh_cache_free_marked(void *p) {
 
 mh_cache_tally mh_cache_tally_of(unsigned cpu) {
     mh_cache_tally t = {0, 0, 0};
-    const mh_cpu_cache *c = used_cache(cpu);
-    if (!c) return t;
-    for (unsigned cls = 0; cls < MH_NCLASSES; cls++) {
+    const mh_cpu_cache *c = mh_global.caches ? mh_cache_of_cpu(cpu) : NULL;
+    for (uint64_t rows = used_rows(cpu); rows; rows &= rows - 1) {
+        unsigned cls = (unsigned)__builtin_ctzll(rows);
         t.allocs += __atomic_load_n(&c->row[cls].allocs, __ATOMIC_RELAXED);
         t.frees += __atomic_load_n(&c->row[cls].frees, __ATOMIC_RELAXED);
         t.bytes += (uint64_t)__atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED) * mh_class_size(cls);

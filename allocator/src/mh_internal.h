@@ -554,8 +554,8 @@ typedef struct mh_global_state {
     bool purge_thread;                 /* the purger thread may run (purge.c) */
     mh_cpu_cache *caches;              /* CPU 0's; ncpus of them MH_CACHE_STRIDE_SHIFT apart,
                                           each row touched from its first use on that CPU */
-    uint8_t *cache_ready;              /* per CPU: 1 once a row of its cache is readied
-                                          (cache.c; release/acquire) */
+    uint64_t *cache_rows;              /* per CPU: bit cls set once its cache's row of class
+                                          cls is readied (cache.c; release/acquire) */
     ptrdiff_t rseq_offset;             /* glibc's __rseq_offset: the thread's rseq area */
     bool check;                        /* MULTIHEAP_CHECK: mark freed objects (cache.h) */
     /* malloc.c's shortest paths apply (cache && remote_batch && !check) to sizes below

@@ -3,8 +3,9 @@
    for 208-byte objects was 157 objects, 32 KiB, for one malloc); rounds of 2000 mallocs
    and frees then take the row to its maximum, and never past it. A class never used on
    the CPU leaves its row untouched: the cache's resident pages are those of the rows
-   in use (all 58 rows' pages were written at the CPU's first slow path). Pinned to one
-   CPU, the purger off. Skipped (77) where the cache cannot run. */
+   in use (all 58 rows' pages were written at the CPU's first slow path, and the
+   purger's tally, which may run meanwhile, read every row). Pinned to one CPU.
+   Skipped (77) where the cache cannot run. */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <string.h>

@@ -1,8 +1,8 @@
-/* The front cache's set-up maps the caches and then a byte per CPU (cache_ready); when
-   the second mapping fails, the cache is off and neither is left behind: the
-   statistics, which read the caches when they exist, read the per-CPU flags too, and
-   crashed on the missing ones. mmap is wrapped (linked with --wrap=mmap) to fail just
-   that mapping. */
+/* The front cache's set-up maps the caches and then a word per CPU (cache_rows, its
+   rows in use); when the second mapping fails, the cache is off and neither is left
+   behind: the statistics, which read the caches when they exist, read those words too,
+   and crashed on the missing ones. mmap is wrapped (linked with --wrap=mmap) to fail
+   just that mapping. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
-    if (mh_global.caches && !mh_global.cache_ready && len == mh_global.ncpus) {
+    if (mh_global.caches && !mh_global.cache_rows && len == mh_global.ncpus * sizeof(uint64_t)) {
         errno = ENOMEM;
         return MAP_FAILED;
     }
@@ -27,7 +27,7 @@ int main(void) {
         printf("cache_setup_fail: skipped, the front cache could not start here anyway\n");
         return 77;
     }
-    CHECK(mh_global.caches == NULL && mh_global.cache_ready == NULL);
+    CHECK(mh_global.caches == NULL && mh_global.cache_rows == NULL);
     mh_stats s = stats_now();
     CHECK(s.cached_bytes == 0);
     for (int i = 0; i < 100; i++) free(p[i]);
