@@ -53,10 +53,10 @@ int main(void) {
     /* Rows of classes this process never used here stay untouched (looked at after
        mincore: reading a row maps a page, which mincore counts as resident). */
     const mh_cpu_cache *cache = mh_cache_of_cpu((unsigned)cpu);
-    static unsigned char resident[sizeof(mh_cpu_cache) / 4096 + 2];
-    size_t span = (sizeof(mh_cpu_cache) + 4095) & ~(size_t)4095, pages = 0;
+    static unsigned char resident[sizeof(mh_cpu_cache) / MH_OS_PAGE + 1];
+    size_t span = (sizeof(mh_cpu_cache) + MH_OS_PAGE - 1) & ~(MH_OS_PAGE - 1), pages = 0;
     CHECK(mincore((void *)cache, span, resident) == 0);
-    for (size_t i = 0; i < span / 4096; i++) pages += resident[i] & 1;
+    for (size_t i = 0; i < span / MH_OS_PAGE; i++) pages += resident[i] & 1;
     unsigned rows_used = 0;
     for (unsigned c = 0; c < MH_NCLASSES; c++)
         rows_used += __atomic_load_n(&cache->row[c].cap, __ATOMIC_RELAXED) != 0;
