@@ -4,9 +4,10 @@
  * objects' owner heaps, in batches, one lock acquisition per owner (remote frees
  * batched per owner, as jemalloc's bins flush). The fast paths are in cache.h.
  *
- * Objects of any heap may sit in any CPU's cache: a free on CPU 1 of CPU 0's object
- * is a push on CPU 1, and CPU 0's heap gets it back with the next flush. No code ever
- * touches another CPU's rows, except the read-only search of a double free.
+ * A CPU's class rows hold its own heap's objects, its remote rows any other heap's: a
+ * free on CPU 1 of CPU 0's object is a push on CPU 1's remote row, and CPU 0's heap gets
+ * it back with that row's next flush (mh_cpu_cache says why). No code ever touches
+ * another CPU's rows, except the read-only search of a double free.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,8 +16,6 @@
 #include "cache.h"
 
 MH_TLS mh_cache_binding mh_bound = {NULL, MH_CPU_UNBOUND};
-
-_Static_assert(MH_NCLASSES <= 64, "mh_global.cache_rows holds a bit per class");
 
 /* The calling thread's CPU from its rseq area; -1 when the area is not registered. */
 static int rseq_cpu(void) {
@@ -48,7 +47,7 @@ const char *mh_cache_setup(void) {
        faulted in 2 MiB, four CPUs' caches (huge pages under the caches were level on
        churn, DEVELOPERS.md). */
     if (mh_global.caches) madvise(mh_global.caches, bytes, MADV_NOHUGEPAGE);
-    size_t rows_bytes = mh_global.ncpus * sizeof *mh_global.cache_rows;
+    size_t rows_bytes = mh_global.ncpus * MH_CACHE_ROW_WORDS * sizeof *mh_global.cache_rows;
     mh_global.cache_rows = mh_os_map(rows_bytes);
     mh_global.rseq_offset = __rseq_offset;
     if (mh_global.caches && mh_global.cache_rows) return NULL;
@@ -60,81 +59,84 @@ const char *mh_cache_setup(void) {
     return "off(out of memory)";
 }
 
-/* The rows of CPU cpu's cache that were ever readied, one bit per class; 0 without a
-   front cache, for no such CPU (rseq_cpu()'s -1) or a CPU that never ran a slow path.
-   Readers of every row read these alone: reading a row never used would map its page
-   (the zero page: no memory, but a page table entry and a fault for each). */
-static uint64_t used_rows(unsigned cpu) {
-    if (!mh_global.caches || cpu >= mh_global.ncpus) return 0;
-    return __atomic_load_n(&mh_global.cache_rows[cpu], __ATOMIC_ACQUIRE);
+/* Is row r of CPU cpu's cache one that was ever readied? false without a front cache,
+   for no such CPU (rseq_cpu()'s -1) or a CPU that never ran a slow path. Readers of
+   every row read these alone: reading a row never used would map its page (the zero
+   page: no memory, but a page table entry and a fault for each). */
+static bool row_used(unsigned cpu, unsigned r) {
+    if (!mh_global.caches || cpu >= mh_global.ncpus) return false;
+    const uint64_t *words = &mh_global.cache_rows[(size_t)cpu * MH_CACHE_ROW_WORDS];
+    return __atomic_load_n(&words[r / 64], __ATOMIC_ACQUIRE) >> (r % 64) & 1;
 }
 
 /* A refill or flush moves half a row. Two threads on a CPU may both be raising its
    capacity: read it atomically. */
-static size_t half_row(const mh_cpu_cache *c, unsigned cls) {
-    return __atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) / 2;
+static size_t half_row(const mh_cpu_cache *c, unsigned r) {
+    return __atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED) / 2;
 }
 
-/* Raises the capacity of class cls's row from `from` (0: not readied) to `to`, unless
-   another thread of the CPU (or one that ran there) has already raised it. Never lowers
-   it: the bulk push computes its room as cap - count. */
-static void raise_row(mh_cpu_cache *c, unsigned cls, uint32_t from, uint32_t to) {
-    __atomic_compare_exchange_n(&c->row[cls].cap, &from, to, false, __ATOMIC_RELEASE,
+/* Raises the capacity of row r from `from` (0: not readied) to `to`, unless another
+   thread of the CPU (or one that ran there) has already raised it. Never lowers it: the
+   bulk push computes its room as cap - count. */
+static void raise_row(mh_cpu_cache *c, unsigned r, uint32_t from, uint32_t to) {
+    __atomic_compare_exchange_n(&c->row[r].cap, &from, to, false, __ATOMIC_RELEASE,
                                 __ATOMIC_RELAXED);
 }
 
-/* Readies class cls's row of CPU cpu's cache c at the first slow path of that class
-   there. A row's capacity is 0 until then, which fails both fast paths (the row is
-   empty, and full), so a CPU's cache touches only the rows of the classes used on it:
-   readying all of them at the CPU's first slow path wrote to 58 pages, 232 KiB. */
-static void ready_row(mh_cpu_cache *c, unsigned cpu, unsigned cls) {
-    if (__atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED) != 0) return;
+/* Readies row r of CPU cpu's cache c at its first slow path there. A row's capacity is
+   0 until then, which fails both fast paths (the row is empty, and full), so a CPU's
+   cache touches only the rows in use on it: readying all of them at the CPU's first
+   slow path wrote to 58 pages, 232 KiB. */
+static void ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
+    if (__atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED) != 0) return;
     /* The bit first: a fork between the two must not leave a child with a row in use
        that the tally and the drain never look at (a listed row at capacity 0 reads as
        empty). */
-    __atomic_fetch_or(&mh_global.cache_rows[cpu], (uint64_t)1 << cls, __ATOMIC_RELEASE);
-    raise_row(c, cls, 0, mh_cache_start_capacity(cls));
+    __atomic_fetch_or(&mh_global.cache_rows[(size_t)cpu * MH_CACHE_ROW_WORDS + r / 64],
+                      (uint64_t)1 << (r % 64), __ATOMIC_RELEASE);
+    raise_row(c, r, 0, mh_cache_start_capacity(mh_row_class(r)));
 }
 
-/* Class cls's row ran empty or full: the class is in use on this CPU, so its row may
-   hold twice as much, up to its maximum. false: it is at its maximum. */
-static bool grow_row(mh_cpu_cache *c, unsigned cls) {
-    uint32_t cap = __atomic_load_n(&c->row[cls].cap, __ATOMIC_RELAXED), max = mh_cache_capacity(cls);
+/* Row r ran empty or full: it is in use on this CPU, so it may hold twice as much, up
+   to its class's maximum. false: it is at its maximum. */
+static bool grow_row(mh_cpu_cache *c, unsigned r) {
+    uint32_t cap = __atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED);
+    uint32_t max = mh_cache_capacity(mh_row_class(r));
     if (cap >= max) return false;
-    raise_row(c, cls, cap, 2 * cap < max ? 2 * cap : max);
+    raise_row(c, r, cap, 2 * cap < max ? 2 * cap : max);
     return true;
 }
 
-/* The cache of the CPU this thread runs on, its row of class cls ready for use; NULL
-   when the thread has no registered rseq area. *rebound: the binding (cache.h) was
-   stale and has been renewed, to whatever CPU the thread ran on then, so the fast path
-   may have failed for that alone: the caller tries it once more (which checks the
-   binding again). */
-static mh_cpu_cache *current_cache(unsigned cls, bool *rebound) {
-    int cpu = rseq_cpu();
+/* The cache of the CPU this thread runs on, and that CPU in *cpu; NULL when the thread
+   has no registered rseq area. *rebound: the binding (cache.h) was stale and has been
+   renewed, to whatever CPU the thread ran on then, so the fast path may have failed for
+   that alone: the caller tries it once more (which checks the binding again). */
+static mh_cpu_cache *current_cache(unsigned *cpu, bool *rebound) {
+    int on = rseq_cpu();
     *rebound = false;
-    if (cpu < 0 || (unsigned)cpu >= mh_global.ncpus) return NULL;
-    mh_cpu_cache *c = mh_cache_of_cpu(cpu);
-    ready_row(c, (unsigned)cpu, cls);
-    if (mh_bound.cpu != (unsigned)cpu) *rebound = mh_cache_bind();
-    return c;
+    if (on < 0 || (unsigned)on >= mh_global.ncpus) return NULL;
+    *cpu = (unsigned)on;
+    if (mh_bound.cpu != *cpu) *rebound = mh_cache_bind();
+    return mh_cache_of_cpu(*cpu);
 }
 
 void *mh_cache_alloc_slow(unsigned cls) {
     bool rebound;
-    mh_cpu_cache *c = current_cache(cls, &rebound);
+    unsigned cpu;
+    mh_cpu_cache *c = current_cache(&cpu, &rebound);
+    if (!c) return mh_heap_alloc(mh_current_heap(), cls, 1);
+    ready_row(c, cpu, cls);
     void *p;
     if (rebound && (p = mh_cache_pop(mh_cache_row_of(cls)))) return p;
-    mh_heap *h = mh_current_heap();
-    if (!c) return mh_heap_alloc(h, cls, 1);
+    mh_heap *h = mh_heap_of_cpu(cpu);
     mh_heap_stash_ensure(h);
     grow_row(c, cls);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
     if (n == 0) return NULL;
-    /* If the thread moved since, the objects land in its new CPU's cache: any cache
-       may hold any heap's objects. What does not fit goes back. */
-    size_t pushed = mh_cache_push_many(mh_cache_row_of(cls), batch + 1, n - 1);
+    /* Only onto cpu's row (if the thread moved since, none): what does not fit goes
+       back. */
+    size_t pushed = mh_cache_push_many(mh_cache_row_of(cls), batch + 1, n - 1, cpu);
     if (1 + pushed < n) mh_small_free_batch(batch + 1 + pushed, n - 1 - pushed, MH_FREED_BY_FLUSH);
     mh_heap_maybe_purge(h);
     return batch[0];
@@ -216,46 +218,57 @@ void mh_group_by_owner(void **objs, size_t n) {
     group_by_owner_byte(objs, n, mh_global.nheaps > 256 ? 8 : 0);
 }
 
-/* A push refused p: a double free if p is the top of the row of the CPU the thread runs
+/* A push refused p: a double free if p is the top of row r of the CPU the thread runs
    on now (the push may have run on another). */
-static void fatal_if_on_top(const mh_cpu_cache *c, unsigned cls, void *p) {
-    uint32_t top = __atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED);
-    if (top > 0 && __atomic_load_n(&c->row[cls].slot[top - 1], __ATOMIC_RELAXED) == p)
+static void fatal_if_on_top(const mh_cpu_cache *c, unsigned r, void *p) {
+    uint32_t top = __atomic_load_n(&c->row[r].count, __ATOMIC_RELAXED);
+    if (top > 0 && __atomic_load_n(&c->row[r].slot[top - 1], __ATOMIC_RELAXED) == p)
         mh_fatal("double free (object is already in a free cache)", p);
+}
+
+/* Pops half of row r (of the CPU the thread runs on by then) and frees the objects to
+   their owners, a lock acquisition per owner. */
+static void flush_row(const mh_cpu_cache *c, unsigned r) {
+    void *batch[MH_CACHE_SLOTS / 2];
+    size_t n = mh_cache_pop_many(mh_cache_row_of(r), batch, half_row(c, r));
+    mh_group_by_owner(batch, n);
+    mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
 }
 
 void mh_cache_free_slow(void *p, unsigned cls) {
     bool rebound;
-    mh_cpu_cache *c = current_cache(cls, &rebound);
+    unsigned cpu;
+    mh_cpu_cache *c = current_cache(&cpu, &rebound);
     if (!c) {
         mh_small_free(p);
         return;
     }
-    if (rebound && mh_cache_push(mh_cache_row_of(cls), p)) return;
-    fatal_if_on_top(c, cls, p);
+    unsigned r = mh_page_owner(p) == cpu ? cls : MH_NCLASSES + cls;
+    size_t row = mh_cache_row_of(r);
+    ready_row(c, cpu, r);
+    if (rebound && mh_cache_push(row, p)) return;
+    fatal_if_on_top(c, r, p);
     /* A full row that may grow takes p without a flush. */
-    if (grow_row(c, cls) && mh_cache_push(mh_cache_row_of(cls), p)) return;
-    void *batch[MH_CACHE_SLOTS / 2];
-    size_t n = mh_cache_pop_many(mh_cache_row_of(cls), batch, half_row(c, cls));
-    /* The push fails again if p is now the top of the row (a double free), or if the
-       thread moved to another CPU whose row is full: then the heap takes p (and counts
-       the free). */
-    if (!mh_cache_push(mh_cache_row_of(cls), p)) {
-        fatal_if_on_top(c, cls, p);
+    if (grow_row(c, r) && mh_cache_push(row, p)) return;
+    /* p goes on top of the flushed row, so that a second free of it is caught. The push
+       fails again if p is now the top of the row (a double free), or if the thread moved
+       to another CPU whose row is full: then the heap takes p (and counts the free). */
+    flush_row(c, r);
+    if (!mh_cache_push(row, p)) {
+        fatal_if_on_top(c, r, p);
         mh_small_free(p);
     }
-    mh_group_by_owner(batch, n);
-    mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
 }
 
 void mh_cache_drain_current(void) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
+    unsigned cpu = (unsigned)rseq_cpu();
     /* Only the rows ever readied, which a pop (it stores the count even when it takes
        nothing) would otherwise touch; one readied meanwhile waits for the next drain. */
-    for (uint64_t rows = used_rows((unsigned)rseq_cpu()); rows; rows &= rows - 1) {
-        unsigned cls = (unsigned)__builtin_ctzll(rows);
-        while ((n = mh_cache_pop_many(mh_cache_row_of(cls), batch, MH_CACHE_SLOTS / 2)) > 0) {
+    for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
+        if (!row_used(cpu, r)) continue;
+        while ((n = mh_cache_pop_many(mh_cache_row_of(r), batch, MH_CACHE_SLOTS / 2)) > 0) {
             mh_group_by_owner(batch, n);
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
         }
@@ -264,13 +277,14 @@ void mh_cache_drain_current(void) {
 
 /* Is p on any CPU's cache? A racy read-only search: only a misuse report relies on it. */
 static bool in_some_cache(void *p, unsigned cls) {
-    for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
-        if (!(used_rows(cpu) >> cls & 1)) continue;
-        mh_cpu_cache *c = mh_cache_of_cpu(cpu);
-        uint32_t n = __atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED);
-        for (uint32_t i = 0; i < n && i < MH_CACHE_SLOTS; i++)
-            if (__atomic_load_n(&c->row[cls].slot[i], __ATOMIC_RELAXED) == p) return true;
-    }
+    for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++)
+        for (unsigned r = cls; r < MH_CACHE_ROWS; r += MH_NCLASSES) {
+            if (!row_used(cpu, r)) continue;
+            const mh_cache_row *row = &mh_cache_of_cpu(cpu)->row[r];
+            uint32_t n = __atomic_load_n(&row->count, __ATOMIC_RELAXED);
+            for (uint32_t i = 0; i < n && i < MH_CACHE_SLOTS; i++)
+                if (__atomic_load_n(&row->slot[i], __ATOMIC_RELAXED) == p) return true;
+        }
     return false;
 }
 
@@ -284,12 +298,12 @@ void mh_cache_free_marked(void *p) {
 
 mh_cache_tally mh_cache_tally_of(unsigned cpu) {
     mh_cache_tally t = {0, 0, 0};
-    const mh_cpu_cache *c = mh_global.caches ? mh_cache_of_cpu(cpu) : NULL;
-    for (uint64_t rows = used_rows(cpu); rows; rows &= rows - 1) {
-        unsigned cls = (unsigned)__builtin_ctzll(rows);
-        t.allocs += __atomic_load_n(&c->row[cls].allocs, __ATOMIC_RELAXED);
-        t.frees += __atomic_load_n(&c->row[cls].frees, __ATOMIC_RELAXED);
-        t.bytes += (uint64_t)__atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED) * mh_class_size(cls);
+    for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
+        if (!row_used(cpu, r)) continue;
+        const mh_cache_row *row = &mh_cache_of_cpu(cpu)->row[r];
+        t.allocs += __atomic_load_n(&row->allocs, __ATOMIC_RELAXED);
+        t.frees += __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
+        t.bytes += (uint64_t)__atomic_load_n(&row->count, __ATOMIC_RELAXED) * mh_class_size(mh_row_class(r));
     }
     return t;
 }

@@ -69,15 +69,23 @@ static inline struct rseq *mh_rseq_area(void) {
     "1:\n\t"                                                                              \
     "movl %%fs:%c[cpu_field](%[rs]), %k[row]\n\t"
 
-/* The bulk sequences and the binding compute the class's row in the CPU's cache from
-   the CPU number, and leave for the C label `fail` if the area is not registered. */
+/* The bulk sequences and the binding compute the row in the CPU's cache from the CPU
+   number, and leave for the C label `fail` if the area is not registered (BEGIN) or the
+   thread does not run on CPU on_cpu (BEGIN_ON_CPU). */
+#define MH_RSEQ_ROW_OF_CPU                                                                \
+    "shlq %[stride_shift], %[row]\n\t"                                                    \
+    "addq %[caches], %[row]\n\t"                                                          \
+    "addq %[row_off], %[row]\n\t"
 #define MH_RSEQ_BEGIN                                                                     \
     MH_RSEQ_START                                                                         \
     "cmpl %[ncpus], %k[row]\n\t"                                                          \
     "jae %l[fail]\n\t"                                                                    \
-    "shlq %[stride_shift], %[row]\n\t"                                                    \
-    "addq %[caches], %[row]\n\t"                                                          \
-    "addq %[row_off], %[row]\n\t"
+    MH_RSEQ_ROW_OF_CPU
+#define MH_RSEQ_BEGIN_ON_CPU                                                              \
+    MH_RSEQ_START                                                                         \
+    "cmpl %k[on_cpu], %k[row]\n\t"                                                        \
+    "jne %l[fail]\n\t"                                                                    \
+    MH_RSEQ_ROW_OF_CPU
 
 /* The single-object sequences take the row from the thread's binding (mh_bound) and only
    compare the CPU number with it: their loads then wait for one load of the binding,
@@ -101,7 +109,7 @@ static inline struct rseq *mh_rseq_area(void) {
 
 /* rs: the rseq area's offset from the thread pointer (addressed through %fs, which
    saves loading the thread pointer); caches: CPU 0's cache, CPU n's is n strides on;
-   row_off: the class's row in a cache (mh_cache_row_of); in the row, count at 0, cap
+   row_off: the row's offset in a cache (mh_cache_row_of); in the row, count at 0, cap
    at 4, the slots from slot0, and below0 the word before them (so that slot[count - 1]
    is below0 + 8 * count, never an object when count is 0). */
 #define MH_RSEQ_COMMON_OPERANDS(off)                                                      \
@@ -120,7 +128,7 @@ static inline struct rseq *mh_rseq_area(void) {
     [bound_cpu] "i"(offsetof(mh_cache_binding, cpu)),                                     \
     [bound_cache] "i"(offsetof(mh_cache_binding, cache))
 
-/* The top object of the class at row row_off on this CPU, or NULL. */
+/* The top object of the row at row_off (a class row) on this CPU, or NULL. */
 static inline void *mh_cache_pop(size_t row_off) {
     void *obj;
     uintptr_t row, tmp;
@@ -144,7 +152,7 @@ fail:
     return NULL;
 }
 
-/* Puts obj (a freed object) on top of the class at row row_off on this CPU; false when
+/* Puts obj (a freed object) on top of the row at row_off on this CPU; false when
    the row is full or obj is already its top (a double free in succession, which the
    slow path reports). The top's slot is usually in the line of the slot the push
    writes; comparing with it needs no store in malloc, as a last-pushed hint in the
@@ -227,10 +235,12 @@ fail:
     return 0;
 }
 
-static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n) {
+/* The push runs only on CPU on_cpu: a refill's objects are all of that CPU's heap, and
+   its class rows hold no other heap's (mh_cpu_cache). */
+static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n, unsigned on_cpu) {
     uintptr_t row, count, k, di, si, cx;
     for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
-    __asm__ volatile goto(MH_RSEQ_BEGIN
+    __asm__ volatile goto(MH_RSEQ_BEGIN_ON_CPU
                  "movl (%[row]), %k[count]\n\t"
                  "movl 4(%[row]), %k[k]\n\t"
                  "subq %[count], %[k]\n\t"
@@ -245,7 +255,7 @@ static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t 
                  MH_RSEQ_END
                  : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), "=&D"(di), "=&S"(si),
                    "=&c"(cx)
-                 : MH_RSEQ_OPERANDS(row_off), [in] "r"(in), [n] "r"(n)
+                 : MH_RSEQ_OPERANDS(row_off), [in] "r"(in), [n] "r"(n), [on_cpu] "r"(on_cpu)
                  : "memory", "cc"
                  : fail);
     return k;
@@ -265,8 +275,8 @@ static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
     (void)row_off, (void)out, (void)n;
     return 0;
 }
-static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n) {
-    (void)row_off, (void)in, (void)n;
+static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n, unsigned on_cpu) {
+    (void)row_off, (void)in, (void)n, (void)on_cpu;
     return 0;
 }
 #endif
@@ -279,6 +289,20 @@ static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t 
    whenever another core wrote it last, which is every remote free. */
 static inline uint64_t *mh_free_mark_word(void *p) {
     return (uint64_t *)p + 1;
+}
+
+/* The row a free of an object whose page-class entry is entry pushes: its class row
+   when the object's owner is the heap of the CPU the thread is bound to, else its remote
+   row. The binding is read outside the sequence, which checks it again: one renewed in
+   between (by a signal handler's malloc) can only send the object to the other kind of
+   row, which a flush sorts out. */
+static inline size_t mh_free_row(uint32_t entry) {
+    size_t row = mh_page_entry_row(entry);
+    /* A branch: a conditional move put the compare on the way to the row's address,
+       which every later load of the push waits for (1-thread churn 163 -> 157 Mops/s,
+       15 runs; level with the branch, which a program predicts when most of its frees
+       are local, or most remote). */
+    return mh_page_entry_owner_tag(entry) == mh_bound.cpu ? row : row + MH_REMOTE_ROWS;
 }
 
 /* A small object of the class at row row_off from the front cache (the slow path
@@ -299,7 +323,8 @@ static inline void *mh_cache_malloc(size_t row_off) {
  * to its page.
  */
 static inline void mh_cache_free(void *p) {
-    unsigned class_plus1 = mh_page_class_plus1(p), cls = class_plus1 - 1;
+    uint32_t entry = mh_page_entry(p);
+    unsigned class_plus1 = mh_page_entry_class_plus1(entry);
     if (MH_UNLIKELY(!mh_is_object_start1(p, class_plus1))) {
         mh_small_free(p);   /* validates under the owner's lock and reports the misuse */
         return;
@@ -317,7 +342,7 @@ static inline void mh_cache_free(void *p) {
         mh_small_free(p);
         return;
     }
-    if (MH_UNLIKELY(!mh_cache_push(mh_cache_row_of(cls), p))) mh_cache_free_slow(p, cls);
+    if (MH_UNLIKELY(!mh_cache_push(mh_free_row(entry), p))) mh_cache_free_slow(p, class_plus1 - 1);
 }
 
 #endif /* MH_CACHE_H */

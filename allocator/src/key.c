@@ -68,13 +68,20 @@ unsigned mh_current_heap_index(int cpu) {
     }
 }
 
+static mh_heap *activated(mh_heap *h) {
+    if (MH_UNLIKELY(!__atomic_load_n(&h->active, __ATOMIC_ACQUIRE))) mh_heap_activate(h);
+    return h;
+}
+
 mh_heap *mh_current_heap(void) {
     mh_ensure_init();
     if (mh_global.key_policy == MH_KEY_THREAD && MH_UNLIKELY(thread_slot_plus1 == 0))
         thread_slot_plus1 = claim_thread_slot() + 1;
-    mh_heap *h = &mh_global.heaps[mh_current_heap_index(mh_current_cpu())];
-    if (MH_UNLIKELY(!__atomic_load_n(&h->active, __ATOMIC_ACQUIRE))) mh_heap_activate(h);
-    return h;
+    return activated(&mh_global.heaps[mh_current_heap_index(mh_current_cpu())]);
+}
+
+mh_heap *mh_heap_of_cpu(unsigned cpu) {
+    return activated(&mh_global.heaps[mh_current_heap_index((int)cpu)]);
 }
 
 /* The child's thread has a new tid: record it, so the slot is not taken for abandoned. */

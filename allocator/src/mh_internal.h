@@ -123,19 +123,28 @@ typedef struct __attribute__((aligned(32))) mh_class_check {
 } mh_class_check;
 MH_INTERNAL extern mh_class_check mh_class_checks[MH_PAGE_ENTRY_CLASS + 1];
 
-static inline size_t mh_cache_row_of(unsigned cls) { return cls * MH_CACHE_ROW_BYTES; }
+static inline size_t mh_cache_row_of(unsigned row) { return row * MH_CACHE_ROW_BYTES; }
 
 /* An entry of the page-class map (mh_global.page_class): class + 1 in the low bits (0: the
-   page holds no objects) and, above them, the class's row offset, a multiple of a line.
-   Free's fast path gets both from one load: the row without a second, dependent one. */
+   page holds no objects), above them the class's row offset, a multiple of a line, and
+   above that a tag of the unit's owner heap. Free's fast path gets all three from one
+   load: the row without a second, dependent one, and whether the object is the freeing
+   CPU's own (its heap's index is the CPU number). The tag is a hint: owners from
+   MH_OWNER_TAG_NONE on share that tag, and a stale one only sends an object to the
+   wrong kind of row, which every flush sorts out. */
+#define MH_PAGE_ENTRY_OWNER_SHIFT 19
+#define MH_OWNER_TAG_NONE ((uint32_t)UINT32_MAX >> MH_PAGE_ENTRY_OWNER_SHIFT)
+#define MH_PAGE_ENTRY_ROW (((uint32_t)1 << MH_PAGE_ENTRY_OWNER_SHIFT) - MH_CACHE_LINE)
 _Static_assert(MH_NCLASSES <= MH_PAGE_ENTRY_CLASS && MH_CACHE_ROW_BYTES % MH_CACHE_LINE == 0 &&
-                   (uint64_t)MH_NCLASSES * MH_CACHE_ROW_BYTES <= UINT32_MAX,
-               "a page entry holds class + 1 below its row offset, in 32 bits");
-static inline uint32_t mh_page_entry_of(unsigned cls) {
-    return (uint32_t)mh_cache_row_of(cls) | (cls + 1);
+                   (uint64_t)MH_NCLASSES * MH_CACHE_ROW_BYTES <= MH_PAGE_ENTRY_ROW,
+               "a page entry holds class + 1 below its row offset, below the owner's tag");
+static inline uint32_t mh_page_entry_of(unsigned cls, unsigned owner) {
+    uint32_t tag = owner < MH_OWNER_TAG_NONE ? owner : MH_OWNER_TAG_NONE;
+    return tag << MH_PAGE_ENTRY_OWNER_SHIFT | (uint32_t)mh_cache_row_of(cls) | (cls + 1);
 }
 static inline unsigned mh_page_entry_class_plus1(uint32_t e) { return e & MH_PAGE_ENTRY_CLASS; }
-static inline size_t mh_page_entry_row(uint32_t e) { return e & ~MH_PAGE_ENTRY_CLASS; }
+static inline size_t mh_page_entry_row(uint32_t e) { return e & MH_PAGE_ENTRY_ROW; }
+static inline unsigned mh_page_entry_owner_tag(uint32_t e) { return e >> MH_PAGE_ENTRY_OWNER_SHIFT; }
 static inline unsigned mh_class_of_row(size_t row) { return (unsigned)(row / MH_CACHE_ROW_BYTES); }
 
 /* The row offset and the class of the smallest class whose objects hold `size` bytes
@@ -198,8 +207,8 @@ MH_INTERNAL void mh_page_format(mh_page *pg, unsigned heap, unsigned cls);
 /* pg's owner heap, in its metadata and in the page-owner map; pg is empty (steal) or
    being formatted, under the lock of the heap it leaves. */
 MH_INTERNAL void mh_page_set_owner(mh_page *pg, unsigned heap);
-/* The page-class map's entry for pg: its class (an object page), or 0 (not one: a
-   free into it is reported, never cached). */
+/* The page-class map's entries for pg: its class and owner (an object page), or 0 (not
+   one: a free into it is reported, never cached). */
 MH_INTERNAL void mh_page_publish_class(mh_page *pg, bool object_page);
 MH_INTERNAL size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n);
 MH_INTERNAL void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align);
@@ -417,13 +426,30 @@ _Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES &&
                "a row is its line of counts, then its slots; the sequences address count "
                "at 0, cap at 4 and slot[-1] just below the slots");
 
+/* A CPU's cache has two rows per class. Malloc pops the class row, which holds only
+   objects of the CPU's own heap: a free of one of those pushes there, a refill fills
+   it. A free of another heap's object pushes its class's remote row, which nothing pops
+   but a flush (or the purger's drain), back to the owners: an object freed on this CPU
+   is never handed out here while its neighbours may be in use on their own CPU (passive
+   false sharing, Hoard's cache-scratch: with one row, two threads were given two
+   halves of one cache line in 6 runs of 16 of false-sharing-active). Rows are named by
+   an index, class rows first, or by their offset in the cache. */
+#define MH_CACHE_ROWS  (2 * MH_NCLASSES)
 typedef struct mh_cpu_cache {
-    mh_cache_row row[MH_NCLASSES];     /* at mh_cache_row_of(cls) */
+    mh_cache_row row[MH_CACHE_ROWS];   /* row r at mh_cache_row_of(r): class cls's class row
+                                          at r = cls, its remote row at MH_NCLASSES + cls */
 } mh_cpu_cache;
+/* The offset of the remote rows from the class rows, which free's fast path adds. */
+#define MH_REMOTE_ROWS (MH_NCLASSES * MH_CACHE_ROW_BYTES)
+static inline unsigned mh_row_class(unsigned row) {
+    return row < MH_NCLASSES ? row : row - MH_NCLASSES;
+}
+/* The words of mh_global.cache_rows per CPU: a bit per row. */
+#define MH_CACHE_ROW_WORDS ((MH_CACHE_ROWS + 63) / 64)
 
 /* CPU n's cache starts n strides after CPU 0's: a power of two, so the sequences find it
    with a shift (the tail of each stride is never touched). */
-#define MH_CACHE_STRIDE_SHIFT 19
+#define MH_CACHE_STRIDE_SHIFT 20
 _Static_assert(sizeof(mh_cpu_cache) <= (1u << MH_CACHE_STRIDE_SHIFT), "cache stride");
 
 /* At initialisation: NULL when the front cache runs, else why not ("off(no rseq)"). */
@@ -503,6 +529,8 @@ enum { MH_KEY_CPU = 0, MH_KEY_THREAD = 1, MH_KEY_GLOBAL = 2 };
 MH_INTERNAL int mh_current_cpu(void);
 /* The heap this thread allocates from now (activated). */
 MH_INTERNAL mh_heap *mh_current_heap(void);
+/* The heap of CPU cpu under the cpu key (activated); initialised already. */
+MH_INTERNAL mh_heap *mh_heap_of_cpu(unsigned cpu);
 /* The heap this thread uses on CPU cpu, without assigning one: UINT32_MAX if none yet. */
 MH_INTERNAL unsigned mh_current_heap_index(int cpu);
 MH_INTERNAL void mh_key_after_fork_child(void);
@@ -541,7 +569,7 @@ typedef struct mh_global_state {
     uint16_t *page_owner;              /* per page of the range: its unit's owner heap, written
                                           with mh_page.heap: the owner of an object without a
                                           read of its page's metadata (valid for object pages) */
-    uint32_t *page_class;              /* per page of the range: mh_page_entry_of(class), 0
+    uint32_t *page_class;              /* per page of the range: mh_page_entry_of(), 0
                                           if none; written when a page is formatted or
                                           purged, read by free: one dense word instead of a
                                           metadata line, and the row's offset without a
@@ -554,8 +582,9 @@ typedef struct mh_global_state {
     bool purge_thread;                 /* the purger thread may run (purge.c) */
     mh_cpu_cache *caches;              /* CPU 0's; ncpus of them MH_CACHE_STRIDE_SHIFT apart,
                                           each row touched from its first use on that CPU */
-    uint64_t *cache_rows;              /* per CPU: bit cls set once its cache's row of class
-                                          cls is readied (cache.c; release/acquire) */
+    uint64_t *cache_rows;              /* per CPU, MH_CACHE_ROW_WORDS words: bit r set once
+                                          its cache's row r is readied (cache.c;
+                                          release/acquire) */
     ptrdiff_t rseq_offset;             /* glibc's __rseq_offset: the thread's rseq area */
     bool check;                        /* MULTIHEAP_CHECK: mark freed objects (cache.h) */
     /* malloc.c's shortest paths apply (cache && remote_batch && !check) to sizes below
@@ -591,11 +620,17 @@ static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
     return (mh_cpu_cache *)((char *)mh_global.caches + ((size_t)cpu << MH_CACHE_STRIDE_SHIFT));
 }
 
+/* The page-class map's entry of the page of p (mh_is_small(p)). */
+static inline uint32_t mh_page_entry(const void *p) {
+    return __atomic_load_n(
+        &mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT],
+        __ATOMIC_RELAXED);
+}
+
 /* The class of the page of p (mh_is_small(p)) plus one from the page-class map; 0 for a
    page that holds no objects (never formatted, or purged). */
 static inline unsigned mh_page_class_plus1(const void *p) {
-    return mh_page_entry_class_plus1(
-        mh_global.page_class[((uintptr_t)p - (uintptr_t)mh_global.small_base) >> MH_PAGE_SHIFT]);
+    return mh_page_entry_class_plus1(mh_page_entry(p));
 }
 
 /* The heap that owns the unit holding object p (mh_is_small(p), an object page). */

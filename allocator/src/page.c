@@ -8,10 +8,15 @@
 
 #include "mh_internal.h"
 
-void mh_page_publish_class(mh_page *pg, bool object_page) {
+/* pg's entries in the page-class map: its class and owner (an object page), or 0. */
+static void write_entries(mh_page *pg, uint32_t entry) {
     size_t first = (size_t)(mh_page_start(pg) - mh_global.small_base) >> MH_PAGE_SHIFT;
-    uint32_t entry = object_page ? mh_page_entry_of(pg->cls) : 0;
-    for (unsigned i = 0; i < mh_class_pages(pg->cls); i++) mh_global.page_class[first + i] = entry;
+    for (unsigned i = 0; i < mh_class_pages(pg->cls); i++)
+        __atomic_store_n(&mh_global.page_class[first + i], entry, __ATOMIC_RELAXED);
+}
+
+void mh_page_publish_class(mh_page *pg, bool object_page) {
+    write_entries(pg, object_page ? mh_page_entry_of(pg->cls, pg->heap) : 0);
 }
 
 void mh_page_set_owner(mh_page *pg, unsigned heap) {
@@ -19,6 +24,8 @@ void mh_page_set_owner(mh_page *pg, unsigned heap) {
     size_t first = (size_t)(mh_page_start(pg) - mh_global.small_base) >> MH_PAGE_SHIFT;
     for (unsigned i = 0; i < mh_class_pages(pg->cls); i++)
         __atomic_store_n(&mh_global.page_owner[first + i], (uint16_t)heap, __ATOMIC_RELAXED);
+    /* A stolen page keeps its class: its entries name the new owner. */
+    if (mh_global.page_class[first]) mh_page_publish_class(pg, true);
 }
 
 void mh_page_format(mh_page *pg, unsigned heap, unsigned cls) {

@@ -5,7 +5,6 @@
    after a move, which may be a refill. A stale binding would count them on the CPU the
    thread left. Skipped (77) where the cache cannot run or only one CPU is allowed. */
 #define _GNU_SOURCE
-#include <sched.h>
 #include <string.h>
 
 #include "mh_internal.h"
@@ -13,17 +12,9 @@
 
 #define N 1000
 
-static void pin(int cpu) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
-    CHECK(sched_getcpu() == cpu);
-}
-
 /* N pairs on cpu; the other CPU's tally must not move. */
 static void pairs_on(int cpu, int other) {
-    pin(cpu);
+    pin_to_cpu(cpu);
     mh_cache_tally here = mh_cache_tally_of((unsigned)cpu), there = mh_cache_tally_of((unsigned)other);
     for (int i = 0; i < N; i++) free(malloc(64));
     mh_cache_tally here_after = mh_cache_tally_of((unsigned)cpu),
@@ -40,12 +31,8 @@ static void pairs_on(int cpu, int other) {
 
 int main(void) {
     free(malloc(1));   /* initialises the library, for mh_options() */
-    cpu_set_t allowed;
-    CHECK(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
-    int a = -1, b = -1;
-    for (int cpu = 0; cpu < CPU_SETSIZE && b < 0; cpu++)
-        if (CPU_ISSET(cpu, &allowed)) *(a < 0 ? &a : &b) = cpu;
-    if (!strstr(mh_options(), "cache=rseq") || b < 0) {
+    int a, b;
+    if (!two_allowed_cpus(&a, &b) || !strstr(mh_options(), "cache=rseq")) {
         printf("cache_binding: skipped, needs the front cache and two CPUs (%s)\n", mh_options());
         return 77;
     }

@@ -1,4 +1,4 @@
-/* The front cache's set-up maps the caches and then a word per CPU (cache_rows, its
+/* The front cache's set-up maps the caches and then words per CPU (cache_rows, its
    rows in use); when the second mapping fails, the cache is off and neither is left
    behind: the statistics, which read the caches when they exist, read those words too,
    and crashed on the missing ones. mmap is wrapped (linked with --wrap=mmap) to fail
@@ -12,7 +12,7 @@
 
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
-    if (mh_global.caches && !mh_global.cache_rows && len == mh_global.ncpus * sizeof(uint64_t)) {
+    if (mh_global.caches && !mh_global.cache_rows && len == mh_global.ncpus * MH_CACHE_ROW_WORDS * sizeof(uint64_t)) {
         errno = ENOMEM;
         return MAP_FAILED;
     }

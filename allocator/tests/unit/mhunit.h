@@ -49,16 +49,33 @@ static inline long rss_kib(void) {
 
 #ifdef _GNU_SOURCE
 #include <sched.h>
-/* Pins the calling thread to the CPU it runs on (for the tests that watch one CPU's
-   front cache or heap); returns that CPU. Needs _GNU_SOURCE before the first include. */
-static inline int pin_to_this_cpu(void) {
-    int cpu = sched_getcpu();
-    CHECK(cpu >= 0);
+#include <stdbool.h>
+/* Pins the calling thread to CPU cpu (for the tests that watch one CPU's front cache or
+   heap). Needs _GNU_SOURCE before the first include, as do the two below. */
+static inline void pin_to_cpu(int cpu) {
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
     CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    CHECK(sched_getcpu() == cpu);
+}
+
+/* Pins the calling thread to the CPU it runs on; returns that CPU. */
+static inline int pin_to_this_cpu(void) {
+    int cpu = sched_getcpu();
+    CHECK(cpu >= 0);
+    pin_to_cpu(cpu);
     return cpu;
+}
+
+/* The first two CPUs the process may run on; false if it may run on one only. */
+static inline bool two_allowed_cpus(int *a, int *b) {
+    cpu_set_t allowed;
+    CHECK(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+    *a = *b = -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE && *b < 0; cpu++)
+        if (CPU_ISSET(cpu, &allowed)) *(*a < 0 ? a : b) = cpu;
+    return *b >= 0;
 }
 #endif
 
