@@ -30,6 +30,8 @@ static int rseq_cpu(void) {
 static const char *cache_unavailable(void) {
     if (!MH_HAVE_RSEQ_CACHE) return "off(not x86-64)";
     if (mh_global.key_policy != MH_KEY_CPU) return "off(key not cpu)";
+    /* Free's fast path compares the CPU number with an owner tag (mh_page_entry_of). */
+    if (mh_global.ncpus > MH_OWNER_TAG_NONE) return "off(over 8191 CPUs)";
     if (rseq_cpu() < 0) return "off(no rseq)";
     return NULL;
 }
@@ -86,7 +88,7 @@ static void raise_row(mh_cpu_cache *c, unsigned r, uint32_t from, uint32_t to) {
 /* Readies row r of CPU cpu's cache c at its first slow path there. A row's capacity is
    0 until then, which fails both fast paths (the row is empty, and full), so a CPU's
    cache touches only the rows in use on it: readying all of them at the CPU's first
-   slow path wrote to 58 pages, 232 KiB. */
+   slow path wrote a page each, 58 pages (232 KiB) when there were no remote rows. */
 static void ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
     if (__atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED) != 0) return;
     /* The bit first: a fork between the two must not leave a child with a row in use
@@ -120,6 +122,15 @@ static mh_cpu_cache *current_cache(unsigned *cpu, bool *rebound) {
     return mh_cache_of_cpu(*cpu);
 }
 
+/* Pops half of row r (of the CPU the thread runs on by then) and frees the objects to
+   their owners, a lock acquisition per owner. */
+static void flush_row(const mh_cpu_cache *c, unsigned r) {
+    void *batch[MH_CACHE_SLOTS / 2];
+    size_t n = mh_cache_pop_many(mh_cache_row_of(r), batch, half_row(c, r));
+    mh_group_by_owner(batch, n);
+    mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
+}
+
 void *mh_cache_alloc_slow(unsigned cls) {
     bool rebound;
     unsigned cpu;
@@ -138,6 +149,12 @@ void *mh_cache_alloc_slow(unsigned cls) {
        back. */
     size_t pushed = mh_cache_push_many(mh_cache_row_of(cls), batch + 1, n - 1, cpu);
     if (1 + pushed < n) mh_small_free_batch(batch + 1 + pushed, n - 1 - pushed, MH_FREED_BY_FLUSH);
+    /* Other heaps' objects freed here wait in the class's remote row until it fills, and
+       keep their pages in use meanwhile; before there were remote rows this CPU's
+       mallocs would have reused them. A refill sends them home. */
+    unsigned remote = MH_NCLASSES + cls;
+    if (row_used(cpu, remote) && __atomic_load_n(&c->row[remote].count, __ATOMIC_RELAXED))
+        flush_row(c, remote);
     mh_heap_maybe_purge(h);
     return batch[0];
 }
@@ -224,15 +241,6 @@ static void fatal_if_on_top(const mh_cpu_cache *c, unsigned r, void *p) {
     uint32_t top = __atomic_load_n(&c->row[r].count, __ATOMIC_RELAXED);
     if (top > 0 && __atomic_load_n(&c->row[r].slot[top - 1], __ATOMIC_RELAXED) == p)
         mh_fatal("double free (object is already in a free cache)", p);
-}
-
-/* Pops half of row r (of the CPU the thread runs on by then) and frees the objects to
-   their owners, a lock acquisition per owner. */
-static void flush_row(const mh_cpu_cache *c, unsigned r) {
-    void *batch[MH_CACHE_SLOTS / 2];
-    size_t n = mh_cache_pop_many(mh_cache_row_of(r), batch, half_row(c, r));
-    mh_group_by_owner(batch, n);
-    mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
 }
 
 void mh_cache_free_slow(void *p, unsigned cls) {

@@ -70,21 +70,21 @@ static inline struct rseq *mh_rseq_area(void) {
     "movl %%fs:%c[cpu_field](%[rs]), %k[row]\n\t"
 
 /* The bulk sequences and the binding compute the row in the CPU's cache from the CPU
-   number, and leave for the C label `fail` if the area is not registered (BEGIN) or the
-   thread does not run on CPU on_cpu (BEGIN_ON_CPU). */
+   number, and leave for `out` if the area is not registered (BEGIN) or the thread does
+   not run on CPU on_cpu (BEGIN_ON_CPU). */
 #define MH_RSEQ_ROW_OF_CPU                                                                \
     "shlq %[stride_shift], %[row]\n\t"                                                    \
     "addq %[caches], %[row]\n\t"                                                          \
     "addq %[row_off], %[row]\n\t"
-#define MH_RSEQ_BEGIN                                                                     \
+#define MH_RSEQ_BEGIN(out)                                                                \
     MH_RSEQ_START                                                                         \
     "cmpl %[ncpus], %k[row]\n\t"                                                          \
-    "jae %l[fail]\n\t"                                                                    \
+    "jae " out "\n\t"                                                                     \
     MH_RSEQ_ROW_OF_CPU
-#define MH_RSEQ_BEGIN_ON_CPU                                                              \
+#define MH_RSEQ_BEGIN_ON_CPU(out)                                                         \
     MH_RSEQ_START                                                                         \
     "cmpl %k[on_cpu], %k[row]\n\t"                                                        \
-    "jne %l[fail]\n\t"                                                                    \
+    "jne " out "\n\t"                                                                     \
     MH_RSEQ_ROW_OF_CPU
 
 /* The single-object sequences take the row from the thread's binding (mh_bound) and only
@@ -98,13 +98,27 @@ static inline struct rseq *mh_rseq_area(void) {
     "movq %%fs:%c[bound_cache](%[bound]), %[row]\n\t"                                     \
     "addq %[row_off], %[row]\n\t"
 
-#define MH_RSEQ_END                                                                       \
-    "2:\n\t"                                                                              \
+#define MH_RSEQ_ABORT_HANDLER                                                             \
     ".pushsection __rseq_failure, \"ax\"\n\t"                                             \
     ".byte 0x0f, 0xb9, 0x3d\n\t"                                                          \
     ".long 0x53053053\n"                                                                  \
     "4:\n\t"                                                                              \
-    "jmp 0b\n\t"                                                                          \
+    "jmp 0b\n\t"
+#define MH_RSEQ_END                                                                       \
+    "2:\n\t"                                                                              \
+    MH_RSEQ_ABORT_HANDLER                                                                 \
+    ".popsection\n"
+/* The bulk sequences leave for 5 instead, which returns "none moved" (k = 0) after the
+   sequence, out of line. Not an asm goto with a C label that returns 0: on that path
+   GCC 12 used the register of the output k as it was, and a refill whose thread had
+   moved sent a surplus of about 2^60 objects back to the heap (alloc.sys.ubsan.stress,
+   once the refill's push could fail). */
+#define MH_RSEQ_END_NONE_MOVED                                                            \
+    "2:\n\t"                                                                              \
+    MH_RSEQ_ABORT_HANDLER                                                                 \
+    "5:\n\t"                                                                              \
+    "xorl %k[k], %k[k]\n\t"                                                               \
+    "jmp 2b\n\t"                                                                          \
     ".popsection\n"
 
 /* rs: the rseq area's offset from the thread pointer (addressed through %fs, which
@@ -188,7 +202,7 @@ fail:
    a signal land between two of these stores often enough to tell.) */
 static inline bool mh_cache_bind(void) {
     uintptr_t row, cpu;
-    __asm__ volatile goto(MH_RSEQ_BEGIN
+    __asm__ volatile goto(MH_RSEQ_BEGIN("%l[fail]")
                  "movl %[unbound], %%fs:%c[bound_cpu](%[bound])\n\t"
                  "movq %[row], %%fs:%c[bound_cache](%[bound])\n\t"
                  "movl %%fs:%c[cpu_field](%[rs]), %k[cpu]\n\t"
@@ -212,7 +226,7 @@ fail:
    174 -> 188 Mops/s). */
 static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
     uintptr_t row, count, k, di, si, cx;
-    __asm__ volatile goto(MH_RSEQ_BEGIN
+    __asm__ volatile(MH_RSEQ_BEGIN("5f")
                  "movl (%[row]), %k[count]\n\t"
                  "movq %[n], %[k]\n\t"
                  "cmpq %[count], %[k]\n\t"
@@ -223,16 +237,13 @@ static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
                  "movq %[k], %%rcx\n\t"
                  "rep movsq\n\t"
                  "movl %k[count], (%[row])\n"   /* commit */
-                 MH_RSEQ_END
+                 MH_RSEQ_END_NONE_MOVED
                  : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), "=&D"(di), "=&S"(si),
                    "=&c"(cx)
                  : MH_RSEQ_OPERANDS(row_off), [out] "r"(out), [n] "r"(n)
-                 : "memory", "cc"
-                 : fail);
+                 : "memory", "cc");
     for (size_t j = 0; j < k; j++) mh_tsan_acquire(out[j]);
     return k;
-fail:
-    return 0;
 }
 
 /* The push runs only on CPU on_cpu: a refill's objects are all of that CPU's heap, and
@@ -240,7 +251,7 @@ fail:
 static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n, unsigned on_cpu) {
     uintptr_t row, count, k, di, si, cx;
     for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
-    __asm__ volatile goto(MH_RSEQ_BEGIN_ON_CPU
+    __asm__ volatile(MH_RSEQ_BEGIN_ON_CPU("5f")
                  "movl (%[row]), %k[count]\n\t"
                  "movl 4(%[row]), %k[k]\n\t"
                  "subq %[count], %[k]\n\t"
@@ -252,15 +263,12 @@ static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t 
                  "rep movsq\n\t"
                  "addq %[k], %[count]\n\t"
                  "movl %k[count], (%[row])\n"   /* commit */
-                 MH_RSEQ_END
+                 MH_RSEQ_END_NONE_MOVED
                  : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), "=&D"(di), "=&S"(si),
                    "=&c"(cx)
                  : MH_RSEQ_OPERANDS(row_off), [in] "r"(in), [n] "r"(n), [on_cpu] "r"(on_cpu)
-                 : "memory", "cc"
-                 : fail);
+                 : "memory", "cc");
     return k;
-fail:
-    return 0;
 }
 
 #else
@@ -294,8 +302,9 @@ static inline uint64_t *mh_free_mark_word(void *p) {
 /* The row a free of an object whose page-class entry is entry pushes: its class row
    when the object's owner is the heap of the CPU the thread is bound to, else its remote
    row. The binding is read outside the sequence, which checks it again: one renewed in
-   between (by a signal handler's malloc) can only send the object to the other kind of
-   row, which a flush sorts out. */
+   between (by a signal handler's malloc, after the thread moved) sends the object to
+   the other kind of row, the one case where a class row may take another heap's object
+   (harmless but for the false sharing the remote rows avoid). */
 static inline size_t mh_free_row(uint32_t entry) {
     size_t row = mh_page_entry_row(entry);
     /* A branch: a conditional move put the compare on the way to the row's address,

@@ -129,9 +129,10 @@ static inline size_t mh_cache_row_of(unsigned row) { return row * MH_CACHE_ROW_B
    page holds no objects), above them the class's row offset, a multiple of a line, and
    above that a tag of the unit's owner heap. Free's fast path gets all three from one
    load: the row without a second, dependent one, and whether the object is the freeing
-   CPU's own (its heap's index is the CPU number). The tag is a hint: owners from
-   MH_OWNER_TAG_NONE on share that tag, and a stale one only sends an object to the
-   wrong kind of row, which every flush sorts out. */
+   CPU's own (its heap's index is the CPU number). Owners from MH_OWNER_TAG_NONE on share
+   that tag, which no CPU number matches (mh_cache_setup keeps the front cache off with
+   more CPUs). Steal, format and purge rewrite the entries of empty units only, so the tag
+   of a live object's unit never changes. */
 #define MH_PAGE_ENTRY_OWNER_SHIFT 19
 #define MH_OWNER_TAG_NONE ((uint32_t)UINT32_MAX >> MH_PAGE_ENTRY_OWNER_SHIFT)
 #define MH_PAGE_ENTRY_ROW (((uint32_t)1 << MH_PAGE_ENTRY_OWNER_SHIFT) - MH_CACHE_LINE)
@@ -370,7 +371,7 @@ MH_INTERNAL void mh_purger_unlock(bool child);
 
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 
-/* A class caches at most MH_CACHE_BYTES of objects, within MH_CACHE_SLOTS and at least
+/* A row caches at most MH_CACHE_BYTES of objects, within MH_CACHE_SLOTS and at least
    MH_CACHE_MIN_SLOTS of them. A refill or flush moves half a row's capacity, which
    starts at MH_CACHE_START_SLOTS (or the maximum, if lower) and doubles at each of the
    row's refills and flushes up to the maximum: a class the program uses a little
@@ -380,34 +381,34 @@ MH_INTERNAL void mh_purger_unlock(bool child);
 #define MH_CACHE_START_SLOTS 16
 #define MH_CACHE_BYTES       ((size_t)64 << 10)
 
-/* Objects of class cls one CPU's cache holds at most. */
+/* Objects a row of class cls holds at most. */
 static inline unsigned mh_cache_capacity(unsigned cls) {
     size_t n = MH_CACHE_BYTES / mh_class_size(cls);
     return n > MH_CACHE_SLOTS ? MH_CACHE_SLOTS : n < MH_CACHE_MIN_SLOTS ? MH_CACHE_MIN_SLOTS
                                                                        : (unsigned)n;
 }
-/* A row's capacity at its class's first slow path on its CPU. */
+/* A row's capacity at its first slow path on its CPU. */
 static inline unsigned mh_cache_start_capacity(unsigned cls) {
     unsigned max = mh_cache_capacity(cls);
     return max < MH_CACHE_START_SLOTS ? max : MH_CACHE_START_SLOTS;
 }
-/* A heap's stash of class cls holds two CPU caches' worth, within MH_STASH_SLOTS. */
+/* A heap's stash of class cls holds two rows' worth, within MH_STASH_SLOTS. */
 static inline unsigned mh_stash_capacity(unsigned cls) {
     unsigned n = 2 * mh_cache_capacity(cls);
     return n > MH_STASH_SLOTS ? MH_STASH_SLOTS : n;
 }
 
-/* One class of one CPU's cache: a line of counts, then the slots. count is written only
+/* One row of one CPU's cache: a line of counts, then the slots. count is written only
    inside a restartable sequence on that CPU (the commit is the store to count); cap is
-   0 (which fails both fast paths) until the class's first slow path on that CPU sets
+   0 (which fails both fast paths) until the row's first slow path on that CPU sets
    it, and raised by later ones (compare-and-swap: it never falls, so count never
    exceeds it; a sequence that read an older cap only takes its slow path early); the
    double-free checks read count and the slots from outside, racily. A row is a line longer than its slots, so the tops of the
    rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
 typedef struct mh_cache_row {
     uint32_t count;                    /* objects in slot[0..count), top last */
-    uint32_t cap;                      /* slots this class may use: 0 until the class's first
-                                          slow path on the CPU, then only grows (slow
+    uint32_t cap;                      /* slots the row may use: 0 until its first slow
+                                          path on the CPU, then only grows (slow
                                           paths), never past mh_cache_capacity(cls) */
     /* mallocs and frees served by this row: one add each, inside the sequence just
        before its commit (an abort between the two counts an operation twice, which
