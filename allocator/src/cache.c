@@ -44,7 +44,7 @@ const char *mh_cache_setup(void) {
        from the binding); untouched, a row costs nothing until a slow path on its CPU
        readies it (below). */
     size_t bytes = (size_t)mh_global.ncpus << MH_CACHE_STRIDE_SHIFT;
-    mh_global.caches = mh_os_map(bytes);
+    mh_global.caches = mh_os_map_sparse(bytes);
     /* Small pages only: with transparent huge pages "always", the first row written
        faulted in 2 MiB, four CPUs' caches (huge pages under the caches were level on
        churn, DEVELOPERS.md). */

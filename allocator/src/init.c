@@ -188,7 +188,7 @@ static void initialise(void) {
     if (mh_global.nheaps > UINT16_MAX)   /* the page-owner map holds 16 bits */
         mh_fatal("more than 65535 possible CPUs are not supported", NULL);
     /* Untouched anonymous memory: a heap costs nothing until it is used. */
-    mh_global.heaps = mh_os_map(mh_global.nheaps * sizeof(mh_heap));
+    mh_global.heaps = mh_os_map_sparse(mh_global.nheaps * sizeof(mh_heap));
     mh_global.active_ids = mh_os_map(mh_global.nheaps * sizeof(uint32_t));
     if (mh_global.key_policy == MH_KEY_THREAD)
         mh_global.thread_owner = mh_os_map(mh_global.nheaps * sizeof(uint32_t));

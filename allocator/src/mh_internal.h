@@ -519,6 +519,10 @@ MH_INTERNAL uint32_t mh_now_ms(void);           /* coarse monotonic clock */
 MH_INTERNAL void mh_os_lock(void);              /* fork: the purged-page table, the commit */
 MH_INTERNAL void mh_os_unlock(bool child);
 MH_INTERNAL void *mh_os_map(size_t size);
+/* For tables sized by the possible CPUs, of which a process touches a few pages: the
+   front caches take 1 MiB a CPU, and a kernel may list thousands of possible CPUs, more
+   than the overcommit heuristic lets one mapping reserve. */
+MH_INTERNAL void *mh_os_map_sparse(size_t size);
 MH_INTERNAL void mh_os_unmap(void *p, size_t size);
 MH_INTERNAL unsigned mh_os_possible_cpus(void);
 /* One line "multiheap: <what> <address>" to stderr, then abort(). */

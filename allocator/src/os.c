@@ -236,9 +236,17 @@ uint32_t mh_now_ms(void) {
     return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
-void *mh_os_map(size_t size) {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+static void *map_with(size_t size, int flags) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+void *mh_os_map(size_t size) {
+    return map_with(size, 0);
+}
+
+void *mh_os_map_sparse(size_t size) {
+    return map_with(size, MAP_NORESERVE);
 }
 
 /* An munmap that would split a mapping fails (ENOMEM) once the process has as many

@@ -15,7 +15,7 @@ void mh_remote_matrix_ensure(void) {
     if (__atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE)) return;
     size_t bytes = (size_t)mh_global.ncpus * mh_global.nheaps * sizeof(uint64_t);
     int saved = errno;
-    uint64_t *m = mh_os_map(bytes), *none = NULL;
+    uint64_t *m = mh_os_map_sparse(bytes), *none = NULL;
     errno = saved;
     if (m && !__atomic_compare_exchange_n(&mh_global.remote_matrix, &none, m, false,
                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
