@@ -109,26 +109,31 @@ static bool grow_row(mh_cpu_cache *c, unsigned r) {
     return true;
 }
 
-/* The cache of the CPU this thread runs on, and that CPU in *cpu; NULL when the thread
-   has no registered rseq area. *rebound: the binding (cache.h) was stale and has been
-   renewed, to whatever CPU the thread ran on then, so the fast path may have failed for
-   that alone: the caller tries it once more (which checks the binding again). */
+/* The cache of the CPU this thread is bound to, and that CPU in *cpu, binding the thread
+   to the CPU it runs on first if need be; NULL when the thread has no registered rseq
+   area. *rebound: the binding (cache.h) was stale and has been renewed, so the fast path
+   may have failed for that alone: the caller tries it once more (which checks the
+   binding again). The single-object sequences use the bound CPU's rows only, and the
+   bulk ones the rows of *cpu only. */
 static mh_cpu_cache *current_cache(unsigned *cpu, bool *rebound) {
     int on = rseq_cpu();
     *rebound = false;
     if (on < 0 || (unsigned)on >= mh_global.ncpus) return NULL;
     *cpu = (unsigned)on;
-    if (mh_bound.cpu != *cpu) *rebound = mh_cache_bind();
+    /* The thread may have moved again before the binding: it binds where it runs. */
+    if (mh_bound.cpu != *cpu && (*rebound = mh_cache_bind())) *cpu = mh_bound.cpu;
     return mh_cache_of_cpu(*cpu);
 }
 
-/* Pops half of row r (of the CPU the thread runs on by then) and frees the objects to
-   their owners, a lock acquisition per owner. */
-static void flush_row(const mh_cpu_cache *c, unsigned r) {
+/* Pops up to n objects (at most MH_CACHE_SLOTS / 2) of row r of CPU cpu, if the thread
+   still runs there, and frees them to their owners, a lock acquisition per owner; how
+   many. */
+static size_t flush_row(unsigned cpu, unsigned r, size_t n) {
     void *batch[MH_CACHE_SLOTS / 2];
-    size_t n = mh_cache_pop_many(mh_cache_row_of(r), batch, half_row(c, r));
+    n = mh_cache_pop_many(mh_cache_row_of(r), batch, n, cpu);
     mh_group_by_owner(batch, n);
     mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
+    return n;
 }
 
 void *mh_cache_alloc_slow(unsigned cls) {
@@ -144,17 +149,19 @@ void *mh_cache_alloc_slow(unsigned cls) {
     grow_row(c, cls);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
+    /* Other heaps' objects freed here wait in the class's remote row until it fills, and
+       keep their pages in use meanwhile; before there were remote rows this CPU's
+       mallocs would have reused them. A refill sends them all home. */
+    unsigned remote = MH_NCLASSES + cls;
+    if (row_used(cpu, remote))
+        while (__atomic_load_n(&c->row[remote].count, __ATOMIC_RELAXED) &&
+               flush_row(cpu, remote, MH_CACHE_SLOTS / 2))
+            continue;
     if (n == 0) return NULL;
     /* Only onto cpu's row (if the thread moved since, none): what does not fit goes
        back. */
     size_t pushed = mh_cache_push_many(mh_cache_row_of(cls), batch + 1, n - 1, cpu);
     if (1 + pushed < n) mh_small_free_batch(batch + 1 + pushed, n - 1 - pushed, MH_FREED_BY_FLUSH);
-    /* Other heaps' objects freed here wait in the class's remote row until it fills, and
-       keep their pages in use meanwhile; before there were remote rows this CPU's
-       mallocs would have reused them. A refill sends them home. */
-    unsigned remote = MH_NCLASSES + cls;
-    if (row_used(cpu, remote) && __atomic_load_n(&c->row[remote].count, __ATOMIC_RELAXED))
-        flush_row(c, remote);
     mh_heap_maybe_purge(h);
     return batch[0];
 }
@@ -261,7 +268,7 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     /* p goes on top of the flushed row, so that a second free of it is caught. The push
        fails again if p is now the top of the row (a double free), or if the thread moved
        to another CPU whose row is full: then the heap takes p (and counts the free). */
-    flush_row(c, r);
+    flush_row(cpu, r, half_row(c, r));
     if (!mh_cache_push(row, p)) {
         fatal_if_on_top(c, r, p);
         mh_small_free(p);
@@ -276,7 +283,7 @@ void mh_cache_drain_current(void) {
        nothing) would otherwise touch; one readied meanwhile waits for the next drain. */
     for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
         if (!row_used(cpu, r)) continue;
-        while ((n = mh_cache_pop_many(mh_cache_row_of(r), batch, MH_CACHE_SLOTS / 2)) > 0) {
+        while ((n = mh_cache_pop_many(mh_cache_row_of(r), batch, MH_CACHE_SLOTS / 2, cpu)) > 0) {
             mh_group_by_owner(batch, n);
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
         }

@@ -142,7 +142,9 @@ static inline struct rseq *mh_rseq_area(void) {
     [bound_cpu] "i"(offsetof(mh_cache_binding, cpu)),                                     \
     [bound_cache] "i"(offsetof(mh_cache_binding, cache))
 
-/* The top object of the row at row_off (a class row) on this CPU, or NULL. */
+/* The top object of the row at row_off (a class row) on this CPU, or NULL. An asm goto
+   with an output: its callers take the slow path on NULL and use the value on the
+   object path only (the bulk sequences' note says what GCC 12 did with a merged one). */
 static inline void *mh_cache_pop(size_t row_off) {
     void *obj;
     uintptr_t row, tmp;
@@ -217,16 +219,18 @@ fail:
     return false;
 }
 
-/* The slow paths move objects in bulk, one sequence per batch: up to n of them from
-   the top of the class at row row_off on this CPU into out[] (pop), or from in[] onto
-   it (push); both return how many moved, 0 without a registered rseq area. The copy is
+/* The slow paths move objects in bulk, one sequence per batch, on CPU on_cpu only (the
+   one whose rows they looked at: a thread that moved since moves nothing, and writes
+   no row of its new CPU's, which may never have been readied): up to n of them from the
+   top of the row at row_off into out[] (pop), or from in[] onto it (push); both return
+   how many moved. The copy is
    one `rep movsq` (the ABI keeps the direction flag clear): a preemption inside it
    restarts the whole sequence like one anywhere else before the commit, and it moved a
    refill's 512 pointers faster than a loop of loads and stores (threadtest 1 thread
    174 -> 188 Mops/s). */
-static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
+static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n, unsigned on_cpu) {
     uintptr_t row, count, k, di, si, cx;
-    __asm__ volatile(MH_RSEQ_BEGIN("5f")
+    __asm__ volatile(MH_RSEQ_BEGIN_ON_CPU("5f")
                  "movl (%[row]), %k[count]\n\t"
                  "movq %[n], %[k]\n\t"
                  "cmpq %[count], %[k]\n\t"
@@ -240,14 +244,12 @@ static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
                  MH_RSEQ_END_NONE_MOVED
                  : [row] "=&r"(row), [count] "=&r"(count), [k] "=&r"(k), "=&D"(di), "=&S"(si),
                    "=&c"(cx)
-                 : MH_RSEQ_OPERANDS(row_off), [out] "r"(out), [n] "r"(n)
+                 : MH_RSEQ_OPERANDS(row_off), [out] "r"(out), [n] "r"(n), [on_cpu] "r"(on_cpu)
                  : "memory", "cc");
     for (size_t j = 0; j < k; j++) mh_tsan_acquire(out[j]);
     return k;
 }
 
-/* The push runs only on CPU on_cpu: a refill's objects are all of that CPU's heap, and
-   its class rows hold no other heap's (mh_cpu_cache). */
 static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n, unsigned on_cpu) {
     uintptr_t row, count, k, di, si, cx;
     for (size_t j = 0; j < n; j++) mh_tsan_release(in[j]);
@@ -279,8 +281,8 @@ static inline bool mh_cache_push(size_t row_off, void *obj) {
     (void)row_off, (void)obj;
     return false;
 }
-static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n) {
-    (void)row_off, (void)out, (void)n;
+static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n, unsigned on_cpu) {
+    (void)row_off, (void)out, (void)n, (void)on_cpu;
     return 0;
 }
 static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t n, unsigned on_cpu) {

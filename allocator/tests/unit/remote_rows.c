@@ -9,6 +9,7 @@
    work runs on a second thread, so that the purger's CPUs (the main thread's) are all.
    Skipped (77) where the cache cannot run or only one CPU is allowed. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -80,14 +81,37 @@ static void *worker(void *unused) {
     return NULL;
 }
 
+/* Is the purger thread (mh-purge) running in this process? */
+static bool purger_running(void) {
+    DIR *tasks = opendir("/proc/self/task");
+    CHECK(tasks != NULL);
+    bool found = false;
+    for (struct dirent *t; !found && (t = readdir(tasks));) {
+        char path[64], name[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", t->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(name, sizeof name, f)) found = strncmp(name, "mh-purge", 8) == 0;
+        if (f) fclose(f);
+    }
+    closedir(tasks);
+    return found;
+}
+
 int main(void) {
-    free(malloc(1));   /* initialises the library (and starts the purger) */
+    /* A heap's growth past MH_PURGE_KEEP pages starts the purger, from this unpinned
+       thread: it drains only the CPUs its creator's thread may use. */
+    void *grow[64];
+    for (int i = 0; i < 64; i++) CHECK((grow[i] = malloc(4000)) != NULL);
+    for (int i = 0; i < 64; i++) free(grow[i]);
     if (!two_allowed_cpus(&a, &b) || !strstr(mh_options(), "cache=rseq") ||
         !strstr(mh_options(), "purge_thread=on")) {
         printf("remote_rows: skipped, needs the front cache, the purger and two CPUs (%s)\n",
                mh_options());
         return 77;
     }
+    for (int ms = 0; !purger_running() && ms < 5000; ms += 10)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    CHECK(purger_running());
     pthread_t t;
     CHECK(pthread_create(&t, NULL, worker, NULL) == 0);
     CHECK(pthread_join(t, NULL) == 0);
