@@ -91,7 +91,7 @@ static const struct mh_switch {
     { "MULTIHEAP_REMOTE_BATCH", "0|1" },   { "MULTIHEAP_PURGE_MS", "N|off" },
     { "MULTIHEAP_LARGE_CACHE", "0|1" },    { "MULTIHEAP_KEY", "cpu|thread|global" },
     { "MULTIHEAP_STATS", "0|1" },          { "MULTIHEAP_CHECK", "0|1" },
-    { "MULTIHEAP_PURGE_THREAD", "0|1" },
+    { "MULTIHEAP_PURGE_THREAD", "0|1" },   { "MULTIHEAP_REMOTE_BINS", "0|1" },
     { NULL, NULL },
 };
 
@@ -154,7 +154,7 @@ static int check_switch(const char *var, const char *value, char *err, size_t er
     }
     snprintf(err, errlen, "allocator spec: unknown multiheap switch %s; valid: MULTIHEAP_SEED, MULTIHEAP_CACHE, "
              "MULTIHEAP_REMOTE_BATCH, MULTIHEAP_PURGE_MS, MULTIHEAP_PURGE_THREAD, MULTIHEAP_LARGE_CACHE, "
-             "MULTIHEAP_KEY, MULTIHEAP_STATS, MULTIHEAP_CHECK", var);
+             "MULTIHEAP_KEY, MULTIHEAP_STATS, MULTIHEAP_CHECK, MULTIHEAP_REMOTE_BINS", var);
     return -1;
 }
 
@@ -446,6 +446,7 @@ static int expectations(const mh_allocator *a, expectation *e)
         { "MULTIHEAP_PURGE_THREAD", "purge_thread", true, false },
         { "MULTIHEAP_LARGE_CACHE", "large_cache", true, false },
         { "MULTIHEAP_CHECK", "check", true, false },
+        { "MULTIHEAP_REMOTE_BINS", "remote_bins", true, false },
         { "MULTIHEAP_KEY", "key", false, false },
     };
     const char *seed = value_of(a, "MULTIHEAP_SEED");

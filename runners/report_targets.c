@@ -452,6 +452,7 @@ static const struct rung {
     { "mh-purge-inline", "+ purge of empty pages on the slow paths" },
     { "multiheap", "+ purger thread (default)" },
     { "mh-nolargecache", "default without the large-block cache" },
+    { "mh-noremotebins", "default without remote bins (remote frees reused locally)" },
 };
 #define NRUNGS (sizeof ladder / sizeof *ladder)
 

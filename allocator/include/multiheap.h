@@ -17,6 +17,10 @@
  *                                     0: one lock of the owner heap per such free
  *   MULTIHEAP_PURGE_MS=N|off          empty object pages go back to the OS once empty for
  *                                     N ms (default 250), at once past a retained amount
+ *   MULTIHEAP_REMOTE_BINS=0|1         such frees go to the freeing CPU's remote bins, which
+ *                                     only flush to the owners (default 1); 0: to its
+ *                                     bins that malloc pops (faster reuse; passive false
+ *                                     sharing). Only with remote batching
  *   MULTIHEAP_LARGE_CACHE=0|1         keep freed large blocks mapped for reuse (default 1)
  *   MULTIHEAP_CHECK=0|1               catch a double free of a small object at the second
  *                                     free (default 0: only a second free in a row on one

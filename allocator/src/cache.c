@@ -15,7 +15,7 @@
 
 #include "cache.h"
 
-MH_TLS mh_cache_binding mh_bound = {NULL, MH_CPU_UNBOUND};
+MH_TLS mh_cache_binding mh_bound = {NULL, MH_CPU_UNBOUND, MH_OWNER_TAG_NONE};
 
 /* The calling thread's CPU from its rseq area; -1 when the area is not registered. */
 static int rseq_cpu(void) {
@@ -258,7 +258,7 @@ void mh_cache_free_slow(void *p, unsigned cls) {
         mh_small_free(p);
         return;
     }
-    unsigned r = mh_page_owner(p) == cpu ? cls : MH_NCLASSES + cls;
+    unsigned r = !mh_global.remote_bins || mh_page_owner(p) == cpu ? cls : MH_NCLASSES + cls;
     size_t row = mh_cache_row_of(r);
     ready_row(c, cpu, r);
     if (rebound && mh_cache_push(row, p)) return;

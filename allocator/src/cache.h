@@ -41,6 +41,8 @@
 typedef struct mh_cache_binding {
     mh_cpu_cache *cache;
     uint32_t cpu;
+    uint32_t owner_tag;                /* the tag of cpu's heap in page-class entries: cpu,
+                                          or MH_OWNER_TAG_NONE without remote bins */
 } mh_cache_binding;
 MH_INTERNAL extern MH_TLS mh_cache_binding mh_bound;
 
@@ -208,10 +210,16 @@ static inline bool mh_cache_bind(void) {
                  "movl %[unbound], %%fs:%c[bound_cpu](%[bound])\n\t"
                  "movq %[row], %%fs:%c[bound_cache](%[bound])\n\t"
                  "movl %%fs:%c[cpu_field](%[rs]), %k[cpu]\n\t"
+                 "movl %k[cpu], %k[row]\n\t"
+                 "orl %k[tag_or], %k[row]\n\t"
+                 "movl %k[row], %%fs:%c[bound_tag](%[bound])\n\t"
                  "movl %k[cpu], %%fs:%c[bound_cpu](%[bound])\n"   /* commit */
                  MH_RSEQ_END
                  : [row] "=&r"(row), [cpu] "=&r"(cpu)
-                 : MH_RSEQ_OPERANDS((size_t)0), MH_BINDING_OPERANDS, [unbound] "i"(MH_CPU_UNBOUND)
+                 : MH_RSEQ_OPERANDS((size_t)0), MH_BINDING_OPERANDS, [unbound] "i"(MH_CPU_UNBOUND),
+                   [bound_tag] "i"(offsetof(mh_cache_binding, owner_tag)),
+                   /* CPU numbers are below MH_OWNER_TAG_NONE, all ones below its top bit */
+                   [tag_or] "r"(mh_global.remote_bins ? 0u : MH_OWNER_TAG_NONE)
                  : "memory", "cc"
                  : fail);
     return true;
@@ -313,7 +321,7 @@ static inline size_t mh_free_row(uint32_t entry) {
        which every later load of the push waits for (1-thread churn 163 -> 157 Mops/s,
        15 runs; level with the branch, which a program predicts when most of its frees
        are local, or most remote). */
-    return mh_page_entry_owner_tag(entry) == mh_bound.cpu ? row : row + MH_REMOTE_ROWS;
+    return mh_page_entry_owner_tag(entry) == mh_bound.owner_tag ? row : row + MH_REMOTE_ROWS;
 }
 
 /* A small object of the class at row row_off from the front cache (the slow path

@@ -103,10 +103,12 @@ static void options_from_env(void) {
                              switch_from_env("MULTIHEAP_PURGE_THREAD", true);
     mh_global.large_cache = switch_from_env("MULTIHEAP_LARGE_CACHE", true);
     bool check = switch_from_env("MULTIHEAP_CHECK", false);
+    bool remote_bins = switch_from_env("MULTIHEAP_REMOTE_BINS", true);
     const char *no_cache = cache ? mh_cache_setup() : "off";
     /* Remote batching is the front cache taking other heaps' objects, and only the front
        cache keeps freed objects outside the heap's bitmaps: nothing without it. */
     mh_global.remote_batch = !no_cache && remote_batch;
+    mh_global.remote_bins = mh_global.remote_batch && remote_bins;
     mh_global.check = !no_cache && check;
     mh_global.free_mark = free_mark();
     /* Last: malloc reads the rest once it sees the cache on. */
@@ -124,6 +126,7 @@ static void options_from_env(void) {
     option_text("purge_thread", mh_global.purge_thread ? "on" : "off");
     option_text("large_cache", mh_global.large_cache ? "on" : "off");
     option_text("check", mh_global.check ? "on" : "off");
+    option_text("remote_bins", mh_global.remote_bins ? "on" : "off");
 }
 
 static unsigned heap_count(int policy, unsigned ncpus) {

@@ -131,7 +131,8 @@ static inline size_t mh_cache_row_of(unsigned row) { return row * MH_CACHE_ROW_B
    load: the row without a second, dependent one, and whether the object is the freeing
    CPU's own (its heap's index is the CPU number). Owners from MH_OWNER_TAG_NONE on share
    that tag, which no CPU number matches (mh_cache_setup keeps the front cache off with
-   more CPUs). Steal, format and purge rewrite the entries of empty units only, so the tag
+   more CPUs), and so do all owners without remote bins (mh_global.remote_bins), which
+   every binding's owner_tag then matches. Steal, format and purge rewrite the entries of empty units only, so the tag
    of a live object's unit never changes. */
 #define MH_PAGE_ENTRY_OWNER_SHIFT 19
 #define MH_OWNER_TAG_NONE ((uint32_t)UINT32_MAX >> MH_PAGE_ENTRY_OWNER_SHIFT)
@@ -139,9 +140,8 @@ static inline size_t mh_cache_row_of(unsigned row) { return row * MH_CACHE_ROW_B
 _Static_assert(MH_NCLASSES <= MH_PAGE_ENTRY_CLASS && MH_CACHE_ROW_BYTES % MH_CACHE_LINE == 0 &&
                    (uint64_t)MH_NCLASSES * MH_CACHE_ROW_BYTES <= MH_PAGE_ENTRY_ROW,
                "a page entry holds class + 1 below its row offset, below the owner's tag");
-static inline uint32_t mh_page_entry_of(unsigned cls, unsigned owner) {
-    uint32_t tag = owner < MH_OWNER_TAG_NONE ? owner : MH_OWNER_TAG_NONE;
-    return tag << MH_PAGE_ENTRY_OWNER_SHIFT | (uint32_t)mh_cache_row_of(cls) | (cls + 1);
+static inline uint32_t mh_page_entry_of(unsigned cls, uint32_t owner_tag) {
+    return owner_tag << MH_PAGE_ENTRY_OWNER_SHIFT | (uint32_t)mh_cache_row_of(cls) | (cls + 1);
 }
 static inline unsigned mh_page_entry_class_plus1(uint32_t e) { return e & MH_PAGE_ENTRY_CLASS; }
 static inline size_t mh_page_entry_row(uint32_t e) { return e & MH_PAGE_ENTRY_ROW; }
@@ -582,6 +582,10 @@ typedef struct mh_global_state {
     /* Run-time options (multiheap.h), fixed at initialisation. */
     bool cache;                        /* the front cache runs: caches != NULL */
     bool remote_batch;                 /* other heaps' objects may enter a front cache */
+    bool remote_bins;                  /* ... its remote rows only (MULTIHEAP_REMOTE_BINS; else
+                                          every owner tag is MH_OWNER_TAG_NONE, which every
+                                          binding's owner_tag matches); fixed before the
+                                          first page is formatted */
     bool large_cache;
     int purge_ms;                      /* < 0: never purge */
     bool purge_thread;                 /* the purger thread may run (purge.c) */
@@ -598,7 +602,7 @@ typedef struct mh_global_state {
     size_t fast_size_limit;            /* MH_SMALL_MAX + 1, or 0 */
     size_t fast_range_size;            /* small_size, or 0 */
     uint64_t free_mark;                /* word 1 of a freed object in check mode (random) */
-    char options[128];                 /* mh_options() */
+    char options[192];                 /* mh_options() */
 } mh_global_state;
 
 MH_INTERNAL extern mh_global_state mh_global;

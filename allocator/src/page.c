@@ -15,8 +15,13 @@ static void write_entries(mh_page *pg, uint32_t entry) {
         __atomic_store_n(&mh_global.page_class[first + i], entry, __ATOMIC_RELAXED);
 }
 
+/* The tag free compares with its binding's owner_tag (cache.h). */
+static uint32_t owner_tag(unsigned heap) {
+    return mh_global.remote_bins && heap < MH_OWNER_TAG_NONE ? heap : MH_OWNER_TAG_NONE;
+}
+
 void mh_page_publish_class(mh_page *pg, bool object_page) {
-    write_entries(pg, object_page ? mh_page_entry_of(pg->cls, pg->heap) : 0);
+    write_entries(pg, object_page ? mh_page_entry_of(pg->cls, owner_tag(pg->heap)) : 0);
 }
 
 void mh_page_set_owner(mh_page *pg, unsigned heap) {

@@ -7,6 +7,8 @@
    class, b's mallocs popped a's objects, last freed first. Last, b frees a's new
    objects and goes quiet: the purger must drain b's cache, remote rows included. The
    work runs on a second thread, so that the purger's CPUs (the main thread's) are all.
+   With MULTIHEAP_REMOTE_BINS=0 (alloc.unit.remote_rows.off) b's mallocs must reuse a's
+   objects instead: the switch brings back the one row per class.
    Skipped (77) where the cache cannot run or only one CPU is allowed. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -68,6 +70,10 @@ static void *worker(void *unused) {
     printf("remote_rows: of %d mallocs on CPU %d after it freed CPU %d's objects, %d from "
            "another heap, %d sharing a line with those objects; back on CPU %d, %d of its "
            "mallocs got them back\n", N, b, a, foreign, sharing, a, returned);
+    if (!strstr(mh_options(), "remote_bins=on")) {
+        CHECK(foreign > 0);
+        return NULL;
+    }
     CHECK(foreign == 0 && sharing == 0);
     /* b's refills sent back most of what its remote row's flushes had not (1816 came
        back here). */
@@ -123,6 +129,7 @@ int main(void) {
         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
         waited_ms += 50;
     }
+    if (!strstr(mh_options(), "remote_bins=on")) return 0;
     printf("remote_rows: CPU %d's cache drained by the purger after %d ms, remote row %u "
            "objects\n", b, waited_ms, __atomic_load_n(&remote_row_of_b()->count, __ATOMIC_RELAXED));
     CHECK(mh_cache_tally_of((unsigned)b).bytes == 0 && remote_row_of_b()->count == 0);
