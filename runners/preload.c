@@ -435,30 +435,36 @@ static const char *value_of(const mh_allocator *a, const char *var)
     return v;
 }
 
+/* The switches whose effect mh_options() shows, and the token that shows it. */
+static const struct expected_switch {
+    const char *var, *token;
+    bool onoff, seed_off;
+} expected_switches[] = {
+    { "MULTIHEAP_CACHE", "cache", true, true },
+    { "MULTIHEAP_REMOTE_BATCH", "remote_batch", true, true },
+    { "MULTIHEAP_PURGE_MS", "purge_ms", false, true },
+    { "MULTIHEAP_PURGE_THREAD", "purge_thread", true, false },
+    { "MULTIHEAP_LARGE_CACHE", "large_cache", true, false },
+    { "MULTIHEAP_CHECK", "check", true, false },
+    { "MULTIHEAP_REMOTE_BINS", "remote_bins", true, false },
+    { "MULTIHEAP_KEY", "key", false, false },
+};
+#define NEXPECTED (sizeof expected_switches / sizeof expected_switches[0])
+
 /* What a's switches demand: MULTIHEAP_SEED=1 turns cache, remote batching
  * and purging off; a switch given explicitly overrides it. */
 static int expectations(const mh_allocator *a, expectation *e)
 {
-    static const struct { const char *var, *token; bool onoff, seed_off; } map[] = {
-        { "MULTIHEAP_CACHE", "cache", true, true },
-        { "MULTIHEAP_REMOTE_BATCH", "remote_batch", true, true },
-        { "MULTIHEAP_PURGE_MS", "purge_ms", false, true },
-        { "MULTIHEAP_PURGE_THREAD", "purge_thread", true, false },
-        { "MULTIHEAP_LARGE_CACHE", "large_cache", true, false },
-        { "MULTIHEAP_CHECK", "check", true, false },
-        { "MULTIHEAP_REMOTE_BINS", "remote_bins", true, false },
-        { "MULTIHEAP_KEY", "key", false, false },
-    };
     const char *seed = value_of(a, "MULTIHEAP_SEED");
     bool seeded = seed && strcmp(seed, "1") == 0;
     int n = 0;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        const char *v = value_of(a, map[i].var);
-        if (!v && !(seeded && map[i].seed_off))
+    for (size_t i = 0; i < NEXPECTED; i++) {
+        const char *v = value_of(a, expected_switches[i].var);
+        if (!v && !(seeded && expected_switches[i].seed_off))
             continue;
-        e[n].var = v ? map[i].var : "MULTIHEAP_SEED";
-        e[n].token = map[i].token;
-        const char *want = !v ? "off" : !map[i].onoff ? v : strcmp(v, "1") == 0 ? "on" : "off";
+        e[n].var = v ? expected_switches[i].var : "MULTIHEAP_SEED";
+        e[n].token = expected_switches[i].token;
+        const char *want = !v ? "off" : !expected_switches[i].onoff ? v : strcmp(v, "1") == 0 ? "on" : "off";
         snprintf(e[n].want, sizeof e[n].want, "%s", want);
         n++;
     }
@@ -488,7 +494,7 @@ static int check_variant(const mh_allocator *a, const mh_served *s, char *err, s
             return -1;
         }
     }
-    expectation e[8];
+    expectation e[NEXPECTED];
     int n = expectations(a, e);
     for (int i = 0; i < n; i++) {
         char have[64];

@@ -159,11 +159,12 @@ BLOCK_INLINE unsigned cache_put(large_block b, large_block *unmap) {
     return k;
 }
 
-/* Has cached block b been there for purge_ms at time now? One no pass has stamped yet
-   (cached_ms 0) only if purge_ms is 0. */
+/* Has cached block b been there for purge_ms at time now? Always, if purge_ms is 0
+   (even when the pass's previous round stamped it now | 1, a millisecond ahead); never
+   before a pass has stamped it (cached_ms 0), else. */
 static bool aged(const large_block *b, uint32_t now) {
-    return b->cached_ms ? (int32_t)(now - (uint32_t)b->cached_ms) >= mh_global.purge_ms
-                        : mh_global.purge_ms == 0;
+    return mh_global.purge_ms == 0 ||
+           (b->cached_ms && (int32_t)(now - (uint32_t)b->cached_ms) >= mh_global.purge_ms);
 }
 
 bool mh_large_purge_pass(uint32_t now) {
