@@ -331,7 +331,8 @@ static const int64_t pair_sizes[] = {8,    16,   32,   48,   64,   80,   96,   1
                                      1024, 1120, 1248, 1392, 1552, 1712, 1920, 2048,
                                      2096, 2336, 2608, 2832, 3104, 3440, 3840, 4080,
                                      4096, 4352, 4672, 5024, 5440, 5936, 6544, 7264,
-                                     8176, 8192, MH_SMALL_MAX_BYTES, MH_SMALL_MAX_BYTES + 1};
+                                     8176, 8192, 9344, 10912, 13088, 14544, 16368,
+                                     MH_SMALL_MAX_BYTES, MH_SMALL_MAX_BYTES + 1};
 static const int64_t batch_sizes[] = {16, 64, 512, 4096};
 static const int64_t batch_counts[] = {100, 1000};
 static const int64_t calloc_sizes[] = {16, 256, 4096, 65536};

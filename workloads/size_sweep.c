@@ -10,11 +10,12 @@
 #include <stdlib.h>
 
 /* Powers of two and the midpoints after them show how each allocator rounds; 9344 and
- * 9345 are multiheap's largest small object and the first large one (MH_SMALL_MAX_BYTES);
- * 64 KiB and 1 MiB are past common mmap thresholds. */
+ * 9345 are multiheap's largest object in a 64 KiB slab and the smallest in a 128 KiB
+ * one, 18704 and 18705 its largest small object and the first large one
+ * (MH_SMALL_MAX_BYTES); 64 KiB and 1 MiB are past common mmap thresholds. */
 static const size_t sweep_sizes[] = {
     8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072,
-    4096, 6144, 8192, 9344, 9345, 12288, 16384, 65536, 1048576,
+    4096, 6144, 8192, 9344, 9345, 12288, 16384, 18704, 18705, 32768, 65536, 1048576,
 };
 #define SWEEP_N (sizeof sweep_sizes / sizeof sweep_sizes[0])
 
@@ -32,7 +33,7 @@ static const mh_param_def sweep_params[] = {
     { "batch", MH_PARAM_INT, "64", 1, 1 << 20, NULL,
       "blocks allocated before they are freed in the same order" },
     { "max-size", MH_PARAM_INT, "1048576", 8, 1048576, NULL,
-      "largest size of the list to run (the list: 8, 16, 24, 32, 48, ..., 8192, 9344, 9345, ..., 65536, 1048576)" },
+      "largest size of the list to run (the list: 8, 16, 24, 32, 48, ..., 8192, 9344, 9345, ..., 18704, 18705, 32768, 65536, 1048576)" },
     { NULL },
 };
 
@@ -101,13 +102,14 @@ const mh_workload mh_wl_size_sweep = {
     .summary = "fixed-size alloc/free for every size class and across the small/large boundary",
     .help =
         "For each size of a fixed list (8, 16, 24, 32, 48, 64, ... every power of two and the\n"
-        "midpoint after it up to 4096, then 6144, 8192, 9344, 9345, 12288, 16384, 64 KiB,\n"
-        "1 MiB; cut at --max-size), every thread allocates --batch blocks of that size and\n"
-        "frees them in order, again and again for --ms-per-size milliseconds. The threads\n"
-        "start each size together. Records size_bytes and ns_per_op (mean over the\n"
-        "threads) as series: the cost curve of the size classes, the step where small turns\n"
-        "large (9344 -> 9345 for multiheap) and the cost of large blocks (mmap/munmap or\n"
-        "cached). The analog of glibc bench-malloc-simple and tcmalloc's size microbenchmarks.\n"
+        "midpoint after it up to 4096, then 6144, 8192, 9344, 9345, 12288, 16384, 18704,\n"
+        "18705, 32 KiB, 64 KiB, 1 MiB; cut at --max-size), every thread allocates --batch\n"
+        "blocks of that size and frees them in order, again and again for --ms-per-size\n"
+        "milliseconds. The threads start each size together. Records size_bytes and\n"
+        "ns_per_op (mean over the threads) as series: the cost curve of the size classes,\n"
+        "the step where small turns large (18704 -> 18705 for multiheap) and the cost of\n"
+        "large blocks (mmap/munmap or cached). The analog of glibc bench-malloc-simple and\n"
+        "tcmalloc's size microbenchmarks.\n"
         "A good allocator is flat across the small classes, has no cliff at its small/large\n"
         "boundary, and caches large blocks rather than mapping and unmapping each one.",
     .params = sweep_params,

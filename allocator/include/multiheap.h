@@ -58,8 +58,9 @@ const char *mh_version(void);
    static string. Initialises the library if nothing has allocated yet. */
 const char *mh_options(void);
 
-/* Requests above this many bytes are large objects (one mapping each). */
-#define MH_SMALL_MAX_BYTES 9344
+/* Requests above this many bytes are large objects (one mapping each), and so are
+   requests above 9344 bytes aligned to more than 16. */
+#define MH_SMALL_MAX_BYTES 18704
 
 /* ---- statistics: counters kept per heap, read without allocating ---- */
 
@@ -67,7 +68,8 @@ const char *mh_options(void);
 
 typedef struct mh_class_stats {
     uint32_t object_size;       /* bytes per object in this size class */
-    uint32_t objects_per_page;  /* slots in one unit: an 8 KiB page, or a 64 KiB slab from 1 KiB */
+    uint32_t objects_per_page;  /* slots in one unit: an 8 KiB page, a 64 KiB slab from
+                                   1 KiB, a 128 KiB big slab above 9344 bytes */
     uint64_t pages_owned;       /* units (8 KiB pages; 64 KiB slabs from 1 KiB) of this
                                    class in the heap (empty + partial + full) */
     uint64_t pages_empty;       /* of those, units with no live object */

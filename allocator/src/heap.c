@@ -25,8 +25,11 @@
  * page": a 4.1 KiB request took 8 KiB), so those classes live in 64 KiB slabs (65440
  * usable bytes) and are "n per slab", n picked so that each class is at most 12.5%
  * above the one before, from 63 objects of 1024 bytes down to 7 of 9344 (14% above 8
- * of 8176: there is no n between; the largest small class, it keeps requests a little
- * above 8 KiB out of the large blocks' mappings).
+ * of 8176: there is no n between). Above that a slab holds 6 objects or fewer, so the
+ * last five classes live in 128 KiB big slabs (130976 usable bytes), n per big slab from
+ * 12 (10912 bytes, 17% above 9344) down to 7 (18704, the largest small class). The
+ * common 16 KiB buffer takes a slot of 18704, 14% above its size: a class of exactly
+ * 16384 bytes would fit only 7 to a big slab too (the metadata takes 96 of 131072).
  *   size:  16  32  48  64  80  96 112 128 144 160 176 192 208 224 240 256 288 320 352
  *   /page: 506 253 168 126 101 84 72  63  56  50  46  42  38  36  33  31  28  25  23
  *   size:  384 416 448 496 512 528 576 672 736 800 896 1008
@@ -35,6 +38,8 @@
  *   /slab:   63   58   52   47   42   38   34   31   31   28   25   23   21   19   17   16
  *   size:  4096 4352 4672 5024 5440 5936 6544 7264 8176 8192 9344
  *   /slab:   15   15   14   13   12   11   10    9    8    7    7
+ *   size:  10912 13088 14544 16368 18704
+ *   /big:     12    10     9     8     7
  * Five powers of two break the rule of the largest fitting multiple: 512 .. 8192 are
  * classes of their own, so that every slot of theirs is aligned to its size (a page or
  * slab starts at a multiple of 8 or 64 KiB) and an aligned request up to 8 KiB finds a
@@ -47,7 +52,7 @@ const uint16_t mh_class_size_table[MH_NCLASSES] = {
     240,  256,  288,  320,  352,  384,  416,  448,  496,  512,  528,  576,  672,  736,
     800,  896,  1008, 1024, 1120, 1248, 1392, 1552, 1712, 1920, 2048, 2096, 2336, 2608,
     2832, 3104, 3440, 3840, 4080, 4096, 4352, 4672, 5024, 5440, 5936, 6544, 7264, 8176,
-    8192, 9344,
+    8192, 9344, 10912, 13088, 14544, 16368, 18704,
 };
 _Static_assert(MH_NCLASSES <= MH_MAX_CLASSES, "the public statistics hold every class");
 
@@ -109,7 +114,8 @@ static void page_relist(mh_heap *h, mh_page *pg) {
 }
 
 /* A never-used unit for class cls from h's fresh run, or NULL: pages are taken from its
-   start, slabs from its end, where a run the OS gave for slabs is 64 KiB aligned. */
+   start, slabs from its end, where a run the OS gave is aligned to every unit (a big
+   slab finds none there once a slab was cut from that end). */
 static char *take_fresh_unit(mh_heap *h, unsigned cls) {
     unsigned pages = mh_class_pages(cls);
     if (h->nfresh < pages) return NULL;
@@ -120,9 +126,9 @@ static char *take_fresh_unit(mh_heap *h, unsigned cls) {
         return base;
     }
     char *end = h->fresh + (size_t)h->nfresh * MH_PAGE_SIZE;
-    if ((uintptr_t)end % MH_SLAB_SIZE) return NULL;
+    if ((uintptr_t)end % mh_class_unit(cls)) return NULL;
     h->nfresh -= pages;
-    return end - MH_SLAB_SIZE;
+    return end - mh_class_unit(cls);
 }
 
 /* An empty unit of class cls: this class's own, else one from the class of its kind

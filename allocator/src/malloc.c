@@ -63,8 +63,16 @@ static void *small_alloc(size_t size, size_t align) {
     return p;
 }
 
+/* Does an aligned request go to the small objects? In a big slab only the first slot is
+   sure to be aligned beyond 16 bytes (the classes there are odd multiples of 16 or 32),
+   and a unit of 128 KiB per object is worse than a mapping of its own. */
+static bool small_request(size_t size, size_t align) {
+    size_t align_max = size <= mh_class_size(MH_FIRST_BIG_SLAB_CLASS - 1) ? MH_PAGE_SIZE : 16;
+    return size <= MH_SMALL_MAX && align <= align_max;
+}
+
 static void *alloc(size_t size, size_t align, bool zero) {
-    if (size <= MH_SMALL_MAX && align <= MH_PAGE_SIZE) {
+    if (small_request(size, align)) {
         void *p = small_alloc(size, align);
         if (p && zero) memset(p, 0, size);
         return p;

@@ -28,12 +28,12 @@ static size_t reserve_limit(void) {
 }
 
 bool mh_os_reserve_small(void) {
-    /* Over-reserve by one slab so the range can start 64 KiB aligned. Where the address
-       space is limited, settle for less. */
+    /* Over-reserve by one big slab so the range can start aligned to every unit. Where
+       the address space is limited, settle for less. */
     size_t limit = reserve_limit();
     for (size_t size = MH_RESERVE_BYTES; size >= MH_RESERVE_MIN; size /= 2) {
         if (size > limit) continue;
-        void *p = mmap(NULL, size + MH_SLAB_SIZE, PROT_NONE,
+        void *p = mmap(NULL, size + MH_BIG_SLAB_SIZE, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) continue;
         /* The two per-page maps: untouched, so they cost memory only where pages are used. */
@@ -41,11 +41,11 @@ bool mh_os_reserve_small(void) {
         void *map = mmap(NULL, pages * (sizeof(uint32_t) + sizeof(uint16_t)), PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (map == MAP_FAILED) {   /* out of address space (ulimit -v): try a smaller range */
-            munmap(p, size + MH_SLAB_SIZE);
+            munmap(p, size + MH_BIG_SLAB_SIZE);
             continue;
         }
         mh_global.small_base =
-            (char *)(((uintptr_t)p + MH_SLAB_SIZE - 1) & ~(uintptr_t)(MH_SLAB_SIZE - 1));
+            (char *)(((uintptr_t)p + MH_BIG_SLAB_SIZE - 1) & ~(uintptr_t)(MH_BIG_SLAB_SIZE - 1));
         mh_global.small_size = size;
         mh_global.page_class = (uint32_t *)map;
         mh_global.page_owner = (uint16_t *)(mh_global.page_class + pages);

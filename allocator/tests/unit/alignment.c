@@ -9,8 +9,8 @@
 #include "mh_internal.h"
 #include "mhunit.h"
 
-static const size_t sizes[] = {0, 1, 8, 24, 100, 1000, 4000, 8000, MH_SMALL_MAX,
-                               MH_SMALL_MAX + 1, 20000, 300000};
+static const size_t sizes[] = {0, 1, 8, 24, 100, 1000, 4000, 8000, 9344, 9345, 16384,
+                               MH_SMALL_MAX, MH_SMALL_MAX + 1, 20000, 300000};
 
 static void check_block(void *p, size_t align, size_t size) {
     CHECK(p != NULL);
@@ -74,6 +74,15 @@ int main(void) {
     packs(512, 512, 512 * 16 / 15, MH_PAGE_SIZE);
     packs(4096, 4096, 4096 * 16 / 15, MH_PAGE_SIZE);
     packs(4096, 5000, MH_SLAB_SIZE / 7, MH_SLAB_SIZE);
+    /* Above 9344 bytes (the big slabs) only a unit's first slot is sure to be aligned
+       beyond 16 bytes: such a request gets a mapping of its own, not a 128 KiB unit. */
+    void *a16 = memalign(16, 16384), *a32 = memalign(32, 9345), *a4k = memalign(4096, 16384),
+         *slab = memalign(64, 9344);
+    CHECK(mh_is_small(a16) && !mh_is_small(a32) && !mh_is_small(a4k) && mh_is_small(slab));
+    free(a16);
+    free(a32);
+    free(a4k);
+    free(slab);
 
     long page = sysconf(_SC_PAGESIZE);
     void *v = valloc(100), *pv = pvalloc(100);

@@ -1,7 +1,8 @@
 /* Page state and list moves inside one heap (MULTIHEAP_KEY=global: heap 0):
    empty -> partial -> full -> partial -> empty, batches across pages, an empty page
    moving to another class of the same heap before the heap grows, and the same for a
-   64 KiB slab, whose objects span its eight pages and all find its one metadata. */
+   64 KiB slab, whose objects span its eight pages and all find its one metadata, and
+   for a 128 KiB big slab. */
 #include <string.h>
 
 #include "mhunit_lists.h"
@@ -99,6 +100,38 @@ int main(void) {
     CHECK(mh_page_of(r) == slab && slab->cls == d && snap().os_grow_calls == grows_before);
     check_heap_lists(h);
     mh_free(r);
+
+    /* A big slab class: one unit of 128 KiB, 128 KiB aligned, its objects in all its
+       sixteen pages; an empty big slab goes to another big slab class, and neither a
+       slab class nor a page class takes it. */
+    unsigned e = mh_size_class(16384), f = mh_size_class(12000);
+    CHECK(mh_class_pages(e) == MH_BIG_SLAB_PAGES && mh_class_pages(f) == MH_BIG_SLAB_PAGES);
+    unsigned big_cap = mh_class_objects(e);
+    CHECK(big_cap == 7 && mh_class_size(e) == 18704);
+    for (unsigned i = 0; i < big_cap; i++) {
+        obj[i] = mh_heap_alloc(h, e, 1);
+        memset(obj[i], 0x5b, mh_class_size(e));
+        CHECK(mh_is_object_start1(obj[i], e + 1) && mh_slot_of(obj[i], e) == i);
+        CHECK(mh_page_of(obj[i]) == mh_page_of(obj[0]));
+    }
+    mh_page *big = mh_page_of(obj[0]);
+    CHECK((uintptr_t)mh_page_start(big) % MH_BIG_SLAB_SIZE == 0 && (char *)obj[0] == mh_page_start(big));
+    CHECK((char *)obj[big_cap - 1] + mh_class_size(e) - (char *)obj[0] > (ptrdiff_t)(15 * MH_PAGE_SIZE));
+    CHECK(big->list == MH_LIST_FULL && snap().cls[e].pages_full == 1);
+    CHECK(snap().cls[e].objects_per_page == big_cap);
+    check_heap_lists(h);
+    for (unsigned i = 0; i < big_cap; i++) mh_free(obj[i]);
+    CHECK(big->list == MH_LIST_EMPTY);
+    grows_before = snap().os_grow_calls;
+    void *s1 = mh_heap_alloc(h, c, 1), *p1 = mh_heap_alloc(h, a, 1);
+    CHECK(mh_page_of(s1) != big && mh_page_of(p1) != big && big->cls == e);
+    void *t = mh_heap_alloc(h, f, 1);
+    CHECK(mh_page_of(t) == big && big->cls == f && snap().os_grow_calls == grows_before);
+    check_heap_lists(h);
+    mh_free(t);
+    mh_free(s1);
+    mh_free(p1);
+    check_heap_lists(h);
     puts("page lists ok");
     return 0;
 }

@@ -23,12 +23,17 @@ int main(void) {
            powers of two from 512 to 8192, which are classes for their alignment. */
         bool power_of_two = (size & (size - 1)) == 0;
         CHECK((size >= 512 && power_of_two) || mh_class_objects(c) * (size + 16) > usable);
-        /* Pages below 1 KiB, slabs from 1 KiB; there a class is at most 12.5% (and one
-           16-byte step) over the one before, so an object wastes at most that much; the
-           last (9344, after 8192) is 14% over. */
-        CHECK(mh_class_pages(c) == (size <= 1008 ? 1 : MH_SLAB_PAGES));
-        if (size > 1008 && c < MH_NCLASSES - 1)
+        /* Pages below 1 KiB, slabs from 1 KiB, big slabs above 9344 bytes. In slabs a
+           class is at most 12.5% (and one 16-byte step) over the one before, so an
+           object wastes at most that much; the last (9344, after 8192) is 14% over. In
+           big slabs, which hold 12 objects or fewer, at most 20%. */
+        CHECK(mh_class_pages(c) == (size <= 1008   ? 1
+                                    : size <= 9344 ? MH_SLAB_PAGES
+                                                   : MH_BIG_SLAB_PAGES));
+        CHECK((c >= MH_FIRST_BIG_SLAB_CLASS) == (size > 9344));
+        if (size > 1008 && size < 9344)
             CHECK(size <= mh_class_size(c - 1) + mh_class_size(c - 1) / 8 + 16);
+        if (size > 9344) CHECK(size <= mh_class_size(c - 1) + mh_class_size(c - 1) / 5);
     }
     CHECK(mh_class_size(MH_NCLASSES - 1) == MH_SMALL_MAX);
     for (size_t size = 512; size <= 8192; size *= 2) CHECK(mh_class_size(mh_size_class(size)) == size);
@@ -63,6 +68,9 @@ int main(void) {
         char *p = malloc(size);
         CHECK(p != NULL);
         CHECK(malloc_usable_size(p) >= size);
+        /* Every size up to the boundary is a small object, its usable size its class's. */
+        CHECK(mh_is_small(p) == (size <= MH_SMALL_MAX));
+        CHECK(size > MH_SMALL_MAX || malloc_usable_size(p) == mh_class_size(mh_size_class(size)));
         CHECK((uintptr_t)p % 16 == 0);   /* even for tiny sizes: C++ new relies on it */
         memset(p, 0xab, malloc_usable_size(p));
         free(p);
