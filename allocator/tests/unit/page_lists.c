@@ -16,6 +16,30 @@ static uint64_t pages_owned_all(void) {
     return n;
 }
 
+/* Fills one unit of slab class cls (pages pages, cap objects), checks that it is aligned
+   to its size and that its objects reach its last page, and frees them all: the unit,
+   empty. */
+static mh_page *fill_and_empty_unit(mh_heap *h, unsigned cls, unsigned pages, unsigned cap) {
+    void *obj[16];
+    CHECK(mh_class_pages(cls) == pages && mh_class_objects(cls) == cap && cap <= 16);
+    for (unsigned i = 0; i < cap; i++) {
+        obj[i] = mh_heap_alloc(h, cls, 1);
+        memset(obj[i], 0x5a, mh_class_size(cls));
+        CHECK(mh_is_object_start1(obj[i], cls + 1) && mh_slot_of(obj[i], cls) == i);
+        CHECK(mh_page_of(obj[i]) == mh_page_of(obj[0]));
+    }
+    mh_page *unit = mh_page_of(obj[0]);
+    size_t unit_bytes = (size_t)pages * MH_PAGE_SIZE;
+    CHECK((uintptr_t)mh_page_start(unit) % unit_bytes == 0 && (char *)obj[0] == mh_page_start(unit));
+    CHECK((char *)obj[cap - 1] + mh_class_size(cls) - (char *)obj[0] > (ptrdiff_t)(unit_bytes - MH_PAGE_SIZE));
+    CHECK(unit->list == MH_LIST_FULL && snap().cls[cls].pages_full == 1);
+    CHECK(snap().cls[cls].objects_per_page == cap);
+    check_heap_lists(h);
+    for (unsigned i = 0; i < cap; i++) mh_free(obj[i]);
+    CHECK(unit->list == MH_LIST_EMPTY);
+    return unit;
+}
+
 int main(void) {
     mh_free(mh_malloc(1));   /* initialises the library (GCC may drop free(malloc(1))) */
     mh_heap *h = mh_current_heap();
@@ -78,22 +102,8 @@ int main(void) {
 
     /* A slab class: one unit of 64 KiB, 64 KiB aligned, its objects in all its pages. */
     unsigned c = mh_size_class(5000), d = mh_size_class(3000);
-    CHECK(mh_class_pages(c) == MH_SLAB_PAGES && mh_class_pages(d) == MH_SLAB_PAGES);
-    unsigned slab_cap = mh_class_objects(c);
-    CHECK(slab_cap == 13);
-    for (unsigned i = 0; i < slab_cap; i++) {
-        obj[i] = mh_heap_alloc(h, c, 1);
-        memset(obj[i], 0x5a, mh_class_size(c));
-        CHECK(mh_is_object_start1(obj[i], c + 1) && mh_slot_of(obj[i], c) == i);
-        CHECK(mh_page_of(obj[i]) == mh_page_of(obj[0]));
-    }
-    mh_page *slab = mh_page_of(obj[0]);
-    CHECK((uintptr_t)mh_page_start(slab) % MH_SLAB_SIZE == 0 && (char *)obj[0] == mh_page_start(slab));
-    CHECK((char *)obj[slab_cap - 1] - (char *)obj[0] > (ptrdiff_t)(7 * MH_PAGE_SIZE));
-    CHECK(slab->list == MH_LIST_FULL && snap().cls[c].pages_full == 1);
-    check_heap_lists(h);
-    for (unsigned i = 0; i < slab_cap; i++) mh_free(obj[i]);
-    CHECK(slab->list == MH_LIST_EMPTY);
+    CHECK(mh_class_pages(d) == MH_SLAB_PAGES);
+    mh_page *slab = fill_and_empty_unit(h, c, MH_SLAB_PAGES, 13);
     /* Another slab class reuses the empty slab; a page class never takes it. */
     grows_before = snap().os_grow_calls;
     void *r = mh_heap_alloc(h, d, 1);
@@ -101,27 +111,11 @@ int main(void) {
     check_heap_lists(h);
     mh_free(r);
 
-    /* A big slab class: one unit of 128 KiB, 128 KiB aligned, its objects in all its
-       sixteen pages; an empty big slab goes to another big slab class, and neither a
-       slab class nor a page class takes it. */
+    /* The same for a big slab class, 128 KiB; an empty big slab goes to another big slab
+       class, and neither a slab class nor a page class takes it. */
     unsigned e = mh_size_class(16384), f = mh_size_class(12000);
-    CHECK(mh_class_pages(e) == MH_BIG_SLAB_PAGES && mh_class_pages(f) == MH_BIG_SLAB_PAGES);
-    unsigned big_cap = mh_class_objects(e);
-    CHECK(big_cap == 7 && mh_class_size(e) == 18704);
-    for (unsigned i = 0; i < big_cap; i++) {
-        obj[i] = mh_heap_alloc(h, e, 1);
-        memset(obj[i], 0x5b, mh_class_size(e));
-        CHECK(mh_is_object_start1(obj[i], e + 1) && mh_slot_of(obj[i], e) == i);
-        CHECK(mh_page_of(obj[i]) == mh_page_of(obj[0]));
-    }
-    mh_page *big = mh_page_of(obj[0]);
-    CHECK((uintptr_t)mh_page_start(big) % MH_BIG_SLAB_SIZE == 0 && (char *)obj[0] == mh_page_start(big));
-    CHECK((char *)obj[big_cap - 1] + mh_class_size(e) - (char *)obj[0] > (ptrdiff_t)(15 * MH_PAGE_SIZE));
-    CHECK(big->list == MH_LIST_FULL && snap().cls[e].pages_full == 1);
-    CHECK(snap().cls[e].objects_per_page == big_cap);
-    check_heap_lists(h);
-    for (unsigned i = 0; i < big_cap; i++) mh_free(obj[i]);
-    CHECK(big->list == MH_LIST_EMPTY);
+    CHECK(mh_class_size(e) == 18704 && mh_class_pages(f) == MH_BIG_SLAB_PAGES);
+    mh_page *big = fill_and_empty_unit(h, e, MH_BIG_SLAB_PAGES, 7);
     grows_before = snap().os_grow_calls;
     void *s1 = mh_heap_alloc(h, c, 1), *p1 = mh_heap_alloc(h, a, 1);
     CHECK(mh_page_of(s1) != big && mh_page_of(p1) != big && big->cls == e);
