@@ -70,8 +70,8 @@ typedef struct mh_class_stats {
     uint32_t object_size;       /* bytes per object in this size class */
     uint32_t objects_per_page;  /* slots in one unit: an 8 KiB page, a 64 KiB slab from
                                    1 KiB, a 128 KiB big slab above 9344 bytes */
-    uint64_t pages_owned;       /* units (8 KiB pages; 64 KiB slabs from 1 KiB) of this
-                                   class in the heap (empty + partial + full) */
+    uint64_t pages_owned;       /* units (8 KiB pages; 64 or 128 KiB slabs from 1 KiB) of
+                                   this class in the heap (empty + partial + full) */
     uint64_t pages_empty;       /* of those, units with no live object */
     uint64_t pages_full;        /* of those, units with no free slot */
 } mh_class_stats;

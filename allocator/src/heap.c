@@ -192,7 +192,7 @@ static bool steal(mh_heap *h, unsigned cls) {
 }
 
 /* Map a run of fresh pages, formatted unit by unit as the heap takes them; steps grow
-   from 64 KiB to 1 MiB. A slab class asks for a run of whole, aligned slabs. */
+   from 128 KiB to 1 MiB. A slab or big slab class asks for a run of whole, aligned units. */
 static bool grow(mh_heap *h, unsigned cls) {
     size_t npages = __atomic_load_n(&h->grow_pages, __ATOMIC_RELAXED);
     if (npages == 0) npages = MH_GROW_MIN_PAGES;

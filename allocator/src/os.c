@@ -116,28 +116,38 @@ static bool purged_insert(char *p, size_t npages) {
     return true;
 }
 
-/* Up to *npages pages from the first purged run that starts on a multiple of unit_pages
-   pages and holds at least that many (any length otherwise: short runs must be reused
-   too, or they would pile up); *npages becomes how many, a multiple of unit_pages;
-   NULL when there is none. */
+/* Up to *npages pages from the first purged run that holds a whole unit of unit_pages
+   pages aligned to its size (any page otherwise: short runs must be reused too, or they
+   would pile up), from its first aligned unit on; *npages becomes how many, a multiple
+   of unit_pages; NULL when there is none. The pages before that unit stay in the table,
+   and so do those after what was taken: a run that would need one more entry for them
+   is passed over while the table is full. */
 static char *purged_take(size_t *npages, unsigned unit_pages) {
     size_t unit = (size_t)unit_pages * MH_PAGE_SIZE;
-    unsigned i = 0;
-    while (i < purged.n && (purged.run[i].npages < unit_pages ||
-                            (size_t)(purged.run[i].start - mh_global.small_base) % unit))
-        i++;
-    if (i == purged.n) return NULL;
-    purged_run *r = &purged.run[i];
-    if (r->npages < *npages) *npages = r->npages;
-    *npages -= *npages % unit_pages;
-    char *p = r->start;
-    r->start += *npages * MH_PAGE_SIZE;
-    r->npages -= *npages;
-    if (r->npages == 0) {
-        purged_count(-1);
-        memmove(r, r + 1, (purged.n - i) * sizeof(purged_run));
+    for (unsigned i = 0; i < purged.n; i++) {
+        purged_run *r = &purged.run[i];
+        size_t off = (size_t)(r->start - mh_global.small_base);
+        size_t head = (((off + unit - 1) & ~(unit - 1)) - off) / MH_PAGE_SIZE;
+        if (r->npages < head + unit_pages) continue;
+        size_t n = r->npages - head < *npages ? r->npages - head : *npages;
+        n -= n % unit_pages;
+        size_t tail = r->npages - head - n;
+        if (head && tail && purged.n == MH_PURGED_RUNS) continue;
+        char *p = r->start + head * MH_PAGE_SIZE;
+        if (head) {
+            r->npages = head;
+            if (tail) purged_insert(p + n * MH_PAGE_SIZE, tail);
+        } else if (tail) {
+            r->start += n * MH_PAGE_SIZE;
+            r->npages = tail;
+        } else {
+            purged_count(-1);
+            memmove(r, r + 1, (purged.n - i) * sizeof(purged_run));
+        }
+        *npages = n;
+        return p;
     }
-    return p;
+    return NULL;
 }
 
 bool mh_os_release(void *p, size_t bytes) {

@@ -1,7 +1,7 @@
 /*
- * One object unit (an 8 KiB page or a 64 KiB slab): its slots, tracked by the bitmap in
- * its metadata, and the intrusive doubly linked page lists. The caller holds the owner
- * heap's lock.
+ * One object unit (an 8 KiB page, a 64 KiB slab or a 128 KiB big slab): its slots,
+ * tracked by the bitmap in its metadata, and the intrusive doubly linked page lists. The
+ * caller holds the owner heap's lock.
  */
 #include <limits.h>
 #include <string.h>

@@ -8,8 +8,8 @@
 
 #include "mhunit.h"
 
-#define N 140000            /* 12000-byte blocks: 70000 holes, past the default limit */
-#define SIZE 12000
+#define N 140000            /* blocks: 70000 holes, past the default limit */
+#define SIZE (MH_SMALL_MAX_BYTES + 1)
 
 int main(void) {
     /* past a raised limit the old code passed too: nothing to prove there */
