@@ -59,7 +59,8 @@ const char *mh_version(void);
 const char *mh_options(void);
 
 /* Requests above this many bytes are large objects (one mapping each), and so are
-   requests above 9344 bytes aligned to more than 16. */
+   requests above 9344 bytes aligned to more than 16, and those above 9344 bytes that
+   find the small objects' address range full. */
 #define MH_SMALL_MAX_BYTES 18704
 
 /* ---- statistics: counters kept per heap, read without allocating ---- */
@@ -108,7 +109,8 @@ typedef struct mh_stats {
     uint64_t os_grow_calls, os_grow_bytes;         /* small-object growth, all heaps */
     uint64_t purge_calls, purge_bytes;             /* empty pages given back, all heaps */
     uint64_t cache_refills, cache_flushes;         /* front-cache batches, all heaps */
-    uint64_t large_allocs, large_frees;            /* objects > the largest small class */
+    uint64_t large_allocs, large_frees;            /* blocks mapped one by one (see
+                                                      MH_SMALL_MAX_BYTES) */
     uint64_t large_live, large_live_bytes;         /* large blocks live now */
     uint64_t large_os_calls;                       /* mmap/munmap/mremap made for large blocks */
     /* Free small objects held back from their pages now, in bytes: in the CPUs' front

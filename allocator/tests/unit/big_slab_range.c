@@ -7,6 +7,8 @@
      the big slabs' sizes go on in mappings of their own, as they did when they were
      large blocks (they used to fail there: 223 MiB of 16 KiB blocks under
      `ulimit -v 700000`, 420 MiB before the big slabs). */
+#include <errno.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -43,16 +45,29 @@ static void purged_runs_split(void) {
 /* In a child with the limit: the range is reserved at its first allocation. */
 static void past_the_range(void) {
     static void *block[MAX_BLOCKS];
-    int n = 0;
-    while (n < MAX_BLOCKS && (block[n] = malloc(BLOCK))) n++;
+    int n = 0, errno_changed = 0;
+    for (; n < MAX_BLOCKS; n++) {
+        errno = 0;
+        if (!(block[n] = malloc(BLOCK))) break;
+        errno_changed += errno != 0;   /* a success leaves errno alone */
+    }
     size_t small = 0;
     for (int i = 0; i < n; i++) small += mh_is_small(block[i]);
     bool first_small = n > 0 && mh_is_small(block[0]);
+    /* calloc and an aligned request of those sizes fall back the same way */
+    free(block[--n]);
+    free(block[--n]);
+    unsigned char *zeroed = calloc(1, 12000);
+    void *aligned = memalign(16, 15000);
+    CHECK(zeroed && aligned && !mh_is_small(zeroed) && !mh_is_small(aligned));
+    for (size_t i = 0; i < 12000; i++) CHECK(zeroed[i] == 0);
+    free(zeroed);
+    free(aligned);
     for (int i = 0; i < n; i++) free(block[i]);
     printf("big_slab_range: under ulimit -v %d, %d blocks of %d bytes (%zu MiB; %zu in the %zu MiB "
            "small range)\n", LIMIT_KIB, n, BLOCK, (size_t)n * BLOCK >> 20, small,
            mh_global.small_size >> 20);
-    CHECK(first_small && small > 0);
+    CHECK(first_small && small > 0 && errno_changed == 0);
     CHECK((size_t)n * BLOCK > mh_global.small_size + ((size_t)64 << 20));
 }
 
