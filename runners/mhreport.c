@@ -368,6 +368,42 @@ const char *mr_case_param(const mr_set *set, int ci, const char *name, char *buf
     return buf;
 }
 
+bool mr_series_point(const mr_group *g, const char *xpath, const char *ypath, size_t i,
+                     double *x, double *y)
+{
+    double v[g && g->n > 0 ? g->n : 1];
+    int n = 0;
+    for (int r = 0; g && r < g->n; r++) {
+        const mh_jv *xs = mh_json_path(g->runs[r]->rec, xpath), *ys = mh_json_path(g->runs[r]->rec, ypath);
+        if (!xs || !ys || xs->type != MH_JARR || ys->type != MH_JARR || i >= xs->len || i >= ys->len ||
+            xs->items[i].type != MH_JNUM || ys->items[i].type != MH_JNUM)
+            continue;
+        if (n == 0) *x = xs->items[i].num;
+        v[n++] = ys->items[i].num;
+    }
+    mr_summary s;
+    mr_summarise(v, n, &s);
+    *y = s.median;
+    return n > 0;
+}
+
+bool mr_case_is(const mr_set *set, int ci, const char *workload)
+{
+    for (size_t i = 0; i < set->nruns; i++)
+        if (set->runs[i].case_name == set->cases[ci]) return strcmp(set->runs[i].workload, workload) == 0;
+    return false;
+}
+
+int mr_case_fewest_threads(const mr_set *set, int ci)
+{
+    for (int t = 0; t < set->nthreads; t++)
+        for (int a = 0; a < set->nallocs; a++) {
+            const mr_group *g = mr_group_at(set, ci, t, a);
+            if (g && g->n > 0) return t;
+        }
+    return -1;
+}
+
 double mr_counter_per_op(const mh_jv *rec, const char *name, bool *present)
 {
     const mh_jv *v = mh_json_get(mh_json_get(mh_json_get(rec, "counters"), name), "per_op");

@@ -83,6 +83,15 @@ int mr_case_index(const mr_set *set, const char *name);
 bool mr_params_differ(const mh_jv *a, const mh_jv *b, char *buf, size_t len);
 /* Workload parameter of the case's first run, as text ("" if absent). */
 const char *mr_case_param(const mr_set *set, int ci, const char *name, char *buf, size_t len);
+/* Point i of a series that a workload records as two arrays (size-sweep's
+ * extra.size_bytes and extra.ns_per_op): x from the first of the group's runs that
+ * has that point, *y the median of the runs' y there; false when none has it. */
+bool mr_series_point(const mr_group *g, const char *xpath, const char *ypath, size_t i,
+                     double *x, double *y);
+/* The cases of one workload's runs, and the smallest thread count a case ran at (-1:
+ * none), where a per-size cost curve is least disturbed by the threads' sharing. */
+bool mr_case_is(const mr_set *set, int ci, const char *workload);
+int  mr_case_fewest_threads(const mr_set *set, int ci);
 
 /* ---- outputs ---- */
 

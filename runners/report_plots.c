@@ -141,13 +141,6 @@ static int plot_scaling(plot_ctx *p)
     return run_script(p, "scaling", "Throughput vs threads", "");
 }
 
-static bool case_is(const mr_set *set, int c, const char *workload)
-{
-    for (size_t i = 0; i < set->nruns; i++)
-        if (set->runs[i].case_name == set->cases[c]) return strcmp(set->runs[i].workload, workload) == 0;
-    return false;
-}
-
 /* ---- RSS over time: growth-storm and producer-consumer, largest thread count ---- */
 static int plot_rss(plot_ctx *p)
 {
@@ -155,7 +148,7 @@ static int plot_rss(plot_ctx *p)
     char list[1024] = "";
     size_t off = 0;
     for (int c = 0; c < set->ncases; c++) {
-        if (!case_is(set, c, "growth-storm") && !case_is(set, c, "producer-consumer")) continue;
+        if (!mr_case_is(set, c, "growth-storm") && !mr_case_is(set, c, "producer-consumer")) continue;
         FILE *f = data_file(p, "rss_%d.dat", c + 1);
         if (!f) return 2;
         int points = 0;
@@ -282,7 +275,7 @@ static int plot_remote(plot_ctx *p)
     int n = 0;
     char buf[64];
     for (int c = 0; c < set->ncases && n < 256; c++)
-        if (case_is(set, c, "cross-core-free") && strstr(set->cases[c], "remote=") &&
+        if (mr_case_is(set, c, "cross-core-free") && strstr(set->cases[c], "remote=") &&
             *mr_case_param(set, c, "remote", buf, sizeof buf))
             pts[n++] = (remote_point){ atof(buf), c };
     if (n < 2) return 0;
@@ -304,6 +297,45 @@ static int plot_remote(plot_ctx *p)
     char vars[400];
     snprintf(vars, sizeof vars, "tlist='%s'", tlist);
     return run_script(p, "remote", "Throughput vs remote-free fraction", vars);
+}
+
+/* ---- size-sweep: ns per operation against the block size, a panel per case, at the
+ * case's smallest thread count; a line per allocator, the median of its repetitions ---- */
+static int plot_sizes(plot_ctx *p)
+{
+    const mr_set *set = p->set;
+    char list[1024] = "", tlist[256] = "";
+    size_t off = 0, toff = 0;
+    for (int c = 0; c < set->ncases; c++) {
+        int t = mr_case_fewest_threads(set, c);
+        if (!mr_case_is(set, c, "size-sweep") || t < 0) continue;
+        FILE *f = data_file(p, "sizes_%d.dat", c + 1);
+        if (!f) return 2;
+        int points = 0;
+        for (size_t i = 0;; i++) {
+            double x = NAN, y[64];
+            bool any = false;
+            for (int a = 0; a < set->nallocs && a < 64; a++) {
+                y[a] = NAN;
+                any |= mr_series_point(mr_group_at(set, c, t, a), "extra.size_bytes", "extra.ns_per_op",
+                                       i, &x, &y[a]);
+            }
+            if (!any) break;
+            fprintf(f, "%g", x);
+            for (int a = 0; a < set->nallocs && a < 64; a++)
+                isfinite(y[a]) ? fprintf(f, " %g", y[a]) : fputs(" ?", f);
+            fputc('\n', f);
+            points++;
+        }
+        fclose(f);
+        if (!points) continue;
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%d", off ? " " : "", c + 1);
+        toff += (size_t)snprintf(tlist + toff, sizeof tlist - toff, "%s%d", toff ? " " : "", set->threads[t]);
+    }
+    if (!off) return 0;
+    char vars[1400];
+    snprintf(vars, sizeof vars, "sizecases='%s'; sizethreads='%s'", list, tlist);
+    return run_script(p, "sizes", "Cost per operation by block size (size-sweep)", vars);
 }
 
 /* ---- time vs memory: a point per allocator per case, relative to the baseline ---- */
@@ -407,7 +439,7 @@ int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
     p.maxt = set->nthreads - 1;
     int (*const steps[])(plot_ctx *) = {
         plot_normalised, plot_scaling, plot_rss, plot_latency, plot_counters,
-        plot_remote, plot_tradeoff, plot_mhstats };
+        plot_remote, plot_sizes, plot_tradeoff, plot_mhstats };
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
         int rc = steps[i](&p);
         if (rc) return rc;

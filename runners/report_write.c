@@ -423,6 +423,45 @@ static void section_held(doc *d, const mr_set *set)
     doc_table_end(d);
 }
 
+/* The cost curve of size-sweep, which its throughput (over every size) flattens: each
+   allocator's median ns per operation at each block size, the numbers of the sizes plot. */
+static void section_sizes(doc *d, const mr_set *set)
+{
+    for (int c = 0; c < set->ncases; c++) {
+        int t = mr_case_fewest_threads(set, c);
+        if (!mr_case_is(set, c, "size-sweep") || t < 0) continue;
+        char title[300], header[2048] = "block size (bytes)";
+        snprintf(title, sizeof title, "%s: ns per operation by block size", set->cases[c]);
+        doc_heading(d, 2, title);
+        doc_para(d, "Each cell: the median over the measured repetitions at %d thread(s) of the mean "
+                    "time of one malloc or free of blocks of that size (extra.ns_per_op); the case's "
+                    "throughput above is over all the sizes at once, so the large sizes weigh little in "
+                    "it. Lower is better.", set->threads[t]);
+        size_t off = strlen(header);
+        for (int a = 0; a < set->nallocs; a++)
+            off += (size_t)snprintf(header + off, sizeof header - off, "\t%s", set->allocs[a]);
+        doc_table_begin(d, header);
+        for (size_t i = 0;; i++) {
+            char row[2048];
+            double x = NAN, y;
+            bool any = false;
+            size_t roff = 0;
+            for (int a = 0; a < set->nallocs; a++) {
+                bool has = mr_series_point(mr_group_at(set, c, t, a), "extra.size_bytes",
+                                           "extra.ns_per_op", i, &x, &y);
+                any |= has;
+                roff += (size_t)(has ? snprintf(row + roff, sizeof row - roff, "\t%.1f", y)
+                                     : snprintf(row + roff, sizeof row - roff, "\t-"));
+            }
+            if (!any) break;
+            char line[2100];
+            snprintf(line, sizeof line, "%.0f%s", x, row);
+            doc_row(d, line, false);
+        }
+        doc_table_end(d);
+    }
+}
+
 static void section_failures(doc *d, const mr_set *set)
 {
     int failed = 0;
@@ -584,6 +623,7 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     for (int i = 0; i < plots->n; i++) doc_image(&d, plots->name[i], plots->title[i]);
     section_details(&d, set);
     section_held(&d, set);
+    section_sizes(&d, set);
     section_failures(&d, set);
     section_counters(&d, set);
     section_reproduce(&d, set, o);

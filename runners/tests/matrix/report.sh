@@ -91,4 +91,30 @@ awk '/"name":"jemalloc"/ && /"rep":1,/ { sub(/"served_by":"[^"]*"/, "\"served_by
     fail "the allocator table hides a second library under one name"
 grep -q 'stand.* for more than one library or setting' "$WORK/mixed_libs/report.md" ||
     fail "the report does not warn that one name pools two libraries"
-echo "matrix.report: ok (10 medians match the CSV, 8 plots; duplicates, mixed parameters and libraries)"
+# size-sweep's cost curve: the sizes plot and a table of each allocator's median ns per
+# operation at each size, recomputed here from the records' extra arrays
+sw="$WORK/sizes"
+rm -rf "$sw"
+printf '%s\n' 'allocators = glibc multiheap' 'threads = 1' 'repetitions = 3' 'warmup = 0' \
+    'workload size-sweep --ms-per-size=1 --max-size=1024' >"$WORK/sizes.conf"
+"$ROOT/run.sh" matrix --config "$WORK/sizes.conf" --out "$sw" >/dev/null
+"$MH_MHREPORT" report "$sw" >/dev/null
+[ -s "$sw/plots/sizes.png" ] && [ -s "$sw/plots/sizes.svg" ] && grep -q "plots/sizes.png" "$sw/report.md" ||
+    fail "no sizes plot, or report.md does not link it, for a set with size-sweep"
+python3 - "$sw" <<'PY' || fail "the size-sweep table does not hold the records' medians"
+import json, statistics, sys
+d = sys.argv[1]
+recs = [json.loads(l) for l in open(d + "/records.jsonl")]
+ns = {}
+for r in recs:
+    if r["status"] == "ok" and not r["warmup"]:
+        for size, v in zip(r["extra"]["size_bytes"], r["extra"]["ns_per_op"]):
+            ns.setdefault((size, r["allocator"]["name"]), []).append(v)
+rows = [l for l in open(d + "/report.md") if l.startswith("| ") and l.split("|")[1].strip().isdigit()]
+sizes = sorted({k[0] for k in ns})
+assert len(sizes) == 14 and len(rows) == 14, (sizes, rows)
+for size, row in zip(sizes, rows):
+    want = "| %d | %.1f | %.1f |" % (size, statistics.median(ns[size, "glibc"]), statistics.median(ns[size, "multiheap"]))
+    assert row.strip() == want, (row, want)
+PY
+echo "matrix.report: ok (10 medians match the CSV, 8 plots; duplicates, mixed parameters and libraries; size-sweep's table)"
