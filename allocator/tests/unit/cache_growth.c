@@ -4,7 +4,8 @@
    and frees then take the row to its maximum, and never past it. A class never used on
    the CPU leaves its row untouched: the cache's resident pages are those of the rows
    in use (all 58 rows' pages were written at the CPU's first slow path, and the
-   purger's tally, which may run meanwhile, read every row). Pinned to one CPU.
+   purger's tally, which may run meanwhile, read every row). A row of large objects holds
+   a few dozen of them all the same. Pinned to one CPU.
    Skipped (77) where the cache cannot run. */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -49,6 +50,22 @@ int main(void) {
     }
     CHECK(cap == max);
     free(first);
+
+    /* A row of objects of several KiB holds a few dozen of them: rounds of 30 mallocs
+       and frees of 8192 or 18704 bytes, once the row has grown, make no slow path (with
+       8 objects a row, each round made about 8). */
+    static const size_t big[] = {8192, 18704};
+    for (int b = 0; b < 2; b++) {
+        for (int r = 0; r < 4 + 30; r++) {
+            uint64_t before = stats_now().cache_refills + stats_now().cache_flushes;
+            for (int i = 0; i < 30; i++) CHECK((p[i] = malloc(big[b])) != NULL);
+            for (int i = 0; i < 30; i++) free(p[i]);
+            uint64_t slow = stats_now().cache_refills + stats_now().cache_flushes - before;
+            if (r >= 4) CHECK(slow == 0);   /* the first rounds grow the row */
+        }
+        printf("cache_growth: rounds of 30 blocks of %zu bytes: no slow path once the row grew "
+               "(capacity %u)\n", big[b], mh_cache_capacity(mh_size_class(big[b])));
+    }
 
     /* Rows of classes this process never used here stay untouched (looked at after
        mincore: reading a row maps a page, which mincore counts as resident). */
