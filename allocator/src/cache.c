@@ -275,14 +275,14 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     }
 }
 
-void mh_cache_drain_current(void) {
+void mh_cache_drain_current(const uint64_t *rows) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
     unsigned cpu = (unsigned)rseq_cpu();
     /* Only the rows ever readied, which a pop (it stores the count even when it takes
        nothing) would otherwise touch; one readied meanwhile waits for the next drain. */
     for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
-        if (!row_used(cpu, r)) continue;
+        if (!row_used(cpu, r) || (rows && !(rows[r / 64] >> (r % 64) & 1))) continue;
         while ((n = mh_cache_pop_many(mh_cache_row_of(r), batch, MH_CACHE_SLOTS / 2, cpu)) > 0) {
             mh_group_by_owner(batch, n);
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
@@ -309,6 +309,14 @@ void mh_cache_free_marked(void *p) {
     /* Not cached: the heap's bitmap tells a double free from a coincidence. */
     *mh_free_mark_word(p) = 0;
     mh_small_free(p);
+}
+
+bool mh_cache_row_state(unsigned cpu, unsigned r, uint64_t *ops, uint32_t *count) {
+    if (!row_used(cpu, r)) return false;
+    const mh_cache_row *row = &mh_cache_of_cpu(cpu)->row[r];
+    *ops = __atomic_load_n(&row->allocs, __ATOMIC_RELAXED) + __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
+    *count = __atomic_load_n(&row->count, __ATOMIC_RELAXED);
+    return true;
 }
 
 mh_cache_tally mh_cache_tally_of(unsigned cpu) {

@@ -413,7 +413,7 @@ void mh_small_free_batch(void *const *objs, size_t n, mh_free_source src) {
     for (size_t i = 0, end; i < n; i = end) {
         unsigned owner = owner_of(objs[i]);
         end = owner_run_end(objs, i, n, owner, grouped);
-        /* A drain (the purger, pinned to a quiet CPU) counts too: the program freed
+        /* A drain (the purger, pinned to the CPU) counts too: the program freed
            these objects on that CPU, and a cache that never fills would otherwise hide
            every remote free it took. */
         bool remote = owner != mine;

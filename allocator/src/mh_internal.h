@@ -477,10 +477,13 @@ MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */
 MH_INTERNAL void mh_cache_free_marked(void *p);
-/* Empties the cache of the CPU the caller runs on into the heaps.
-   The purger calls it pinned to a quiet CPU: the sequences keep it safe even if the
-   CPU's own threads wake up meanwhile. */
-MH_INTERNAL void mh_cache_drain_current(void);
+/* Empties the rows of the cache of the CPU the caller runs on whose bits are set in
+   rows[MH_CACHE_ROW_WORDS] (NULL: every row) into the heaps. The purger calls it pinned
+   to that CPU: the sequences keep it safe even if the CPU's own threads run meanwhile. */
+MH_INTERNAL void mh_cache_drain_current(const uint64_t *rows);
+/* What row r of CPU cpu's cache has served (mallocs + frees) and the objects it holds
+   now (racy reads); false for a row the CPU never readied. */
+MH_INTERNAL bool mh_cache_row_state(unsigned cpu, unsigned r, uint64_t *ops, uint32_t *count);
 /* What CPU cpu's front cache served, and the bytes of the objects it holds now (racy
    reads; zeros without a cache). */
 typedef struct mh_cache_tally {

@@ -13,8 +13,8 @@
  * when the thread is switched off (MULTIHEAP_PURGE_THREAD=0) or cannot be created.
  *
  * Besides aged empty pages, a pass gives back what a quiet program would otherwise keep
- * for ever: the objects in a quiet CPU's front cache and in a quiet heap's stashes (back
- * to their pages), a quiet heap's empty pages whatever their age, the free 4 KiB pages
+ * for ever: the objects in the front caches' rows that served nothing for a period and
+ * in a quiet heap's stashes (back to their pages), a quiet heap's empty pages whatever their age, the free 4 KiB pages
  * inside its partial slabs, and large blocks cached for a period.
  *
  * The thread is created lazily, once a heap has grown past MH_PURGE_KEEP pages (less it
@@ -91,14 +91,15 @@ static bool heaps_hold_empty_pages(void) {
     return false;
 }
 
-/* What the purger knows of each CPU's front cache: the cache's malloc + free count when
-   it last changed, and when that was. Mapped at the thread's start; NULL: no caches. */
-typedef struct cpu_watch {
+/* What the purger knows of each row of each CPU's front cache: the row's malloc + free
+   count when it last changed, and when that was. Mapped at the thread's start, address
+   space for every possible CPU (pages only for those it looks at); NULL: no caches. */
+typedef struct row_watch {
     uint64_t ops;
     uint32_t quiet_since_ms;
-} cpu_watch;
+} row_watch;
 
-static cpu_watch *watch;
+static row_watch *watch;
 
 /* Where the purger runs: the CPUs the program's main thread may use (what taskset or
    the program set), not the affinity of whichever thread happened to create it. It
@@ -109,33 +110,47 @@ static void go_home(void) {
     sched_setaffinity(0, sizeof home, &home);
 }
 
-/* The objects in a CPU's cache count as used in their pages, so a program that goes
-   quiet would keep those pages forever. A cache quiet for a whole period is emptied by
-   the purger itself, pinned to that CPU for the moment: the sequences make this safe
-   even if one of the CPU's threads wakes up meanwhile. Returns whether a cache still
-   holds objects it may drain later. */
-static bool drain_quiet_caches(uint32_t now) {
+/* The objects in a row of a CPU's cache count as used in their pages, so a row the
+   program stopped using would keep those pages for ever. A row that served nothing for
+   a whole period is emptied by the purger itself, pinned to that CPU for the moment,
+   however busy the CPU's other rows are: the sequences make this safe even if one of the
+   CPU's threads uses the row meanwhile. (The whole CPU used to have to be quiet: in the
+   growth storm, one CPU's cache still held 3.8 MB of classes the waves had left, 1 s
+   after the last free.) The pass lock, which fork waits for, is held only while objects
+   are in flight, once the thread runs on that CPU: a real-time thread that keeps the CPU
+   busy delays this pass, not a fork. Returns whether a row still holds objects it may
+   drain later. */
+static bool drain_stale_rows(uint32_t now) {
     if (!watch) return false;
     bool pending = false, moved = false;
     for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
         if (!CPU_ISSET(cpu, &home)) continue;
-        mh_cache_tally t = mh_cache_tally_of(cpu);
-        if (t.allocs + t.frees != watch[cpu].ops) {
-            watch[cpu] = (cpu_watch){t.allocs + t.frees, now};
-            pending = true;
-            continue;
+        uint64_t stale[MH_CACHE_ROW_WORDS] = {0};
+        bool any = false;
+        for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
+            row_watch *w = &watch[(size_t)cpu * MH_CACHE_ROWS + r];
+            uint64_t ops;
+            uint32_t count;
+            if (!mh_cache_row_state(cpu, r, &ops, &count)) continue;
+            if (ops != w->ops) {
+                *w = (row_watch){ops, now};
+                pending = true;
+            } else if (count && (int32_t)(now - w->quiet_since_ms) < mh_global.purge_ms) {
+                pending = true;
+            } else if (count) {
+                stale[r / 64] |= (uint64_t)1 << (r % 64);
+                any = true;
+            }
         }
-        if (t.bytes == 0) continue;
-        if ((int32_t)(now - watch[cpu].quiet_since_ms) < mh_global.purge_ms) {
-            pending = true;
-            continue;
-        }
+        if (!any) continue;
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(cpu, &one);
         if (sched_setaffinity(0, sizeof one, &one) != 0) continue;   /* not ours to use */
         moved = true;
-        mh_cache_drain_current();
+        mh_lock_acquire(&pass_lock);
+        mh_cache_drain_current(stale);
+        mh_lock_release(&pass_lock);
     }
     if (moved) go_home();
     return pending;
@@ -147,14 +162,14 @@ static void *purger_main(void *unused) {
     if (sched_getaffinity(getpid(), sizeof home, &home) != 0)
         sched_getaffinity(0, sizeof home, &home);
     go_home();
-    if (mh_global.cache) watch = mh_os_map(mh_global.ncpus * sizeof *watch);
+    if (mh_global.cache) watch = mh_os_map_sparse((size_t)mh_global.ncpus * MH_CACHE_ROWS * sizeof *watch);
     /* Passes every quarter of the period: a page goes back at most 1.25 periods after
        it became empty, or after its heap (or CPU cache) went quiet. */
     unsigned interval = (unsigned)mh_global.purge_ms / 4 + 1;
     for (;;) {
-        mh_lock_acquire(&pass_lock);
         uint32_t now = mh_now_ms();
-        bool pending = drain_quiet_caches(now);
+        bool pending = drain_stale_rows(now);
+        mh_lock_acquire(&pass_lock);
         pending |= mh_large_purge_pass(now);
         for (unsigned i = 0; i < mh_active_heaps(); i++)
             pending |= mh_heap_purge_pass(mh_active_heap(i), now);
