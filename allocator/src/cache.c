@@ -88,15 +88,17 @@ static void raise_row(mh_cpu_cache *c, unsigned r, uint32_t from, uint32_t to) {
 /* Readies row r of CPU cpu's cache c at its first slow path there. A row's capacity is
    0 until then, which fails both fast paths (the row is empty, and full), so a CPU's
    cache touches only the rows in use on it: readying all of them at the CPU's first
-   slow path wrote a page each, 58 pages (232 KiB) when there were no remote rows. */
-static void ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
-    if (__atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED) != 0) return;
+   slow path wrote a page each, 58 pages (232 KiB) when there were no remote rows.
+   true: the row was not ready, and now is. */
+static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
+    if (__atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED) != 0) return false;
     /* The bit first: a fork between the two must not leave a child with a row in use
        that the tally and the drain never look at (a listed row at capacity 0 reads as
        empty). */
     __atomic_fetch_or(&mh_global.cache_rows[(size_t)cpu * MH_CACHE_ROW_WORDS + r / 64],
                       (uint64_t)1 << (r % 64), __ATOMIC_RELEASE);
-    raise_row(c, r, 0, mh_cache_start_capacity(mh_row_class(r)));
+    raise_row(c, r, 0, MH_CACHE_START_SLOTS);
+    return true;
 }
 
 /* Row r ran empty or full: it is in use on this CPU, so it may hold twice as much, up
@@ -141,12 +143,14 @@ void *mh_cache_alloc_slow(unsigned cls) {
     unsigned cpu;
     mh_cpu_cache *c = current_cache(&cpu, &rebound);
     if (!c) return mh_heap_alloc(mh_current_heap(), cls, 1);
-    ready_row(c, cpu, cls);
+    /* A row readied now starts at its start capacity, not twice that: the first malloc
+       of a class of 18704-byte blocks fetched 16 of them (292 KiB). */
+    bool fresh = ready_row(c, cpu, cls);
     void *p;
     if (rebound && (p = mh_cache_pop(mh_cache_row_of(cls)))) return p;
     mh_heap *h = mh_heap_of_cpu(cpu);
     mh_heap_stash_ensure(h);
-    grow_row(c, cls);
+    if (!fresh) grow_row(c, cls);
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
     /* Other heaps' objects freed here wait in the class's remote row until it fills, and
@@ -260,8 +264,8 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     }
     unsigned r = !mh_global.remote_bins || mh_page_owner(p) == cpu ? cls : MH_NCLASSES + cls;
     size_t row = mh_cache_row_of(r);
-    ready_row(c, cpu, r);
-    if (rebound && mh_cache_push(row, p)) return;
+    bool fresh = ready_row(c, cpu, r);
+    if ((rebound || fresh) && mh_cache_push(row, p)) return;
     fatal_if_on_top(c, r, p);
     /* A full row that may grow takes p without a flush. */
     if (grow_row(c, r) && mh_cache_push(row, p)) return;
@@ -275,12 +279,15 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     }
 }
 
-void mh_cache_drain_current(const uint64_t *rows) {
+int mh_cache_drain(unsigned cpu, const uint64_t *rows) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
-    unsigned cpu = (unsigned)rseq_cpu();
+    int on = rseq_cpu();
+    if (on < 0) return -1;
+    if ((unsigned)on != cpu) return 0;
     /* Only the rows ever readied, which a pop (it stores the count even when it takes
-       nothing) would otherwise touch; one readied meanwhile waits for the next drain. */
+       nothing) would otherwise touch; one readied meanwhile waits for the next drain.
+       The pops take nothing once the thread has left cpu. */
     for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
         if (!row_used(cpu, r) || (rows && !(rows[r / 64] >> (r % 64) & 1))) continue;
         while ((n = mh_cache_pop_many(mh_cache_row_of(r), batch, MH_CACHE_SLOTS / 2, cpu)) > 0) {
@@ -288,6 +295,7 @@ void mh_cache_drain_current(const uint64_t *rows) {
             mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
         }
     }
+    return 1;
 }
 
 /* Is p on any CPU's cache? A racy read-only search: only a misuse report relies on it. */

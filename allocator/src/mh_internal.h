@@ -386,11 +386,12 @@ MH_INTERNAL void mh_purger_unlock(bool child);
    few dozen blocks of 3 to 18 KiB and frees them (size-sweep's batches of 64) went to
    its heap every 4 to 8 operations, 8-17 ns an operation against 5-6 with 32 (tcmalloc
    4-12); such a row may hold up to 585 KiB (32 of 18704 bytes), and its heap's stash
-   twice that. A refill or flush moves half a row's capacity, which
-   starts at MH_CACHE_START_SLOTS (or the maximum, if lower) and doubles at each of the
-   row's refills and flushes up to the maximum: a class the program uses a little
-   holds a little (a refill of half the maximum fetched up to 32 KiB of objects for one
-   malloc), a class it churns grows to the full row within a few slow paths. */
+   twice that (all rows and stashes full: 29.5 MiB a CPU, 16.1 with 8). A refill or
+   flush moves half a row's capacity, which starts at MH_CACHE_START_SLOTS and doubles at
+   each of the row's later refills and flushes up to the maximum: a class the program
+   uses a little holds a little (its first malloc fetches 8 objects; half the maximum,
+   before rows grew, was up to 32 KiB for one malloc), a class it churns grows to the
+   full row within a few slow paths. */
 #define MH_CACHE_MIN_SLOTS   32
 #define MH_CACHE_START_SLOTS 16
 #define MH_CACHE_BYTES       ((size_t)64 << 10)
@@ -401,11 +402,7 @@ static inline unsigned mh_cache_capacity(unsigned cls) {
     return n > MH_CACHE_SLOTS ? MH_CACHE_SLOTS : n < MH_CACHE_MIN_SLOTS ? MH_CACHE_MIN_SLOTS
                                                                        : (unsigned)n;
 }
-/* A row's capacity at its first slow path on its CPU. */
-static inline unsigned mh_cache_start_capacity(unsigned cls) {
-    unsigned max = mh_cache_capacity(cls);
-    return max < MH_CACHE_START_SLOTS ? max : MH_CACHE_START_SLOTS;
-}
+_Static_assert(MH_CACHE_START_SLOTS <= MH_CACHE_MIN_SLOTS, "a row starts within its maximum");
 /* A heap's stash of class cls holds two rows' worth, within MH_STASH_SLOTS. */
 static inline unsigned mh_stash_capacity(unsigned cls) {
     unsigned n = 2 * mh_cache_capacity(cls);
@@ -477,10 +474,12 @@ MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */
 MH_INTERNAL void mh_cache_free_marked(void *p);
-/* Empties the rows of the cache of the CPU the caller runs on whose bits are set in
-   rows[MH_CACHE_ROW_WORDS] (NULL: every row) into the heaps. The purger calls it pinned
-   to that CPU: the sequences keep it safe even if the CPU's own threads run meanwhile. */
-MH_INTERNAL void mh_cache_drain_current(const uint64_t *rows);
+/* Empties into the heaps the rows of CPU cpu's cache whose bits are set in
+   rows[MH_CACHE_ROW_WORDS] (NULL: every row), if the caller runs on cpu: 1 done, 0 it
+   does not (run there and try again), -1 the calling thread has no rseq area (never).
+   The purger calls it pinned to cpu: the sequences keep it safe even if the CPU's own
+   threads run meanwhile. */
+MH_INTERNAL int mh_cache_drain(unsigned cpu, const uint64_t *rows);
 /* What row r of CPU cpu's cache has served (mallocs + frees) and the objects it holds
    now (racy reads); false for a row the CPU never readied. */
 MH_INTERNAL bool mh_cache_row_state(unsigned cpu, unsigned r, uint64_t *ops, uint32_t *count);

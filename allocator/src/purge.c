@@ -63,8 +63,9 @@ enum {
 /* Alone on its line: every free batch of a shrinking heap reads it. */
 static _Alignas(MH_CACHE_LINE) uint32_t purger_state;
 
-/* Held for a whole pass, and by fork: a pass holds objects, slots and pages between
-   its lock holds, which a child forked in the middle would lose for good. */
+/* Held by fork, by a pass's work on the heaps and the large cache, and by each drain of
+   a CPU's cache rows: they hold objects, slots and pages between their lock holds, which
+   a child forked in the middle would lose for good. */
 static mh_lock pass_lock;
 
 /* An idle purger still looks once a second: a wake-up missed because the waker read
@@ -97,9 +98,21 @@ static bool heaps_hold_empty_pages(void) {
 typedef struct row_watch {
     uint64_t ops;
     uint32_t quiet_since_ms;
+    uint32_t count;                    /* objects it held then: a refill counts no operation */
 } row_watch;
 
 static row_watch *watch;
+
+/* Has row r of CPU cpu been used since the purger last looked (w)? A refill adds
+   objects without an operation; a drain only takes them. Updates w. */
+static bool row_used_since(unsigned cpu, unsigned r, row_watch *w, uint32_t now, uint32_t *count) {
+    uint64_t ops;
+    if (!mh_cache_row_state(cpu, r, &ops, count)) return false;
+    bool used = ops != w->ops || *count > w->count;
+    if (used) *w = (row_watch){ops, now, *count};
+    else w->count = *count;
+    return used;
+}
 
 /* Where the purger runs: the CPUs the program's main thread may use (what taskset or
    the program set), not the affinity of whichever thread happened to create it. It
@@ -123,19 +136,15 @@ static void go_home(void) {
 static bool drain_stale_rows(uint32_t now) {
     if (!watch) return false;
     bool pending = false, moved = false;
-    for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
+    for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE && watch; cpu++) {
         if (!CPU_ISSET(cpu, &home)) continue;
         uint64_t stale[MH_CACHE_ROW_WORDS] = {0};
         bool any = false;
         for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
             row_watch *w = &watch[(size_t)cpu * MH_CACHE_ROWS + r];
-            uint64_t ops;
-            uint32_t count;
-            if (!mh_cache_row_state(cpu, r, &ops, &count)) continue;
-            if (ops != w->ops) {
-                *w = (row_watch){ops, now};
-                pending = true;
-            } else if (count && (int32_t)(now - w->quiet_since_ms) < mh_global.purge_ms) {
+            uint32_t count = 0;
+            if (row_used_since(cpu, r, w, now, &count) ||
+                (count && (int32_t)(now - w->quiet_since_ms) < mh_global.purge_ms)) {
                 pending = true;
             } else if (count) {
                 stale[r / 64] |= (uint64_t)1 << (r % 64);
@@ -148,9 +157,18 @@ static bool drain_stale_rows(uint32_t now) {
         CPU_SET(cpu, &one);
         if (sched_setaffinity(0, sizeof one, &one) != 0) continue;   /* not ours to use */
         moved = true;
+        /* On the CPU now: a row its threads took up again meanwhile stays. */
+        for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
+            uint32_t count;
+            if (stale[r / 64] >> (r % 64) & 1 &&
+                row_used_since(cpu, r, &watch[(size_t)cpu * MH_CACHE_ROWS + r], now, &count))
+                stale[r / 64] &= ~((uint64_t)1 << (r % 64));
+        }
         mh_lock_acquire(&pass_lock);
-        mh_cache_drain_current(stale);
+        int drained = mh_cache_drain(cpu, stale);
         mh_lock_release(&pass_lock);
+        if (drained == 0) pending = true;   /* not on cpu after all (going offline?) */
+        if (drained < 0) watch = NULL;      /* this thread has no rseq area: it never can */
     }
     if (moved) go_home();
     return pending;

@@ -62,12 +62,12 @@ static void test_cpu(void) {
     if (pin_to(&all, 1)) {   /* a second CPU: the free there is remote, counted in the matrix */
         int cpu = sched_getcpu();
         CHECK(heap_index() == (unsigned)cpu && (unsigned)cpu != owner);
-        mh_cache_drain_current(NULL);   /* remote frees of objects cached before, counted now */
+        CHECK(mh_cache_drain((unsigned)cpu, NULL) == 1);   /* remote frees of objects cached before, counted now */
         uint64_t cell = mh_remote_frees((unsigned)cpu, owner);
         uint64_t remote = heap_stats_now(owner).remote_frees;
         free(p);
         /* the front cache counts a remote free when it flushes the object to its owner */
-        mh_cache_drain_current(NULL);
+        CHECK(mh_cache_drain((unsigned)cpu, NULL) == 1);
         CHECK(mh_remote_frees((unsigned)cpu, owner) == cell + 1);
         CHECK(heap_stats_now(owner).remote_frees == remote + 1);
     } else {

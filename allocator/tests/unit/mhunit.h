@@ -79,6 +79,31 @@ static inline bool two_allowed_cpus(int *a, int *b) {
 }
 #endif
 
+/* Is the purger thread (mh-purge) running in this process? It starts once a heap has
+   grown past MH_PURGE_KEEP pages; this waits up to 5 s for it. */
+#include <dirent.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+static inline bool purger_running(void) {
+    for (int ms = 0; ms < 5000; ms += 10) {
+        DIR *tasks = opendir("/proc/self/task");
+        CHECK(tasks != NULL);
+        bool found = false;
+        for (struct dirent *t; !found && (t = readdir(tasks));) {
+            char path[64], name[32] = "";
+            snprintf(path, sizeof path, "/proc/self/task/%s/comm", t->d_name);
+            FILE *f = fopen(path, "r");
+            if (f && fgets(name, sizeof name, f)) found = strncmp(name, "mh-purge", 8) == 0;
+            if (f) fclose(f);
+        }
+        closedir(tasks);
+        if (found) return true;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
 /* Sizes the compiler cannot see through, for the overflow tests. */
 static volatile size_t mhunit_size_max = SIZE_MAX;
 #define HUGE_SIZE(div, sub) (mhunit_size_max / (div) - (sub))

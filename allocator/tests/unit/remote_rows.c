@@ -11,7 +11,6 @@
    objects instead: the switch brings back the one row per class.
    Skipped (77) where the cache cannot run or only one CPU is allowed. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -87,22 +86,6 @@ static void *worker(void *unused) {
     return NULL;
 }
 
-/* Is the purger thread (mh-purge) running in this process? */
-static bool purger_running(void) {
-    DIR *tasks = opendir("/proc/self/task");
-    CHECK(tasks != NULL);
-    bool found = false;
-    for (struct dirent *t; !found && (t = readdir(tasks));) {
-        char path[64], name[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", t->d_name);
-        FILE *f = fopen(path, "r");
-        if (f && fgets(name, sizeof name, f)) found = strncmp(name, "mh-purge", 8) == 0;
-        if (f) fclose(f);
-    }
-    closedir(tasks);
-    return found;
-}
-
 int main(void) {
     /* A heap's growth past MH_PURGE_KEEP pages starts the purger, from this unpinned
        thread: it drains only the CPUs its creator's thread may use. */
@@ -115,8 +98,6 @@ int main(void) {
                mh_options());
         return 77;
     }
-    for (int ms = 0; !purger_running() && ms < 5000; ms += 10)
-        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     CHECK(purger_running());
     pthread_t t;
     CHECK(pthread_create(&t, NULL, worker, NULL) == 0);
