@@ -423,13 +423,24 @@ static void section_held(doc *d, const mr_set *set)
     doc_table_end(d);
 }
 
+/* Does any allocator's group of case c at thread index t hold a size-sweep series?
+   (Records of drivers older than the series hold none.) */
+static bool has_series(const mr_set *set, int c, int t)
+{
+    double x, y;
+    for (int a = 0; a < set->nallocs; a++)
+        if (mr_series_point(mr_group_at(set, c, t, a), "extra.size_bytes", "extra.ns_per_op", 0, &x, &y))
+            return true;
+    return false;
+}
+
 /* The cost curve of size-sweep, which its throughput (over every size) flattens: each
    allocator's median ns per operation at each block size, the numbers of the sizes plot. */
 static void section_sizes(doc *d, const mr_set *set)
 {
     for (int c = 0; c < set->ncases; c++) {
         int t = mr_case_fewest_threads(set, c);
-        if (!mr_case_is(set, c, "size-sweep") || t < 0) continue;
+        if (!mr_case_is(set, c, "size-sweep") || t < 0 || !has_series(set, c, t)) continue;
         char title[300], header[2048] = "block size (bytes)";
         snprintf(title, sizeof title, "%s: ns per operation by block size", set->cases[c]);
         doc_heading(d, 2, title);
