@@ -77,6 +77,12 @@ static size_t half_row(const mh_cpu_cache *c, unsigned r) {
     return __atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED) / 2;
 }
 
+/* The most objects row r may hold. */
+static uint32_t row_capacity(unsigned r) {
+    return mh_row_is_large(r) ? mh_large_row_capacity(r - MH_SMALL_ROWS)
+                              : mh_cache_capacity(mh_row_class(r));
+}
+
 /* Raises the capacity of row r from `from` (0: not readied) to `to`, unless another
    thread of the CPU (or one that ran there) has already raised it. Never lowers it: the
    bulk push computes its room as cap - count. */
@@ -97,7 +103,8 @@ static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
        empty). */
     __atomic_fetch_or(&mh_global.cache_rows[(size_t)cpu * MH_CACHE_ROW_WORDS + r / 64],
                       (uint64_t)1 << (r % 64), __ATOMIC_RELEASE);
-    raise_row(c, r, 0, MH_CACHE_START_SLOTS);
+    uint32_t max = row_capacity(r);
+    raise_row(c, r, 0, max < MH_CACHE_START_SLOTS ? max : MH_CACHE_START_SLOTS);
     return true;
 }
 
@@ -105,7 +112,7 @@ static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
    to its class's maximum. false: it is at its maximum. */
 static bool grow_row(mh_cpu_cache *c, unsigned r) {
     uint32_t cap = __atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED);
-    uint32_t max = mh_cache_capacity(mh_row_class(r));
+    uint32_t max = row_capacity(r);
     if (cap >= max) return false;
     raise_row(c, r, cap, 2 * cap < max ? 2 * cap : max);
     return true;
@@ -127,14 +134,23 @@ static mh_cpu_cache *current_cache(unsigned *cpu, bool *rebound) {
     return mh_cache_of_cpu(*cpu);
 }
 
+/* Objects popped from row r of CPU cpu go back: small ones to their owner heaps, a lock
+   acquisition per owner, large blocks to the shared large cache. */
+static void release_batch(unsigned cpu, unsigned r, void **batch, size_t n, mh_free_source why) {
+    if (mh_row_is_large(r)) {
+        mh_large_put_cached(cpu, batch, n);
+        return;
+    }
+    mh_group_by_owner(batch, n);
+    mh_small_free_batch(batch, n, why);
+}
+
 /* Pops up to n objects (at most MH_CACHE_SLOTS / 2) of row r of CPU cpu, if the thread
-   still runs there, and frees them to their owners, a lock acquisition per owner; how
-   many. */
+   still runs there, and releases them; how many. */
 static size_t flush_row(unsigned cpu, unsigned r, size_t n) {
     void *batch[MH_CACHE_SLOTS / 2];
     n = mh_cache_pop_many(mh_cache_row_of(r), batch, n, cpu);
-    mh_group_by_owner(batch, n);
-    mh_small_free_batch(batch, n, MH_FREED_BY_FLUSH);
+    release_batch(cpu, r, batch, n, MH_FREED_BY_FLUSH);
     return n;
 }
 
@@ -279,6 +295,40 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     }
 }
 
+void *mh_cache_large_alloc_slow(unsigned bin) {
+    bool rebound;
+    unsigned cpu, r = MH_SMALL_ROWS + bin;
+    mh_cpu_cache *c = current_cache(&cpu, &rebound);
+    if (!c) return NULL;
+    size_t row = mh_cache_row_of(r);
+    bool fresh = ready_row(c, cpu, r);
+    void *p;
+    if (rebound && (p = mh_cache_pop(row))) return p;
+    /* The purger drains the rows that go idle; a program of large blocks alone would
+       never have started it (a heap's growth does). */
+    if (fresh) mh_purger_start();
+    else grow_row(c, r);
+    void *batch[MH_LARGE_ROW_SLOTS / 2 + 1];
+    size_t n = mh_large_take_cached(cpu, bin, batch, half_row(c, r) + 1);
+    if (n == 0) return NULL;
+    size_t pushed = mh_cache_push_many(row, batch + 1, n - 1, cpu);
+    if (1 + pushed < n) mh_large_put_cached(cpu, batch + 1 + pushed, n - 1 - pushed);
+    return batch[0];
+}
+
+bool mh_cache_large_free_slow(void *p, unsigned bin) {
+    bool rebound;
+    unsigned cpu, r = MH_SMALL_ROWS + bin;
+    mh_cpu_cache *c = current_cache(&cpu, &rebound);
+    if (!c) return false;
+    size_t row = mh_cache_row_of(r);
+    bool fresh = ready_row(c, cpu, r);
+    if ((rebound || fresh) && mh_cache_push(row, p)) return true;
+    if (grow_row(c, r) && mh_cache_push(row, p)) return true;
+    flush_row(cpu, r, half_row(c, r));
+    return mh_cache_push(row, p);
+}
+
 int mh_cache_drain(unsigned cpu, const uint64_t *rows) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;
@@ -290,10 +340,8 @@ int mh_cache_drain(unsigned cpu, const uint64_t *rows) {
        The pops take nothing once the thread has left cpu. */
     for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
         if (!row_used(cpu, r) || (rows && !(rows[r / 64] >> (r % 64) & 1))) continue;
-        while ((n = mh_cache_pop_many(mh_cache_row_of(r), batch, MH_CACHE_SLOTS / 2, cpu)) > 0) {
-            mh_group_by_owner(batch, n);
-            mh_small_free_batch(batch, n, MH_FREED_BY_DRAIN);
-        }
+        while ((n = mh_cache_pop_many(mh_cache_row_of(r), batch, MH_CACHE_SLOTS / 2, cpu)) > 0)
+            release_batch(cpu, r, batch, n, MH_FREED_BY_DRAIN);
     }
     return 1;
 }
@@ -301,7 +349,7 @@ int mh_cache_drain(unsigned cpu, const uint64_t *rows) {
 /* Is p on any CPU's cache? A racy read-only search: only a misuse report relies on it. */
 static bool in_some_cache(void *p, unsigned cls) {
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++)
-        for (unsigned r = cls; r < MH_CACHE_ROWS; r += MH_NCLASSES) {
+        for (unsigned r = cls; r < MH_SMALL_ROWS; r += MH_NCLASSES) {
             if (!row_used(cpu, r)) continue;
             const mh_cache_row *row = &mh_cache_of_cpu(cpu)->row[r];
             uint32_t n = __atomic_load_n(&row->count, __ATOMIC_RELAXED);
@@ -328,12 +376,20 @@ bool mh_cache_row_state(unsigned cpu, unsigned r, uint64_t *ops, uint32_t *count
 }
 
 mh_cache_tally mh_cache_tally_of(unsigned cpu) {
-    mh_cache_tally t = {0, 0, 0};
+    mh_cache_tally t = {0};
     for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
         if (!row_used(cpu, r)) continue;
         const mh_cache_row *row = &mh_cache_of_cpu(cpu)->row[r];
-        t.allocs += __atomic_load_n(&row->allocs, __ATOMIC_RELAXED);
-        t.frees += __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
+        uint64_t allocs = __atomic_load_n(&row->allocs, __ATOMIC_RELAXED);
+        uint64_t frees = __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
+        if (mh_row_is_large(r)) {
+            t.large_allocs += allocs;
+            t.large_frees += frees;
+            t.large_net_bytes += (int64_t)((allocs - frees) * mh_large_bin_bytes(r - MH_SMALL_ROWS));
+            continue;
+        }
+        t.allocs += allocs;
+        t.frees += frees;
         t.bytes += (uint64_t)__atomic_load_n(&row->count, __ATOMIC_RELAXED) * mh_class_size(mh_row_class(r));
     }
     return t;

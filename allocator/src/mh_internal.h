@@ -445,14 +445,21 @@ _Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES &&
    is never handed out here while its neighbours may be in use on their own CPU (passive
    false sharing, Hoard's cache-scratch: with one row, two threads were given two
    halves of one cache line in 6 runs of 16 of false-sharing-active). Rows are named by
-   an index, class rows first, or by their offset in the cache. */
-#define MH_CACHE_ROWS  (2 * MH_NCLASSES)
+   an index, class rows first, or by their offset in the cache.
+   After the small objects' rows come the large rows, one per large bin (large.c):
+   recently freed large blocks of that bin's size, for the same pop and push. */
+#define MH_SMALL_ROWS  (2 * MH_NCLASSES)
+#define MH_LARGE_BINS  16
+#define MH_CACHE_ROWS  (MH_SMALL_ROWS + MH_LARGE_BINS)
 typedef struct mh_cpu_cache {
     mh_cache_row row[MH_CACHE_ROWS];   /* row r at mh_cache_row_of(r): class cls's class row
-                                          at r = cls, its remote row at MH_NCLASSES + cls */
+                                          at r = cls, its remote row at MH_NCLASSES + cls,
+                                          large bin b's at MH_SMALL_ROWS + b */
 } mh_cpu_cache;
 /* The offset of the remote rows from the class rows, which free's fast path adds. */
 #define MH_REMOTE_ROWS (MH_NCLASSES * MH_CACHE_ROW_BYTES)
+static inline bool mh_row_is_large(unsigned row) { return row >= MH_SMALL_ROWS; }
+/* The class of a small object row. */
 static inline unsigned mh_row_class(unsigned row) {
     return row < MH_NCLASSES ? row : row - MH_NCLASSES;
 }
@@ -461,13 +468,18 @@ static inline unsigned mh_row_class(unsigned row) {
 
 /* CPU n's cache starts n strides after CPU 0's: a power of two, so the sequences find it
    with a shift (the tail of each stride is never touched). */
-#define MH_CACHE_STRIDE_SHIFT 20
+#define MH_CACHE_STRIDE_SHIFT 21
 _Static_assert(sizeof(mh_cpu_cache) <= (1u << MH_CACHE_STRIDE_SHIFT), "cache stride");
 
 /* At initialisation: NULL when the front cache runs, else why not ("off(no rseq)"). */
 MH_INTERNAL const char *mh_cache_setup(void);
 MH_INTERNAL void *mh_cache_alloc_slow(unsigned cls);
 MH_INTERNAL void mh_cache_free_slow(void *p, unsigned cls);
+/* The large rows' slow paths: a block of bin's size, from the shared cache through the
+   row (NULL: none there, or no front cache); p (a block of bin's size) into the row
+   (false: it did not go in). */
+MH_INTERNAL void *mh_cache_large_alloc_slow(unsigned bin);
+MH_INTERNAL bool mh_cache_large_free_slow(void *p, unsigned bin);
 /* Reorders objs[0..n) (objects of the small range, n at most MH_CACHE_SLOTS / 2) so that
    each owner heap's objects are next to each other. */
 MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);
@@ -486,7 +498,9 @@ MH_INTERNAL bool mh_cache_row_state(unsigned cpu, unsigned r, uint64_t *ops, uin
 /* What CPU cpu's front cache served, and the bytes of the objects it holds now (racy
    reads; zeros without a cache). */
 typedef struct mh_cache_tally {
-    uint64_t allocs, frees, bytes;
+    uint64_t allocs, frees, bytes;     /* small objects */
+    uint64_t large_allocs, large_frees;
+    int64_t large_net_bytes;           /* bytes of the large rows' allocs less their frees */
 } mh_cache_tally;
 MH_INTERNAL mh_cache_tally mh_cache_tally_of(unsigned cpu);
 
@@ -496,10 +510,42 @@ MH_INTERNAL mh_cache_tally mh_cache_tally_of(unsigned cpu);
    would otherwise be an munmap, with a TLB shootdown on every CPU of the process. */
 #define MH_LARGE_CACHE_SLOTS     1024
 #define MH_LARGE_EVICT_MAX       8                    /* evictions one free makes at most */
-#define MH_LARGE_CACHE_BYTES     ((size_t)64 << 20)   /* bytes kept mapped in all */
+#define MH_LARGE_CACHE_BYTES     ((size_t)64 << 20)   /* bytes kept mapped in all ... */
+#define MH_LARGE_SHARD_MIN_BYTES ((size_t)8 << 20)    /* ... or by each CPU, if more */
 #define MH_LARGE_CACHE_MAX_BLOCK ((size_t)16 << 20)   /* bigger blocks are always unmapped */
 #define MH_LARGE_COPY_MAX        ((size_t)128 << 10)  /* realloc copies into a cached block */
 #define MH_LARGE_DOUBLE_MAX      ((size_t)64 << 20)   /* mremap doubles blocks below this */
+
+/* The large bins: blocks of MH_LARGE_BIN_MIN_PAGES to MH_LARGE_BIN_MAX_PAGES 4 KiB
+   pages, rounded up to four sizes a doubling (5, 6, 7, 8, 10, 12, ..., 56, 64 pages: at
+   most 25% more), which the CPUs' large rows keep (cache.c) as their rows keep small
+   objects: a block of a bin's size freed and allocated again makes no system call and
+   takes no lock. tcmalloc's per-CPU caches reach 256 KiB too. */
+#define MH_LARGE_BIN_MIN_PAGES ((MH_SMALL_MAX + MH_OS_PAGE) / MH_OS_PAGE)
+#define MH_LARGE_BIN_MAX_PAGES 64
+/* A large row holds at most MH_LARGE_ROW_BYTES, and 2 to MH_LARGE_ROW_SLOTS blocks. */
+#define MH_LARGE_ROW_BYTES     ((size_t)512 << 10)
+#define MH_LARGE_ROW_SLOTS     32
+_Static_assert(MH_LARGE_BIN_MIN_PAGES == 5 && MH_LARGE_BINS == 16,
+               "the bin arithmetic below starts at 5 pages, four bins a doubling to 64");
+static inline unsigned mh_large_bin_of(size_t pages) {
+    size_t m = pages - 1;
+    unsigned step_shift = (unsigned)(63 - __builtin_clzll(m)) - 2;
+    size_t rounded = (m | (((size_t)1 << step_shift) - 1)) + 1;
+    return 4 * step_shift + (unsigned)(rounded >> step_shift) - 5;
+}
+static inline size_t mh_large_bin_bytes(unsigned bin) {
+    return ((size_t)(5 + bin % 4) << (bin / 4)) * MH_OS_PAGE;
+}
+static inline unsigned mh_large_row_capacity(unsigned bin) {
+    size_t n = MH_LARGE_ROW_BYTES / mh_large_bin_bytes(bin);
+    return n > MH_LARGE_ROW_SLOTS ? MH_LARGE_ROW_SLOTS : n < 2 ? 2 : (unsigned)n;
+}
+/* For cache.c's large rows: up to n blocks of bin's size from the shared cache into
+   out[], how many (out[0] is for the caller's malloc, and counted as allocated); blocks
+   a row held (their frees counted by the row) into the shared cache. */
+MH_INTERNAL size_t mh_large_take_cached(unsigned cpu, unsigned bin, void **out, size_t n);
+MH_INTERNAL void mh_large_put_cached(unsigned cpu, void *const *blocks, size_t n);
 
 /* zero: the block must read as zeros (calloc). */
 MH_INTERNAL void *mh_large_alloc(size_t size, size_t align, bool zero);

@@ -3,7 +3,8 @@
    round; it used to stamp the rest after the first round with now | 1, which at an even
    `now` made them 1 ms too young for the next round, so 12 of 20 blocks stayed mapped.
    The frees run under the purger's lock, so that their own inline passes skip, and the
-   cache holds all 20 when the pass runs. */
+   cache holds all 20 when the pass runs. The blocks are above the large bins, which the
+   CPUs' rows would keep. */
 #include "mh_internal.h"
 #include "mhunit.h"
 
@@ -11,7 +12,7 @@
 
 int main(void) {
     void *b[N];
-    for (int i = 0; i < N; i++) CHECK((b[i] = malloc(100000)) != NULL);
+    for (int i = 0; i < N; i++) CHECK((b[i] = malloc(300000)) != NULL);
     mh_purger_lock();
     for (int i = 0; i < N; i++) free(b[i]);
     mh_purger_unlock(false);

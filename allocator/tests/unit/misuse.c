@@ -98,7 +98,7 @@ static const struct {
 } cases[] = {
     {"double free (small)", double_free_small, "double free", false},
     {"double free (one-object class)", double_free_one_object, "double free", false},
-    {"double free (large)", double_free_large, "never returned", false},
+    {"double free (large)", double_free_large, "double free of a large block", false},
     {"double free (twice in one batch to the pages)", double_free_one_batch, "double free", false},
     {"double free (in a run of neighbours)", double_free_run_up, "double free", false},
     {"double free (in a run, downwards)", double_free_run_down, "double free", false},
