@@ -14,16 +14,16 @@
  * size-sweep's 2-thread cells of 18705 to 65536 bytes take 240 ns to 40 us an operation.
  *
  * The shared cache keeps recently freed blocks mapped so that repeated large alloc/free
- * of similar sizes makes no system call: at most MH_LARGE_CACHE_SLOTS blocks and
- * MH_LARGE_CACHE_BYTES in all, no block over MH_LARGE_CACHE_MAX_BLOCK; when full, the
- * oldest blocks are unmapped first (a few at a time: a block that would need more
- * evictions is unmapped itself). A cached block serves a request needing up to 25% less,
+ * of similar sizes makes no system call: in shards, one per CPU, each of at most
+ * MH_LARGE_CACHE_SLOTS blocks, MH_LARGE_CACHE_BYTES in all, no block over
+ * MH_LARGE_CACHE_MAX_BLOCK; when full, a shard's oldest blocks are unmapped first (a few
+ * at a time: a block that would need more evictions is unmapped itself). A cached block serves a request needing up to 25% less,
  * so the waste it brings is bounded; a request that none fits grows the largest smaller
  * one (mremap) rather than mapping anew. The purger thread unmaps blocks that stayed in
  * the shared cache for MULTIHEAP_PURGE_MS since a pass first saw them, and drains the
  * rows that served nothing for that long into it.
- * One lock guards the shared cache and the counters; mmap, munmap and mremap of blocks
- * are made without it. A block's registry entry is cleared before it is unmapped, and
+ * A lock for each shard guards it and its counters; mmap, munmap and mremap of blocks are
+ * made without them. A block's registry entry is cleared before it is unmapped, and
  * set only once it is mapped: another thread's new block may take its address at once.
  */
 #include <errno.h>
@@ -48,7 +48,8 @@ typedef struct large_block {
 
 /* The shared cache is split in shards, one per CPU (up to MAX_SHARDS), each under its
    own lock: frees and the rows' flushes go to the shard of the CPU they run on, mallocs
-   and refills take from it first, then from the others. With one lock, two threads
+   and refills take from it first, then from the others (a producer on one CPU and a
+   consumer on another would otherwise map and unmap every block). With one lock, two threads
    that allocated and freed blocks of 18705 bytes in batches of 64 took 48 ns an
    operation against tcmalloc's 15, spinning on it. */
 #define MAX_SHARDS 256
@@ -57,17 +58,18 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) shard {
     unsigned ncached;                  /* written under the lock with set_ncached: the
                                           purge pass and a refill that looks for blocks
                                           in every shard skip the empty ones unlocked */
-    size_t cached_bytes;
     /* What the shared path did here; the large rows count their own (mh_large_stats). */
     uint64_t allocs, frees, live_bytes, os_calls;
     large_block cache[MH_LARGE_CACHE_SLOTS];   /* oldest first */
 } shard;
 
 static struct {
-    shard *shards;                     /* nshards of them; NULL until the first block */
-    unsigned nshards;                  /* min(ncpus, MAX_SHARDS), set with shards */
-    size_t shard_bytes;                /* bytes one shard keeps at most */
+    size_t cached_bytes;               /* in all shards (atomic): MH_LARGE_CACHE_BYTES at
+                                          most, give or take the blocks of puts that
+                                          race; 0 spares a search of every shard */
     size_t max_bytes;                  /* the largest block ever registered (atomic) */
+    unsigned nshards;                  /* 0 until the first shard_count(), then fixed */
+    unsigned nlocked;                  /* the shards fork's prepare handler locked */
 } L;
 
 /* ---- the registry ------------------------------------------------------------------- */
@@ -110,7 +112,9 @@ static inline void reg_set(uintptr_t addr, uint64_t entry) {
    a new mapping; false if none can be had. */
 static bool map_once(void **slot, size_t bytes, void **own) {
     if (__atomic_load_n(slot, __ATOMIC_ACQUIRE)) return true;
+    int saved = errno;   /* a free keeps errno, and a malloc that succeeds too */
     void *fresh = own && *own ? *own : mh_os_map_sparse(bytes), *none = NULL;
+    errno = saved;
     if (!fresh) return false;
     if (__atomic_compare_exchange_n(slot, &none, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         if (own && fresh == *own) *own = NULL;
@@ -137,7 +141,11 @@ static uint64_t *spare_leaf;
 
 static uint64_t *leaf_take(void) {
     uint64_t *leaf = __atomic_exchange_n(&spare_leaf, NULL, __ATOMIC_ACQ_REL);
-    return leaf ? leaf : mh_os_map_sparse(REG_LEAF_BYTES);
+    if (leaf) return leaf;
+    int saved = errno;
+    leaf = mh_os_map_sparse(REG_LEAF_BYTES);
+    errno = saved;
+    return leaf;
 }
 
 static void leaf_give_back(uint64_t *leaf) {
@@ -166,17 +174,17 @@ static unsigned nshards(void) {
     return mh_global.ncpus < MAX_SHARDS ? mh_global.ncpus : MAX_SHARDS;
 }
 
-/* Bytes a shard keeps: the process's MH_LARGE_CACHE_BYTES split among the shards, but at
-   least MH_LARGE_SHARD_MIN_BYTES, so that a CPU can still keep a few big blocks. */
-static size_t shard_bytes(void) {
-    size_t even = MH_LARGE_CACHE_BYTES / nshards();
-    return even > MH_LARGE_SHARD_MIN_BYTES ? even : MH_LARGE_SHARD_MIN_BYTES;
-}
-
-/* The shards there are: nshards(), or 1 if the others cannot be mapped. */
+/* The shards there are: nshards(), or 1 if the others could not be mapped at the first
+   call (for good: a count that changed would unbalance fork's locks, and a mapping
+   retried at every call would cost a system call each). */
 static unsigned shard_count(void) {
-    unsigned n = nshards();
-    return n > 1 && map_once((void **)&more_shards, (n - 1) * sizeof(shard), NULL) ? n : 1;
+    unsigned n = __atomic_load_n(&L.nshards, __ATOMIC_ACQUIRE);
+    if (MH_LIKELY(n)) return n;
+    n = nshards();
+    if (n > 1 && !map_once((void **)&more_shards, (n - 1) * sizeof(shard), NULL)) n = 1;
+    unsigned none = 0;
+    __atomic_compare_exchange_n(&L.nshards, &none, n, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&L.nshards, __ATOMIC_ACQUIRE);
 }
 
 /* Shard i < shard_count(). */
@@ -192,11 +200,13 @@ static void set_ncached(shard *sh, unsigned n) {
     __atomic_store_n(&sh->ncached, n, __ATOMIC_RELAXED);
 }
 
+static void add_cached_bytes(size_t n) { __atomic_add_fetch(&L.cached_bytes, n, __ATOMIC_RELAXED); }
+
 /* Cache entry i of shard sh, taken out; an empty block for i < 0. */
 BLOCK_INLINE large_block cache_remove(shard *sh, int i) {
     if (i < 0) return (large_block){.addr = 0};
     large_block b = sh->cache[i];
-    sh->cached_bytes -= b.size;
+    add_cached_bytes(-b.size);
     set_ncached(sh, sh->ncached - 1);
     memmove(&sh->cache[i], &sh->cache[i + 1], (sh->ncached - (unsigned)i) * sizeof b);
     return b;
@@ -204,51 +214,63 @@ BLOCK_INLINE large_block cache_remove(shard *sh, int i) {
 
 /* The smallest cached block of need to most bytes at align (a power of two); the newest
    of the exact size at once (a program that frees and allocates one size again finds it
-   near the end). With grow, a request that no cached block fits takes the largest one
-   smaller than need instead (found in the same pass; the newest of equals), to be grown
-   into it (remap_grow) rather than mapping anew: a program whose large sizes drift
-   upwards (a sweep, growing buffers) then reuses the resident pages of the sizes it left,
-   where it kept them beside the new ones until the purger unmapped them. Bigger blocks
-   are not cut down: a program alternating two sizes keeps both cached. */
-BLOCK_INLINE large_block cache_take(shard *sh, size_t need, size_t most, size_t align, bool grow) {
-    int best = -1, below = -1;
+   near the end). Bigger blocks are not cut down: a program alternating two sizes keeps
+   both cached. */
+BLOCK_INLINE large_block cache_take(shard *sh, size_t need, size_t most, size_t align) {
+    int best = -1;
     for (int i = (int)sh->ncached - 1; i >= 0; i--) {
         large_block b = sh->cache[i];
-        if (b.size < need) {
-            if (below < 0 || b.size > sh->cache[below].size) below = i;
-        } else if (b.size <= most && (b.addr & (align - 1)) == 0 &&
-                   (best < 0 || b.size < sh->cache[best].size)) {
+        if (b.size >= need && b.size <= most && (b.addr & (align - 1)) == 0 &&
+            (best < 0 || b.size < sh->cache[best].size)) {
             best = i;
             if (b.size == need) break;
         }
     }
-    return cache_remove(sh, best >= 0 || !grow ? best : below);
+    return cache_remove(sh, best);
 }
 
-/* Caches b in sh, pushing out up to MH_LARGE_EVICT_MAX of the oldest blocks to make room;
-   what is to be unmapped (those, or b alone if they would not make room) goes into
-   unmap[]; returns how many. */
+/* The largest cached block smaller than need (the newest of equals), for a request that
+   no cached block fits, to be grown into it (remap_grow) rather than mapping anew: a
+   program whose large sizes drift upwards (a sweep, growing buffers) then reuses the
+   resident pages of the sizes it left, where it kept them beside the new ones until the
+   purger unmapped them. */
+BLOCK_INLINE large_block cache_take_below(shard *sh, size_t need) {
+    int below = -1;
+    for (int i = (int)sh->ncached - 1; i >= 0; i--)
+        if (sh->cache[i].size < need && (below < 0 || sh->cache[i].size > sh->cache[below].size))
+            below = i;
+    return cache_remove(sh, below);
+}
+
+/* Is there no room in sh for one more block once its k oldest are gone, with all bytes
+   cached in all shards then? */
+static inline bool no_room(const shard *sh, unsigned k, size_t all) {
+    return sh->ncached - k == MH_LARGE_CACHE_SLOTS || all > MH_LARGE_CACHE_BYTES;
+}
+
+/* Caches b in sh, pushing out up to MH_LARGE_EVICT_MAX of sh's oldest blocks to make room
+   (in sh, and within MH_LARGE_CACHE_BYTES in all shards); what is to be unmapped (those,
+   or b alone if they would not make room) goes into unmap[]; returns how many. */
 BLOCK_INLINE unsigned cache_put(shard *sh, large_block b, large_block *unmap) {
-    size_t most = shard_bytes(), freed = 0;
+    size_t all = __atomic_load_n(&L.cached_bytes, __ATOMIC_RELAXED), freed = 0;
     unsigned k = 0;
     /* The oldest blocks that must go to make room, if a few can make it. */
-    while (k < sh->ncached && k < MH_LARGE_EVICT_MAX &&
-           (sh->ncached - k == MH_LARGE_CACHE_SLOTS || sh->cached_bytes - freed + b.size > most))
+    while (k < sh->ncached && k < MH_LARGE_EVICT_MAX && no_room(sh, k, all - freed + b.size))
         freed += sh->cache[k++].size;
-    if (sh->ncached - k == MH_LARGE_CACHE_SLOTS || sh->cached_bytes - freed + b.size > most) {
+    if (no_room(sh, k, all - freed + b.size)) {
         unmap[0] = b;
         return 1;
     }
     memcpy(unmap, sh->cache, k * sizeof b);
     set_ncached(sh, sh->ncached - k);
-    sh->cached_bytes -= freed;
+    add_cached_bytes(-freed);
     memmove(&sh->cache[0], &sh->cache[k], sh->ncached * sizeof b);
     /* The purge pass stamps it: reading the clock here took a sixth of a cached large
        alloc/free pair (pair/size:9345, 31 ns). */
     b.cached_ms = 0;
     sh->cache[sh->ncached] = b;
     set_ncached(sh, sh->ncached + 1);
-    sh->cached_bytes += b.size;
+    add_cached_bytes(b.size);
     return k;
 }
 
@@ -271,7 +293,7 @@ static bool purge_shard(shard *sh, uint32_t now) {
            yet a suffix, which this one stamps. */
         for (n = 0; n < MH_LARGE_EVICT_MAX && n < sh->ncached && aged(&sh->cache[n], now); n++) {
             unmap[n] = sh->cache[n];
-            sh->cached_bytes -= unmap[n].size;
+            add_cached_bytes(-unmap[n].size);
         }
         set_ncached(sh, sh->ncached - n);
         memmove(&sh->cache[0], &sh->cache[n], sh->ncached * sizeof sh->cache[0]);
@@ -346,7 +368,7 @@ static size_t take_exact(shard *sh, size_t size, void **out, size_t n) {
         for (unsigned i = to; i < sh->ncached; i++)
             if (sh->cache[i].addr) sh->cache[to++] = sh->cache[i];
         set_ncached(sh, to);
-        sh->cached_bytes -= got * size;
+        add_cached_bytes(-got * size);
         MH_STAT_ADD(sh->allocs, 1);
         MH_STAT_ADD(sh->live_bytes, size);
     }
@@ -359,7 +381,7 @@ static size_t take_exact(shard *sh, size_t size, void **out, size_t n) {
 size_t mh_large_take_cached(unsigned cpu, unsigned bin, void **out, size_t n) {
     size_t size = mh_large_bin_bytes(bin);
     unsigned count = shard_count();
-    for (unsigned k = 0; k < count; k++) {
+    for (unsigned k = 0; k < count && __atomic_load_n(&L.cached_bytes, __ATOMIC_RELAXED); k++) {
         shard *sh = shard_at((cpu + k) % count);
         size_t got = __atomic_load_n(&sh->ncached, __ATOMIC_RELAXED) ? take_exact(sh, size, out, n) : 0;
         if (got) return got;
@@ -367,12 +389,15 @@ size_t mh_large_take_cached(unsigned cpu, unsigned bin, void **out, size_t n) {
     return 0;
 }
 
+/* Blocks a flush puts in the shared cache under one lock hold: unmap[] must have room
+   for the most each may evict. */
+#define PUT_BATCH 8
+
 void mh_large_put_cached(unsigned cpu, void *const *blocks, size_t n) {
-    large_block unmap[MH_LARGE_ROW_SLOTS * (MH_LARGE_EVICT_MAX + 1)];
+    large_block unmap[PUT_BATCH * (MH_LARGE_EVICT_MAX + 1)];
     shard *sh = shard_of_cpu(cpu);
     while (n > 0) {
-        /* In batches that leave room in unmap[] for the most each put may add. */
-        size_t k = n < MH_LARGE_ROW_SLOTS ? n : MH_LARGE_ROW_SLOTS;
+        size_t k = n < PUT_BATCH ? n : PUT_BATCH;
         unsigned nunmap = 0;
         mh_lock_acquire(&sh->lock);
         for (size_t i = 0; i < k; i++) {
@@ -410,12 +435,12 @@ static void *map_aligned(size_t size, size_t align, unsigned *calls) {
 /* The mapping at addr (old bytes, a registered block's: its entry cleared) grown to need
    bytes by mremap, in place when the pages after it are free, else moved (page table
    entries, never copied), with its new address's leaf in place; NULL, with the mapping
-   as it was and errno kept, if it cannot be. */
+   as it was and errno kept, if it cannot be. Without a leaf to spare (no address space
+   left for one), in place only. */
 static void *remap_grow(uintptr_t addr, size_t old, size_t need, unsigned *calls) {
-    uint64_t *leaf = leaf_take();
-    if (!leaf) return NULL;
     int saved = errno;
-    void *q = mremap((void *)addr, old, need, MREMAP_MAYMOVE);
+    uint64_t *leaf = leaf_take();
+    void *q = mremap((void *)addr, old, need, leaf ? MREMAP_MAYMOVE : 0);
     (*calls)++;
     errno = saved;
     /* Linux places no mapping above 47 bits unless asked to with a hint. */
@@ -472,22 +497,40 @@ static inline size_t large_row(unsigned bin) { return mh_cache_row_of(MH_SMALL_R
 
 /* From this CPU's shard of the shared cache, else a fresh mapping; registered live and
    counted. *used: the bytes that may hold a former block's data. */
-static void *shared_alloc(size_t need, size_t align, size_t *used) {
-    shard *sh = shard_here();
-    /* A cached block is counted in the same critical section: a lock acquisition is an
-       atomic exchange, a good part of what a cached alloc costs. */
+/* A cached block of sh that fits (wasting at most 25%), counted as allocated there in the
+   same critical section (a lock acquisition is an atomic exchange, a good part of what a
+   cached alloc costs); addr 0 if none. */
+static large_block take_fit(shard *sh, size_t need, size_t align) {
     mh_lock_acquire(&sh->lock);
-    /* A fit wastes at most 25%; a block smaller than need is grown (not aligned ones). */
-    large_block b = cache_take(sh, need, need + need / 4, align, align == OS_PAGE);
-    if (b.addr && b.size >= need) {
+    large_block b = cache_take(sh, need, need + need / 4, align);
+    if (b.addr) {
         MH_STAT_ADD(sh->allocs, 1);
         MH_STAT_ADD(sh->live_bytes, b.size);
-        mh_lock_release(&sh->lock);
+    }
+    mh_lock_release(&sh->lock);
+    return b;
+}
+
+/* A fit from this CPU's shard of the shared cache, else from another's, else this shard's
+   largest smaller block grown (not for aligned requests), else a fresh mapping;
+   registered live and counted. *used: the bytes that may hold a former block's data. */
+static void *shared_alloc(size_t need, size_t align, size_t *used) {
+    unsigned count = shard_count(), own = (unsigned)mh_current_cpu() % count;
+    large_block b = take_fit(shard_at(own), need, align);
+    for (unsigned k = 1; k < count && !b.addr && __atomic_load_n(&L.cached_bytes, __ATOMIC_RELAXED); k++) {
+        shard *sh = shard_at((own + k) % count);
+        if (__atomic_load_n(&sh->ncached, __ATOMIC_RELAXED)) b = take_fit(sh, need, align);
+    }
+    if (b.addr) {
         reg_set(b.addr, b.size | REG_LIVE);
         *used = b.size;
         return (void *)b.addr;
     }
-    mh_lock_release(&sh->lock);
+    if (align == OS_PAGE && __atomic_load_n(&shard_at(own)->ncached, __ATOMIC_RELAXED)) {
+        mh_lock_acquire(&shard_at(own)->lock);
+        b = cache_take_below(shard_at(own), need);
+        mh_lock_release(&shard_at(own)->lock);
+    }
     unsigned calls = 0;
     void *p = NULL;
     *used = 0;
@@ -530,15 +573,23 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
     return p;
 }
 
+/* The entry of a block that starts at p; NULL for an address inside a page, whose page's
+   entry belongs to the block starting there. */
+static inline uint64_t *entry_of(const void *p) {
+    return (uintptr_t)p & (OS_PAGE - 1) ? NULL : reg_slot((uintptr_t)p);
+}
+
 bool mh_large_free(void *p) {
-    uint64_t *e = reg_slot((uintptr_t)p);
+    uint64_t *e = entry_of(p);
     uint64_t entry = e ? __atomic_load_n(e, __ATOMIC_RELAXED) : 0;
-    if (!(entry & REG_LIVE)) {
+    /* A compare-and-swap: of two threads freeing one block at once, one must fail. */
+    if (!(entry & REG_LIVE) ||
+        !__atomic_compare_exchange_n(e, &entry, REG_SIZE(entry) | REG_CACHED, false,
+                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
         if (entry & REG_CACHED) mh_fatal("double free of a large block", p);
         return false;
     }
     size_t size = REG_SIZE(entry);
-    __atomic_store_n(e, size | REG_CACHED, __ATOMIC_RELAXED);
     if (row_size(size, OS_PAGE)) {
         unsigned bin = mh_large_bin_of(size / OS_PAGE);
         if (mh_large_bin_bytes(bin) == size &&
@@ -550,7 +601,8 @@ bool mh_large_free(void *p) {
 }
 
 size_t mh_large_usable_size(const void *p) {
-    uint64_t entry = reg_get((uintptr_t)p);
+    uint64_t *e = entry_of(p);
+    uint64_t entry = e ? __atomic_load_n(e, __ATOMIC_RELAXED) : 0;
     return entry & REG_LIVE ? REG_SIZE(entry) : 0;
 }
 
@@ -579,7 +631,7 @@ void *mh_large_realloc(void *p, size_t size) {
     if (need <= MH_LARGE_COPY_MAX && mh_global.large_cache) {
         /* A growing block will use the room of a bigger one: take up to twice need. */
         mh_lock_acquire(&sh->lock);
-        large_block b = cache_take(sh, need, 2 * need, OS_PAGE, false);
+        large_block b = cache_take(sh, need, 2 * need, OS_PAGE);
         if (b.addr) MH_STAT_ADD(sh->live_bytes, b.size - old);
         mh_lock_release(&sh->lock);
         if (b.addr) {
@@ -636,14 +688,15 @@ void mh_large_stats(mh_stats *out) {
     out->large_os_calls = os_calls;
 }
 
-/* Fork: every shard, in order (shard_count() maps them first if need be, and never
-   falls once they are). */
+/* Fork: every shard, in order. */
 void mh_large_lock(void) {
-    for (unsigned i = 0, n = shard_count(); i < n; i++) mh_lock_acquire(&shard_at(i)->lock);
+    unsigned n = shard_count();
+    for (unsigned i = 0; i < n; i++) mh_lock_acquire(&shard_at(i)->lock);
+    L.nlocked = n;
 }
 
 void mh_large_unlock(bool child) {
-    for (unsigned i = 0, n = shard_count(); i < n; i++) {
+    for (unsigned i = 0, n = L.nlocked; i < n; i++) {
         shard *sh = shard_at(i);
         if (child) mh_lock_reset(&sh->lock);
         else mh_lock_release(&sh->lock);

@@ -18,6 +18,9 @@ static void double_free_large(void) { char *p = malloc(100000); free(p); free(p)
 static void interior_small(void) { char *p = malloc(64); free(p + 16); }
 static void interior_metadata(void) { char *p = malloc(64); free((char *)mh_page_of(p)); }
 static void interior_large(void) { char *p = malloc(100000); free(p + 8192); }
+/* In the block's first page, which holds its registry entry. */
+static void interior_large_first_page(void) { char *p = malloc(100000); free(p + 16); }
+static void interior_large_realloc(void) { char *p = malloc(300000); p = realloc(p + 16, 400000); }
 /* Multiples of the size past the last slot: in the page's tail (48) or its metadata (32). */
 static void past_last_slot_tail(void) {
     char *p = malloc(48);
@@ -109,6 +112,8 @@ static const struct {
     {"interior pointer (small)", interior_small, "interior pointer", false},
     {"interior pointer (page metadata)", interior_metadata, "interior pointer", false},
     {"interior pointer (large)", interior_large, "interior pointer of a large block", false},
+    {"interior pointer (large, first page)", interior_large_first_page, "interior pointer of a large block", false},
+    {"realloc of an interior pointer (large)", interior_large_realloc, "never returned", false},
     {"past the last slot (tail)", past_last_slot_tail, "interior pointer", false},
     {"past the last slot (metadata)", past_last_slot_metadata, "interior pointer", false},
     {"past the last slot (in a batch)", past_last_slot_in_batch, "interior pointer", false},
