@@ -510,7 +510,8 @@ MH_INTERNAL mh_cache_tally mh_cache_tally_of(unsigned cpu);
    at once: each would otherwise be an munmap, with a TLB shootdown on every CPU. */
 #define MH_LARGE_CACHE_SLOTS     1024
 #define MH_LARGE_EVICT_MAX       8                    /* evictions one free makes at most */
-#define MH_LARGE_CACHE_BYTES     ((size_t)64 << 20)   /* bytes kept mapped in all */
+#define MH_LARGE_CACHE_BYTES     ((size_t)64 << 20)   /* bytes of blocks of no bin kept */
+#define MH_LARGE_SHARD_BYTES     ((size_t)8 << 20)    /* ... of the bins' blocks, a CPU */
 #define MH_LARGE_CACHE_MAX_BLOCK ((size_t)16 << 20)   /* bigger blocks are always unmapped */
 #define MH_LARGE_COPY_MAX        ((size_t)128 << 10)  /* realloc copies into a cached block */
 #define MH_LARGE_DOUBLE_MAX      ((size_t)64 << 20)   /* mremap doubles blocks below this */
