@@ -550,9 +550,25 @@ static large_block take_any_fit(size_t need, size_t align) {
     return b;
 }
 
-/* A cached block that fits, else the largest smaller one of shard 0 grown (not for
-   aligned requests), else a fresh mapping; registered live and counted. *used: the bytes
-   that may hold a former block's data. */
+/* The largest cached block smaller than need: for a bin's size, of this CPU's shard
+   (a smaller bin's, which a program moving up through the sizes has left there), else of
+   shard 0. */
+static large_block take_below(size_t need) {
+    large_block b = {.addr = 0};
+    for (shard *sh = bin_block(need) ? cpu_shard_here() : &big_shard; !b.addr; sh = &big_shard) {
+        if (__atomic_load_n(&sh->ncached, __ATOMIC_RELAXED)) {
+            shard_lock(sh);
+            b = cache_take_below(sh, need);
+            shard_unlock(sh);
+        }
+        if (sh == &big_shard) break;
+    }
+    return b;
+}
+
+/* A cached block that fits, else the largest smaller one grown (not for aligned
+   requests), else a fresh mapping; registered live and counted. *used: the bytes that
+   may hold a former block's data. */
 static void *shared_alloc(size_t need, size_t align, size_t *used) {
     large_block b = take_any_fit(need, align);
     if (b.addr) {
@@ -560,11 +576,7 @@ static void *shared_alloc(size_t need, size_t align, size_t *used) {
         *used = b.size;
         return (void *)b.addr;
     }
-    if (align == OS_PAGE && __atomic_load_n(&big_shard.ncached, __ATOMIC_RELAXED)) {
-        shard_lock(&big_shard);
-        b = cache_take_below(&big_shard, need);
-        shard_unlock(&big_shard);
-    }
+    if (align == OS_PAGE) b = take_below(need);
     unsigned calls = 0;
     void *p = NULL;
     *used = 0;
