@@ -73,8 +73,8 @@ static bool row_used(unsigned cpu, unsigned r) {
 
 /* A refill or flush moves half a row. Two threads on a CPU may both be raising its
    capacity: read it atomically. */
-static size_t half_row(const mh_cpu_cache *c, unsigned r) {
-    return __atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED) / 2;
+static size_t half_row(mh_cpu_cache *c, unsigned r) {
+    return __atomic_load_n(&mh_cache_row_at(c, r)->cap, __ATOMIC_RELAXED) / 2;
 }
 
 /* The most objects row r may hold. */
@@ -87,7 +87,7 @@ static uint32_t row_capacity(unsigned r) {
    thread of the CPU (or one that ran there) has already raised it. Never lowers it: the
    bulk push computes its room as cap - count. */
 static void raise_row(mh_cpu_cache *c, unsigned r, uint32_t from, uint32_t to) {
-    __atomic_compare_exchange_n(&c->row[r].cap, &from, to, false, __ATOMIC_RELEASE,
+    __atomic_compare_exchange_n(&mh_cache_row_at(c, r)->cap, &from, to, false, __ATOMIC_RELEASE,
                                 __ATOMIC_RELAXED);
 }
 
@@ -97,7 +97,7 @@ static void raise_row(mh_cpu_cache *c, unsigned r, uint32_t from, uint32_t to) {
    slow path wrote a page each, 58 pages (232 KiB) when there were no remote rows.
    true: the row was not ready, and now is. */
 static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
-    if (__atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED) != 0) return false;
+    if (__atomic_load_n(&mh_cache_row_at(c, r)->cap, __ATOMIC_RELAXED) != 0) return false;
     /* The bit first: a fork between the two must not leave a child with a row in use
        that the tally and the drain never look at (a listed row at capacity 0 reads as
        empty). */
@@ -111,7 +111,7 @@ static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
 /* Row r ran empty or full: it is in use on this CPU, so it may hold twice as much, up
    to its class's maximum. false: it is at its maximum. */
 static bool grow_row(mh_cpu_cache *c, unsigned r) {
-    uint32_t cap = __atomic_load_n(&c->row[r].cap, __ATOMIC_RELAXED);
+    uint32_t cap = __atomic_load_n(&mh_cache_row_at(c, r)->cap, __ATOMIC_RELAXED);
     uint32_t max = row_capacity(r);
     if (cap >= max) return false;
     raise_row(c, r, cap, 2 * cap < max ? 2 * cap : max);
@@ -149,7 +149,7 @@ static void release_batch(unsigned cpu, unsigned r, void **batch, size_t n, mh_f
    still runs there, and releases them; how many. */
 static size_t flush_row(unsigned cpu, unsigned r, size_t n) {
     void *batch[MH_CACHE_SLOTS / 2];
-    n = mh_cache_pop_many(mh_cache_row_of(r), batch, n, cpu);
+    n = mh_cache_pop_many(mh_row_offset(r), batch, n, cpu);
     release_batch(cpu, r, batch, n, MH_FREED_BY_FLUSH);
     return n;
 }
@@ -174,7 +174,7 @@ void *mh_cache_alloc_slow(unsigned cls) {
        mallocs would have reused them. A refill sends them all home. */
     unsigned remote = MH_NCLASSES + cls;
     if (row_used(cpu, remote))
-        while (__atomic_load_n(&c->row[remote].count, __ATOMIC_RELAXED) &&
+        while (__atomic_load_n(&mh_cache_row_at(c, remote)->count, __ATOMIC_RELAXED) &&
                flush_row(cpu, remote, MH_CACHE_SLOTS / 2))
             continue;
     if (n == 0) return NULL;
@@ -264,9 +264,9 @@ void mh_group_by_owner(void **objs, size_t n) {
 
 /* A push refused p: a double free if p is the top of row r of the CPU the thread runs
    on now (the push may have run on another). */
-static void fatal_if_on_top(const mh_cpu_cache *c, unsigned r, void *p) {
-    uint32_t top = __atomic_load_n(&c->row[r].count, __ATOMIC_RELAXED);
-    if (top > 0 && __atomic_load_n(&c->row[r].slot[top - 1], __ATOMIC_RELAXED) == p)
+static void fatal_if_on_top(mh_cpu_cache *c, unsigned r, void *p) {
+    uint32_t top = __atomic_load_n(&mh_cache_row_at(c, r)->count, __ATOMIC_RELAXED);
+    if (top > 0 && __atomic_load_n(&mh_cache_row_at(c, r)->slot[top - 1], __ATOMIC_RELAXED) == p)
         mh_fatal("double free (object is already in a free cache)", p);
 }
 
@@ -279,7 +279,7 @@ void mh_cache_free_slow(void *p, unsigned cls) {
         return;
     }
     unsigned r = !mh_global.remote_bins || mh_page_owner(p) == cpu ? cls : MH_NCLASSES + cls;
-    size_t row = mh_cache_row_of(r);
+    size_t row = mh_row_offset(r);
     bool fresh = ready_row(c, cpu, r);
     if ((rebound || fresh) && mh_cache_push(row, p)) return;
     fatal_if_on_top(c, r, p);
@@ -300,14 +300,15 @@ void *mh_cache_large_alloc_slow(unsigned bin) {
     unsigned cpu, r = MH_SMALL_ROWS + bin;
     mh_cpu_cache *c = current_cache(&cpu, &rebound);
     if (!c) return NULL;
-    size_t row = mh_cache_row_of(r);
+    size_t row = mh_row_offset(r);
     bool fresh = ready_row(c, cpu, r);
     void *p;
     if (rebound && (p = mh_cache_pop(row))) return p;
     /* The purger drains the rows that go idle; a program of large blocks alone would
-       never have started it (a heap's growth does). */
-    if (fresh) mh_purger_start();
-    else grow_row(c, r);
+       never have started it (a heap's growth does), nor a forked child whose rows were
+       ready (one relaxed load once it runs). */
+    mh_purger_start();
+    if (!fresh) grow_row(c, r);
     void *batch[MH_LARGE_ROW_SLOTS / 2 + 1];
     size_t n = mh_large_take_cached(cpu, bin, batch, half_row(c, r) + 1);
     if (n == 0) return NULL;
@@ -321,7 +322,7 @@ bool mh_cache_large_free_slow(void *p, unsigned bin) {
     unsigned cpu, r = MH_SMALL_ROWS + bin;
     mh_cpu_cache *c = current_cache(&cpu, &rebound);
     if (!c) return false;
-    size_t row = mh_cache_row_of(r);
+    size_t row = mh_row_offset(r);
     bool fresh = ready_row(c, cpu, r);
     if ((rebound || fresh) && mh_cache_push(row, p)) return true;
     if (grow_row(c, r) && mh_cache_push(row, p)) return true;
@@ -340,7 +341,7 @@ int mh_cache_drain(unsigned cpu, const uint64_t *rows) {
        The pops take nothing once the thread has left cpu. */
     for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
         if (!row_used(cpu, r) || (rows && !(rows[r / 64] >> (r % 64) & 1))) continue;
-        while ((n = mh_cache_pop_many(mh_cache_row_of(r), batch, MH_CACHE_SLOTS / 2, cpu)) > 0)
+        while ((n = mh_cache_pop_many(mh_row_offset(r), batch, MH_CACHE_SLOTS / 2, cpu)) > 0)
             release_batch(cpu, r, batch, n, MH_FREED_BY_DRAIN);
     }
     return 1;
@@ -351,7 +352,7 @@ static bool in_some_cache(void *p, unsigned cls) {
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++)
         for (unsigned r = cls; r < MH_SMALL_ROWS; r += MH_NCLASSES) {
             if (!row_used(cpu, r)) continue;
-            const mh_cache_row *row = &mh_cache_of_cpu(cpu)->row[r];
+            const mh_cache_row *row = mh_cache_row_at(mh_cache_of_cpu(cpu), r);
             uint32_t n = __atomic_load_n(&row->count, __ATOMIC_RELAXED);
             for (uint32_t i = 0; i < n && i < MH_CACHE_SLOTS; i++)
                 if (__atomic_load_n(&row->slot[i], __ATOMIC_RELAXED) == p) return true;
@@ -369,7 +370,7 @@ void mh_cache_free_marked(void *p) {
 
 bool mh_cache_row_state(unsigned cpu, unsigned r, uint64_t *ops, uint32_t *count) {
     if (!row_used(cpu, r)) return false;
-    const mh_cache_row *row = &mh_cache_of_cpu(cpu)->row[r];
+    const mh_cache_row *row = mh_cache_row_at(mh_cache_of_cpu(cpu), r);
     *ops = __atomic_load_n(&row->allocs, __ATOMIC_RELAXED) + __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
     *count = __atomic_load_n(&row->count, __ATOMIC_RELAXED);
     return true;
@@ -379,7 +380,7 @@ mh_cache_tally mh_cache_tally_of(unsigned cpu) {
     mh_cache_tally t = {0};
     for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
         if (!row_used(cpu, r)) continue;
-        const mh_cache_row *row = &mh_cache_of_cpu(cpu)->row[r];
+        const mh_cache_row *row = mh_cache_row_at(mh_cache_of_cpu(cpu), r);
         uint64_t allocs = __atomic_load_n(&row->allocs, __ATOMIC_RELAXED);
         uint64_t frees = __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
         if (mh_row_is_large(r)) {

@@ -451,11 +451,25 @@ _Static_assert(sizeof(mh_cache_row) == MH_CACHE_ROW_BYTES &&
 #define MH_SMALL_ROWS  (2 * MH_NCLASSES)
 #define MH_LARGE_BINS  16
 #define MH_CACHE_ROWS  (MH_SMALL_ROWS + MH_LARGE_BINS)
+/* A large row is a row's line of counts and MH_LARGE_ROW_SLOTS slots: its capacity never
+   exceeds them (mh_large_row_capacity), so the sequences never address past them. */
+#define MH_LARGE_ROW_SLOTS     32
+#define MH_LARGE_ROW_SIZE      (MH_CACHE_LINE + MH_LARGE_ROW_SLOTS * sizeof(void *))
 typedef struct mh_cpu_cache {
-    mh_cache_row row[MH_CACHE_ROWS];   /* row r at mh_cache_row_of(r): class cls's class row
-                                          at r = cls, its remote row at MH_NCLASSES + cls,
-                                          large bin b's at MH_SMALL_ROWS + b */
+    mh_cache_row row[MH_SMALL_ROWS];   /* row r at mh_cache_row_of(r): class cls's class row
+                                          at r = cls, its remote row at MH_NCLASSES + cls */
+    /* Large bin b's row, row MH_SMALL_ROWS + b: read through mh_cache_row_at. */
+    _Alignas(MH_CACHE_LINE) unsigned char large_rows[MH_LARGE_BINS][MH_LARGE_ROW_SIZE];
 } mh_cpu_cache;
+/* Row r's offset in a CPU's cache, any row (the fast paths' class rows: mh_cache_row_of). */
+static inline size_t mh_row_offset(unsigned r) {
+    return r < MH_SMALL_ROWS ? mh_cache_row_of(r)
+                             : offsetof(mh_cpu_cache, large_rows) + (r - MH_SMALL_ROWS) * MH_LARGE_ROW_SIZE;
+}
+/* Row r of cache c; a large row's slots end at its capacity's maximum. */
+static inline mh_cache_row *mh_cache_row_at(mh_cpu_cache *c, unsigned r) {
+    return (mh_cache_row *)((char *)c + mh_row_offset(r));
+}
 /* The offset of the remote rows from the class rows, which free's fast path adds. */
 #define MH_REMOTE_ROWS (MH_NCLASSES * MH_CACHE_ROW_BYTES)
 static inline bool mh_row_is_large(unsigned row) { return row >= MH_SMALL_ROWS; }
@@ -468,7 +482,7 @@ static inline unsigned mh_row_class(unsigned row) {
 
 /* CPU n's cache starts n strides after CPU 0's: a power of two, so the sequences find it
    with a shift (the tail of each stride is never touched). */
-#define MH_CACHE_STRIDE_SHIFT 21
+#define MH_CACHE_STRIDE_SHIFT 20
 _Static_assert(sizeof(mh_cpu_cache) <= (1u << MH_CACHE_STRIDE_SHIFT), "cache stride");
 
 /* At initialisation: NULL when the front cache runs, else why not ("off(no rseq)"). */
@@ -525,7 +539,6 @@ MH_INTERNAL mh_cache_tally mh_cache_tally_of(unsigned cpu);
 #define MH_LARGE_BIN_MAX_PAGES 64
 /* A large row holds at most MH_LARGE_ROW_BYTES, and 2 to MH_LARGE_ROW_SLOTS blocks. */
 #define MH_LARGE_ROW_BYTES     ((size_t)512 << 10)
-#define MH_LARGE_ROW_SLOTS     32
 _Static_assert(MH_LARGE_BIN_MIN_PAGES == 5 && MH_LARGE_BINS == 16,
                "the bin arithmetic below starts at 5 pages, four bins a doubling to 64");
 static inline unsigned mh_large_bin_of(size_t pages) {

@@ -92,7 +92,7 @@ int main(void) {
         return 0;
     }
     const mh_cache_row *row =
-        &mh_cache_of_cpu((unsigned)cpu)->row[MH_SMALL_ROWS + mh_large_bin_of(IDLE_SIZE / 4096 + 1)];
+        mh_cache_row_at(mh_cache_of_cpu((unsigned)cpu), MH_SMALL_ROWS + mh_large_bin_of(IDLE_SIZE / 4096 + 1));
     for (int i = 0; i < 4; i++) CHECK((blocks[i] = malloc(IDLE_SIZE)) != NULL);
     for (int i = 0; i < 4; i++) free(blocks[i]);
     uint32_t cached = __atomic_load_n(&row->count, __ATOMIC_RELAXED);
