@@ -304,10 +304,6 @@ void *mh_cache_large_alloc_slow(unsigned bin) {
     bool fresh = ready_row(c, cpu, r);
     void *p;
     if (rebound && (p = mh_cache_pop(row))) return p;
-    /* The purger drains the rows that go idle; a program of large blocks alone would
-       never have started it (a heap's growth does), nor a forked child whose rows were
-       ready (one relaxed load once it runs). */
-    mh_purger_start();
     if (!fresh) grow_row(c, r);
     void *batch[MH_LARGE_ROW_SLOTS / 2 + 1];
     size_t n = mh_large_take_cached(cpu, bin, batch, half_row(c, r) + 1);

@@ -356,7 +356,7 @@ static void purge_inline(void) {
     /* As often as the purger's passes, at most: a pass reads a line of every shard (with
        256 CPUs, a pass at every free of 300000 bytes took it from 55 to 262 ns). */
     uint32_t now = mh_now_ms(), last = __atomic_load_n(&L.inline_pass_ms, __ATOMIC_RELAXED);
-    if ((int32_t)(now - last) < mh_global.purge_ms / 4 || !mh_purger_try_lock()) return;
+    if (now - last < (uint32_t)mh_global.purge_ms / 4 || !mh_purger_try_lock()) return;
     __atomic_store_n(&L.inline_pass_ms, now, __ATOMIC_RELAXED);
     mh_large_purge_pass(now);
     mh_purger_unlock(false);
@@ -542,10 +542,12 @@ static inline bool bin_request(size_t need, size_t align) {
 }
 
 /* Do the large rows run? With the front cache, and where the purger can empty them: with
-   MULTIHEAP_PURGE_THREAD=0 nothing else would, and a row would keep its blocks for good. */
+   MULTIHEAP_PURGE_THREAD=0, or a purger that pthread_create refused, nothing else would,
+   and a row would keep its blocks for good. */
 static inline bool rows_on(void) {
     return __atomic_load_n(&mh_global.cache, __ATOMIC_ACQUIRE) && mh_global.large_cache &&
-           (mh_global.purge_thread || mh_global.purge_ms < 0);
+           ((mh_global.purge_thread && !__atomic_load_n(&mh_global.purger_failed, __ATOMIC_RELAXED)) ||
+            mh_global.purge_ms < 0);
 }
 
 static inline size_t large_row(unsigned bin) { return mh_row_offset(MH_SMALL_ROWS + bin); }
@@ -621,8 +623,7 @@ static void *shared_alloc(size_t need, size_t align, size_t *used) {
             shared_put(b, 0);
         }
     }
-    /* A program of large blocks only may never grow a heap, which starts the purger. */
-    if (!p) mh_purger_start();
+    if (!p) mh_purger_start();   /* a block of no bin: see mh_large_alloc */
     if (!p) p = map_aligned(need, align, &calls);
     if (p && hand_out((large_block){.addr = (uintptr_t)p, .size = need}, calls)) return p;
     if (p) mh_os_unmap(p, need);
@@ -640,6 +641,12 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
         unsigned bin = mh_large_bin_of(need / OS_PAGE);
         need = mh_large_bin_bytes(bin);
         p = rows_on() ? mh_cache_pop(large_row(bin)) : NULL;
+        /* The purger, which alone empties the rows, before a slow path (rows_on() says
+           whether it could be created): a program of large blocks alone would never have
+           started it (a heap's growth does), nor a forked child whose rows were ready, nor
+           one without the front cache, whose blocks age in the shards. One relaxed load
+           once it runs. */
+        if (!p) mh_purger_start();
         if (!p && rows_on()) p = mh_cache_large_alloc_slow(bin);
         if (p) {
             reg_set((uintptr_t)p, need | REG_LIVE);

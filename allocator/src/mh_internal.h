@@ -664,6 +664,8 @@ typedef struct mh_global_state {
     bool large_cache;
     int purge_ms;                      /* < 0: never purge */
     bool purge_thread;                 /* the purger thread may run (purge.c) */
+    bool purger_failed;                /* pthread_create refused it (atomic; reset in a
+                                          forked child, which tries again) */
     mh_cpu_cache *caches;              /* CPU 0's; ncpus of them MH_CACHE_STRIDE_SHIFT apart,
                                           each row touched from its first use on that CPU */
     uint64_t *cache_rows;              /* per CPU, MH_CACHE_ROW_WORDS words: bit r set once

@@ -269,6 +269,7 @@ void mh_purger_start(void) {
     int saved = errno;
     bool started = purger_start();
     errno = saved;
+    if (!started) __atomic_store_n(&mh_global.purger_failed, true, __ATOMIC_RELAXED);
     uint32_t starting = PURGER_STARTING;
     __atomic_compare_exchange_n(&purger_state, &starting,
                                 started ? PURGER_AWAKE : PURGER_FAILED, false,
@@ -290,5 +291,6 @@ void mh_purger_unlock(bool child) {
     }
     /* The child has no purger: its first heap growth creates one. */
     mh_lock_reset(&pass_lock);
+    __atomic_store_n(&mh_global.purger_failed, false, __ATOMIC_RELAXED);
     __atomic_store_n(&purger_state, PURGER_NONE, __ATOMIC_RELEASE);
 }
