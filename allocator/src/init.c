@@ -111,6 +111,8 @@ static void options_from_env(void) {
     mh_global.remote_bins = mh_global.remote_batch && remote_bins;
     mh_global.check = !no_cache && check;
     mh_global.free_mark = free_mark();
+    mh_global.large_rows = !no_cache && mh_global.large_cache &&
+                           (mh_global.purge_thread || mh_global.purge_ms < 0);
     /* Last: malloc reads the rest once it sees the cache on. */
     __atomic_store_n(&mh_global.cache, !no_cache, __ATOMIC_RELEASE);
 

@@ -87,10 +87,13 @@ static struct {
 #define REG_LEAF_BITS   18
 #define REG_LEAF_BYTES  (((size_t)1 << REG_LEAF_BITS) * sizeof(uint64_t))
 #define REG_ROOT_SLOTS  ((size_t)1 << (REG_ADDR_BITS - 12 - REG_LEAF_BITS))
-/* An entry: the block's size (a multiple of OS_PAGE) | its state; 0: no block starts
-   there. */
+/* An entry: the block's size (a multiple of OS_PAGE) | 1 + its bin (0: of no bin) at
+   REG_BIN_SHIFT, so that free finds its row without arithmetic on the size | its state;
+   0: no block starts there. */
 #define REG_LIVE        ((uint64_t)1)
 #define REG_CACHED      ((uint64_t)2)
+#define REG_BIN_SHIFT   2
+#define REG_BIN_PLUS1(e) ((unsigned)((e) >> REG_BIN_SHIFT) & 31)
 #define REG_SIZE(e)     ((size_t)((e) & ~(uint64_t)(OS_PAGE - 1)))
 
 static uint64_t **reg_root;            /* NULL until the first block; then never changes */
@@ -216,6 +219,12 @@ static bool bin_block(size_t size) {
     size_t pages = size / OS_PAGE;
     return pages >= MH_LARGE_BIN_MIN_PAGES && pages <= MH_LARGE_BIN_MAX_PAGES &&
            mh_large_bin_bytes(mh_large_bin_of(pages)) == size;
+}
+
+/* The entry of a block of size bytes in state (REG_LIVE or REG_CACHED). */
+static uint64_t reg_entry(size_t size, uint64_t state) {
+    unsigned bin_plus1 = bin_block(size) ? mh_large_bin_of(size / OS_PAGE) + 1 : 0;
+    return size | (uint64_t)bin_plus1 << REG_BIN_SHIFT | state;
 }
 
 /* Where a block of size bytes goes when no row takes it. */
@@ -518,7 +527,7 @@ static void count_on(shard *sh, uint64_t allocs, size_t old, size_t now, unsigne
    counts it; false (nothing counted) if it cannot be registered. */
 static bool hand_out(large_block b, unsigned calls) {
     if (!reg_cover(b.addr, NULL)) return false;
-    reg_set(b.addr, b.size | REG_LIVE);
+    reg_set(b.addr, reg_entry(b.size, REG_LIVE));
     count_on(cpu_shard_here(), 1, 0, b.size, calls);
     return true;
 }
@@ -541,13 +550,10 @@ static inline bool bin_request(size_t need, size_t align) {
            align <= OS_PAGE && mh_global.large_cache;
 }
 
-/* Do the large rows run? With the front cache, and where the purger can empty them: with
-   MULTIHEAP_PURGE_THREAD=0, or a purger that pthread_create refused, nothing else would,
-   and a row would keep its blocks for good. */
+/* Do the large rows run (mh_global.large_rows), and has pthread_create not refused the
+   purger, which alone empties them? */
 static inline bool rows_on(void) {
-    return __atomic_load_n(&mh_global.cache, __ATOMIC_ACQUIRE) && mh_global.large_cache &&
-           ((mh_global.purge_thread && !__atomic_load_n(&mh_global.purger_failed, __ATOMIC_RELAXED)) ||
-            mh_global.purge_ms < 0);
+    return mh_global.large_rows && !__atomic_load_n(&mh_global.purger_failed, __ATOMIC_RELAXED);
 }
 
 static inline size_t large_row(unsigned bin) { return mh_row_offset(MH_SMALL_ROWS + bin); }
@@ -605,7 +611,7 @@ static large_block take_below(size_t need) {
 static void *shared_alloc(size_t need, size_t align, size_t *used) {
     large_block b = take_any_fit(need, align);
     if (b.addr) {
-        reg_set(b.addr, b.size | REG_LIVE);
+        reg_set(b.addr, reg_entry(b.size, REG_LIVE));
         *used = b.size;
         return (void *)b.addr;
     }
@@ -619,7 +625,7 @@ static void *shared_alloc(size_t need, size_t align, size_t *used) {
         if (p) {
             *used = b.size;
         } else {
-            reg_set(b.addr, b.size | REG_CACHED);
+            reg_set(b.addr, reg_entry(b.size, REG_CACHED));
             shared_put(b, 0);
         }
     }
@@ -649,7 +655,7 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
         if (!p) mh_purger_start();
         if (!p && rows_on()) p = mh_cache_large_alloc_slow(bin);
         if (p) {
-            reg_set((uintptr_t)p, need | REG_LIVE);
+            reg_set((uintptr_t)p, need | (uint64_t)(bin + 1) << REG_BIN_SHIFT | REG_LIVE);
             if (zero) memset(p, 0, size);
             return p;
         }
@@ -674,9 +680,9 @@ static inline uint64_t *entry_of(const void *p) {
 static inline bool mark_cached(uint64_t *e, uint64_t *entry) {
     if (!(*entry & REG_LIVE)) return false;
     if (MH_UNLIKELY(mh_global.check))
-        return __atomic_compare_exchange_n(e, entry, REG_SIZE(*entry) | REG_CACHED, false,
+        return __atomic_compare_exchange_n(e, entry, (*entry ^ REG_LIVE) | REG_CACHED, false,
                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-    __atomic_store_n(e, REG_SIZE(*entry) | REG_CACHED, __ATOMIC_RELAXED);
+    __atomic_store_n(e, (*entry ^ REG_LIVE) | REG_CACHED, __ATOMIC_RELAXED);
     return true;
 }
 
@@ -687,12 +693,11 @@ bool mh_large_free(void *p) {
         if (entry & REG_CACHED) mh_fatal("double free of a large block", p);
         return false;
     }
-    size_t size = REG_SIZE(entry);
-    if (rows_on() && bin_block(size)) {
-        unsigned bin = mh_large_bin_of(size / OS_PAGE);
-        if (mh_cache_push(large_row(bin), p) || mh_cache_large_free_slow(p, bin)) return true;
-    }
-    shared_put((large_block){.addr = (uintptr_t)p, .size = size}, 1);
+    unsigned bin_plus1 = REG_BIN_PLUS1(entry);
+    if (bin_plus1 && rows_on() &&
+        (mh_cache_push(large_row(bin_plus1 - 1), p) || mh_cache_large_free_slow(p, bin_plus1 - 1)))
+        return true;
+    shared_put((large_block){.addr = (uintptr_t)p, .size = REG_SIZE(entry)}, 1);
     return true;
 }
 
@@ -719,7 +724,7 @@ void *mh_large_realloc(void *p, size_t size) {
     if (need <= old && need >= old - old / 4) return p;
     shard *sh = cpu_shard_here();
     if (need < old) {
-        reg_set((uintptr_t)p, need | REG_LIVE);
+        reg_set((uintptr_t)p, reg_entry(need, REG_LIVE));
         count_on(sh, 0, old, need, 1);
         mh_os_unmap((char *)p + need, old - need);
         return p;
@@ -737,8 +742,8 @@ void *mh_large_realloc(void *p, size_t size) {
         }
         if (b.addr) {
             memcpy((void *)b.addr, p, old);
-            reg_set(b.addr, b.size | REG_LIVE);
-            reg_set((uintptr_t)p, old | REG_CACHED);
+            reg_set(b.addr, reg_entry(b.size, REG_LIVE));
+            reg_set((uintptr_t)p, reg_entry(old, REG_CACHED));
             shared_put((large_block){.addr = (uintptr_t)p, .size = old}, 0);
             return (void *)b.addr;
         }
@@ -750,7 +755,7 @@ void *mh_large_realloc(void *p, size_t size) {
     reg_set((uintptr_t)p, 0);   /* a move releases p's address */
     void *q = remap_grow((uintptr_t)p, old, roomy, &calls);
     if (!q && roomy > need) q = remap_grow((uintptr_t)p, old, roomy = need, &calls);
-    reg_set((uintptr_t)(q ? q : p), (q ? roomy : old) | REG_LIVE);
+    reg_set((uintptr_t)(q ? q : p), reg_entry(q ? roomy : old, REG_LIVE));
     count_on(sh, 0, old, q ? roomy : old, calls);
     if (!q) errno = ENOMEM;
     return q;

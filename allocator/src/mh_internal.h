@@ -666,6 +666,10 @@ typedef struct mh_global_state {
     bool purge_thread;                 /* the purger thread may run (purge.c) */
     bool purger_failed;                /* pthread_create refused it (atomic; reset in a
                                           forked child, which tries again) */
+    bool large_rows;                   /* large blocks of the bins go through the front
+                                          cache (large.c): it runs, the large cache is on,
+                                          and the purger, which alone empties those rows,
+                                          may run (or purging is off); set with cache */
     mh_cpu_cache *caches;              /* CPU 0's; ncpus of them MH_CACHE_STRIDE_SHIFT apart,
                                           each row touched from its first use on that CPU */
     uint64_t *cache_rows;              /* per CPU, MH_CACHE_ROW_WORDS words: bit r set once
