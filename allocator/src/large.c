@@ -588,12 +588,13 @@ static large_block take_any_fit(size_t need, size_t align) {
     return b;
 }
 
-/* The largest cached block smaller than need: for a bin's size, of this CPU's shard
-   (a smaller bin's, which a program moving up through the sizes has left there), else of
-   shard 0. */
+/* The largest cached block smaller than need: of this CPU's shard (a smaller bin's, which a
+   program moving up through the sizes has left there), else of shard 0. For any size:
+   size-sweep's 1 MiB blocks, mapped anew while its 64 KiB ones waited in the CPU shards,
+   raised its peak RSS from 143.8 to 152.9 MiB. */
 static large_block take_below(size_t need) {
     large_block b = {.addr = 0};
-    unsigned own = bin_block(need) ? cpu_shard_from((unsigned)mh_current_cpu(), 0) : 0;
+    unsigned own = cpu_shard_from((unsigned)mh_current_cpu(), 0);
     for (unsigned i = own; !b.addr; i = 0) {
         if (shard_holds(i)) {
             shard_lock(shard_at(i));
