@@ -295,14 +295,22 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     }
 }
 
+/* The large rows' slow paths start here: the cache of the CPU the thread is bound to
+   (NULL: none), that CPU in *cpu, bin's row readied there (*fresh: just now), and whether
+   the binding was renewed (current_cache). */
+static mh_cpu_cache *large_slow_start(unsigned bin, unsigned *cpu, bool *rebound, bool *fresh) {
+    mh_cpu_cache *c = current_cache(cpu, rebound);
+    if (c) *fresh = ready_row(c, *cpu, MH_SMALL_ROWS + bin);
+    return c;
+}
+
 void *mh_cache_large_alloc_slow(unsigned bin) {
-    bool rebound;
+    bool rebound, fresh;
     unsigned cpu, r = MH_SMALL_ROWS + bin;
-    mh_cpu_cache *c = current_cache(&cpu, &rebound);
-    if (!c) return NULL;
     size_t row = mh_row_offset(r);
-    bool fresh = ready_row(c, cpu, r);
+    mh_cpu_cache *c = large_slow_start(bin, &cpu, &rebound, &fresh);
     void *p;
+    if (!c) return NULL;
     if (rebound && (p = mh_cache_pop(row))) return p;
     if (!fresh) grow_row(c, r);
     void *batch[MH_LARGE_ROW_SLOTS / 2 + 1];
@@ -314,12 +322,11 @@ void *mh_cache_large_alloc_slow(unsigned bin) {
 }
 
 bool mh_cache_large_free_slow(void *p, unsigned bin) {
-    bool rebound;
+    bool rebound, fresh;
     unsigned cpu, r = MH_SMALL_ROWS + bin;
-    mh_cpu_cache *c = current_cache(&cpu, &rebound);
-    if (!c) return false;
     size_t row = mh_row_offset(r);
-    bool fresh = ready_row(c, cpu, r);
+    mh_cpu_cache *c = large_slow_start(bin, &cpu, &rebound, &fresh);
+    if (!c) return false;
     if ((rebound || fresh) && mh_cache_push(row, p)) return true;
     if (grow_row(c, r) && mh_cache_push(row, p)) return true;
     flush_row(cpu, r, half_row(c, r));
