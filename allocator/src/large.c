@@ -11,7 +11,7 @@
  * free pushes the block on its CPU's row of the bin, a malloc pops it, inside a
  * restartable sequence (cache.h), and only a row's refill or flush (cache.c) reaches the
  * shared cache below, half a row at a time. The one lock the large path had made
- * size-sweep's 2-thread cells of 18705 to 65536 bytes take 240 ns to 40 us an operation.
+ * size-sweep's 2-thread cells of 18705 to 65536 bytes take 200 ns to 58 us an operation.
  *
  * The shared cache keeps recently freed blocks mapped so that repeated large alloc/free
  * of similar sizes makes no system call: in shards (see shard), each of at most
