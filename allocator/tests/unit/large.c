@@ -1,6 +1,7 @@
-/* Large blocks: the address table under many live blocks, the cache of freed blocks
-   (repeated alloc/free of similar sizes makes no system call), its bounds, and a request
-   no cached block fits growing a smaller cached one. */
+/* Large blocks: a request rounded up to its bin, the registry under many live blocks,
+   the cache of freed blocks (repeated alloc/free of similar sizes makes no system call),
+   its bounds, and a request no cached block fits growing a smaller cached one. Run with
+   the front cache (large rows) and without (alloc.unit.large.norows). */
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -24,6 +25,11 @@ int main(void) {
     uint64_t calls = os_calls();
     free(malloc(300 << 10));
     CHECK(os_calls() == calls);
+
+    /* Requests of 5 to 64 pages round up to their bin, with or without the front cache. */
+    void *binned = malloc(36864);
+    CHECK(binned != NULL && malloc_usable_size(binned) == 40960);
+    free(binned);
 
     mh_stats base = stats_now();
 
