@@ -206,11 +206,19 @@ static shard *shard_at(unsigned i) {
     return i ? &__atomic_load_n(&cpu_shards, __ATOMIC_ACQUIRE)[i - 1] : &big_shard;
 }
 
-/* The shard of CPU cpu's bins' blocks (shard 0 if there are no CPU shards). */
-static shard *cpu_shard(unsigned cpu) {
+/* The index of the k-th CPU shard from CPU cpu's, k < cpu_shards_count(): the shards of
+   the bins' blocks, or shard 0 alone if there are no CPU shards. */
+static unsigned cpu_shard_from(unsigned cpu, unsigned k) {
     unsigned n = shard_count();
-    return n > 1 ? shard_at(1 + cpu % (n - 1)) : &big_shard;
+    return n > 1 ? 1 + (cpu + k) % (n - 1) : 0;
 }
+
+static unsigned cpu_shards_count(void) {
+    unsigned n = shard_count();
+    return n > 1 ? n - 1 : 1;
+}
+
+static shard *cpu_shard(unsigned cpu) { return shard_at(cpu_shard_from(cpu, 0)); }
 
 static shard *cpu_shard_here(void) { return cpu_shard((unsigned)mh_current_cpu()); }
 
@@ -221,10 +229,14 @@ static bool bin_block(size_t size) {
            mh_large_bin_bytes(mh_large_bin_of(pages)) == size;
 }
 
-/* The entry of a block of size bytes in state (REG_LIVE or REG_CACHED). */
-static uint64_t reg_entry(size_t size, uint64_t state) {
-    unsigned bin_plus1 = bin_block(size) ? mh_large_bin_of(size / OS_PAGE) + 1 : 0;
+/* The entry of a block of size bytes, 1 + its bin (0: none), in state (REG_LIVE or
+   REG_CACHED). */
+static inline uint64_t reg_entry_of(size_t size, unsigned bin_plus1, uint64_t state) {
     return size | (uint64_t)bin_plus1 << REG_BIN_SHIFT | state;
+}
+
+static uint64_t reg_entry(size_t size, uint64_t state) {
+    return reg_entry_of(size, bin_block(size) ? mh_large_bin_of(size / OS_PAGE) + 1 : 0, state);
 }
 
 /* Where a block of size bytes goes when no row takes it. */
@@ -419,18 +431,6 @@ static size_t take_exact(shard *sh, size_t size, void **out, size_t n) {
     }
     shard_unlock(sh);
     return got;
-}
-
-/* The index of the k-th CPU shard from CPU cpu's (k < cpu_shards_count(); shard 0 if there
-   are none). */
-static unsigned cpu_shard_from(unsigned cpu, unsigned k) {
-    unsigned n = shard_count();
-    return n > 1 ? 1 + (cpu + k) % (n - 1) : 0;
-}
-
-static unsigned cpu_shards_count(void) {
-    unsigned n = shard_count();
-    return n > 1 ? n - 1 : 1;
 }
 
 /* The CPU's own shard first, then the others (blocks freed on other CPUs: a producer on
@@ -657,7 +657,7 @@ void *mh_large_alloc(size_t size, size_t align, bool zero) {
         if (!p) mh_purger_start();
         if (!p && rows_on()) p = mh_cache_large_alloc_slow(bin);
         if (p) {
-            reg_set((uintptr_t)p, need | (uint64_t)(bin + 1) << REG_BIN_SHIFT | REG_LIVE);
+            reg_set((uintptr_t)p, reg_entry_of(need, bin + 1, REG_LIVE));
             if (zero) memset(p, 0, size);
             return p;
         }
