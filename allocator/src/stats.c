@@ -10,10 +10,17 @@
 
 /* ---- the remote-free matrix: ncpus rows x nheaps columns, mapped on first need ------ */
 
+/* A CPU's row starts on a cache line of its own: with rows of 2 heaps, two CPUs' flushes
+   added to one line, which moved between them at every flush (cross-core-free). */
+static size_t matrix_row_words(void) {
+    size_t per_line = MH_CACHE_LINE / sizeof(uint64_t);
+    return (mh_global.nheaps + per_line - 1) / per_line * per_line;
+}
+
 /* Called from free, which keeps errno: a failed mapping only leaves the matrix off. */
 void mh_remote_matrix_ensure(void) {
     if (__atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE)) return;
-    size_t bytes = (size_t)mh_global.ncpus * mh_global.nheaps * sizeof(uint64_t);
+    size_t bytes = mh_global.ncpus * matrix_row_words() * sizeof(uint64_t);
     int saved = errno;
     uint64_t *m = mh_os_map_sparse(bytes), *none = NULL;
     errno = saved;
@@ -23,17 +30,17 @@ void mh_remote_matrix_ensure(void) {
 }
 
 /* An atomic add: two threads of one CPU may be counting frees to one heap, each under
-   the lock of a different stash. The row is the CPU's own, so its line rarely moves. */
+   the lock of a different stash. The row's lines are the CPU's own, so they rarely move. */
 void mh_count_remote_free(unsigned owner_heap, int cpu, uint64_t n) {
     uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
     if (m && (unsigned)cpu < mh_global.ncpus)
-        __atomic_fetch_add(&m[(size_t)cpu * mh_global.nheaps + owner_heap], n, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&m[(size_t)cpu * matrix_row_words() + owner_heap], n, __ATOMIC_RELAXED);
 }
 
 MH_API uint64_t mh_remote_frees(unsigned cpu, unsigned heap) {
     uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
     if (!m || cpu >= mh_global.ncpus || heap >= mh_global.nheaps) return 0;
-    return MH_STAT_READ(m[(size_t)cpu * mh_global.nheaps + heap]);
+    return MH_STAT_READ(m[(size_t)cpu * matrix_row_words() + heap]);
 }
 
 /* ---- reading the counters ------------------------------------------------------------ */
