@@ -70,20 +70,40 @@ static void write_bracketed(mh_jw *w, const char *key, const char *path)
     }
 }
 
+/* The model name and, in cpu_id, what tells two parts of one name apart: a VM's
+ * "AMD EPYC" was a Zen 4 on one day and a Zen 5 on another, with other cache sizes and
+ * other results. x86 /proc/cpuinfo fields; null where the kernel shows none. */
 static void write_cpu_model(mh_jw *w)
 {
-    char line[512], *model = NULL;
+    static const char *const id_keys[] = { "vendor_id", "cpu family", "model", "stepping", "microcode" };
+    static const char *const id_names[] = { "", "family", "model", "stepping", "microcode" };
+    char line[512], model[256] = "", id[256] = "";
+    bool have_model = false, seen[5] = { false };
     FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && !model && fgets(line, sizeof line, f)) {
+    /* The first processor's block only: it ends at the first empty line. */
+    while (f && fgets(line, sizeof line, f) && line[0] != '\n') {
         char *colon = strchr(line, ':');
-        if (colon && (strncmp(line, "model name", 10) == 0 || strncmp(line, "Processor", 9) == 0)) {
-            model = colon + 2;
-            model[strcspn(model, "\n")] = '\0';
+        if (!colon)
+            continue;
+        char *value = colon + (colon[1] == ' ' ? 2 : 1);
+        value[strcspn(value, "\n")] = '\0';
+        size_t key_len = strcspn(line, "\t:");
+        if (!have_model && ((key_len == 10 && !strncmp(line, "model name", 10)) || !strncmp(line, "Processor", 9))) {
+            snprintf(model, sizeof model, "%s", value);
+            have_model = true;
         }
+        for (size_t k = 0; k < sizeof id_keys / sizeof *id_keys; k++)
+            if (!seen[k] && key_len == strlen(id_keys[k]) && !strncmp(line, id_keys[k], key_len)) {
+                size_t used = strlen(id);
+                snprintf(id + used, sizeof id - used, "%s%s%s%s", used ? " " : "", id_names[k],
+                         id_names[k][0] ? " " : "", value);
+                seen[k] = true;
+            }
     }
     if (f)
         fclose(f);
-    mh_jw_str(w, "cpu_model", model);
+    mh_jw_str(w, "cpu_model", have_model ? model : NULL);
+    mh_jw_str(w, "cpu_id", id[0] ? id : NULL);
 }
 
 /* Each distinct cache kind once: level, type, size, CPUs sharing one, how many there are. */

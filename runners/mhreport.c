@@ -414,8 +414,10 @@ double mr_counter_per_op(const mh_jv *rec, const char *name, bool *present)
 const char *mr_machine_line(const mr_set *set, char *buf, size_t len)
 {
     const mh_jv *e = set->env;
-    snprintf(buf, len, "%s, %d CPUs (%d cores, %d packages), %s, glibc %s",
-             mh_json_str_or(mh_json_get(e, "cpu_model"), "unknown CPU"),
+    const char *id = mh_json_str_or(mh_json_get(e, "cpu_id"), NULL);
+    snprintf(buf, len, "%s%s%s%s, %d CPUs (%d cores, %d packages), %s, glibc %s",
+             mh_json_str_or(mh_json_get(e, "cpu_model"), "unknown CPU"), id ? " (" : "", id ? id : "",
+             id ? ")" : "",
              (int)mh_json_num_or(mh_json_get(e, "cpus_online"), 0),
              (int)mh_json_num_or(mh_json_get(e, "cores"), 0),
              (int)mh_json_num_or(mh_json_get(e, "packages"), 0),

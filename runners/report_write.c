@@ -161,7 +161,7 @@ static void section_environment(doc *d, const mr_set *set)
 {
     doc_heading(d, 2, "Environment");
     static const char *const keys[] = {
-        "host", "cpu_model", "cpus_online", "cores", "packages", "numa_nodes", "smt", "kernel",
+        "host", "cpu_model", "cpu_id", "cpus_online", "cores", "packages", "numa_nodes", "smt", "kernel",
         "glibc", "compiler", "thp", "overcommit", "governor" };
     doc_table_begin(d, "property\tvalue");
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {

@@ -249,6 +249,40 @@ static void test_allocator_stats(void)
 }
 
 /* Breaks a good record line one way at a time; validate must name each problem. */
+/* The first "key : value" of /proc/cpuinfo whose key is exactly key, or "" if none. */
+static const char *cpuinfo_field(const char *key, char *out, size_t len)
+{
+    char line[512];
+    out[0] = '\0';
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && !out[0] && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (colon && strcspn(line, "\t:") == strlen(key) && !strncmp(line, key, strlen(key)))
+            snprintf(out, len, "%.*s", (int)strcspn(colon + 2, "\n"), colon + 2);
+    }
+    if (f)
+        fclose(f);
+    return out;
+}
+
+/* env.cpu_id names the CPU beyond its model name, from the kernel's own fields. */
+static void test_environment(void)
+{
+    int rc = run("run t-churn --threads 1 --out '%s'", out_path);
+    mh_jv *rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "exit %d", rc);
+    char vendor[128], family[32], model[32], want[256];
+    if (cpuinfo_field("vendor_id", vendor, sizeof vendor)[0]) {
+        snprintf(want, sizeof want, "%s family %s model %s ", vendor,
+                 cpuinfo_field("cpu family", family, sizeof family), cpuinfo_field("model", model, sizeof model));
+        CHECK(strncmp(str(rec, "env.cpu_id"), want, strlen(want)) == 0, "env.cpu_id \"%s\", want \"%s...\"",
+              str(rec, "env.cpu_id"), want);
+    } else {
+        CHECK(mh_json_path(rec, "env.cpu_id") != NULL, "env.cpu_id missing (null expected without vendor_id)");
+    }
+    mh_json_free(rec);
+}
+
 static void test_validate(void)
 {
     int rc = run("run t-churn --threads 2 --out '%s'", out_path);
@@ -334,6 +368,7 @@ int main(int argc, char **argv)
     test_children();
     test_corruption();
     test_allocator_stats();
+    test_environment();
     test_validate();
     return clitest_end();
 }
