@@ -637,7 +637,8 @@ typedef struct mh_global_state {
     unsigned nheaps;                   /* entries in heaps[] */
     mh_heap *heaps;
     uint32_t *thread_owner;            /* MH_KEY_THREAD: tid owning each heap slot, 0 free */
-    uint64_t *remote_matrix;           /* ncpus x nheaps, mapped at the first remote free */
+    uint64_t *remote_matrix;           /* ncpus rows of nheaps, each row on lines of its own
+                                          (stats.c), mapped at the first remote free */
     uint32_t *active_ids;              /* heaps in activation order, nheaps_active of them:
                                           walks over heaps touch only these (release/acquire) */
     uint32_t nheaps_active;

@@ -248,7 +248,6 @@ static void test_allocator_stats(void)
     mh_json_free(rec);
 }
 
-/* Breaks a good record line one way at a time; validate must name each problem. */
 /* The first "key : value" of /proc/cpuinfo whose key is exactly key, or "" if none. */
 static const char *cpuinfo_field(const char *key, char *out, size_t len)
 {
@@ -283,6 +282,7 @@ static void test_environment(void)
     mh_json_free(rec);
 }
 
+/* Breaks a good record line one way at a time; validate must name each problem. */
 static void test_validate(void)
 {
     int rc = run("run t-churn --threads 2 --out '%s'", out_path);
