@@ -332,14 +332,15 @@ static double live_peak_of(const mr_run *r)
 }
 
 /* "; live at peak 4.1 vs 0.4 MiB" where the two medians of the workload's own live
-   volume differ by over half: a workload whose backlog follows its threads' relative
-   speed (xmalloc's queue of full batches) held that much more, whatever the allocator
-   spent on it. Empty where they are close. */
+   volume differ by over half and by 1 MiB or more: a workload whose backlog follows its
+   threads' relative speed (xmalloc's queue of full batches) held that much more, whatever
+   the allocator spent on it. Empty where they are close (realloc-growth's few dozen KiB
+   differ by half from run to run). */
 static void live_text(const mr_group *mh, const mr_group *best, char *buf, size_t len)
 {
     double a = group_median(mh, live_peak_of), b = group_median(best, live_peak_of);
     buf[0] = 0;
-    if (isfinite(a) && isfinite(b) && a > 0 && b > 0 && (a > 1.5 * b || b > 1.5 * a))
+    if (isfinite(a) && isfinite(b) && a > 0 && b > 0 && (a > 1.5 * b || b > 1.5 * a) && fabs(a - b) >= 1024)
         snprintf(buf, len, "; live at peak %.1f vs %.1f MiB", a / 1024, b / 1024);
 }
 
@@ -445,9 +446,10 @@ void mr_section_targets(doc *d, const mr_set *set)
                 "the lowest). Ratio = multiheap / best peer. \"by how much\" is relative to the target; "
                 "\"within noise\" marks a throughput row whose two medians have overlapping confidence "
                 "intervals (see the per-cell tables), which this set cannot call either way. "
-                "\"live at peak\" (medians of the workload's own peak live volume) appears on an RSS row "
-                "where the two differ by over half: the workload held that much more or less, whatever "
-                "the allocator spent. The cells come from results/configs/targets.conf; ./run.sh targets runs them with the pair "
+                "\"live at peak\" (medians of the workload's own peak live volume) appears on an RSS "
+                "row where the two differ by over half and by 1 MiB or more: the workload held that "
+                "much more or less, whatever the allocator spent. The cells come from "
+                "results/configs/targets.conf; ./run.sh targets runs them with the pair "
                 "microbenchmarks.");
     doc_table_begin(d, table_header);
     for (size_t i = 0; i < NTHROUGHPUT - 1; i++) {
