@@ -57,6 +57,15 @@ _Noreturn void mh_corrupt(mh_thread *t, const void *p, size_t n, const char *wha
     _exit(4);
 }
 
+_Noreturn void wl_alloc_failed(mh_thread *t, size_t n)
+{
+    fprintf(stderr, "mhbench: allocation failed: allocator %s returned NULL for %zu bytes, thread %d (out of "
+            "memory: lower the workload's sizes or counts, or raise the memory limit)\n", t->run->alloc->name, n,
+            t->index);
+    fflush(stderr);
+    _exit(5);
+}
+
 static bool prepare_threads(mh_run *run);
 static int default_threads(const mh_workload *wl);
 
@@ -333,6 +342,8 @@ void *wl_alloc_slow(mh_thread *t, size_t n)
     t->ops++;
     if (null)
         return p;
+    if (!p && n)
+        wl_alloc_failed(t, n);
     wl_live_add(t, (int64_t)n);
     if ((t->flags & MH_T_CHECK) && p)
         pattern_fill(p, n);
@@ -374,7 +385,7 @@ void *wl_realloc_slow(mh_thread *t, void *p, size_t old, size_t n)
     if (sample)
         record_sample(t, MH_LAT_MALLOC, t0);
     if (!q && n)
-        return NULL;    /* p is still valid and unchanged */
+        wl_alloc_failed(t, n);
     if (check)
         verify_or_die(t, q, old_addr, old, old < n ? old : n, "by realloc (contents not kept)");
     if (t->flags & MH_T_CHECK)

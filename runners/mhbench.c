@@ -2,7 +2,7 @@
  * mhbench: runs one workload with one allocator and writes one result record.
  *
  * Exit status: 0 done, 1 internal error, 2 bad input, 3 the allocator preload
- * did not take effect, 4 corrupted block contents.
+ * did not take effect, 4 corrupted block contents, 5 the allocator returned NULL.
  */
 #define _GNU_SOURCE
 #include "driver.h"
@@ -35,7 +35,8 @@ static void usage(FILE *f)
           "  --out FILE            append the record as one JSON line (default: pretty on stdout)\n"
           "  --run-id ID --cell NAME --rep K --warmup   identity, set by the matrix\n"
           "  --seed N              base of the per-thread random streams (default 1)\n"
-          "exit: 0 ok, 1 internal error, 2 bad input, 3 preload did not take effect, 4 corrupted content\n", f);
+          "exit: 0 ok, 1 internal error, 2 bad input, 3 preload did not take effect, 4 corrupted content,\n"
+          "      5 allocation failed (the allocator returned NULL: out of memory)\n", f);
 }
 
 static _Noreturn void bad_input(const char *fmt, const char *arg)

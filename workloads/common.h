@@ -153,13 +153,4 @@ bool wl_check_threads(const mh_run *run, const char *workload, int min);
 /* Objects may be written only when they are real (not the null path). */
 static inline bool wl_objects_real(const mh_thread *t) { return !(t->flags & MH_T_NULL); }
 
-/* For workloads that write into their blocks: a NULL from the allocator stops the run with
- * the driver's failure line (allocator, size) instead of a crash. */
-static inline void *wl_need(mh_thread *t, void *p, size_t n, const char *call)
-{
-    if (__builtin_expect(p == NULL, 0))
-        mh_corrupt(t, NULL, n, call);
-    return p;
-}
-
 #endif /* WL_COMMON_H */

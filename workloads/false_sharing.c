@@ -78,7 +78,7 @@ static void fs_write(mh_thread *t, fs *s, void *block)
 static void fs_churn(mh_thread *t, fs *s)
 {
     for (int64_t i = 0; i < s->iterations; i++) {
-        void *p = wl_need(t, wl_alloc(t, s->size), s->size, "malloc returned NULL");
+        void *p = wl_alloc(t, s->size);
         fs_write(t, s, p);
         wl_free(t, p, s->size);
     }
@@ -97,7 +97,7 @@ static void fs_passive_thread(mh_thread *t)
     fs *s = t->shared;
     if (t->index == 0)
         for (int i = 0; i < t->nthreads; i++)
-            s->handed[i] = wl_need(t, wl_alloc(t, s->size), s->size, "malloc returned NULL");
+            s->handed[i] = wl_alloc(t, s->size);
     mh_barrier(t);
     uint64_t t0 = mh_now_ns();
     /* Freed unwritten, as Hoard's cache-scratch does: the handed blocks share lines, so

@@ -84,7 +84,7 @@ static size_t gs_fill(mh_thread *t, gs *s, wl_block *b)
     size_t used = 0, bytes = 0;
     while (bytes < s->wave_bytes && used < s->slots) {
         b[used].n = wl_size_next(&s->sizes, t);
-        b[used].p = wl_need(t, wl_alloc(t, b[used].n), b[used].n, "malloc returned NULL");
+        b[used].p = wl_alloc(t, b[used].n);
         bytes += b[used++].n;
     }
     return used;

@@ -59,7 +59,7 @@ static void rg_grow(mh_thread *t, const rg *s, wl_block *b)
         memcpy(&sig, b->p, sizeof sig);
     size_t n = (size_t)((double)b->n * s->factor);
     n = n <= b->n ? b->n + 1 : n > s->max ? s->max : n;
-    b->p = wl_need(t, wl_realloc(t, b->p, b->n, n), n, "realloc returned NULL");
+    b->p = wl_realloc(t, b->p, b->n, n);
     b->n = n;
     if (rg_signs(t) && memcmp(&sig, b->p, sizeof sig))
         mh_corrupt(t, b->p, n, "realloc lost the block's first bytes");
@@ -72,7 +72,7 @@ static void rg_thread(mh_thread *t)
     for (int64_t r = 0; r < s->rounds; r++) {
         for (size_t i = 0; i < s->blocks; i++) {
             b[i].n = s->start;
-            b[i].p = wl_need(t, wl_alloc(t, s->start), s->start, "malloc returned NULL");
+            b[i].p = wl_alloc(t, s->start);
             if (rg_signs(t))
                 memcpy(b[i].p, &b[i].p, sizeof b[i].p);
         }

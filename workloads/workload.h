@@ -75,6 +75,9 @@ typedef struct mh_thread {
 
 /* Slow paths, in the driver: sampling, checking, the null path. */
 void *wl_alloc_slow(mh_thread *t, size_t n);
+/* The allocator returned NULL for n > 0 bytes: names it and the size, exits 5. A run
+ * that went on would count operations that allocated nothing. */
+_Noreturn void wl_alloc_failed(mh_thread *t, size_t n);
 void  wl_free_slow(mh_thread *t, void *p, size_t n, int kind);
 void *wl_realloc_slow(mh_thread *t, void *p, size_t old, size_t n);
 
@@ -105,6 +108,8 @@ static inline void *wl_alloc(mh_thread *t, size_t n)
     void *p = malloc(n);
     if (__builtin_expect(p != NULL, 1))
         wl_touch(p, 0, n);
+    else if (n)
+        wl_alloc_failed(t, n);
     return p;
 }
 

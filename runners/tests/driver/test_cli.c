@@ -5,6 +5,9 @@
  */
 #include "clitest.h"
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 static const char *nomalloc_so, *scribble_so, *fakestats_so;
 
 static int stderr_lines(void)
@@ -232,6 +235,27 @@ static void test_corruption(void)
           "exit %d: %s", rc, err_text);
 }
 
+/* An allocator that returns NULL (glibc asked to hold 1 GiB under a 768 MiB address-space
+   limit) stops the run: one line naming it and the size, exit 5, no record, instead of a
+   record that counted the failed mallocs as operations. */
+static void test_allocation_failure(void)
+{
+    struct rlimit old, low;
+    getrlimit(RLIMIT_AS, &old);
+    low = old;
+    low.rlim_cur = (rlim_t)768 << 20;
+    if (old.rlim_max != RLIM_INFINITY && old.rlim_max < low.rlim_cur)
+        low.rlim_cur = old.rlim_max;
+    setrlimit(RLIMIT_AS, &low);
+    remove(out_path);
+    int rc = run("run t-churn --threads 1 --allocator glibc --iters=64 --hold=64 --size=16777216 --out '%s'", out_path);
+    setrlimit(RLIMIT_AS, &old);
+    struct stat st;
+    CHECK(rc == 5 && stderr_lines() == 1 && strstr(err_text, "allocator glibc returned NULL for 16777216 bytes"),
+          "exit %d: %s", rc, err_text);
+    CHECK(stat(out_path, &st) != 0 || st.st_size == 0, "a record was written for a run whose malloc failed");
+}
+
 static void test_allocator_stats(void)
 {
     int rc = run("run t-churn --allocator glibc --out '%s'", out_path);
@@ -367,6 +391,7 @@ int main(int argc, char **argv)
     test_null_path();
     test_children();
     test_corruption();
+    test_allocation_failure();
     test_allocator_stats();
     test_environment();
     test_validate();
