@@ -230,12 +230,20 @@ drop_inherited_tuning() {
         echo "matrix: ignoring ${dropped[*]} from the environment; set such variables with a variant, e.g. NAME=jemalloc+MALLOC_CONF=... or NAME=multiheap+MULTIHEAP_CACHE=0" >&2
 }
 
+# Every case's workload, then its parameters as `mhbench check` reads them (a name the
+# workload lacks, a value out of range). What only the workload's setup can refuse (too
+# few threads for it, one parameter larger than another) still fails its cells at run time.
 check_workloads() {
-    local known w
+    local known w i msg args=()
     known="$(driver_names list)" || true
     [ -n "$known" ] || die "cannot list workloads with '$MHBENCH list'; build first (./run.sh build)"
     for w in "${CASE_WORKLOADS[@]}"; do
         grep -qx -- "$w" <<<"$known" || die "unknown workload '$w'; choose from: $(echo $known)"
+    done
+    for i in "${!CASE_WORKLOADS[@]}"; do
+        read -r -a args <<<"${CASE_ARGS[$i]}"
+        msg="$("$MHBENCH" check "${CASE_WORKLOADS[$i]}" "${args[@]}" 2>&1 >/dev/null)" ||
+            die "case ${CASE_NAMES[$i]}: ${msg#mhbench: }"
     done
 }
 

@@ -21,6 +21,7 @@
 static void usage(FILE *f)
 {
     fputs("usage: mhbench run WORKLOAD [options] [--PARAM=VALUE ...]\n"
+          "       mhbench check WORKLOAD [options] [--PARAM=VALUE ...]   (what run would refuse; runs nothing)\n"
           "       mhbench list | help WORKLOAD | allocators [SPEC...] | csv FILE... | validate FILE... | inherited\n"
           "run options:\n"
           "  --allocator NAME      glibc (default), tcmalloc, jemalloc, mimalloc, multiheap, multiheap-seed,\n"
@@ -290,10 +291,13 @@ static int list_inherited_tuning(void)
     return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* `run`, or with check_only `check`: the same parsing and checks of the workload, its
+ * parameters, the options and the allocator spec, then exit 0 without running (the
+ * matrix checks every case so before it runs one). */
+static int cmd_run(int argc, char **argv, bool check_only)
 {
     if (argc < 3)
-        bad_input("%s", "run needs a workload; see mhbench list");
+        bad_input("%s needs a workload; see mhbench list", argv[1]);
     mh_run_options o = { .workload = argv[2], .allocator = "glibc", .placement = "none",
                      .lat_every = 64, .rss_interval_ms = 10, .seed = 1 };
     char **params = calloc((size_t)argc, sizeof *params);
@@ -309,6 +313,11 @@ static int cmd_run(int argc, char **argv)
     mh_run run;
     if (mh_run_init(&run, wl, &o, &alloc, nparams, params) != 0)
         exit(2);
+    if (check_only) {
+        mh_run_destroy(&run);
+        free(params);
+        return 0;
+    }
     int out_fd = o.out ? open_out(o.out) : -1;
     wrap_in_perf_record(&o, argc, argv);
     if (mh_preload_exec(&alloc, argv, err, sizeof err) != 0 || mh_preload_verify(&alloc, &served, err, sizeof err) != 0) {
@@ -333,8 +342,8 @@ int main(int argc, char **argv)
         usage(cmd ? stdout : stderr);
         return cmd ? 0 : 2;
     }
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc, argv);
+    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "check") == 0)
+        return cmd_run(argc, argv, cmd[0] == 'c');
     if (strcmp(cmd, "list") == 0) {
         list_workloads();
         return 0;
@@ -352,5 +361,5 @@ int main(int argc, char **argv)
             bad_input("%s needs at least one FILE (JSONL records)", cmd);
         return cmd[0] == 'c' ? mh_record_csv(argc - 2, argv + 2, stdout) : mh_record_validate_files(argc - 2, argv + 2);
     }
-    bad_input("unknown command '%s'; commands: run list help allocators csv validate inherited", cmd);
+    bad_input("unknown command '%s'; commands: run check list help allocators csv validate inherited", cmd);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # matrix.failing_cell: a crashing allocator, one that crashes at exit after its
-# run wrote a record, a workload refusing its parameter and a hanging cell each
+# run wrote a record, a workload refusing to set up (too few threads) and a hanging cell each
 # become a failed record with the reason (valid records), and the matrix goes on
 # to the cells after them. An allocator-tuning variable from the shell is dropped.
 . "$(dirname "$0")/lib.sh"
@@ -12,7 +12,7 @@ threads = 1
 repetitions = 1
 warmup = 0
 timeout = 3
-workload threadtest --size=0
+workload xmalloc --batches=10
 workload growth-storm --waves=1 --wave-mib=1 --hold-ms=20000 --settle-ms=0
 lat_every = 0
 workload cross-core-free --remote=0 --batches=100 placement=0
@@ -27,8 +27,8 @@ line() { grep -F "\"cell\":\"$1\"" "$rec"; }
 line 'cross-core-free|1|glibc' | grep -q '"status":"ok"' || fail "the good cell after the failures did not run ok"
 line 'cross-core-free|1|crash' | grep -q '"status":"failed".*killed by signal 11 (SIGSEGV)' ||
     fail "the crashing allocator is not a failed record naming the signal: $(line 'cross-core-free|1|crash')"
-line 'threadtest|1|glibc' | grep -q '"status":"failed","error":"mhbench exited with status 2:.*size' ||
-    fail "the refused parameter is not a failed record with the driver's stderr: $(line 'threadtest|1|glibc')"
+line 'xmalloc|1|glibc' | grep -q '"status":"failed","error":"mhbench exited with status 2:.*needs at least 2 threads' ||
+    fail "the workload's refusal at setup is not a failed record with the driver's stderr: $(line 'xmalloc|1|glibc')"
 line 'growth-storm|1|glibc' | grep -q '"status":"failed","error":"timed out after 3s' ||
     fail "the hanging cell is not a failed record saying it timed out: $(line 'growth-storm|1|glibc')"
 line 'cross-core-free|1|glibc' | grep -q '"placement":{"policy":"0"' ||
