@@ -35,6 +35,7 @@ static void write_allocator(const mh_run *run, const mh_served *s, mh_jw *w)
 {
     mh_jw_obj_begin(w, "allocator");
     mh_jw_str(w, "name", run->alloc->name);
+    mh_jw_str(w, "spec", run->opt->allocator);
     mh_jw_str(w, "requested", run->alloc->path[0] ? run->alloc->path : NULL);
     mh_jw_str(w, "served_by", s->served_by);
     mh_jw_bool(w, "verified", s->verified);

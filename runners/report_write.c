@@ -542,9 +542,16 @@ static void one_run_command(const mr_run *r, char *buf, size_t len)
         return;
     }
     const mh_jv *params = mh_json_path(r->rec, "workload.params");
-    size_t off = (size_t)snprintf(buf, len, "mhbench run %s --allocator %s --threads %d --placement %s",
-                                  r->workload, r->alloc, r->threads,
+    /* A variant's name means nothing outside its config: its spec (records since
+       allocator.spec) does. Quoted for the shell where it is more than a plain name. */
+    const char *spec = mh_json_str_or(mh_json_path(r->rec, "allocator.spec"), r->alloc);
+    bool quote = spec[strspn(spec, "abcdefghijklmnopqrstuvwxyz0123456789-_")] != 0;
+    size_t off = (size_t)snprintf(buf, len, "mhbench run %s --allocator %s%s%s --threads %d --placement %s",
+                                  r->workload, quote ? "'" : "", spec, quote ? "'" : "", r->threads,
                                   mh_json_str_or(mh_json_path(r->rec, "placement.policy"), "none"));
+    const mh_jv *every = mh_json_path(r->rec, "latency.sample_every");
+    if (every && every->type == MH_JNUM && off < len)
+        off += (size_t)snprintf(buf + off, len - off, " --lat-every %.0f", every->num);
     for (size_t i = 0; params && params->type == MH_JOBJ && i < params->len && off < len; i++) {
         const mh_jv *v = &params->items[i];
         if (v->type == MH_JNUM) off += (size_t)snprintf(buf + off, len - off, " --%s=%.10g", params->keys[i], v->num);

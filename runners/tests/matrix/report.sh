@@ -117,4 +117,19 @@ for size, row in zip(sizes, rows):
     want = "| %d | %.1f | %.1f |" % (size, statistics.median(ns[size, "glibc"]), statistics.median(ns[size, "multiheap"]))
     assert row.strip() == want, (row, want)
 PY
+# The report's "one cell by hand" line reruns its cell: a variant by its spec (its name alone
+# is unknown outside the config) and the run's --lat-every.
+by_hand="$WORK/by-hand"
+rm -rf "$by_hand" && mkdir -p "$by_hand"
+"$MH_MHBENCH" run cross-core-free --allocator 'nc=multiheap+MULTIHEAP_CACHE=0' --threads 2 --lat-every 0 \
+    --batches=50 --out "$by_hand/records.jsonl" 2>/dev/null || fail "the variant's run failed"
+"$MH_MHREPORT" report --no-plots "$by_hand" >/dev/null
+line="$(grep -A3 'One cell by hand' "$by_hand/report.md" | grep '^mhbench run ')" ||
+    fail "report.md has no by-hand command: $(grep -A3 'One cell by hand' "$by_hand/report.md")"
+eval "\"\$MH_MHBENCH\" ${line#mhbench } --out \"\$by_hand/again.jsonl\"" 2>"$WORK/by-hand.err" ||
+    fail "the by-hand line failed: $line: $(cat "$WORK/by-hand.err")"
+grep -q '"name":"nc","spec":"nc=multiheap+MULTIHEAP_CACHE=0"' "$by_hand/again.jsonl" &&
+    grep -q '"MULTIHEAP_CACHE":"0"' "$by_hand/again.jsonl" && grep -q '"sample_every":0' "$by_hand/again.jsonl" ||
+    fail "the by-hand line ran another allocator or sampling: $line"
+
 echo "matrix.report: ok (10 medians match the CSV, 8 plots; duplicates, mixed parameters and libraries; size-sweep's table)"
