@@ -236,19 +236,37 @@ static int resolve_named(const char *spec, const char *eq, const char *env, mh_a
     return env ? parse_env(env, out, err, errlen) : 0;
 }
 
+/* Is the n bytes at name a known allocator's or a built-in variant's name? A variant
+   named glibc would pass for it in every ratio to glibc. */
+static bool builtin_name(const char *name, size_t n)
+{
+    for (const char *const *k = mh_allocator_names; *k; k++)
+        if (strlen(*k) == n && strncmp(*k, name, n) == 0) return true;
+    for (const mh_variant *v = mh_allocator_variants; v->name; v++)
+        if (strlen(v->name) == n && strncmp(v->name, name, n) == 0) return true;
+    return false;
+}
+
 int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     for (const mh_variant *v = mh_allocator_variants; v->name; v++)
         if (strcmp(spec, v->name) == 0) {
-            int rc = mh_allocator_resolve(v->spec, out, err, errlen);
+            int rc = resolve_named(v->spec, strchr(v->spec, '='), env_start(v->spec), out, err, errlen);
             out->builtin = true;
             return rc;
         }
     const char *env = env_start(spec);
     const char *eq = strchr(spec, '=');
-    if (eq && (!env || eq < env))
+    if (eq && (!env || eq < env)) {
+        if (builtin_name(spec, (size_t)(eq - spec))) {
+            snprintf(err, errlen, "allocator spec '%.100s': '%.*s' is a built-in allocator's name; give the "
+                     "variant a name of its own (e.g. my-%.*s)", spec, (int)(eq - spec), spec,
+                     (int)(eq - spec), spec);
+            return -1;
+        }
         return resolve_named(spec, eq, env, out, err, errlen);
+    }
     if (env) {
         choices_line(err, errlen, "an allocator with variables needs a name: NAME=multiheap+MULTIHEAP_CACHE=0");
         return -1;

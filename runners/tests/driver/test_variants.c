@@ -42,6 +42,8 @@ static void test_parse(void)
         { "v=mulitheap+MULTIHEAP_CACHE=0", "neither a known allocator nor a library path" },
         { "two words=multiheap", "NAME of letters" },
         { "v=", "NAME=/path/lib.so" },
+        { "glibc=jemalloc+MALLOC_CONF=narenas:1", "'glibc' is a built-in allocator's name" },
+        { "multiheap-seed=multiheap+MULTIHEAP_CACHE=0", "'multiheap-seed' is a built-in allocator's name" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
