@@ -100,6 +100,13 @@ cmd_targets() {
     need_tool mhbench; need_tool mhreport
     local dir preset=(--preset targets) a
     for a in "$@"; do [ "$a" = --resume ] && preset=(); done   # a resumed run keeps its config
+    # the matrix's listing or help is the whole answer: no run directory follows
+    for a in "$@"; do
+        if [ "$a" = --dry-run ] || [ "$a" = -h ] || [ "$a" = --help ]; then
+            "$ROOT/runners/matrix.sh" "${preset[@]}" "$@"
+            return
+        fi
+    done
     dir="$("$ROOT/runners/matrix.sh" "${preset[@]}" "$@")"
     if [ ! -s "$dir/micro/micro.jsonl" ]; then
         "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
@@ -170,7 +177,7 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   compare   OLD NEW [--threshold PCT]: cell by cell, Mann-Whitney U; exit 1 on a regression
   micro     [runners/micro.sh options]: the Google Benchmark microbenchmarks
             (default --out results/local/micro-<time>/; ./run.sh report DIR reports them)
-  targets   [--resume RUN_DIR | --out DIR]: issue 6's targets matrix (results/configs/targets.conf,
+  targets   [--resume RUN_DIR | --out DIR] [--dry-run]: issue 6's targets matrix (results/configs/targets.conf,
             about 8 minutes on 2 CPUs) + the pair microbenchmarks + the report
   profile   WORKLOAD [--allocator A] [mhbench options]: perf record + perf report
   soak      [--seconds S] [--threads N] [--logs DIR]: the allocator's system tests in rounds at N and 2N threads

@@ -240,6 +240,11 @@ plan="$("$MATRIX" --preset targets --out "$dir/run-targets" --dry-run)"
 # the extra passes stay interleaved: allocators alternate within the cells that remain
 [ -z "$(grep '^measured rep 14:' <<<"$plan" | sed 's/.*|//' | uniq -d)" ] ||
     fail "the extra repetitions of the throughput cells do not alternate allocators"
+# ./run.sh targets --dry-run lists the same plan and stops there (it used to take the
+# listing for a run directory)
+plan2="$("$ROOT/run.sh" targets --dry-run --out "$dir/run-targets2" 2>"$WORK/targets-dry.err")" ||
+    fail "./run.sh targets --dry-run failed: $(head -c 300 "$WORK/targets-dry.err")"
+[ "$plan2" = "$plan" ] && [ ! -e "$dir/run-targets2" ] || fail "./run.sh targets --dry-run did not list the targets plan alone"
 printf '%s\n' "workload thread-local-churn repetitions=0" >"$dir/bad3.conf"
 expect_refusal "repetitions=0" "$MATRIX" --config "$dir/bad3.conf" --out "$dir/run-bad3"
 echo "matrix.targets_report: ok"
