@@ -23,7 +23,7 @@ if [ "$(basename "$0")" = soak ]; then
     MH_SOAK_BIN="$B/sys" exec "$B/sys/soak.sh" "$@"
 fi
 export MH_MHBENCH="$B/bin/mhbench" MH_MHREPORT="$B/bin/mhreport"
-export MH_MULTIHEAP_LIB="$B/lib/libmultiheap.so" MH_ALLOCATOR_DIR="$B/peers" MH_MATRIX_CMD="$B/matrix"
+export MH_MULTIHEAP_LIB="$B/lib/libmultiheap.so" MH_ALLOCATOR_DIR="$B/peers" MH_MATRIX_CMD="$(printf '%q' "$B/matrix")"
 # The peers' C++ runtime: this machine's, unless it is too old to load one of them.
 for peer in "$B"/peers/*; do
     [ -e "$peer" ] || continue

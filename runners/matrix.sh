@@ -395,8 +395,10 @@ main() {
     mkdir -p "$RUN_DIR/logs" 2>/dev/null && touch "$RUN_DIR/records.jsonl" 2>/dev/null ||
         die "cannot write the run directory $RUN_DIR; give a writable --out DIR"
     [ -n "$resume" ] || cp "$config" "$RUN_DIR/config.conf"
-    # A bundle names its own entry point (MH_MATRIX_CMD), the checkout run.sh.
-    local cmd="${MH_MATRIX_CMD:-./run.sh matrix} --config ${RUN_DIR#"$ROOT"/}/config.conf"
+    # A bundle names its own entry point (MH_MATRIX_CMD, quoted for the shell), the
+    # checkout run.sh; %q keeps a path with spaces one argument when the line is run again.
+    local cmd
+    cmd="${MH_MATRIX_CMD:-./run.sh matrix} --config $(printf '%q' "${RUN_DIR#"$ROOT"/}/config.conf")"
     [ "$shard" = 1/1 ] || cmd+=" --shard $shard"
     echo "$cmd" >"$RUN_DIR/command.txt"
 

@@ -18,4 +18,12 @@ allocs="$(grep -o '"allocator":{"name":"[a-z]*"' "$rec" | cut -d'"' -f6)"
 for f in records.jsonl results.csv env.json config.conf command.txt report.md report.html; do
     [ -s "$TINY/$f" ] || fail "$f missing or empty in the run directory"
 done
+# command.txt runs the matrix again from a directory whose path has spaces
+sp="$WORK/with space/run 1"
+rm -rf "$WORK/with space" && mkdir -p "$WORK/with space"
+printf '%s\n' "allocators = glibc" "repetitions = 1" "warmup = 0" "threads = 1" \
+    "workload thread-local-churn --ops=1000" >"$WORK/with space/one.conf"
+"$ROOT/run.sh" matrix --config "$WORK/with space/one.conf" --out "$sp" >/dev/null 2>&1 || fail "a matrix into '$sp' failed"
+(cd "$ROOT" && eval "$(cat "$sp/command.txt") --dry-run" >/dev/null 2>"$WORK/space.err") ||
+    fail "command.txt does not run again: $(cat "$sp/command.txt"): $(cat "$WORK/space.err")"
 echo "matrix.tiny: ok"
