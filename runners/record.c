@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char *const lat_kind_names[MH_LAT_KINDS] = { "malloc", "free_local", "free_remote" };
@@ -535,6 +536,12 @@ typedef void (*record_fn)(const char *file, int line, const mh_jv *rec, const ch
 static int each_record(const char *file, record_fn fn, void *arg)
 {
     char err[512];
+    struct stat st;
+    /* fopen opens a directory, and reading it then finds no lines: "no records". */
+    if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "mhbench: %s is a directory; give the records file in it (%s/records.jsonl)\n", file, file);
+        return -1;
+    }
     FILE *f = fopen(file, "r");
     if (!f) {
         fprintf(stderr, "mhbench: cannot read %s: %s\n", file, strerror(errno));

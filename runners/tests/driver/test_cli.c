@@ -352,6 +352,11 @@ static void test_validate(void)
     fclose(f);
     rc = run("validate '%s'", path);
     CHECK(rc == 0, "two good records rejected: %s", err_text);
+    /* a directory is not a records file: exit 2 naming it, not "no records" or a bare header */
+    rc = run("validate '%s'", tmpdir);
+    CHECK(rc == 2 && stderr_lines() == 1 && strstr(err_text, "is a directory"), "validate DIR: exit %d: %s", rc, err_text);
+    rc = run("csv '%s'", tmpdir);
+    CHECK(rc == 2 && stderr_lines() == 1 && strstr(err_text, "is a directory"), "csv DIR: exit %d: %s", rc, err_text);
 
     char cmd[2 * PATH_MAX];
     snprintf(cmd, sizeof cmd, "'%s' csv '%s'", mhbench, path);
