@@ -139,15 +139,18 @@ static unsigned heap_count(int policy, unsigned ncpus) {
 }
 
 /* Fork: every lock is taken before, so the child inherits consistent heaps, and then
-   released (parent) or reset (child, whose only thread is the one that forked). */
+   released (parent) or reset (child, whose only thread is the one that forked). Between
+   the two the forking thread may allocate (the fork window, lock.h). */
 static void fork_prepare(void) {
     mh_lock_acquire(&mh_global.init_lock);   /* no initialisation half done in the child */
     mh_purger_lock();
     mh_heap_lock_all();
     mh_large_lock();
     mh_os_lock();
+    mh_lock_fork_window_set(true);
 }
 static void fork_parent(void) {
+    mh_lock_fork_window_set(false);
     mh_os_unlock(false);
     mh_large_unlock(false);
     mh_heap_unlock_all(false);
@@ -155,6 +158,7 @@ static void fork_parent(void) {
     mh_lock_release(&mh_global.init_lock);
 }
 static void fork_child(void) {
+    mh_lock_fork_window_set(false);
     mh_os_unlock(true);
     mh_large_unlock(true);
     mh_heap_unlock_all(true);
@@ -163,21 +167,14 @@ static void fork_child(void) {
     mh_lock_reset(&mh_global.init_lock);
 }
 
-/* Prepare handlers run in the reverse order of their registration, parent and child
-   handlers in order: ours must be registered before any the program has, so that a
-   program's prepare handler that allocates runs before ours takes the locks, and ours
-   resets them in the child before the program's child handler frees. Hence as early as
-   can be: in our constructor, or at the first malloc if another library's constructor
-   allocates before ours runs. A program that registered its handler before its first
-   malloc deadlocked in fork when this waited for the first malloc. */
-static void register_fork_handlers(void) {
-    static int registered;
-    if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
-}
-
-__attribute__((constructor)) static void register_fork_handlers_at_load(void) {
-    register_fork_handlers();
+/* In our constructor, and only there: glibc's pthread_atfork allocates while it holds its
+   own lock, so a registration from malloc's initialisation, when that allocation was the
+   process's first malloc (a library's constructor registering handlers before ours ran),
+   deadlocked on that lock. The order of registration does not matter: handlers that run
+   after our prepare handler, or before our parent and child handlers, allocate in the
+   fork window (lock.h). */
+__attribute__((constructor)) static void register_fork_handlers(void) {
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static void initialise(void) {
@@ -203,7 +200,6 @@ static void initialise(void) {
         mh_fatal("cannot map its heaps or reserve address space at start-up (ulimit -v?)", NULL);
     mh_size_classes_init();
     options_from_env();
-    register_fork_handlers();
 }
 
 void mh_init_slow(void) {

@@ -31,6 +31,18 @@ typedef struct mh_lock {
 __attribute__((visibility("hidden"))) void mh_lock_wait(mh_lock *l);
 __attribute__((visibility("hidden"))) void mh_lock_wake(mh_lock *l);
 
+/* The fork window: true on the forking thread from the end of multiheap's prepare handler,
+   which takes every lock, to the start of its parent or child handler. Other libraries'
+   handlers run in that window on that thread (glibc runs prepare handlers in the reverse
+   order of registration, and a library loaded before multiheap registers first), and
+   may allocate: the thread then passes a lock the fork holds as if it held it itself
+   (mh_lock_wait), and its release of such a lock leaves it held. */
+extern __thread bool mh_lock_fork_window __attribute__((tls_model("initial-exec"), visibility("hidden")));
+__attribute__((visibility("hidden"))) bool mh_lock_release_in_window(mh_lock *l);
+/* Opens (prepare, every lock held) or closes (parent and child, before the locks go) the
+   window on the calling thread. */
+__attribute__((visibility("hidden"))) void mh_lock_fork_window_set(bool open);
+
 static inline bool mh_lock_try(mh_lock *l) {
     uint32_t free_state = 0;
     return __atomic_compare_exchange_n(&l->state, &free_state, 1, false,
@@ -42,6 +54,7 @@ static inline void mh_lock_acquire(mh_lock *l) {
 }
 
 static inline void mh_lock_release(mh_lock *l) {
+    if (__builtin_expect(mh_lock_fork_window, 0) && mh_lock_release_in_window(l)) return;
     if (__builtin_expect(__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2, 0))
         mh_lock_wake(l);
 }

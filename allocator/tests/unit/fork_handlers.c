@@ -1,8 +1,7 @@
 /* A program that registers a fork handler which allocates before it first calls malloc
  * (pthread_atfork at the top of main) forks without deadlocking, and its child handler
- * may free. Prepare handlers run in the reverse order of registration: multiheap's,
- * registered when the library loads, must run after the program's, which allocate, and
- * take every lock last. An alarm turns a deadlock into a failure. */
+ * may free. (alloc.sys.fork.early_handlers.* cover handlers that run while multiheap's
+ * hold the locks.) An alarm turns a deadlock into a failure. */
 #include <pthread.h>
 #include <string.h>
 #include <sys/wait.h>
