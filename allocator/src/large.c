@@ -337,8 +337,9 @@ static bool aged(const large_block *b, uint32_t now) {
            (b->cached_ms && (int32_t)(now - (uint32_t)b->cached_ms) >= mh_global.purge_ms);
 }
 
-/* One shard's part of the purge pass: true if blocks remain cached there. */
-static bool purge_shard(shard *sh, uint32_t now) {
+/* One shard's part of the purge pass (every block, with all): true if blocks remain
+   cached there. Adds the blocks it unmapped to *unmapped. */
+static bool purge_shard(shard *sh, uint32_t now, bool all, unsigned *unmapped) {
     large_block unmap[MH_LARGE_EVICT_MAX];
     unsigned n;
     bool left;
@@ -346,7 +347,7 @@ static bool purge_shard(shard *sh, uint32_t now) {
         shard_lock(sh);
         /* Oldest first: the blocks old enough are a prefix, and those no pass has seen
            yet a suffix, which this one stamps. */
-        for (n = 0; n < MH_LARGE_EVICT_MAX && n < sh->ncached && aged(&sh->cache[n], now); n++) {
+        for (n = 0; n < MH_LARGE_EVICT_MAX && n < sh->ncached && (all || aged(&sh->cache[n], now)); n++) {
             unmap[n] = sh->cache[n];
             sh->cached_bytes -= unmap[n].size;
         }
@@ -357,14 +358,16 @@ static bool purge_shard(shard *sh, uint32_t now) {
         left = sh->ncached > 0;
         shard_unlock(sh);
         unmap_blocks(unmap, n);
+        *unmapped += n;
     } while (n == MH_LARGE_EVICT_MAX);
     return left;
 }
 
 bool mh_large_purge_pass(uint32_t now) {
     bool left = false;
+    unsigned unmapped = 0;
     for (unsigned i = 0, n = shard_count(); i < n; i++)
-        if (shard_holds(i)) left |= purge_shard(shard_at(i), now);
+        if (shard_holds(i)) left |= purge_shard(shard_at(i), now, false, &unmapped);
     return left;
 }
 
@@ -607,9 +610,41 @@ static large_block take_below(size_t need) {
     return b;
 }
 
+/* A mapping or a growth of need bytes failed (address space used up, ulimit -v, the
+   commit limit): the blocks this CPU's large rows and every shard hold go back to the OS,
+   however young, if they are at least need bytes, so that one more try finds room (tcmalloc
+   releases its free pages so, before it gives up). A hopeless request (1 << 47 bytes) leaves
+   the cache as it was, and so does one that the cache could help only together with
+   what is free (not known here). Another CPU's rows only that CPU's threads and the
+   purger can empty. Under the purger's lock, like its passes. true if blocks went back;
+   errno as it was. */
+static bool release_cached(size_t need) {
+    int saved = errno;   /* munmap's */
+    unsigned unmapped = 0;
+    mh_purger_lock();
+    int cpu = mh_current_cpu();
+    if (rows_on() && cpu >= 0) {
+        uint64_t rows[MH_CACHE_ROW_WORDS] = {0};
+        for (unsigned r = MH_SMALL_ROWS; r < MH_CACHE_ROWS; r++) rows[r / 64] |= (uint64_t)1 << (r % 64);
+        mh_cache_drain((unsigned)cpu, rows);
+    }
+    size_t cached = 0;
+    for (unsigned i = 0, n = shard_count(); i < n; i++)
+        if (shard_holds(i)) {
+            shard_lock(shard_at(i));
+            cached += shard_at(i)->cached_bytes;
+            shard_unlock(shard_at(i));
+        }
+    for (unsigned i = 0, n = shard_count(); i < n && cached >= need; i++)
+        if (shard_holds(i)) purge_shard(shard_at(i), mh_now_ms(), true, &unmapped);
+    mh_purger_unlock(false);
+    errno = saved;
+    return unmapped > 0;
+}
+
 /* A cached block that fits, else the largest smaller one grown (not for aligned
-   requests), else a fresh mapping; registered live and counted. *used: the bytes that
-   may hold a former block's data. */
+   requests), else a fresh mapping (again after release_cached if it fails); registered
+   live and counted. *used: the bytes that may hold a former block's data. */
 static void *shared_alloc(size_t need, size_t align, size_t *used) {
     large_block b = take_any_fit(need, align);
     if (b.addr) {
@@ -632,7 +667,12 @@ static void *shared_alloc(size_t need, size_t align, size_t *used) {
         }
     }
     if (!p) mh_purger_start();   /* a block of no bin: see mh_large_alloc */
+    int saved = errno;   /* a malloc that succeeds on its second try leaves it alone */
     if (!p) p = map_aligned(need, align, &calls);
+    if (!p && release_cached(need)) {
+        errno = saved;
+        p = map_aligned(need, align, &calls);
+    }
     if (p && hand_out((large_block){.addr = (uintptr_t)p, .size = need}, calls)) return p;
     if (p) mh_os_unmap(p, need);
     errno = ENOMEM;
@@ -757,6 +797,7 @@ void *mh_large_realloc(void *p, size_t size) {
     reg_set((uintptr_t)p, 0);   /* a move releases p's address */
     void *q = remap_grow((uintptr_t)p, old, roomy, &calls);
     if (!q && roomy > need) q = remap_grow((uintptr_t)p, old, roomy = need, &calls);
+    if (!q && release_cached(need)) q = remap_grow((uintptr_t)p, old, roomy = need, &calls);
     reg_set((uintptr_t)(q ? q : p), reg_entry(q ? roomy : old, REG_LIVE));
     count_on(sh, 0, old, q ? roomy : old, calls);
     if (!q) errno = ENOMEM;
