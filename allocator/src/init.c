@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mh_internal.h"
@@ -179,12 +180,16 @@ __attribute__((constructor)) static void register_fork_handlers(void) {
 
 static void initialise(void) {
     mh_global.key_policy = key_policy_from_env();
-    const char *stats = getenv("MULTIHEAP_STATS");
     /* A private copy of stderr: programs such as GNU coreutils close fd 2 at exit,
        before library destructors run. */
-    mh_global.stats_fd = stats && strcmp(stats, "1") == 0
+    mh_global.stats_fd = switch_from_env("MULTIHEAP_STATS", false)
                              ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, STATS_FD_MIN)
                              : -1;
+    struct stat st;
+    if (mh_global.stats_fd >= 0 && fstat(mh_global.stats_fd, &st) == 0) {
+        mh_global.stats_dev = st.st_dev;
+        mh_global.stats_ino = st.st_ino;
+    }
     mh_global.ncpus = mh_os_possible_cpus();
     mh_global.nheaps = heap_count(mh_global.key_policy, mh_global.ncpus);
     if (mh_global.nheaps > UINT16_MAX)   /* the page-owner map holds 16 bits */
@@ -220,7 +225,13 @@ MH_API const char *mh_options(void) {
     return mh_global.options;
 }
 
+/* Only to the file the copy was made of: a program that closed every descriptor
+   (closefrom(3)) and opened a file of its own may hold that number now, and the report
+   would land in its data. */
 __attribute__((destructor)) static void print_stats_at_exit(void) {
-    if (__atomic_load_n(&mh_global.initialised, __ATOMIC_ACQUIRE) && mh_global.stats_fd >= 0)
+    struct stat st;
+    if (__atomic_load_n(&mh_global.initialised, __ATOMIC_ACQUIRE) && mh_global.stats_fd >= 0 &&
+        fstat(mh_global.stats_fd, &st) == 0 && st.st_dev == mh_global.stats_dev &&
+        st.st_ino == mh_global.stats_ino)
         mh_stats_print(mh_global.stats_fd);
 }

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lock.h"
 #include "multiheap.h"
@@ -633,6 +634,8 @@ typedef struct mh_global_state {
     int key_policy;                    /* MH_KEY_* */
     int stats_fd;                      /* MULTIHEAP_STATS=1: a copy of stderr for the exit
                                           report; -1: no report */
+    dev_t stats_dev;                   /* the file stats_fd was a copy of (fstat) */
+    ino_t stats_ino;
     unsigned ncpus;                    /* possible CPUs */
     unsigned nheaps;                   /* entries in heaps[] */
     mh_heap *heaps;
