@@ -360,9 +360,12 @@ static bool in_some_cache(void *p, unsigned cls) {
     return false;
 }
 
+bool mh_cache_holds_freed(void *p) {
+    return in_some_cache(p, mh_page_class_plus1(p) - 1) || mh_heap_stash_holds(p);
+}
+
 void mh_cache_free_marked(void *p) {
-    if (in_some_cache(p, mh_page_class_plus1(p) - 1) || mh_heap_stash_holds(p))
-        mh_fatal("double free (object is already in a free cache)", p);
+    if (mh_cache_holds_freed(p)) mh_fatal("double free (object is already in a free cache)", p);
     /* Not cached: the heap's bitmap tells a double free from a coincidence. */
     *mh_free_mark_word(p) = 0;
     mh_small_free(p);

@@ -179,11 +179,17 @@ MH_API void *mh_realloc(void *p, size_t size) {
     }
     size_t old = checked_usable_size(p, "realloc of a pointer multiheap never returned");
     bool small = mh_is_small(p);
+    /* Check mode: a freed object in a cache carries the free mark (cache.h). */
+    if (MH_UNLIKELY(mh_global.check) && small && *mh_free_mark_word(p) == mh_global.free_mark &&
+        mh_cache_holds_freed(p))
+        mh_fatal("realloc of a freed pointer (object is in a free cache)", p);
     /* A small object keeps its place unless it would waste over half of it. */
     if (small && size <= old && size > old / 2) return p;
     if (!small && size > MH_SMALL_MAX) return mh_large_realloc(p, size);
     void *q = mh_malloc(size);
     if (!q) return NULL;
+    /* malloc never returns a live block: p had been freed, and is q's now. */
+    if (MH_UNLIKELY(q == p)) mh_fatal("realloc of a freed pointer (malloc handed it out again)", p);
     memcpy(q, p, old < size ? old : size);
     mh_free(p);
     return q;

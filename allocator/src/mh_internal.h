@@ -501,6 +501,9 @@ MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */
 MH_INTERNAL void mh_cache_free_marked(void *p);
+/* Is small object p in some CPU's front cache or its heap's stash, i.e. free? A racy
+   search for misuse reports (check mode). */
+MH_INTERNAL bool mh_cache_holds_freed(void *p);
 /* Empties into the heaps the rows of CPU cpu's cache whose bits are set in
    rows[MH_CACHE_ROW_WORDS] (NULL: every row), if the caller runs on cpu: 1 done, 0 it
    does not (run there and try again), -1 the calling thread has no rseq area (never).

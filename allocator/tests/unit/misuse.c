@@ -1,7 +1,9 @@
 /* Misuse is reported, never absorbed: each case runs in a child, which must die of
    SIGABRT after one stderr line naming the problem. "misuse check" runs the cases that
    need MULTIHEAP_CHECK=1 (a double free of an object that is not the top of its CPU's
-   bin). */
+   bin, a realloc of a freed object that fits in place), "misuse nocache" those that
+   need MULTIHEAP_CACHE=0 (a realloc of a freed object whose page malloc hands out
+   again). */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <signal.h>
@@ -39,6 +41,10 @@ static void double_free_later(void) {
     free(q);
     free(p);
 }
+static void realloc_freed_in_place(void) { char *p = malloc(32); free(p); (void)!realloc(p, 24); }
+/* Without the front cache p's page empties at the free and serves the next malloc, of
+   another class: realloc's malloc returns p itself. */
+static void realloc_freed_moved(void) { char *p = malloc(32); free(p); (void)!realloc(p, 1000); }
 static void double_free_stashed(void) {
     /* Enough frees after the first that p leaves the front cache for the heap's stash. */
     enum { N = 2000 };
@@ -97,39 +103,42 @@ static const struct {
     const char *name;
     void (*run)(void);
     const char *expect;
-    bool check_mode;
+    const char *mode;   /* NULL: the default; "check", "nocache": the argument run with it */
 } cases[] = {
-    {"double free (small)", double_free_small, "double free", false},
-    {"double free (one-object class)", double_free_one_object, "double free", false},
-    {"double free (large)", double_free_large, "double free of a large block", false},
-    {"double free (twice in one batch to the pages)", double_free_one_batch, "double free", false},
-    {"double free (in a run of neighbours)", double_free_run_up, "double free", false},
-    {"double free (in a run, downwards)", double_free_run_down, "double free", false},
-    {"double free (in a run across words)", double_free_run_across_words_up, "double free", false},
-    {"double free (across words, downwards)", double_free_run_across_words_down, "double free", false},
-    {"double free (in a whole word's run)", double_free_run_whole_word_up, "double free", false},
-    {"double free (whole word, downwards)", double_free_run_whole_word_down, "double free", false},
-    {"interior pointer (small)", interior_small, "interior pointer", false},
-    {"interior pointer (page metadata)", interior_metadata, "interior pointer", false},
-    {"interior pointer (large)", interior_large, "interior pointer of a large block", false},
-    {"interior pointer (large, first page)", interior_large_first_page, "interior pointer of a large block", false},
-    {"realloc of an interior pointer (large)", interior_large_realloc, "never returned", false},
-    {"past the last slot (tail)", past_last_slot_tail, "interior pointer", false},
-    {"past the last slot (metadata)", past_last_slot_metadata, "interior pointer", false},
-    {"past the last slot (in a batch)", past_last_slot_in_batch, "interior pointer", false},
-    {"foreign pointer (stack)", foreign_stack, "never returned", false},
-    {"foreign pointer (reserved range)", foreign_in_range, "never returned", false},
-    {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned", false},
-    {"double free (not the last free)", double_free_later, "double free", true},
-    {"double free (object in a stash)", double_free_stashed, "double free", true},
+    {"double free (small)", double_free_small, "double free", NULL},
+    {"double free (one-object class)", double_free_one_object, "double free", NULL},
+    {"double free (large)", double_free_large, "double free of a large block", NULL},
+    {"double free (twice in one batch to the pages)", double_free_one_batch, "double free", NULL},
+    {"double free (in a run of neighbours)", double_free_run_up, "double free", NULL},
+    {"double free (in a run, downwards)", double_free_run_down, "double free", NULL},
+    {"double free (in a run across words)", double_free_run_across_words_up, "double free", NULL},
+    {"double free (across words, downwards)", double_free_run_across_words_down, "double free", NULL},
+    {"double free (in a whole word's run)", double_free_run_whole_word_up, "double free", NULL},
+    {"double free (whole word, downwards)", double_free_run_whole_word_down, "double free", NULL},
+    {"interior pointer (small)", interior_small, "interior pointer", NULL},
+    {"interior pointer (page metadata)", interior_metadata, "interior pointer", NULL},
+    {"interior pointer (large)", interior_large, "interior pointer of a large block", NULL},
+    {"interior pointer (large, first page)", interior_large_first_page, "interior pointer of a large block", NULL},
+    {"realloc of an interior pointer (large)", interior_large_realloc, "never returned", NULL},
+    {"past the last slot (tail)", past_last_slot_tail, "interior pointer", NULL},
+    {"past the last slot (metadata)", past_last_slot_metadata, "interior pointer", NULL},
+    {"past the last slot (in a batch)", past_last_slot_in_batch, "interior pointer", NULL},
+    {"foreign pointer (stack)", foreign_stack, "never returned", NULL},
+    {"foreign pointer (reserved range)", foreign_in_range, "never returned", NULL},
+    {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned", NULL},
+    {"double free (not the last free)", double_free_later, "double free", "check"},
+    {"double free (object in a stash)", double_free_stashed, "double free", "check"},
+    {"realloc after free (in place)", realloc_freed_in_place, "realloc of a freed pointer", "check"},
+    {"realloc after free (page reused)", realloc_freed_moved, "realloc of a freed pointer", "nocache"},
 };
 
 int main(int argc, char **argv) {
-    bool check_mode = argc > 1 && strcmp(argv[1], "check") == 0;
+    const char *mode = argc > 1 ? argv[1] : NULL;
     mh_free(mh_malloc(1));
-    CHECK(!check_mode || strstr(mh_options(), "check=on"));
+    CHECK(!mode || strcmp(mode, "check") != 0 || strstr(mh_options(), "check=on"));
+    CHECK(!mode || strcmp(mode, "nocache") != 0 || strstr(mh_options(), "cache=off"));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (cases[i].check_mode != check_mode) continue;
+        if (!cases[i].mode != !mode || (mode && strcmp(cases[i].mode, mode) != 0)) continue;
         int fds[2];
         CHECK(pipe(fds) == 0);
         pid_t pid = fork();
