@@ -100,7 +100,8 @@ static void *alloc(size_t size, size_t align, bool zero) {
 static size_t checked_usable_size(void *p, const char *op) {
     if (mh_is_small(p)) {
         if ((char *)p < mh_global.small_base + __atomic_load_n(&mh_global.small_used,
-                                                               __ATOMIC_RELAXED))
+                                                               __ATOMIC_RELAXED) &&
+            mh_is_object_start1(p, mh_page_entry_class_plus1(mh_page_entry(p))))
             return mh_small_usable_size(p);
     } else {
         size_t size = mh_large_usable_size(p);

@@ -5,6 +5,7 @@
    need MULTIHEAP_CACHE=0 (a realloc of a freed object whose page malloc hands out
    again). */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -32,6 +33,8 @@ static void past_last_slot_metadata(void) {
     char *p = malloc(32);
     free((char *)mh_page_base(p) + mh_class_objects(mh_size_class(32)) * 32);
 }
+static void interior_small_realloc(void) { char *p = malloc(64); (void)!realloc(p + 16, 100); }
+static void interior_small_usable_size(void) { char *p = malloc(32); (void)!malloc_usable_size(p + 8); }
 static void foreign_stack(void) { int x; free(&x); }
 static void foreign_in_range(void) { free(mh_global.small_base + mh_global.small_size - 4096); }
 static void foreign_realloc(void) { int x; (void)!realloc(&x, 10); }
@@ -120,6 +123,8 @@ static const struct {
     {"interior pointer (large)", interior_large, "interior pointer of a large block", NULL},
     {"interior pointer (large, first page)", interior_large_first_page, "interior pointer of a large block", NULL},
     {"realloc of an interior pointer (large)", interior_large_realloc, "never returned", NULL},
+    {"realloc of an interior pointer (small)", interior_small_realloc, "realloc of a pointer multiheap never returned", NULL},
+    {"usable size of an interior pointer", interior_small_usable_size, "malloc_usable_size of a pointer multiheap never returned", NULL},
     {"past the last slot (tail)", past_last_slot_tail, "interior pointer", NULL},
     {"past the last slot (metadata)", past_last_slot_metadata, "interior pointer", NULL},
     {"past the last slot (in a batch)", past_last_slot_in_batch, "interior pointer", NULL},
