@@ -63,8 +63,12 @@ nnames=${#names[@]}
 # the other allocators' rounds have run.
 MHBENCH="${MH_MHBENCH:-$BUILD/runners/mhbench}"
 [ -x "$MHBENCH" ] || die "no driver at $MHBENCH to check the allocator names; run ./run.sh build (or set MH_MHBENCH)"
+seen=" "
 for name in "${names[@]}"; do
     msg="$("$MHBENCH" allocators "$name" 2>&1 >/dev/null)" || die "${msg#mhbench: }"
+    # records are named by the allocator's name: two specs of one name would be pooled
+    [[ "$seen" != *" ${name%%=*} "* ]] || die "allocator name '${name%%=*}' is given twice; name each variant differently"
+    seen+="${name%%=*} "
 done
 # As in the matrix, a name must say what ran: allocator-tuning variables from the shell go.
 inherited="$("$MHBENCH" inherited | tr '\n' ' ')"
