@@ -107,7 +107,9 @@ cmd_targets() {
             return
         fi
     done
-    dir="$("$ROOT/runners/matrix.sh" "${preset[@]}" "$@")"
+    local rc=0
+    dir="$("$ROOT/runners/matrix.sh" "${preset[@]}" "$@")" || rc=$?
+    [ -d "$dir" ] || exit "$rc"
     if [ ! -s "$dir/micro/micro.jsonl" ]; then
         "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
             --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 ||
@@ -116,6 +118,7 @@ cmd_targets() {
     fi
     "$TOOLS/mhreport" report "$dir"
     echo "run.sh: the report is $dir/report.html (and report.md)"
+    return "$rc"
 }
 
 # The allocator's system tests in rounds at N and 2N threads (allocator/tests/system/soak.sh).
@@ -155,10 +158,13 @@ cmd_profile() {
 cmd_all() {
     cmd_setup
     cmd_build
-    local dir
-    dir="$(cmd_matrix --preset quick)"
+    local dir rc=0
+    # exit 1: some runs failed; the report is written all the same, and says which
+    dir="$(cmd_matrix --preset quick)" || rc=$?
+    [ -d "$dir" ] || exit "$rc"
     "$TOOLS/mhreport" report "$dir"
     echo "run.sh: the report is $dir/report.html (and report.md)"
+    return "$rc"
 }
 
 usage() {

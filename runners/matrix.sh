@@ -447,6 +447,11 @@ main() {
     rm -f "$RUN_DIR/logs/current.err"
     echo "matrix: done: $n runs ($failed failed) in $(fmt_time $((SECONDS - start))); records in $RUN_DIR/records.jsonl" >&2
     echo "$RUN_DIR"
+    # Every record is kept; the exit status says the set is incomplete.
+    if [ "$failed" -gt 0 ]; then
+        echo "matrix: $failed run(s) failed: their records say why (status failed) and their stderr is in $RUN_DIR/logs/; the report leaves their cells out" >&2
+        exit 1
+    fi
 }
 
 main "$@"

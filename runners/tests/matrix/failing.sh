@@ -17,8 +17,10 @@ workload growth-storm --waves=1 --wave-mib=1 --hold-ms=20000 --settle-ms=0
 lat_every = 0
 workload cross-core-free --remote=0 --batches=100 placement=0
 CONF
-MALLOC_CONF=junk "$MATRIX" --config "$conf" --out "$dir" >/dev/null 2>"$WORK/failing.err" ||
-    fail "the matrix itself failed: $(tail -n3 "$WORK/failing.err")"
+rc=0
+MALLOC_CONF=junk "$MATRIX" --config "$conf" --out "$dir" >/dev/null 2>"$WORK/failing.err" || rc=$?
+[ "$rc" -eq 1 ] && tail -n1 "$WORK/failing.err" | grep -q "^matrix: 8 run(s) failed: their records say why" ||
+    fail "a matrix with failed runs must end with exit 1 and say so (exit $rc): $(tail -n3 "$WORK/failing.err")"
 grep -q '^matrix: ignoring MALLOC_CONF from the environment' "$WORK/failing.err" ||
     fail "the matrix did not say it dropped MALLOC_CONF: $(head -n3 "$WORK/failing.err")"
 rec="$dir/records.jsonl"
