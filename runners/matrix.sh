@@ -351,6 +351,20 @@ main() {
     if [ -z "$resume" ] && [ -s "$RUN_DIR/records.jsonl" ]; then
         die "$RUN_DIR already holds records; continue it with --resume $RUN_DIR or pick another --out"
     fi
+    if [ "$dry" -eq 0 ]; then
+        # One matrix a run directory: a second one (a --resume while the first still runs)
+        # would run the same cells beside it and append them twice. The lock lives as
+        # long as any process holds fd 9, a run this matrix started included.
+        mkdir -p "$RUN_DIR" 2>/dev/null && exec 9>>"$RUN_DIR/.matrix.lock" ||
+            die "cannot write the run directory $RUN_DIR; give a writable --out DIR"
+        flock -n 9 || die "another matrix is writing $RUN_DIR; wait for it to end (or stop it) first"
+        # A SIGTERM to the matrix alone lets the run in flight finish and write its
+        # record, then stops (bash runs the trap once that run returns): the run is
+        # not left behind to append after the matrix has gone. The trap runs inside
+        # run_one's redirection of stderr to the run's log: it writes to a copy (fd 8).
+        exec 8>&2
+        trap 'echo "matrix: stopped by SIGTERM; --resume $RUN_DIR continues" >&8; exit 143' TERM
+    fi
 
     # cells: case x threads x allocator, allocators innermost (interleaved). A
     # shard takes whole case x threads groups: the allocators a report compares

@@ -63,4 +63,30 @@ wait "$pid" || true
 sleep 0.3
 [ -z "$(in_flight)" ] || fail "a run outlived the killed matrix: $(in_flight)"
 [ ! -s "$slow/records.jsonl" ] || fail "the interrupted run wrote a record after the kill"
+# While one matrix runs, a second one on its directory is refused; a SIGTERM to the
+# matrix alone lets the run in flight finish and record, then stops it.
+lock="$WORK/resume-lock" lockconf="$WORK/resume-lock.conf"
+rm -rf "$lock"
+cat >"$lockconf" <<CONF
+allocators = glibc
+threads = 1
+repetitions = 2
+warmup = 0
+workload growth-storm --waves=1 --wave-mib=1 --hold-ms=1500 --settle-ms=0
+CONF
+running() { ps -eo args | grep -F -- "--out $lock/records.jsonl" | grep -v grep || true; }
+"$MATRIX" --config "$lockconf" --out "$lock" >/dev/null 2>"$WORK/resume-lock.err" &
+pid=$!
+for _ in $(seq 100); do [ -n "$(running)" ] && break; sleep 0.05; done
+[ -n "$(running)" ] || fail "the first matrix's run never started"
+expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$WORK/resume-lock.err" ||
+    fail "a SIGTERM to the matrix: exit $rc, want 143 and a line saying so: $(tail -n1 "$WORK/resume-lock.err")"
+[ -z "$(running)" ] || fail "a run outlived the matrix stopped by SIGTERM: $(running)"
+[ "$(grep -c '"status":"ok"' "$lock/records.jsonl")" -eq 1 ] && [ "$(wc -l <"$lock/records.jsonl")" -eq 1 ] ||
+    fail "the run in flight at the SIGTERM should have finished and recorded, and no other begun: $(head -c 300 "$lock/records.jsonl")"
+
 echo "matrix.resume: ok ($first runs before the kill, $((total - first)) after)"
