@@ -21,8 +21,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MH_SCHEMA "multiheap-result/1"
-
 /* ---- latency histograms (latency.c) ---- */
 
 /* Values below 16 ns are exact; above, 16 buckets per power of two (error <= 6.25%). */

@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The result record's schema (results/SCHEMA.md), which mhbench writes and every tool
+   that reads records checks. */
+#define MH_SCHEMA "multiheap-result/1"
+
 /* ---- writer: keeps commas and nesting right; keys are ignored inside arrays ---- */
 
 typedef struct mh_jw {

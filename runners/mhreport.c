@@ -47,6 +47,25 @@ FILE *mr_fopen(const char *dir, const char *name, const char *mode)
 
 /* ---- loading ---- */
 
+/* Why a record must not be pooled with the others, or NULL: another schema version's
+   keys may mean other things, and an ok record whose allocator was not proven loaded, or
+   whose time or throughput is negative, measured nothing. (mhbench validate checks every
+   key; a hand-made record may lack some and still be read.) */
+static const char *pool_refusal(const mh_jv *rec)
+{
+    const char *schema = mh_json_str_or(mh_json_get(rec, "schema"), NULL);
+    if (!schema || strcmp(schema, MH_SCHEMA) != 0) return "its schema is not " MH_SCHEMA;
+    if (strcmp(mh_json_str_or(mh_json_get(rec, "status"), ""), "ok") != 0) return NULL;
+    const mh_jv *verified = mh_json_path(rec, "allocator.verified");
+    if (verified && verified->type == MH_JBOOL && !verified->b) return "its allocator was not proven loaded";
+    static const char *const positive[] = { "duration_s", "throughput_ops_s", "ops" };
+    for (size_t i = 0; i < sizeof positive / sizeof *positive; i++) {
+        const mh_jv *v = mh_json_get(rec, positive[i]);
+        if (v && (v->type != MH_JNUM || !(v->num >= 0))) return "a negative or non-numeric time, rate or count";
+    }
+    return NULL;
+}
+
 static bool read_jsonl(mr_set *set, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -62,13 +81,15 @@ static bool read_jsonl(mr_set *set, const char *path, char *err, size_t errlen)
         lineno++;
         if (strspn(line, " \t\r\n") == (size_t)len) continue;
         mh_jv *doc = mh_json_parse(line, (size_t)len, perr, sizeof perr);
-        if (!doc || doc->type != MH_JOBJ) {
+        const char *invalid = doc && doc->type == MH_JOBJ ? pool_refusal(doc) : NULL;
+        if (!doc || doc->type != MH_JOBJ || invalid) {
             /* A run killed while appending leaves a torn last line: skip it, say so. A
                file that is not records at all (gzip, binary) is said once, not a line at
                a time. */
             if (++bad <= 3)
-                fprintf(stderr, "mhreport: %s:%ld: not a record (%s); skipped\n", path, lineno,
-                        doc ? "not an object" : perr);
+                fprintf(stderr, "mhreport: %s:%ld: not a %srecord (%s); skipped (mhbench validate lists every "
+                        "problem)\n", path, lineno, invalid ? "valid " : "",
+                        invalid ? invalid : doc ? "not an object" : perr);
             mh_json_free(doc);
             set->bad_lines++;
             continue;
@@ -704,7 +725,7 @@ static int failed_record_main(int argc, char **argv)
     mh_jw w;
     mh_jw_init(&w, stdout, false);
     mh_jw_obj_begin(&w, NULL);
-    mh_jw_str(&w, "schema", "multiheap-result/1");
+    mh_jw_str(&w, "schema", MH_SCHEMA);
     mh_jw_str(&w, "status", "failed");
     mh_jw_str(&w, "error", error);
     mh_jw_str(&w, "run_id", run_id);

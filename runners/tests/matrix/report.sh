@@ -117,6 +117,28 @@ for size, row in zip(sizes, rows):
     want = "| %d | %.1f | %.1f |" % (size, statistics.median(ns[size, "glibc"]), statistics.median(ns[size, "multiheap"]))
     assert row.strip() == want, (row, want)
 PY
+# Records that must not be pooled are skipped, each named: another schema version, an
+# ok run whose allocator was not proven loaded, a negative duration.
+mixed="$WORK/report-mixed"
+rm -rf "$mixed" && mkdir -p "$mixed"
+python3 - "$TINY/records.jsonl" "$mixed/records.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+ok = [r for r in recs if r["status"] == "ok" and not r["warmup"]]
+ok[0]["schema"] = "multiheap-result/2"
+ok[1]["allocator"]["verified"] = False
+ok[2]["duration_s"] = -1
+with open(sys.argv[2], "w") as out:
+    for r in recs:
+        out.write(json.dumps(r) + "\n")
+PY
+"$MH_MHREPORT" report --no-plots "$mixed" >/dev/null 2>"$WORK/report-mixed.err"
+[ "$(grep -c 'not a valid record' "$WORK/report-mixed.err")" -eq 3 ] &&
+    grep -q "schema is not multiheap-result/1" "$WORK/report-mixed.err" &&
+    grep -q "not proven loaded" "$WORK/report-mixed.err" && grep -q "negative" "$WORK/report-mixed.err" ||
+    fail "the report did not name the three records it must skip: $(cat "$WORK/report-mixed.err")"
+grep -q "from 27 records" "$mixed/report.md" || fail "the report pooled records it should have skipped: $(grep -o 'from [0-9]* records' "$mixed/report.md")"
+
 # The report's "one cell by hand" line reruns its cell: a variant by its spec (its name alone
 # is unknown outside the config) and the run's --lat-every.
 by_hand="$WORK/by-hand"
