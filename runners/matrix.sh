@@ -166,7 +166,9 @@ parse_config() {
             warmup) [[ "$value" =~ ^[01]$ ]] || die "$file:$lineno: warmup must be 0 or 1"; WARMUP=$value ;;
             placement) check_placement "$value" || die "$file:$lineno: placement '$value' must be none, compact, scatter, split or a list of CPUs this process may run on, like 0,2-3"; PLACEMENT=$value ;;
             timeout) [[ "$value" =~ ^[1-9][0-9]{0,5}$ ]] || die "$file:$lineno: timeout must be whole seconds"; TIMEOUT=$value ;;
-            lat_every) [[ "$value" =~ ^[0-9]{1,9}$ ]] || die "$file:$lineno: lat_every must be a whole number (0: no latency samples)"; LAT_EVERY=$((10#$value)) ;;
+            lat_every) [[ "$value" =~ ^[0-9]{1,10}$ ]] && [ $((10#$value)) -le 1073741824 ] ||
+                           die "$file:$lineno: lat_every must be a whole number from 0 (no latency samples) to 1073741824"
+                       LAT_EVERY=$((10#$value)) ;;
             *) die "$file:$lineno: unknown key '$key' (allocators, threads, repetitions, warmup, placement, timeout, lat_every, workload)" ;;
         esac
     done <"$file"
@@ -325,8 +327,8 @@ main() {
             die "--resume $resume continues its own shard ${own_shard:-1/1}; drop --shard $shard"
         shard="${own_shard:-1/1}"
     fi
-    [[ "$shard" =~ ^([1-9][0-9]*)/([1-9][0-9]*)$ ]] && [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] ||
-        die "--shard '$shard' must be K/N with 1 <= K <= N, e.g. 2/4"
+    [[ "$shard" =~ ^([1-9][0-9]{0,5})/([1-9][0-9]{0,5})$ ]] && [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] ||
+        die "--shard '$shard' must be K/N with 1 <= K <= N <= 999999, e.g. 2/4"
     local shard_k=${BASH_REMATCH[1]} shard_n=${BASH_REMATCH[2]}
     [ -n "$config" ] && [ -n "$preset" ] && die "give --config or --preset, not both"
     [ -x "$MHBENCH" ] || die "no driver at $MHBENCH; run ./run.sh build (or set MH_MHBENCH)"

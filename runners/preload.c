@@ -31,6 +31,17 @@ static bool file_exists(const char *path)
     return access(path, R_OK) == 0;
 }
 
+/* A readable ELF file: a NAME=/path spec naming a source file or a script would pass
+   for installed, and every run of it fail at the preload. */
+static bool is_elf(const char *path)
+{
+    char magic[4] = { 0 };
+    FILE *f = fopen(path, "rb");
+    bool elf = f && fread(magic, 1, sizeof magic, f) == sizeof magic && memcmp(magic, "\177ELF", 4) == 0;
+    if (f) fclose(f);
+    return elf;
+}
+
 /* dir/soname into out, if that file exists. */
 static bool found_in(const char *dir, const char *soname, char *out, size_t outlen)
 {
@@ -170,6 +181,12 @@ static int parse_env(const char *list, mh_allocator *out, char *err, size_t errl
                      MH_ALLOC_MAX_ENV, sizeof out->env[0]);
             return -1;
         }
+        for (int i = 0; i < out->nenv; i++)
+            if (strncmp(out->env[i], p + 1, namelen + 1) == 0) {
+                snprintf(err, errlen, "allocator spec: %.*s is given twice; give each variable once",
+                         (int)namelen, p + 1);
+                return -1;
+            }
         char *e = out->env[out->nenv++];
         memcpy(e, p + 1, len);
         e[len] = '\0';
@@ -231,7 +248,7 @@ static int resolve_named(const char *spec, const char *eq, const char *env, mh_a
             return -1;
         }
         snprintf(out->path, sizeof out->path, "%s", base);
-        out->installed = file_exists(out->path);
+        out->installed = is_elf(out->path);
     }
     return env ? parse_env(env, out, err, errlen) : 0;
 }

@@ -43,6 +43,7 @@ static void test_parse(void)
         { "two words=multiheap", "NAME of letters" },
         { "v=", "NAME=/path/lib.so" },
         { "glibc=jemalloc+MALLOC_CONF=narenas:1", "'glibc' is a built-in allocator's name" },
+        { "v=multiheap+MULTIHEAP_CACHE=1+MULTIHEAP_CACHE=0", "MULTIHEAP_CACHE is given twice" },
         { "multiheap-seed=multiheap+MULTIHEAP_CACHE=0", "'multiheap-seed' is a built-in allocator's name" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -24,6 +24,12 @@ write no_workload "allocators = glibc"
 expect_refusal "no 'workload" "$MATRIX" --config "$dir/no_workload.conf" --out "$dir/run5"
 expect_refusal "shard" "$MATRIX" --preset test --shard 3/2 --out "$dir/run6"
 expect_refusal "unknown preset" "$MATRIX" --preset huge --out "$dir/run7"
+expect_refusal "shard" "$MATRIX" --preset test --shard 1/99999999999999999999 --out "$dir/run7b"
+printf 'not a library\n' >"$dir/notlib.c"
+write notlib "allocators = glibc x=$dir/notlib.c" "workload thread-local-churn"
+expect_refusal "not installed" "$MATRIX" --config "$dir/notlib.conf" --out "$dir/run7d"
+write lat_big "allocators = glibc" "lat_every = 2000000000" "workload thread-local-churn"
+expect_refusal "from 0 (no latency samples) to 1073741824" "$MATRIX" --config "$dir/lat_big.conf" --out "$dir/run7c"
 # values that used to pass the config check and then fail every run, or worse:
 # a thread count is checked before bash does arithmetic on it
 write threads_code "allocators = glibc" "threads = 1+a[\$(touch\${IFS}$dir/pwned)]N" "workload thread-local-churn"
