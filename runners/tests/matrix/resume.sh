@@ -42,50 +42,52 @@ keys="$("$MH_MHREPORT" done "$dir/records.jsonl")"
 [ "$(wc -l <<<"$keys")" -eq "$total" ] || fail "want $total finished runs after resuming, got $(wc -l <<<"$keys")"
 [ -z "$(sort <<<"$keys" | uniq -d)" ] || fail "runs done twice: $(sort <<<"$keys" | uniq -d)"
 
-# Ctrl-C or a kill of the matrix's process group stops the run in flight too: none
-# may live on and append its record after the matrix is gone (or beside a resume).
-slow="$WORK/resume-slow" slowconf="$WORK/resume-slow.conf"
-rm -rf "$slow"
-cat >"$slowconf" <<CONF
+# A config of one slow run (growth-storm holding $3 ms) per repetition ($2) for a matrix
+# into $1, and the driver runs that matrix has in flight.
+slow_config() {
+    cat >"$1.conf" <<CONF
 allocators = glibc
 threads = 1
-repetitions = 1
+repetitions = $2
 warmup = 0
-workload growth-storm --waves=1 --wave-mib=1 --hold-ms=4000 --settle-ms=0
+workload growth-storm --waves=1 --wave-mib=1 --hold-ms=$3 --settle-ms=0
 CONF
-in_flight() { ps -eo args | grep -F -- "--out $slow/records.jsonl" | grep -v grep || true; }
-setsid "$MATRIX" --config "$slowconf" --out "$slow" >/dev/null 2>&1 &
+}
+in_flight() { ps -eo args | grep -F -- "--out $1/records.jsonl" | grep -v grep || true; }
+await_run() {
+    for _ in $(seq 100); do [ -n "$(in_flight "$1")" ] && return 0; sleep 0.05; done
+    fail "no run of the matrix into $1 ever started"
+}
+
+# Ctrl-C or a kill of the matrix's process group stops the run in flight too: none
+# may live on and append its record after the matrix is gone (or beside a resume).
+slow="$WORK/resume-slow"
+rm -rf "$slow"
+slow_config "$slow" 1 4000
+setsid "$MATRIX" --config "$slow.conf" --out "$slow" >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 100); do [ -n "$(in_flight)" ] && break; sleep 0.05; done
-[ -n "$(in_flight)" ] || fail "the slow run never started"
+await_run "$slow"
 kill -TERM -- -"$pid"
 wait "$pid" || true
 sleep 0.3
-[ -z "$(in_flight)" ] || fail "a run outlived the killed matrix: $(in_flight)"
+[ -z "$(in_flight "$slow")" ] || fail "a run outlived the killed matrix: $(in_flight "$slow")"
 [ ! -s "$slow/records.jsonl" ] || fail "the interrupted run wrote a record after the kill"
+
 # While one matrix runs, a second one on its directory is refused; a SIGTERM to the
 # matrix alone lets the run in flight finish and record, then stops it.
-lock="$WORK/resume-lock" lockconf="$WORK/resume-lock.conf"
+lock="$WORK/resume-lock"
 rm -rf "$lock"
-cat >"$lockconf" <<CONF
-allocators = glibc
-threads = 1
-repetitions = 2
-warmup = 0
-workload growth-storm --waves=1 --wave-mib=1 --hold-ms=1500 --settle-ms=0
-CONF
-running() { ps -eo args | grep -F -- "--out $lock/records.jsonl" | grep -v grep || true; }
-"$MATRIX" --config "$lockconf" --out "$lock" >/dev/null 2>"$WORK/resume-lock.err" &
+slow_config "$lock" 2 1500
+"$MATRIX" --config "$lock.conf" --out "$lock" >/dev/null 2>"$WORK/resume-lock.err" &
 pid=$!
-for _ in $(seq 100); do [ -n "$(running)" ] && break; sleep 0.05; done
-[ -n "$(running)" ] || fail "the first matrix's run never started"
+await_run "$lock"
 expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
 kill -TERM "$pid"
 rc=0
 wait "$pid" || rc=$?
 [ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$WORK/resume-lock.err" ||
     fail "a SIGTERM to the matrix: exit $rc, want 143 and a line saying so: $(tail -n1 "$WORK/resume-lock.err")"
-[ -z "$(running)" ] || fail "a run outlived the matrix stopped by SIGTERM: $(running)"
+[ -z "$(in_flight "$lock")" ] || fail "a run outlived the matrix stopped by SIGTERM: $(in_flight "$lock")"
 [ "$(grep -c '"status":"ok"' "$lock/records.jsonl")" -eq 1 ] && [ "$(wc -l <"$lock/records.jsonl")" -eq 1 ] ||
     fail "the run in flight at the SIGTERM should have finished and recorded, and no other begun: $(head -c 300 "$lock/records.jsonl")"
 
