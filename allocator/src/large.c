@@ -338,7 +338,7 @@ static bool aged(const large_block *b, uint32_t now) {
 }
 
 /* One shard's part of the purge pass (every block, with all): true if blocks remain
-   cached there. Adds the blocks it unmapped to *unmapped. */
+   cached there. Adds the blocks it unmapped to *unmapped, unless that is NULL. */
 static bool purge_shard(shard *sh, uint32_t now, bool all, unsigned *unmapped) {
     large_block unmap[MH_LARGE_EVICT_MAX];
     unsigned n;
@@ -358,16 +358,15 @@ static bool purge_shard(shard *sh, uint32_t now, bool all, unsigned *unmapped) {
         left = sh->ncached > 0;
         shard_unlock(sh);
         unmap_blocks(unmap, n);
-        *unmapped += n;
+        if (unmapped) *unmapped += n;
     } while (n == MH_LARGE_EVICT_MAX);
     return left;
 }
 
 bool mh_large_purge_pass(uint32_t now) {
     bool left = false;
-    unsigned unmapped = 0;
     for (unsigned i = 0, n = shard_count(); i < n; i++)
-        if (shard_holds(i)) left |= purge_shard(shard_at(i), now, false, &unmapped);
+        if (shard_holds(i)) left |= purge_shard(shard_at(i), now, false, NULL);
     return left;
 }
 
