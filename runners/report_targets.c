@@ -81,22 +81,40 @@ static bool param_matches(const mr_set *set, int ci, const char *want)
     return false;
 }
 
-/* The group of allocator `alloc` in the target's cell, NULL when it has no successful run
-   (or, if `any_run`, no run at all: failed runs count too). */
-static const mr_group *find_group(const mr_set *set, const target_cell *t, const char *alloc, bool any_run)
+static int thread_index(const mr_set *set, int threads)
 {
-    int ai = mr_alloc_index(set, alloc), ti = -1;
     for (int i = 0; i < set->nthreads; i++)
-        if (set->threads[i] == t->threads) ti = i;
-    if (ai < 0 || ti < 0) return NULL;
+        if (set->threads[i] == threads) return i;
+    return -1;
+}
+
+/* The one case a target's row reads, so that every allocator in it is measured on the
+   same parameters (a sweep may hold several cases that match the target): the first
+   matching case where multiheap succeeded, else where it ran at all, else the first
+   matching one; -1 when none matches. */
+static int target_case(const mr_set *set, const target_cell *t)
+{
+    int mh = mr_alloc_index(set, "multiheap"), ti = thread_index(set, t->threads), first = -1, ran = -1;
     for (int ci = 0; ci < set->ncases; ci++) {
         if (strcmp(case_workload(set, ci), t->workload) != 0) continue;
         bool ok = true;
         for (int p = 0; p < 3 && t->params[p]; p++) ok &= param_matches(set, ci, t->params[p]);
-        const mr_group *g = ok ? mr_group_at(set, ci, ti, ai) : NULL;
-        if (g && (g->n || (any_run && g->nfailed))) return g;
+        if (!ok) continue;
+        const mr_group *g = mh >= 0 && ti >= 0 ? mr_group_at(set, ci, ti, mh) : NULL;
+        if (g && g->n) return ci;
+        if (first < 0) first = ci;
+        if (ran < 0 && g && g->nfailed) ran = ci;
     }
-    return NULL;
+    return ran >= 0 ? ran : first;
+}
+
+/* The group of allocator `alloc` in the target's cell, NULL when it has no successful run
+   (or, if `any_run`, no run at all: failed runs count too). */
+static const mr_group *find_group(const mr_set *set, const target_cell *t, const char *alloc, bool any_run)
+{
+    int ai = mr_alloc_index(set, alloc), ti = thread_index(set, t->threads), ci = target_case(set, t);
+    const mr_group *g = ai >= 0 && ti >= 0 && ci >= 0 ? mr_group_at(set, ci, ti, ai) : NULL;
+    return g && (g->n || (any_run && g->nfailed)) ? g : NULL;
 }
 
 static const mr_group *cell_group(const mr_set *set, const target_cell *t, const char *alloc)

@@ -240,6 +240,37 @@ plan="$("$MATRIX" --preset targets --out "$dir/run-targets" --dry-run)"
 # the extra passes stay interleaved: allocators alternate within the cells that remain
 [ -z "$(grep '^measured rep 14:' <<<"$plan" | sed 's/.*|//' | uniq -d)" ] ||
     fail "the extra repetitions of the throughput cells do not alternate allocators"
+# A sweep with two cases that both match a target: the row reads one case for every
+# allocator (multiheap's, where it succeeded), never multiheap's median in one case against
+# a peer's in the other.
+mkdir -p "$dir/sweep"
+python3 - "$dir/sweep/records.jsonl" "$dir/records.jsonl" <<'PY'
+import json, sys
+out = open(sys.argv[1], "w")
+# the set above, but its 1-thread churn cells replaced by the sweep's
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    if not (r["workload"]["name"] == "thread-local-churn" and r["threads"] == 1):
+        out.write(line)
+# slots=256: multiheap fails, tcmalloc 52 Mops/s; slots=4096: multiheap 102, tcmalloc 202
+for slots, thr in ((256, {"tcmalloc": 52e6, "multiheap": None}), (4096, {"tcmalloc": 202e6, "multiheap": 102e6})):
+    for a, t in thr.items():
+        for rep in range(5):
+            rec = {"schema": "multiheap-result/1", "run_id": "sweep", "rep": rep, "warmup": False,
+                   "cell": "thread-local-churn:slots=%d|1|%s" % (slots, a), "timestamp": "2026-11-30T12:00:00Z",
+                   "workload": {"name": "thread-local-churn", "params": {"size-min": 8, "size-max": 512, "slots": slots}},
+                   "allocator": {"name": a}, "threads": 1}
+            if t is None:
+                rec.update(status="failed", error="mhbench exited with status 3: synthetic")
+            else:
+                rec.update(status="ok", error=None, throughput_ops_s=t + rep, ns_per_op=1e9 / t, duration_s=0.3,
+                           memory={"peak_rss_kib": 8000, "end_rss_kib": 8000})
+            out.write(json.dumps(rec) + "\n")
+PY
+"$MH_MHREPORT" report --no-plots "$dir/sweep" >/dev/null
+grep -q '^| thread-local churn, sizes 8..512 | 1 | 102.000 Mops/s (5 runs) | tcmalloc 202.000 Mops/s (5 runs) | 0.50 |' "$dir/sweep/report.md" ||
+    fail "a target row mixed two cases of a sweep: $(grep '^| thread-local churn, sizes 8..512 | 1 ' "$dir/sweep/report.md")"
+
 # ./run.sh targets --dry-run lists the same plan and stops there (it used to take the
 # listing for a run directory)
 plan2="$("$ROOT/run.sh" targets --dry-run --out "$dir/run-targets2" 2>"$WORK/targets-dry.err")" ||
