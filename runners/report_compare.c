@@ -2,7 +2,8 @@
  * compare OLD NEW: cell by cell (case x threads x allocator), the median
  * throughput of each side, their ratio, and a two-sided Mann-Whitney U test
  * over the repetitions. A regression is a cell slower by more than the
- * threshold AND significant (p < 0.05); any regression makes the exit status 1.
+ * threshold AND significant (p < 0.05), or one whose runs fail in NEW where
+ * none failed in OLD; any regression makes the exit status 1.
  */
 #include "report.h"
 
@@ -31,10 +32,19 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
     char cell[512];
     snprintf(cell, sizeof cell, "%s|%d|%s", new->cases[g->ci], new->threads[g->ti], new->allocs[g->ai]);
     const mr_group *o = matching(old, new, g);
+    /* Runs that fail in NEW where none failed in OLD (a crash, a timeout) are a regression
+       whatever the surviving runs' medians say. */
+    char fails[96] = "";
+    if (o && g->nfailed && !o->nfailed)
+        snprintf(fails, sizeof fails, "REGRESSION: %d of %d runs fail now, none did", g->nfailed, g->n + g->nfailed);
     if (!o || !o->n || !g->n) {
-        printf("%-48s %12s %12s %8s %7s  %s\n", cell, o && o->n ? "" : "-", g->n ? "" : "-", "", "",
-               !o ? "only in NEW" : "no successful runs on one side");
-        t->unmatched++;
+        char om[32] = "-", nm[32] = "-";
+        if (o && o->n) snprintf(om, sizeof om, "%.3f", o->s.median / 1e6);
+        if (g->n) snprintf(nm, sizeof nm, "%.3f", g->s.median / 1e6);
+        printf("%-48s %12s %12s %8s %7s  %s\n", cell, om, nm, "", "",
+               !o ? "only in NEW" : fails[0] ? fails : "no successful runs on one side");
+        if (fails[0]) t->regressions++;
+        else t->unmatched++;
         return;
     }
     char diff[300];
@@ -54,6 +64,10 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
         else verdict = sig ? "improvement" : "faster, not significant";
         t->regressions += change < 0 && sig;
         t->improvements += change > 0 && sig;
+    }
+    if (fails[0] && strcmp(verdict, "REGRESSION") != 0) {
+        verdict = fails;
+        t->regressions++;
     }
     printf("%-48s %12.3f %12.3f %+7.1f%% %7.4f  %s\n", cell, o->s.median / 1e6, g->s.median / 1e6, change, p, verdict);
     t->compared++;

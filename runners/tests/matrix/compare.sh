@@ -48,4 +48,22 @@ rc=0
 grep -q 'not compared: the workload.s parameters differ (batches: 200 vs 400)' "$dir/otherparams.out" ||
     fail "cells with other parameters were compared: $(cat "$dir/otherparams.out")"
 ! grep -q REGRESSION "$dir/otherparams.out" || fail "a cell with other parameters was flagged as a regression"
+# runs that fail in NEW where none failed in OLD are a regression, whatever the medians:
+# one cell's five runs all failed, another's first failed
+mkdir -p "$dir/fails"
+python3 - "$dir/old/records.jsonl" "$dir/fails/records.jsonl" <<'PY'
+import json, sys
+out = open(sys.argv[2], "w")
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["cell"] == "cross-core-free:remote=0|1|glibc" or (r["cell"] == "cross-core-free:remote=100|2|glibc" and r["rep"] == 0):
+        r = {k: r[k] for k in ("schema", "run_id", "cell", "rep", "warmup", "timestamp", "workload", "allocator", "threads")}
+        r.update(status="failed", error="mhbench exited with status 5: synthetic")
+    out.write(json.dumps(r) + "\n")
+PY
+rc=0
+"$ROOT/run.sh" compare "$dir/old" "$dir/fails" >"$dir/fails.out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q 'cross-core-free:remote=0|1|glibc .*REGRESSION: 5 of 5 runs fail now, none did' "$dir/fails.out" &&
+    grep -q 'cross-core-free:remote=100|2|glibc .*REGRESSION: 1 of 5 runs fail now, none did' "$dir/fails.out" ||
+    fail "runs that fail now were not flagged (exit $rc): $(cat "$dir/fails.out")"
 echo "matrix.compare: ok"
