@@ -49,7 +49,8 @@ FILE *mr_fopen(const char *dir, const char *name, const char *mode)
 
 /* Why a record must not be pooled with the others, or NULL: another schema version's
    keys may mean other things, and an ok record whose allocator was not proven loaded, or
-   whose time or throughput is negative, measured nothing. (mhbench validate checks every
+   whose time, throughput or count is not a positive number, measured nothing (a zero
+   median would also drop out of the geometric means alone). (mhbench validate checks every
    key; a hand-made record may lack some and still be read.) */
 static const char *pool_refusal(const mh_jv *rec)
 {
@@ -61,7 +62,8 @@ static const char *pool_refusal(const mh_jv *rec)
     static const char *const positive[] = { "duration_s", "throughput_ops_s", "ops" };
     for (size_t i = 0; i < sizeof positive / sizeof *positive; i++) {
         const mh_jv *v = mh_json_get(rec, positive[i]);
-        if (v && (v->type != MH_JNUM || !(v->num >= 0))) return "a negative or non-numeric time, rate or count";
+        if (v && (v->type != MH_JNUM || !(v->num > 0) || !isfinite(v->num)))
+            return "a time, rate or count that is not a positive number";
     }
     return NULL;
 }

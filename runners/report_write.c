@@ -366,7 +366,8 @@ static void section_geomeans(doc *d, const mr_set *set)
                 rank_two(set, c, t, &best, &second);
                 if (best && best->ai == a) {
                     wins++;
-                    clear += !(second && mr_ci_overlap(&best->s, &second->s));
+                    /* alone in its cell (the others failed): a win, but nothing to be clear of */
+                    clear += second && !mr_ci_overlap(&best->s, &second->s);
                 }
             }
         char row[512], r1[32], r2[32];

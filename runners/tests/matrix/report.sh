@@ -135,9 +135,32 @@ PY
 "$MH_MHREPORT" report --no-plots "$mixed" >/dev/null 2>"$WORK/report-mixed.err"
 [ "$(grep -c 'not a valid record' "$WORK/report-mixed.err")" -eq 3 ] &&
     grep -q "schema is not multiheap-result/1" "$WORK/report-mixed.err" &&
-    grep -q "not proven loaded" "$WORK/report-mixed.err" && grep -q "negative" "$WORK/report-mixed.err" ||
+    grep -q "not proven loaded" "$WORK/report-mixed.err" && grep -q "not a positive number" "$WORK/report-mixed.err" ||
     fail "the report did not name the three records it must skip: $(cat "$WORK/report-mixed.err")"
 grep -q "from 27 records" "$mixed/report.md" || fail "the report pooled records it should have skipped: $(grep -o 'from [0-9]* records' "$mixed/report.md")"
+
+# A cell where one allocator alone succeeded is its win, but not a clear one: one side
+# cannot be clear of noise.
+alone="$WORK/report-alone"
+rm -rf "$alone" && mkdir -p "$alone"
+python3 - "$alone/records.jsonl" <<'PY'
+import json, sys
+out = open(sys.argv[1], "w")
+for a in ("glibc", "multiheap"):
+    for rep in range(5):
+        r = {"schema": "multiheap-result/1", "run_id": "alone", "rep": rep, "warmup": False,
+             "timestamp": "2026-11-30T12:00:00Z", "cell": "larson|2|" + a,
+             "workload": {"name": "larson", "params": {}}, "allocator": {"name": a}, "threads": 2}
+        if a == "glibc":
+            r.update(status="failed", error="mhbench exited with status 5: synthetic")
+        else:
+            r.update(status="ok", error=None, throughput_ops_s=1e8 + rep, ns_per_op=10, duration_s=0.2, ops=2e7,
+                     memory={"peak_rss_kib": 8000, "end_rss_kib": 8000})
+        out.write(json.dumps(r) + "\n")
+PY
+"$MH_MHREPORT" report --no-plots "$alone" >/dev/null 2>&1
+grep -q '^| multiheap | .* | 1 | 0 |$' "$alone/report.md" ||
+    fail "a sole survivor's win counted as clear: $(grep '^| multiheap |' "$alone/report.md" | head -1)"
 
 # The report's "one cell by hand" line reruns its cell: a variant by its spec (its name alone
 # is unknown outside the config) and the run's --lat-every.
