@@ -234,8 +234,17 @@ static bool refill(mh_heap *h, unsigned cls) {
 
 /* ---- allocation and free ------------------------------------------------------------- */
 
+/* In the fork window (lock.h) the forking thread takes the locks of a heap or stash it
+   makes there before any other thread can see it, as the fork's lock-all took the rest:
+   another thread must not take them meanwhile (the parent handler releases, and the child
+   handler resets, every active heap's and stash's lock). */
+static void hold_in_fork_window(mh_lock *l) {
+    if (mh_lock_fork_window) mh_lock_acquire(l);
+}
+
 /* The stashes appear under activate_lock, which a fork holds throughout (with every
-   stash's lock that exists then): none can appear, locked, in the fork's window. */
+   stash's lock that exists then): none can appear, locked, in the fork's window, but one
+   the forking thread installs there. */
 void mh_heap_stash_ensure(mh_heap *h) {
     if (__atomic_load_n(&h->stash, __ATOMIC_ACQUIRE)) return;
     int saved = errno;
@@ -246,6 +255,8 @@ void mh_heap_stash_ensure(mh_heap *h) {
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++) st[cls].slot = slots + (size_t)cls * MH_STASH_SLOTS;
     mh_lock_acquire(&mh_global.activate_lock);
     bool installed = !h->stash;
+    if (installed)
+        for (unsigned cls = 0; cls < MH_NCLASSES; cls++) hold_in_fork_window(&st[cls].lock);
     if (installed) __atomic_store_n(&h->stash, st, __ATOMIC_RELEASE);
     mh_lock_release(&mh_global.activate_lock);
     if (!installed) mh_os_unmap(st, MH_STASH_MAP_BYTES);
@@ -713,6 +724,7 @@ bool mh_heap_purge_pass(mh_heap *h, uint32_t now) {
 void mh_heap_activate(mh_heap *h) {
     mh_lock_acquire(&mh_global.activate_lock);
     if (!h->active) {
+        hold_in_fork_window(&h->lock);
         unsigned n = mh_global.nheaps_active;
         mh_global.active_ids[n] = (uint32_t)(h - mh_global.heaps);
         __atomic_store_n(&mh_global.nheaps_active, n + 1, __ATOMIC_RELEASE);

@@ -168,14 +168,22 @@ static void fork_child(void) {
     mh_lock_reset(&mh_global.init_lock);
 }
 
-/* In our constructor, and only there: glibc's pthread_atfork allocates while it holds its
-   own lock, so a registration from malloc's initialisation, when that allocation was the
-   process's first malloc (a library's constructor registering handlers before ours ran),
-   deadlocked on that lock. The order of registration does not matter: handlers that run
-   after our prepare handler, or before our parent and child handlers, allocate in the
-   fork window (lock.h). */
-__attribute__((constructor)) static void register_fork_handlers(void) {
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+/* In our constructor, or at the first malloc if that comes first: a library initialised
+   before us may start threads that allocate and fork before our constructor runs, and a
+   child forked without our handlers can inherit a lock another thread held. The order
+   among other libraries' handlers does not matter: handlers that run after our prepare
+   handler, or before our parent and child handlers, allocate in the fork window (lock.h).
+   The one case this deadlocks: glibc's pthread_atfork allocates while it holds its own
+   lock once its list outgrows its first block (about 48 handlers), and if that is the
+   process's first malloc, our registration calls pthread_atfork again. */
+static void register_fork_handlers(void) {
+    static int registered;
+    if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((constructor)) static void register_fork_handlers_at_load(void) {
+    register_fork_handlers();
 }
 
 static void initialise(void) {
@@ -205,6 +213,7 @@ static void initialise(void) {
         mh_fatal("cannot map its heaps or reserve address space at start-up (ulimit -v?)", NULL);
     mh_size_classes_init();
     options_from_env();
+    register_fork_handlers();
 }
 
 void mh_init_slow(void) {

@@ -59,9 +59,11 @@ static inline void mh_lock_release(mh_lock *l) {
         mh_lock_wake(l);
 }
 
-/* After fork, in the child: the only thread left holds it, and nobody sleeps on it. */
+/* After fork, in the child: the lock the fork held, free again. The forking thread is
+   the only one the fork copied, but a child handler that ran before ours (in the fork
+   window) may have started a thread that now sleeps on it: wake it. */
 static inline void mh_lock_reset(mh_lock *l) {
-    __atomic_store_n(&l->state, 0, __ATOMIC_RELEASE);
+    if (__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2) mh_lock_wake(l);
 }
 
 #endif /* MH_LOCK_H */

@@ -261,7 +261,10 @@ bool mh_purger_wake(void) {
 
 void mh_purger_start(void) {
     uint32_t none = PURGER_NONE;
-    if (!mh_global.purge_thread || __atomic_load_n(&purger_state, __ATOMIC_RELAXED) != none ||
+    /* Not from the fork window (lock.h): a purger made in the child's window would sleep
+       on the pass lock the child then resets, beside the one its first growth makes. */
+    if (!mh_global.purge_thread || mh_lock_fork_window ||
+        __atomic_load_n(&purger_state, __ATOMIC_RELAXED) != none ||
         !__atomic_compare_exchange_n(&purger_state, &none, PURGER_STARTING, false,
                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return;

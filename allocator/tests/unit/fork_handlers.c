@@ -29,7 +29,9 @@ int main(void) {
         pid_t pid = fork();
         CHECK(pid >= 0);
         if (pid == 0) {
-            free(malloc(10 + 50 * (size_t)round));
+            char *volatile q = malloc(10 + 50 * (size_t)round);   /* volatile: kept as a pair */
+            q[0] = 1;
+            free(q);
             _exit(p[n - 1] == 2 ? 0 : 1);
         }
         int status;
