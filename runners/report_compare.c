@@ -60,7 +60,9 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
     const char *verdict = "same";
     if (fabs(change) > threshold) {
         bool sig = p < ALPHA;
-        if (change < 0) verdict = sig ? "REGRESSION" : "slower, not significant";
+        /* this cell's repetitions cannot reach ALPHA at all, whatever other cells can */
+        if (min_p >= ALPHA) verdict = change < 0 ? "slower, too few repetitions to tell" : "faster, too few repetitions to tell";
+        else if (change < 0) verdict = sig ? "REGRESSION" : "slower, not significant";
         else verdict = sig ? "improvement" : "faster, not significant";
         t->regressions += change < 0 && sig;
         t->improvements += change > 0 && sig;

@@ -66,4 +66,24 @@ rc=0
 [ "$rc" -eq 1 ] && grep -q 'cross-core-free:remote=0|1|glibc .*REGRESSION: 5 of 5 runs fail now, none did' "$dir/fails.out" &&
     grep -q 'cross-core-free:remote=100|2|glibc .*REGRESSION: 1 of 5 runs fail now, none did' "$dir/fails.out" ||
     fail "runs that fail now were not flagged (exit $rc): $(cat "$dir/fails.out")"
+# a cell with 3 repetitions a side cannot reach p < 0.05: its verdict says so, though
+# the other cells, with 5, could
+mkdir -p "$dir/few-old" "$dir/few-new"
+python3 - "$dir/old/records.jsonl" "$dir/few-old/records.jsonl" "$dir/few-new/records.jsonl" <<'PY'
+import json, sys
+few = "cross-core-free:remote=0|1|glibc"
+with open(sys.argv[2], "w") as old, open(sys.argv[3], "w") as new:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)
+        if r["cell"] == few and r["rep"] >= 3:
+            continue
+        old.write(json.dumps(r) + "\n")
+        if r["cell"] == few:
+            r["throughput_ops_s"] *= 0.7
+        new.write(json.dumps(r) + "\n")
+PY
+"$ROOT/run.sh" compare "$dir/few-old" "$dir/few-new" >"$dir/few.out" 2>&1 ||
+    fail "3 repetitions a side made a verdict: $(cat "$dir/few.out")"
+grep -q 'cross-core-free:remote=0|1|glibc .*slower, too few repetitions to tell' "$dir/few.out" ||
+    fail "a cell that cannot reach p < 0.05 does not say so: $(grep 'remote=0|1|glibc' "$dir/few.out")"
 echo "matrix.compare: ok"
