@@ -96,6 +96,14 @@ cmd_micro() {
 # pair microbenchmarks of the five allocators appended to its records (records
 # are one line each, so the report and a later `./run.sh report DIR` see both),
 # then the report with its "Issue 6 targets" and "seed design vs multiheap" sections.
+# The report of the run in $1, then the matrix's status $2 (1: some runs failed, which
+# the report names).
+report_and_return() {
+    "$TOOLS/mhreport" report "$1"
+    echo "run.sh: the report is $1/report.html (and report.md)"
+    return "$2"
+}
+
 cmd_targets() {
     need_tool mhbench; need_tool mhreport
     local dir preset=(--preset targets) a
@@ -116,9 +124,7 @@ cmd_targets() {
             echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report says which cells are missing" >&2
         [ -s "$dir/micro/micro.jsonl" ] && cat "$dir/micro/micro.jsonl" >>"$dir/records.jsonl"
     fi
-    "$TOOLS/mhreport" report "$dir"
-    echo "run.sh: the report is $dir/report.html (and report.md)"
-    return "$rc"
+    report_and_return "$dir" "$rc"
 }
 
 # The allocator's system tests in rounds at N and 2N threads (allocator/tests/system/soak.sh).
@@ -162,9 +168,7 @@ cmd_all() {
     # exit 1: some runs failed; the report is written all the same, and says which
     dir="$(cmd_matrix --preset quick)" || rc=$?
     [ -d "$dir" ] || exit "$rc"
-    "$TOOLS/mhreport" report "$dir"
-    echo "run.sh: the report is $dir/report.html (and report.md)"
-    return "$rc"
+    report_and_return "$dir" "$rc"
 }
 
 usage() {

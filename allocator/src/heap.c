@@ -255,9 +255,10 @@ void mh_heap_stash_ensure(mh_heap *h) {
     for (unsigned cls = 0; cls < MH_NCLASSES; cls++) st[cls].slot = slots + (size_t)cls * MH_STASH_SLOTS;
     mh_lock_acquire(&mh_global.activate_lock);
     bool installed = !h->stash;
-    if (installed)
+    if (installed) {
         for (unsigned cls = 0; cls < MH_NCLASSES; cls++) hold_in_fork_window(&st[cls].lock);
-    if (installed) __atomic_store_n(&h->stash, st, __ATOMIC_RELEASE);
+        __atomic_store_n(&h->stash, st, __ATOMIC_RELEASE);
+    }
     mh_lock_release(&mh_global.activate_lock);
     if (!installed) mh_os_unmap(st, MH_STASH_MAP_BYTES);
 }
