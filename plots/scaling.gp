@@ -1,8 +1,9 @@
-# Throughput vs threads, one panel per workload case, one line per allocator.
-# Data: scaling_C.dat for case C: threads, then per allocator median q1 q3 in Mops/s.
-ncases = words(cases)
-cols = ncases < 3 ? ncases : 3
-rows = int(ceil(ncases * 1.0 / cols))
+# Throughput vs threads, one panel per workload case that has runs, one line per allocator.
+# Data: scaling_C.dat for case C (1-based, listed in scases): threads, then per allocator
+# median q1 q3 in Mops/s.
+npanels = words(scases)
+cols = npanels < 3 ? npanels : 3
+rows = int(ceil(npanels * 1.0 / cols))
 W = 460 * cols + 60
 H = 340 * rows + 90
 load gp.'/common.gp'
@@ -13,7 +14,8 @@ set xlabel 'threads'
 set ylabel 'throughput (Mops/s)'
 set yrange [0:*]
 set key top left font ',8'
-do for [c=1:ncases] {
+do for [k=1:npanels] {
+    c = int(word(scases, k))
     set title word(cases, c) noenhanced
     plot for [i=1:words(allocs)] sprintf('%s/scaling_%d.dat', dat, c) \
          using 1:(column(3*i-1)):(column(3*i)):(column(3*i+1)) with yerrorlines title word(allocs, i)

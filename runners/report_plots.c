@@ -78,8 +78,8 @@ static int run_script(plot_ctx *p, const char *name, const char *title, const ch
                  gnuplot, k ? "svg" : "png", p->o->plots_src, p->data, p->out, machine, allocs,
                  cases, p->base + 1, vars, p->o->plots_src, name, p->data, name);
         if (system(cmd) != 0) {
-            fprintf(stderr, "mhreport: gnuplot failed on plots/%s.gp; see %s/%s.log\n",
-                    name, p->data, name);
+            fprintf(stderr, "mhreport: gnuplot failed on plots/%s.gp; see %s/%s.log (a report "
+                    "with --no-plots skips the plots)\n", name, p->data, name);
             return 2;
         }
     }
@@ -124,11 +124,27 @@ static int plot_normalised(plot_ctx *p)
     return run_script(p, "normalised", "Throughput normalised to the baseline", vars);
 }
 
-/* ---- throughput vs threads, one panel per case ---- */
+/* Does any allocator have a successful run of case c at thread count index t (any t if
+   t < 0)? A panel of nothing but '?' stops gnuplot ("x range is invalid"), and with it
+   every later plot. */
+static bool has_runs(const mr_set *set, int c, int t)
+{
+    for (int ti = t < 0 ? 0 : t; ti < (t < 0 ? set->nthreads : t + 1); ti++)
+        for (int a = 0; a < set->nallocs; a++) {
+            const mr_group *g = mr_group_at(set, c, ti, a);
+            if (g && g->n) return true;
+        }
+    return false;
+}
+
+/* ---- throughput vs threads, one panel per case that has runs ---- */
 static int plot_scaling(plot_ctx *p)
 {
     const mr_set *set = p->set;
+    char list[1024] = "";
+    size_t off = 0;
     for (int c = 0; c < set->ncases; c++) {
+        if (!has_runs(set, c, -1)) continue;
         FILE *f = data_file(p, "scaling_%d.dat", c + 1);
         if (!f) return 2;
         for (int t = 0; t < set->nthreads; t++) {
@@ -137,8 +153,12 @@ static int plot_scaling(plot_ctx *p)
             fputc('\n', f);
         }
         fclose(f);
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%d", off ? " " : "", c + 1);
     }
-    return run_script(p, "scaling", "Throughput vs threads", "");
+    if (!off) return 0;
+    char vars[1200];
+    snprintf(vars, sizeof vars, "scases='%s'", list);
+    return run_script(p, "scaling", "Throughput vs threads", vars);
 }
 
 /* ---- RSS over time: growth-storm and producer-consumer, largest thread count ---- */
@@ -284,6 +304,9 @@ static int plot_remote(plot_ctx *p)
     size_t off = 0;
     for (int t = 0; t < set->nthreads; t++) {
         if (set->threads[t] < 2 && set->nthreads > 1) continue;
+        bool any = false;
+        for (int i = 0; i < n; i++) any |= has_runs(set, pts[i].c, t);
+        if (!any) continue;
         FILE *f = data_file(p, "remote_%d.dat", set->threads[t]);
         if (!f) return 2;
         for (int i = 0; i < n; i++) {
@@ -294,6 +317,7 @@ static int plot_remote(plot_ctx *p)
         fclose(f);
         off += (size_t)snprintf(tlist + off, sizeof tlist - off, "%s%d", off ? " " : "", set->threads[t]);
     }
+    if (!off) return 0;
     char vars[400];
     snprintf(vars, sizeof vars, "tlist='%s'", tlist);
     return run_script(p, "remote", "Throughput vs remote-free fraction", vars);
@@ -440,9 +464,11 @@ int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
     int (*const steps[])(plot_ctx *) = {
         plot_normalised, plot_scaling, plot_rss, plot_latency, plot_counters,
         plot_remote, plot_sizes, plot_tradeoff, plot_mhstats };
+    /* A plot that fails leaves the others to be drawn. */
+    int rc = 0;
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
-        int rc = steps[i](&p);
-        if (rc) return rc;
+        int step_rc = steps[i](&p);
+        if (!rc) rc = step_rc;
     }
-    return 0;
+    return rc;
 }
