@@ -66,16 +66,29 @@ cmd_merge() {
     echo "$out"
 }
 
+# Options (mhreport report's: --no-plots, --out DIR, ...) go to mhreport wherever they
+# stand; the other arguments are run directories, several of them merged first.
 cmd_report() {
     need_tool mhreport
-    [ $# -ge 1 ] || die "report needs a run directory: ./run.sh report results/local/RUN_ID [DIR2 ...]"
-    [ "$1" = -h ] || [ "$1" = --help ] && { "$TOOLS/mhreport" --help; return 0; }
-    local dir="$1"
-    if [ $# -gt 1 ]; then
-        dir="$(cmd_merge "$ROOT/results/local/merged-$(date -u +%Y%m%d-%H%M%S)" "$@")"
+    local opts=() dirs=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            -h|--help) "$TOOLS/mhreport" --help; return 0 ;;
+            --no-plots) opts+=("$1"); shift ;;
+            --out|--plots-src|--reproduce)
+                [ $# -ge 2 ] || die "report: $1 needs a value (./run.sh report --help)"
+                opts+=("$1" "$2"); shift 2 ;;
+            -*) die "report: unknown option '$1'; see ./run.sh report --help" ;;
+            *) dirs+=("$1"); shift ;;
+        esac
+    done
+    [ ${#dirs[@]} -ge 1 ] || die "report needs a run directory: ./run.sh report results/local/RUN_ID [DIR2 ...]"
+    local dir="${dirs[0]}"
+    if [ ${#dirs[@]} -gt 1 ]; then
+        dir="$(cmd_merge "$ROOT/results/local/merged-$(date -u +%Y%m%d-%H%M%S)" "${dirs[@]}")"
     fi
     [ -d "$dir" ] || die "'$dir' is not a directory; give a run directory (results/local/RUN_ID)"
-    "$TOOLS/mhreport" report "$dir"
+    "$TOOLS/mhreport" report "${opts[@]}" "$dir"
 }
 
 cmd_compare() {
@@ -181,7 +194,7 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   test      setup, build, then run every test through ctest
   matrix    [--config F | --preset quick|full|targets|scaling] [--shard K/N] [--resume RUN_DIR] [--out DIR] [--dry-run]
             run a benchmark matrix into results/local/<run-id>/ (see results/README.md)
-  report    RUN_DIR [RUN_DIR2 ...]: results.csv, plots, report.md, report.html
+  report    [--no-plots] [--out DIR] RUN_DIR [RUN_DIR2 ...]: results.csv, plots, report.md, report.html
             (several directories: merged first into results/local/merged-<time>/)
   merge     OUT RUN_DIR...: one result set from shards or hosts (concatenated records)
   compare   OLD NEW [--threshold PCT]: cell by cell, Mann-Whitney U; exit 1 on a regression

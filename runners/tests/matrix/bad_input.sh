@@ -81,4 +81,8 @@ expect_refusal "gnuplot not found" env MH_GNUPLOT=/nonexistent/gnuplot "$MH_MHRE
 [ "$(cat "$dir/nognuplot/records.jsonl" "$dir/nognuplot/report.md" | md5sum)" = "$sum" ] ||
     fail "the report without gnuplot changed the records or replaced the earlier report"
 [ -s "$dir/nognuplot/results.csv" ] || fail "without gnuplot the CSV should still be written"
+# what that message advises, through run.sh, the option after the directory
+MH_GNUPLOT=/nonexistent/gnuplot "$ROOT/run.sh" report "$dir/nognuplot" --no-plots >/dev/null 2>&1 ||
+    fail "./run.sh report DIR --no-plots failed without gnuplot"
+expect_refusal "unknown option '--frob'" "$ROOT/run.sh" report --frob "$dir/nognuplot"
 echo "matrix.bad_input: ok"
