@@ -326,6 +326,8 @@ static void test_validate(void)
         { "\"task_clock_ns\":{\"value\":", "\"task_clock_ns\":{\"value\":null,\"was\":", "without a reason" },
         { "\"status\":\"ok\"", "\"status\":\"fine\"", "status must be" },
         { "\"verified\":true", "\"verified\":false", "not proven" },
+        { "\"ops\":", "\"ops\":0,\"was\":", "ops must be positive" },
+        { "\"throughput_ops_s\":", "\"throughput_ops_s\":-1,\"was\":", "throughput_ops_s must be positive" },
     };
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/one.jsonl", tmpdir);
