@@ -95,14 +95,21 @@ static void print_allocator(const mh_allocator *a, bool variant)
 
 /* Known allocators, then the built-in variants (marked "variant:", so that the
  * matrix's "installed" keeps meaning the plain allocators). With SPECs: each
- * resolved, or one line and exit 2 for the first bad one. */
+ * resolved and installed, or one line and exit 2 for the first that is not. */
 static int list_allocators(int nspecs, char **specs)
 {
     mh_allocator a;
     char err[PATH_MAX + 256];
-    for (int i = 0; i < nspecs; i++)
+    for (int i = 0; i < nspecs; i++) {
         if (mh_allocator_resolve(specs[i], &a, err, sizeof err) != 0)
             bad_input("%s", err);
+        char why[PATH_MAX + 64];
+        if (mh_allocator_missing(&a, why, sizeof why)) {
+            snprintf(err, sizeof err, "allocator '%s': its library is not installed (%s); fix the path or install it",
+                     a.name, why);
+            bad_input("%s", err);
+        }
+    }
     printf("%-14s %-9s %s\n", "name", "installed", "library");
     for (int i = 0; i < nspecs; i++) {
         mh_allocator_resolve(specs[i], &a, err, sizeof err);

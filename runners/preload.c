@@ -221,7 +221,7 @@ static int resolve_known(const char *name, mh_allocator *out)
         find_system_lib(libs, out->path, sizeof out->path);
     else if (strcmp(name, "multiheap") == 0)
         multiheap_lib(out->path, sizeof out->path);
-    out->installed = !out->path[0] || file_exists(out->path);
+    out->installed = !out->path[0] || is_elf(out->path);
     return 0;
 }
 
@@ -344,12 +344,24 @@ static void set_variables(const mh_allocator *a)
     }
 }
 
+const char *mh_allocator_missing(const mh_allocator *a, char *buf, size_t len)
+{
+    if (a->installed)
+        return NULL;
+    if (access(a->path, R_OK) != 0)
+        snprintf(buf, len, "%s: %s", a->path, strerror(errno));
+    else
+        snprintf(buf, len, "%s is not an ELF file", a->path);
+    return buf;
+}
+
 int mh_preload_exec(const mh_allocator *a, char *const argv[], char *err, size_t errlen)
 {
     if (!a->path[0] && a->nenv == 0)
         return 0;
-    if (!a->installed) {
-        snprintf(err, errlen, "allocator %s: library %s: %s", a->name, a->path, strerror(ENOENT));
+    char why[PATH_MAX + 64];
+    if (mh_allocator_missing(a, why, sizeof why)) {
+        snprintf(err, errlen, "allocator %s: library %s", a->name, why);
         return -1;
     }
     /* glibc with variables re-executes too: tunables are read at start-up */

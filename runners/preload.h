@@ -35,7 +35,7 @@ typedef struct mh_allocator {
     char name[64];
     char path[PATH_MAX];    /* library to preload; "" for glibc */
     bool builtin;           /* one of the known names or built-in variants, not NAME=... */
-    bool installed;         /* glibc, or the library file exists */
+    bool installed;         /* glibc, or the library is a readable ELF file */
     int nenv;
     char env[MH_ALLOC_MAX_ENV][128];    /* "VAR=VALUE" the variant sets in the run */
 } mh_allocator;
@@ -64,6 +64,10 @@ extern const mh_variant mh_allocator_variants[];
  * what is valid. A known name whose library is not installed resolves
  * (installed false, path the first place searched). */
 int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t errlen);
+
+/* Why a's library cannot be preloaded ("/path: No such file or directory", "/path is not
+ * an ELF file") into buf, or NULL when it is installed. */
+const char *mh_allocator_missing(const mh_allocator *a, char *buf, size_t len);
 
 /* Re-execute /proc/self/exe with argv, LD_PRELOAD=a->path and a's variables
  * unless this process is already the re-executed one or a needs neither.

@@ -126,6 +126,13 @@ static void test_refusals(void)
     CHECK(out_size() == before, "a refused run appended a record");
     int rc = run("allocators 'v=multiheap+MULTIHEAP_CACHE=2'");
     CHECK(rc == 2 && one_line(err_text), "allocators with a bad spec: exit %d %s", rc, err_text);
+    /* a library that is missing, or no ELF file: the check says which, as a run does */
+    rc = run("allocators 'v=/nonexistent/lib.so'");
+    CHECK(rc == 2 && one_line(err_text) && strstr(err_text, "not installed (/nonexistent/lib.so: No such file"),
+          "allocators with a missing library: exit %d %s", rc, err_text);
+    rc = run("run t-churn --allocator 'v=/etc/passwd' --out '%s'", out_path);
+    CHECK(rc == 3 && one_line(err_text) && strstr(err_text, "/etc/passwd is not an ELF file"),
+          "a run of a library that is no ELF file: exit %d %s", rc, err_text);
 }
 
 int main(int argc, char **argv)

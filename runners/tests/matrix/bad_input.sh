@@ -27,7 +27,7 @@ expect_refusal "unknown preset" "$MATRIX" --preset huge --out "$dir/run7"
 expect_refusal "shard" "$MATRIX" --preset test --shard 1/99999999999999999999 --out "$dir/run7b"
 printf 'not a library\n' >"$dir/notlib.c"
 write notlib "allocators = glibc x=$dir/notlib.c" "workload thread-local-churn"
-expect_refusal "not installed" "$MATRIX" --config "$dir/notlib.conf" --out "$dir/run7d"
+expect_refusal "not installed ($dir/notlib.c is not an ELF file)" "$MATRIX" --config "$dir/notlib.conf" --out "$dir/run7d"
 write lat_big "allocators = glibc" "lat_every = 2000000000" "workload thread-local-churn"
 expect_refusal "from 0 (no latency samples) to 1073741824" "$MATRIX" --config "$dir/lat_big.conf" --out "$dir/run7c"
 # values that used to pass the config check and then fail every run, or worse:
@@ -50,7 +50,7 @@ expect_refusal "lat_every" "$MATRIX" --config "$dir/lat_every.conf" --out "$dir/
 write reps_huge "allocators = glibc" "repetitions = 99999999999999999999999" "workload thread-local-churn"
 expect_refusal "repetitions" "$MATRIX" --config "$dir/reps_huge.conf" --out "$dir/run13" --dry-run
 write missing_lib "allocators = glibc x=$dir/nonexistent.so" "workload thread-local-churn"
-expect_refusal "not installed ($dir/nonexistent.so)" "$MATRIX" --config "$dir/missing_lib.conf" --out "$dir/run14"
+expect_refusal "not installed ($dir/nonexistent.so: No such file or directory)" "$MATRIX" --config "$dir/missing_lib.conf" --out "$dir/run14"
 write marker "allocators = glibc x=glibc+MH_PRELOADED=1" "workload thread-local-churn"
 expect_refusal "driver's own variable" "$MATRIX" --config "$dir/marker.conf" --out "$dir/run15"
 write good "allocators = glibc" "workload thread-local-churn --ops=1000"
