@@ -19,7 +19,7 @@ static const mh_param_def sh_params[] = {
     WL_SIZE_PARAMS("power-law", "1", "1000"),
     { "slots", MH_PARAM_INT, "2000", 1, 1 << 24, NULL, "slots in each thread's ring" },
     { "window", MH_PARAM_INT, "200", 0, 1 << 24, NULL,
-      "consecutive slots whose blocks survive each pass (longer-lived blocks); below --slots" },
+      "consecutive slots whose blocks survive each pass (longer-lived blocks); at most --slots" },
     { "passes", MH_PARAM_INT, "6000", 1, 1e12, NULL, "fill-and-free passes over the ring per thread" },
     { NULL },
 };
