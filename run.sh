@@ -61,7 +61,10 @@ cmd_merge() {
     done
     mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create $out; merge into a writable directory"
     cat "${@/%//records.jsonl}" >"$out/records.jsonl"
-    [ -f "$1/config.conf" ] && cp "$1/config.conf" "$out/config.conf"
+    # one config for all (a config's shards): it is the merged set's config too
+    local same=1
+    for d in "$@"; do cmp -s "$1/config.conf" "$d/config.conf" || same=0; done
+    [ "$same" = 1 ] && cp "$1/config.conf" "$out/config.conf"
     printf '%s\n' "$@" >"$out/merged-from.txt"
     echo "$out"
 }

@@ -560,30 +560,65 @@ static void one_run_command(const mr_run *r, char *buf, size_t len)
     }
 }
 
+/* The first line of file name in the report's directory into buf ("" if none). */
+static bool read_own_line(const mr_opts *o, const char *name, char *buf, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
+    FILE *f = fopen(path, "r");
+    buf[0] = 0;
+    if (!f) return false;
+    if (!fgets(buf, (int)len, f)) buf[0] = 0;
+    buf[strcspn(buf, "\n")] = 0;
+    fclose(f);
+    return true;
+}
+
+/* The matrix's command.txt names the config by the path its run directory had then
+   (results/local/RUN_ID/config.conf); a set moved since (the committed references) has
+   it next to this report: cmd's --config then names that copy, quoted for the shell. */
+static void config_beside_report(char *cmd, size_t len, const mr_opts *o)
+{
+    char *at = strstr(cmd, " --config ");
+    char probe[4096];
+    if (!at || !read_own_line(o, "config.conf", probe, sizeof probe)) return;
+    const char *arg = at + strlen(" --config "), *end = arg;
+    while (*end && *end != ' ') end += end[0] == '\\' && end[1] ? 2 : 1;   /* %q escapes */
+    char path[4096], quoted[8192], rest[4096];
+    snprintf(path, sizeof path, "%s/config.conf", o->out_dir);
+    size_t q = 0;
+    bool plain = path[strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+")] == 0;
+    if (!plain) quoted[q++] = '\'';
+    for (const char *c = path; *c && q < sizeof quoted - 8; c++)
+        q += *c == '\'' ? (size_t)snprintf(quoted + q, sizeof quoted - q, "'\\''") : (quoted[q] = *c, 1);
+    if (!plain) quoted[q++] = '\'';
+    quoted[q] = 0;
+    snprintf(rest, sizeof rest, "%s", end);
+    snprintf((char *)arg, len - (size_t)(arg - cmd), "%s%s", quoted, rest);
+}
+
 static void section_reproduce(doc *d, const mr_set *set, const mr_opts *o)
 {
     doc_heading(d, 2, "How to reproduce");
-    char cmd[4096] = "";
-    if (o->reproduce) {
-        snprintf(cmd, sizeof cmd, "%s", o->reproduce);
-    } else {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/command.txt", o->out_dir);
-        FILE *f = fopen(path, "r");     /* absent for merged or hand-made sets */
-        if (f) {
-            if (!fgets(cmd, sizeof cmd, f)) cmd[0] = 0;
-            cmd[strcspn(cmd, "\n")] = 0;
-            fclose(f);
-        }
-    }
+    char cmd[4096] = "", merged[4096];
+    if (o->reproduce) snprintf(cmd, sizeof cmd, "%s", o->reproduce);
+    else if (read_own_line(o, "command.txt", cmd, sizeof cmd)) config_beside_report(cmd, sizeof cmd, o);
     bool micro_only = true;
     for (size_t i = 0; i < set->nruns && micro_only; i++) micro_only = is_micro(&set->runs[i]);
     if (micro_only) {
         doc_para(d, "The whole set (runners/micro.sh: interleaved rounds, one repetition per allocator each):");
         doc_code(d, cmd[0] ? cmd : "./run.sh micro");
+    } else if (!o->reproduce && read_own_line(o, "merged-from.txt", merged, sizeof merged)) {
+        /* ./run.sh merge: one command would rerun the first set only */
+        doc_para(d, "This set merges the records of several runs (listed in merged-from.txt in this "
+                    "directory, the first %s); each ran the config in its own directory (command.txt there).",
+                 merged);
+    } else if (cmd[0]) {
+        doc_para(d, "The whole matrix:");
+        doc_code(d, cmd);
     } else {
-        doc_para(d, "The whole matrix (the config it ran is config.conf in this directory):");
-        doc_code(d, cmd[0] ? cmd : "./run.sh matrix --config config.conf");
+        doc_para(d, "The whole matrix: no command.txt beside this report (a set put together by hand); "
+                    "a run directory's command.txt holds the command that made it.");
     }
     for (size_t i = 0; i < set->nruns; i++)
         if (set->runs[i].ok && !set->runs[i].warmup) {

@@ -23,6 +23,16 @@ out="$("$ROOT/run.sh" merge "$dir/merged" "$dir/s1" "$dir/s2")"
 [ "$(grep -c '^| .* | [12] | \(glibc\|jemalloc\) | 2 |' "$dir/merged/report.md")" -eq 10 ] ||
     fail "the merged report should have all 10 cells with 2 repetitions each"
 expect_refusal "already holds records" "$ROOT/run.sh" merge "$dir/merged" "$dir/s1"
+# shards share a config, which the merged set keeps; sets of different configs have none
+# to share, and the report says what was merged instead of one set's command
+cmp -s "$dir/merged/config.conf" "$dir/s1/config.conf" || fail "the merged shards lost their config"
+mkdir -p "$dir/other" && cp "$dir/s2/records.jsonl" "$dir/other/" &&
+    { cat "$dir/s2/config.conf"; echo "# another config"; } >"$dir/other/config.conf"
+"$ROOT/run.sh" merge "$dir/mixed" "$dir/s1" "$dir/other" >/dev/null || fail "the merge of two configs failed"
+[ ! -e "$dir/mixed/config.conf" ] || fail "a merge of two configs kept the first one's config.conf"
+"$MH_MHREPORT" report --no-plots "$dir/mixed" >/dev/null
+grep -q 'merges the records of several runs' "$dir/mixed/report.md" && ! grep -q -- '--config' "$dir/mixed/report.md" ||
+    fail "the report of a merge of two configs does not say so: $(grep -A3 'How to reproduce' "$dir/mixed/report.md")"
 # a shard resumes as that shard: nothing of the other shards runs, its command stays
 cp "$dir/s1/command.txt" "$dir/s1.command"
 "$MATRIX" --resume "$dir/s1" >/dev/null 2>"$dir/resume.err"

@@ -26,4 +26,11 @@ printf '%s\n' "allocators = glibc" "repetitions = 1" "warmup = 0" "threads = 1" 
 "$ROOT/run.sh" matrix --config "$WORK/with space/one.conf" --out "$sp" >/dev/null 2>&1 || fail "a matrix into '$sp' failed"
 (cd "$ROOT" && eval "$(cat "$sp/command.txt") --dry-run" >/dev/null 2>"$WORK/space.err") ||
     fail "command.txt does not run again: $(cat "$sp/command.txt"): $(cat "$WORK/space.err")"
+# moved elsewhere (as the committed references are), its report's command names the
+# config beside it, not the one in the directory it was made in
+mv "$sp" "$WORK/with space/moved 1"
+"$MH_MHREPORT" report --no-plots "$WORK/with space/moved 1" >/dev/null || fail "the moved set's report failed"
+again="$(grep -A3 '^The whole matrix:' "$WORK/with space/moved 1/report.md" | grep '^\./run.sh')"
+[[ "$again" == *"moved 1/config.conf"* ]] && (cd "$ROOT" && eval "$again --dry-run" >/dev/null 2>"$WORK/moved.err") ||
+    fail "the moved set's report does not rerun its config: '$again': $(cat "$WORK/moved.err" 2>/dev/null)"
 echo "matrix.tiny: ok"
