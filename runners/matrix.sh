@@ -230,8 +230,9 @@ drop_inherited_tuning() {
 }
 
 # Every case's workload, then its parameters as `mhbench check` reads them (a name the
-# workload lacks, a value out of range). What only the workload's setup can refuse (too
-# few threads for it, one parameter larger than another) still fails its cells at run time.
+# workload lacks, a value out of range, one parameter larger than another), at the
+# driver's default thread count: a cell whose thread count the workload refuses (xmalloc
+# at 1) still fails at run time, as a failed record the report lists.
 check_workloads() {
     local known w i msg args=()
     known="$(driver_names list)" || true
