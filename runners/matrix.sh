@@ -349,6 +349,8 @@ main() {
     [ -n "$out" ] && RUN_ID="$(basename "$out")"
     RUN_DIR="${out:-$ROOT/results/local/$RUN_ID}"
     if [ -z "$resume" ] && [ -s "$RUN_DIR/records.jsonl" ]; then
+        [ -e "$RUN_DIR/.matrix.lock" ] && ! flock -n "$RUN_DIR/.matrix.lock" true &&
+            die "another matrix is writing $RUN_DIR; wait for it to end, or pick another --out"
         die "$RUN_DIR already holds records; continue it with --resume $RUN_DIR or pick another --out"
     fi
     if [ "$dry" -eq 0 ]; then

@@ -272,7 +272,7 @@ static bool same_params_as_case(mr_set *set, int ci, const mr_run *r, char *err,
         set->case_params[ci] = params;
     } else if (mr_params_differ(set->case_params[ci], params, diff, sizeof diff)) {
         snprintf(err, errlen, "case %s was run with different parameters in these records (%s); "
-                 "report each set on its own, or give the configs different case names", set->cases[ci], diff);
+                 "report each set on its own (./run.sh compare OLD NEW compares two)", set->cases[ci], diff);
         return false;
     }
     return true;
@@ -331,8 +331,13 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
     bool any_ok = false;
     for (int i = 0; i < set->ngroups; i++) any_ok |= set->groups[i].n > 0;
     if (!any_ok) {
-        snprintf(err, errlen, "no successful runs in %s%s (%zu records); run `./run.sh matrix` first",
-                 paths[0], npaths > 1 ? " ..." : "", set->ndocs);
+        if (set->ndocs == 0)
+            snprintf(err, errlen, "no records in %s%s yet; run `./run.sh matrix` first, or wait for the "
+                     "one writing it", paths[0], npaths > 1 ? " ..." : "");
+        else
+            snprintf(err, errlen, "no successful runs in %s%s: its %zu records are failed runs (each "
+                     "record's error says why; the runs' stderr is in logs/); fix that and run the "
+                     "matrix again", paths[0], npaths > 1 ? " ..." : "", set->ndocs);
         return false;
     }
     return true;

@@ -68,7 +68,10 @@ expect_refusal "not a writable directory" "$ROOT/run.sh" bundle --out "$dir/no/s
 
 # empty result set
 mkdir -p "$dir/empty" && : >"$dir/empty/records.jsonl"
-expect_refusal "no successful runs" "$MH_MHREPORT" report "$dir/empty"
+expect_refusal "no records in" "$MH_MHREPORT" report "$dir/empty"
+mkdir -p "$dir/allfailed" && "$MH_MHREPORT" failed-record --run-id x --cell 'thread-local-churn|1|glibc' --rep 0 \
+    --workload thread-local-churn --allocator glibc --threads 1 --reason boom >"$dir/allfailed/records.jsonl"
+expect_refusal "its 1 records are failed runs" "$MH_MHREPORT" report "$dir/allfailed"
 expect_refusal "threshold" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold lots
 expect_refusal "not a directory" "$ROOT/run.sh" report "$dir/nonexistent"
 expect_refusal "unknown subcommand 'frob'" "$ROOT/run.sh" frob

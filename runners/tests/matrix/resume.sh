@@ -82,6 +82,7 @@ slow_config "$lock" 2 1500
 pid=$!
 await_run "$lock"
 expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
+expect_refusal "another matrix is writing" "$MATRIX" --config "$lock.conf" --out "$lock"
 kill -TERM "$pid"
 rc=0
 wait "$pid" || rc=$?
