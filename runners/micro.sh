@@ -52,6 +52,8 @@ done
 [ -n "$allocators" ] || die "--allocators is empty; give e.g. glibc,jemalloc"
 [ -x "$MICRO" ] && [ -x "$CONVERT" ] ||
     die "mhmicro or mhmicro_convert not built under $BUILD/runners; run ./run.sh build (or set MH_BUILD_DIR)"
+[ -z "$filter" ] || [ -n "$("$MICRO" --allocator=glibc --benchmark_list_tests --benchmark_filter="$filter" 2>/dev/null)" ] ||
+    die "--filter '$filter' matches no benchmark; list them with '$MICRO --allocator=glibc --benchmark_list_tests'"
 mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create --out directory '$out'; give a writable one"
 
 run_id="micro-$(date -u +%Y%m%dT%H%M%SZ)"

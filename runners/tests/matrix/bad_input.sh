@@ -62,6 +62,8 @@ expect_refusal "unknown allocator 'nosuch'" "$ROOT/runners/micro.sh" --allocator
 [ ! -e "$dir/micro/micro.jsonl" ] || fail "micro.sh ran glibc's rounds before refusing an unknown allocator"
 expect_refusal "allocator name 'a' is given twice" "$ROOT/runners/micro.sh" --allocators 'a=glibc+GLIBC_TUNABLES=glibc.malloc.arena_max=1,a=jemalloc+MALLOC_CONF=narenas:1' --out "$dir/micro2"
 [ ! -e "$dir/micro2/micro.jsonl" ] || fail "micro.sh ran before refusing a name given twice"
+expect_refusal "--filter '^zzz' matches no benchmark" "$ROOT/runners/micro.sh" --filter '^zzz' --out "$dir/micro3"
+[ ! -e "$dir/micro3" ] || fail "micro.sh made its directory before refusing a filter that matches nothing"
 expect_refusal "unknown workload 'nosuch'" "$ROOT/run.sh" profile nosuch
 ! ls -d "$ROOT"/results/local/profile-*-nosuch >/dev/null 2>&1 || fail "a refused profile left its directory behind"
 expect_refusal "not a writable directory" "$ROOT/run.sh" bundle --out "$dir/no/such/dir/b.tar.gz"
