@@ -27,7 +27,8 @@ matching REGEX (default all; list them with
 'mhmicro --allocator=glibc --benchmark_list_tests'). Writes to DIR:
   gbench-NAME-rR.json  Google Benchmark's JSON for each allocator and round
   micro.jsonl          the result records (results/SCHEMA.md), one per
-                       benchmark, allocator and round (its "rep")
+                       benchmark, allocator and round (its "rep"); DIR must not hold one
+  command.txt          this command, for the report's "How to reproduce"
 and prints median ns/op (± coefficient of variation) per benchmark and allocator.
 Binaries: \$MH_MICRO_BIN and \$MH_MICRO_CONVERT, else \$MH_BUILD_DIR/runners/ (default build/).
 USAGE
@@ -54,7 +55,13 @@ done
     die "mhmicro or mhmicro_convert not built under $BUILD/runners; run ./run.sh build (or set MH_BUILD_DIR)"
 [ -z "$filter" ] || [ -n "$("$MICRO" --allocator=glibc --benchmark_list_tests --benchmark_filter="$filter" 2>/dev/null)" ] ||
     die "--filter '$filter' matches no benchmark; list them with '$MICRO --allocator=glibc --benchmark_list_tests'"
+# Rounds of two runs in one micro.jsonl would be pooled into one median per cell.
+[ ! -s "$out/micro.jsonl" ] || die "'$out' already holds a run's micro.jsonl; pick another --out"
 mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create --out directory '$out'; give a writable one"
+# how to run this set again, for its report (%q keeps an argument one word)
+cmd="./run.sh micro --allocators $(printf '%q' "$allocators") --repetitions $repetitions --min-time $min_time"
+[ -z "$filter" ] || cmd+=" --filter $(printf '%q' "$filter")"
+echo "$cmd --out $(printf '%q' "${out#"$ROOT"/}")" >"$out/command.txt"
 
 run_id="micro-$(date -u +%Y%m%dT%H%M%SZ)"
 records="$out/micro.jsonl"

@@ -27,4 +27,9 @@ rm -rf "$WORK/micro-run"
     fail "./run.sh micro --out DIR failed: $(tail -n 2 "$WORK/micro-run.err")"
 grep -q '"workload":{"name":"micro/empty"' "$WORK/micro-run/micro.jsonl" ||
     fail "./run.sh micro --out DIR wrote no record there"
+# its report reruns this very set, and a second run into the directory is refused
+"$MH_MHREPORT" report --no-plots "$WORK/micro-run" >/dev/null 2>&1 || fail "the micro run's report failed"
+want='./run.sh micro --allocators glibc --repetitions 1 --min-time 0.001 --filter \^empty\$ --out '"${WORK#"$ROOT"/}/micro-run"
+grep -qxF -- "$want" "$WORK/micro-run/report.md" || fail "the micro report's command is not the run's: $(grep -A3 'How to reproduce' "$WORK/micro-run/report.md")"
+expect_refusal "already holds a run's micro.jsonl" "$ROOT/run.sh" micro --allocators glibc --filter '^empty$' --out "$WORK/micro-run"
 echo "matrix.micro_report: ok"
