@@ -831,8 +831,10 @@ void mh_large_stats(mh_stats *out) {
     }
     out->large_allocs = allocs;
     out->large_frees = frees;
-    out->large_live = allocs - frees;
-    out->large_live_bytes = live_bytes;
+    out->large_live = allocs > frees ? allocs - frees : 0;
+    /* a sum of the rows' net bytes, which a free counted on one CPU and its alloc on
+       another not yet read makes negative for a moment */
+    out->large_live_bytes = (int64_t)live_bytes > 0 ? live_bytes : 0;
     out->large_os_calls = os_calls;
 }
 

@@ -83,8 +83,8 @@ MH_API int mh_heap_stats_get(unsigned heap, mh_heap_stats *out) {
     return 0;
 }
 
-MH_API int mh_stats_get(mh_stats *out) {
-    if (!ready()) return -1;
+/* Every counter once, each CPU's and heap's in turn. */
+static void read_all(mh_stats *out) {
     *out = (mh_stats){
         .key_policy = mh_key_name(mh_global.key_policy),
         .nheaps = mh_global.nheaps,
@@ -113,6 +113,23 @@ MH_API int mh_stats_get(mh_stats *out) {
         out->cached_bytes += t.bytes;
     }
     mh_large_stats(out);
+}
+
+/* The counters are read one CPU and one heap at a time while threads run: an object
+   allocated on a CPU already read and freed on one read later counted as a free without
+   an alloc, so that frees passed allocs and large_live wrapped round (a review saw
+   2^64 - 27950). So every free count is read first, then every alloc count: an object's
+   alloc is counted before its free, and on x86-64, whose loads are not reordered and whose
+   stores become visible in one order to all, a reader that has seen a free sees its alloc.
+   The live figures are clamped at zero all the same. */
+MH_API int mh_stats_get(mh_stats *out) {
+    if (!ready()) return -1;
+    mh_stats first;
+    read_all(&first);
+    read_all(out);
+    out->frees = first.frees;
+    out->large_frees = first.large_frees;
+    out->large_live = out->large_allocs > out->large_frees ? out->large_allocs - out->large_frees : 0;
     return 0;
 }
 
