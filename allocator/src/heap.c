@@ -226,8 +226,19 @@ static bool grow(mh_heap *h, unsigned cls) {
     return true;
 }
 
+static bool purge_for_growth(void);
+
+/* Growth that fails (the range used up, `ulimit -v`) is tried once more after every
+   heap's empty units went back to the OS: units of the other kind (pages for a slab
+   class, slabs for a page class) serve growth only as purged runs, and were out of
+   reach until the purger took them, for good without one. A malloc that succeeds so
+   leaves errno as it was. */
 static bool refill(mh_heap *h, unsigned cls) {
-    if (steal(h, cls) || grow(h, cls)) return true;
+    int saved = errno;
+    if (steal(h, cls) || grow(h, cls) || (purge_for_growth() && grow(h, cls))) {
+        errno = saved;
+        return true;
+    }
     errno = ENOMEM;
     return false;
 }
@@ -568,8 +579,8 @@ static void stash_drain(mh_heap *h) {
 }
 
 /* Hands sorted pages to the OS in runs of neighbours; a run that could not be purged
-   goes back on h's empty list. */
-static void purge_pages(mh_heap *h, mh_page *sorted) {
+   goes back on h's empty list. true if any went. */
+static bool purge_pages(mh_heap *h, mh_page *sorted) {
     uint64_t calls = 0, bytes = 0;
     mh_page *kept = NULL;
     while (sorted) {
@@ -601,15 +612,29 @@ static void purge_pages(mh_heap *h, mh_page *sorted) {
     MH_STAT_ADD(h->stat.purge_calls, calls);
     MH_STAT_ADD(h->stat.purge_bytes, bytes);
     mh_lock_release(&h->lock);
+    return calls > 0;
 }
 
-/* Under no lock: drains h's stashes if asked, then purges what take_purgeable picks. */
-static void purge_scan(mh_heap *h, uint32_t now, uint32_t retain, bool drain) {
+/* Under no lock: drains h's stashes if asked, then purges what take_purgeable picks;
+   true if pages went to the OS. */
+static bool purge_scan(mh_heap *h, uint32_t now, uint32_t retain, bool drain) {
     if (drain) stash_drain(h);
     mh_lock_acquire(&h->lock);
     mh_page *taken = take_purgeable(h, now, retain);
     mh_lock_release(&h->lock);
-    if (taken) purge_pages(h, sort_pages(taken));
+    return taken && purge_pages(h, sort_pages(taken));
+}
+
+/* refill's last resort: every heap's empty units but the last MH_PURGE_KEEP, however
+   young, under the purger's lock like its passes, and whatever MULTIHEAP_PURGE_MS says
+   (the alternative is ENOMEM). Called with no lock held. */
+static bool purge_for_growth(void) {
+    bool purged = false;
+    mh_purger_lock();
+    for (unsigned i = 0, n = mh_active_heaps(); i < n; i++)
+        purged |= purge_scan(mh_active_heap(i), mh_now_ms(), 0, true);
+    mh_purger_unlock(false);
+    return purged;
 }
 
 void mh_heap_maybe_purge(mh_heap *h) {
