@@ -311,6 +311,7 @@ static size_t stash_put(mh_heap *h, unsigned cls, void *const *objs, size_t n, b
 }
 
 size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool for_cache) {
+    mh_purger_restart_in_child();
     size_t got = for_cache ? stash_take(h, cls, out, n) : 0;
     if (got == n) return got;
     mh_lock_acquire(&h->lock);

@@ -379,6 +379,9 @@ MH_INTERNAL void mh_purger_lock(void);
    find pages half purged, which its child would lose. */
 MH_INTERNAL bool mh_purger_try_lock(void);
 MH_INTERNAL void mh_purger_unlock(bool child);
+/* In a forked child whose parent had a purger, starts the child's own; from malloc's
+   slow paths, like mh_purger_start. One relaxed load otherwise. */
+MH_INTERNAL void mh_purger_restart_in_child(void);
 
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 

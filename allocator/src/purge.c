@@ -63,6 +63,10 @@ enum {
 /* Alone on its line: every free batch of a shrinking heap reads it. */
 static _Alignas(MH_CACHE_LINE) uint32_t purger_state;
 
+/* A forked child whose parent had a purger, until its first malloc slow path starts the
+   child's own (atomic). */
+static bool restart_in_child;
+
 /* Held by fork, by a pass's work on the heaps and the large cache, and by each drain of
    a CPU's cache rows: they hold objects, slots and pages between their lock holds, which
    a child forked in the middle would lose for good. */
@@ -292,8 +296,19 @@ void mh_purger_unlock(bool child) {
         mh_lock_release(&pass_lock);
         return;
     }
-    /* The child has no purger: its first heap growth creates one. */
+    /* The child has no purger. Its first heap growth creates one, as in any process;
+       if the parent had one, so does its first malloc slow path: a child served by the
+       memory it inherited may never grow, and kept its freed pages for good. */
     mh_lock_reset(&pass_lock);
+    uint32_t parent = __atomic_load_n(&purger_state, __ATOMIC_RELAXED);
+    __atomic_store_n(&restart_in_child, parent != PURGER_NONE && parent != PURGER_FAILED, __ATOMIC_RELAXED);
     __atomic_store_n(&mh_global.purger_failed, false, __ATOMIC_RELAXED);
     __atomic_store_n(&purger_state, PURGER_NONE, __ATOMIC_RELEASE);
+}
+
+void mh_purger_restart_in_child(void) {
+    if (__builtin_expect(__atomic_load_n(&restart_in_child, __ATOMIC_RELAXED), 0) && !mh_lock_fork_window) {
+        __atomic_store_n(&restart_in_child, false, __ATOMIC_RELAXED);
+        mh_purger_start();
+    }
 }

@@ -3,7 +3,8 @@
              within a few periods, RSS falls, and it empties the quiet CPU cache and
              stash, so no page of the burst's class stays in use; slabs left with one
              object each give their free 4 KiB pages back; a forked child, which has
-             no purger, gets its own at its first burst and its RSS falls too;
+             no purger, gets its own at its first burst and its RSS falls too, as does
+             that of a child that frees the burst it inherited and mallocs a little;
      inline  MULTIHEAP_PURGE_THREAD=0: the heap purges on its slow paths while the frees
              run (past MH_PURGE_RETAIN empty pages), and nothing happens once it is quiet;
      off     MULTIHEAP_PURGE_MS=off: nothing is purged.
@@ -170,6 +171,41 @@ static void partial_slabs(void **obj) {
         }
 }
 
+/* Thread mode: a child that frees the burst it inherited and then mallocs a little,
+   which its inherited memory serves without growing: its first malloc slow path starts
+   its purger (its frees must not), and its RSS falls. Before, only growth started one,
+   and such a child kept the burst's pages for good. */
+static void inherited_burst(void **obj) {
+    burst(obj, 4);
+    fflush(stdout);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        creations = 0;
+        size_t peak = rss_bytes();
+        uint64_t purged_before = stats_now().purge_bytes;
+        freeing = 1;
+        for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
+        freeing = 0;
+        CHECK(creations == 0);
+        void *q = mh_malloc(3000);   /* a class of its own: the front cache's slow path */
+        CHECK(q && creations == 1);
+        /* The frees' own slow paths purge much of it; emptying the quiet CPU's cache and
+           the stash, so that no page of the burst stays in use, is the purger's work. */
+        long ms = wait_for_purge(peak - BURST_BYTES / 2, purged_before + BURST_BYTES / 2);
+        long drained_ms = wait_for_caches_drained();
+        printf("child of the burst: peak %zu KiB, %ld ms after freeing it %zu KiB, no page of it in use "
+               "%ld ms later\n", peak >> 10, ms, rss_bytes() >> 10, drained_ms);
+        CHECK(ms >= 0 && drained_ms >= 0);
+        mh_free(q);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
+}
+
 int main(int argc, char **argv) {
     CHECK(argc == 2);
     const char *mode = argv[1];
@@ -191,6 +227,7 @@ int main(int argc, char **argv) {
         }
         int status;
         CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        inherited_burst(obj);
     }
     mh_free(obj);
     puts("purge ok");
