@@ -742,6 +742,11 @@ bool mh_large_free(void *p) {
     return true;
 }
 
+bool mh_large_is_freed(const void *p) {
+    uint64_t *e = entry_of(p);
+    return e && __atomic_load_n(e, __ATOMIC_RELAXED) & REG_CACHED;
+}
+
 size_t mh_large_usable_size(const void *p) {
     uint64_t *e = entry_of(p);
     uint64_t entry = e ? __atomic_load_n(e, __ATOMIC_RELAXED) : 0;

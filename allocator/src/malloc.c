@@ -96,8 +96,9 @@ static void *alloc(size_t size, size_t align, bool zero) {
     return mh_large_alloc(size, align, zero);
 }
 
-/* The usable size of a block this library returned; anything else is fatal. */
-static size_t checked_usable_size(void *p, const char *op) {
+/* The usable size of a block this library returned; anything else is fatal: a large
+   block freed before (still cached) as `freed`, the rest as `foreign`. */
+static size_t checked_usable_size(void *p, const char *foreign, const char *freed) {
     if (mh_is_small(p)) {
         if ((char *)p < mh_global.small_base + __atomic_load_n(&mh_global.small_used,
                                                                __ATOMIC_RELAXED) &&
@@ -106,8 +107,9 @@ static size_t checked_usable_size(void *p, const char *op) {
     } else {
         size_t size = mh_large_usable_size(p);
         if (size) return size;
+        if (mh_large_is_freed(p)) mh_fatal(freed, p);
     }
-    mh_fatal(op, p);
+    mh_fatal(foreign, p);
 }
 
 /* The two fast paths start on a line: where the linker happened to put mh_malloc 16 bytes
@@ -178,7 +180,8 @@ MH_API void *mh_realloc(void *p, size_t size) {
         mh_free(p);
         return NULL;
     }
-    size_t old = checked_usable_size(p, "realloc of a pointer multiheap never returned");
+    size_t old = checked_usable_size(p, "realloc of a pointer multiheap never returned",
+                                     "realloc of a freed large block");
     bool small = mh_is_small(p);
     /* Check mode: a freed object in a cache carries the free mark (cache.h). */
     if (MH_UNLIKELY(mh_global.check) && small && *mh_free_mark_word(p) == mh_global.free_mark &&
@@ -192,7 +195,9 @@ MH_API void *mh_realloc(void *p, size_t size) {
     /* malloc never returns a live block: p had been freed, and is q's now. */
     if (MH_UNLIKELY(q == p)) mh_fatal("realloc of a freed pointer (malloc handed it out again)", p);
     memcpy(q, p, old < size ? old : size);
+    mh_in_realloc_free = true;
     mh_free(p);
+    mh_in_realloc_free = false;
     return q;
 }
 
@@ -241,7 +246,8 @@ MH_API void *mh_pvalloc(size_t size) {
 }
 
 MH_API size_t mh_malloc_usable_size(void *p) {
-    return p ? checked_usable_size(p, "malloc_usable_size of a pointer multiheap never returned")
+    return p ? checked_usable_size(p, "malloc_usable_size of a pointer multiheap never returned",
+                                   "malloc_usable_size of a freed large block")
              : 0;
 }
 

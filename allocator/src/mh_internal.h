@@ -33,6 +33,9 @@
 #define MH_INTERNAL    __attribute__((visibility("hidden")))
 #define MH_API         __attribute__((visibility("default")))   /* multiheap.h */
 #define MH_TLS         __thread __attribute__((tls_model("initial-exec")))
+/* Set while realloc frees the old block: a misuse found there is a realloc of a freed
+   pointer, whatever free calls it (mh_fatal says so). */
+MH_INTERNAL extern MH_TLS bool mh_in_realloc_free;
 #endif
 
 #define MH_CACHE_LINE 64
@@ -574,6 +577,7 @@ MH_INTERNAL bool mh_large_free(void *p);
 MH_INTERNAL size_t mh_large_usable_size(const void *p);   /* 0: not a large block */
 MH_INTERNAL void *mh_large_realloc(void *p, size_t size);  /* p is a live large block */
 MH_INTERNAL bool mh_large_contains(const void *p);         /* p inside a live large block */
+MH_INTERNAL bool mh_large_is_freed(const void *p);         /* p starts a freed, cached block */
 /* The purger's pass: unmaps blocks cached for purge_ms; true if blocks remain cached. */
 MH_INTERNAL bool mh_large_purge_pass(uint32_t now);
 MH_INTERNAL void mh_large_stats(mh_stats *out);

@@ -299,10 +299,14 @@ unsigned mh_os_possible_cpus(void) {
     return conf > 0 ? (unsigned)conf : 1;
 }
 
+MH_TLS bool mh_in_realloc_free;
+
 void mh_fatal(const char *what, const void *p) {
-    char line[160];
+    char line[256];
     size_t n = 0;
     for (const char *s = "multiheap: "; *s; s++) line[n++] = *s;
+    if (mh_in_realloc_free)
+        for (const char *s = "realloc of a freed pointer, found by its free: "; *s; s++) line[n++] = *s;
     for (const char *s = what; *s && n < sizeof line - 24; s++) line[n++] = *s;
     line[n++] = ' ';
     line[n++] = '0';

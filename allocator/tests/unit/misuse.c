@@ -48,6 +48,11 @@ static void realloc_freed_in_place(void) { char *p = malloc(32); free(p); (void)
 /* Without the front cache p's page empties at the free and serves the next malloc, of
    another class: realloc's malloc returns p itself. */
 static void realloc_freed_moved(void) { char *p = malloc(32); free(p); (void)!realloc(p, 1000); }
+/* With the front cache p stays the top of its bin: realloc's own free of it finds that
+   (it said "double free"). */
+static void realloc_freed_grown(void) { char *p = malloc(64); free(p); (void)!realloc(p, 128); }
+static void realloc_freed_large(void) { char *p = malloc(100000); free(p); (void)!realloc(p, 200000); }
+static void usable_size_freed_large(void) { char *p = malloc(100000); free(p); (void)!malloc_usable_size(p); }
 static void double_free_stashed(void) {
     /* Enough frees after the first that p leaves the front cache for the heap's stash. */
     enum { N = 2000 };
@@ -135,6 +140,9 @@ static const struct {
     {"double free (object in a stash)", double_free_stashed, "double free", "check"},
     {"realloc after free (in place)", realloc_freed_in_place, "realloc of a freed pointer", "check"},
     {"realloc after free (page reused)", realloc_freed_moved, "realloc of a freed pointer", "nocache"},
+    {"realloc after free (grown, small)", realloc_freed_grown, "realloc of a freed pointer", NULL},
+    {"realloc after free (large)", realloc_freed_large, "realloc of a freed large block", NULL},
+    {"usable size after free (large)", usable_size_freed_large, "malloc_usable_size of a freed large block", NULL},
 };
 
 int main(int argc, char **argv) {
