@@ -230,11 +230,12 @@ drop_inherited_tuning() {
 }
 
 # Every case's workload, then its parameters as `mhbench check` reads them (a name the
-# workload lacks, a value out of range, one parameter larger than another), at the
-# driver's default thread count: a cell whose thread count the workload refuses (xmalloc
-# at 1) still fails at run time, as a failed record the report lists.
+# workload lacks, a value out of range, one parameter larger than another), at the case's
+# largest thread count, which a workload that needs threads accepts if any does: a cell
+# whose smaller thread count the workload refuses (xmalloc at 1) fails at run time, as a
+# failed record the report lists.
 check_workloads() {
-    local known w i msg args=()
+    local known w i t most msg args=()
     known="$(driver_names list)" || true
     [ -n "$known" ] || die "cannot list workloads with '$MHBENCH list'; build first (./run.sh build)"
     for w in "${CASE_WORKLOADS[@]}"; do
@@ -242,7 +243,9 @@ check_workloads() {
     done
     for i in "${!CASE_WORKLOADS[@]}"; do
         read -r -a args <<<"${CASE_ARGS[$i]}"
-        msg="$("$MHBENCH" check "${CASE_WORKLOADS[$i]}" "${args[@]}" 2>&1 >/dev/null)" ||
+        most=1
+        for t in ${CASE_THREADS[$i]}; do [ "$t" -le "$most" ] || most=$t; done
+        msg="$("$MHBENCH" check "${CASE_WORKLOADS[$i]}" --threads "$most" "${args[@]}" 2>&1 >/dev/null)" ||
             die "case ${CASE_NAMES[$i]}: ${msg#mhbench: }"
     done
 }

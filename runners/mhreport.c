@@ -608,14 +608,16 @@ static int report_main(int argc, char **argv)
        directory of a records file given by name. */
     char own_dir[4096];
     struct stat st;
-    if (!o.out_dir && stat(paths[0], &st) == 0 && !S_ISDIR(st.st_mode)) {
+    o.set_dir = paths[0];
+    if (stat(paths[0], &st) == 0 && !S_ISDIR(st.st_mode)) {
         snprintf(own_dir, sizeof own_dir, "%s", paths[0]);
         char *slash = strrchr(own_dir, '/');
         if (slash) *slash = '\0';
         else snprintf(own_dir, sizeof own_dir, ".");
-        o.out_dir = own_dir;
+        o.set_dir = own_dir;
     }
-    if (!o.out_dir) o.out_dir = paths[0];
+    o.nsets = npaths;
+    if (!o.out_dir) o.out_dir = o.set_dir;
     char err[512];
     mr_set set;
     if (!mr_load(&set, paths, npaths, err, sizeof err)) {

@@ -99,6 +99,9 @@ typedef struct mr_opts {
     const char *out_dir;        /* where results.csv, plots/, report.* go */
     const char *plots_src;      /* the plots/ directory holding the .gp scripts */
     const char *reproduce;      /* the command that reproduces the matrix */
+    const char *set_dir;        /* the records' directory: its command.txt, config.conf and
+                                   merged-from.txt say how the set was made */
+    int nsets;                  /* result sets given (more than one: merged here) */
     bool no_plots;
 } mr_opts;
 

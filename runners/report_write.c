@@ -560,11 +560,11 @@ static void one_run_command(const mr_run *r, char *buf, size_t len)
     }
 }
 
-/* The first line of file name in the report's directory into buf ("" if none). */
+/* The first line of file name in the records' directory into buf ("" if none). */
 static bool read_own_line(const mr_opts *o, const char *name, char *buf, size_t len)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
+    snprintf(path, sizeof path, "%s/%s", o->set_dir, name);
     FILE *f = fopen(path, "r");
     buf[0] = 0;
     if (!f) return false;
@@ -576,7 +576,7 @@ static bool read_own_line(const mr_opts *o, const char *name, char *buf, size_t 
 
 /* The matrix's command.txt names the config by the path its run directory had then
    (results/local/RUN_ID/config.conf); a set moved since (the committed references) has
-   it next to this report: cmd's --config then names that copy, quoted for the shell. */
+   it beside its records: cmd's --config then names that copy, quoted for the shell. */
 static void config_beside_report(char *cmd, size_t len, const mr_opts *o)
 {
     char *at = strstr(cmd, " --config ");
@@ -585,7 +585,7 @@ static void config_beside_report(char *cmd, size_t len, const mr_opts *o)
     const char *arg = at + strlen(" --config "), *end = arg;
     while (*end && *end != ' ') end += end[0] == '\\' && end[1] ? 2 : 1;   /* %q escapes */
     char path[4096], quoted[8192], rest[4096];
-    snprintf(path, sizeof path, "%s/config.conf", o->out_dir);
+    snprintf(path, sizeof path, "%s/config.conf", o->set_dir);
     size_t q = 0;
     bool plain = path[strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+")] == 0;
     if (!plain) quoted[q++] = '\'';
@@ -608,16 +608,19 @@ static void section_reproduce(doc *d, const mr_set *set, const mr_opts *o)
     if (micro_only) {
         doc_para(d, "The whole set (runners/micro.sh: interleaved rounds, one repetition per allocator each):");
         doc_code(d, cmd[0] ? cmd : "./run.sh micro");
+    } else if (!o->reproduce && o->nsets > 1) {
+        doc_para(d, "This report merges %d result sets (the first %s); each ran the config in its own "
+                    "directory (command.txt there).", o->nsets, o->set_dir);
     } else if (!o->reproduce && read_own_line(o, "merged-from.txt", merged, sizeof merged)) {
         /* ./run.sh merge: one command would rerun the first set only */
-        doc_para(d, "This set merges the records of several runs (listed in merged-from.txt in this "
-                    "directory, the first %s); each ran the config in its own directory (command.txt there).",
-                 merged);
+        doc_para(d, "This set merges the records of several runs (listed in merged-from.txt in %s, "
+                    "the first %s); each ran the config in its own directory (command.txt there).",
+                 o->set_dir, merged);
     } else if (cmd[0]) {
         doc_para(d, "The whole matrix:");
         doc_code(d, cmd);
     } else {
-        doc_para(d, "The whole matrix: no command.txt beside this report (a set put together by hand); "
+        doc_para(d, "The whole matrix: no command.txt beside the records (a set put together by hand); "
                     "a run directory's command.txt holds the command that made it.");
     }
     for (size_t i = 0; i < set->nruns; i++)

@@ -53,6 +53,12 @@ write missing_lib "allocators = glibc x=$dir/nonexistent.so" "workload thread-lo
 expect_refusal "not installed ($dir/nonexistent.so: No such file or directory)" "$MATRIX" --config "$dir/missing_lib.conf" --out "$dir/run14"
 write marker "allocators = glibc x=glibc+MH_PRELOADED=1" "workload thread-local-churn"
 expect_refusal "driver's own variable" "$MATRIX" --config "$dir/marker.conf" --out "$dir/run15"
+# the setup check runs at the case's largest thread count: 4 producers need more than 4
+write producers "allocators = glibc" "threads = 2" "workload producer-consumer --producers=4 --objects=2000 threads=8"
+"$MATRIX" --config "$dir/producers.conf" --out "$dir/run18" --dry-run >/dev/null 2>"$dir/producers.err" ||
+    fail "a case valid at its own thread count was refused: $(cat "$dir/producers.err")"
+write producers_few "allocators = glibc" "threads = 2 4" "workload producer-consumer --producers=4 --objects=2000"
+expect_refusal "--producers=4 leaves no consumer among 4 threads" "$MATRIX" --config "$dir/producers_few.conf" --out "$dir/run19"
 write good "allocators = glibc" "workload thread-local-churn --ops=1000"
 expect_refusal "give a writable --out" "$MATRIX" --config "$dir/good.conf" --out /proc/multiheap-run
 for i in $(seq 1 17); do

@@ -33,4 +33,9 @@ mv "$sp" "$WORK/with space/moved 1"
 again="$(grep -A3 '^The whole matrix:' "$WORK/with space/moved 1/report.md" | grep '^\./run.sh')"
 [[ "$again" == *"moved 1/config.conf"* ]] && (cd "$ROOT" && eval "$again --dry-run" >/dev/null 2>"$WORK/moved.err") ||
     fail "the moved set's report does not rerun its config: '$again': $(cat "$WORK/moved.err" 2>/dev/null)"
+# a report written elsewhere (--out) still reads how the set was made beside its records
+rm -rf "$WORK/moved-report"
+"$MH_MHREPORT" report --no-plots --out "$WORK/moved-report" "$WORK/with space/moved 1" >/dev/null &&
+    grep -q "moved 1/config.conf" "$WORK/moved-report/report.md" ||
+    fail "a report written with --out lost the set's command: $(grep -A3 'How to reproduce' "$WORK/moved-report/report.md")"
 echo "matrix.tiny: ok"
