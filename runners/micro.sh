@@ -28,7 +28,7 @@ matching REGEX (default all; list them with
   gbench-NAME-rR.json  Google Benchmark's JSON for each allocator and round
   micro.jsonl          the result records (results/SCHEMA.md), one per
                        benchmark, allocator and round (its "rep"); DIR must not hold one
-  command.txt          this command, for the report's "How to reproduce"
+  command.txt          this command without --out, for the report's "How to reproduce"
 and prints median ns/op (± coefficient of variation) per benchmark and allocator.
 Binaries: \$MH_MICRO_BIN and \$MH_MICRO_CONVERT, else \$MH_BUILD_DIR/runners/ (default build/).
 USAGE
@@ -57,11 +57,6 @@ done
     die "--filter '$filter' matches no benchmark; list them with '$MICRO --allocator=glibc --benchmark_list_tests'"
 # Rounds of two runs in one micro.jsonl would be pooled into one median per cell.
 [ ! -s "$out/micro.jsonl" ] || die "'$out' already holds a run's micro.jsonl; pick another --out"
-mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create --out directory '$out'; give a writable one"
-# how to run this set again, for its report (%q keeps an argument one word)
-cmd="./run.sh micro --allocators $(printf '%q' "$allocators") --repetitions $repetitions --min-time $min_time"
-[ -z "$filter" ] || cmd+=" --filter $(printf '%q' "$filter")"
-echo "$cmd --out $(printf '%q' "${out#"$ROOT"/}")" >"$out/command.txt"
 
 run_id="micro-$(date -u +%Y%m%dT%H%M%SZ)"
 records="$out/micro.jsonl"
@@ -79,6 +74,12 @@ for name in "${names[@]}"; do
     [[ "$seen" != *" ${name%%=*} "* ]] || die "allocator name '${name%%=*}' is given twice; name each variant differently"
     seen+="${name%%=*} "
 done
+mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create --out directory '$out'; give a writable one"
+# How to run this set again, for its report: into a new directory (this one is taken);
+# %q keeps an argument one word.
+cmd="./run.sh micro --allocators $(printf '%q' "$allocators") --repetitions $repetitions --min-time $min_time"
+[ -z "$filter" ] || cmd+=" --filter $(printf '%q' "$filter")"
+echo "$cmd" >"$out/command.txt"
 # As in the matrix, a name must say what ran: allocator-tuning variables from the shell go.
 inherited="$("$MHBENCH" inherited | tr '\n' ' ')"
 for v in $inherited; do unset "$v"; done
