@@ -195,9 +195,9 @@ MH_API void *mh_realloc(void *p, size_t size) {
     /* malloc never returns a live block: p had been freed, and is q's now. */
     if (MH_UNLIKELY(q == p)) mh_fatal("realloc of a freed pointer (malloc handed it out again)", p);
     memcpy(q, p, old < size ? old : size);
-    mh_in_realloc_free = true;
+    mh_realloc_freeing = p;
     mh_free(p);
-    mh_in_realloc_free = false;
+    mh_realloc_freeing = NULL;
     return q;
 }
 

@@ -33,9 +33,10 @@
 #define MH_INTERNAL    __attribute__((visibility("hidden")))
 #define MH_API         __attribute__((visibility("default")))   /* multiheap.h */
 #define MH_TLS         __thread __attribute__((tls_model("initial-exec")))
-/* Set while realloc frees the old block: a misuse found there is a realloc of a freed
-   pointer, whatever free calls it (mh_fatal says so). */
-MH_INTERNAL extern MH_TLS bool mh_in_realloc_free;
+/* The old block while realloc frees it: a misuse found there of that very block is a
+   realloc of a freed pointer, whatever free calls it (mh_fatal says so); not one found of
+   another object, which that free's flush may come across. */
+MH_INTERNAL extern MH_TLS const void *mh_realloc_freeing;
 #endif
 
 #define MH_CACHE_LINE 64

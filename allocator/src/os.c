@@ -299,13 +299,13 @@ unsigned mh_os_possible_cpus(void) {
     return conf > 0 ? (unsigned)conf : 1;
 }
 
-MH_TLS bool mh_in_realloc_free;
+MH_TLS const void *mh_realloc_freeing;
 
 void mh_fatal(const char *what, const void *p) {
     char line[256];
     size_t n = 0;
     for (const char *s = "multiheap: "; *s; s++) line[n++] = *s;
-    if (mh_in_realloc_free)
+    if (p && p == mh_realloc_freeing)
         for (const char *s = "realloc of a freed pointer, found by its free: "; *s; s++) line[n++] = *s;
     for (const char *s = what; *s && n < sizeof line - 24; s++) line[n++] = *s;
     line[n++] = ' ';

@@ -300,8 +300,11 @@ void mh_purger_unlock(bool child) {
        if the parent had one, so does its first malloc slow path: a child served by the
        memory it inherited may never grow, and kept its freed pages for good. */
     mh_lock_reset(&pass_lock);
+    /* A parent that was itself such a child and had not restarted its purger yet passes
+       the wish on (a daemon's double fork). */
     uint32_t parent = __atomic_load_n(&purger_state, __ATOMIC_RELAXED);
-    __atomic_store_n(&restart_in_child, parent != PURGER_NONE && parent != PURGER_FAILED, __ATOMIC_RELAXED);
+    if (parent != PURGER_NONE && parent != PURGER_FAILED)
+        __atomic_store_n(&restart_in_child, true, __ATOMIC_RELAXED);
     __atomic_store_n(&mh_global.purger_failed, false, __ATOMIC_RELAXED);
     __atomic_store_n(&purger_state, PURGER_NONE, __ATOMIC_RELEASE);
 }

@@ -171,38 +171,61 @@ static void partial_slabs(void **obj) {
         }
 }
 
-/* Thread mode: a child that frees the burst it inherited and then mallocs a little,
-   which its inherited memory serves without growing: its first malloc slow path starts
-   its purger (its frees must not), and its RSS falls. Before, only growth started one,
-   and such a child kept the burst's pages for good. */
-static void inherited_burst(void **obj) {
-    burst(obj, 4);
+/* The exit status of a child that ran fn in a fork of this process. */
+static int in_child(void (*fn)(void **), void **obj) {
     fflush(stdout);
     pid_t child = fork();
     CHECK(child >= 0);
     if (child == 0) {
-        creations = 0;
-        size_t peak = rss_bytes();
-        uint64_t purged_before = stats_now().purge_bytes;
-        freeing = 1;
-        for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
-        freeing = 0;
-        CHECK(creations == 0);
-        void *q = mh_malloc(3000);   /* a class of its own: the front cache's slow path */
-        CHECK(q && creations == 1);
-        /* The frees' own slow paths purge much of it; emptying the quiet CPU's cache and
-           the stash, so that no page of the burst stays in use, is the purger's work. */
-        long ms = wait_for_purge(peak - BURST_BYTES / 2, purged_before + BURST_BYTES / 2);
-        long drained_ms = wait_for_caches_drained();
-        printf("child of the burst: peak %zu KiB, %ld ms after freeing it %zu KiB, no page of it in use "
-               "%ld ms later\n", peak >> 10, ms, rss_bytes() >> 10, drained_ms);
-        CHECK(ms >= 0 && drained_ms >= 0);
-        mh_free(q);
+        fn(obj);
         fflush(stdout);
         _exit(0);
     }
     int status;
-    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(waitpid(child, &status, 0) == child);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Thread mode: a child's own burst; burst_and_free checks that it has its own purger. */
+static void burst_in_child(void **obj) {
+    creations = 0;
+    burst_and_free(obj, 3, "thread", "child");
+}
+
+/* Thread mode: a child that frees the burst it inherited and then mallocs a little,
+   which its inherited memory serves without growing: its first malloc slow path starts
+   its purger (its frees must not), and its RSS falls. Before, only growth started one,
+   and such a child kept the burst's pages for good. */
+static void free_inherited(void **obj) {
+    creations = 0;
+    size_t peak = rss_bytes();
+    uint64_t purged_before = stats_now().purge_bytes;
+    freeing = 1;
+    for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
+    freeing = 0;
+    CHECK(creations == 0);
+    void *q = mh_malloc(3000);   /* a class of its own: the front cache's slow path */
+    CHECK(q && creations == 1);
+    /* The frees' own slow paths purge much of it; emptying the quiet CPU's cache and
+       the stash, so that no page of the burst stays in use, is the purger's work. */
+    long ms = wait_for_purge(peak - BURST_BYTES / 2, purged_before + BURST_BYTES / 2);
+    long drained_ms = wait_for_caches_drained();
+    printf("child of the burst: peak %zu KiB, %ld ms after freeing it %zu KiB, no page of it in use "
+           "%ld ms later\n", peak >> 10, ms, rss_bytes() >> 10, drained_ms);
+    CHECK(ms >= 0 && drained_ms >= 0);
+    mh_free(q);
+}
+
+/* The same in a grandchild whose parent forked before any malloc of its own (a daemon's
+   double fork): the child's wish for a purger passes on. */
+static void fork_again(void **obj) {
+    CHECK(in_child(free_inherited, obj) == 0);
+}
+
+static void inherited_burst(void **obj) {
+    burst(obj, 4);
+    CHECK(in_child(free_inherited, obj) == 0);
+    CHECK(in_child(fork_again, obj) == 0);
     for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
 }
 
@@ -216,17 +239,7 @@ int main(int argc, char **argv) {
     burst_and_free(obj, 2, mode, "parent");   /* reuses the purged pages */
     if (strcmp(mode, "thread") == 0) {
         partial_slabs(obj);
-        fflush(stdout);
-        pid_t child = fork();
-        CHECK(child >= 0);
-        if (child == 0) {
-            creations = 0;
-            burst_and_free(obj, 3, mode, "child");   /* which checks the child has its own */
-            fflush(stdout);
-            _exit(0);
-        }
-        int status;
-        CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK(in_child(burst_in_child, obj) == 0);
         inherited_burst(obj);
     }
     mh_free(obj);
