@@ -597,6 +597,7 @@ static int table_main(const options *o) {
     char *line = NULL, err[256];
     size_t linecap = 0;
     int rc = 0;
+    const mh_jv *first_run = NULL;   /* the first record tabled */
     for (long lineno = 1; getline(&line, &linecap, f) > 0; lineno++) {
         if (strspn(line, " \t\r\n") == strlen(line)) continue;
         mh_jv *r = mh_json_parse(line, strlen(line), err, sizeof err);
@@ -616,6 +617,15 @@ static int table_main(const options *o) {
         const char *run = mh_json_str_or(mh_json_get(r, "run_id"), "");
         if (strncmp(name, "micro/", 6) != 0 || (o->run_id && strcmp(run, o->run_id) != 0))
             continue;
+        /* The rounds of two runs pooled would make one median of both. */
+        if (n > 0 && !o->run_id && strcmp(run, mh_json_str_or(mh_json_get(first_run, "run_id"), "")) != 0) {
+            fprintf(stderr, "mhmicro_convert: %s holds the records of several runs (%s, %s, ...); give "
+                            "--run-id ID to print one\n", o->input,
+                    mh_json_str_or(mh_json_get(first_run, "run_id"), ""), run);
+            rc = 2;
+            break;
+        }
+        if (n == 0) first_run = r;
         cells[n++] = (cell){
             .bench = name + 6,
             .alloc = mh_json_str_or(mh_json_path(r, "allocator.name"), "?"),

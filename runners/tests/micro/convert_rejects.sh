@@ -24,6 +24,12 @@ done
 grep -q '"status":"failed","error":"needs two CPUs".*"name":"micro/remote_free/size:64/remote:1/real_time"' \
     "$tmp/ok.jsonl" || bad "the errored benchmark is not a failed record"
 "$CONVERT" --table "$tmp/ok.jsonl" | grep -Eq '^pair/size:64 +10\.00 ±' || bad "--table lacks the pair row"
+# two runs in one file: the table of one of them, never one median of both
+"$CONVERT" --run-id r2 --out "$tmp/ok.jsonl" "$SAMPLE" || bad "a second run's records rejected"
+"$CONVERT" --table "$tmp/ok.jsonl" >/dev/null 2>"$tmp/two.err"
+[ $? -eq 2 ] && [ "$(wc -l <"$tmp/two.err")" -eq 1 ] && grep -q 'several runs (r1, r2, ...); give --run-id' "$tmp/two.err" ||
+    bad "--table pooled two runs: $(cat "$tmp/two.err")"
+"$CONVERT" --table "$tmp/ok.jsonl" --run-id r2 | grep -Eq '^pair/size:64 +10\.00 ±' || bad "--table --run-id r2 lacks the pair row"
 
 # ---- broken input: exit 2, exactly one line, the --out file untouched
 head -c 1500 "$SAMPLE" >"$tmp/truncated.json"
