@@ -5,6 +5,8 @@
 #   baseline allocator). Each script sets W and H before loading this file.
 if (!exists("W")) W = 1000
 if (!exists("H")) H = 600
+# the subtitle, the machine line, needs about 1000 pixels
+if (W < 1000) W = 1000
 if (fmt eq 'svg') {
     set terminal svg size W,H dynamic enhanced font 'Sans,11' background rgb 'white'
 } else {

@@ -27,12 +27,22 @@ static FILE *data_file(const plot_ctx *p, const char *fmt, int arg)
     return mr_fopen(p->data, name, "w");
 }
 
-/* gnuplot's enhanced text would eat _ ^ { } @ & ~ and the quotes would end the
- * -e string: keep the subtitle plain. */
-static void sanitise(char *s)
+/* Text for a gnuplot string in the -e argument: a quote or backslash would end it or
+ * escape what follows, so they become spaces; in enhanced text (titles that are not
+ * noenhanced) _ ^ { } @ & ~ are markup, so they are escaped ("PREEMPT_DYNAMIC @0" lost
+ * its _ and @ when they were blanked). */
+static void plot_text(char *dst, size_t len, const char *src, bool enhanced)
 {
-    for (; *s; s++)
-        if (strchr("_^{}@&~'\"\\", *s)) *s = ' ';
+    size_t n = 0;
+    for (; *src && n + 3 < len; src++) {
+        if (strchr("'\"\\", *src)) {
+            dst[n++] = ' ';
+            continue;
+        }
+        if (enhanced && strchr("_^{}@&~", *src)) dst[n++] = '\\';
+        dst[n++] = *src;
+    }
+    dst[n] = 0;
 }
 
 static void words(char *buf, size_t len, char *const *list, int n)
@@ -64,12 +74,12 @@ static const mr_run *median_run(const mr_group *g)
 static int run_script(plot_ctx *p, const char *name, const char *title, const char *vars)
 {
     const mr_set *set = p->set;
-    char machine[512], allocs[1024], cases[4096], cmd[32768];
-    mr_machine_line(set, machine, sizeof machine);
-    sanitise(machine);
+    char line[512], machine[1024], allocs[1024], names[4096], cases[4096], cmd[32768];
+    mr_machine_line(set, line, sizeof line);
+    plot_text(machine, sizeof machine, line, true);
     words(allocs, sizeof allocs, set->allocs, set->nallocs);
-    words(cases, sizeof cases, set->cases, set->ncases);
-    sanitise(cases);
+    words(names, sizeof names, set->cases, set->ncases);
+    plot_text(cases, sizeof cases, names, false);   /* panel titles are noenhanced */
     const char *gnuplot = getenv("MH_GNUPLOT") ? getenv("MH_GNUPLOT") : "gnuplot";
     for (int k = 0; k < 2; k++) {
         snprintf(cmd, sizeof cmd,
@@ -433,9 +443,9 @@ static int plot_mhstats(plot_ctx *p)
                 mh_json_num_or(mh_json_get(&heaps->items[h], "os_grow_calls"), 0));
     fclose(f);
     if (rows == 0 && !(heaps && heaps->len)) return 0;
-    char vars[600], which[512];
-    snprintf(which, sizeof which, "%s rep %d", run->cell ? run->cell : run->workload, run->rep);
-    sanitise(which);
+    char vars[1200], name[512], which[1024];
+    snprintf(name, sizeof name, "%s rep %d", run->cell ? run->cell : run->workload, run->rep);
+    plot_text(which, sizeof which, name, true);
     snprintf(vars, sizeof vars, "has_matrix=%d; has_heaps=%d; which='%s'", rows > 0, heaps && heaps->len > 0, which);
     return run_script(p, "mhstats", "multiheap statistics", vars);
 }
