@@ -70,12 +70,6 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int main(void) {
     /* Two CPUs of the allowed set (one if that is all there is). */
     cpu_set_t allowed, two;
@@ -88,11 +82,11 @@ int main(void) {
     for (int k = SPIN; k <= MH; k++) {
         shared.counter = 0;
         pthread_t t[THREADS];
-        double start = now();
+        double start = seconds_now();
         for (int i = 0; i < THREADS; i++)
             CHECK(pthread_create(&t[i], NULL, worker, (void *)(intptr_t)k) == 0);
         for (int i = 0; i < THREADS; i++) CHECK(pthread_join(t[i], NULL) == 0);
-        double secs = now() - start;
+        double secs = seconds_now() - start;
         CHECK(shared.counter == (uint64_t)THREADS * ITERS);
         printf("  %-22s %8.1f ms  %8.1f ns per lock/unlock\n", names[k], secs * 1e3,
                secs * 1e9 / ((double)THREADS * ITERS));

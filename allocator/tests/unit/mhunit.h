@@ -30,6 +30,14 @@ static inline mh_heap_stats heap_stats_now(unsigned heap) {
     return s;
 }
 
+/* The monotonic clock, in seconds. */
+#include <time.h>
+static inline double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* This process's resident memory (/proc/self/statm), in KiB. Read without stdio: a
    malloc here may take a slow path (after a migration, say), and a slow path may purge,
    which a test that watches RSS while the program is quiet would take for the

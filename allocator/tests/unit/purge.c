@@ -104,15 +104,20 @@ static long wait_for_caches_drained(void) {
     return -1;
 }
 
+/* Frees the burst, noting any purger created meanwhile (never from a free). */
+static void free_burst(void **obj) {
+    freeing = 1;
+    for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
+    freeing = 0;
+    CHECK(creations_in_free == 0);
+}
+
 /* One burst, freed; checks what the mode promises; returns the bytes purged. */
 static uint64_t burst_and_free(void **obj, unsigned seed, const char *mode, const char *who) {
     burst(obj, seed);
     size_t peak = rss_bytes();
     uint64_t purged_before = stats_now().purge_bytes;
-    freeing = 1;
-    for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
-    freeing = 0;
-    CHECK(creations_in_free == 0);
+    free_burst(obj);
     CHECK(creations == (strcmp(mode, "thread") == 0));
     size_t after_free = rss_bytes();
     long quiet_ms = strcmp(mode, "thread") == 0
@@ -200,9 +205,7 @@ static void free_inherited(void **obj) {
     creations = 0;
     size_t peak = rss_bytes();
     uint64_t purged_before = stats_now().purge_bytes;
-    freeing = 1;
-    for (size_t i = 0; i < NOBJ; i++) mh_free(obj[i]);
-    freeing = 0;
+    free_burst(obj);
     CHECK(creations == 0);
     void *q = mh_malloc(3000);   /* a class of its own: the front cache's slow path */
     CHECK(q && creations == 1);

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 
 #include "mhunit.h"
 
@@ -53,12 +52,6 @@ static void *consume(void *arg) {
     return NULL;
 }
 
-static double seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 int main(void) {
     if (!two_allowed_cpus(&producer_cpu, &consumer_cpu)) return 77;
     free(malloc(1));   /* initialised before the threads */
@@ -66,7 +59,7 @@ int main(void) {
     CHECK(pthread_create(&prod, NULL, produce, NULL) == 0);
     CHECK(pthread_create(&cons, NULL, consume, NULL) == 0);
     long reads = 0;
-    for (double end = seconds() + 1.0; seconds() < end; reads++) {
+    for (double end = seconds_now() + 1.0; seconds_now() < end; reads++) {
         mh_stats s = stats_now();
         if (s.frees > s.allocs || s.large_frees > s.large_allocs || s.large_live > (1ull << 40) ||
             s.large_live_bytes > (1ull << 50)) {
