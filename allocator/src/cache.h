@@ -5,7 +5,8 @@
  * preempts, migrates or signals the thread inside it, it resumes at the abort label,
  * which starts over on whatever CPU the thread is on now. No object or count changes
  * hands until the single commit store to the row's count (the stores before it, to the
- * slot above the top and the counters, mean nothing until then),
+ * slot above the top and the counters, mean nothing until then, but for a restart's
+ * counting its operation twice: the statistics may run a few operations ahead),
  * so the sequence needs no atomic instruction and no lock, and a preempted thread never
  * holds anything.
  *

@@ -83,6 +83,12 @@ int main(void) {
     free(a32);
     free(a4k);
     free(slab);
+    /* The class: the smallest whose slots are all aligned and hold the size, at least
+       align bytes (memalign(64, 8) a 64-byte slot), so that the front cache serves it. */
+    void *tiny = memalign(64, 8), *kib = memalign(64, 1000);
+    CHECK(malloc_usable_size(tiny) == 64 && malloc_usable_size(kib) == 1024);
+    free(tiny);
+    free(kib);
 
     long page = sysconf(_SC_PAGESIZE);
     void *v = valloc(100), *pv = pvalloc(100);

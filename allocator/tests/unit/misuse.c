@@ -53,6 +53,8 @@ static void realloc_freed_moved(void) { char *p = malloc(32); free(p); (void)!re
 static void realloc_freed_grown(void) { char *p = malloc(64); free(p); (void)!realloc(p, 128); }
 static void realloc_freed_large(void) { char *p = malloc(100000); free(p); (void)!realloc(p, 200000); }
 static void usable_size_freed_large(void) { char *p = malloc(100000); free(p); (void)!malloc_usable_size(p); }
+/* One past a large block's end is no interior pointer of it. */
+static void past_large_end(void) { char *p = malloc(100000); free(p + malloc_usable_size(p)); }
 static void double_free_stashed(void) {
     /* Enough frees after the first that p leaves the front cache for the heap's stash. */
     enum { N = 2000 };
@@ -143,6 +145,7 @@ static const struct {
     {"realloc after free (grown, small)", realloc_freed_grown, "realloc of a freed pointer", NULL},
     {"realloc after free (large)", realloc_freed_large, "realloc of a freed large block", NULL},
     {"usable size after free (large)", usable_size_freed_large, "malloc_usable_size of a freed large block", NULL},
+    {"one past a large block's end", past_large_end, "free of a pointer multiheap never returned", NULL},
 };
 
 int main(int argc, char **argv) {

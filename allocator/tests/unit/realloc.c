@@ -16,6 +16,8 @@ static void *walk(void *p, size_t have, const size_t *sizes, size_t n) {
         CHECK(q != NULL);
         CHECK(filled(q, keep, 42));
         CHECK(malloc_usable_size(q) >= sizes[i]);
+        /* a large block shrunk to a small size becomes a small object, and back */
+        CHECK(mh_is_small(q) == (sizes[i] <= MH_SMALL_MAX));
         fill(q, sizes[i], 42);
         p = q;
         have = sizes[i];

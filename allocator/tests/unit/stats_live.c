@@ -1,11 +1,14 @@
 /* mh_stats_get while objects cross CPUs: a producer pinned to one CPU allocates, a
    consumer pinned to the other frees, and the main thread reads the statistics for a
-   second. No read may count more frees than allocs, small or large, nor a large_live
-   or large_live_bytes that wrapped round: the counters were read one CPU after another,
-   so an object allocated on a CPU already read and freed on one read later counted as a
-   free without an alloc (a review saw large_live = 2^64 - 27950 in about one read in
-   40000). Small objects and large blocks of a bin take turns. Skipped (77) where only one
-   CPU is allowed. */
+   second. No read may count more frees than allocs, small or large, beyond SLACK, nor a
+   large_live or large_live_bytes that wrapped round: the counters were read one CPU
+   after another, so an object allocated on a CPU already read and freed on one read later
+   counted as a free without an alloc (a review saw large_live = 2^64 - 27950 in about one
+   read in 40000; with a queue of 1024 objects in flight the excess reached hundreds to
+   tens of thousands). SLACK allows for the front cache's restarted sequences, each of
+   which counts its operation twice (cache.h): a free ahead by 1 under a loaded test run.
+   Small objects and large blocks of a bin take turns. Skipped (77) where only one CPU is
+   allowed. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,6 +16,7 @@
 #include "mhunit.h"
 
 #define QUEUE 1024
+#define SLACK 64
 
 static void *_Atomic queue[QUEUE];
 static atomic_bool stop;
@@ -61,7 +65,7 @@ int main(void) {
     long reads = 0;
     for (double end = seconds_now() + 1.0; seconds_now() < end; reads++) {
         mh_stats s = stats_now();
-        if (s.frees > s.allocs || s.large_frees > s.large_allocs || s.large_live > (1ull << 40) ||
+        if (s.frees > s.allocs + SLACK || s.large_frees > s.large_allocs + SLACK || s.large_live > (1ull << 40) ||
             s.large_live_bytes > (1ull << 50)) {
             fprintf(stderr, "read %ld: allocs %llu frees %llu, large allocs %llu frees %llu live %llu (%llu bytes)\n",
                     reads, (unsigned long long)s.allocs, (unsigned long long)s.frees,

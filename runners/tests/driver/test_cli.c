@@ -5,6 +5,7 @@
  */
 #include "clitest.h"
 
+#include <math.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -180,6 +181,18 @@ static void test_counters_latency_ops(void)
     CHECK(rc == 0 && num(rec, "latency.malloc.count") == 0 && num(rec, "latency.overhead.samples") == 0, "sampling off still sampled");
     /* each thread: 5000 allocations and 5000 frees */
     CHECK(num(rec, "ops") == 20000, "ops %g", num(rec, "ops"));
+    /* the rates follow from the counts and times, the run's and each thread's */
+    double ops = num(rec, "ops"), dur = num(rec, "duration_s");
+    CHECK(fabs(num(rec, "throughput_ops_s") / (ops / dur) - 1) < 1e-6, "throughput %g, ops / duration %g",
+          num(rec, "throughput_ops_s"), ops / dur);
+    CHECK(fabs(num(rec, "ns_per_op") / (dur * 1e9 / ops) - 1) < 1e-6, "ns_per_op %g, duration / ops %g ns",
+          num(rec, "ns_per_op"), dur * 1e9 / ops);
+    for (int i = 0; i < 2; i++) {
+        const mh_jv *t = &mh_json_get(rec, "per_thread")->items[i];
+        double t_ops = num(t, "ops"), t_dur = num(t, "duration_s");
+        CHECK(t_ops == 10000 && fabs(num(t, "ns_per_op") / (t_dur * 1e9 / t_ops) - 1) < 1e-6,
+              "thread %d: ops %g, ns_per_op %g against duration %g s", i, t_ops, num(t, "ns_per_op"), t_dur);
+    }
     mh_json_free(rec);
 }
 

@@ -47,6 +47,12 @@ write line_placement "allocators = glibc" "workload thread-local-churn placement
 expect_refusal "placement=sideways" "$MATRIX" --config "$dir/line_placement.conf" --out "$dir/run16"
 write lat_every "allocators = glibc" "lat_every = often" "workload thread-local-churn"
 expect_refusal "lat_every" "$MATRIX" --config "$dir/lat_every.conf" --out "$dir/run17"
+for bad in "timeout = abc" "timeout = 0"; do
+    write timeout_bad "allocators = glibc" "$bad" "workload thread-local-churn"
+    expect_refusal "timeout must be whole seconds" "$MATRIX" --config "$dir/timeout_bad.conf" --out "$dir/run20"
+done
+write warmup_bad "allocators = glibc" "warmup = 2" "workload thread-local-churn"
+expect_refusal "warmup must be 0 or 1" "$MATRIX" --config "$dir/warmup_bad.conf" --out "$dir/run21"
 write reps_huge "allocators = glibc" "repetitions = 99999999999999999999999" "workload thread-local-churn"
 expect_refusal "repetitions" "$MATRIX" --config "$dir/reps_huge.conf" --out "$dir/run13" --dry-run
 write missing_lib "allocators = glibc x=$dir/nonexistent.so" "workload thread-local-churn"

@@ -35,6 +35,12 @@ grep -E '^cross-core-free:remote=0\|1\|glibc .*-30\.0% .*REGRESSION' "$dir/slow.
     fail "the slowed cell is not flagged: $(cat "$dir/slow.out")"
 [ "$(grep -c REGRESSION "$dir/slow.out")" -eq 1 ] || fail "only the slowed cell may be flagged: $(cat "$dir/slow.out")"
 
+# the other way round it is an improvement: exit 0, counted and marked as one
+rc=0
+"$ROOT/run.sh" compare "$dir/slow" "$dir/old" --threshold 10 >"$dir/fast.out" || rc=$?
+[ "$rc" -eq 0 ] && ! grep -q REGRESSION "$dir/fast.out" && grep -q "0 regressions, 1 improvements" "$dir/fast.out" &&
+    grep -E '^cross-core-free:remote=0\|1\|glibc .*improvement' "$dir/fast.out" >/dev/null ||
+    fail "a 43% speed-up (exit $rc) was not an improvement: $(cat "$dir/fast.out")"
 # the same slowdown under a higher threshold is not a regression
 "$ROOT/run.sh" compare "$dir/old" "$dir/slow" --threshold 40 >/dev/null || fail "a 30% change was flagged at --threshold 40"
 # the tiny matrix against itself: 2 repetitions, passes and says why nothing can be significant

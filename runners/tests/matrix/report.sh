@@ -29,13 +29,29 @@ medians="$(awk -F, -v c="$(col case)" -v t="$(col threads)" -v a="$(col allocato
                 if (v[k, j] < v[k, i]) { tmp = v[k, i]; v[k, i] = v[k, j]; v[k, j] = tmp }
             med = m % 2 ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
             split(k, f, "|")
-            printf "| %s | %s | %s | %d | %.3f |\n", f[1], f[2], f[3], m, med
+            # with 2 repetitions: quartiles by linear interpolation (R type 7), and the
+            # median order-statistic interval is the two runs, covering 50%
+            if (m != 2) { printf "cell %s has %d repetitions, not 2\n", k, m; continue }
+            q1 = v[k, 1] + (v[k, 2] - v[k, 1]) / 4; q3 = v[k, 1] + (v[k, 2] - v[k, 1]) * 3 / 4
+            printf "| %s | %s | %s | %d | %.3f | %.3f-%.3f | %.3f-%.3f (50%%) |\n", f[1], f[2], f[3], m, med,
+                q1, q3, v[k, 1], v[k, 2]
         }
     }' "$csv")"
 [ "$(wc -l <<<"$medians")" -eq 10 ] || fail "want 10 cells in the CSV, got: $medians"
 while IFS= read -r row; do
     grep -qF -- "$row" "$md" || fail "report.md has no row starting '$row' (median recomputed from results.csv)"
 done <<<"$medians"
+# the geometric mean of jemalloc's median over glibc's, over the cells both ran
+geo="$(awk -F, -v c="$(col case)" -v t="$(col threads)" -v a="$(col allocator)" \
+               -v w="$(col warmup)" -v s="$(col status)" -v x="$(col throughput_ops_s)" '
+    NR > 1 && $w == "false" && $s == "ok" { k = $c "|" $t; v[k, $a] += $x; n[k, $a]++; cells[k] = 1 }
+    END {
+        for (k in cells) if (n[k, "glibc"] && n[k, "jemalloc"]) {
+            sum += log((v[k, "jemalloc"] / n[k, "jemalloc"]) / (v[k, "glibc"] / n[k, "glibc"])); m++
+        }
+        printf "| jemalloc | %.2f | - | %d |", exp(sum / m), m
+    }' "$csv")"
+grep -qF -- "$geo" "$md" || fail "report.md's geometric mean row is not '$geo': $(grep '^| jemalloc | [0-9.]* | - |' "$md")"
 grep -q '^## Counters that were unavailable' "$md" || fail "report.md lacks the unavailable-counter section"
 grep -q 'run.sh matrix --config' "$md" || fail "report.md lacks the command to reproduce"
 # multiheap's statistics plot, from records that carry allocator_stats (the
