@@ -504,7 +504,10 @@ static void *remap_grow(uintptr_t addr, size_t old, size_t need, unsigned *calls
     if (q != MAP_FAILED && !reg_cover((uintptr_t)q, &leaf))
         mh_fatal("mremap moved a large block out of the registry's address space", q);
     leaf_give_back(leaf);
-    return q == MAP_FAILED ? NULL : q;
+    if (q == MAP_FAILED) return NULL;
+    if (q != (void *)addr) mh_tsan_new_memory((void *)addr, old);
+    mh_tsan_new_memory(q, need);
+    return q;
 }
 
 /* Raises L.max_bytes to size. */
