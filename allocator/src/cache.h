@@ -25,20 +25,13 @@
 
 /* ThreadSanitizer cannot see the sequences' hand-over of an object from one thread to
    another: tell it, so it checks the objects' users and not the cache. */
-/* Nor does it see mremap, which moves and grows mappings: a block mapped later where a
-   moved one had been was reported as racing with that block's old accesses
-   (alloc.sys.tsan.stress.cpu, once in about a dozen loaded test runs). After a remap the
-   large path tells it that both ranges hold new memory. */
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
 #define mh_tsan_acquire(p) __tsan_acquire(p)
 #define mh_tsan_release(p) __tsan_release(p)
-void AnnotateNewMemory(const char *file, int line, const volatile void *mem, size_t size);
-#define mh_tsan_new_memory(p, n) AnnotateNewMemory(__FILE__, __LINE__, (p), (n))
 #else
 #define mh_tsan_acquire(p) ((void)(p))
 #define mh_tsan_release(p) ((void)(p))
-#define mh_tsan_new_memory(p, n) ((void)(p), (void)(n))
 #endif
 
 /* The thread's binding: the front cache of the CPU it last bound to (mh_cache_bind, in
