@@ -2,11 +2,11 @@
 #   fmt (png|svg), gp (this directory), dat (data files), out (where images go),
 #   machine (the subtitle), allocs (allocator names, space-separated, in data
 #   column order), cases (workload cases, same), base (1-based index of the
-#   baseline allocator). Each script sets W and H before loading this file.
+#   baseline allocator), basename (its name, escaped for enhanced text). Each script sets W and H before loading this file.
 if (!exists("W")) W = 1000
 if (!exists("H")) H = 600
-# the subtitle, the machine line, needs about 1000 pixels
-if (W < 1000) W = 1000
+# wide enough for the subtitle, the machine line (about 6 pixels a character)
+if (W < strlen(machine) * 6 + 60) W = strlen(machine) * 6 + 60
 if (fmt eq 'svg') {
     set terminal svg size W,H dynamic enhanced font 'Sans,11' background rgb 'white'
 } else {

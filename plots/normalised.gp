@@ -6,8 +6,8 @@ n = words(tlist)
 H = 330 * n + 90
 load gp.'/common.gp'
 set output out.'/normalised.'.fmt
-set multiplot layout n, 1 title "Throughput normalised to ".word(allocs, base)." (median; bars: interquartile range; higher is better)\n".subtitle
-set ylabel "throughput / ".word(allocs, base)." (ratio)"
+set multiplot layout n, 1 title "Throughput normalised to ".basename." (median; bars: interquartile range; higher is better)\n".subtitle
+set ylabel "throughput / ".basename." (ratio)"
 set xlabel "workload case"
 set style data histogram
 set style histogram errorbars gap 1 lw 1

@@ -5,10 +5,10 @@ W = 1100
 H = 780
 load gp.'/common.gp'
 set output out.'/tradeoff.'.fmt
-set title "Time vs memory, ".threads." threads (relative to ".word(allocs, base)."; lower-left is better)\n".subtitle
+set title "Time vs memory, ".threads." threads (relative to ".basename."; lower-left is better)\n".subtitle
 set logscale xy
-set xlabel 'peak RSS / '.word(allocs, base).' peak RSS (ratio, log scale)'
-set ylabel 'time per operation / '.word(allocs, base).' time (ratio, log scale)'
+set xlabel 'peak RSS / '.basename.' peak RSS (ratio, log scale)'
+set ylabel 'time per operation / '.basename.' time (ratio, log scale)'
 set key outside right top
 set arrow 1 from first 1, graph 0 to first 1, graph 1 nohead dt 2 lc rgb 'gray'
 set arrow 2 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb 'gray'

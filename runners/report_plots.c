@@ -6,10 +6,14 @@
  */
 #include "report.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 typedef struct plot_ctx {
     const mr_set *set;
@@ -27,19 +31,16 @@ static FILE *data_file(const plot_ctx *p, const char *fmt, int arg)
     return mr_fopen(p->data, name, "w");
 }
 
-/* Text for a gnuplot string in the -e argument: a quote or backslash would end it or
- * escape what follows, so they become spaces; in enhanced text (titles that are not
- * noenhanced) _ ^ { } @ & ~ are markup, so they are escaped ("PREEMPT_DYNAMIC @0" lost
- * its _ and @ when they were blanked). */
+/* Text for a single-quoted gnuplot string in the -e argument, where a quote is written
+ * twice; in enhanced text (titles that are not noenhanced) _ ^ { } @ & ~ and the
+ * backslash are markup, so they are escaped ("PREEMPT_DYNAMIC @0" lost its _ and @ when
+ * they were blanked). The argument goes to gnuplot without a shell. */
 static void plot_text(char *dst, size_t len, const char *src, bool enhanced)
 {
     size_t n = 0;
     for (; *src && n + 3 < len; src++) {
-        if (strchr("'\"\\", *src)) {
-            dst[n++] = ' ';
-            continue;
-        }
-        if (enhanced && strchr("_^{}@&~", *src)) dst[n++] = '\\';
+        if (*src == '\'') dst[n++] = '\'';
+        else if (enhanced && strchr("_^{}@&~\\", *src)) dst[n++] = '\\';
         dst[n++] = *src;
     }
     dst[n] = 0;
@@ -70,24 +71,49 @@ static const mr_run *median_run(const mr_group *g)
     return best;
 }
 
+/* gnuplot -e expr script, its stderr into log, without a shell: the expression holds the
+   records' text (the machine line, case names), whose $ or ` a shell would have run. */
+static int gnuplot_run(const char *expr, const char *script, const char *log)
+{
+    const char *gnuplot = getenv("MH_GNUPLOT") ? getenv("MH_GNUPLOT") : "gnuplot";
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd >= 0) dup2(fd, STDERR_FILENO);
+        execlp(gnuplot, gnuplot, "-e", expr, script, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0) return -1;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* Runs gnuplot on plots/NAME.gp for PNG and SVG; vars are extra "k=v; " assignments. */
 static int run_script(plot_ctx *p, const char *name, const char *title, const char *vars)
 {
     const mr_set *set = p->set;
-    char line[512], machine[1024], allocs[1024], names[4096], cases[4096], cmd[32768];
+    char line[512], machine[1024], allocs[1024], names[4096], cases[4096], base[256];
+    char gp[4096 * 2], dat[4096 * 2], out[4096 * 2], expr[32768], script[4200], log[4200];
     mr_machine_line(set, line, sizeof line);
     plot_text(machine, sizeof machine, line, true);
-    words(allocs, sizeof allocs, set->allocs, set->nallocs);
+    words(allocs, sizeof allocs, set->allocs, set->nallocs);   /* names of letters, digits, . _ - */
     words(names, sizeof names, set->cases, set->ncases);
     plot_text(cases, sizeof cases, names, false);   /* panel titles are noenhanced */
-    const char *gnuplot = getenv("MH_GNUPLOT") ? getenv("MH_GNUPLOT") : "gnuplot";
+    plot_text(base, sizeof base, set->allocs[p->base], true);   /* in enhanced titles */
+    plot_text(gp, sizeof gp, p->o->plots_src, false);
+    plot_text(dat, sizeof dat, p->data, false);
+    plot_text(out, sizeof out, p->out, false);
+    snprintf(script, sizeof script, "%s/%s.gp", p->o->plots_src, name);
+    snprintf(log, sizeof log, "%s/%s.log", p->data, name);
     for (int k = 0; k < 2; k++) {
-        snprintf(cmd, sizeof cmd,
-                 "%s -e \"fmt='%s'; gp='%s'; dat='%s'; out='%s'; machine='%s'; allocs='%s'; "
-                 "cases='%s'; base=%d; %s\" '%s/%s.gp' 2>'%s/%s.log'",
-                 gnuplot, k ? "svg" : "png", p->o->plots_src, p->data, p->out, machine, allocs,
-                 cases, p->base + 1, vars, p->o->plots_src, name, p->data, name);
-        if (system(cmd) != 0) {
+        snprintf(expr, sizeof expr,
+                 "fmt='%s'; gp='%s'; dat='%s'; out='%s'; machine='%s'; allocs='%s'; cases='%s'; "
+                 "base=%d; basename='%s'; %s",
+                 k ? "svg" : "png", gp, dat, out, machine, allocs, cases, p->base + 1, base, vars);
+        if (gnuplot_run(expr, script, log) != 0) {
             fprintf(stderr, "mhreport: gnuplot failed on plots/%s.gp; see %s/%s.log (a report "
                     "with --no-plots skips the plots)\n", name, p->data, name);
             return 2;

@@ -54,6 +54,27 @@ geo="$(awk -F, -v c="$(col case)" -v t="$(col threads)" -v a="$(col allocator)" 
 grep -qF -- "$geo" "$md" || fail "report.md's geometric mean row is not '$geo': $(grep '^| jemalloc | [0-9.]* | - |' "$md")"
 grep -q '^## Counters that were unavailable' "$md" || fail "report.md lacks the unavailable-counter section"
 grep -q 'run.sh matrix --config' "$md" || fail "report.md lacks the command to reproduce"
+# the records' text reaches gnuplot as text: a machine line with a shell's $( ) and
+# backquotes, quotes, a backslash and enhanced-text markup is drawn as it is, and runs
+# nothing (the plots were drawn through sh -c); an allocator name with _ stays whole
+odd="$WORK/odd text"
+rm -rf "$odd" && mkdir -p "$odd"
+python3 - "$TINY/records.jsonl" "$odd/records.jsonl" "$odd" <<'PY'
+import json, sys
+out = open(sys.argv[2], "w")
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if isinstance(r.get("env"), dict):
+        r["env"]["cpu_model"] = "CPU $(touch '%s/ran1') `touch '%s/ran2'` it's \"q\" back\\slash a_b@c" % (sys.argv[3], sys.argv[3])
+    r["allocator"]["name"] = r["allocator"]["name"].replace("glibc", "g_libc")
+    r["cell"] = r["cell"].replace("|glibc", "|g_libc")
+    out.write(json.dumps(r) + "\n")
+PY
+"$MH_MHREPORT" report "$odd" >/dev/null 2>"$WORK/odd.err" || fail "the report of odd text failed: $(cat "$WORK/odd.err")"
+[ ! -e "$odd/ran1" ] && [ ! -e "$odd/ran2" ] || fail "text from the records ran as a command when the plots were drawn"
+grep -qF 'a_b@c' "$odd/plots/scaling.svg" && grep -qF "back\\slash" "$odd/plots/scaling.svg" ||
+    fail "the machine line is not drawn as it is: $(grep -o 'CPU [^<]*' "$odd/plots/scaling.svg" | head -n1)"
+grep -q 'normalised to g_libc' "$odd/plots/normalised.svg" || fail "an allocator name with _ lost it in the normalised plot's title"
 # multiheap's statistics plot, from records that carry allocator_stats (the
 # tiny matrix does not run multiheap: give two of its records a small matrix)
 mh="$WORK/mhstats"
