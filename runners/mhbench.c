@@ -95,8 +95,9 @@ static void print_allocator(const mh_allocator *a, bool variant)
 
 /* Known allocators, then the built-in variants (marked "variant:", so that the
  * matrix's "installed" keeps meaning the plain allocators). With SPECs: each resolved,
- * and a NAME=... spec's library installed (a known allocator that is not is listed so:
- * micro.sh reports and skips it), or one line and exit 2 for the first that is not. */
+ * and a NAME=/path spec's library installed (a known allocator that is not, or a variant
+ * of one, is listed so: micro.sh reports and skips it), or one line and exit 2 for the
+ * first that is not. */
 static int list_allocators(int nspecs, char **specs)
 {
     mh_allocator a;
@@ -105,7 +106,7 @@ static int list_allocators(int nspecs, char **specs)
         if (mh_allocator_resolve(specs[i], &a, err, sizeof err) != 0)
             bad_input("%s", err);
         char why[PATH_MAX + 64];
-        if (!a.builtin && mh_allocator_missing(&a, why, sizeof why)) {
+        if (a.own_path && mh_allocator_missing(&a, why, sizeof why)) {
             snprintf(err, sizeof err, "allocator '%s': its library is not installed (%s); fix the path or install it",
                      a.name, why);
             bad_input("%s", err);

@@ -249,6 +249,7 @@ static int resolve_named(const char *spec, const char *eq, const char *env, mh_a
         }
         snprintf(out->path, sizeof out->path, "%s", base);
         out->installed = is_elf(out->path);
+        out->own_path = true;
     }
     return env ? parse_env(env, out, err, errlen) : 0;
 }

@@ -35,6 +35,7 @@ typedef struct mh_allocator {
     char name[64];
     char path[PATH_MAX];    /* library to preload; "" for glibc */
     bool builtin;           /* one of the known names or built-in variants, not NAME=... */
+    bool own_path;          /* NAME=/path...: the library is the user's, not a known one's */
     bool installed;         /* glibc, or the library is a readable ELF file */
     int nenv;
     char env[MH_ALLOC_MAX_ENV][128];    /* "VAR=VALUE" the variant sets in the run */

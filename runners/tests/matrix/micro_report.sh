@@ -32,12 +32,14 @@ grep -q '"workload":{"name":"micro/empty"' "$WORK/micro-run/micro.jsonl" ||
 want='./run.sh micro --allocators glibc --repetitions 1 --min-time 0.001 --filter \^empty\$'
 grep -qxF -- "$want" "$WORK/micro-run/report.md" || fail "the micro report's command is not the run's: $(grep -A3 'How to reproduce' "$WORK/micro-run/report.md")"
 expect_refusal "already holds a run's micro.jsonl" "$ROOT/run.sh" micro --allocators glibc --filter '^empty$' --out "$WORK/micro-run"
-# a known allocator whose library is missing is reported and skipped, the others run
+# a known allocator whose library is missing is reported and skipped, and so is a variant
+# of it; the others run
 rm -rf "$WORK/micro-missing"
 rc=0
-MH_MULTIHEAP_LIB=/nonexistent/libmultiheap.so "$ROOT/run.sh" micro --allocators glibc,multiheap --filter '^empty$' \
-    --repetitions 1 --min-time 0.001 --out "$WORK/micro-missing" >/dev/null 2>"$WORK/micro-missing.err" || rc=$?
+MH_MULTIHEAP_LIB=/nonexistent/libmultiheap.so "$ROOT/run.sh" micro --allocators glibc,multiheap,v=multiheap+MULTIHEAP_CACHE=0 \
+    --filter '^empty$' --repetitions 1 --min-time 0.001 --out "$WORK/micro-missing" >/dev/null 2>"$WORK/micro-missing.err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q "micro.sh: multiheap failed" "$WORK/micro-missing.err" &&
+    grep -q "micro.sh: v failed" "$WORK/micro-missing.err" &&
     grep -q '"allocator":{"name":"glibc"' "$WORK/micro-missing/micro.jsonl" ||
     fail "a missing multiheap library stopped the other allocators (exit $rc): $(tail -n2 "$WORK/micro-missing.err")"
 echo "matrix.micro_report: ok"
