@@ -157,9 +157,14 @@ void mh_perf_reason(int err, int counter, char *out, size_t outlen)
 {
     const char *name = strerrorname_np(err);
     const char *why;
-    char buf[96];
-    if (err == EACCES || err == EPERM) {
+    char buf[128];
+    if ((err == EACCES || err == EPERM) && paranoid_level() > 2) {
         snprintf(buf, sizeof buf, "perf_event_paranoid=%d forbids it; set it to 2 or lower", paranoid_level());
+        why = buf;
+    } else if (err == EACCES || err == EPERM) {
+        /* user-space counting was tried too: something else than the sysctl said no */
+        snprintf(buf, sizeof buf, "refused although perf_event_paranoid=%d allows it: a seccomp or "
+                 "container policy?", paranoid_level());
         why = buf;
     } else if ((err == ENOENT || err == EOPNOTSUPP || err == ENODEV) && is_hardware(counter)) {
         why = "not supported: no PMU access on this machine";
