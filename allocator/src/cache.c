@@ -135,13 +135,18 @@ static mh_cpu_cache *current_cache(unsigned *cpu, bool *rebound) {
 }
 
 /* Objects popped from row r of CPU cpu go back: small ones to their owner heaps, a lock
-   acquisition per owner, large blocks to the shared large cache. */
+   acquisition per owner, large blocks to the shared large cache. With remote bins a
+   class row holds its CPU's heap's objects only (free pushes an object there only when
+   its unit's owner tag is the binding's, a refill brings the heap's own, and a unit
+   keeps its owner while any of its objects is out of it), so only remote rows need
+   grouping: looking up every owner of a class row's flush took 6% of threadtest's
+   samples. */
 static void release_batch(unsigned cpu, unsigned r, void **batch, size_t n, mh_free_source why) {
     if (mh_row_is_large(r)) {
         mh_large_put_cached(cpu, batch, n);
         return;
     }
-    mh_group_by_owner(batch, n);
+    if (r >= MH_NCLASSES || !mh_global.remote_bins) mh_group_by_owner(batch, n);
     mh_small_free_batch(batch, n, why);
 }
 

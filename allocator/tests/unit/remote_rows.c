@@ -8,7 +8,9 @@
    objects and goes quiet: the purger must drain b's cache, remote rows included. The
    work runs on a second thread, so that the purger's CPUs (the main thread's) are all.
    With MULTIHEAP_REMOTE_BINS=0 (alloc.unit.remote_rows.off) b's mallocs must reuse a's
-   objects instead: the switch brings back the one row per class.
+   objects instead: the switch brings back the one row per class. With remote rows a
+   class row must hold its CPU's heap's objects only: a flush of one hands them to that
+   heap without looking up their owners (release_batch in cache.c).
    Skipped (77) where the cache cannot run or only one CPU is allowed. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -47,6 +49,18 @@ static const mh_cache_row *remote_row_of_b(void) {
     return &mh_cache_of_cpu((unsigned)b)->row[MH_NCLASSES + mh_size_class(SIZE)];
 }
 
+/* Objects in CPU cpu's class rows that another heap owns. */
+static int foreign_in_class_rows(unsigned cpu) {
+    const mh_cpu_cache *c = mh_cache_of_cpu(cpu);
+    int n = 0;
+    for (unsigned cls = 0; cls < MH_NCLASSES; cls++) {
+        uint32_t count = __atomic_load_n(&c->row[cls].count, __ATOMIC_RELAXED);
+        for (uint32_t i = 0; i < count && i < MH_CACHE_SLOTS; i++)
+            n += mh_page_owner(__atomic_load_n(&c->row[cls].slot[i], __ATOMIC_RELAXED)) != cpu;
+    }
+    return n;
+}
+
 static void *worker(void *unused) {
     (void)unused;
     pin_to_cpu(a);
@@ -74,6 +88,9 @@ static void *worker(void *unused) {
         return NULL;
     }
     CHECK(foreign == 0 && sharing == 0);
+    int misplaced = foreign_in_class_rows((unsigned)a) + foreign_in_class_rows((unsigned)b);
+    printf("remote_rows: %d objects of another heap in CPU %d's and %d's class rows\n", misplaced, a, b);
+    CHECK(misplaced == 0);
     /* b's refills sent back most of what its remote row's flushes had not (1816 came
        back here). */
     CHECK(returned >= N / 2);
