@@ -601,7 +601,8 @@ static int report_main(int argc, char **argv)
         else if (strcmp(argv[i], "--reproduce") == 0 && i + 1 < argc) o.reproduce = argv[++i];
         else if (strcmp(argv[i], "--no-plots") == 0) o.no_plots = true;
         else if (argv[i][0] == '-') return usage_error("unknown option for report");
-        else if (npaths < 64) paths[npaths++] = argv[i];
+        else if (npaths == 64) return usage_error("report takes at most 64 result sets; merge them first (./run.sh merge OUT DIR...)");
+        else paths[npaths++] = argv[i];
     }
     if (npaths == 0) return usage_error("report needs a result directory (results/local/RUN_ID)");
     /* By default the report goes next to the records: into the run directory, or the

@@ -87,6 +87,7 @@ mkdir -p "$dir/allfailed" && "$MH_MHREPORT" failed-record --run-id x --cell 'thr
     --workload thread-local-churn --allocator glibc --threads 1 --reason boom >"$dir/allfailed/records.jsonl"
 expect_refusal "its 1 records are failed runs" "$MH_MHREPORT" report "$dir/allfailed"
 expect_refusal "threshold" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold lots
+expect_refusal "at most 64 result sets" "$MH_MHREPORT" report $(for i in $(seq 65); do printf '%s ' "$dir/empty"; done)
 expect_refusal "not a directory" "$ROOT/run.sh" report "$dir/nonexistent"
 expect_refusal "unknown subcommand 'frob'" "$ROOT/run.sh" frob
 
