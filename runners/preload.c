@@ -404,15 +404,28 @@ int mh_file_hash(const char *path, char *out, size_t outlen)
 }
 
 /* Version from whichever known version call the serving object exports. */
+/* lib's own definition of name, or NULL: dlsym on a handle also searches the object's
+   dependencies, where a wrapper library found libc's gnu_get_libc_version and was
+   reported as "glibc 2.36" (a review). */
+static void *own_symbol(void *lib, const char *name)
+{
+    void *sym = dlsym(lib, name);
+    Dl_info sym_info, lib_info;
+    void *any = dlsym(lib, "malloc");
+    if (!sym || !any || !dladdr(sym, &sym_info) || !dladdr(any, &lib_info))
+        return NULL;
+    return sym_info.dli_fbase == lib_info.dli_fbase ? sym : NULL;
+}
+
 static void read_version(void *lib, char *out, size_t outlen)
 {
-    const char *(*mh_version)(void) = (const char *(*)(void))dlsym(lib, "mh_version");
+    const char *(*mh_version)(void) = (const char *(*)(void))own_symbol(lib, "mh_version");
     int (*mallctl)(const char *, void *, size_t *, void *, size_t) =
-        (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(lib, "mallctl");
-    int (*mi_version)(void) = (int (*)(void))dlsym(lib, "mi_version");
+        (int (*)(const char *, void *, size_t *, void *, size_t))own_symbol(lib, "mallctl");
+    int (*mi_version)(void) = (int (*)(void))own_symbol(lib, "mi_version");
     const char *(*tc_version)(int *, int *, const char **) =
-        (const char *(*)(int *, int *, const char **))dlsym(lib, "tc_version");
-    const char *(*glibc_version)(void) = (const char *(*)(void))dlsym(lib, "gnu_get_libc_version");
+        (const char *(*)(int *, int *, const char **))own_symbol(lib, "tc_version");
+    const char *(*glibc_version)(void) = (const char *(*)(void))own_symbol(lib, "gnu_get_libc_version");
     const char *s = NULL;
     size_t sz = sizeof s;
     int major, minor;
@@ -441,7 +454,7 @@ static bool is_libc(const char *path)
 /* mh_options() of the serving object, or why there is none. */
 static void read_options(void *lib, mh_served *out)
 {
-    const char *(*options)(void) = lib ? (const char *(*)(void))dlsym(lib, "mh_options") : NULL;
+    const char *(*options)(void) = lib ? (const char *(*)(void))own_symbol(lib, "mh_options") : NULL;
     if (options) {
         snprintf(out->options, sizeof out->options, "%s", options());
         return;

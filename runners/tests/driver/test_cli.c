@@ -298,6 +298,17 @@ static void test_children(void)
     mh_json_free(rec);
 }
 
+/* A library with no version call of its own has no version: dlsym on its handle also
+   searched its dependencies, and a wrapper of glibc's malloc was recorded as "glibc 2.36". */
+static void test_unknown_version(void)
+{
+    int rc = run("run t-churn --threads 1 --size=64 --allocator wrapper=%s --out '%s'", scribble_so, out_path);
+    mh_jv *rec = last_record();
+    CHECK(rc == 0 && rec && valid(rec), "wrapper: exit %d %s", rc, err_text);
+    CHECK(rec && mh_json_path(rec, "allocator.version")->type == MH_JNULL, "a wrapper of glibc's malloc got a version");
+    mh_json_free(rec);
+}
+
 static void test_corruption(void)
 {
     int rc = run("run t-churn --threads 1 --check --size=3333 --allocator scribble=%s --out '%s'", scribble_so, out_path);
@@ -469,6 +480,7 @@ int main(int argc, char **argv)
     test_null_path();
     test_children();
     test_corruption();
+    test_unknown_version();
     test_allocation_failure();
     test_allocator_stats();
     test_environment();
