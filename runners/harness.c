@@ -188,6 +188,14 @@ int mh_run_init(mh_run *run, const mh_workload *wl, const mh_run_options *opt, c
             fprintf(stderr, " (see mhbench help %s)\n", wl->name);
             return -1;
         }
+        /* The last would win silently: a matrix line with --remote=0,100 --remote=50 ran
+           remote=50 in cells named remote=0 and remote=100 (a review). */
+        for (int b = 0; b < a; b++)
+            if (strncmp(param_args[b], arg, (size_t)(eq - arg + 1)) == 0) {
+                fprintf(stderr, "%s: --%.*s is given twice; give each parameter once\n", wl->name,
+                        (int)(eq - arg - 2), arg + 2);
+                return -1;
+            }
         if (!param_set(run, pv, eq + 1))
             return -1;
     }

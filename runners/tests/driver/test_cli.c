@@ -96,6 +96,7 @@ static void test_bad_input(void)
         { "run t-churn --placement sideways", "not a policy" },
         { "run t-churn --placement 4096", "not available" },
         { "run t-churn --placement 1-", "not a policy" },
+        { "run t-churn --size=8 --size=16", "--size is given twice" },
         { "run t-churn --placement 0,,1", "not a policy" },
         { "run t-churn --perf-record /proc/no-such-dir/perf.data", "give a writable file" },
         { "run t-churn --nope=1", "unknown parameter" },
