@@ -360,7 +360,10 @@ static void p_value(parser *p, mh_jv *v)
     default:
         if (*p->s == '-' || isdigit((unsigned char)*p->s)) { p_number(p, v); return; }
     }
-    p_fail(p, "unexpected character '%c'", *p->s);
+    if (isprint((unsigned char)*p->s))
+        p_fail(p, "unexpected character '%c'", *p->s);
+    else
+        p_fail(p, "unexpected byte 0x%02x", (unsigned char)*p->s);
 }
 
 static void jv_release(mh_jv *v)

@@ -455,8 +455,26 @@ static void test_validate(void)
         else
             CHECK(fields == fields_header && strstr(line, ",t-churn,"), "csv row %d: %d fields vs %d", rows, fields, fields_header);
     }
-    free(line);
     CHECK(pclose(p) == 0 && rows == 3, "csv rows %d", rows);
+
+    /* NUL bytes (what a crash can leave) and a line that is JSON but no record: both are
+       named, and the records after them are still read. */
+    f = fopen(path, "w");
+    fputs(good, f);
+    fwrite("\0\0\0\n", 1, 4, f);
+    fputs("[1,2,3]\n", f);
+    fputs(good, f);
+    fclose(f);
+    rc = run("validate '%s'", path);
+    CHECK(rc == 1 && strstr(err_text, "4 record(s), 2 invalid"), "validate with NULs: exit %d: %s", rc, err_text);
+    snprintf(cmd, sizeof cmd, "'%s' csv '%s' 2>/dev/null", mhbench, path);
+    p = popen(cmd, "r");
+    rows = 0;
+    while (getline(&line, &cap, p) > 0)
+        rows++;
+    int st = pclose(p);
+    CHECK(WEXITSTATUS(st) == 2 && rows == 3, "csv with NULs: exit %d, %d lines", WEXITSTATUS(st), rows);
+    free(line);
     free(good);
 }
 
