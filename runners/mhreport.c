@@ -331,7 +331,11 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
     bool any_ok = false;
     for (int i = 0; i < set->ngroups; i++) any_ok |= set->groups[i].n > 0;
     if (!any_ok) {
-        if (set->ndocs == 0)
+        if (set->ndocs == 0 && set->bad_lines > 0)
+            snprintf(err, errlen, "no valid records in %s%s: none of its %zu lines is a %s record "
+                     "(mhbench validate lists every problem)", paths[0], npaths > 1 ? " ..." : "",
+                     set->bad_lines, MH_SCHEMA);
+        else if (set->ndocs == 0)
             snprintf(err, errlen, "no records in %s%s yet; run `./run.sh matrix` first, or wait for the "
                      "one writing it", paths[0], npaths > 1 ? " ..." : "");
         else

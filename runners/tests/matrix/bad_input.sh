@@ -83,6 +83,11 @@ expect_refusal "not a writable directory" "$ROOT/run.sh" bundle --out "$dir/no/s
 # empty result set
 mkdir -p "$dir/empty" && : >"$dir/empty/records.jsonl"
 expect_refusal "no records in" "$MH_MHREPORT" report "$dir/empty"
+# lines that are no records are not "no records yet": the message says what is wrong
+mkdir -p "$dir/notrecords" && printf '[1,2,3]\n{"schema":"multiheap-result/2"}\n' >"$dir/notrecords/records.jsonl"
+rc=0; err="$("$MH_MHREPORT" report --no-plots "$dir/notrecords" 2>&1 >/dev/null)" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "no valid records in $dir/notrecords: none of its 2 lines" <<<"$err" ||
+    fail "a file of non-records: exit $rc, said: $err"
 mkdir -p "$dir/allfailed" && "$MH_MHREPORT" failed-record --run-id x --cell 'thread-local-churn|1|glibc' --rep 0 \
     --workload thread-local-churn --allocator glibc --threads 1 --reason boom >"$dir/allfailed/records.jsonl"
 expect_refusal "its 1 records are failed runs" "$MH_MHREPORT" report "$dir/allfailed"
