@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -43,6 +44,58 @@ FILE *mr_fopen(const char *dir, const char *name, const char *mode)
     FILE *f = fopen(path, mode);
     if (!f) fprintf(stderr, "mhreport: cannot open %s: %s\n", path, strerror(errno));
     return f;
+}
+
+/* The report's own files (results.csv, env.json, report.md, report.html) are written
+   beside their final names and renamed over them only once all of them are whole: on a
+   full disk a failed report had left a torn results.csv next to the previous report.md
+   (a review). */
+#define MR_STAGED_MAX 8
+static struct {
+    FILE *f;                           /* open until mr_stage_close */
+    char tmp[4096], final[4096];
+} staged[MR_STAGED_MAX];
+static int nstaged;
+
+FILE *mr_stage(const char *dir, const char *name)
+{
+    if (nstaged == MR_STAGED_MAX) abort();
+    snprintf(staged[nstaged].final, sizeof staged[0].final, "%s/%s", dir, name);
+    snprintf(staged[nstaged].tmp, sizeof staged[0].tmp, "%s/.%s.partial", dir, name);
+    FILE *f = fopen(staged[nstaged].tmp, "w");
+    if (!f) fprintf(stderr, "mhreport: cannot write %s: %s; give a writable --out DIR\n", staged[nstaged].tmp,
+                    strerror(errno));
+    else staged[nstaged++].f = f;
+    return f;
+}
+
+int mr_stage_close(FILE *f)
+{
+    int i = 0;
+    while (i < nstaged && staged[i].f != f) i++;
+    if (i == nstaged) abort();
+    staged[i].f = NULL;
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
+    if (fclose(f) != 0 && !err) err = errno;
+    if (!err) return 0;
+    fprintf(stderr, "mhreport: cannot write %s: %s; free some space, or give another --out DIR\n",
+            staged[i].final, strerror(err));
+    return 2;
+}
+
+int mr_stage_finish(bool keep)
+{
+    int rc = 0;
+    for (int i = 0; i < nstaged; i++) {
+        if (staged[i].f) fclose(staged[i].f);
+        if (keep && rename(staged[i].tmp, staged[i].final) != 0) {
+            fprintf(stderr, "mhreport: cannot replace %s: %s\n", staged[i].final, strerror(errno));
+            rc = 2;
+        }
+        if (!keep || rc) unlink(staged[i].tmp);
+    }
+    nstaged = 0;
+    return rc;
 }
 
 /* ---- loading ---- */
@@ -338,10 +391,18 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
         else if (set->ndocs == 0)
             snprintf(err, errlen, "no records in %s%s yet; run `./run.sh matrix` first, or wait for the "
                      "one writing it", paths[0], npaths > 1 ? " ..." : "");
-        else
-            snprintf(err, errlen, "no successful runs in %s%s: its %zu records are failed runs (each "
-                     "record's error says why; the runs' stderr is in logs/); fix that and run the "
-                     "matrix again", paths[0], npaths > 1 ? " ..." : "", set->ndocs);
+        else {
+            size_t warmups = 0;
+            for (size_t i = 0; i < set->nruns; i++) warmups += set->runs[i].warmup;
+            if (warmups == set->nruns)
+                snprintf(err, errlen, "no measured runs in %s%s: its %zu records are all warm-up runs "
+                         "(a matrix stopped early: its --resume DIR runs the rest)",
+                         paths[0], npaths > 1 ? " ..." : "", set->nruns);
+            else
+                snprintf(err, errlen, "no successful runs in %s%s: its %zu measured records are failed "
+                         "runs (each record's error says why; the runs' stderr is in logs/); fix that "
+                         "and run the matrix again", paths[0], npaths > 1 ? " ..." : "", set->nruns - warmups);
+        }
         return false;
     }
     return true;
@@ -550,16 +611,13 @@ static void csv_row(FILE *f, const mr_run *r)
         }
 }
 
-static int write_csv(const mr_set *set, const char *path)
+static int write_csv(const mr_set *set, const char *dir)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "mhreport: cannot write %s: %s\n", path, strerror(errno));
-        return 2;
-    }
+    FILE *f = mr_stage(dir, "results.csv");
+    if (!f) return 2;
     csv_header(f);
     for (size_t i = 0; i < set->nruns; i++) csv_row(f, &set->runs[i]);
-    return fclose(f) == 0 ? 0 : 2;
+    return mr_stage_close(f);
 }
 
 /* Writes a parsed value back out unchanged: env.json is the records' env object. */
@@ -586,12 +644,12 @@ static void write_value(mh_jw *w, const char *key, const mh_jv *v)
 static int write_env(const mr_set *set, const char *dir)
 {
     if (!set->env) return 0;
-    FILE *f = mr_fopen(dir, "env.json", "w");
+    FILE *f = mr_stage(dir, "env.json");
     if (!f) return 2;
     mh_jw w;
     mh_jw_init(&w, f, true);
     write_value(&w, NULL, set->env);
-    return fclose(f) == 0 ? 0 : 2;
+    return mr_stage_close(f);
 }
 
 static int report_main(int argc, char **argv)
@@ -609,6 +667,15 @@ static int report_main(int argc, char **argv)
         else paths[npaths++] = argv[i];
     }
     if (npaths == 0) return usage_error("report needs a result directory (results/local/RUN_ID)");
+    /* Checked before anything is written: a wrong one failed every plot, a line each, and
+       replaced a report that had plots with one that had none (a review). */
+    char common[4096];
+    snprintf(common, sizeof common, "%s/common.gp", o.plots_src);
+    if (!o.no_plots && access(common, R_OK) != 0) {
+        fprintf(stderr, "mhreport: --plots-src %s holds no gnuplot scripts (no common.gp); give the "
+                "repository's plots/ directory\n", o.plots_src);
+        return 2;
+    }
     /* By default the report goes next to the records: into the run directory, or the
        directory of a records file given by name. */
     char own_dir[4096];
@@ -635,16 +702,21 @@ static int report_main(int argc, char **argv)
         mr_free(&set);
         return 2;
     }
-    char csv[4096];
-    snprintf(csv, sizeof csv, "%s/results.csv", o.out_dir);
-    int rc = write_csv(&set, csv);
+    int rc = write_csv(&set, o.out_dir);
     if (rc == 0) rc = write_env(&set, o.out_dir);
     mr_plotlist plots = { .n = 0 };
-    /* Without gnuplot a report would replace one that has plots: the last report stays.
-       A plot that fails leaves only itself out. */
-    if (rc == 0 && !o.no_plots && !mr_gnuplot_found()) rc = 2;
+    /* Without gnuplot a report would replace one that has plots: the last report stays,
+       next to the new CSV. A plot that fails leaves only itself out. */
+    if (rc == 0 && !o.no_plots && !mr_gnuplot_found()) {
+        mr_stage_finish(true);
+        mr_free(&set);
+        return 2;
+    }
     int plot_rc = rc == 0 && !o.no_plots ? mr_make_plots(&set, &o, &plots) : 0;
     if (rc == 0) rc = mr_write_reports(&set, &o, &plots);
+    int staged_rc = mr_stage_finish(rc == 0);
+    if (rc == 0 && staged_rc == 0) printf("mhreport: wrote %s/report.md and %s/report.html\n", o.out_dir, o.out_dir);
+    if (rc == 0) rc = staged_rc;
     mr_free(&set);
     return rc ? rc : plot_rc;
 }

@@ -643,11 +643,10 @@ static const char html_head[] =
 int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots)
 {
     doc d = { .dir = o->out_dir };
-    d.md = mr_fopen(o->out_dir, "report.md", "w");
-    d.html = mr_fopen(o->out_dir, "report.html", "w");
-    if (!d.md || !d.html) {
+    d.md = mr_stage(o->out_dir, "report.md");
+    d.html = d.md ? mr_stage(o->out_dir, "report.html") : NULL;
+    if (!d.html) {
         if (d.md) fclose(d.md);
-        if (d.html) fclose(d.html);
         return 2;
     }
     fputs(html_head, d.html);
@@ -685,7 +684,7 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     section_counters(&d, set);
     section_reproduce(&d, set, o);
     fputs("</body></html>\n", d.html);
-    int rc = (fclose(d.md) | fclose(d.html)) ? 2 : 0;
-    if (!rc) printf("mhreport: wrote %s/report.md and %s/report.html\n", o->out_dir, o->out_dir);
-    return rc;
+    int rc_md = mr_stage_close(d.md);
+    int rc_html = mr_stage_close(d.html);
+    return rc_md ? rc_md : rc_html;
 }

@@ -90,7 +90,9 @@ rc=0; err="$("$MH_MHREPORT" report --no-plots "$dir/notrecords" 2>&1 >/dev/null)
     fail "a file of non-records: exit $rc, said: $err"
 mkdir -p "$dir/allfailed" && "$MH_MHREPORT" failed-record --run-id x --cell 'thread-local-churn|1|glibc' --rep 0 \
     --workload thread-local-churn --allocator glibc --threads 1 --reason boom >"$dir/allfailed/records.jsonl"
-expect_refusal "its 1 records are failed runs" "$MH_MHREPORT" report "$dir/allfailed"
+expect_refusal "its 1 measured records are failed runs" "$MH_MHREPORT" report "$dir/allfailed"
+mkdir -p "$dir/warmups" && grep '"warmup":true' "$TINY/records.jsonl" >"$dir/warmups/records.jsonl"
+expect_refusal "are all warm-up runs" "$MH_MHREPORT" report "$dir/warmups"
 expect_refusal "threshold" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold lots
 expect_refusal "at most 64 result sets" "$MH_MHREPORT" report $(for i in $(seq 65); do printf '%s ' "$dir/empty"; done)
 expect_refusal "not a directory" "$ROOT/run.sh" report "$dir/nonexistent"
@@ -104,6 +106,15 @@ expect_refusal "gnuplot not found" env MH_GNUPLOT=/nonexistent/gnuplot "$MH_MHRE
 [ "$(cat "$dir/nognuplot/records.jsonl" "$dir/nognuplot/report.md" | md5sum)" = "$sum" ] ||
     fail "the report without gnuplot changed the records or replaced the earlier report"
 [ -s "$dir/nognuplot/results.csv" ] || fail "without gnuplot the CSV should still be written"
+# a write that fails (here a file-size limit, as a full disk would) leaves the earlier
+# report whole, says why in one line, and leaves no partial file
+mkdir -p "$dir/fullfs" && cp "$TINY/records.jsonl" "$dir/fullfs/" && "$MH_MHREPORT" report --no-plots "$dir/fullfs" >/dev/null
+sum="$(cat "$dir/fullfs/"* | md5sum)"
+expect_refusal "cannot write $dir/fullfs/results.csv: File too large" \
+    bash -c 'ulimit -f 1; trap "" XFSZ; exec "$0" report --no-plots "$1"' "$MH_MHREPORT" "$dir/fullfs"
+[ "$(cat "$dir/fullfs/"* | md5sum)" = "$sum" ] && [ -z "$(ls -A "$dir/fullfs" | grep partial)" ] ||
+    fail "a report that could not be written changed the earlier one or left a partial file: $(ls -A "$dir/fullfs")"
+expect_refusal "--plots-src $dir/fullfs holds no gnuplot scripts" "$MH_MHREPORT" report --plots-src "$dir/fullfs" "$dir/fullfs"
 # what that message advises, through run.sh, the option after the directory
 MH_GNUPLOT=/nonexistent/gnuplot "$ROOT/run.sh" report "$dir/nognuplot" --no-plots >/dev/null 2>&1 ||
     fail "./run.sh report DIR --no-plots failed without gnuplot"
