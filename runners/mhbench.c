@@ -319,6 +319,10 @@ static int cmd_run(int argc, char **argv, bool check_only)
     char err[PATH_MAX + 256];
     if (mh_allocator_resolve(o.allocator, &alloc, err, sizeof err) != 0)
         bad_input("%s", err);
+    if (mh_allocator_unusable(&alloc, err, sizeof err)) {
+        fprintf(stderr, "mhbench: %s\n", err);
+        exit(alloc.own_path ? 2 : 3);
+    }
     mh_run run;
     if (mh_run_init(&run, wl, &o, &alloc, nparams, params) != 0)
         exit(2);

@@ -5,13 +5,17 @@
 #include "preload.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 const char *const mh_allocator_names[] = { "glibc", "tcmalloc", "jemalloc", "mimalloc", "multiheap", NULL };
 
@@ -31,15 +35,56 @@ static bool file_exists(const char *path)
     return access(path, R_OK) == 0;
 }
 
-/* A readable ELF file: a NAME=/path spec naming a source file or a script would pass
-   for installed, and every run of it fail at the preload. */
-static bool is_elf(const char *path)
+/* What a library file is, from its header and dynamic symbols; no code of it runs. */
+typedef enum { LIB_UNREADABLE, LIB_NOT_ELF, LIB_NO_MALLOC, LIB_ALLOCATOR } lib_kind;
+
+/* Does the ELF64 image m[0..len) define malloc in its dynamic symbols? true also when it
+   cannot tell (no section headers): the preload's check is the last word. */
+static bool elf_defines_malloc(const unsigned char *m, size_t len)
 {
-    char magic[4] = { 0 };
-    FILE *f = fopen(path, "rb");
-    bool elf = f && fread(magic, 1, sizeof magic, f) == sizeof magic && memcmp(magic, "\177ELF", 4) == 0;
-    if (f) fclose(f);
-    return elf;
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m;
+    if (len < sizeof *eh || eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shoff == 0 ||
+        eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > len ||
+        (len - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
+        return true;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(m + eh->e_shoff);
+    for (unsigned i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum) continue;
+        const Elf64_Shdr *str = &sh[sh[i].sh_link];
+        if (sh[i].sh_offset > len || sh[i].sh_size > len - sh[i].sh_offset || str->sh_offset > len ||
+            str->sh_size > len - str->sh_offset)
+            return true;
+        const Elf64_Sym *sym = (const Elf64_Sym *)(m + sh[i].sh_offset);
+        const char *names = (const char *)(m + str->sh_offset);
+        for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++)
+            if (sym[k].st_shndx != SHN_UNDEF && sym[k].st_name < str->sh_size &&
+                strncmp(names + sym[k].st_name, "malloc", str->sh_size - sym[k].st_name) == 0 &&
+                strnlen(names + sym[k].st_name, str->sh_size - sym[k].st_name) == 6)
+                return true;
+        return false;
+    }
+    return true;
+}
+
+/* A NAME=/path spec naming a source file, a script or a library without malloc (a
+   review gave libhwloc) passed for installed, and every run of it failed at the
+   preload. */
+static lib_kind library_kind(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) close(fd);
+        return LIB_UNREADABLE;
+    }
+    size_t len = (size_t)st.st_size;
+    void *m = len >= 4 ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (m == MAP_FAILED) return LIB_NOT_ELF;
+    lib_kind kind = memcmp(m, ELFMAG, SELFMAG) != 0 ? LIB_NOT_ELF
+                    : elf_defines_malloc(m, len) ? LIB_ALLOCATOR : LIB_NO_MALLOC;
+    munmap(m, len);
+    return kind;
 }
 
 /* dir/soname into out, if that file exists. */
@@ -221,7 +266,7 @@ static int resolve_known(const char *name, mh_allocator *out)
         find_system_lib(libs, out->path, sizeof out->path);
     else if (strcmp(name, "multiheap") == 0)
         multiheap_lib(out->path, sizeof out->path);
-    out->installed = !out->path[0] || is_elf(out->path);
+    out->installed = !out->path[0] || library_kind(out->path) == LIB_ALLOCATOR;
     return 0;
 }
 
@@ -248,7 +293,7 @@ static int resolve_named(const char *spec, const char *eq, const char *env, mh_a
             return -1;
         }
         snprintf(out->path, sizeof out->path, "%s", base);
-        out->installed = is_elf(out->path);
+        out->installed = library_kind(out->path) == LIB_ALLOCATOR;
         out->own_path = true;
     }
     return env ? parse_env(env, out, err, errlen) : 0;
@@ -349,22 +394,29 @@ const char *mh_allocator_missing(const mh_allocator *a, char *buf, size_t len)
 {
     if (a->installed)
         return NULL;
-    if (access(a->path, R_OK) != 0)
-        snprintf(buf, len, "%s: %s", a->path, strerror(errno));
-    else
-        snprintf(buf, len, "%s is not an ELF file", a->path);
+    switch (library_kind(a->path)) {
+    case LIB_UNREADABLE: snprintf(buf, len, "%s: %s", a->path, strerror(errno)); break;
+    case LIB_NOT_ELF: snprintf(buf, len, "%s is not an ELF file", a->path); break;
+    default: snprintf(buf, len, "%s defines no malloc (not an allocator)", a->path); break;
+    }
     return buf;
+}
+
+bool mh_allocator_unusable(const mh_allocator *a, char *err, size_t errlen)
+{
+    char why[PATH_MAX + 64];
+    if (!mh_allocator_missing(a, why, sizeof why))
+        return false;
+    snprintf(err, errlen, "allocator %s: library %s; %s", a->name, why,
+             a->own_path ? "give NAME=/path/lib.so of an allocator that exists"
+                         : "install it (./run.sh setup) or leave it out");
+    return true;
 }
 
 int mh_preload_exec(const mh_allocator *a, char *const argv[], char *err, size_t errlen)
 {
     if (!a->path[0] && a->nenv == 0)
         return 0;
-    char why[PATH_MAX + 64];
-    if (mh_allocator_missing(a, why, sizeof why)) {
-        snprintf(err, errlen, "allocator %s: library %s", a->name, why);
-        return -1;
-    }
     /* glibc with variables re-executes too: tunables are read at start-up */
     char real[PATH_MAX] = "glibc";
     if (a->path[0] && !realpath(a->path, real)) {
@@ -610,6 +662,10 @@ void mh_preload_or_exit(const char *prog, const char *spec, char *const argv[],
     if (mh_allocator_resolve(spec, a, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         exit(2);
+    }
+    if (mh_allocator_unusable(a, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        exit(a->own_path ? 2 : 3);
     }
     if (mh_preload_exec(a, argv, err, sizeof err) != 0 || mh_preload_verify(a, s, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);

@@ -36,7 +36,7 @@ typedef struct mh_allocator {
     char path[PATH_MAX];    /* library to preload; "" for glibc */
     bool builtin;           /* one of the known names or built-in variants, not NAME=... */
     bool own_path;          /* NAME=/path...: the library is the user's, not a known one's */
-    bool installed;         /* glibc, or the library is a readable ELF file */
+    bool installed;         /* glibc, or the library is a readable ELF file that defines malloc */
     int nenv;
     char env[MH_ALLOC_MAX_ENV][128];    /* "VAR=VALUE" the variant sets in the run */
 } mh_allocator;
@@ -67,13 +67,19 @@ extern const mh_variant mh_allocator_variants[];
 int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t errlen);
 
 /* Why a's library cannot be preloaded ("/path: No such file or directory", "/path is not
- * an ELF file") into buf, or NULL when it is installed. */
+ * an ELF file", "/path defines no malloc") into buf, or NULL when it is installed. */
 const char *mh_allocator_missing(const mh_allocator *a, char *buf, size_t len);
+
+/* Is a's library missing or no allocator? Then true, with one line saying so and the fix
+ * in err. Refused before anything runs: as bad input (exit 2) for a NAME=/path the user
+ * gave; a known allocator that is not installed is a failed run (3) that the others in a
+ * matrix or micro.sh survive. */
+bool mh_allocator_unusable(const mh_allocator *a, char *err, size_t errlen);
 
 /* Re-execute /proc/self/exe with argv, LD_PRELOAD=a->path and a's variables
  * unless this process is already the re-executed one or a needs neither.
- * Returns 0 when no exec is needed; -1 with err on failure (missing library,
- * exec error). */
+ * Returns 0 when no exec is needed; -1 with err on failure (an exec error;
+ * mh_allocator_unusable has checked the library). */
 int mh_preload_exec(const mh_allocator *a, char *const argv[], char *err, size_t errlen);
 
 /* Check inside this process which object serves malloc, read its version,

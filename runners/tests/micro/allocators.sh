@@ -53,13 +53,14 @@ grep -q 'ignoring MALLOC_CONF' "$tmp/variant.err" || bad "micro.sh did not drop 
 grep -q '"env":{"MULTIHEAP_CACHE":"0"},"inherited_env":{}' "$tmp/variant/micro.jsonl" ||
     bad "the variant's records lack its variables: $(grep -o '"allocator":{[^}]*}' "$tmp/variant/micro.jsonl" | head -n 1)"
 
-# A preload that loads but does not replace malloc (libm has none): exit 3, one line.
+# A library that defines no malloc (libm) is no allocator: bad input, exit 2, one line,
+# before anything runs.
 "$MICRO" --allocator=libm=/lib/x86_64-linux-gnu/libm.so.6 --benchmark_filter='^empty$' \
     >"$tmp/stdout" 2>"$tmp/err"
 rc=$?
-[ $rc -eq 3 ] || bad "ineffective preload: exit $rc, want 3"
-[ "$(wc -l <"$tmp/err")" -eq 1 ] && [ ! -s "$tmp/stdout" ] ||
-    bad "ineffective preload: want one line on stderr and no output, got: $(cat "$tmp/err" "$tmp/stdout")"
+[ $rc -eq 2 ] || bad "a library without malloc: exit $rc, want 2"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] && [ ! -s "$tmp/stdout" ] && grep -q "defines no malloc" "$tmp/err" ||
+    bad "a library without malloc: want one line on stderr naming it and no output, got: $(cat "$tmp/err" "$tmp/stdout")"
 "$MICRO" --allocator=nosuch >/dev/null 2>"$tmp/err"
 rc=$?
 [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || bad "unknown allocator: exit $rc, stderr: $(cat "$tmp/err")"
