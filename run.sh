@@ -60,7 +60,12 @@ cmd_merge() {
         [ -f "$d/records.jsonl" ] || die "'$d' has no records.jsonl; give matrix run directories"
     done
     mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create $out; merge into a writable directory"
-    cat "${@/%//records.jsonl}" >"$out/records.jsonl"
+    # A killed run leaves its last line torn (no newline): the next set starts a line of
+    # its own, or its first record would be glued to the torn one and lost with it.
+    for d in "$@"; do
+        cat "$d/records.jsonl"
+        [ -z "$(tail -c1 "$d/records.jsonl")" ] || echo
+    done >"$out/records.jsonl"
     # one config for all (a config's shards): it is the merged set's config too
     local same=1
     for d in "$@"; do cmp -s "$1/config.conf" "$d/config.conf" || same=0; done
