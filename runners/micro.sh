@@ -48,8 +48,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$out" ] || die "missing --out DIR; see runners/micro.sh --help"
-[[ "$repetitions" =~ ^[1-9][0-9]*$ ]] || die "--repetitions '$repetitions' is not a positive integer"
-[[ "$min_time" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] || die "--min-time '$min_time' is not a number of seconds"
+# checked as text: bash's arithmetic wraps round past 2^63 (the time left went negative)
+[[ "$repetitions" =~ ^([1-9][0-9]{0,2}|1000)$ ]] || die "--repetitions '$repetitions' must be a whole number from 1 to 1000"
+[[ "$min_time" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ "$min_time" =~ [1-9] ]] ||
+    die "--min-time '$min_time' must be a positive number of seconds, e.g. 0.02"
 [ -n "$allocators" ] || die "--allocators is empty; give e.g. glibc,jemalloc"
 [ -x "$MICRO" ] && [ -x "$CONVERT" ] ||
     die "mhmicro or mhmicro_convert not built under $BUILD/runners; run ./run.sh build (or set MH_BUILD_DIR)"

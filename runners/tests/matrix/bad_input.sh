@@ -74,6 +74,14 @@ expect_refusal "unknown allocator 'nosuch'" "$ROOT/runners/micro.sh" --allocator
 [ ! -e "$dir/micro/micro.jsonl" ] || fail "micro.sh ran glibc's rounds before refusing an unknown allocator"
 expect_refusal "allocator name 'a' is given twice" "$ROOT/runners/micro.sh" --allocators 'a=glibc+GLIBC_TUNABLES=glibc.malloc.arena_max=1,a=jemalloc+MALLOC_CONF=narenas:1' --out "$dir/micro2"
 [ ! -e "$dir/micro2/micro.jsonl" ] || fail "micro.sh ran before refusing a name given twice"
+# the filter matches nothing: a value let through is refused for that, not run
+for reps in 0 1001 99999999999999999999999; do
+    expect_refusal "--repetitions '$reps' must be a whole number from 1 to 1000" "$ROOT/run.sh" micro --repetitions "$reps" --filter '^zzz' --out "$dir/micro4"
+done
+for t in 0 0.000 .0 x; do
+    expect_refusal "--min-time '$t' must be a positive number" "$ROOT/run.sh" micro --min-time "$t" --filter '^zzz' --out "$dir/micro4"
+done
+[ ! -e "$dir/micro4" ] || fail "micro.sh made its directory before refusing its options"
 expect_refusal "--filter '^zzz' matches no benchmark" "$ROOT/runners/micro.sh" --filter '^zzz' --out "$dir/micro3"
 [ ! -e "$dir/micro3" ] || fail "micro.sh made its directory before refusing a filter that matches nothing"
 expect_refusal "unknown workload 'nosuch'" "$ROOT/run.sh" profile nosuch
