@@ -29,6 +29,7 @@ matching REGEX (default all; list them with
   micro.jsonl          the result records (results/SCHEMA.md), one per
                        benchmark, allocator and round (its "rep"); DIR must not hold one
   command.txt          this command without --out, for the report's "How to reproduce"
+  .micro.lock          held (flock) while a run writes DIR: a second run into DIR is refused
 and prints median ns/op (± coefficient of variation) per benchmark and allocator.
 Binaries: \$MH_MICRO_BIN and \$MH_MICRO_CONVERT, else \$MH_BUILD_DIR/runners/ (default build/).
 USAGE
@@ -77,6 +78,10 @@ for name in "${names[@]}"; do
     seen+="${name%%=*} "
 done
 mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create --out directory '$out'; give a writable one"
+# One run a directory, as in the matrix: a second one would measure beside the first, on
+# the same CPUs, and write the same files. The lock lives as long as any process holds fd 9.
+exec 9>>"$out/.micro.lock"
+flock -n 9 || die "another micro.sh is writing '$out'; wait for it to end, or pick another --out"
 # How to run this set again, for its report: into a new directory (this one is taken);
 # %q keeps an argument one word.
 cmd="./run.sh micro --allocators $(printf '%q' "$allocators") --repetitions $repetitions --min-time $min_time"
