@@ -397,10 +397,17 @@ main() {
         flock -n 9 || die "another matrix is writing $RUN_DIR; wait for it to end (or stop it) first"
         # A SIGTERM to the matrix alone lets the run in flight finish and write its
         # record, then stops (bash runs the trap once that run returns): the run is
-        # not left behind to append after the matrix has gone. The trap runs inside
-        # run_one's redirection of stderr to the run's log: it writes to a copy (fd 8).
+        # not left behind to append after the matrix has gone. Ctrl-C (SIGINT to the
+        # group) stops the run in flight as well, and says the same. The trap runs
+        # inside run_one's redirection of stderr to the run's log: it writes to a copy (fd 8).
         exec 8>&2
-        trap 'echo "matrix: stopped by SIGTERM; --resume $RUN_DIR continues" >&8; exit 143' TERM
+        stop() {
+            rm -f "$RUN_DIR/logs/current.err"
+            echo "matrix: stopped by SIG$1; --resume $RUN_DIR continues" >&8
+            exit $((128 + $(kill -l "$1")))
+        }
+        trap 'stop TERM' TERM
+        trap 'stop INT' INT
     fi
 
     local passes=() r n fewest=${CASE_REPS[0]} most=0

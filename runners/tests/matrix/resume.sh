@@ -60,18 +60,26 @@ await_run() {
 }
 
 # Ctrl-C or a kill of the matrix's process group stops the run in flight too: none
-# may live on and append its record after the matrix is gone (or beside a resume).
-slow="$WORK/resume-slow"
-rm -rf "$slow"
-slow_config "$slow" 1 4000
-setsid "$MATRIX" --config "$slow.conf" --out "$slow" >/dev/null 2>&1 &
-pid=$!
-await_run "$slow"
-kill -TERM -- -"$pid"
-wait "$pid" || true
-sleep 0.3
-[ -z "$(in_flight "$slow")" ] || fail "a run outlived the killed matrix: $(in_flight "$slow")"
-[ ! -s "$slow/records.jsonl" ] || fail "the interrupted run wrote a record after the kill"
+# may live on and append its record after the matrix is gone (or beside a resume). Either
+# signal says how to continue and leaves no log of the stopped run. (The trap resets the
+# SIGINT that a command started with & ignores, as a terminal's Ctrl-C would find it.)
+for sig in TERM INT; do
+    slow="$WORK/resume-slow-$sig"
+    rm -rf "$slow"
+    slow_config "$slow" 1 4000
+    ( trap - INT; exec setsid "$MATRIX" --config "$slow.conf" --out "$slow" >/dev/null 2>"$slow.err" ) &
+    pid=$!
+    await_run "$slow"
+    kill -"$sig" -- -"$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    sleep 0.3
+    [ -z "$(in_flight "$slow")" ] || fail "a run outlived the matrix's group killed by SIG$sig: $(in_flight "$slow")"
+    [ ! -s "$slow/records.jsonl" ] || fail "the run interrupted by SIG$sig wrote a record after the kill"
+    [ "$rc" -eq $((128 + $(kill -l "$sig"))) ] && grep -q "^matrix: stopped by SIG$sig; --resume $slow continues" "$slow.err" ||
+        fail "SIG$sig to the matrix's group: exit $rc, want $((128 + $(kill -l "$sig"))) and a line saying how to continue: $(tail -n1 "$slow.err")"
+    [ ! -e "$slow/logs/current.err" ] || fail "SIG$sig left logs/current.err behind"
+done
 
 # While one matrix runs, a second one on its directory is refused; a SIGTERM to the
 # matrix alone lets the run in flight finish and record, then stops it.
