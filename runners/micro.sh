@@ -82,6 +82,9 @@ mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create --out directo
 # the same CPUs, and write the same files. The lock lives as long as any process holds fd 9.
 exec 9>>"$out/.micro.lock"
 flock -n 9 || die "another micro.sh is writing '$out'; wait for it to end, or pick another --out"
+# As the matrix: a SIGTERM lets the run in flight finish and write its JSON, then stops
+# (bash runs the trap once that run returns), so that no run is left behind writing.
+trap 'echo "micro.sh: stopped by SIGTERM; $out holds the rounds done so far" >&2; exit 143' TERM
 # How to run this set again, for its report: into a new directory (this one is taken);
 # %q keeps an argument one word.
 cmd="./run.sh micro --allocators $(printf '%q' "$allocators") --repetitions $repetitions --min-time $min_time"

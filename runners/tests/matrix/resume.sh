@@ -82,22 +82,33 @@ for sig in TERM INT; do
 done
 
 # While one matrix runs, a second one on its directory is refused; a SIGTERM to the
-# matrix alone lets the run in flight finish and record, then stops it.
-lock="$WORK/resume-lock"
-rm -rf "$lock"
-slow_config "$lock" 2 1500
-"$MATRIX" --config "$lock.conf" --out "$lock" >/dev/null 2>"$WORK/resume-lock.err" &
-pid=$!
-await_run "$lock"
-expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
-expect_refusal "another matrix is writing" "$MATRIX" --config "$lock.conf" --out "$lock"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-[ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$WORK/resume-lock.err" ||
-    fail "a SIGTERM to the matrix: exit $rc, want 143 and a line saying so: $(tail -n1 "$WORK/resume-lock.err")"
-[ -z "$(in_flight "$lock")" ] || fail "a run outlived the matrix stopped by SIGTERM: $(in_flight "$lock")"
-[ "$(grep -c '"status":"ok"' "$lock/records.jsonl")" -eq 1 ] && [ "$(wc -l <"$lock/records.jsonl")" -eq 1 ] ||
-    fail "the run in flight at the SIGTERM should have finished and recorded, and no other begun: $(head -c 300 "$lock/records.jsonl")"
+# matrix alone lets the run in flight finish and record, then stops it. The same holds
+# for a SIGTERM to run.sh, whose matrix and targets (the matrix, then the microbenchmarks
+# and the report) used to die at once, leaving the matrix to run on without them.
+for how in matrix.sh run.sh-matrix run.sh-targets; do
+    lock="$WORK/resume-lock-$how"
+    rm -rf "$lock"
+    slow_config "$lock" 2 1500
+    case "$how" in
+        matrix.sh) "$MATRIX" --config "$lock.conf" --out "$lock" >/dev/null 2>"$lock.err" & ;;
+        run.sh-matrix) "$ROOT/run.sh" matrix --config "$lock.conf" --out "$lock" >/dev/null 2>"$lock.err" & ;;
+        run.sh-targets)
+            mkdir -p "$lock" && cp "$lock.conf" "$lock/config.conf"
+            "$ROOT/run.sh" targets --resume "$lock" >/dev/null 2>"$lock.err" & ;;
+    esac
+    pid=$!
+    await_run "$lock"
+    expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
+    expect_refusal "another matrix is writing" "$MATRIX" --config "$lock.conf" --out "$lock"
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$lock.err" ||
+        fail "$how: a SIGTERM: exit $rc, want 143 and a line saying so: $(tail -n1 "$lock.err")"
+    [ -z "$(in_flight "$lock")" ] || fail "$how: a run outlived the matrix stopped by SIGTERM: $(in_flight "$lock")"
+    [ "$(grep -c '"status":"ok"' "$lock/records.jsonl")" -eq 1 ] && [ "$(wc -l <"$lock/records.jsonl")" -eq 1 ] ||
+        fail "$how: the run in flight at the SIGTERM should have finished and recorded, and no other begun: $(head -c 300 "$lock/records.jsonl")"
+    [ ! -e "$lock/micro" ] || fail "$how: the microbenchmarks began after the SIGTERM"
+done
 
 echo "matrix.resume: ok ($first runs before the kill, $((total - first)) after)"
