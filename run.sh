@@ -173,10 +173,20 @@ cmd_targets() {
     run_matrix "${preset[@]}" "$@" || rc=$?
     dir="$MATRIX_DIR"
     [ -d "$dir" ] || exit "$rc"
-    if [ ! -s "$dir/micro/micro.jsonl" ]; then
+    # The stage is done once its records are in records.jsonl (micro.sh appends its rounds
+    # to micro.jsonl as they end, so a stopped one leaves a part). A part is moved aside:
+    # micro.sh adds to no micro.jsonl, and its rounds would be pooled with the new ones.
+    if ! grep -q '"cell":"micro/' "$dir/records.jsonl"; then
+        if [ -e "$dir/micro" ]; then
+            local aside="$dir/micro.interrupted-$(date -u +%Y%m%d-%H%M%S)"
+            mv "$dir/micro" "$aside"
+            echo "run.sh: the microbenchmarks of $dir did not finish; their part is now $aside, and they run again" >&2
+        fi
         run_child "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
-            --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 ||
+            --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 || {
             echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report says which cells are missing" >&2
+            [ "$rc" -ne 0 ] || rc=1
+        }
         [ -s "$dir/micro/micro.jsonl" ] && cat "$dir/micro/micro.jsonl" >>"$dir/records.jsonl"
     fi
     report_and_return "$dir" "$rc"

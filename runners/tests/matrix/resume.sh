@@ -111,4 +111,29 @@ for how in matrix.sh run.sh-matrix run.sh-targets; do
     [ ! -e "$lock/micro" ] || fail "$how: the microbenchmarks began after the SIGTERM"
 done
 
+# A targets run whose microbenchmarks were stopped (a part of micro.jsonl, none of their
+# records appended): --resume runs them again and appends them, instead of taking the
+# part for the whole and reporting without them. A stand-in mhmicro answers at once
+# with a sample result, named after the allocator it is given.
+targets="$WORK/resume-targets"
+rm -rf "$targets" && mkdir -p "$targets/micro"
+printf '%s\n' "allocators = glibc" "threads = 1" "repetitions = 1" "warmup = 0" \
+    "workload thread-local-churn --ops=1000" >"$targets/config.conf"
+"$MATRIX" --resume "$targets" >/dev/null 2>&1 || fail "the targets matrix of $targets failed"
+echo '{"partial":true}' >"$targets/micro/micro.jsonl"
+cp "$ROOT/runners/tests/micro/sample-gbench.json" "$WORK/"
+cat >"$WORK/fake-mhmicro" <<'FAKE'
+#!/bin/sh
+for a; do case "$a" in --allocator=*) name="${a#--allocator=}" ;; esac; done
+sed "s/\"mh.allocator\": \"jemalloc\"/\"mh.allocator\": \"$name\"/" "$(dirname "$0")/sample-gbench.json"
+FAKE
+chmod +x "$WORK/fake-mhmicro"
+MH_MICRO_BIN="$WORK/fake-mhmicro" "$ROOT/run.sh" targets --resume "$targets" >/dev/null 2>"$targets.err" ||
+    fail "targets --resume after stopped microbenchmarks failed: $(tail -n2 "$targets.err")"
+for a in glibc tcmalloc jemalloc mimalloc multiheap; do
+    grep -q "\"cell\":\"micro/$a\"" "$targets/records.jsonl" ||
+        fail "targets --resume left out the microbenchmarks of $a: $(grep -c micro/ "$targets/records.jsonl") micro records"
+done
+ls "$targets"/micro.interrupted-*/micro.jsonl >/dev/null 2>&1 || fail "the stopped microbenchmarks' part was not kept aside"
+
 echo "matrix.resume: ok ($first runs before the kill, $((total - first)) after)"
