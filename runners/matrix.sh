@@ -268,8 +268,9 @@ fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 now_ms() { local us="${EPOCHREALTIME//[!0-9]/}"; echo $(( ${us:-$((SECONDS * 1000000))} / 1000 )); }
 
 # A run killed while writing leaves a torn last line: what comes next starts its own.
+# A write that fails here (a full disk) is left to the record after it to report.
 end_torn_line() {
-    [ -s "$1" ] && [ "$(tail -c1 "$1" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$1"
+    [ -s "$1" ] && [ "$(tail -c1 "$1" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$1" 2>/dev/null
     return 0
 }
 
@@ -310,9 +311,16 @@ run_one() {
         head -n "$before" "$records" >"$records.tmp" && mv "$records.tmp" "$records"
     fi
     end_torn_line "$records"   # the driver may have died while writing
-    "$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
+    # A run without a record cannot be told from one not run yet: where even the failed
+    # record cannot be written (a full disk), every later run would fail the same way,
+    # so the matrix stops. The record goes through a builtin, whose status says whether
+    # it was written (mhreport's does not).
+    local failed_record msg
+    failed_record="$("$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
         --workload "${CASE_WORKLOADS[$case_i]}" --params "${CASE_ARGS[$case_i]}" --allocator "$alloc" \
-        --threads "$threads" --reason "$reason" --error-file "$err" >>"$records"
+        --threads "$threads" --reason "$reason" --error-file "$err")" &&
+        msg="$(printf '%s\n' "$failed_record" 2>&1 >>"$records")" ||
+        die "cannot write $records (${msg##*: }); free space, then --resume $RUN_DIR continues"
     return 1
 }
 
