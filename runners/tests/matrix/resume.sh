@@ -88,7 +88,7 @@ done
 for how in matrix.sh run.sh-matrix run.sh-targets; do
     lock="$WORK/resume-lock-$how"
     rm -rf "$lock"
-    slow_config "$lock" 2 1500
+    slow_config "$lock" 2 3000
     case "$how" in
         matrix.sh) "$MATRIX" --config "$lock.conf" --out "$lock" >/dev/null 2>"$lock.err" & ;;
         run.sh-matrix) "$ROOT/run.sh" matrix --config "$lock.conf" --out "$lock" >/dev/null 2>"$lock.err" & ;;
@@ -98,9 +98,11 @@ for how in matrix.sh run.sh-matrix run.sh-targets; do
     esac
     pid=$!
     await_run "$lock"
+    # at once, while the first run is surely in flight; the matrix holds its lock until
+    # that run ends
+    kill -TERM "$pid"
     expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
     expect_refusal "another matrix is writing" "$MATRIX" --config "$lock.conf" --out "$lock"
-    kill -TERM "$pid"
     rc=0
     wait "$pid" || rc=$?
     [ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$lock.err" ||
