@@ -46,9 +46,43 @@ need_tool() {
     [ -x "$TOOLS/$1" ] || die "$TOOLS/$1 is missing; run ./run.sh build first"
 }
 
+# A long child that run.sh has more to do after (all, targets): a SIGTERM to run.sh is
+# passed on and run.sh waits for the child to stop as it does (the matrix after its run
+# in flight, exit 143), then stops with it; were the child in the foreground, bash would
+# hold the signal until the child ended. Ctrl-C reaches the child from the terminal, and
+# the child keeps SIGINT, which a command started with & would ignore.
+run_child() {
+    local pid rc sig="" ended
+    ( trap - INT; exec "$@" ) <&0 &
+    pid=$!
+    trap "sig=TERM; kill -TERM $pid 2>/dev/null" TERM
+    trap 'sig=INT' INT
+    while :; do
+        rc=0
+        unset ended
+        wait -p ended "$pid" || rc=$?
+        [ -z "${ended+set}" ] || break   # unset: a signal ended the wait, not the child
+    done
+    trap - TERM INT
+    [ -z "$sig" ] || exit $((rc ? rc : 128 + $(kill -l "$sig")))
+    return "$rc"
+}
+
+# The matrix with options "$@" as run_child; MATRIX_DIR is the run directory it printed
+# at its end ("" when it stopped before).
+run_matrix() {
+    need_tool mhbench; need_tool mhreport
+    local listing rc=0
+    listing="$(mktemp)"
+    run_child "$ROOT/runners/matrix.sh" "$@" >"$listing" || rc=$?
+    MATRIX_DIR="$(cat "$listing")"
+    rm -f "$listing"
+    return "$rc"
+}
+
 cmd_matrix() {
     need_tool mhbench; need_tool mhreport
-    "$ROOT/runners/matrix.sh" "$@"
+    exec "$ROOT/runners/matrix.sh" "$@"
 }
 
 # Merging shards or hosts is concatenating their records (each run is one line).
@@ -60,7 +94,12 @@ cmd_merge() {
         [ -f "$d/records.jsonl" ] || die "'$d' has no records.jsonl; give matrix run directories"
     done
     mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create $out; merge into a writable directory"
-    cat "${@/%//records.jsonl}" >"$out/records.jsonl"
+    # A killed run leaves its last line torn (no newline): the next set starts a line of
+    # its own, or its first record would be glued to the torn one and lost with it.
+    for d in "$@"; do
+        cat "$d/records.jsonl"
+        [ -z "$(tail -c1 "$d/records.jsonl")" ] || echo
+    done >"$out/records.jsonl"
     # one config for all (a config's shards): it is the merged set's config too
     local same=1
     for d in "$@"; do cmp -s "$1/config.conf" "$d/config.conf" || same=0; done
@@ -91,21 +130,21 @@ cmd_report() {
         dir="$(cmd_merge "$ROOT/results/local/merged-$(date -u +%Y%m%d-%H%M%S)" "${dirs[@]}")"
     fi
     [ -d "$dir" ] || die "'$dir' is not a directory; give a run directory (results/local/RUN_ID)"
-    "$TOOLS/mhreport" report "${opts[@]}" "$dir"
+    exec "$TOOLS/mhreport" report "${opts[@]}" "$dir"
 }
 
 cmd_compare() {
     need_tool mhreport
-    "$TOOLS/mhreport" compare "$@"
+    exec "$TOOLS/mhreport" compare "$@"
 }
 
 # Without --out the results go to a new directory under results/local/.
 cmd_micro() {
     local a
     for a in "$@"; do
-        [ "$a" = --out ] && { "$ROOT/runners/micro.sh" "$@"; return; }
+        [ "$a" = --out ] && exec "$ROOT/runners/micro.sh" "$@"
     done
-    "$ROOT/runners/micro.sh" "$@" --out "$ROOT/results/local/micro-$(date -u +%Y%m%d-%H%M%S)"
+    exec "$ROOT/runners/micro.sh" "$@" --out "$ROOT/results/local/micro-$(date -u +%Y%m%d-%H%M%S)"
 }
 
 # Issue 6's evidence in one result set: the targets matrix, then the malloc+free
@@ -127,17 +166,27 @@ cmd_targets() {
     # the matrix's listing or help is the whole answer: no run directory follows
     for a in "$@"; do
         if [ "$a" = --dry-run ] || [ "$a" = -h ] || [ "$a" = --help ]; then
-            "$ROOT/runners/matrix.sh" "${preset[@]}" "$@"
-            return
+            exec "$ROOT/runners/matrix.sh" "${preset[@]}" "$@"
         fi
     done
     local rc=0
-    dir="$("$ROOT/runners/matrix.sh" "${preset[@]}" "$@")" || rc=$?
+    run_matrix "${preset[@]}" "$@" || rc=$?
+    dir="$MATRIX_DIR"
     [ -d "$dir" ] || exit "$rc"
-    if [ ! -s "$dir/micro/micro.jsonl" ]; then
-        "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
-            --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 ||
+    # The stage is done once its records are in records.jsonl (micro.sh appends its rounds
+    # to micro.jsonl as they end, so a stopped one leaves a part). A part is moved aside:
+    # micro.sh adds to no micro.jsonl, and its rounds would be pooled with the new ones.
+    if ! grep -q '"cell":"micro/' "$dir/records.jsonl"; then
+        if [ -e "$dir/micro" ]; then
+            local aside="$dir/micro.interrupted-$(date -u +%Y%m%d-%H%M%S)"
+            mv "$dir/micro" "$aside"
+            echo "run.sh: the microbenchmarks of $dir did not finish; their part is now $aside, and they run again" >&2
+        fi
+        run_child "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
+            --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 || {
             echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report says which cells are missing" >&2
+            [ "$rc" -ne 0 ] || rc=1
+        }
         [ -s "$dir/micro/micro.jsonl" ] && cat "$dir/micro/micro.jsonl" >>"$dir/records.jsonl"
     fi
     report_and_return "$dir" "$rc"
@@ -145,13 +194,13 @@ cmd_targets() {
 
 # The allocator's system tests in rounds at N and 2N threads (allocator/tests/system/soak.sh).
 cmd_soak() {
-    "$ROOT/allocator/tests/system/soak.sh" "$@"
+    exec "$ROOT/allocator/tests/system/soak.sh" "$@"
 }
 
 # The matrix for a machine where nothing can be built or installed (runners/bundle.sh).
 cmd_bundle() {
     need_tool mhbench; need_tool mhreport
-    "$ROOT/runners/bundle.sh" "$@"
+    exec "$ROOT/runners/bundle.sh" "$@"
 }
 
 # One workload under perf record, then the top of perf report next to the record.
@@ -180,11 +229,11 @@ cmd_profile() {
 cmd_all() {
     cmd_setup
     cmd_build
-    local dir rc=0
+    local rc=0
     # exit 1: some runs failed; the report is written all the same, and says which
-    dir="$(cmd_matrix --preset quick)" || rc=$?
-    [ -d "$dir" ] || exit "$rc"
-    report_and_return "$dir" "$rc"
+    run_matrix --preset quick || rc=$?
+    [ -d "$MATRIX_DIR" ] || exit "$rc"
+    report_and_return "$MATRIX_DIR" "$rc"
 }
 
 usage() {

@@ -121,18 +121,26 @@ parse_config() {
     local file="$1" lineno=0 line key value
     [ -f "$file" ] || die "config '$file' not found; use --preset quick|full or --config FILE"
     local allocs_line="installed" threads_line="1 N 4N"
+    local -A key_line=()   # the line that set each global key: a second one would override it unseen
     while IFS= read -r line || [ -n "$line" ]; do
         lineno=$((lineno + 1))
         line="${line%%#*}"
         line="$(echo "$line" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')"
         [ -z "$line" ] && continue
         if [[ "$line" =~ ^workload[[:space:]]+([a-z0-9-]+)(.*)$ ]]; then
-            local wl="${BASH_REMATCH[1]}" args=() words a
+            local wl="${BASH_REMATCH[1]}" args=() words a seen=" "
             read -r -a words <<<"${BASH_REMATCH[2]}"
             LINE_THREADS=""     # "": the global threads line, resolved below
             LINE_REPS=""        # "": the global repetitions line, likewise
             LINE_PLACEMENT=""   # "": the global placement line, likewise
             for a in "${words[@]}"; do
+                # one value each (the later one won, or both cases ran the later one's
+                # value under the earlier one's name), and no empty one in a list
+                [[ "$seen" != *" ${a%%=*} "* ]] ||
+                    die "$file:$lineno: '${a%%=*}' is given twice on one workload line; keep one (a comma list sweeps)"
+                seen+="${a%%=*} "
+                [[ "$a" != *=,* && "$a" != *, && "$a" != *,,* ]] ||
+                    die "$file:$lineno: '$a' has an empty value in its comma list; drop the extra comma"
                 if [[ "$a" == threads=* ]]; then
                     LINE_THREADS="${a#threads=}"
                     LINE_THREADS="${LINE_THREADS//,/ }"
@@ -159,6 +167,8 @@ parse_config() {
         [[ "$line" =~ ^([a-z_]+)[[:space:]]*=[[:space:]]*(.*)$ ]] ||
             die "$file:$lineno: '$line' is neither 'key = value' nor 'workload NAME --param=value ...'"
         key="${BASH_REMATCH[1]}" value="${BASH_REMATCH[2]}"
+        [ -z "${key_line[$key]:-}" ] || die "$file:$lineno: '$key' is set again (first on line ${key_line[$key]}); keep one"
+        key_line[$key]=$lineno
         case "$key" in
             allocators) allocs_line="$value" ;;
             threads) threads_line="$value" ;;
@@ -258,8 +268,9 @@ fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 now_ms() { local us="${EPOCHREALTIME//[!0-9]/}"; echo $(( ${us:-$((SECONDS * 1000000))} / 1000 )); }
 
 # A run killed while writing leaves a torn last line: what comes next starts its own.
+# A write that fails here (a full disk) is left to the record after it to report.
 end_torn_line() {
-    [ -s "$1" ] && [ "$(tail -c1 "$1" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$1"
+    [ -s "$1" ] && [ "$(tail -c1 "$1" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$1" 2>/dev/null
     return 0
 }
 
@@ -300,15 +311,27 @@ run_one() {
         head -n "$before" "$records" >"$records.tmp" && mv "$records.tmp" "$records"
     fi
     end_torn_line "$records"   # the driver may have died while writing
-    "$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
+    # A run without a record cannot be told from one not run yet: where even the failed
+    # record cannot be written (a full disk), every later run would fail the same way,
+    # so the matrix stops. The record goes through a builtin, whose status says whether
+    # it was written (mhreport's does not).
+    local failed_record msg
+    failed_record="$("$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
         --workload "${CASE_WORKLOADS[$case_i]}" --params "${CASE_ARGS[$case_i]}" --allocator "$alloc" \
-        --threads "$threads" --reason "$reason" --error-file "$err" >>"$records"
+        --threads "$threads" --reason "$reason" --error-file "$err")" &&
+        msg="$(printf '%s\n' "$failed_record" 2>&1 >>"$records")" ||
+        die "cannot write $records (${msg##*: }); free space, then --resume $RUN_DIR continues"
     return 1
 }
 
 main() {
     local config="" preset="" shard="1/1" resume="" out="" dry=0
     while [ $# -gt 0 ]; do
+        # an empty value would fall back to the default (a fresh run, the quick preset)
+        case "$1" in
+            --config|--preset|--shard|--resume|--out)
+                [ "${2-unset}" != "" ] || die "$1 is given an empty value; give one or drop $1" ;;
+        esac
         case "$1" in
             --config) [ $# -ge 2 ] || die "--config needs a file"; config="$2"; shift 2 ;;
             --preset) [ $# -ge 2 ] || die "--preset needs quick, full, targets or scaling"; preset="$2"; shift 2 ;;
@@ -337,6 +360,7 @@ main() {
     if [ -n "$resume" ]; then
         [ -f "$resume/config.conf" ] || die "'$resume' is not a matrix run directory (no config.conf)"
         [ -z "$config$preset" ] || die "--resume uses the run's own config.conf; drop --config/--preset"
+        [ -z "$out" ] || [ "$out" -ef "$resume" ] || die "--resume $resume writes into $resume itself; drop --out $out"
         config="$resume/config.conf" out="$resume"
     elif [ -z "$config" ]; then
         case "${preset:-quick}" in
@@ -347,6 +371,22 @@ main() {
     parse_config "$config"
     check_workloads
     drop_inherited_tuning
+    # cells: case x threads x allocator, allocators innermost (interleaved). A
+    # shard takes whole case x threads groups: the allocators a report compares
+    # side by side always run on the same machine.
+    local cells=() cell_case=() cell_threads=() cell_alloc=() c t a i=0
+    for c in "${!CASE_NAMES[@]}"; do
+        for t in ${CASE_THREADS[$c]}; do
+            if [ $((i % shard_n)) -eq $((shard_k - 1)) ]; then
+                for a in "${ALLOCS[@]}"; do
+                    cells+=("${CASE_NAMES[$c]}|$t|${a%%=*}") cell_case+=("$c") cell_threads+=("$t") cell_alloc+=("$a")
+                done
+            fi
+            i=$((i + 1))
+        done
+    done
+    [ "$shard_k" -le "$i" ] ||
+        die "--shard $shard gets no runs: the config has $i case x thread count groups; use at most $i shards"
 
     RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$(hostname -s 2>/dev/null || uname -n)"
     [ -n "$out" ] && RUN_ID="$(basename "$out")"
@@ -365,26 +405,19 @@ main() {
         flock -n 9 || die "another matrix is writing $RUN_DIR; wait for it to end (or stop it) first"
         # A SIGTERM to the matrix alone lets the run in flight finish and write its
         # record, then stops (bash runs the trap once that run returns): the run is
-        # not left behind to append after the matrix has gone. The trap runs inside
-        # run_one's redirection of stderr to the run's log: it writes to a copy (fd 8).
+        # not left behind to append after the matrix has gone. Ctrl-C (SIGINT to the
+        # group) stops the run in flight as well, and says the same. The trap runs
+        # inside run_one's redirection of stderr to the run's log: it writes to a copy (fd 8).
         exec 8>&2
-        trap 'echo "matrix: stopped by SIGTERM; --resume $RUN_DIR continues" >&8; exit 143' TERM
+        stop() {
+            rm -f "$RUN_DIR/logs/current.err"
+            echo "matrix: stopped by SIG$1; --resume $RUN_DIR continues" >&8
+            exit $((128 + $(kill -l "$1")))
+        }
+        trap 'stop TERM' TERM
+        trap 'stop INT' INT
     fi
 
-    # cells: case x threads x allocator, allocators innermost (interleaved). A
-    # shard takes whole case x threads groups: the allocators a report compares
-    # side by side always run on the same machine.
-    local cells=() cell_case=() cell_threads=() cell_alloc=() c t a i=0
-    for c in "${!CASE_NAMES[@]}"; do
-        for t in ${CASE_THREADS[$c]}; do
-            if [ $((i % shard_n)) -eq $((shard_k - 1)) ]; then
-                for a in "${ALLOCS[@]}"; do
-                    cells+=("${CASE_NAMES[$c]}|$t|${a%%=*}") cell_case+=("$c") cell_threads+=("$t") cell_alloc+=("$a")
-                done
-            fi
-            i=$((i + 1))
-        done
-    done
     local passes=() r n fewest=${CASE_REPS[0]} most=0
     for n in "${CASE_REPS[@]}"; do
         [ "$n" -le "$most" ] || most=$n

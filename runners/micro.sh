@@ -29,6 +29,7 @@ matching REGEX (default all; list them with
   micro.jsonl          the result records (results/SCHEMA.md), one per
                        benchmark, allocator and round (its "rep"); DIR must not hold one
   command.txt          this command without --out, for the report's "How to reproduce"
+  .micro.lock          held (flock) while a run writes DIR: a second run into DIR is refused
 and prints median ns/op (± coefficient of variation) per benchmark and allocator.
 Binaries: \$MH_MICRO_BIN and \$MH_MICRO_CONVERT, else \$MH_BUILD_DIR/runners/ (default build/).
 USAGE
@@ -48,8 +49,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$out" ] || die "missing --out DIR; see runners/micro.sh --help"
-[[ "$repetitions" =~ ^[1-9][0-9]*$ ]] || die "--repetitions '$repetitions' is not a positive integer"
-[[ "$min_time" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] || die "--min-time '$min_time' is not a number of seconds"
+# checked as text: bash's arithmetic wraps round past 2^63 (the time left went negative)
+[[ "$repetitions" =~ ^([1-9][0-9]{0,2}|1000)$ ]] || die "--repetitions '$repetitions' must be a whole number from 1 to 1000"
+[[ "$min_time" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ "$min_time" =~ [1-9] ]] ||
+    die "--min-time '$min_time' must be a positive number of seconds, e.g. 0.02"
 [ -n "$allocators" ] || die "--allocators is empty; give e.g. glibc,jemalloc"
 [ -x "$MICRO" ] && [ -x "$CONVERT" ] ||
     die "mhmicro or mhmicro_convert not built under $BUILD/runners; run ./run.sh build (or set MH_BUILD_DIR)"
@@ -75,6 +78,13 @@ for name in "${names[@]}"; do
     seen+="${name%%=*} "
 done
 mkdir -p "$out" 2>/dev/null && [ -w "$out" ] || die "cannot create --out directory '$out'; give a writable one"
+# One run a directory, as in the matrix: a second one would measure beside the first, on
+# the same CPUs, and write the same files. The lock lives as long as any process holds fd 9.
+exec 9>>"$out/.micro.lock"
+flock -n 9 || die "another micro.sh is writing '$out'; wait for it to end, or pick another --out"
+# As the matrix: a SIGTERM lets the run in flight finish and write its JSON, then stops
+# (bash runs the trap once that run returns), so that no run is left behind writing.
+trap 'echo "micro.sh: stopped by SIGTERM; $out holds the rounds done so far" >&2; exit 143' TERM
 # How to run this set again, for its report: into a new directory (this one is taken);
 # %q keeps an argument one word.
 cmd="./run.sh micro --allocators $(printf '%q' "$allocators") --repetitions $repetitions --min-time $min_time"

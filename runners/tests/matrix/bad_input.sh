@@ -65,6 +65,26 @@ write producers "allocators = glibc" "threads = 2" "workload producer-consumer -
     fail "a case valid at its own thread count was refused: $(cat "$dir/producers.err")"
 write producers_few "allocators = glibc" "threads = 2 4" "workload producer-consumer --producers=4 --objects=2000"
 expect_refusal "--producers=4 leaves no consumer among 4 threads" "$MATRIX" --config "$dir/producers_few.conf" --out "$dir/run19"
+# given twice, or empty: the later one used to win silently, or the default to take over
+write reps_twice "allocators = glibc" "repetitions = 1" "repetitions = 5" "workload thread-local-churn"
+expect_refusal "reps_twice.conf:3: 'repetitions' is set again (first on line 2)" "$MATRIX" --config "$dir/reps_twice.conf" --out "$dir/run22" --dry-run
+for twice in "threads=1 threads=2" "repetitions=1 repetitions=2" "placement=none placement=compact"; do
+    write line_twice "allocators = glibc" "workload thread-local-churn $twice"
+    expect_refusal "'${twice%%=*}' is given twice on one workload line" "$MATRIX" --config "$dir/line_twice.conf" --out "$dir/run23" --dry-run
+done
+write param_twice "allocators = glibc" "workload cross-core-free --remote=0,100 --remote=50"
+expect_refusal "'--remote' is given twice on one workload line" "$MATRIX" --config "$dir/param_twice.conf" --out "$dir/run24" --dry-run
+for list in "--remote=0," "--remote=,0" "--remote=0,,100" "threads=1,"; do
+    write empty_item "allocators = glibc" "workload cross-core-free $list"
+    expect_refusal "'$list' has an empty value in its comma list" "$MATRIX" --config "$dir/empty_item.conf" --out "$dir/run25" --dry-run
+done
+for opt in --out --preset --config --resume --shard; do
+    expect_refusal "$opt is given an empty value" "$MATRIX" --preset test "$opt" '' --dry-run
+done
+expect_refusal "--resume $TINY writes into $TINY itself; drop --out" "$MATRIX" --resume "$TINY" --out "$dir/run26" --dry-run
+"$MATRIX" --resume "$TINY" --out "$TINY" --dry-run >/dev/null || fail "--resume DIR --out DIR was refused"
+# the test preset has 5 case x thread count groups: shard 7/9 would run nothing
+expect_refusal "--shard 7/9 gets no runs: the config has 5 case x thread count groups" "$MATRIX" --preset test --shard 7/9 --out "$dir/run27" --dry-run
 write good "allocators = glibc" "workload thread-local-churn --ops=1000"
 expect_refusal "give a writable --out" "$MATRIX" --config "$dir/good.conf" --out /proc/multiheap-run
 for i in $(seq 1 17); do
@@ -74,6 +94,14 @@ expect_refusal "unknown allocator 'nosuch'" "$ROOT/runners/micro.sh" --allocator
 [ ! -e "$dir/micro/micro.jsonl" ] || fail "micro.sh ran glibc's rounds before refusing an unknown allocator"
 expect_refusal "allocator name 'a' is given twice" "$ROOT/runners/micro.sh" --allocators 'a=glibc+GLIBC_TUNABLES=glibc.malloc.arena_max=1,a=jemalloc+MALLOC_CONF=narenas:1' --out "$dir/micro2"
 [ ! -e "$dir/micro2/micro.jsonl" ] || fail "micro.sh ran before refusing a name given twice"
+# the filter matches nothing: a value let through is refused for that, not run
+for reps in 0 1001 99999999999999999999999; do
+    expect_refusal "--repetitions '$reps' must be a whole number from 1 to 1000" "$ROOT/run.sh" micro --repetitions "$reps" --filter '^zzz' --out "$dir/micro4"
+done
+for t in 0 0.000 .0 x; do
+    expect_refusal "--min-time '$t' must be a positive number" "$ROOT/run.sh" micro --min-time "$t" --filter '^zzz' --out "$dir/micro4"
+done
+[ ! -e "$dir/micro4" ] || fail "micro.sh made its directory before refusing its options"
 expect_refusal "--filter '^zzz' matches no benchmark" "$ROOT/runners/micro.sh" --filter '^zzz' --out "$dir/micro3"
 [ ! -e "$dir/micro3" ] || fail "micro.sh made its directory before refusing a filter that matches nothing"
 expect_refusal "unknown workload 'nosuch'" "$ROOT/run.sh" profile nosuch

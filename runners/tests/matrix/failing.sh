@@ -64,4 +64,22 @@ grep -q 'killed by signal 11 (SIGSEGV)' "$dir/report.md" || fail "report.md does
 # the geometric means take only cells every allocator ran: none here, glibc's runs included
 grep -q '^| glibc | - | - | 0 |' "$dir/report.md" ||
     fail "the geometric means took cells that other allocators failed: $(grep '^| glibc | ' "$dir/report.md" | head -n1)"
+# A records.jsonl that cannot grow stops the matrix at the first record it cannot write,
+# in one line naming the directory and the fix; it used to run every cell, each failing,
+# and end with "N run(s) failed: their records say why" though none could be written.
+# A file size limit stands in for a full disk (a tmpfs mount needs privileges); the
+# ignored SIGXFSZ turns the signal into a failed write (EFBIG), as ENOSPC would be.
+full="$WORK/failing-full"
+rm -rf "$full"
+printf '%s\n' "allocators = glibc" "threads = 1" "repetitions = 8" "warmup = 0" \
+    "workload thread-local-churn --ops=1000" >"$full.conf"
+rc=0
+( trap '' XFSZ; ulimit -f 12; exec "$MATRIX" --config "$full.conf" --out "$full" ) >/dev/null 2>"$full.err" || rc=$?
+[ "$rc" -eq 2 ] && tail -n1 "$full.err" | grep -q "^matrix: cannot write $full/records.jsonl (.*); free space, then --resume $full continues$" ||
+    fail "a records.jsonl that cannot grow: exit $rc, want 2 and one line saying so: $(tail -n2 "$full.err")"
+! grep -q "FAILED\|write error" "$full.err" ||
+    fail "the matrix went on after a record it could not write, or said so in more lines: $(grep "FAILED\|write error" "$full.err" | head -n2)"
+"$MATRIX" --resume "$full" >/dev/null 2>&1 || fail "the matrix stopped by a full records.jsonl does not resume"
+[ "$("$MH_MHREPORT" done "$full/records.jsonl" | wc -l)" -eq 8 ] ||
+    fail "after the resume $("$MH_MHREPORT" done "$full/records.jsonl" | wc -l) of 8 runs are recorded"
 echo "matrix.failing_cell: ok"

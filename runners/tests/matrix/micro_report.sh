@@ -32,6 +32,15 @@ grep -q '"workload":{"name":"micro/empty"' "$WORK/micro-run/micro.jsonl" ||
 want='./run.sh micro --allocators glibc --repetitions 1 --min-time 0.001 --filter \^empty\$'
 grep -qxF -- "$want" "$WORK/micro-run/report.md" || fail "the micro report's command is not the run's: $(grep -A3 'How to reproduce' "$WORK/micro-run/report.md")"
 expect_refusal "already holds a run's micro.jsonl" "$ROOT/run.sh" micro --allocators glibc --filter '^empty$' --out "$WORK/micro-run"
+# while a run writes a directory (its one round converted only at its end), a second is refused
+rm -rf "$WORK/micro-busy"
+"$ROOT/runners/micro.sh" --allocators glibc --filter '^pair/size:8$' --repetitions 1 --min-time 0.5 \
+    --out "$WORK/micro-busy" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -e "$WORK/micro-busy/command.txt" ] && break; sleep 0.05; done
+expect_refusal "another micro.sh is writing" "$ROOT/run.sh" micro --allocators glibc --filter '^empty$' \
+    --repetitions 1 --min-time 0.001 --out "$WORK/micro-busy"
+wait "$pid" || fail "the first micro run into $WORK/micro-busy failed"
 # a known allocator whose library is missing is reported and skipped, and so is a variant
 # of it; the others run
 rm -rf "$WORK/micro-missing"

@@ -60,36 +60,82 @@ await_run() {
 }
 
 # Ctrl-C or a kill of the matrix's process group stops the run in flight too: none
-# may live on and append its record after the matrix is gone (or beside a resume).
-slow="$WORK/resume-slow"
-rm -rf "$slow"
-slow_config "$slow" 1 4000
-setsid "$MATRIX" --config "$slow.conf" --out "$slow" >/dev/null 2>&1 &
-pid=$!
-await_run "$slow"
-kill -TERM -- -"$pid"
-wait "$pid" || true
-sleep 0.3
-[ -z "$(in_flight "$slow")" ] || fail "a run outlived the killed matrix: $(in_flight "$slow")"
-[ ! -s "$slow/records.jsonl" ] || fail "the interrupted run wrote a record after the kill"
+# may live on and append its record after the matrix is gone (or beside a resume). Either
+# signal says how to continue and leaves no log of the stopped run. (The trap resets the
+# SIGINT that a command started with & ignores, as a terminal's Ctrl-C would find it.)
+for sig in TERM INT; do
+    slow="$WORK/resume-slow-$sig"
+    rm -rf "$slow"
+    slow_config "$slow" 1 4000
+    ( trap - INT; exec setsid "$MATRIX" --config "$slow.conf" --out "$slow" >/dev/null 2>"$slow.err" ) &
+    pid=$!
+    await_run "$slow"
+    kill -"$sig" -- -"$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    sleep 0.3
+    [ -z "$(in_flight "$slow")" ] || fail "a run outlived the matrix's group killed by SIG$sig: $(in_flight "$slow")"
+    [ ! -s "$slow/records.jsonl" ] || fail "the run interrupted by SIG$sig wrote a record after the kill"
+    [ "$rc" -eq $((128 + $(kill -l "$sig"))) ] && grep -q "^matrix: stopped by SIG$sig; --resume $slow continues" "$slow.err" ||
+        fail "SIG$sig to the matrix's group: exit $rc, want $((128 + $(kill -l "$sig"))) and a line saying how to continue: $(tail -n1 "$slow.err")"
+    [ ! -e "$slow/logs/current.err" ] || fail "SIG$sig left logs/current.err behind"
+done
 
 # While one matrix runs, a second one on its directory is refused; a SIGTERM to the
-# matrix alone lets the run in flight finish and record, then stops it.
-lock="$WORK/resume-lock"
-rm -rf "$lock"
-slow_config "$lock" 2 1500
-"$MATRIX" --config "$lock.conf" --out "$lock" >/dev/null 2>"$WORK/resume-lock.err" &
-pid=$!
-await_run "$lock"
-expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
-expect_refusal "another matrix is writing" "$MATRIX" --config "$lock.conf" --out "$lock"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-[ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$WORK/resume-lock.err" ||
-    fail "a SIGTERM to the matrix: exit $rc, want 143 and a line saying so: $(tail -n1 "$WORK/resume-lock.err")"
-[ -z "$(in_flight "$lock")" ] || fail "a run outlived the matrix stopped by SIGTERM: $(in_flight "$lock")"
-[ "$(grep -c '"status":"ok"' "$lock/records.jsonl")" -eq 1 ] && [ "$(wc -l <"$lock/records.jsonl")" -eq 1 ] ||
-    fail "the run in flight at the SIGTERM should have finished and recorded, and no other begun: $(head -c 300 "$lock/records.jsonl")"
+# matrix alone lets the run in flight finish and record, then stops it. The same holds
+# for a SIGTERM to run.sh, whose matrix and targets (the matrix, then the microbenchmarks
+# and the report) used to die at once, leaving the matrix to run on without them.
+for how in matrix.sh run.sh-matrix run.sh-targets; do
+    lock="$WORK/resume-lock-$how"
+    rm -rf "$lock"
+    slow_config "$lock" 2 3000
+    case "$how" in
+        matrix.sh) "$MATRIX" --config "$lock.conf" --out "$lock" >/dev/null 2>"$lock.err" & ;;
+        run.sh-matrix) "$ROOT/run.sh" matrix --config "$lock.conf" --out "$lock" >/dev/null 2>"$lock.err" & ;;
+        run.sh-targets)
+            mkdir -p "$lock" && cp "$lock.conf" "$lock/config.conf"
+            "$ROOT/run.sh" targets --resume "$lock" >/dev/null 2>"$lock.err" & ;;
+    esac
+    pid=$!
+    await_run "$lock"
+    # at once, while the first run is surely in flight; the matrix holds its lock until
+    # that run ends
+    kill -TERM "$pid"
+    expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
+    expect_refusal "another matrix is writing" "$MATRIX" --config "$lock.conf" --out "$lock"
+    rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$lock.err" ||
+        fail "$how: a SIGTERM: exit $rc, want 143 and a line saying so: $(tail -n1 "$lock.err")"
+    [ -z "$(in_flight "$lock")" ] || fail "$how: a run outlived the matrix stopped by SIGTERM: $(in_flight "$lock")"
+    [ "$(grep -c '"status":"ok"' "$lock/records.jsonl")" -eq 1 ] && [ "$(wc -l <"$lock/records.jsonl")" -eq 1 ] ||
+        fail "$how: the run in flight at the SIGTERM should have finished and recorded, and no other begun: $(head -c 300 "$lock/records.jsonl")"
+    [ ! -e "$lock/micro" ] || fail "$how: the microbenchmarks began after the SIGTERM"
+done
+
+# A targets run whose microbenchmarks were stopped (a part of micro.jsonl, none of their
+# records appended): --resume runs them again and appends them, instead of taking the
+# part for the whole and reporting without them. A stand-in mhmicro answers at once
+# with a sample result, named after the allocator it is given.
+targets="$WORK/resume-targets"
+rm -rf "$targets" && mkdir -p "$targets/micro"
+printf '%s\n' "allocators = glibc" "threads = 1" "repetitions = 1" "warmup = 0" \
+    "workload thread-local-churn --ops=1000" >"$targets/config.conf"
+"$MATRIX" --resume "$targets" >/dev/null 2>&1 || fail "the targets matrix of $targets failed"
+echo '{"partial":true}' >"$targets/micro/micro.jsonl"
+cp "$ROOT/runners/tests/micro/sample-gbench.json" "$WORK/"
+cat >"$WORK/fake-mhmicro" <<'FAKE'
+#!/bin/sh
+for a; do case "$a" in --allocator=*) name="${a#--allocator=}" ;; esac; done
+sed "s/\"mh.allocator\": \"jemalloc\"/\"mh.allocator\": \"$name\"/" "$(dirname "$0")/sample-gbench.json"
+FAKE
+chmod +x "$WORK/fake-mhmicro"
+MH_MICRO_BIN="$WORK/fake-mhmicro" "$ROOT/run.sh" targets --resume "$targets" >/dev/null 2>"$targets.err" ||
+    fail "targets --resume after stopped microbenchmarks failed: $(tail -n2 "$targets.err")"
+for a in glibc tcmalloc jemalloc mimalloc multiheap; do
+    grep -q "\"cell\":\"micro/$a\"" "$targets/records.jsonl" ||
+        fail "targets --resume left out the microbenchmarks of $a: $(grep -c micro/ "$targets/records.jsonl") micro records"
+done
+ls "$targets"/micro.interrupted-*/micro.jsonl >/dev/null 2>&1 || fail "the stopped microbenchmarks' part was not kept aside"
 
 echo "matrix.resume: ok ($first runs before the kill, $((total - first)) after)"

@@ -23,6 +23,12 @@ out="$("$ROOT/run.sh" merge "$dir/merged" "$dir/s1" "$dir/s2")"
 [ "$(grep -c '^| .* | [12] | \(glibc\|jemalloc\) | 2 |' "$dir/merged/report.md")" -eq 10 ] ||
     fail "the merged report should have all 10 cells with 2 repetitions each"
 expect_refusal "already holds records" "$ROOT/run.sh" merge "$dir/merged" "$dir/s1"
+# a shard killed while writing ends in a torn line: the next shard's first record survives
+mkdir -p "$dir/torn" && cp "$dir/s1/config.conf" "$dir/torn/" &&
+    { cat "$dir/s1/records.jsonl"; printf '{"schema":1,"run_id":"torn'; } >"$dir/torn/records.jsonl"
+"$ROOT/run.sh" merge "$dir/merged-torn" "$dir/torn" "$dir/s2" >/dev/null
+[ "$("$MH_MHREPORT" done "$dir/merged-torn/records.jsonl" | wc -l)" -eq 30 ] ||
+    fail "merging after a torn last line lost a record: $("$MH_MHREPORT" done "$dir/merged-torn/records.jsonl" | wc -l) of 30 runs"
 # shards share a config, which the merged set keeps; sets of different configs have none
 # to share, and the report says what was merged instead of one set's command
 cmp -s "$dir/merged/config.conf" "$dir/s1/config.conf" || fail "the merged shards lost their config"
