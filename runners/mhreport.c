@@ -838,6 +838,11 @@ static int failed_record_main(int argc, char **argv)
     mh_jw_obj_end(&w);      /* the writer ends a top-level value with a newline */
     free(tail);
     free(error);
+    /* The matrix appends this record to records.jsonl: on a full disk it must know. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "mhreport: failed-record: cannot write the record: %s\n", strerror(errno));
+        return 2;
+    }
     return 0;
 }
 

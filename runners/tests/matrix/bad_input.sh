@@ -119,6 +119,9 @@ rc=0; err="$("$MH_MHREPORT" report --no-plots "$dir/notrecords" 2>&1 >/dev/null)
 mkdir -p "$dir/allfailed" && "$MH_MHREPORT" failed-record --run-id x --cell 'thread-local-churn|1|glibc' --rep 0 \
     --workload thread-local-churn --allocator glibc --threads 1 --reason boom >"$dir/allfailed/records.jsonl"
 expect_refusal "its 1 measured records are failed runs" "$MH_MHREPORT" report "$dir/allfailed"
+# the matrix appends it to records.jsonl: a write that fails (a full disk) must not pass
+expect_refusal "cannot write the record: No space left" bash -c '"$0" failed-record --run-id x --cell "a|1|glibc" \
+    --rep 0 --workload a --allocator glibc --threads 1 >/dev/full' "$MH_MHREPORT"
 mkdir -p "$dir/warmups" && grep '"warmup":true' "$TINY/records.jsonl" >"$dir/warmups/records.jsonl"
 expect_refusal "are all warm-up runs" "$MH_MHREPORT" report "$dir/warmups"
 expect_refusal "threshold" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold lots
