@@ -170,7 +170,7 @@ cmd_targets() {
         fi
     done
     local rc=0
-    run_matrix "${preset[@]}" "$@" || rc=$?
+    MH_RESUME_COMMAND="./run.sh targets --resume" run_matrix "${preset[@]}" "$@" || rc=$?
     dir="$MATRIX_DIR"
     [ -d "$dir" ] || exit "$rc"
     # The stage is done once its records are in records.jsonl (micro.sh appends its rounds

@@ -262,6 +262,9 @@ check_workloads() {
 
 # ---- running ---------------------------------------------------------------
 
+# How to continue this run: run.sh targets sets MH_RESUME_COMMAND, since its own --resume
+# also runs the microbenchmarks and the report, which the matrix's alone would leave out.
+resume_hint() { echo "${MH_RESUME_COMMAND:---resume} $RUN_DIR continues"; }
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 # Milliseconds of the wall clock: $EPOCHREALTIME (bash 5; microseconds with the locale's
 # decimal point), else whole seconds.
@@ -320,7 +323,7 @@ run_one() {
         --workload "${CASE_WORKLOADS[$case_i]}" --params "${CASE_ARGS[$case_i]}" --allocator "$alloc" \
         --threads "$threads" --reason "$reason" --error-file "$err")" &&
         msg="$(printf '%s\n' "$failed_record" 2>&1 >>"$records")" ||
-        die "cannot write $records (${msg##*: }); free space, then --resume $RUN_DIR continues"
+        die "cannot write $records (${msg##*: }); free space, then $(resume_hint)"
     return 1
 }
 
@@ -411,7 +414,7 @@ main() {
         exec 8>&2
         stop() {
             rm -f "$RUN_DIR/logs/current.err"
-            echo "matrix: stopped by SIG$1; --resume $RUN_DIR continues" >&8
+            echo "matrix: stopped by SIG$1; $(resume_hint)" >&8
             exit $((128 + $(kill -l "$1")))
         }
         trap 'stop TERM' TERM

@@ -105,7 +105,9 @@ for how in matrix.sh run.sh-matrix run.sh-targets; do
     expect_refusal "another matrix is writing" "$MATRIX" --config "$lock.conf" --out "$lock"
     rc=0
     wait "$pid" || rc=$?
-    [ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$lock.err" ||
+    hint="--resume $lock continues"
+    [ "$how" = run.sh-targets ] && hint="./run.sh targets --resume $lock continues"
+    [ "$rc" -eq 143 ] && grep -qF "stopped by SIGTERM; $hint" "$lock.err" ||
         fail "$how: a SIGTERM: exit $rc, want 143 and a line saying so: $(tail -n1 "$lock.err")"
     [ -z "$(in_flight "$lock")" ] || fail "$how: a run outlived the matrix stopped by SIGTERM: $(in_flight "$lock")"
     [ "$(grep -c '"status":"ok"' "$lock/records.jsonl")" -eq 1 ] && [ "$(wc -l <"$lock/records.jsonl")" -eq 1 ] ||
