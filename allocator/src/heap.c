@@ -314,13 +314,19 @@ size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool 
     mh_purger_restart_in_child();
     size_t got = for_cache ? stash_take(h, cls, out, n) : 0;
     if (got == n) return got;
+    int saved = errno;
     mh_lock_acquire(&h->lock);
     while (got < n) {
         mh_page *pg = h->cls[cls].list[MH_LIST_PARTIAL].head;
         if (!pg) pg = take_empty_page(h, cls);
         if (!pg) {
             mh_lock_release(&h->lock);
-            if (!refill(h, cls)) return got;
+            /* A part of the batch is a malloc that succeeds: it leaves errno alone (a
+               review found calloc and memalign setting ENOMEM on success). */
+            if (!refill(h, cls)) {
+                if (got) errno = saved;
+                return got;
+            }
             mh_lock_acquire(&h->lock);
             continue;
         }

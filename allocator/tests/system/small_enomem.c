@@ -5,8 +5,10 @@
  * get at least half the bytes of the first: the freed units serve the other kind once
  * they went back to the OS. Before, the second fill got nothing (ENOMEM with every page
  * empty) until the purger had run, and for good without one (MULTIHEAP_PURGE_MS=off, the
- * seed design). usage: small_enomem SIZE_A SIZE_B */
+ * seed design). Every allocation that succeeds must leave errno alone. usage: small_enomem
+ * SIZE_A SIZE_B */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +20,25 @@
 
 static void **held;   /* mapped, not malloc'd: the fills must not compete with it */
 
-/* Allocates objects of size until malloc fails; frees them; returns the bytes it got. */
+/* Object i of the fill: malloc, calloc and memalign take turns (calloc and memalign
+   once set errno on success when the range ran out, where a refill got part of its
+   batch). */
+static void *alloc_one(size_t size, size_t i) {
+    return i % 3 == 0 ? malloc(size) : i % 3 == 1 ? calloc(1, size) : memalign(16, size);
+}
+
+/* Allocates objects of size until an allocation fails; frees them; returns the bytes it
+   got. A success leaves errno alone, a failure sets ENOMEM. */
 static size_t fill_and_free(size_t size) {
     size_t n = 0;
-    errno = 0;
-    while (n < MAX_OBJECTS && (held[n] = malloc(size)) != NULL) memset(held[n++], 1, size);
+    for (; n < MAX_OBJECTS; n++) {
+        errno = 0;
+        if (!(held[n] = alloc_one(size, n))) break;
+        if (errno) st_fail("allocation %zu of %zu bytes succeeded but set errno to %d", n, size, errno);
+        memset(held[n], 1, size);
+    }
     if (n == MAX_OBJECTS) st_fail("%u objects of %zu bytes fit: run it under ulimit -v", MAX_OBJECTS, size);
-    if (errno != ENOMEM) st_fail("malloc(%zu) failed with errno %d, not ENOMEM", size, errno);
+    if (errno != ENOMEM) st_fail("allocation %zu of %zu bytes failed with errno %d, not ENOMEM", n, size, errno);
     for (size_t i = 0; i < n; i++) free(held[i]);
     return n * size;
 }
