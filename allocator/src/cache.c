@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 
 #include "cache.h"
@@ -369,8 +370,18 @@ bool mh_cache_holds_freed(void *p) {
     return in_some_cache(p, mh_page_class_plus1(p) - 1) || mh_heap_stash_holds(p);
 }
 
+/* How long a free that found the mark waits for the object to show up in a cache: the
+   free that marked it may be on its way there (two threads freeing it at once; the first
+   free of a row goes through the slow path, microseconds), and then the search found
+   nothing and the bitmap, where a cached object is taken, let the second free through. */
+#define MARKED_WAIT_US 2000
+#define MARKED_STEP_US 50
+
 void mh_cache_free_marked(void *p) {
-    if (mh_cache_holds_freed(p)) mh_fatal("double free (object is already in a free cache)", p);
+    for (int waited = 0; waited <= MARKED_WAIT_US; waited += MARKED_STEP_US) {
+        if (mh_cache_holds_freed(p)) mh_fatal("double free (object is already in a free cache)", p);
+        nanosleep(&(struct timespec){0, MARKED_STEP_US * 1000}, NULL);
+    }
     /* Not cached: the heap's bitmap tells a double free from a coincidence. */
     *mh_free_mark_word(p) = 0;
     mh_small_free(p);
