@@ -137,11 +137,11 @@ static mh_cpu_cache *current_cache(unsigned *cpu, bool *rebound) {
 
 /* Objects popped from row r of CPU cpu go back: small ones to their owner heaps, a lock
    acquisition per owner, large blocks to the shared large cache. With remote bins a
-   class row holds its CPU's heap's objects only (free pushes an object there only when
-   its unit's owner tag is the binding's, a refill brings the heap's own, and a unit
-   keeps its owner while any of its objects is out of it), so only remote rows need
-   grouping: looking up every owner of a class row's flush took 6% of threadtest's
-   samples. */
+   class row holds its CPU's heap's objects only (a free's push picks the class row only
+   when the unit's owner tag is that of the binding the sequence uses,
+   mh_cache_push_freed; a refill brings the heap's own; a unit keeps its owner while any
+   of its objects is out of it), so only remote rows need grouping: looking up every
+   owner of a class row's flush took 6% of threadtest's samples. */
 static void release_batch(unsigned cpu, unsigned r, void **batch, size_t n, mh_free_source why) {
     if (mh_row_is_large(r)) {
         mh_large_put_cached(cpu, batch, n);
@@ -281,18 +281,21 @@ void mh_cache_free_slow(void *p, unsigned cls) {
         mh_small_free(p);
         return;
     }
+    /* r is the row the push picks (mh_cache_push_freed) while the thread stays bound to
+       cpu; a push after a rebind (a signal handler's malloc) picks for the new binding,
+       whose row may refuse it. */
     unsigned r = !mh_global.remote_bins || mh_page_owner(p) == cpu ? cls : MH_NCLASSES + cls;
-    size_t row = mh_row_offset(r);
+    uint32_t entry = mh_page_entry(p);
     bool fresh = ready_row(c, cpu, r);
-    if ((rebound || fresh) && mh_cache_push(row, p)) return;
+    if ((rebound || fresh) && mh_cache_push_freed(entry, p)) return;
     fatal_if_on_top(c, r, p);
     /* A full row that may grow takes p without a flush. */
-    if (grow_row(c, r) && mh_cache_push(row, p)) return;
+    if (grow_row(c, r) && mh_cache_push_freed(entry, p)) return;
     /* p goes on top of the flushed row, so that a second free of it is caught. The push
        fails again if p is now the top of the row (a double free), or if the thread moved
        to another CPU whose row is full: then the heap takes p (and counts the free). */
     flush_row(cpu, r, half_row(c, r));
-    if (!mh_cache_push(row, p)) {
+    if (!mh_cache_push_freed(entry, p)) {
         fatal_if_on_top(c, r, p);
         mh_small_free(p);
     }

@@ -171,27 +171,63 @@ fail:
     return NULL;
 }
 
-/* Puts obj (a freed object) on top of the row at row_off on this CPU; false when
-   the row is full or obj is already its top (a double free in succession, which the
-   slow path reports). The top's slot is usually in the line of the slot the push
-   writes; comparing with it needs no store in malloc, as a last-pushed hint in the
-   row's first line did (one store fewer in each fast path). */
+/* The push after the row's address is in [row]: onto its top unless the row is full or
+   obj is already its top (a double free in succession, which the slow path reports). The
+   top's slot is usually in the line of the slot the push writes; comparing with it needs
+   no store in malloc, as a last-pushed hint in the row's first line did (one store fewer
+   in each fast path). */
+#define MH_PUSH_BODY                                                                      \
+    "movl (%[row]), %k[tmp]\n\t"                                                          \
+    "cmpl 4(%[row]), %k[tmp]\n\t"                                                         \
+    "jae %l[fail]\n\t"                                                                    \
+    "cmpq %[obj], %c[below0](%[row], %q[tmp], 8)\n\t"   /* already on top */               \
+    "je %l[fail]\n\t"                                                                     \
+    "movq %[obj], %c[slot0](%[row], %q[tmp], 8)\n\t"                                      \
+    "addl $1, %k[tmp]\n\t"                                                                \
+    "addq $1, %c[counter](%[row])\n\t"                                                    \
+    "movl %k[tmp], (%[row])\n"                /* commit */
+
+/* Puts obj (a freed object) on top of the row at row_off on this CPU; false when the
+   row is full or obj is already its top. */
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     uintptr_t row, tmp;
     mh_tsan_release(obj);
     __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND
-                 "movl (%[row]), %k[tmp]\n\t"
-                 "cmpl 4(%[row]), %k[tmp]\n\t"
-                 "jae %l[fail]\n\t"
-                 "cmpq %[obj], %c[below0](%[row], %q[tmp], 8)\n\t"   /* already on top */
-                 "je %l[fail]\n\t"
-                 "movq %[obj], %c[slot0](%[row], %q[tmp], 8)\n\t"
-                 "addl $1, %k[tmp]\n\t"
-                 "addq $1, %c[counter](%[row])\n\t"
-                 "movl %k[tmp], (%[row])\n"                /* commit */
+                 MH_PUSH_BODY
                  MH_RSEQ_END
                  : [row] "=&r"(row), [tmp] "=&r"(tmp)
                  : MH_RSEQ_BOUND_OPERANDS(row_off), [obj] "r"(obj),
+                   [counter] "i"(offsetof(mh_cache_row, frees))
+                 : "memory", "cc"
+                 : fail);
+    return true;
+fail:
+    return false;
+}
+
+/* A free's push of obj, whose page-class entry is entry: onto its class row when its
+   owner is the heap of the CPU the thread is bound to (its tag is the binding's), else
+   onto the class's remote row. The choice is made inside the sequence, against the
+   binding the sequence uses: made before it, a signal handler's malloc could rebind the
+   thread in between and send another heap's object to a class row, whose flush takes
+   every object for its CPU's heap's (release_batch). A branch, not a conditional move:
+   the cmov put the compare on the way to the row's address, which every later load of
+   the push waits for (1-thread churn 163 -> 157 Mops/s, 15 runs; level with the branch,
+   which a program predicts when most of its frees are local, or most remote). */
+static inline bool mh_cache_push_freed(uint32_t entry, void *obj) {
+    uintptr_t row, tmp;
+    mh_tsan_release(obj);
+    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND
+                 "cmpl %%fs:%c[bound_tag](%[bound]), %k[tag]\n\t"
+                 "je 6f\n\t"
+                 "addq %[remote], %[row]\n"
+                 "6:\n\t"
+                 MH_PUSH_BODY
+                 MH_RSEQ_END
+                 : [row] "=&r"(row), [tmp] "=&r"(tmp)
+                 : MH_RSEQ_BOUND_OPERANDS(mh_page_entry_row(entry)), [obj] "r"(obj),
+                   [tag] "r"(mh_page_entry_owner_tag(entry)), [remote] "i"(MH_REMOTE_ROWS),
+                   [bound_tag] "i"(offsetof(mh_cache_binding, owner_tag)),
                    [counter] "i"(offsetof(mh_cache_row, frees))
                  : "memory", "cc"
                  : fail);
@@ -310,21 +346,6 @@ static inline uint64_t *mh_free_mark_word(void *p) {
     return (uint64_t *)p + 1;
 }
 
-/* The row a free of an object whose page-class entry is entry pushes: its class row
-   when the object's owner is the heap of the CPU the thread is bound to, else its remote
-   row. The binding is read outside the sequence, which checks it again: one renewed in
-   between (by a signal handler's malloc, after the thread moved) sends the object to
-   the other kind of row, the one case where a class row may take another heap's object
-   (harmless but for the false sharing the remote rows avoid). */
-static inline size_t mh_free_row(uint32_t entry) {
-    size_t row = mh_page_entry_row(entry);
-    /* A branch: a conditional move put the compare on the way to the row's address,
-       which every later load of the push waits for (1-thread churn 163 -> 157 Mops/s,
-       15 runs; level with the branch, which a program predicts when most of its frees
-       are local, or most remote). */
-    return mh_page_entry_owner_tag(entry) == mh_bound.owner_tag ? row : row + MH_REMOTE_ROWS;
-}
-
 /* A small object of the class at row row_off from the front cache (the slow path
    refills it). */
 static inline void *mh_cache_malloc(size_t row_off) {
@@ -361,7 +382,7 @@ static inline void mh_cache_free(void *p) {
         mh_small_free(p);
         return;
     }
-    if (MH_UNLIKELY(!mh_cache_push(mh_free_row(entry), p))) mh_cache_free_slow(p, class_plus1 - 1);
+    if (MH_UNLIKELY(!mh_cache_push_freed(entry, p))) mh_cache_free_slow(p, class_plus1 - 1);
 }
 
 #endif /* MH_CACHE_H */

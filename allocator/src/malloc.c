@@ -159,7 +159,7 @@ MH_FAST_ENTRY void mh_free(void *p) {
     if (MH_LIKELY(off < range)) {
         uint32_t entry = mh_global.page_class[off >> MH_PAGE_SHIFT];
         if (MH_LIKELY(mh_is_object_start1(p, mh_page_entry_class_plus1(entry)) &&
-                      mh_cache_push(mh_free_row(entry), p)))
+                      mh_cache_push_freed(entry, p)))
             return;
     }
     free_general(p);
