@@ -328,12 +328,15 @@ run_one() {
 }
 
 main() {
-    local config="" preset="" shard="1/1" resume="" out="" dry=0
+    local config="" preset="" shard="1/1" resume="" out="" dry=0 given=" "
     while [ $# -gt 0 ]; do
-        # an empty value would fall back to the default (a fresh run, the quick preset)
+        # an empty value would fall back to the default (a fresh run, the quick preset),
+        # and of two the last would win unsaid
         case "$1" in
             --config|--preset|--shard|--resume|--out)
-                [ "${2-unset}" != "" ] || die "$1 is given an empty value; give one or drop $1" ;;
+                [ "${2-unset}" != "" ] || die "$1 is given an empty value; give one or drop $1"
+                [[ "$given" != *" $1 "* ]] || die "$1 is given twice; give it once"
+                given+="$1 " ;;
         esac
         case "$1" in
             --config) [ $# -ge 2 ] || die "--config needs a file"; config="$2"; shift 2 ;;

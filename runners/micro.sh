@@ -37,7 +37,14 @@ USAGE
 
 die() { echo "micro.sh: $*" >&2; exit 2; }
 
+given=" "
 while [ $# -gt 0 ]; do
+    # of two, the last would win unsaid
+    case "$1" in
+        --allocators|--repetitions|--min-time|--filter|--out)
+            [[ "$given" != *" $1 "* ]] || die "$1 is given twice; give it once"
+            given+="$1 " ;;
+    esac
     case "$1" in
         --allocators)  [ $# -ge 2 ] || die "--allocators needs a list, e.g. glibc,jemalloc"; allocators="$2"; shift 2 ;;
         --repetitions) [ $# -ge 2 ] || die "--repetitions needs a number"; repetitions="$2"; shift 2 ;;
