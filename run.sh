@@ -178,6 +178,10 @@ cmd_targets() {
     # micro.sh adds to no micro.jsonl, and its rounds would be pooled with the new ones.
     if ! grep -q '"cell":"micro/' "$dir/records.jsonl"; then
         if [ -e "$dir/micro" ]; then
+            # one that is still running holds its lock (moved aside with it, the lock
+            # would not stop a second micro.sh in the fresh directory)
+            [ ! -e "$dir/micro/.micro.lock" ] || flock -n "$dir/micro/.micro.lock" true ||
+                die "a micro.sh is still writing $dir/micro; wait for it to end, then resume"
             local aside="$dir/micro.interrupted-$(date -u +%Y%m%d-%H%M%S)"
             mv "$dir/micro" "$aside"
             echo "run.sh: the microbenchmarks of $dir did not finish; their part is now $aside, and they run again" >&2

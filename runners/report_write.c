@@ -643,12 +643,10 @@ static const char html_head[] =
 int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots)
 {
     doc d = { .dir = o->out_dir };
+    /* a file staged here and not written is closed and removed by mr_stage_finish */
     d.md = mr_stage(o->out_dir, "report.md");
     d.html = d.md ? mr_stage(o->out_dir, "report.html") : NULL;
-    if (!d.html) {
-        if (d.md) fclose(d.md);
-        return 2;
-    }
+    if (!d.html) return 2;
     fputs(html_head, d.html);
     int measured = 0, failed = 0, warm = 0;
     for (size_t i = 0; i < set->nruns; i++) {

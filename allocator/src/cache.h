@@ -47,7 +47,9 @@ typedef struct mh_cache_binding {
 } mh_cache_binding;
 MH_INTERNAL extern MH_TLS mh_cache_binding mh_bound;
 
-#if defined(__x86_64__)
+/* MH_PORTABLE_ONLY builds what other targets get (no front cache) on x86-64 too, so that
+   a test keeps that branch compiling (alloc.sys.stress.portable). */
+#if defined(__x86_64__) && !defined(MH_PORTABLE_ONLY)
 #define MH_HAVE_RSEQ_CACHE 1
 
 static inline struct rseq *mh_rseq_area(void) {
@@ -324,6 +326,10 @@ static inline bool mh_cache_bind(void) { return false; }
 static inline void *mh_cache_pop(size_t row_off) { (void)row_off; return NULL; }
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     (void)row_off, (void)obj;
+    return false;
+}
+static inline bool mh_cache_push_freed(uint32_t entry, void *obj) {
+    (void)entry, (void)obj;
     return false;
 }
 static inline size_t mh_cache_pop_many(size_t row_off, void **out, size_t n, unsigned on_cpu) {

@@ -147,6 +147,12 @@ expect_refusal "cannot write $dir/fullfs/results.csv: File too large" \
     bash -c 'ulimit -f 1; trap "" XFSZ; exec "$0" report --no-plots "$1"' "$MH_MHREPORT" "$dir/fullfs"
 [ "$(cat "$dir/fullfs/"* | md5sum)" = "$sum" ] && [ -z "$(ls -A "$dir/fullfs" | grep partial)" ] ||
     fail "a report that could not be written changed the earlier one or left a partial file: $(ls -A "$dir/fullfs")"
+# the second file of the report cannot be made: one line, exit 2, nothing left behind
+mkdir -p "$dir/fullfs/.report.html.partial"
+expect_refusal "cannot write $dir/fullfs/.report.html.partial" "$MH_MHREPORT" report --no-plots "$dir/fullfs"
+rmdir "$dir/fullfs/.report.html.partial"
+[ "$(cat "$dir/fullfs/"* | md5sum)" = "$sum" ] && [ -z "$(ls -A "$dir/fullfs" | grep partial)" ] ||
+    fail "a report whose second file could not be made changed the earlier one or left a partial file: $(ls -A "$dir/fullfs")"
 expect_refusal "--plots-src $dir/fullfs holds no gnuplot scripts" "$MH_MHREPORT" report --plots-src "$dir/fullfs" "$dir/fullfs"
 # what that message advises, through run.sh, the option after the directory
 MH_GNUPLOT=/nonexistent/gnuplot "$ROOT/run.sh" report "$dir/nognuplot" --no-plots >/dev/null 2>&1 ||

@@ -132,6 +132,17 @@ for a; do case "$a" in --allocator=*) name="${a#--allocator=}" ;; esac; done
 sed "s/\"mh.allocator\": \"jemalloc\"/\"mh.allocator\": \"$name\"/" "$(dirname "$0")/sample-gbench.json"
 FAKE
 chmod +x "$WORK/fake-mhmicro"
+# while a micro.sh still writes there (it holds its lock), the resume is refused: moved
+# aside with the directory, the lock would not have stopped a second one
+( exec 9>>"$targets/micro/.micro.lock"; flock 9; exec sleep 30 ) &
+holder=$!
+for _ in $(seq 100); do flock -n "$targets/micro/.micro.lock" true || break; sleep 0.05; done
+rc=0
+MH_MICRO_BIN="$WORK/fake-mhmicro" "$ROOT/run.sh" targets --resume "$targets" >/dev/null 2>"$targets.err" || rc=$?
+[ "$rc" -eq 2 ] && tail -n1 "$targets.err" | grep -qF "a micro.sh is still writing $targets/micro" ||
+    fail "targets --resume beside a running micro.sh: exit $rc, said: $(tail -n1 "$targets.err")"
+kill "$holder"; wait "$holder" 2>/dev/null || true
+[ ! -e "$targets"/micro.interrupted-* ] || fail "the refused resume moved the running micro.sh's directory"
 MH_MICRO_BIN="$WORK/fake-mhmicro" "$ROOT/run.sh" targets --resume "$targets" >/dev/null 2>"$targets.err" ||
     fail "targets --resume after stopped microbenchmarks failed: $(tail -n2 "$targets.err")"
 for a in glibc tcmalloc jemalloc mimalloc multiheap; do
