@@ -507,7 +507,7 @@ main() {
     echo "$RUN_DIR"
     # Every record is kept; the exit status says the set is incomplete.
     if [ "$failed" -gt 0 ]; then
-        echo "matrix: $failed run(s) failed: their records say why (status failed) and their stderr is in $RUN_DIR/logs/; the report leaves their cells out" >&2
+        echo "matrix: $failed run(s) failed: their records say why (status failed) and their stderr is in $RUN_DIR/logs/; the report marks their cells, and leaves them out of its geometric means and target verdicts" >&2
         exit 1
     fi
 }

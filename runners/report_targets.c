@@ -230,6 +230,8 @@ static void note_missing(missing *m, const char *what)
 static const char *not_comparable(const mr_group *a, const mr_group *b)
 {
     if (a->n < MIN_REPS || b->n < MIN_REPS) return "cannot tell: under 5 repetitions";
+    /* the median of the runs left would flatter the side that lost its slowest (a timeout) */
+    if (a->nfailed || b->nfailed) return "cannot tell: some of its runs failed";
     const char *run = mh_json_str_or(mh_json_get(a->runs[0]->rec, "run_id"), NULL);
     const mr_group *g[2] = { a, b };
     for (int k = 0; k < 2; k++)

@@ -255,7 +255,9 @@ static void section_summary(doc *d, const mr_set *set, int base)
     doc_heading(d, 2, "Summary: throughput relative to the baseline");
     doc_para(d, "Each cell: median throughput of the allocator divided by the median of %s "
                 "(higher is better). The winner has the highest median; \"≈\" marks a winner whose "
-                "confidence interval of the median overlaps the runner-up's: the difference is within noise.",
+                "confidence interval of the median overlaps the runner-up's: the difference is within noise. "
+                "\"(k failed)\": k of the cell's runs failed and its median is over the others, which a "
+                "run that timed out, the slowest, would flatter; the geometric means leave such cells out.",
              set->allocs[base]);
     char head[2048] = "case\tthreads";
     for (int a = 0; a < set->nallocs; a++)
@@ -273,6 +275,8 @@ static void section_summary(doc *d, const mr_set *set, int base)
                 const mr_group *g = mr_group_at(set, c, t, a);
                 if (g && g->n) fmt_ratio(cellbuf, sizeof cellbuf, ratio_to(set, g, base));
                 else snprintf(cellbuf, sizeof cellbuf, g && g->nfailed ? "failed" : "-");
+                if (g && g->n && g->nfailed)
+                    snprintf(cellbuf + strlen(cellbuf), sizeof cellbuf - strlen(cellbuf), " (%d failed)", g->nfailed);
                 off += (size_t)snprintf(row + off, sizeof row - off, "\t%s", cellbuf);
             }
             winner_text(set, c, t, win, sizeof win);
@@ -322,12 +326,14 @@ static void section_details(doc *d, const mr_set *set)
     doc_table_end(d);
 }
 
-/* Did every allocator of the set run case ci at thread count ti successfully? */
+/* Did every allocator of the set run case ci at thread count ti, every run of it
+   successfully? A median over the runs that did not fail flatters a cell that lost its
+   slowest (a timeout). */
 static bool all_ran(const mr_set *set, int ci, int ti)
 {
     for (int a = 0; a < set->nallocs; a++) {
         const mr_group *g = mr_group_at(set, ci, ti, a);
-        if (!g || !g->n) return false;
+        if (!g || !g->n || g->nfailed) return false;
     }
     return true;
 }
@@ -353,7 +359,7 @@ static void section_geomeans(doc *d, const mr_set *set)
     int glibc = mr_alloc_index(set, "glibc"), tc = mr_alloc_index(set, "tcmalloc");
     doc_heading(d, 2, "Geometric means");
     doc_para(d, "Geometric mean, over every workload case and thread count that all the allocators ran "
-                "(a cell with no successful run of one of them is left out for all), of the allocator's "
+                "(a cell with a failed run of one of them is left out for all), of the allocator's "
                 "median throughput divided by glibc's and by tcmalloc's (above 1: faster). Wins count the "
                 "cells where the allocator had the highest median, and how many of those were clear of noise.");
     doc_table_begin(d, "allocator\tgeomean x glibc\tgeomean x tcmalloc\tcells\twins\tclear wins");

@@ -17,6 +17,14 @@ void *wl_zalloc_lines(size_t bytes)
     return m + WL_LINE;
 }
 
+void *wl_zalloc_lines_resident(size_t bytes)
+{
+    char *p = wl_zalloc_lines(bytes);
+    for (size_t off = 0; p && off < bytes; off += 4096)
+        ((volatile char *)p)[off] = 0;
+    return p;
+}
+
 void wl_free_lines(void *p)
 {
     if (p) {
@@ -74,7 +82,7 @@ bool wl_ring_init(wl_ring *r, size_t depth)
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
     r->mask = cap - 1;
-    r->slots = wl_zalloc_lines(cap * sizeof *r->slots);
+    r->slots = wl_zalloc_lines_resident(cap * sizeof *r->slots);
     return r->slots != NULL;
 }
 

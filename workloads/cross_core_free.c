@@ -50,13 +50,13 @@ static void ccf_free_state(ccf *s)
     for (int i = 0; s->rings && i < s->threads * s->threads; i++)
         wl_ring_destroy(&s->rings[i]);
     wl_free_lines(s->rings);
-    free(s);
+    wl_free_lines(s);
 }
 
 static void *ccf_setup(mh_run *run)
 {
     const char *name = "cross-core-free";
-    ccf *s = calloc(1, sizeof *s);
+    ccf *s = wl_zalloc_lines(sizeof *s);
     if (!s)
         return NULL;
     const char *pattern = mh_param_choice(run, "pattern");
@@ -67,7 +67,7 @@ static void *ccf_setup(mh_run *run)
     s->remote_per_batch = s->threads > 1 ? s->batch * (size_t)mh_param_int(run, "remote") / 100 : 0;
     s->batches = mh_param_int(run, "batches");
     if (!wl_sizes_from_params(&s->sizes, run, name)) {
-        free(s);
+        wl_free_lines(s);
         return NULL;
     }
     size_t depth = (size_t)mh_param_int(run, "queue-depth");

@@ -37,19 +37,19 @@ static const mh_param_def fs_params[] = {
 
 static void *fs_setup(mh_run *run)
 {
-    fs *s = calloc(1, sizeof *s);
+    fs *s = wl_zalloc_lines(sizeof *s);
     if (!s)
         return NULL;
     size_t threads = (size_t)mh_run_threads(run);
     s->size = (size_t)mh_param_int(run, "object-size");
     s->iterations = mh_param_int(run, "iterations");
     s->rounds = mh_param_int(run, "rounds");
-    s->handed = calloc(threads, sizeof *s->handed);
+    s->handed = wl_zalloc_lines(threads * sizeof *s->handed);
     s->count = wl_zalloc_lines(threads * sizeof *s->count);
     if (!s->handed || !s->count) {
-        free(s->handed);
+        wl_free_lines(s->handed);
         wl_free_lines(s->count);
-        free(s);
+        wl_free_lines(s);
         return NULL;
     }
     return s;
@@ -122,9 +122,9 @@ static void fs_report(mh_run *run, void *shared)
     }
     mh_metric(run, "writes", (double)writes);
     mh_metric(run, "writes_per_s", slowest_ns ? (double)writes * 1e9 / (double)slowest_ns : 0);
-    free(s->handed);
+    wl_free_lines(s->handed);
     wl_free_lines(s->count);
-    free(s);
+    wl_free_lines(s);
 }
 
 #define FS_GOOD                                                                             \

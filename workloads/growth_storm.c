@@ -41,13 +41,13 @@ static void gs_free_state(gs *s)
     free(s->free_ms);
     free(s->rss_full_kib);
     free(s->rss_after_kib);
-    free(s);
+    wl_free_lines(s);
 }
 
 static void *gs_setup(mh_run *run)
 {
     const char *name = "growth-storm";
-    gs *s = calloc(1, sizeof *s);
+    gs *s = wl_zalloc_lines(sizeof *s);
     if (!s)
         return NULL;
     s->waves = (int)mh_param_int(run, "waves");
@@ -55,7 +55,7 @@ static void *gs_setup(mh_run *run)
     s->hold_ms = (int)mh_param_int(run, "hold-ms");
     s->settle_ms = (int)mh_param_int(run, "settle-ms");
     if (!wl_sizes_from_params(&s->sizes, run, name)) {
-        free(s);
+        wl_free_lines(s);
         return NULL;
     }
     s->slots = s->wave_bytes / s->sizes.min + 1;

@@ -39,7 +39,7 @@ static const mh_param_def larson_params[] = {
 
 static void *larson_setup(mh_run *run)
 {
-    larson *s = calloc(1, sizeof *s);
+    larson *s = wl_zalloc_lines(sizeof *s);
     if (!s)
         return NULL;
     s->slots = (size_t)mh_param_int(run, "slots");
@@ -48,7 +48,7 @@ static void *larson_setup(mh_run *run)
     if (!wl_sizes_from_params(&s->sizes, run, "larson") ||
         !(s->blocks = wl_per_thread_new(run, "larson", s->slots, sizeof *s->blocks))) {
         wl_free_lines(s->blocks);
-        free(s);
+        wl_free_lines(s);
         return NULL;
     }
     return s;
@@ -99,7 +99,7 @@ static void larson_report(mh_run *run, void *shared)
     larson *s = shared;
     mh_metric(run, "threads_started", (double)mh_run_threads(run) * (1 + s->generations));
     wl_free_lines(s->blocks);
-    free(s);
+    wl_free_lines(s);
 }
 
 const mh_workload mh_wl_larson = {

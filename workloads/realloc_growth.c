@@ -28,7 +28,7 @@ static const mh_param_def rg_params[] = {
 static void *rg_setup(mh_run *run)
 {
     const char *name = "realloc-growth";
-    rg *s = calloc(1, sizeof *s);
+    rg *s = wl_zalloc_lines(sizeof *s);
     if (!s)
         return NULL;
     s->start = (size_t)mh_param_int(run, "size-start");
@@ -38,7 +38,7 @@ static void *rg_setup(mh_run *run)
     s->rounds = mh_param_int(run, "rounds");
     if (!wl_check_le(name, "size-start", (int64_t)s->start, "size-max", (int64_t)s->max) ||
         !(s->all = wl_blocks_new(run, name, s->blocks))) {
-        free(s);
+        wl_free_lines(s);
         return NULL;
     }
     return s;
@@ -94,7 +94,7 @@ static void rg_report(mh_run *run, void *shared)
     }
     mh_metric(run, "reallocs_per_block", (double)steps);
     wl_free_lines(s->all);
-    free(s);
+    wl_free_lines(s);
 }
 
 const mh_workload mh_wl_realloc_growth = {

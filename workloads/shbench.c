@@ -27,7 +27,7 @@ static const mh_param_def sh_params[] = {
 static void *sh_setup(mh_run *run)
 {
     const char *name = "shbench";
-    sh *s = calloc(1, sizeof *s);
+    sh *s = wl_zalloc_lines(sizeof *s);
     if (!s)
         return NULL;
     s->slots = (size_t)mh_param_int(run, "slots");
@@ -36,7 +36,7 @@ static void *sh_setup(mh_run *run)
     if (!wl_sizes_from_params(&s->sizes, run, name) ||
         !wl_check_le(name, "window", (int64_t)s->window, "slots", (int64_t)s->slots) ||
         !(s->blocks = wl_blocks_new(run, name, s->slots))) {
-        free(s);
+        wl_free_lines(s);
         return NULL;
     }
     return s;
@@ -81,7 +81,7 @@ static void sh_report(mh_run *run, void *shared)
     (void)run;
     sh *s = shared;
     wl_free_lines(s->blocks);
-    free(s);
+    wl_free_lines(s);
 }
 
 const mh_workload mh_wl_shbench = {

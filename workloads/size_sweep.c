@@ -39,7 +39,7 @@ static const mh_param_def sweep_params[] = {
 
 static void *sweep_setup(mh_run *run)
 {
-    sweep *s = calloc(1, sizeof *s);
+    sweep *s = wl_zalloc_lines(sizeof *s);
     if (!s)
         return NULL;
     size_t max = (size_t)mh_param_int(run, "max-size");
@@ -48,11 +48,11 @@ static void *sweep_setup(mh_run *run)
     s->batch = (size_t)mh_param_int(run, "batch");
     s->ns_per_size = (uint64_t)mh_param_int(run, "ms-per-size") * 1000000u;
     s->blocks = wl_blocks_new(run, "size-sweep", s->batch);
-    s->ns_per_op = calloc((size_t)mh_run_threads(run) * SWEEP_N, sizeof *s->ns_per_op);
+    s->ns_per_op = wl_zalloc_lines((size_t)mh_run_threads(run) * SWEEP_N * sizeof *s->ns_per_op);
     if (!s->blocks || !s->ns_per_op) {
         wl_free_lines(s->blocks);
-        free(s->ns_per_op);
-        free(s);
+        wl_free_lines(s->ns_per_op);
+        wl_free_lines(s);
         return NULL;
     }
     return s;
@@ -93,8 +93,8 @@ static void sweep_report(mh_run *run, void *shared)
     mh_series(run, "size_bytes", sizes, s->nsizes);
     mh_series(run, "ns_per_op", mean, s->nsizes);
     wl_free_lines(s->blocks);
-    free(s->ns_per_op);
-    free(s);
+    wl_free_lines(s->ns_per_op);
+    wl_free_lines(s);
 }
 
 const mh_workload mh_wl_size_sweep = {

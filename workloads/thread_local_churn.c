@@ -26,7 +26,7 @@ static const mh_param_def churn_params[] = {
 
 static void *churn_setup(mh_run *run, const char *name)
 {
-    churn *c = calloc(1, sizeof *c);
+    churn *c = wl_zalloc_lines(sizeof *c);
     if (!c)
         return NULL;
     c->slots = (size_t)mh_param_int(run, "slots");
@@ -35,7 +35,7 @@ static void *churn_setup(mh_run *run, const char *name)
         c->ops_per_thread = 1;
     if (!wl_sizes_from_params(&c->sizes, run, name) ||
         !(c->blocks = wl_blocks_new(run, name, c->slots))) {
-        free(c);
+        wl_free_lines(c);
         return NULL;
     }
     return c;
@@ -63,7 +63,7 @@ static void churn_report(mh_run *run, void *shared)
     churn *c = shared;
     mh_metric(run, "ops_per_thread", (double)c->ops_per_thread);
     wl_free_lines(c->blocks);
-    free(c);
+    wl_free_lines(c);
 }
 
 const mh_workload mh_wl_thread_local_churn = {

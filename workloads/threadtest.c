@@ -24,7 +24,7 @@ static const mh_param_def tt_params[] = {
 
 static void *tt_setup(mh_run *run)
 {
-    tt *s = calloc(1, sizeof *s);
+    tt *s = wl_zalloc_lines(sizeof *s);
     if (!s)
         return NULL;
     s->size = (size_t)mh_param_int(run, "size");
@@ -33,7 +33,7 @@ static void *tt_setup(mh_run *run)
     if (s->per_thread == 0)
         s->per_thread = 1;
     if (!(s->blocks = wl_blocks_new(run, "threadtest", s->per_thread))) {
-        free(s);
+        wl_free_lines(s);
         return NULL;
     }
     return s;
@@ -57,7 +57,7 @@ static void tt_report(mh_run *run, void *shared)
     tt *s = shared;
     mh_metric(run, "objects_per_thread", (double)s->per_thread);
     wl_free_lines(s->blocks);
-    free(s);
+    wl_free_lines(s);
 }
 
 const mh_workload mh_wl_threadtest = {

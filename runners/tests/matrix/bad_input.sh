@@ -124,6 +124,15 @@ expect_refusal "its 1 measured records are failed runs" "$MH_MHREPORT" report "$
 # the matrix appends it to records.jsonl: a write that fails (a full disk) must not pass
 expect_refusal "cannot write the record: No space left" bash -c '"$0" failed-record --run-id x --cell "a|1|glibc" \
     --rep 0 --workload a --allocator glibc --threads 1 >/dev/full' "$MH_MHREPORT"
+# a cell that lost a run: marked in the summary, left out of the geometric means (5 cells
+# in the tiny set, 4 then)
+mkdir -p "$dir/partfailed" && cp "$TINY/records.jsonl" "$dir/partfailed/" &&
+    "$MH_MHREPORT" failed-record --run-id x --cell 'producer-consumer|2|jemalloc' --rep 7 --workload producer-consumer \
+        --allocator jemalloc --threads 2 --reason timeout >>"$dir/partfailed/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$dir/partfailed" >/dev/null 2>&1 || fail "the report of a set with a failed run failed"
+grep -q '^| producer-consumer | 2 | 1.00 | [0-9.]* (1 failed) |' "$dir/partfailed/report.md" &&
+    grep -q '^| jemalloc | [0-9.]* | - | 4 |' "$dir/partfailed/report.md" ||
+    fail "a cell with a failed run is not marked, or still in the geometric means: $(grep -e '^| producer-consumer | 2 |' -e '^| jemalloc |' "$dir/partfailed/report.md" | head -3)"
 mkdir -p "$dir/warmups" && grep '"warmup":true' "$TINY/records.jsonl" >"$dir/warmups/records.jsonl"
 expect_refusal "are all warm-up runs" "$MH_MHREPORT" report "$dir/warmups"
 expect_refusal "threshold" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold lots
