@@ -88,8 +88,10 @@ int mr_stage_finish(bool keep)
     int rc = 0;
     for (int i = 0; i < nstaged; i++) {
         if (staged[i].f) fclose(staged[i].f);
-        if (keep && rename(staged[i].tmp, staged[i].final) != 0) {
-            fprintf(stderr, "mhreport: cannot replace %s: %s\n", staged[i].final, strerror(errno));
+        /* after a rename that failed, none more: the files already renamed are said */
+        if (keep && !rc && rename(staged[i].tmp, staged[i].final) != 0) {
+            fprintf(stderr, "mhreport: cannot replace %s: %s (the %d file(s) before it in results.csv, "
+                    "env.json, report.md, report.html are new)\n", staged[i].final, strerror(errno), i);
             rc = 2;
         }
         if (!keep || rc) unlink(staged[i].tmp);

@@ -239,6 +239,8 @@ static void rank_two(const mr_set *set, int c, int t, const mr_group **best, con
     }
 }
 
+static bool all_ran(const mr_set *set, int ci, int ti);
+
 static void winner_text(const mr_set *set, int c, int t, char *buf, size_t len)
 {
     const mr_group *best, *second;
@@ -248,6 +250,12 @@ static void winner_text(const mr_set *set, int c, int t, char *buf, size_t len)
         snprintf(buf, len, "%s ≈ %s (within noise)", set->allocs[best->ai], set->allocs[second->ai]);
     else
         snprintf(buf, len, "%s", set->allocs[best->ai]);
+    bool some_failed = false;
+    for (int a = 0; a < set->nallocs; a++) {
+        const mr_group *g = mr_group_at(set, c, t, a);
+        some_failed |= g && g->n && g->nfailed;
+    }
+    if (best && some_failed) snprintf(buf + strlen(buf), len - strlen(buf), ", on medians some failed runs flatter");
 }
 
 static void section_summary(doc *d, const mr_set *set, int base)
@@ -361,7 +369,7 @@ static void section_geomeans(doc *d, const mr_set *set)
     doc_para(d, "Geometric mean, over every workload case and thread count that all the allocators ran "
                 "(a cell with a failed run of one of them is left out for all), of the allocator's "
                 "median throughput divided by glibc's and by tcmalloc's (above 1: faster). Wins count the "
-                "cells where the allocator had the highest median, and how many of those were clear of noise.");
+                "same cells where the allocator had the highest median, and how many of those were clear of noise.");
     doc_table_begin(d, "allocator\tgeomean x glibc\tgeomean x tcmalloc\tcells\twins\tclear wins");
     for (int a = 0; a < set->nallocs; a++) {
         int n1, n2, wins = 0, clear = 0;
@@ -369,10 +377,11 @@ static void section_geomeans(doc *d, const mr_set *set)
         for (int c = 0; c < set->ncases; c++)
             for (int t = 0; t < set->nthreads; t++) {
                 const mr_group *best, *second;
+                if (!all_ran(set, c, t)) continue;
                 rank_two(set, c, t, &best, &second);
                 if (best && best->ai == a) {
                     wins++;
-                    /* alone in its cell (the others failed): a win, but nothing to be clear of */
+                    /* alone in the set: a win, but nothing to be clear of */
                     clear += second && !mr_ci_overlap(&best->s, &second->s);
                 }
             }

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,10 @@ void *wl_zalloc_lines(size_t bytes)
 void *wl_zalloc_lines_resident(size_t bytes)
 {
     char *p = wl_zalloc_lines(bytes);
-    for (size_t off = 0; p && off < bytes; off += 4096)
-        ((volatile char *)p)[off] = 0;
+    /* by page, not by offset: the array starts a line into its mapping, so a stride of
+       4096 from p missed its last page whenever bytes was a multiple of 4096 (a review) */
+    for (char *at = p; p && at < p + bytes; at = (char *)(((uintptr_t)at | 4095) + 1))
+        *(volatile char *)at = 0;
     return p;
 }
 

@@ -37,10 +37,10 @@ static const mh_param_def gs_params[] = {
 static void gs_free_state(gs *s)
 {
     wl_free_lines(s->blocks);
-    free(s->alloc_ms);
-    free(s->free_ms);
-    free(s->rss_full_kib);
-    free(s->rss_after_kib);
+    wl_free_lines(s->alloc_ms);
+    wl_free_lines(s->free_ms);
+    wl_free_lines(s->rss_full_kib);
+    wl_free_lines(s->rss_after_kib);
     wl_free_lines(s);
 }
 
@@ -59,10 +59,10 @@ static void *gs_setup(mh_run *run)
         return NULL;
     }
     s->slots = s->wave_bytes / s->sizes.min + 1;
-    s->alloc_ms = calloc((size_t)s->waves, sizeof(double));
-    s->free_ms = calloc((size_t)s->waves, sizeof(double));
-    s->rss_full_kib = calloc((size_t)s->waves, sizeof(double));
-    s->rss_after_kib = calloc((size_t)s->waves, sizeof(double));
+    s->alloc_ms = wl_zalloc_lines((size_t)s->waves * sizeof(double));
+    s->free_ms = wl_zalloc_lines((size_t)s->waves * sizeof(double));
+    s->rss_full_kib = wl_zalloc_lines((size_t)s->waves * sizeof(double));
+    s->rss_after_kib = wl_zalloc_lines((size_t)s->waves * sizeof(double));
     s->blocks = wl_blocks_new(run, name, s->slots);
     if (!s->alloc_ms || !s->free_ms || !s->rss_full_kib || !s->rss_after_kib || !s->blocks) {
         gs_free_state(s);
