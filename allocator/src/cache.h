@@ -189,19 +189,23 @@ fail:
     "addq $1, %c[counter](%[row])\n\t"                                                    \
     "movl %k[tmp], (%[row])\n"                /* commit */
 
+/* The push's whole sequence, the row at row_off (in a register) moved first by `choose`
+   (asm text, "" for none; its own operands follow obj, each after a comma); leaves for
+   the label `fail` of the function it is in, which declares row and tmp. */
+#define MH_PUSH_SEQUENCE(choose, row_off, obj, ...)                                       \
+    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND choose MH_PUSH_BODY MH_RSEQ_END             \
+                          : [row] "=&r"(row), [tmp] "=&r"(tmp)                            \
+                          : MH_RSEQ_BOUND_OPERANDS(row_off), [obj] "r"(obj),              \
+                            [counter] "i"(offsetof(mh_cache_row, frees)) __VA_ARGS__      \
+                          : "memory", "cc"                                                \
+                          : fail)
+
 /* Puts obj (a freed object) on top of the row at row_off on this CPU; false when the
    row is full or obj is already its top. */
 static inline bool mh_cache_push(size_t row_off, void *obj) {
     uintptr_t row, tmp;
     mh_tsan_release(obj);
-    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND
-                 MH_PUSH_BODY
-                 MH_RSEQ_END
-                 : [row] "=&r"(row), [tmp] "=&r"(tmp)
-                 : MH_RSEQ_BOUND_OPERANDS(row_off), [obj] "r"(obj),
-                   [counter] "i"(offsetof(mh_cache_row, frees))
-                 : "memory", "cc"
-                 : fail);
+    MH_PUSH_SEQUENCE("", row_off, obj);
     return true;
 fail:
     return false;
@@ -219,20 +223,13 @@ fail:
 static inline bool mh_cache_push_freed(uint32_t entry, void *obj) {
     uintptr_t row, tmp;
     mh_tsan_release(obj);
-    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND
-                 "cmpl %%fs:%c[bound_tag](%[bound]), %k[tag]\n\t"
-                 "je 6f\n\t"
-                 "addq %[remote], %[row]\n"
-                 "6:\n\t"
-                 MH_PUSH_BODY
-                 MH_RSEQ_END
-                 : [row] "=&r"(row), [tmp] "=&r"(tmp)
-                 : MH_RSEQ_BOUND_OPERANDS(mh_page_entry_row(entry)), [obj] "r"(obj),
-                   [tag] "r"(mh_page_entry_owner_tag(entry)), [remote] "i"(MH_REMOTE_ROWS),
-                   [bound_tag] "i"(offsetof(mh_cache_binding, owner_tag)),
-                   [counter] "i"(offsetof(mh_cache_row, frees))
-                 : "memory", "cc"
-                 : fail);
+    MH_PUSH_SEQUENCE("cmpl %%fs:%c[bound_tag](%[bound]), %k[tag]\n\t"
+                     "je 6f\n\t"
+                     "addq %[remote], %[row]\n"
+                     "6:\n\t",
+                     mh_page_entry_row(entry), obj,
+                     , [tag] "r"(mh_page_entry_owner_tag(entry)), [remote] "i"(MH_REMOTE_ROWS),
+                     [bound_tag] "i"(offsetof(mh_cache_binding, owner_tag)));
     return true;
 fail:
     return false;
