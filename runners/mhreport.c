@@ -6,9 +6,11 @@
  *   mhreport done FILE.jsonl          (for the matrix: finished cell/rep/warmup triples)
  *   mhreport failed-record ...        (for the matrix: a record for a run that died)
  */
+#define _GNU_SOURCE   /* nftw */
 #include "report.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
@@ -83,6 +85,52 @@ int mr_stage_close(FILE *f)
     return 2;
 }
 
+/* The plots' folder, staged the same way: drawn into DIR/.plots.partial, swapped for
+   DIR/plots at the end (a report that failed after its plots had left new plots beside
+   the old report.md, a review). */
+static char plots_tmp[4096], plots_final[4096];
+static void remove_tree(const char *path);
+
+const char *mr_stage_plots_dir(const char *dir)
+{
+    snprintf(plots_final, sizeof plots_final, "%s/plots", dir);
+    snprintf(plots_tmp, sizeof plots_tmp, "%s/.plots.partial", dir);
+    remove_tree(plots_tmp);
+    return plots_tmp;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* path and everything under it; quietly nothing if it is not there */
+static void remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The staged plots in place of the old ones (keep), or gone. */
+static int finish_plots(bool keep)
+{
+    if (!plots_tmp[0]) return 0;
+    int rc = 0;
+    if (keep) {
+        char old[4200];
+        snprintf(old, sizeof old, "%s.old", plots_tmp);
+        remove_tree(old);
+        if ((rename(plots_final, old) != 0 && errno != ENOENT) || rename(plots_tmp, plots_final) != 0) {
+            fprintf(stderr, "mhreport: cannot replace %s: %s\n", plots_final, strerror(errno));
+            rc = 2;
+        }
+        remove_tree(old);
+    }
+    remove_tree(plots_tmp);
+    plots_tmp[0] = '\0';
+    return rc;
+}
+
 int mr_stage_finish(bool keep)
 {
     int rc = 0;
@@ -97,7 +145,8 @@ int mr_stage_finish(bool keep)
         if (!keep || rc) unlink(staged[i].tmp);
     }
     nstaged = 0;
-    return rc;
+    int plots_rc = finish_plots(keep && !rc);
+    return rc ? rc : plots_rc;
 }
 
 /* ---- loading ---- */

@@ -107,6 +107,7 @@ typedef struct mr_opts {
 
 /* Names of the plots report_plots.c made (PNG basenames without extension). */
 typedef struct mr_plotlist {
+    char dir[4096];         /* where they were drawn (staged; OUT/plots once the report is done) */
     char name[16][48];
     char title[16][96];
     int n;
@@ -122,7 +123,6 @@ int  mr_compare_main(int argc, char **argv);
 /* report.md and report.html are written side by side through these (report_write.c) */
 typedef struct doc {
     FILE *md, *html;
-    const char *dir;
 } doc;
 
 void doc_heading(doc *d, int level, const char *text);
@@ -147,5 +147,7 @@ FILE       *mr_fopen(const char *dir, const char *name, const char *mode);
 FILE       *mr_stage(const char *dir, const char *name);
 int         mr_stage_close(FILE *f);
 int         mr_stage_finish(bool keep);
+/* The folder to draw the plots into, renamed to dir/plots by mr_stage_finish(true). */
+const char *mr_stage_plots_dir(const char *dir);
 
 #endif /* MH_REPORT_H */

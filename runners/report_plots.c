@@ -114,8 +114,8 @@ static int run_script(plot_ctx *p, const char *name, const char *title, const ch
                  "base=%d; basename='%s'; %s",
                  k ? "svg" : "png", gp, dat, out, machine, allocs, cases, p->base + 1, base, vars);
         if (gnuplot_run(expr, script, log) != 0) {
-            fprintf(stderr, "mhreport: gnuplot failed on plots/%s.gp; see %s/%s.log (a report "
-                    "with --no-plots skips the plots)\n", name, p->data, name);
+            fprintf(stderr, "mhreport: gnuplot failed on plots/%s.gp; see %s/plots/data/%s.log (a "
+                    "report with --no-plots skips the plots)\n", name, p->o->out_dir, name);
             return 2;
         }
     }
@@ -491,8 +491,9 @@ bool mr_gnuplot_found(void)
 int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
 {
     plot_ctx p = { .set = set, .o = o, .made = made };
-    snprintf(p.out, sizeof p.out, "%s/plots", o->out_dir);
-    snprintf(p.data, sizeof p.data, "%s/plots/data", o->out_dir);
+    snprintf(p.out, sizeof p.out, "%s", mr_stage_plots_dir(o->out_dir));
+    snprintf(p.data, sizeof p.data, "%.4090s/data", p.out);
+    snprintf(made->dir, sizeof made->dir, "%s", p.out);
     mkdir(p.out, 0777);
     mkdir(p.data, 0777);
     p.base = mr_alloc_index(set, "glibc") >= 0 ? mr_alloc_index(set, "glibc") : 0;

@@ -115,12 +115,12 @@ static void base64_file(FILE *out, const char *path)
     fclose(f);
 }
 
-static void doc_image(doc *d, const char *name, const char *title)
+static void doc_image(doc *d, const char *drawn_in, const char *name, const char *title)
 {
     fprintf(d->md, "### %s\n\n![%s](plots/%s.png)\n\n[SVG](plots/%s.svg) · [data](plots/data/)\n\n",
             title, title, name, name);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/plots/%s.png", d->dir, name);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s.png", drawn_in, name);
     fputs("<h3>", d->html);
     html_escaped(d->html, title);
     fputs("</h3>\n<img alt=\"", d->html);
@@ -657,7 +657,7 @@ static const char html_head[] =
 
 int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots)
 {
-    doc d = { .dir = o->out_dir };
+    doc d = { 0 };
     /* a file staged here and not written is closed and removed by mr_stage_finish */
     d.md = mr_stage(o->out_dir, "report.md");
     d.html = d.md ? mr_stage(o->out_dir, "report.html") : NULL;
@@ -689,7 +689,7 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     mr_section_seed(&d, set);
     doc_heading(&d, 2, "Plots");
     if (!plots->n) doc_para(&d, "No plots were made (gnuplot missing or --no-plots).");
-    for (int i = 0; i < plots->n; i++) doc_image(&d, plots->name[i], plots->title[i]);
+    for (int i = 0; i < plots->n; i++) doc_image(&d, plots->dir, plots->name[i], plots->title[i]);
     section_details(&d, set);
     section_held(&d, set);
     section_sizes(&d, set);

@@ -162,6 +162,16 @@ expect_refusal "cannot write $dir/fullfs/.report.html.partial" "$MH_MHREPORT" re
 rmdir "$dir/fullfs/.report.html.partial"
 [ "$(cat "$dir/fullfs/"* | md5sum)" = "$sum" ] && [ -z "$(ls -A "$dir/fullfs" | grep partial)" ] ||
     fail "a report whose second file could not be made changed the earlier one or left a partial file: $(ls -A "$dir/fullfs")"
+# with plots: a report that fails after drawing them leaves the earlier plots too
+mkdir -p "$dir/plotsfail" && cp "$TINY/records.jsonl" "$dir/plotsfail/" && "$MH_MHREPORT" report "$dir/plotsfail" >/dev/null 2>&1 ||
+    fail "the report of the tiny set failed"
+sum="$(cd "$dir/plotsfail" && find . -type f -exec md5sum {} + | sort | md5sum)"
+grep -v '"rep":1,' "$TINY/records.jsonl" >"$dir/plotsfail/records.jsonl" && mkdir "$dir/plotsfail/.report.html.partial"
+expect_refusal "cannot write $dir/plotsfail/.report.html.partial" "$MH_MHREPORT" report "$dir/plotsfail"
+rmdir "$dir/plotsfail/.report.html.partial" && cp "$TINY/records.jsonl" "$dir/plotsfail/"
+[ "$(cd "$dir/plotsfail" && find . -type f -exec md5sum {} + | sort | md5sum)" = "$sum" ] &&
+    [ -z "$(ls -A "$dir/plotsfail" | grep partial)" ] ||
+    fail "a report that failed after its plots changed the earlier plots or left a partial folder: $(ls -A "$dir/plotsfail")"
 expect_refusal "--plots-src $dir/fullfs holds no gnuplot scripts" "$MH_MHREPORT" report --plots-src "$dir/fullfs" "$dir/fullfs"
 # what that message advises, through run.sh, the option after the directory
 MH_GNUPLOT=/nonexistent/gnuplot "$ROOT/run.sh" report "$dir/nognuplot" --no-plots >/dev/null 2>&1 ||
