@@ -316,8 +316,8 @@ run_one() {
     end_torn_line "$records"   # the driver may have died while writing
     # A run without a record cannot be told from one not run yet: where even the failed
     # record cannot be written (a full disk), every later run would fail the same way,
-    # so the matrix stops. The record goes through a builtin, whose status says whether
-    # it was written (mhreport's does not).
+    # so the matrix stops. The record is appended by a builtin, whose error message the
+    # die names.
     local failed_record msg
     failed_record="$("$MHREPORT" failed-record --run-id "$RUN_ID" --cell "$cell" --rep "$rep" "${warm[@]}" \
         --workload "${CASE_WORKLOADS[$case_i]}" --params "${CASE_ARGS[$case_i]}" --allocator "$alloc" \

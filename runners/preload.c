@@ -58,8 +58,8 @@ static bool elf_defines_malloc(const unsigned char *m, size_t len)
         const char *names = (const char *)(m + str->sh_offset);
         for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++)
             if (sym[k].st_shndx != SHN_UNDEF && sym[k].st_name < str->sh_size &&
-                strncmp(names + sym[k].st_name, "malloc", str->sh_size - sym[k].st_name) == 0 &&
-                strnlen(names + sym[k].st_name, str->sh_size - sym[k].st_name) == 6)
+                strnlen(names + sym[k].st_name, str->sh_size - sym[k].st_name) == 6 &&
+                memcmp(names + sym[k].st_name, "malloc", 6) == 0)
                 return true;
         return false;
     }
@@ -455,7 +455,6 @@ int mh_file_hash(const char *path, char *out, size_t outlen)
     return 0;
 }
 
-/* Version from whichever known version call the serving object exports. */
 /* lib's own definition of name, or NULL: dlsym on a handle also searches the object's
    dependencies, where a wrapper library found libc's gnu_get_libc_version and was
    reported as "glibc 2.36" (a review). */
@@ -469,6 +468,7 @@ static void *own_symbol(void *lib, const char *name)
     return sym_info.dli_fbase == lib_info.dli_fbase ? sym : NULL;
 }
 
+/* Version from whichever known version call the serving object exports. */
 static void read_version(void *lib, char *out, size_t outlen)
 {
     const char *(*mh_version)(void) = (const char *(*)(void))own_symbol(lib, "mh_version");

@@ -142,7 +142,7 @@ const char *mr_machine_line(const mr_set *set, char *buf, size_t len);
 double      mr_counter_per_op(const mh_jv *rec, const char *name, bool *present);
 FILE       *mr_fopen(const char *dir, const char *name, const char *mode);
 /* The report's own files, staged: mr_stage opens dir/name under a temporary name (NULL:
-   said why), mr_stage_close closes the last one staged (2: said why), and mr_stage_finish
+   said why), mr_stage_close closes one of them (2: said why), and mr_stage_finish
    renames them all into place (keep) or removes them. */
 FILE       *mr_stage(const char *dir, const char *name);
 int         mr_stage_close(FILE *f);

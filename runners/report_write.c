@@ -239,8 +239,6 @@ static void rank_two(const mr_set *set, int c, int t, const mr_group **best, con
     }
 }
 
-static bool all_ran(const mr_set *set, int ci, int ti);
-
 static void winner_text(const mr_set *set, int c, int t, char *buf, size_t len)
 {
     const mr_group *best, *second;
