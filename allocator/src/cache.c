@@ -405,15 +405,18 @@ mh_cache_tally mh_cache_tally_of(unsigned cpu) {
         const mh_cache_row *row = mh_cache_row_at(mh_cache_of_cpu(cpu), r);
         uint64_t allocs = __atomic_load_n(&row->allocs, __ATOMIC_RELAXED);
         uint64_t frees = __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
+        uint32_t count = __atomic_load_n(&row->count, __ATOMIC_RELAXED);
         if (mh_row_is_large(r)) {
+            size_t block = mh_large_bin_bytes(r - MH_SMALL_ROWS);
             t.large_allocs += allocs;
             t.large_frees += frees;
-            t.large_net_bytes += (int64_t)((allocs - frees) * mh_large_bin_bytes(r - MH_SMALL_ROWS));
+            t.large_net_bytes += (int64_t)((allocs - frees) * block);
+            t.large_bytes += (uint64_t)count * block;
             continue;
         }
         t.allocs += allocs;
         t.frees += frees;
-        t.bytes += (uint64_t)__atomic_load_n(&row->count, __ATOMIC_RELAXED) * mh_class_size(mh_row_class(r));
+        t.bytes += (uint64_t)count * mh_class_size(mh_row_class(r));
     }
     return t;
 }

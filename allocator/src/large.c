@@ -626,24 +626,8 @@ static large_block take_below(size_t need) {
     return b;
 }
 
-/* A mapping or a growth of need bytes failed (address space used up, ulimit -v, the
-   commit limit): the blocks this CPU's large rows and every shard hold go back to the OS,
-   however young, if they are at least need bytes, so that one more try finds room (tcmalloc
-   releases its free pages so, before it gives up). A hopeless request (1 << 47 bytes) leaves
-   the cache as it was, and so does one that the cache could help only together with
-   what is free (not known here). Another CPU's rows only that CPU's threads and the
-   purger can empty. Under the purger's lock, like its passes. true if blocks went back;
-   errno as it was. */
-static bool release_cached(size_t need) {
-    int saved = errno;   /* munmap's */
-    unsigned unmapped = 0;
-    mh_purger_lock();
-    int cpu = mh_current_cpu();
-    if (rows_on() && cpu >= 0) {
-        uint64_t rows[MH_CACHE_ROW_WORDS] = {0};
-        for (unsigned r = MH_SMALL_ROWS; r < MH_CACHE_ROWS; r++) rows[r / 64] |= (uint64_t)1 << (r % 64);
-        mh_cache_drain((unsigned)cpu, rows);
-    }
+/* The bytes of the blocks every shard holds. */
+static size_t cached_bytes(void) {
     size_t cached = 0;
     for (unsigned i = 0, n = shard_count(); i < n; i++)
         if (shard_holds(i)) {
@@ -651,6 +635,40 @@ static bool release_cached(size_t need) {
             cached += shard_at(i)->cached_bytes;
             shard_unlock(shard_at(i));
         }
+    return cached;
+}
+
+/* Can need bytes be given back only with the blocks other CPUs' large rows hold (racy
+   reads)? What this CPU's rows and the shards hold is given back without them. */
+static bool needs_other_rows(size_t need) {
+    int here = mh_current_cpu();
+    size_t own = cached_bytes(), others = 0;
+    for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++)
+        *((int)cpu == here ? &own : &others) += mh_cache_tally_of(cpu).large_bytes;
+    return own < need && own + others >= need;
+}
+
+/* A mapping or a growth of need bytes failed (address space used up, ulimit -v, the
+   commit limit): the blocks the large rows and every shard hold go back to the OS,
+   however young, if they are at least need bytes, so that one more try finds room (tcmalloc
+   releases its free pages so, before it gives up). A hopeless request (1 << 47 bytes) leaves
+   the cache as it was, and so does one that the cache could help only together with
+   what is free (not known here). Another CPU's rows only that CPU's threads and the
+   purger can empty: the purger is asked to when they hold enough to matter (up to 8 MiB
+   a CPU). This CPU's rows and the shards are emptied under the purger's lock, like its
+   passes. true if blocks went back; errno as it was. */
+static bool release_cached(size_t need) {
+    int saved = errno;   /* munmap's */
+    unsigned unmapped = 0;
+    if (rows_on() && needs_other_rows(need)) mh_purger_drain_rows();
+    mh_purger_lock();
+    int cpu = mh_current_cpu();
+    if (rows_on() && cpu >= 0) {
+        uint64_t rows[MH_CACHE_ROW_WORDS] = {0};
+        for (unsigned r = MH_SMALL_ROWS; r < MH_CACHE_ROWS; r++) rows[r / 64] |= (uint64_t)1 << (r % 64);
+        mh_cache_drain((unsigned)cpu, rows);
+    }
+    size_t cached = cached_bytes();
     for (unsigned i = 0, n = shard_count(); i < n && cached >= need; i++)
         if (shard_holds(i)) purge_shard(shard_at(i), mh_now_ms(), true, &unmapped);
     mh_purger_unlock(false);

@@ -386,6 +386,12 @@ MH_INTERNAL void mh_purger_unlock(bool child);
 /* In a forked child whose parent had a purger, starts the child's own; from malloc's
    slow paths, like mh_purger_start. One relaxed load otherwise. */
 MH_INTERNAL void mh_purger_restart_in_child(void);
+/* A large mapping failed: has the purger emptied every CPU's front-cache rows (all of
+   them, young or not, on the CPUs it may use) since this call? Waits up to
+   MH_DRAIN_WAIT_MS for it; false at once without a purger, in the fork window or with no
+   front cache. From malloc's paths holding no lock of ours. */
+MH_INTERNAL bool mh_purger_drain_rows(void);
+#define MH_DRAIN_WAIT_MS 500
 
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 
@@ -525,6 +531,7 @@ MH_INTERNAL bool mh_cache_row_state(unsigned cpu, unsigned r, uint64_t *ops, uin
 typedef struct mh_cache_tally {
     uint64_t allocs, frees, bytes;     /* small objects */
     uint64_t large_allocs, large_frees;
+    uint64_t large_bytes;              /* bytes of the large blocks its rows hold */
     int64_t large_net_bytes;           /* bytes of the large rows' allocs less their frees */
 } mh_cache_tally;
 MH_INTERNAL mh_cache_tally mh_cache_tally_of(unsigned cpu);

@@ -15,7 +15,9 @@
  * Besides aged empty pages, a pass gives back what a quiet program would otherwise keep
  * for ever: the objects in the front caches' rows that served nothing for a period and
  * in a quiet heap's stashes (back to their pages), a quiet heap's empty pages whatever their age, the free 4 KiB pages
- * inside its partial slabs, and large blocks cached for a period.
+ * inside its partial slabs, and large blocks cached for a period. A large malloc whose
+ * mapping failed may also ask it to empty every CPU's rows at once (mh_purger_drain_rows):
+ * no other thread can empty another CPU's rows.
  *
  * The thread is created lazily, once a heap has grown past MH_PURGE_KEEP pages (less it
  * could never give back), with every signal blocked (a signal meant for the program
@@ -33,6 +35,7 @@
  * recursive).
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -72,6 +75,16 @@ static bool restart_in_child;
    a child forked in the middle would lose for good. */
 static mh_lock pass_lock;
 
+/* Requests to empty every CPU's rows (mh_purger_drain_rows): tickets handed out and the
+   last ticket served, each a futex word: a request wakes a purger between passes, and
+   the end of the drain wakes the requesters. */
+static _Alignas(MH_CACHE_LINE) uint32_t drain_asked;
+static _Alignas(MH_CACHE_LINE) uint32_t drain_served;
+
+static bool drain_pending(void) {
+    return __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE) != __atomic_load_n(&drain_served, __ATOMIC_RELAXED);
+}
+
 /* An idle purger still looks once a second: a wake-up missed because the waker read
    the state before the thread's sleep was visible costs at most that (on x86 the heap
    lock's release, a locked exchange just before the read, rules it out). */
@@ -81,9 +94,12 @@ static void futex(uint32_t *addr, int op, uint32_t val, const struct timespec *t
     syscall(SYS_futex, addr, op, val, timeout, NULL, 0);
 }
 
-static void sleep_ms(unsigned ms) {
+/* The wait between two passes, cut short by a request to drain the rows. */
+static void nap(unsigned ms) {
+    uint32_t asked = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
+    if (asked != __atomic_load_n(&drain_served, __ATOMIC_RELAXED)) return;
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) continue;
+    futex(&drain_asked, FUTEX_WAIT_PRIVATE, asked, &ts);
 }
 
 /* Did a free make pages empty while the thread was deciding to sleep? Read without the
@@ -127,6 +143,24 @@ static void go_home(void) {
     sched_setaffinity(0, sizeof home, &home);
 }
 
+/* Moves the thread to cpu alone; false if it may not run there. */
+static bool run_on(unsigned cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
+/* Empties the rows in rows (NULL: every row) of cpu's cache, where the thread now runs
+   (mh_cache_drain), holding the pass lock, which fork waits for, only while objects are
+   in flight. */
+static int drain_here(unsigned cpu, const uint64_t *rows) {
+    mh_lock_acquire(&pass_lock);
+    int drained = mh_cache_drain(cpu, rows);
+    mh_lock_release(&pass_lock);
+    return drained;
+}
+
 /* The objects in a row of a CPU's cache count as used in their pages, so a row the
    program stopped using would keep those pages for ever. A row that served nothing for
    a whole period is emptied by the purger itself, pinned to that CPU for the moment,
@@ -155,11 +189,7 @@ static bool drain_stale_rows(uint32_t now) {
                 any = true;
             }
         }
-        if (!any) continue;
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        if (sched_setaffinity(0, sizeof one, &one) != 0) continue;   /* not ours to use */
+        if (!any || !run_on(cpu)) continue;
         moved = true;
         /* On the CPU now: a row its threads took up again meanwhile stays. */
         for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
@@ -168,14 +198,30 @@ static bool drain_stale_rows(uint32_t now) {
                 row_used_since(cpu, r, &watch[(size_t)cpu * MH_CACHE_ROWS + r], now, &count))
                 stale[r / 64] &= ~((uint64_t)1 << (r % 64));
         }
-        mh_lock_acquire(&pass_lock);
-        int drained = mh_cache_drain(cpu, stale);
-        mh_lock_release(&pass_lock);
+        int drained = drain_here(cpu, stale);
         if (drained == 0) pending = true;   /* not on cpu after all (going offline?) */
         if (drained < 0) watch = NULL;      /* this thread has no rseq area: it never can */
     }
     if (moved) go_home();
     return pending;
+}
+
+/* Serves the requests made so far: every row of every CPU the thread may use that holds
+   anything, however young, goes back (their small objects to their heaps, their large
+   blocks to the shared cache), for the requester to give back to the OS and grow. */
+static void serve_drain_requests(void) {
+    uint32_t asked = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
+    if (asked == __atomic_load_n(&drain_served, __ATOMIC_RELAXED)) return;
+    bool moved = false;
+    for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
+        mh_cache_tally t = mh_cache_tally_of(cpu);
+        if (!CPU_ISSET(cpu, &home) || (t.bytes == 0 && t.large_bytes == 0) || !run_on(cpu)) continue;
+        moved = true;
+        drain_here(cpu, NULL);
+    }
+    if (moved) go_home();
+    __atomic_store_n(&drain_served, asked, __ATOMIC_RELEASE);
+    futex(&drain_served, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
 static void *purger_main(void *unused) {
@@ -189,6 +235,7 @@ static void *purger_main(void *unused) {
        it became empty, or after its heap (or CPU cache) went quiet. */
     unsigned interval = (unsigned)mh_global.purge_ms / 4 + 1;
     for (;;) {
+        serve_drain_requests();
         uint32_t now = mh_now_ms();
         bool pending = drain_stale_rows(now);
         mh_lock_acquire(&pass_lock);
@@ -197,18 +244,18 @@ static void *purger_main(void *unused) {
             pending |= mh_heap_purge_pass(mh_active_heap(i), now);
         mh_lock_release(&pass_lock);
         if (pending) {
-            sleep_ms(interval);
+            nap(interval);
             continue;
         }
         uint32_t awake = PURGER_AWAKE;
         if (!__atomic_compare_exchange_n(&purger_state, &awake, PURGER_IDLE, false,
                                          __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-            sleep_ms(interval);   /* still STARTING: the creator has not returned */
+            nap(interval);   /* still STARTING: the creator has not returned */
             continue;
         }
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         uint32_t idle = PURGER_IDLE;
-        if (heaps_hold_empty_pages() &&
+        if ((heaps_hold_empty_pages() || drain_pending()) &&
             __atomic_compare_exchange_n(&purger_state, &idle, PURGER_AWAKE, false,
                                         __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
             continue;
@@ -314,4 +361,25 @@ void mh_purger_restart_in_child(void) {
         __atomic_store_n(&restart_in_child, false, __ATOMIC_RELAXED);
         mh_purger_start();
     }
+}
+
+bool mh_purger_drain_rows(void) {
+    if (!mh_global.caches || mh_lock_fork_window) return false;
+    uint32_t state = __atomic_load_n(&purger_state, __ATOMIC_ACQUIRE);
+    if (state != PURGER_AWAKE && state != PURGER_IDLE) return false;
+    int saved = errno;
+    /* The ticket before the wake, whose fence pairs with the thread's check of the
+       requests between its going idle and its sleep. */
+    uint32_t ticket = __atomic_add_fetch(&drain_asked, 1, __ATOMIC_SEQ_CST);
+    futex(&drain_asked, FUTEX_WAKE_PRIVATE, 1, NULL);
+    mh_purger_wake();
+    uint32_t start = mh_now_ms();
+    uint32_t served;
+    while ((int32_t)((served = __atomic_load_n(&drain_served, __ATOMIC_ACQUIRE)) - ticket) < 0 &&
+           mh_now_ms() - start < MH_DRAIN_WAIT_MS) {
+        struct timespec step = {0, 10 * 1000000L};
+        futex(&drain_served, FUTEX_WAIT_PRIVATE, served, &step);
+    }
+    errno = saved;
+    return (int32_t)(served - ticket) >= 0;
 }
