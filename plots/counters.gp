@@ -1,4 +1,4 @@
-# Counters per operation at the largest thread count: one panel per counter
+# Counters per operation at each case's largest thread count: one panel per counter
 # that has values (hardware counters appear only where the PMU allows), one
 # bar per allocator per workload case.
 # Data: counter_K.dat: case, then per allocator the median per-op value.
@@ -12,7 +12,7 @@ W = panelw * cols + 60
 H = 340 * rows + 90
 load gp.'/common.gp'
 set output out.'/counters.'.fmt
-set multiplot layout rows, cols title "Counters per operation, ".threads." threads (median over repetitions)\n".subtitle
+set multiplot layout rows, cols title "Counters per operation, ".threads." (median over repetitions)\n".subtitle
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1

@@ -1,11 +1,11 @@
-# Time vs memory: one point per allocator per workload case at the largest
+# Time vs memory: one point per allocator per workload case at the case's largest
 # thread count, both relative to the baseline allocator; lower-left is better.
 # Data: tradeoff.dat, one block (index) per allocator: rss_ratio time_ratio case.
 W = 1100
 H = 780
 load gp.'/common.gp'
 set output out.'/tradeoff.'.fmt
-set title "Time vs memory, ".threads." threads (relative to ".basename."; lower-left is better)\n".subtitle
+set title "Time vs memory, ".threads." (relative to ".basename."; lower-left is better)\n".subtitle
 set logscale xy
 set xlabel 'peak RSS / '.basename.' peak RSS (ratio, log scale)'
 set ylabel 'time per operation / '.basename.' time (ratio, log scale)'

@@ -393,6 +393,43 @@ static void records_file(const char *dir, char *path, size_t len)
     if (stat(path, &st) != 0) snprintf(path, len, "%s/records.jsonl", dir);
 }
 
+/* "host vm, AMD EPYC ..., 2 CPUs online": what tells two machines apart in env. */
+static const char *const machine_keys[] = { "host", "cpu_model", "cpu_id", "cpus_online" };
+#define NMACHINE_KEYS (sizeof machine_keys / sizeof *machine_keys)
+
+static void machine_text(const mh_jv *env, char *buf, size_t len)
+{
+    size_t off = 0;
+    for (size_t k = 0; k < NMACHINE_KEYS && off < len; k++) {
+        const mh_jv *v = mh_json_get(env, machine_keys[k]);
+        if (v && v->type == MH_JSTR) off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", v->str);
+        else if (v && v->type == MH_JNUM) off += (size_t)snprintf(buf + off, len - off, "%s%g CPUs", off ? ", " : "", v->num);
+    }
+}
+
+/* A median over runs of two machines measures neither (a merge of the set of one host
+   with another's gave every cell a median between the two): every record that names its
+   machine must name the set's first one. A field only one of them has (cpu_id came in
+   later) does not count. */
+static bool same_machine(const mr_set *set, const mr_run *r, char *err, size_t errlen)
+{
+    const mh_jv *env = mh_json_get(r->rec, "env");
+    if (!env || !set->env || env == set->env) return true;
+    for (size_t k = 0; k < NMACHINE_KEYS; k++) {
+        const mh_jv *a = mh_json_get(set->env, machine_keys[k]), *b = mh_json_get(env, machine_keys[k]);
+        if (!a || !b || a->type != b->type) continue;
+        if (a->type == MH_JSTR ? strcmp(a->str, b->str) == 0 : a->type != MH_JNUM || a->num == b->num) continue;
+        char one[512], other[512];
+        machine_text(set->env, one, sizeof one);
+        machine_text(env, other, sizeof other);
+        snprintf(err, errlen, "these records come from two machines (%s; and %s): a median across machines "
+                 "measures neither; report each machine's records apart and set them side by side with "
+                 "`./run.sh compare DIR_A DIR_B`", one, other);
+        return false;
+    }
+    return true;
+}
+
 bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errlen)
 {
     memset(set, 0, sizeof *set);
@@ -424,7 +461,7 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
         intern(&set->allocs, &set->nallocs, r->alloc);
         intern_threads(set, r->threads);
         if (!set->env) set->env = mh_json_get(r->rec, "env");
-        consistent = same_params_as_case(set, ci, r, err, errlen);
+        consistent = same_params_as_case(set, ci, r, err, errlen) && same_machine(set, r, err, errlen);
     }
     free(dup);
     if (!consistent) return false;

@@ -20,9 +20,46 @@ typedef struct plot_ctx {
     const mr_opts *o;
     char data[4096], out[4096];
     int base;               /* index of the baseline allocator: glibc, else the first */
-    int maxt;               /* index of the largest thread count */
     mr_plotlist *made;
 } plot_ctx;
+
+/* The plots of one point per case read each case at its largest thread count that has
+   a successful run: the set's largest (oversubscribed's 8 threads) left every other case
+   of the targets set out of them. -1 when the case has none. */
+static int case_top(const mr_set *set, int c)
+{
+    for (int ti = set->nthreads - 1; ti >= 0; ti--)
+        for (int a = 0; a < set->nallocs; a++) {
+            const mr_group *g = mr_group_at(set, c, ti, a);
+            if (g && g->n) return ti;
+        }
+    return -1;
+}
+
+static const mr_group *top_group(const mr_set *set, int c, int a)
+{
+    int ti = case_top(set, c);
+    return ti < 0 ? NULL : mr_group_at(set, c, ti, a);
+}
+
+/* The thread count a plot's title names: the one all its cases share, or none. */
+typedef struct thread_label {
+    int threads;            /* 0 before the first case */
+    bool mixed;
+} thread_label;
+
+static void label_case(thread_label *l, const mr_set *set, int c)
+{
+    int t = set->threads[case_top(set, c)];
+    if (l->threads && l->threads != t) l->mixed = true;
+    l->threads = t;
+}
+
+static void label_text(const thread_label *l, char *buf, size_t len)
+{
+    if (l->mixed) snprintf(buf, len, "each case at its largest thread count");
+    else snprintf(buf, len, "%d thread%s", l->threads, l->threads == 1 ? "" : "s");
+}
 
 static FILE *data_file(const plot_ctx *p, const char *fmt, int arg)
 {
@@ -201,15 +238,17 @@ static int plot_scaling(plot_ctx *p)
 static int plot_rss(plot_ctx *p)
 {
     const mr_set *set = p->set;
-    char list[1024] = "";
-    size_t off = 0;
+    char list[1024] = "", tlist[1024] = "";
+    size_t off = 0, toff = 0;
+    thread_label label = { 0, false };
     for (int c = 0; c < set->ncases; c++) {
         if (!mr_case_is(set, c, "growth-storm") && !mr_case_is(set, c, "producer-consumer")) continue;
+        if (case_top(set, c) < 0) continue;
         FILE *f = data_file(p, "rss_%d.dat", c + 1);
         if (!f) return 2;
         int points = 0;
         for (int a = 0; a < set->nallocs; a++) {
-            const mr_run *r = median_run(mr_group_at(set, c, p->maxt, a));
+            const mr_run *r = median_run(top_group(set, c, a));
             const mh_jv *t = r ? mh_json_path(r->rec, "memory.rss_series.t_ms") : NULL;
             const mh_jv *rss = r ? mh_json_path(r->rec, "memory.rss_series.rss_kib") : NULL;
             fprintf(f, "# %s\n", set->allocs[a]);
@@ -218,11 +257,16 @@ static int plot_rss(plot_ctx *p)
             fputs(t && t->len ? "\n\n" : "NaN NaN\n\n\n", f);
         }
         fclose(f);
-        if (points) off += (size_t)snprintf(list + off, sizeof list - off, "%s%d", off ? " " : "", c + 1);
+        if (!points) continue;
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%d", off ? " " : "", c + 1);
+        toff += (size_t)snprintf(tlist + toff, sizeof tlist - toff, "%s%d", toff ? " " : "",
+                                 set->threads[case_top(set, c)]);
+        label_case(&label, set, c);
     }
     if (!off) return 0;
-    char vars[1200];
-    snprintf(vars, sizeof vars, "rsscases='%s'; threads=%d", list, set->threads[p->maxt]);
+    char vars[2400], threads[64];
+    label_text(&label, threads, sizeof threads);
+    snprintf(vars, sizeof vars, "rsscases='%s'; rssthreads='%s'; threads='%s'", list, tlist, threads);
     return run_script(p, "rss", "RSS over time", vars);
 }
 
@@ -283,6 +327,7 @@ static int plot_counters(plot_ctx *p)
     const mr_set *set = p->set;
     char list[512] = "";
     size_t off = 0;
+    thread_label label = { 0, false };
     int ncounters = sizeof counter_names / sizeof *counter_names;
     for (int k = 0; k < ncounters; k++) {
         FILE *f = data_file(p, "counter_%d.dat", k + 1);
@@ -290,8 +335,9 @@ static int plot_counters(plot_ctx *p)
         int seen = 0;
         for (int c = 0; c < set->ncases; c++) {
             fprintf(f, "%s", set->cases[c]);
+            if (k == 0 && case_top(set, c) >= 0) label_case(&label, set, c);
             for (int a = 0; a < set->nallocs; a++) {
-                const mr_group *g = mr_group_at(set, c, p->maxt, a);
+                const mr_group *g = top_group(set, c, a);
                 double v[256];
                 int n = 0;
                 for (int i = 0; g && i < g->n && n < 256; i++)
@@ -308,8 +354,9 @@ static int plot_counters(plot_ctx *p)
             off += (size_t)snprintf(list + off, sizeof list - off, "%s%d:%s", off ? " " : "", k + 1, counter_names[k]);
     }
     if (!off) return 0;
-    char vars[700];
-    snprintf(vars, sizeof vars, "counters='%s'; threads=%d", list, set->threads[p->maxt]);
+    char vars[800], threads[64];
+    label_text(&label, threads, sizeof threads);
+    snprintf(vars, sizeof vars, "counters='%s'; threads='%s'", list, threads);
     return run_script(p, "counters", "Counters per operation", vars);
 }
 
@@ -405,12 +452,14 @@ static int plot_tradeoff(plot_ctx *p)
     FILE *f = data_file(p, "tradeoff.dat", 0);
     if (!f) return 2;
     int points = 0;
+    thread_label label = { 0, false };
     for (int a = 0; a < set->nallocs; a++) {
         fprintf(f, "# %s: peak RSS ratio, ns/op ratio, case (named when far from 1,1)\n", set->allocs[a]);
         int here = 0;
         for (int c = 0; c < set->ncases; c++) {
-            const mr_group *g = mr_group_at(set, c, p->maxt, a), *b = mr_group_at(set, c, p->maxt, p->base);
+            const mr_group *g = top_group(set, c, a), *b = top_group(set, c, p->base);
             if (!g || !b || !g->n || !b->n) continue;
+            label_case(&label, set, c);
             double rss = g->rss_median_kib / b->rss_median_kib, t = g->nsop_median / b->nsop_median;
             if (!isfinite(rss) || !isfinite(t) || rss <= 0 || t <= 0) continue;
             /* name only the points away from the baseline: near (1,1) names would pile up */
@@ -423,8 +472,9 @@ static int plot_tradeoff(plot_ctx *p)
     }
     fclose(f);
     if (!points) return 0;
-    char vars[64];
-    snprintf(vars, sizeof vars, "threads=%d", set->threads[p->maxt]);
+    char vars[128], threads[64];
+    label_text(&label, threads, sizeof threads);
+    snprintf(vars, sizeof vars, "threads='%s'", threads);
     return run_script(p, "tradeoff", "Time vs memory", vars);
 }
 
@@ -497,7 +547,6 @@ int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
     mkdir(p.out, 0777);
     mkdir(p.data, 0777);
     p.base = mr_alloc_index(set, "glibc") >= 0 ? mr_alloc_index(set, "glibc") : 0;
-    p.maxt = set->nthreads - 1;
     int (*const steps[])(plot_ctx *) = {
         plot_normalised, plot_scaling, plot_rss, plot_latency, plot_counters,
         plot_remote, plot_sizes, plot_tradeoff, plot_mhstats };

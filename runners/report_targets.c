@@ -272,23 +272,56 @@ typedef struct row_kind {
 static const row_kind THROUGHPUT = { "", ">= 1.0" }, GROWTH_TIME = { ": time", "<= 1.0 x best" },
                       GROWTH_RSS = { ": peak RSS", "<= 1.0 x best" }, CLASSIC_RSS = { ": peak RSS", "<= 1.2 x best" };
 
-static void missing_row(doc *d, missing *m, const target_cell *t, const row_kind *k, const char *alloc)
+/* A row without numbers: `alloc` has no successful run in the cell. `failed`: it has
+   runs, every one failed, so the set cannot tell; else it is missing. */
+static void missing_row(doc *d, missing *m, const target_cell *t, const row_kind *k, const char *alloc, bool failed)
 {
     char name[512], row[1024];
     cell_name(t, alloc, name, sizeof name);
     note_missing(m, name);
-    snprintf(row, sizeof row, "%s%s\t%d\tn/a\tn/a\tn/a\t%s\tmissing: %s", t->label, k->what, t->threads, k->goal, name);
+    snprintf(row, sizeof row, "%s%s\t%d\tn/a\tn/a\tn/a\t%s\t%s: %s", t->label, k->what, t->threads, k->goal,
+             failed ? "cannot tell: every run failed" : "missing", name);
     doc_row(d, row, false);
 }
 
-/* multiheap's and the best peer's groups of a cell; a row saying what is missing when either is. */
+/* The best peer is the best of all three: one that did not run in the cell, or lost runs
+   there (a timeout, its slowest), leaves it unknown, however the others did. NULL when
+   all three ran cleanly, else why not, in buf; a peer that did not run is named in m. */
+static const char *peers_not_comparable(const mr_set *set, const target_cell *t, missing *m, char *buf, size_t len)
+{
+    for (size_t p = 0; p < NPEERS; p++) {
+        const mr_group *g = find_group(set, t, peers[p], true);
+        if (g && !g->nfailed) continue;
+        if (!g) {
+            char name[512];
+            cell_name(t, peers[p], name, sizeof name);
+            note_missing(m, name);
+        }
+        snprintf(buf, len, "cannot tell: %s %s", peers[p], g ? "lost runs here" : "did not run here");
+        return buf;
+    }
+    return NULL;
+}
+
+/* Why a row's verdict cannot be given (not_comparable, then the peers), or NULL. */
+static const char *row_not_comparable(const mr_set *set, const target_cell *t, missing *m, const mr_group *mh,
+                                      const mr_group *best, char *buf, size_t len)
+{
+    const char *why = not_comparable(mh, best);
+    return why ? why : peers_not_comparable(set, t, m, buf, len);
+}
+
+/* multiheap's and the best peer's groups of a cell; a row saying what is missing, or
+   failed everywhere, when either is. */
 static bool both_groups(doc *d, const mr_set *set, missing *m, const target_cell *t, const row_kind *k,
                         group_value f, bool lower, const mr_group **mh, const mr_group **best, int *peer)
 {
     *mh = cell_group(set, t, "multiheap");
     *best = best_peer(set, t, f, lower, peer);
-    if (!*mh) missing_row(d, m, t, k, "multiheap");
-    else if (!*best) missing_row(d, m, t, k, "tcmalloc, jemalloc or mimalloc");
+    bool peer_ran = false;
+    for (size_t p = 0; p < NPEERS; p++) peer_ran |= find_group(set, t, peers[p], true) != NULL;
+    if (!*mh) missing_row(d, m, t, k, "multiheap", find_group(set, t, "multiheap", true) != NULL);
+    else if (!*best) missing_row(d, m, t, k, "tcmalloc, jemalloc and mimalloc", peer_ran);
     return *mh && *best;
 }
 
@@ -298,8 +331,9 @@ static void throughput_row(doc *d, const mr_set *set, missing *m, const target_c
     int peer = 0;
     if (!both_groups(d, set, m, t, &THROUGHPUT, thr_of, false, &mh, &best, &peer)) return;
     double r = mh->s.median / best->s.median;
-    char row[1024], verdict[64];
-    verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), not_comparable(mh, best), verdict, sizeof verdict);
+    char row[1024], verdict[64], why[64];
+    verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s),
+                     row_not_comparable(set, t, m, mh, best, why, sizeof why), verdict, sizeof verdict);
     snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d run%s)\t%s %.3f Mops/s (%d run%s)\t%.2f\t>= 1.0\t%s",
              t->label, t->threads, mh->s.median / 1e6, mh->n, mh->n == 1 ? "" : "s", peers[peer],
              best->s.median / 1e6, best->n, best->n == 1 ? "" : "s", r, verdict);
@@ -312,10 +346,10 @@ static void growth_rows(doc *d, const mr_set *set, missing *m)
     const target_cell *t = GROWTH_CELL;
     const mr_group *mh, *best;
     int peer = 0;
-    char row[1024], verdict[64];
+    char row[1024], verdict[64], why[64];
     if (both_groups(d, set, m, t, &GROWTH_TIME, time_of, true, &mh, &best, &peer)) {
         double r = time_of(mh) / time_of(best);
-        verdict_at_most(r, 1.0, not_comparable(mh, best), verdict, sizeof verdict);
+        verdict_at_most(r, 1.0, row_not_comparable(set, t, m, mh, best, why, sizeof why), verdict, sizeof verdict);
         snprintf(row, sizeof row, "%s: time\t%d\t%.3f s\t%s %.3f s\t%.2f x best\t<= 1.0 x best\t%s", t->label,
                  t->threads, time_of(mh), peers[peer], time_of(best), r, verdict);
         doc_row(d, row, false);
@@ -323,7 +357,7 @@ static void growth_rows(doc *d, const mr_set *set, missing *m)
     if (both_groups(d, set, m, t, &GROWTH_RSS, rss_of, true, &mh, &best, &peer)) {
         double r = mh->rss_median_kib / best->rss_median_kib;
         char own[48];
-        verdict_at_most(r, 1.0, not_comparable(mh, best), verdict, sizeof verdict);
+        verdict_at_most(r, 1.0, row_not_comparable(set, t, m, mh, best, why, sizeof why), verdict, sizeof verdict);
         own_ratio_text(mh, best, own, sizeof own);
         snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%.2f x best%s\t<= 1.0 x best\t%s",
                  t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, r, own,
@@ -371,8 +405,8 @@ static void classic_rss_row(doc *d, const mr_set *set, missing *m, const target_
     int peer = 0;
     if (!both_groups(d, set, m, t, &CLASSIC_RSS, rss_of, true, &mh, &best, &peer)) return;
     double r = mh->rss_median_kib / best->rss_median_kib;
-    char row[1024], verdict[64], own[48], live[64];
-    verdict_at_most(r, 1.2, not_comparable(mh, best), verdict, sizeof verdict);
+    char row[1024], verdict[64], own[48], live[64], why[64];
+    verdict_at_most(r, 1.2, row_not_comparable(set, t, m, mh, best, why, sizeof why), verdict, sizeof verdict);
     own_ratio_text(mh, best, own, sizeof own);
     live_text(mh, best, live, sizeof live);
     snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%.2f x best%s%s\t<= 1.2 x best\t%s",
@@ -387,6 +421,7 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
     int sizes = 0, met = 0, behind = 0, worst_size = 0, peer = 0, absent = 0;
     bool worst_noise = false;
     const char *why = NULL;
+    char why_buf[64];
     double worst = INFINITY, logsum = 0;
     for (int ci = 0; ci < set->ncases; ci++) {
         const char *c = set->cases[ci];
@@ -402,7 +437,7 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
             absent++;
             continue;
         }
-        if (!why) why = not_comparable(g, best);
+        if (!why) why = row_not_comparable(set, &t, m, g, best, why_buf, sizeof why_buf);
         double r = g->s.median / best->s.median;
         bool noise = mr_ci_overlap(&g->s, &best->s);
         sizes++, met += r >= 1.0, behind += r < 1.0 && !noise, logsum += log(r);
@@ -464,9 +499,10 @@ void mr_section_targets(doc *d, const mr_set *set)
     }
     doc_para(d, "Each row: multiheap's median over the measured repetitions of this result set next to the best "
                 "of tcmalloc, jemalloc and mimalloc in the same set (throughput: the highest median; time and RSS: "
-                "the lowest). Ratio = multiheap / best peer. \"by how much\" is relative to the target; "
-                "\"within noise\" marks a throughput row whose two medians have overlapping confidence "
-                "intervals (see the per-cell tables), which this set cannot call either way. "
+                "the lowest); a verdict needs all three to have run without a failure. Ratio = multiheap / "
+                "best peer. \"by how much\" is relative to the target; \"within noise\" marks a throughput "
+                "row whose two medians have overlapping confidence intervals (see the per-cell tables): the "
+                "verdict follows the medians, and this set alone cannot rule out the other order. "
                 "\"live at peak\" (medians of the workload's own peak live volume) appears on an RSS "
                 "row where the two differ by over half and by 1 MiB or more: the workload held that "
                 "much more or less, whatever the allocator spent. The cells come from "
@@ -535,10 +571,13 @@ static void ladder_table(doc *d, const mr_set *set, missing *m, bool relative)
             if (!g || (relative && !seed)) {
                 note_missing(m, name);
                 off += (size_t)snprintf(row + off, sizeof row - off, "\tn/a");
-            } else if (relative) {
-                off += (size_t)snprintf(row + off, sizeof row - off, "\t%.2f", g->s.median / seed->s.median);
             } else {
-                off += (size_t)snprintf(row + off, sizeof row - off, "\t%.1f", g->rss_median_kib / 1024);
+                /* as in the summary: a median over the runs left flatters the side that lost some */
+                int failed = g->nfailed + (relative && seed != g ? seed->nfailed : 0);
+                char lost[32] = "";
+                if (failed) snprintf(lost, sizeof lost, " (%d failed)", failed);
+                off += (size_t)snprintf(row + off, sizeof row - off, relative ? "\t%.2f%s" : "\t%.1f%s",
+                                        relative ? g->s.median / seed->s.median : g->rss_median_kib / 1024, lost);
             }
         }
         if (relative) snprintf(row + off, sizeof row - off, "\t%s", options_of(set, ladder[r].alloc));
@@ -558,8 +597,9 @@ void mr_section_seed(doc *d, const mr_set *set)
     doc_para(d, "What each improvement bought: from the seed design (every operation under the owning heap's "
                 "lock, no front cache, no remote batching, no return to the OS) one switch is turned on per row; "
                 "the last row turns the large-block cache off in the default. Throughput: median over the "
-                "repetitions divided by the seed's median in the same cell (above 1: faster than the seed). "
-                "mh_options() is what the library reported in the run, so a row shows what really ran.");
+                "repetitions divided by the seed's median in the same cell (above 1: faster than the seed); "
+                "\"(k failed)\": k runs of that cell, or of the seed's, failed, and the medians are of the "
+                "others. mh_options() is what the library reported in the run, so a row shows what really ran.");
     ladder_table(d, set, &m, true);
     doc_para(d, "Peak RSS, MiB (median over the repetitions), same cells:");
     ladder_table(d, set, &m, false);

@@ -167,7 +167,8 @@ static void section_environment(doc *d, const mr_set *set)
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const mh_jv *v = mh_json_get(set->env, keys[i]);
         char row[1024];
-        if (!v || v->type == MH_JNULL) snprintf(row, sizeof row, "%s\t(not readable)", keys[i]);
+        if (!v) snprintf(row, sizeof row, "%s\t(not recorded: records from before the driver wrote it)", keys[i]);
+        else if (v->type == MH_JNULL) snprintf(row, sizeof row, "%s\t(not readable)", keys[i]);
         else if (v->type == MH_JSTR) snprintf(row, sizeof row, "%s\t%s", keys[i], v->str[0] ? v->str : "(empty)");
         else if (v->type == MH_JBOOL) snprintf(row, sizeof row, "%s\t%s", keys[i], v->b ? "yes" : "no");
         else if (v->type == MH_JNUM) snprintf(row, sizeof row, "%s\t%g", keys[i], v->num);
@@ -185,7 +186,7 @@ static void section_environment(doc *d, const mr_set *set)
     }
     doc_table_end(d);
 
-    doc_table_begin(d, "allocator\tversion\tserved by\tvariables\tverified\truns");
+    doc_table_begin(d, "allocator\tversion\tserved by\tvariables\tverified\tsuccessful runs (warm-up too)");
     int mixed = 0;
     for (int a = 0; a < set->nallocs; a++) {
         char rows[8][2048];
@@ -594,7 +595,19 @@ static void config_beside_report(char *cmd, size_t len, const mr_opts *o)
 {
     char *at = strstr(cmd, " --config ");
     char probe[4096];
-    if (!at || !read_own_line(o, "config.conf", probe, sizeof probe)) return;
+    if (!read_own_line(o, "config.conf", probe, sizeof probe)) return;
+    /* A preset changes with the code (the scaling preset's work grew since its reference
+       set ran): the config beside the records is what ran. */
+    char *preset = strstr(cmd, " --preset ");
+    if (!at && preset) {
+        const char *end = preset + strlen(" --preset ");
+        end += strcspn(end, " ");
+        char rest[4096];
+        snprintf(rest, sizeof rest, "%s", end);
+        snprintf(preset, len - (size_t)(preset - cmd), " --config X%s", rest);
+        at = preset;
+    }
+    if (!at) return;
     const char *arg = at + strlen(" --config "), *end = arg;
     while (*end && *end != ' ') end += end[0] == '\\' && end[1] ? 2 : 1;   /* %q escapes */
     char path[4096], quoted[8192], rest[4096];
@@ -632,6 +645,12 @@ static void section_reproduce(doc *d, const mr_set *set, const mr_opts *o)
     } else if (cmd[0]) {
         doc_para(d, "The whole matrix:");
         doc_code(d, cmd);
+        bool micro = false;
+        for (size_t i = 0; i < set->nruns && !micro; i++) micro = is_micro(&set->runs[i]);
+        if (micro)
+            doc_para(d, "The set's micro/ records are microbenchmarks (runners/micro.sh), which this command "
+                        "does not run: ./run.sh targets runs the targets matrix and the pair microbenchmarks "
+                        "together, ./run.sh micro the microbenchmarks alone.");
     } else {
         doc_para(d, "The whole matrix: no command.txt beside the records (a set put together by hand); "
                     "a run directory's command.txt holds the command that made it.");
@@ -661,13 +680,17 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     d.html = d.md ? mr_stage(o->out_dir, "report.html") : NULL;
     if (!d.html) return 2;
     fputs(html_head, d.html);
-    int measured = 0, failed = 0, warm = 0;
+    int measured = 0, failed = 0, warm = 0, warm_failed = 0;
     for (size_t i = 0; i < set->nruns; i++) {
         const mr_run *r = &set->runs[i];
-        if (r->warmup) warm++;
+        if (r->warmup) warm++, warm_failed += !r->ok;
         else if (r->ok) measured++;
         else failed++;
     }
+    char warm_text[64] = "", dup_text[96] = "";
+    if (warm_failed) snprintf(warm_text, sizeof warm_text, ", %d of them failed", warm_failed);
+    if (set->ndocs > set->nruns)
+        snprintf(dup_text, sizeof dup_text, " (%zu more appeared twice and count once)", set->ndocs - set->nruns);
     char machine[512], when[64];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
@@ -675,10 +698,12 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     char title[256];
     snprintf(title, sizeof title, "multiheap benchmark report: %s", run_id);
     doc_heading(&d, 1, title);
-    doc_para(&d, "%s. Written %s from %zu records: %d measured runs, %d failed, %d warm-up runs "
-                 "(discarded)%s. Every number below is in results.csv (one row per run).",
-             mr_machine_line(set, machine, sizeof machine), when, set->ndocs, measured, failed, warm,
-             set->bad_lines ? "; unreadable lines were skipped" : "");
+    doc_para(&d, "%s. Written %s from %zu records%s: %d measured runs, %d failed, %d warm-up runs "
+                 "(discarded%s)%s. results.csv has a row per run (its throughput, time, memory and "
+                 "counters); the other figures below (the growth storm's wave times, file-backed pages, "
+                 "held-back bytes, size-sweep's per-size times) come from the same records.",
+             mr_machine_line(set, machine, sizeof machine), when, set->nruns, dup_text, measured, failed, warm,
+             warm_text, set->bad_lines ? "; unreadable lines were skipped" : "");
     int base = mr_alloc_index(set, "glibc") >= 0 ? mr_alloc_index(set, "glibc") : 0;
     section_environment(&d, set);
     section_summary(&d, set, base);

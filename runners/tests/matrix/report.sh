@@ -112,12 +112,38 @@ done
 mkdir -p "$WORK/twice" && cp "$TINY/records.jsonl" "$WORK/twice/"
 "$MH_MHREPORT" report --no-plots "$WORK/twice" "$TINY" --out "$WORK/twice" >/dev/null 2>"$WORK/twice.err"
 grep -q 'records appear twice' "$WORK/twice.err" || fail "duplicate records were not reported: $(cat "$WORK/twice.err")"
+# ... and the header counts each once: its records add up to its runs
+header=$(grep -m1 " Written " "$WORK/twice/report.md")
+python3 - "$header" <<'PY' || fail "the header's counts do not add up: $header"
+import re, sys
+m = re.search(r"from (\d+) records \((\d+) more appeared twice and count once\): (\d+) measured runs, (\d+) failed, (\d+) warm-up", sys.argv[1])
+sys.exit(0 if m and int(m[1]) == int(m[3]) + int(m[4]) + int(m[5]) and int(m[2]) == int(m[1]) else 1)
+PY
 cmp -s <(grep '^| cross-core-free' "$md") <(grep '^| cross-core-free' "$WORK/twice/report.md") ||
     fail "a set given twice changed the per-cell rows (repetitions counted twice?)"
 # a case whose records ran with different parameters is not pooled
 mkdir -p "$WORK/mixed_params"
 sed '0,/"batches":200/s//"batches":400/' "$TINY/records.jsonl" >"$WORK/mixed_params/records.jsonl"
 expect_refusal "different parameters" "$MH_MHREPORT" report --no-plots "$WORK/mixed_params"
+# a failed warm-up run is counted as one in the header
+mkdir -p "$WORK/warm_failed"
+awk '/"warmup":true/ && !done { sub(/"status":"ok"/, "\"status\":\"failed\""); done = 1 } 1' "$TINY/records.jsonl" \
+    >"$WORK/warm_failed/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$WORK/warm_failed" >/dev/null
+grep -q 'warm-up runs (discarded, 1 of them failed)' "$WORK/warm_failed/report.md" ||
+    fail "a failed warm-up run is not in the header: $(grep -m1 " Written " "$WORK/warm_failed/report.md")"
+# a set made from a preset is reproduced by the config beside it (a preset changes with the code)
+mkdir -p "$WORK/preset"
+cp "$TINY/records.jsonl" "$TINY/config.conf" "$WORK/preset/"
+echo './run.sh matrix --preset quick --shard 1/2' >"$WORK/preset/command.txt"
+"$MH_MHREPORT" report --no-plots "$WORK/preset" >/dev/null
+grep -qxF "./run.sh matrix --config $WORK/preset/config.conf --shard 1/2" "$WORK/preset/report.md" ||
+    fail "the preset's command was not turned into the config beside it: $(grep -A4 'How to reproduce' "$WORK/preset/report.md")"
+# records of two machines are not pooled either (a median between two hosts measures neither)
+mkdir -p "$WORK/two_hosts"
+awk '/"rep":1,/ { sub(/"host":"[^"]*"/, "\"host\":\"bigbox\"") } 1' "$TINY/records.jsonl" >"$WORK/two_hosts/records.jsonl"
+grep -q '"host":"bigbox"' "$WORK/two_hosts/records.jsonl" || fail "the test's edit named no second host"
+expect_refusal "two machines" "$MH_MHREPORT" report --no-plots "$WORK/two_hosts"
 # two libraries under one allocator name: one row each, and a warning
 mkdir -p "$WORK/mixed_libs"
 awk '/"name":"jemalloc"/ && /"rep":1,/ { sub(/"served_by":"[^"]*"/, "\"served_by\":\"/other/libjemalloc.so.2\"") } 1' \
