@@ -36,6 +36,14 @@ static int case_top(const mr_set *set, int c)
     return -1;
 }
 
+/* A microbenchmark's case (micro/...) is one loop of a process that ran every size in
+   turn: its peak RSS and counters are the process's, so the plots of those leave it out
+   (the targets set's 64 pair sizes buried its workloads' points). */
+static bool is_micro_case(const mr_set *set, int c)
+{
+    return strncmp(set->cases[c], "micro/", 6) == 0;
+}
+
 static const mr_group *top_group(const mr_set *set, int c, int a)
 {
     int ti = case_top(set, c);
@@ -334,6 +342,7 @@ static int plot_counters(plot_ctx *p)
         if (!f) return 2;
         int seen = 0;
         for (int c = 0; c < set->ncases; c++) {
+            if (is_micro_case(set, c)) continue;
             fprintf(f, "%s", set->cases[c]);
             if (k == 0 && case_top(set, c) >= 0) label_case(&label, set, c);
             for (int a = 0; a < set->nallocs; a++) {
@@ -458,7 +467,7 @@ static int plot_tradeoff(plot_ctx *p)
         int here = 0;
         for (int c = 0; c < set->ncases; c++) {
             const mr_group *g = top_group(set, c, a), *b = top_group(set, c, p->base);
-            if (!g || !b || !g->n || !b->n) continue;
+            if (is_micro_case(set, c) || !g || !b || !g->n || !b->n) continue;
             label_case(&label, set, c);
             double rss = g->rss_median_kib / b->rss_median_kib, t = g->nsop_median / b->nsop_median;
             if (!isfinite(rss) || !isfinite(t) || rss <= 0 || t <= 0) continue;

@@ -207,9 +207,10 @@ echo './run.sh matrix --config results/configs/targets.conf' >"$dir/plotted/comm
 # its command reruns the matrix alone: the report says how its micro/ records were made
 grep -q "^The set's micro/ records are microbenchmarks (runners/micro.sh), which this command does not run" \
     "$dir/plotted/report.md" || fail "the reproduce section is silent on the micro/ records: $(grep -A6 'How to reproduce' "$dir/plotted/report.md")"
-# glibc's block of tradeoff.dat: a point per case that glibc and the baseline (itself) ran
+# glibc's block of tradeoff.dat: a point for each of the 13 workload cases (churn's at 2 threads), none for the 4
+# microbenchmarks (their peak RSS is their whole process's)
 points=$(awk '/^# glibc/ {on = 1; next} /^#/ {on = 0} on && NF' "$dir/plotted/plots/data/tradeoff.dat" | wc -l)
-[ "$points" -ge 10 ] || fail "tradeoff.dat has $points of glibc's cases, not one per case that ran"
+[ "$points" -eq 13 ] || fail "tradeoff.dat has $points of glibc's cases, want the 13 workload cases"
 
 # With the file-backed pages recorded, the RSS rows give the ratio without them too.
 mkdir -p "$dir/filepages"
