@@ -393,41 +393,68 @@ static void records_file(const char *dir, char *path, size_t len)
     if (stat(path, &st) != 0) snprintf(path, len, "%s/records.jsonl", dir);
 }
 
-/* "host vm, AMD EPYC ..., 2 CPUs online": what tells two machines apart in env. */
-static const char *const machine_keys[] = { "host", "cpu_model", "cpu_id", "cpus_online" };
+/* What makes two machines measure alike: CPU model and stepping (microcode aside: an
+   update on the same machine changes it) and CPUs online. Identical nodes of a cluster,
+   which the shards may run on, differ in their host names only. */
+static const char *const machine_keys[] = { "cpu_model", "cpu_id", "cpus_online" };
 #define NMACHINE_KEYS (sizeof machine_keys / sizeof *machine_keys)
 
-static void machine_text(const mh_jv *env, char *buf, size_t len)
+/* env's value of machine key k as text, cpu_id without its microcode; "" if absent. */
+static void machine_value(const mh_jv *env, size_t k, char *buf, size_t len)
 {
-    size_t off = 0;
-    for (size_t k = 0; k < NMACHINE_KEYS && off < len; k++) {
-        const mh_jv *v = mh_json_get(env, machine_keys[k]);
-        if (v && v->type == MH_JSTR) off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", v->str);
-        else if (v && v->type == MH_JNUM) off += (size_t)snprintf(buf + off, len - off, "%s%g CPUs", off ? ", " : "", v->num);
-    }
+    const mh_jv *v = mh_json_get(env, machine_keys[k]);
+    if (v && v->type == MH_JSTR) snprintf(buf, len, "%s", v->str);
+    else if (v && v->type == MH_JNUM) snprintf(buf, len, "%g CPUs", v->num);
+    else buf[0] = 0;
+    char *micro = strstr(buf, " microcode");
+    if (micro) *micro = 0;
 }
 
-/* A median over runs of two machines measures neither (a merge of the set of one host
+/* A median over runs of two kinds of machine measures neither (a merge of one host's set
    with another's gave every cell a median between the two): every record that names its
-   machine must name the set's first one. A field only one of them has (cpu_id came in
-   later) does not count. */
+   machine must name the kind of the set's first. A key only one of them has (cpu_id came
+   in later) does not count. */
 static bool same_machine(const mr_set *set, const mr_run *r, char *err, size_t errlen)
 {
     const mh_jv *env = mh_json_get(r->rec, "env");
     if (!env || !set->env || env == set->env) return true;
     for (size_t k = 0; k < NMACHINE_KEYS; k++) {
-        const mh_jv *a = mh_json_get(set->env, machine_keys[k]), *b = mh_json_get(env, machine_keys[k]);
-        if (!a || !b || a->type != b->type) continue;
-        if (a->type == MH_JSTR ? strcmp(a->str, b->str) == 0 : a->type != MH_JNUM || a->num == b->num) continue;
-        char one[512], other[512];
-        machine_text(set->env, one, sizeof one);
-        machine_text(env, other, sizeof other);
-        snprintf(err, errlen, "these records come from two machines (%s; and %s): a median across machines "
-                 "measures neither; report each machine's records apart and set them side by side with "
-                 "`./run.sh compare DIR_A DIR_B`", one, other);
+        char a[512], b[512];
+        machine_value(set->env, k, a, sizeof a);
+        machine_value(env, k, b, sizeof b);
+        if (!a[0] || !b[0] || strcmp(a, b) == 0) continue;
+        snprintf(err, errlen, "these records come from two kinds of machine (%s; and %s): a median across "
+                 "them measures neither; report each machine's records apart and set them side by side "
+                 "with `./run.sh compare DIR_A DIR_B`", a, b);
         return false;
     }
     return true;
+}
+
+/* Shards may run on identical nodes, each (case, threads) group on one of them: a group
+   whose runs name two hosts pools two machines in every median and ratio it shows. */
+static bool one_host_per_group(const mr_set *set, char *err, size_t errlen)
+{
+    const char **host = calloc((size_t)set->ncases * (size_t)set->nthreads, sizeof *host);
+    bool ok = true;
+    for (size_t i = 0; i < set->nruns && ok; i++) {
+        const mr_run *r = &set->runs[i];
+        const char *h = mh_json_str_or(mh_json_path(r->rec, "env.host"), NULL);
+        int ci = -1, ti = -1;
+        for (int c = 0; c < set->ncases && ci < 0; c++) ci = set->cases[c] == r->case_name ? c : -1;
+        for (int t = 0; t < set->nthreads && ti < 0; t++) ti = set->threads[t] == r->threads ? t : -1;
+        if (!h || ci < 0 || ti < 0) continue;
+        const char **seen = &host[(size_t)ci * (size_t)set->nthreads + (size_t)ti];
+        if (!*seen) *seen = h;
+        else if (strcmp(*seen, h) != 0) {
+            snprintf(err, errlen, "case %s at %d threads has runs from two hosts (%s and %s): its medians would "
+                     "pool two machines; merge shards that each ran whole (case, threads) groups "
+                     "(--shard K/N), or report each host's records apart", r->case_name, r->threads, *seen, h);
+            ok = false;
+        }
+    }
+    free(host);
+    return ok;
 }
 
 bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errlen)
@@ -464,7 +491,7 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
         consistent = same_params_as_case(set, ci, r, err, errlen) && same_machine(set, r, err, errlen);
     }
     free(dup);
-    if (!consistent) return false;
+    if (!consistent || !one_host_per_group(set, err, errlen)) return false;
     if (duplicates)
         fprintf(stderr, "mhreport: %zu records appear twice (same run, cell, workload, repetition and time: a set "
                 "given twice or merged twice); each counted once\n", duplicates);

@@ -216,12 +216,24 @@ static const mr_group *best_peer(const mr_set *set, const target_cell *t, group_
 typedef struct missing {
     char text[2048];
     size_t len;
+    int left_out;           /* names that did not fit (64 pair sizes missing did not) */
 } missing;
 
 static void note_missing(missing *m, const char *what)
 {
-    if (!strstr(m->text, what))
-        m->len += (size_t)snprintf(m->text + m->len, sizeof m->text - m->len, "%s%s", m->len ? "; " : "", what);
+    if (strstr(m->text, what)) return;
+    size_t room = sizeof m->text - m->len;
+    int n = snprintf(m->text + m->len, room, "%s%s", m->len ? "; " : "", what);
+    if (n >= 0 && (size_t)n < room) m->len += (size_t)n;
+    else m->text[m->len] = 0, m->left_out++;
+}
+
+static void missing_para(doc *d, const missing *m)
+{
+    char more[32] = "";
+    if (m->left_out) snprintf(more, sizeof more, "; and %d more", m->left_out);
+    if (m->len || m->left_out)
+        doc_para(d, "Missing cells (no successful run in this result set): %s%s.", m->text, more);
 }
 
 /* The issue's rule: medians of at least MIN_REPS repetitions each, side by side in one
@@ -272,15 +284,16 @@ typedef struct row_kind {
 static const row_kind THROUGHPUT = { "", ">= 1.0" }, GROWTH_TIME = { ": time", "<= 1.0 x best" },
                       GROWTH_RSS = { ": peak RSS", "<= 1.0 x best" }, CLASSIC_RSS = { ": peak RSS", "<= 1.2 x best" };
 
-/* A row without numbers: `alloc` has no successful run in the cell. `failed`: it has
-   runs, every one failed, so the set cannot tell; else it is missing. */
-static void missing_row(doc *d, missing *m, const target_cell *t, const row_kind *k, const char *alloc, bool failed)
+/* A row without numbers: `alloc` has no successful run in the cell, and `why` says so
+   ("missing" when it did not run at all). */
+static void missing_row(doc *d, missing *m, const target_cell *t, const row_kind *k, const char *alloc,
+                        const char *why)
 {
     char name[512], row[1024];
     cell_name(t, alloc, name, sizeof name);
     note_missing(m, name);
     snprintf(row, sizeof row, "%s%s\t%d\tn/a\tn/a\tn/a\t%s\t%s: %s", t->label, k->what, t->threads, k->goal,
-             failed ? "cannot tell: every run failed" : "missing", name);
+             why, name);
     doc_row(d, row, false);
 }
 
@@ -320,8 +333,12 @@ static bool both_groups(doc *d, const mr_set *set, missing *m, const target_cell
     *best = best_peer(set, t, f, lower, peer);
     bool peer_ran = false;
     for (size_t p = 0; p < NPEERS; p++) peer_ran |= find_group(set, t, peers[p], true) != NULL;
-    if (!*mh) missing_row(d, m, t, k, "multiheap", find_group(set, t, "multiheap", true) != NULL);
-    else if (!*best) missing_row(d, m, t, k, "tcmalloc, jemalloc and mimalloc", peer_ran);
+    if (!*mh)
+        missing_row(d, m, t, k, "multiheap",
+                    find_group(set, t, "multiheap", true) ? "cannot tell: every run failed" : "missing");
+    else if (!*best)
+        missing_row(d, m, t, k, "tcmalloc, jemalloc and mimalloc",
+                    peer_ran ? "cannot tell: no peer has a successful run" : "missing");
     return *mh && *best;
 }
 
@@ -485,7 +502,7 @@ static void target_cells_tried(const mr_set *set, int *tried, int *all)
 void mr_section_targets(doc *d, const mr_set *set)
 {
     if (!set_has(set, "multiheap")) return;
-    missing m = { .len = 0 };
+    missing m = { .len = 0, .left_out = 0 };
     m.text[0] = 0;
     doc_heading(d, 2, "Issue 6 targets");
     /* A set made for something else (the scaling preset, say) holds a few of the cells,
@@ -516,7 +533,7 @@ void mr_section_targets(doc *d, const mr_set *set)
     growth_rows(d, set, &m);
     for (size_t i = 0; i < NCLASSIC; i++) classic_rss_row(d, set, &m, &classic_cells[i]);
     doc_table_end(d);
-    if (m.len) doc_para(d, "Missing cells (no successful run in this result set): %s.", m.text);
+    missing_para(d, &m);
 }
 
 /* ---- the seed ladder ---- */
@@ -591,7 +608,7 @@ void mr_section_seed(doc *d, const mr_set *set)
     bool any = false;
     for (size_t r = 0; r < NRUNGS; r++) any |= strcmp(ladder[r].alloc, "multiheap") != 0 && set_has(set, ladder[r].alloc);
     if (!any) return;
-    missing m = { .len = 0 };
+    missing m = { .len = 0, .left_out = 0 };
     m.text[0] = 0;
     doc_heading(d, 2, "seed design vs multiheap");
     doc_para(d, "What each improvement bought: from the seed design (every operation under the owning heap's "
@@ -603,5 +620,5 @@ void mr_section_seed(doc *d, const mr_set *set)
     ladder_table(d, set, &m, true);
     doc_para(d, "Peak RSS, MiB (median over the repetitions), same cells:");
     ladder_table(d, set, &m, false);
-    if (m.len) doc_para(d, "Missing cells (no successful run in this result set): %s.", m.text);
+    missing_para(d, &m);
 }

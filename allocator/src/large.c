@@ -638,13 +638,15 @@ static size_t cached_bytes(void) {
     return cached;
 }
 
-/* Can need bytes be given back only with the blocks other CPUs' large rows hold (racy
-   reads)? What this CPU's rows and the shards hold is given back without them. */
+/* Can need bytes be given back only with the blocks the large rows of other CPUs, those
+   the purger visits, hold (racy reads)? What this CPU's rows and the shards hold is given
+   back without them. */
 static bool needs_other_rows(size_t need) {
     int here = mh_current_cpu();
     size_t own = cached_bytes(), others = 0;
     for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++)
-        *((int)cpu == here ? &own : &others) += mh_cache_tally_of(cpu).large_bytes;
+        if ((int)cpu == here) own += mh_cache_tally_of(cpu).large_bytes;
+        else if (mh_purger_may_visit(cpu)) others += mh_cache_tally_of(cpu).large_bytes;
     return own < need && own + others >= need;
 }
 
@@ -655,12 +657,12 @@ static bool needs_other_rows(size_t need) {
    the cache as it was, and so does one that the cache could help only together with
    what is free (not known here). Another CPU's rows only that CPU's threads and the
    purger can empty: the purger is asked to when they hold enough to matter (up to 8 MiB
-   a CPU). This CPU's rows and the shards are emptied under the purger's lock, like its
+   a CPU; only those of the CPUs it visits). This CPU's rows and the shards are emptied under the purger's lock, like its
    passes. true if blocks went back; errno as it was. */
 static bool release_cached(size_t need) {
     int saved = errno;   /* munmap's */
     unsigned unmapped = 0;
-    if (rows_on() && needs_other_rows(need)) mh_purger_drain_rows();
+    if (rows_on() && needs_other_rows(need)) mh_purger_drain_large_rows();
     mh_purger_lock();
     int cpu = mh_current_cpu();
     if (rows_on() && cpu >= 0) {

@@ -386,12 +386,15 @@ MH_INTERNAL void mh_purger_unlock(bool child);
 /* In a forked child whose parent had a purger, starts the child's own; from malloc's
    slow paths, like mh_purger_start. One relaxed load otherwise. */
 MH_INTERNAL void mh_purger_restart_in_child(void);
-/* A large mapping failed: has the purger emptied every CPU's front-cache rows (all of
-   them, young or not, on the CPUs it may use) since this call? Waits up to
-   MH_DRAIN_WAIT_MS for it; false at once without a purger, in the fork window or with no
-   front cache. From malloc's paths holding no lock of ours. */
-MH_INTERNAL bool mh_purger_drain_rows(void);
+/* A large mapping failed: asks the purger to empty the large rows of every CPU it may
+   visit, young or not, into the shared cache, and waits until it has, or for
+   MH_DRAIN_WAIT_MS. Returns at once without a purger, in the fork window or with no front
+   cache. From malloc's paths holding no lock of ours. */
+MH_INTERNAL void mh_purger_drain_large_rows(void);
 #define MH_DRAIN_WAIT_MS 500
+/* Does the purger visit cpu (the CPUs of the main thread when it started)? false before
+   it has started. */
+MH_INTERNAL bool mh_purger_may_visit(unsigned cpu);
 
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 

@@ -16,7 +16,7 @@
  * for ever: the objects in the front caches' rows that served nothing for a period and
  * in a quiet heap's stashes (back to their pages), a quiet heap's empty pages whatever their age, the free 4 KiB pages
  * inside its partial slabs, and large blocks cached for a period. A large malloc whose
- * mapping failed may also ask it to empty every CPU's rows at once (mh_purger_drain_rows):
+ * mapping failed may also ask it to empty every CPU's large rows at once (mh_purger_drain_large_rows):
  * no other thread can empty another CPU's rows.
  *
  * The thread is created lazily, once a heap has grown past MH_PURGE_KEEP pages (less it
@@ -75,7 +75,7 @@ static bool restart_in_child;
    a child forked in the middle would lose for good. */
 static mh_lock pass_lock;
 
-/* Requests to empty every CPU's rows (mh_purger_drain_rows): tickets handed out and the
+/* Requests to empty every CPU's large rows (mh_purger_drain_large_rows): tickets and the
    last ticket served, each a futex word: a request wakes a purger between passes, and
    the end of the drain wakes the requesters. */
 static _Alignas(MH_CACHE_LINE) uint32_t drain_asked;
@@ -136,8 +136,13 @@ static bool row_used_since(unsigned cpu, unsigned r, row_watch *w, uint32_t now,
 
 /* Where the purger runs: the CPUs the program's main thread may use (what taskset or
    the program set), not the affinity of whichever thread happened to create it. It
-   visits only those CPUs. */
+   visits only those CPUs. home_known: home is set (release), for other threads. */
 static cpu_set_t home;
+static bool home_known;
+
+bool mh_purger_may_visit(unsigned cpu) {
+    return __atomic_load_n(&home_known, __ATOMIC_ACQUIRE) && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &home);
+}
 
 static void go_home(void) {
     sched_setaffinity(0, sizeof home, &home);
@@ -175,7 +180,7 @@ static bool drain_stale_rows(uint32_t now) {
     if (!watch) return false;
     bool pending = false, moved = false;
     for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE && watch; cpu++) {
-        if (!CPU_ISSET(cpu, &home)) continue;
+        if (!mh_purger_may_visit(cpu)) continue;
         uint64_t stale[MH_CACHE_ROW_WORDS] = {0};
         bool any = false;
         for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
@@ -206,18 +211,21 @@ static bool drain_stale_rows(uint32_t now) {
     return pending;
 }
 
-/* Serves the requests made so far: every row of every CPU the thread may use that holds
-   anything, however young, goes back (their small objects to their heaps, their large
-   blocks to the shared cache), for the requester to give back to the OS and grow. */
+/* Serves the requests made so far: the large rows of every CPU the thread may use that
+   hold blocks, however young, go back to the shared cache, for the requester to unmap
+   and map anew. Only the large rows: small objects go back into the reserved small range,
+   which frees no address space, and emptying every cache on 256 CPUs would spend the
+   requester's wait. A thread without an rseq area can drain nothing: it stops at once. */
 static void serve_drain_requests(void) {
     uint32_t asked = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
     if (asked == __atomic_load_n(&drain_served, __ATOMIC_RELAXED)) return;
+    uint64_t large[MH_CACHE_ROW_WORDS] = {0};
+    for (unsigned r = MH_SMALL_ROWS; r < MH_CACHE_ROWS; r++) large[r / 64] |= (uint64_t)1 << (r % 64);
     bool moved = false;
     for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
-        mh_cache_tally t = mh_cache_tally_of(cpu);
-        if (!CPU_ISSET(cpu, &home) || (t.bytes == 0 && t.large_bytes == 0) || !run_on(cpu)) continue;
+        if (!mh_purger_may_visit(cpu) || mh_cache_tally_of(cpu).large_bytes == 0 || !run_on(cpu)) continue;
         moved = true;
-        drain_here(cpu, NULL);
+        if (drain_here(cpu, large) < 0) break;
     }
     if (moved) go_home();
     __atomic_store_n(&drain_served, asked, __ATOMIC_RELEASE);
@@ -229,6 +237,7 @@ static void *purger_main(void *unused) {
     prctl(PR_SET_NAME, "mh-purge");
     if (sched_getaffinity(getpid(), sizeof home, &home) != 0)
         sched_getaffinity(0, sizeof home, &home);
+    __atomic_store_n(&home_known, true, __ATOMIC_RELEASE);
     go_home();
     if (mh_global.cache) watch = mh_os_map_sparse((size_t)mh_global.ncpus * MH_CACHE_ROWS * sizeof *watch);
     /* Passes every quarter of the period: a page goes back at most 1.25 periods after
@@ -363,10 +372,10 @@ void mh_purger_restart_in_child(void) {
     }
 }
 
-bool mh_purger_drain_rows(void) {
-    if (!mh_global.caches || mh_lock_fork_window) return false;
+void mh_purger_drain_large_rows(void) {
+    if (!mh_global.caches || mh_lock_fork_window) return;
     uint32_t state = __atomic_load_n(&purger_state, __ATOMIC_ACQUIRE);
-    if (state != PURGER_AWAKE && state != PURGER_IDLE) return false;
+    if (state != PURGER_AWAKE && state != PURGER_IDLE) return;
     int saved = errno;
     /* The ticket before the wake, whose fence pairs with the thread's check of the
        requests between its going idle and its sleep. */
@@ -381,5 +390,4 @@ bool mh_purger_drain_rows(void) {
         futex(&drain_served, FUTEX_WAIT_PRIVATE, served, &step);
     }
     errno = saved;
-    return (int32_t)(served - ticket) >= 0;
 }

@@ -139,11 +139,21 @@ echo './run.sh matrix --preset quick --shard 1/2' >"$WORK/preset/command.txt"
 "$MH_MHREPORT" report --no-plots "$WORK/preset" >/dev/null
 grep -qxF "./run.sh matrix --config $WORK/preset/config.conf --shard 1/2" "$WORK/preset/report.md" ||
     fail "the preset's command was not turned into the config beside it: $(grep -A4 'How to reproduce' "$WORK/preset/report.md")"
-# records of two machines are not pooled either (a median between two hosts measures neither)
-mkdir -p "$WORK/two_hosts"
+# records of two machines are not pooled either (a median between two hosts measures neither):
+# not within a (case, threads) group, nor two kinds of machine anywhere; shards of identical
+# nodes, each group on one of them, are one set
+mkdir -p "$WORK/two_hosts" "$WORK/two_kinds" "$WORK/node_shards"
 awk '/"rep":1,/ { sub(/"host":"[^"]*"/, "\"host\":\"bigbox\"") } 1' "$TINY/records.jsonl" >"$WORK/two_hosts/records.jsonl"
 grep -q '"host":"bigbox"' "$WORK/two_hosts/records.jsonl" || fail "the test's edit named no second host"
-expect_refusal "two machines" "$MH_MHREPORT" report --no-plots "$WORK/two_hosts"
+expect_refusal "two hosts" "$MH_MHREPORT" report --no-plots "$WORK/two_hosts"
+awk '/"cell":"cross-core-free/ { sub(/"cpu_model":"[^"]*"/, "\"cpu_model\":\"Other CPU\"") } 1' "$TINY/records.jsonl" \
+    >"$WORK/two_kinds/records.jsonl"
+grep -q '"cpu_model":"Other CPU"' "$WORK/two_kinds/records.jsonl" || fail "the test's edit named no second CPU"
+expect_refusal "two kinds of machine" "$MH_MHREPORT" report --no-plots "$WORK/two_kinds"
+awk '/"cell":"cross-core-free/ { sub(/"host":"[^"]*"/, "\"host\":\"node2\"") } 1' "$TINY/records.jsonl" \
+    >"$WORK/node_shards/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$WORK/node_shards" >/dev/null 2>"$WORK/node_shards.err" ||
+    fail "shards of identical nodes were refused: $(cat "$WORK/node_shards.err")"
 # two libraries under one allocator name: one row each, and a warning
 mkdir -p "$WORK/mixed_libs"
 awk '/"name":"jemalloc"/ && /"rep":1,/ { sub(/"served_by":"[^"]*"/, "\"served_by\":\"/other/libjemalloc.so.2\"") } 1' \

@@ -178,6 +178,11 @@ grep -c '"cell": "xmalloc|2|tcmalloc".*"status": "failed"' "$dir/peerfailed/reco
 "$MH_MHREPORT" report --no-plots "$dir/peerfailed" >/dev/null
 grep -q '^| xmalloc-style asymmetric | 2 | .* | cannot tell: tcmalloc lost runs here |' "$dir/peerfailed/report.md" ||
     fail "a peer that failed every run was left out of the xmalloc row: $(grep '^| xmalloc-style' "$dir/peerfailed/report.md")"
+mkdir -p "$dir/nopeer"
+grep -Ev '"cell": "xmalloc\|2\|(jemalloc|mimalloc)"' "$dir/peerfailed/records.jsonl" >"$dir/nopeer/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$dir/nopeer" >/dev/null
+grep -q '^| xmalloc-style asymmetric | 2 | n/a | n/a | n/a | >= 1.0 | cannot tell: no peer has a successful run: xmalloc' \
+    "$dir/nopeer/report.md" || fail "one failed peer, two absent: $(grep '^| xmalloc-style' "$dir/nopeer/report.md")"
 grep -v '"cell": "cross-core-free|2|mimalloc"' "$dir/records.jsonl" >"$dir/peermissing/records.jsonl"
 "$MH_MHREPORT" report --no-plots "$dir/peermissing" >/dev/null
 grep -q '^| cross-core-free, 100% remote | 2 | .* | cannot tell: mimalloc did not run here |' "$dir/peermissing/report.md" ||
@@ -186,6 +191,27 @@ grep -q '^Missing cells .*cross-core-free --remote=100 | 2 | mimalloc' "$dir/pee
     fail "the absent peer's cell is not named: $(grep '^Missing cells' "$dir/peermissing/report.md")"
 grep -q '^| + purger thread (default) | multiheap | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]* (1 failed) |' "$dir/report.md" ||
     fail "the ladder hides producer-consumer's failed multiheap run: $(grep '^| + purger thread' "$dir/report.md")"
+
+# Many missing cells (multiheap's 70 pair sizes) overflowed the list's buffer (a crash):
+# the list ends with how many more there are.
+mkdir -p "$dir/many_missing"
+python3 - "$dir/records.jsonl" "$dir/many_missing/records.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[2], "w") as out:
+    out.write(open(sys.argv[1]).read())
+    for size in range(16, 16 * 71, 16):
+        for a in ["tcmalloc", "jemalloc", "mimalloc"]:
+            for rep in range(5):
+                out.write(json.dumps({"schema": "multiheap-result/1", "run_id": "synthetic", "cell": "micro/" + a,
+                    "rep": rep, "warmup": False, "timestamp": "2026-11-29T12:%02d:00Z" % rep, "status": "ok",
+                    "error": None, "workload": {"name": "micro/pair/size:%d" % size, "params": {"size": size}},
+                    "allocator": {"name": a}, "threads": 1, "throughput_ops_s": 1e8, "ns_per_op": 10.0,
+                    "duration_s": 0.1}) + "\n")
+PY
+"$MH_MHREPORT" report --no-plots "$dir/many_missing" >/dev/null 2>"$WORK/many_missing.err" ||
+    fail "mhreport failed on 70 missing pair sizes: $(cat "$WORK/many_missing.err")"
+grep -q '^Missing cells (no successful run in this result set): .*; and [0-9]* more\.$' "$dir/many_missing/report.md" ||
+    fail "the missing cells' list does not say how many more: $(grep '^Missing cells' "$dir/many_missing/report.md" | tail -c 200)"
 
 # Plots of one point per case read each case at its own largest thread count: the set's
 # largest (oversubscribed's 8) left growth-storm's RSS plot unmade and a single case in
