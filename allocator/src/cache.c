@@ -339,6 +339,11 @@ bool mh_cache_large_free_slow(void *p, unsigned bin) {
     return mh_cache_push(row, p);
 }
 
+void mh_cache_large_rows(uint64_t *rows) {
+    memset(rows, 0, MH_CACHE_ROW_WORDS * sizeof *rows);
+    for (unsigned r = MH_SMALL_ROWS; r < MH_CACHE_ROWS; r++) rows[r / 64] |= (uint64_t)1 << (r % 64);
+}
+
 int mh_cache_drain(unsigned cpu, const uint64_t *rows) {
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n;

@@ -226,16 +226,18 @@ static bool grow(mh_heap *h, unsigned cls) {
     return true;
 }
 
-static bool purge_for_growth(void);
+static void purge_for_growth(void);
 
 /* Growth that fails (the range used up, `ulimit -v`) is tried once more after every
    heap's empty units went back to the OS: units of the other kind (pages for a slab
    class, slabs for a page class) serve growth only as purged runs, and were out of
-   reach until the purger took them, for good without one. A malloc that succeeds so
-   leaves errno as it was. */
+   reach until the purger took them, for good without one. Once more even when this
+   purge found nothing: the purger's pass, which it waited for, may just have purged them
+   (a review's 4 threads that freed everything got ENOMEM in 5 runs of 5). A malloc that
+   succeeds so leaves errno as it was. */
 static bool refill(mh_heap *h, unsigned cls) {
     int saved = errno;
-    if (steal(h, cls) || grow(h, cls) || (purge_for_growth() && grow(h, cls))) {
+    if (steal(h, cls) || grow(h, cls) || (purge_for_growth(), grow(h, cls))) {
         errno = saved;
         return true;
     }
@@ -635,13 +637,10 @@ static bool purge_scan(mh_heap *h, uint32_t now, uint32_t retain, bool drain) {
 /* refill's last resort: every heap's empty units but the last MH_PURGE_KEEP, however
    young, under the purger's lock like its passes, and whatever MULTIHEAP_PURGE_MS says
    (the alternative is ENOMEM). Called with no lock held. */
-static bool purge_for_growth(void) {
-    bool purged = false;
+static void purge_for_growth(void) {
     mh_purger_lock();
-    for (unsigned i = 0, n = mh_active_heaps(); i < n; i++)
-        purged |= purge_scan(mh_active_heap(i), mh_now_ms(), 0, true);
+    for (unsigned i = 0, n = mh_active_heaps(); i < n; i++) purge_scan(mh_active_heap(i), mh_now_ms(), 0, true);
     mh_purger_unlock(false);
-    return purged;
 }
 
 void mh_heap_maybe_purge(mh_heap *h) {

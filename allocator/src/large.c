@@ -658,16 +658,16 @@ static bool needs_other_rows(size_t need) {
    what is free (not known here). Another CPU's rows only that CPU's threads and the
    purger can empty: the purger is asked to when they hold enough to matter (up to 8 MiB
    a CPU; only those of the CPUs it visits). This CPU's rows and the shards are emptied under the purger's lock, like its
-   passes. true if blocks went back; errno as it was. */
-static bool release_cached(size_t need) {
+   passes. errno as it was. */
+static void release_cached(size_t need) {
     int saved = errno;   /* munmap's */
     unsigned unmapped = 0;
     if (rows_on() && needs_other_rows(need)) mh_purger_drain_large_rows();
     mh_purger_lock();
     int cpu = mh_current_cpu();
     if (rows_on() && cpu >= 0) {
-        uint64_t rows[MH_CACHE_ROW_WORDS] = {0};
-        for (unsigned r = MH_SMALL_ROWS; r < MH_CACHE_ROWS; r++) rows[r / 64] |= (uint64_t)1 << (r % 64);
+        uint64_t rows[MH_CACHE_ROW_WORDS];
+        mh_cache_large_rows(rows);
         mh_cache_drain((unsigned)cpu, rows);
     }
     size_t cached = cached_bytes();
@@ -675,7 +675,6 @@ static bool release_cached(size_t need) {
         if (shard_holds(i)) purge_shard(shard_at(i), mh_now_ms(), true, &unmapped);
     mh_purger_unlock(false);
     errno = saved;
-    return unmapped > 0;
 }
 
 /* A cached block that fits, else the largest smaller one grown (not for aligned
@@ -705,7 +704,10 @@ static void *shared_alloc(size_t need, size_t align, size_t *used) {
     if (!p) mh_purger_start();   /* a block of no bin: see mh_large_alloc */
     int saved = errno;   /* a malloc that succeeds on its second try leaves it alone */
     if (!p) p = map_aligned(need, align, &calls);
-    if (!p && release_cached(need)) {
+    /* Again once the cache gave back what it holds, even if this call gave back nothing:
+       the purger, whose lock it waited for, may just have (as for small growth, heap.c). */
+    if (!p) {
+        release_cached(need);
         errno = saved;
         p = map_aligned(need, align, &calls);
     }
@@ -838,7 +840,10 @@ void *mh_large_realloc(void *p, size_t size) {
     reg_set((uintptr_t)p, 0);   /* a move releases p's address */
     void *q = remap_grow((uintptr_t)p, old, roomy, &calls);
     if (!q && roomy > need) q = remap_grow((uintptr_t)p, old, roomy = need, &calls);
-    if (!q && release_cached(need)) q = remap_grow((uintptr_t)p, old, roomy = need, &calls);
+    if (!q) {
+        release_cached(need);
+        q = remap_grow((uintptr_t)p, old, roomy = need, &calls);
+    }
     reg_set((uintptr_t)(q ? q : p), reg_entry(q ? roomy : old, REG_LIVE));
     count_on(sh, 0, old, q ? roomy : old, calls);
     if (!q) errno = ENOMEM;

@@ -526,6 +526,8 @@ MH_INTERNAL bool mh_cache_holds_freed(void *p);
    The purger calls it pinned to cpu: the sequences keep it safe even if the CPU's own
    threads run meanwhile. */
 MH_INTERNAL int mh_cache_drain(unsigned cpu, const uint64_t *rows);
+/* rows[MH_CACHE_ROW_WORDS] for mh_cache_drain: the large rows alone. */
+MH_INTERNAL void mh_cache_large_rows(uint64_t *rows);
 /* What row r of CPU cpu's cache has served (mallocs + frees) and the objects it holds
    now (racy reads); false for a row the CPU never readied. */
 MH_INTERNAL bool mh_cache_row_state(unsigned cpu, unsigned r, uint64_t *ops, uint32_t *count);

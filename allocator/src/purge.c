@@ -219,8 +219,8 @@ static bool drain_stale_rows(uint32_t now) {
 static void serve_drain_requests(void) {
     uint32_t asked = __atomic_load_n(&drain_asked, __ATOMIC_ACQUIRE);
     if (asked == __atomic_load_n(&drain_served, __ATOMIC_RELAXED)) return;
-    uint64_t large[MH_CACHE_ROW_WORDS] = {0};
-    for (unsigned r = MH_SMALL_ROWS; r < MH_CACHE_ROWS; r++) large[r / 64] |= (uint64_t)1 << (r % 64);
+    uint64_t large[MH_CACHE_ROW_WORDS];
+    mh_cache_large_rows(large);
     bool moved = false;
     for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
         if (!mh_purger_may_visit(cpu) || mh_cache_tally_of(cpu).large_bytes == 0 || !run_on(cpu)) continue;
