@@ -7,9 +7,12 @@
 dir="$WORK/compare"
 rm -rf "$dir"
 mkdir -p "$dir/old" "$dir/same" "$dir/slow"
-# scale the throughput of lines matching $2 by $3 (1: unchanged)
+# scale the throughput of lines matching $2 by $3 (1: unchanged); lines matching $4 (by
+# default $2) ran a rebuilt library (another file hash): a library that did not change
+# makes any change of its own cells the machine's
 spread() {
-    awk -v pat="$2" -v scale="$3" '/"warmup":false/ && /"rep":0,/ {
+    awk -v pat="$2" -v scale="$3" -v rebuilt="${4-$2}" '/"warmup":false/ && /"rep":0,/ {
+        if (rebuilt != "none" && index($0, rebuilt)) sub(/"file_hash":"[^"]*"/, "\"file_hash\":\"fnv1a64:rebuilt\"")
         match($0, /"throughput_ops_s":[0-9.eE+-]+/)
         base = substr($0, RSTART + 19, RLENGTH - 19)
         f = index($0, pat) ? scale : 1
@@ -34,6 +37,32 @@ rc=0
 grep -E '^cross-core-free:remote=0\|1\|glibc .*-30\.0% .*REGRESSION' "$dir/slow.out" >/dev/null ||
     fail "the slowed cell is not flagged: $(cat "$dir/slow.out")"
 [ "$(grep -c REGRESSION "$dir/slow.out")" -eq 1 ] || fail "only the slowed cell may be flagged: $(cat "$dir/slow.out")"
+
+# the machine got slower under both allocators of a case (jemalloc rebuilt): each cell says
+# so and none is a regression, though each is 40% slower and significant
+spread "$TINY/records.jsonl" '"cell":"cross-core-free:remote=100|2|' 0.6 '|2|jemalloc"' >"$dir/machine.jsonl"
+mkdir -p "$dir/machine" && mv "$dir/machine.jsonl" "$dir/machine/records.jsonl"
+grep -q '"cell":"cross-core-free:remote=100|2|jemalloc".*"file_hash":"fnv1a64:rebuilt"' "$dir/machine/records.jsonl" ||
+    fail "the test's edit rebuilt no jemalloc"
+rc=0
+"$ROOT/run.sh" compare "$dir/old" "$dir/machine" --threshold 10 >"$dir/machine.out" || rc=$?
+[ "$rc" -eq 0 ] || fail "a slower machine read as a regression (exit $rc): $(cat "$dir/machine.out")"
+grep -E '^cross-core-free:remote=100\|2\|jemalloc .*-40\.0% .*slower, as the unchanged allocators here \(-40\.0%\)' \
+    "$dir/machine.out" >/dev/null &&
+    grep -E '^cross-core-free:remote=100\|2\|glibc .*slower, but its library is the same file' "$dir/machine.out" >/dev/null &&
+    grep -q '^2 significant changes past the threshold came with the unchanged allocators' "$dir/machine.out" ||
+    fail "the machine's slowdown is not named: $(cat "$dir/machine.out")"
+# ... while a rebuilt allocator that lost more than they did is still a regression
+spread "$TINY/records.jsonl" '"cell":"cross-core-free:remote=100|2|' 0.7 '|2|jemalloc"' |
+    awk '/"cell":"cross-core-free:remote=100\|2\|jemalloc"/ {
+        match($0, /"throughput_ops_s":[0-9.eE+-]+/)
+        $0 = substr($0, 1, RSTART + 18) substr($0, RSTART + 19, RLENGTH - 19) * 4 / 7 substr($0, RSTART + RLENGTH)
+    } 1' >"$dir/worse.jsonl"
+mkdir -p "$dir/worse" && mv "$dir/worse.jsonl" "$dir/worse/records.jsonl"
+rc=0
+"$ROOT/run.sh" compare "$dir/old" "$dir/worse" --threshold 10 >"$dir/worse.out" || rc=$?
+[ "$rc" -eq 1 ] && grep -E '^cross-core-free:remote=100\|2\|jemalloc .*-60\.0% .*REGRESSION \(the unchanged allocators here: -30\.0%\)' \
+    "$dir/worse.out" >/dev/null || fail "a rebuilt allocator 60% slower where the others lost 30% (exit $rc): $(cat "$dir/worse.out")"
 
 # the other way round it is an improvement: exit 0, counted and marked as one
 rc=0
