@@ -4,10 +4,10 @@
  * over the repetitions. A regression is a cell slower by more than the
  * threshold AND significant (p < 0.05), or one whose runs fail in NEW where
  * none failed in OLD; any regression makes the exit status 1. The allocators
- * whose library and variables are the same on both sides are the controls: a
- * cell's change that theirs in the same case and thread count explains (or
- * a change of a control's own cell) is the machine's or the driver's, and is
- * named so instead of counted.
+ * whose library is the same on both sides are the controls: where most of a
+ * case's controls moved the same way (the machine did), the other allocators'
+ * NEW runs are judged divided by the controls' change; a control's own change
+ * is never a verdict.
  */
 #include "report.h"
 
@@ -19,7 +19,7 @@
 
 typedef struct tally {
     int compared, regressions, improvements, unmatched;
-    int with_machine;       /* changes the unchanged allocators made too: not counted */
+    int not_counted;        /* changes of an unchanged library, or the machine's: no verdict */
     double best_min_p;      /* the smallest p-value the repetitions allow at all */
     double drift_log;       /* sum of log(new/old) over the unchanged allocators' cells */
     int drift_cells;
@@ -34,47 +34,68 @@ static const mr_group *matching(const mr_set *other, const mr_set *set, const mr
     return NULL;
 }
 
-/* What a group's runs recorded of their allocator: key is "file_hash" (the library's
-   file) or "spec" (with the variables a variant sets); NULL if not. */
+/* What a group's runs recorded of their allocator (allocator.KEY), or NULL. */
 static const char *allocator_field(const mr_group *g, const char *key)
 {
     const mh_jv *a = g->n ? mh_json_get(g->runs[0]->rec, "allocator") : NULL;
     return a ? mh_json_str_or(mh_json_get(a, key), NULL) : NULL;
 }
 
-/* Did this allocator run the same library file, with the same variables, on both sides?
-   Then any change of its cells is the machine's or the driver's, not its own. */
+/* Did this allocator run the same library file on both sides, with the same variables
+   where both record them (a variant's spec; microbenchmark records have none)? Then its
+   cells measure the machine and the driver, not a change of its own. */
 static bool unchanged(const mr_group *o, const mr_group *g)
 {
-    static const char *const keys[] = { "file_hash", "spec" };
-    for (size_t k = 0; k < 2; k++) {
-        const char *a = allocator_field(o, keys[k]), *b = allocator_field(g, keys[k]);
-        if (!a || !b || strcmp(a, b) != 0) return false;
-    }
-    return true;
+    const char *a = allocator_field(o, "file_hash"), *b = allocator_field(g, "file_hash");
+    if (!a || !b || strcmp(a, b) != 0) return false;
+    a = allocator_field(o, "spec"), b = allocator_field(g, "spec");
+    return !a || !b || strcmp(a, b) == 0;
 }
 
-/* The median change, in %, of the other allocators of g's case and thread count whose
-   library did not change (NaN when there is none): the controls of the comparison. The VM
-   these runs come from has had whole periods where cross-core work ran at half speed for
-   every allocator (DEVELOPERS.md): two runs from either side of such a change differ in
-   every cell, and the controls tell that from a change of the allocator. */
-static double control_change(const mr_set *old, const mr_set *new, const mr_group *g)
+/* A change is a verdict's when it passes the threshold and the test. */
+static bool significant(const mr_group *o, const mr_group *g, double change, double threshold)
 {
+    return fabs(change) > threshold && mr_mann_whitney_p(o->thr, o->n, g->thr, g->n) < ALPHA;
+}
+
+/* How the machine moved in a case and thread count, from its controls (the allocators
+   other than `skip` whose library did not change): it moved when at least two controls,
+   and more than half of them, changed significantly past the threshold, all the same way;
+   `factor` is then the median of those controls' new/old ratios, else 1. The VM these runs
+   come from has had whole periods with every allocator's cross-core cells at half speed
+   (DEVELOPERS.md): two runs from either side of such a period differ in every cell. A
+   single control, or a noisy one, is not enough to call it. */
+typedef struct machine {
+    double factor;
+    int controls, moved;
+} machine;
+
+static machine machine_change(const mr_set *old, const mr_set *new, const mr_group *g, double threshold)
+{
+    machine m = { 1, 0, 0 };
     double r[64];
-    int n = 0;
-    for (int a = 0; a < new->nallocs && n < 64; a++) {
+    int up = 0;
+    for (int a = 0; a < new->nallocs && m.controls < 64; a++) {
         const mr_group *c = mr_group_at(new, g->ci, g->ti, a);
         const mr_group *o = c && a != g->ai ? matching(old, new, c) : NULL;
-        if (o && o->n && c->n && unchanged(o, c)) r[n++] = c->s.median / o->s.median;
+        if (!o || !o->n || !c->n || !unchanged(o, c)) continue;
+        m.controls++;
+        double ratio = c->s.median / o->s.median;
+        if (!significant(o, c, (ratio - 1) * 100, threshold)) continue;
+        r[m.moved++] = ratio;
+        up += ratio > 1;
     }
-    if (!n) return NAN;
-    for (int i = 1; i < n; i++)
+    if (m.moved < 2 || 2 * m.moved <= m.controls || (up && up != m.moved)) {
+        m.moved = 0;
+        return m;
+    }
+    for (int i = 1; i < m.moved; i++)
         for (int j = i; j > 0 && r[j] < r[j - 1]; j--) {
             double x = r[j];
             r[j] = r[j - 1], r[j - 1] = x;
         }
-    return ((n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2) - 1) * 100;
+    m.factor = m.moved % 2 ? r[m.moved / 2] : (r[m.moved / 2 - 1] + r[m.moved / 2]) / 2;
+    return m;
 }
 
 static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g, double threshold, tally *t)
@@ -105,42 +126,44 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
         return;
     }
     double change = (g->s.median / o->s.median - 1) * 100;
-    double p = mr_mann_whitney_p(o->thr, o->n, g->thr, g->n), min_p = mr_mann_whitney_min_p(o->n, g->n);
+    double min_p = mr_mann_whitney_min_p(o->n, g->n);
     if (min_p < t->best_min_p) t->best_min_p = min_p;
+    bool control = unchanged(o, g);
+    if (control) t->drift_log += log(g->s.median / o->s.median), t->drift_cells++;
+    /* Where the machine moved, NEW's runs are judged divided by its factor: what is left
+       is the allocator's own change, for better or worse. */
+    machine m = machine_change(old, new, g, threshold);
+    double *own = malloc(sizeof *own * (size_t)g->n);
+    for (int i = 0; i < g->n; i++) own[i] = g->thr[i] / m.factor;
+    double p = mr_mann_whitney_p(o->thr, o->n, own, g->n);
+    free(own);
+    double judged = (g->s.median / m.factor / o->s.median - 1) * 100;
+    char note[200] = "", verdict_buf[200];
+    if (m.moved)
+        snprintf(note, sizeof note, " (the machine here: %+.1f%%, from %d of %d unchanged allocators; "
+                 "judged on what is left, %+.1f%%)", (m.factor - 1) * 100, m.moved, m.controls, judged);
     const char *verdict = "same";
-    bool own_unchanged = unchanged(o, g);
-    double control = control_change(old, new, g);
-    if (own_unchanged) t->drift_log += log(g->s.median / o->s.median), t->drift_cells++;
-    /* the change left once the controls' is taken out */
-    double own = isfinite(control) ? ((1 + change / 100) / (1 + control / 100) - 1) * 100 : change;
-    char machine[200] = "";
-    if (fabs(change) > threshold) {
-        bool sig = p < ALPHA;
-        /* this cell's repetitions cannot reach ALPHA at all, whatever other cells can */
-        if (min_p >= ALPHA) verdict = change < 0 ? "slower, too few repetitions to tell" : "faster, too few repetitions to tell";
-        else if (sig && (own_unchanged || fabs(own) <= threshold)) {
-            if (own_unchanged)
-                snprintf(machine, sizeof machine, "%s, but its library is the same file: the machine or the driver "
-                         "changed, not this allocator", change < 0 ? "slower" : "faster");
-            else
-                snprintf(machine, sizeof machine, "%s, as the unchanged allocators here (%+.1f%%): the machine or "
-                         "the driver changed, not this allocator", change < 0 ? "slower" : "faster", control);
-            verdict = machine;
-            t->with_machine++;
-        } else if (change < 0) verdict = sig ? "REGRESSION" : "slower, not significant";
-        else verdict = sig ? "improvement" : "faster, not significant";
-        t->regressions += change < 0 && sig && !machine[0];
-        t->improvements += change > 0 && sig && !machine[0];
-    }
-    char controls[160] = "";
-    if (!machine[0] && isfinite(control) && fabs(control) > threshold)
-        snprintf(controls, sizeof controls, " (the unchanged allocators here: %+.1f%%)", control);
-    if (fails[0] && strcmp(verdict, "REGRESSION") != 0) {
+    bool sig = fabs(judged) > threshold && p < ALPHA;
+    if (fails[0]) {
         verdict = fails;
-        t->regressions++;
+    } else if (fabs(judged) > threshold && min_p >= ALPHA) {
+        /* this cell's repetitions cannot reach ALPHA at all, whatever other cells can */
+        verdict = judged < 0 ? "slower, too few repetitions to tell" : "faster, too few repetitions to tell";
+    } else if (sig && control) {
+        snprintf(verdict_buf, sizeof verdict_buf, "%s with the same library: not a change of this allocator's "
+                 "(the machine, the driver or noise)", judged < 0 ? "slower" : "faster");
+        verdict = verdict_buf;
+        t->not_counted++;
+    } else if (fabs(judged) > threshold) {
+        verdict = judged < 0 ? (sig ? "REGRESSION" : "slower, not significant") : (sig ? "improvement" : "faster, not significant");
+    } else if (m.moved && fabs(change) > threshold) {
+        verdict = change < 0 ? "slower, as the machine" : "faster, as the machine";
+        t->not_counted++;
     }
+    t->regressions += fails[0] || (sig && !control && judged < 0);
+    t->improvements += !fails[0] && sig && !control && judged > 0;
     printf("%-48s %12.3f %12.3f %+7.1f%% %7.4f  %s%s\n", cell, o->s.median / 1e6, g->s.median / 1e6, change, p,
-           verdict, controls);
+           verdict, note);
     t->compared++;
 }
 
@@ -202,12 +225,11 @@ int mr_compare_main(int argc, char **argv)
     printf("\n%d cells compared, %d regressions, %d improvements, %d unmatched\n",
            t.compared, t.regressions, t.improvements, t.unmatched);
     if (t.drift_cells)
-        printf("allocators whose library is the same file on both sides: %+.1f%% (geometric mean over their %d "
-               "cells), what the machine and the driver changed\n", (exp(t.drift_log / t.drift_cells) - 1) * 100,
-               t.drift_cells);
-    if (t.with_machine)
-        printf("%d significant change%s past the threshold came with the unchanged allocators' and %s not counted\n",
-               t.with_machine, t.with_machine == 1 ? "" : "s", t.with_machine == 1 ? "is" : "are");
+        printf("allocators whose library is the same file on both sides (the controls): %+.1f%% (geometric mean "
+               "over their %d cells)\n", (exp(t.drift_log / t.drift_cells) - 1) * 100, t.drift_cells);
+    if (t.not_counted)
+        printf("%d change%s past the threshold %s the machine's or a control's own, counted neither way\n",
+               t.not_counted, t.not_counted == 1 ? "" : "s", t.not_counted == 1 ? "is" : "are");
     if (t.compared && t.best_min_p >= ALPHA)
         printf("note: with so few repetitions no difference can reach p < %.2f (smallest possible p: %.3f); "
                "use repetitions >= 4 to detect regressions\n", ALPHA, t.best_min_p);

@@ -654,11 +654,11 @@ static bool needs_other_rows(size_t need) {
    commit limit): the blocks the large rows and every shard hold go back to the OS,
    however young, if they are at least need bytes, so that one more try finds room (tcmalloc
    releases its free pages so, before it gives up). A hopeless request (1 << 47 bytes) leaves
-   the cache as it was, and so does one that the cache could help only together with
-   what is free (not known here). Another CPU's rows only that CPU's threads and the
+   the shards as they were (this CPU's large rows go into them), and so does one that the
+   cache could help only together with what is free (not known here). Another CPU's rows only that CPU's threads and the
    purger can empty: the purger is asked to when they hold enough to matter (up to 8 MiB
-   a CPU; only those of the CPUs it visits). This CPU's rows and the shards are emptied under the purger's lock, like its
-   passes. errno as it was. */
+   a CPU; only those of the CPUs it visits). This CPU's rows and the shards are emptied
+   under the purger's lock, like its passes. errno as it was. */
 static void release_cached(size_t need) {
     int saved = errno;   /* munmap's */
     unsigned unmapped = 0;

@@ -16,8 +16,8 @@
  * for ever: the objects in the front caches' rows that served nothing for a period and
  * in a quiet heap's stashes (back to their pages), a quiet heap's empty pages whatever their age, the free 4 KiB pages
  * inside its partial slabs, and large blocks cached for a period. A large malloc whose
- * mapping failed may also ask it to empty every CPU's large rows at once (mh_purger_drain_large_rows):
- * no other thread can empty another CPU's rows.
+ * mapping failed may also ask it to empty every CPU's large rows at once
+ * (mh_purger_drain_large_rows): no other thread can empty another CPU's rows.
  *
  * The thread is created lazily, once a heap has grown past MH_PURGE_KEEP pages (less it
  * could never give back), with every signal blocked (a signal meant for the program
