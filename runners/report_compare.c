@@ -4,10 +4,10 @@
  * over the repetitions. A regression is a cell slower by more than the
  * threshold AND significant (p < 0.05), or one whose runs fail in NEW where
  * none failed in OLD; any regression makes the exit status 1. The allocators
- * whose library is the same on both sides are the controls: where most of a
- * case's controls moved the same way (the machine did), the other allocators'
- * NEW runs are judged divided by the controls' change; a control's own change
- * is never a verdict.
+ * that ran the same library with the same variables on both sides are the
+ * controls: where most of a case's control libraries moved the same way (the
+ * machine did), the changed allocators' NEW runs are judged divided by the
+ * controls' change; a control's own change is never a verdict.
  */
 #include "report.h"
 
@@ -34,67 +34,112 @@ static const mr_group *matching(const mr_set *other, const mr_set *set, const mr
     return NULL;
 }
 
-/* What a group's runs recorded of their allocator (allocator.KEY), or NULL. */
-static const char *allocator_field(const mr_group *g, const char *key)
+/* The library a group's runs all ran (allocator.file_hash), or NULL when they do not
+   agree (a cell resumed after a rebuild) or do not say. */
+static const char *library_of(const mr_group *g)
 {
-    const mh_jv *a = g->n ? mh_json_get(g->runs[0]->rec, "allocator") : NULL;
-    return a ? mh_json_str_or(mh_json_get(a, key), NULL) : NULL;
+    const char *lib = NULL;
+    for (int i = 0; i < g->n; i++) {
+        const char *h = mh_json_str_or(mh_json_path(g->runs[i]->rec, "allocator.file_hash"), NULL);
+        if (!h || (lib && strcmp(lib, h) != 0)) return NULL;
+        lib = h;
+    }
+    return lib;
 }
 
-/* Did this allocator run the same library file on both sides, with the same variables
-   where both record them (a variant's spec; microbenchmark records have none)? Then its
-   cells measure the machine and the driver, not a change of its own. */
+static size_t object_len(const mh_jv *o) { return o && o->type == MH_JOBJ ? o->len : 0; }
+
+/* Do two maps of variables (allocator.env, allocator.inherited_env) hold the same? An
+   absent map is an empty one. */
+static bool same_vars(const mh_jv *a, const mh_jv *b)
+{
+    if (object_len(a) != object_len(b)) return false;
+    for (size_t i = 0; i < object_len(a); i++) {
+        const char *x = mh_json_str_or(&a->items[i], ""), *y = mh_json_str_or(mh_json_get(b, a->keys[i]), NULL);
+        if (!y || strcmp(x, y) != 0) return false;
+    }
+    return true;
+}
+
+/* Did this allocator run the same library file with the same variables on both sides
+   (every run)? Then its cells measure the machine and the driver, not a change of its
+   own: it is a control. */
 static bool unchanged(const mr_group *o, const mr_group *g)
 {
-    const char *a = allocator_field(o, "file_hash"), *b = allocator_field(g, "file_hash");
+    const char *a = library_of(o), *b = library_of(g);
     if (!a || !b || strcmp(a, b) != 0) return false;
-    a = allocator_field(o, "spec"), b = allocator_field(g, "spec");
-    return !a || !b || strcmp(a, b) == 0;
+    static const char *const maps[] = { "allocator.env", "allocator.inherited_env" };
+    for (size_t k = 0; k < 2; k++)
+        for (int i = 0; i < g->n; i++)
+            if (!same_vars(mh_json_path(o->runs[0]->rec, maps[k]), mh_json_path(g->runs[i]->rec, maps[k])))
+                return false;
+    for (size_t k = 0; k < 2; k++)
+        for (int i = 1; i < o->n; i++)
+            if (!same_vars(mh_json_path(o->runs[0]->rec, maps[k]), mh_json_path(o->runs[i]->rec, maps[k])))
+                return false;
+    return true;
 }
 
-/* A change is a verdict's when it passes the threshold and the test. */
-static bool significant(const mr_group *o, const mr_group *g, double change, double threshold)
+static int cmp_double(const void *a, const void *b)
 {
-    return fabs(change) > threshold && mr_mann_whitney_p(o->thr, o->n, g->thr, g->n) < ALPHA;
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
-/* How the machine moved in a case and thread count, from its controls (the allocators
-   other than `skip` whose library did not change): it moved when at least two controls,
-   and more than half of them, changed significantly past the threshold, all the same way;
-   `factor` is then the median of those controls' new/old ratios, else 1. The VM these runs
-   come from has had whole periods with every allocator's cross-core cells at half speed
-   (DEVELOPERS.md): two runs from either side of such a period differ in every cell. A
-   single control, or a noisy one, is not enough to call it. */
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* How the machine moved in a case and thread count, from its controls: the unchanged
+   libraries (g is a changed allocator's cell), one vote each however many allocator names
+   run them (multiheap and its six variants are one library in the targets set). A library
+   moved when more than half of its names' cells changed significantly past the
+   threshold, all the same way, by the median of its names' ratios. The machine moved
+   when at least two libraries, and more than half of them, moved the same way; `factor`
+   is then the median of their ratios, else 1. The VM these runs come from has had whole
+   periods with every allocator's cross-core cells at half speed (DEVELOPERS.md): two runs
+   from either side of such a period differ in every cell. One library, or a noisy one,
+   is not enough to call it. */
 typedef struct machine {
     double factor;
-    int controls, moved;
+    int libraries, moved;
 } machine;
+
+#define MAX_CONTROLS 64
 
 static machine machine_change(const mr_set *old, const mr_set *new, const mr_group *g, double threshold)
 {
     machine m = { 1, 0, 0 };
-    double r[64];
-    int up = 0;
-    for (int a = 0; a < new->nallocs && m.controls < 64; a++) {
+    const char *lib[MAX_CONTROLS];
+    double ratio[MAX_CONTROLS][MAX_CONTROLS];
+    int names[MAX_CONTROLS] = { 0 }, up[MAX_CONTROLS] = { 0 }, down[MAX_CONTROLS] = { 0 };
+    for (int a = 0; a < new->nallocs; a++) {
         const mr_group *c = mr_group_at(new, g->ci, g->ti, a);
-        const mr_group *o = c && a != g->ai ? matching(old, new, c) : NULL;
-        if (!o || !o->n || !c->n || !unchanged(o, c)) continue;
-        m.controls++;
-        double ratio = c->s.median / o->s.median;
-        if (!significant(o, c, (ratio - 1) * 100, threshold)) continue;
-        r[m.moved++] = ratio;
-        up += ratio > 1;
+        const mr_group *o = c && c->n ? matching(old, new, c) : NULL;
+        if (!o || !o->n || !unchanged(o, c)) continue;
+        int k = 0;
+        while (k < m.libraries && strcmp(lib[k], library_of(c)) != 0) k++;
+        if (k == MAX_CONTROLS) continue;
+        if (k == m.libraries) lib[m.libraries++] = library_of(c);
+        double r = c->s.median / o->s.median;
+        if (names[k] < MAX_CONTROLS) ratio[k][names[k]++] = r;
+        if (fabs(r - 1) * 100 > threshold && mr_mann_whitney_p(o->thr, o->n, c->thr, c->n) < ALPHA)
+            up[k] += r > 1, down[k] += r < 1;
     }
-    if (m.moved < 2 || 2 * m.moved <= m.controls || (up && up != m.moved)) {
+    double moved[MAX_CONTROLS];
+    int ups = 0;
+    for (int k = 0; k < m.libraries; k++) {
+        if (2 * up[k] <= names[k] && 2 * down[k] <= names[k]) continue;
+        moved[m.moved++] = median_of(ratio[k], names[k]);
+        ups += 2 * up[k] > names[k];
+    }
+    if (m.moved < 2 || 2 * m.moved <= m.libraries || (ups && ups != m.moved)) {
         m.moved = 0;
         return m;
     }
-    for (int i = 1; i < m.moved; i++)
-        for (int j = i; j > 0 && r[j] < r[j - 1]; j--) {
-            double x = r[j];
-            r[j] = r[j - 1], r[j - 1] = x;
-        }
-    m.factor = m.moved % 2 ? r[m.moved / 2] : (r[m.moved / 2 - 1] + r[m.moved / 2]) / 2;
+    m.factor = median_of(moved, m.moved);
     return m;
 }
 
@@ -114,7 +159,7 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
         if (g->n) snprintf(nm, sizeof nm, "%.3f", g->s.median / 1e6);
         printf("%-48s %12s %12s %8s %7s  %s\n", cell, om, nm, "", "",
                !o ? "only in NEW" : fails[0] ? fails : "no successful runs on one side");
-        if (fails[0]) t->regressions++;
+        if (fails[0]) t->regressions++, t->compared++;
         else t->unmatched++;
         return;
     }
@@ -126,27 +171,30 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
         return;
     }
     double change = (g->s.median / o->s.median - 1) * 100;
-    double min_p = mr_mann_whitney_min_p(o->n, g->n);
+    double p = mr_mann_whitney_p(o->thr, o->n, g->thr, g->n), min_p = mr_mann_whitney_min_p(o->n, g->n);
     if (min_p < t->best_min_p) t->best_min_p = min_p;
     bool control = unchanged(o, g);
     if (control) t->drift_log += log(g->s.median / o->s.median), t->drift_cells++;
-    /* Where the machine moved, NEW's runs are judged divided by its factor: what is left
-       is the allocator's own change, for better or worse. */
-    machine m = machine_change(old, new, g, threshold);
-    double *own = malloc(sizeof *own * (size_t)g->n);
-    for (int i = 0; i < g->n; i++) own[i] = g->thr[i] / m.factor;
-    double p = mr_mann_whitney_p(o->thr, o->n, own, g->n);
-    free(own);
-    double judged = (g->s.median / m.factor / o->s.median - 1) * 100;
-    char note[200] = "", verdict_buf[200];
-    if (m.moved)
-        snprintf(note, sizeof note, " (the machine here: %+.1f%%, from %d of %d unchanged allocators; "
-                 "judged on what is left, %+.1f%%)", (m.factor - 1) * 100, m.moved, m.controls, judged);
+    /* Where the machine moved, a changed allocator's NEW runs are judged divided by its
+       factor: what is left is the allocator's own change, for better or worse. The
+       change and p printed are the raw ones; the note gives the judged ones. */
+    machine m = control ? (machine){ 1, 0, 0 } : machine_change(old, new, g, threshold);
+    double judged = change, judged_p = p;
+    char note[240] = "", verdict_buf[200];
+    if (m.moved) {
+        double *left = malloc(sizeof *left * (size_t)g->n);
+        for (int i = 0; i < g->n; i++) left[i] = g->thr[i] / m.factor;
+        judged_p = mr_mann_whitney_p(o->thr, o->n, left, g->n);
+        free(left);
+        judged = (g->s.median / m.factor / o->s.median - 1) * 100;
+        snprintf(note, sizeof note, " (the machine here: %+.1f%%, from %d of %d unchanged libraries; judged on "
+                 "what is left: %+.1f%%, p %.4f)", (m.factor - 1) * 100, m.moved, m.libraries, judged, judged_p);
+    }
     const char *verdict = "same";
-    bool sig = fabs(judged) > threshold && p < ALPHA;
+    bool past = fabs(judged) > threshold, sig = past && judged_p < ALPHA;
     if (fails[0]) {
         verdict = fails;
-    } else if (fabs(judged) > threshold && min_p >= ALPHA) {
+    } else if (past && min_p >= ALPHA) {
         /* this cell's repetitions cannot reach ALPHA at all, whatever other cells can */
         verdict = judged < 0 ? "slower, too few repetitions to tell" : "faster, too few repetitions to tell";
     } else if (sig && control) {
@@ -154,9 +202,9 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
                  "(the machine, the driver or noise)", judged < 0 ? "slower" : "faster");
         verdict = verdict_buf;
         t->not_counted++;
-    } else if (fabs(judged) > threshold) {
+    } else if (past) {
         verdict = judged < 0 ? (sig ? "REGRESSION" : "slower, not significant") : (sig ? "improvement" : "faster, not significant");
-    } else if (m.moved && fabs(change) > threshold) {
+    } else if (m.moved && fabs(change) > threshold && p < ALPHA) {
         verdict = change < 0 ? "slower, as the machine" : "faster, as the machine";
         t->not_counted++;
     }

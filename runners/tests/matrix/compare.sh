@@ -38,73 +38,112 @@ grep -E '^cross-core-free:remote=0\|1\|glibc .*-30\.0% .*REGRESSION' "$dir/slow.
     fail "the slowed cell is not flagged: $(cat "$dir/slow.out")"
 [ "$(grep -c REGRESSION "$dir/slow.out")" -eq 1 ] || fail "only the slowed cell may be flagged: $(cat "$dir/slow.out")"
 
-# The controls: allocators whose library is the same file on both sides. A set of four
-# (glibc and jemalloc, and glibc's runs again as ctl2 and ctl3), where NEW's case
-# cross-core-free:remote=100 at 2 threads is scaled by CTL for the controls and by JE for a
-# rebuilt jemalloc.
-machine() {   # machine NAME CTL JE
-    mkdir -p "$dir/$1"
-    python3 - "$dir/old/records.jsonl" "$dir/$1/old.jsonl" "$dir/$1/records.jsonl" "$2" "$3" <<'PY'
+# The controls: allocators that ran the same library, with the same variables, on both
+# sides. A set of six: glibc and jemalloc, and glibc's runs again as ctl2..ctl5, each its
+# own library (another file hash, the same on both sides) unless SHARE names some that are
+# variants of one. NEW's case cross-core-free:remote=100 at 2 threads is scaled per
+# allocator by FACTORS (name=factor,...); jemalloc is rebuilt (a new hash) and scaled by JE.
+machine() {   # machine NAME JE FACTORS [SHARE]
+    mkdir -p "$dir/$1/old"
+    python3 - "$dir/old/records.jsonl" "$dir/$1/old/records.jsonl" "$dir/$1/records.jsonl" "$2" "$3" "${4-}" <<'PY'
 import json, sys
-src, old_out, new_out, ctl, je = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+src, old_out, new_out, je, factors, share = sys.argv[1:7]
+factors = {k: float(v) for k, v in (kv.split("=") for kv in factors.split(",") if kv)}
+share = share.split(",") if share else []
 olds, news = [], []
 for line in open(src):
     r = json.loads(line)
     copies = [r]
     if r["allocator"]["name"] == "glibc":
-        for name in ("ctl2", "ctl3"):
+        for name in ("ctl2", "ctl3", "ctl4", "ctl5"):
             c = json.loads(line)
             c["allocator"]["name"], c["allocator"]["spec"] = name, name
+            c["allocator"]["file_hash"] = (r["allocator"]["file_hash"] if share == ["glibc"] else
+                                           "fnv1a64:" + ("shared" if name in share else name))
             c["cell"] = c["cell"].rsplit("|", 1)[0] + "|" + name
             copies.append(c)
     for c in copies:
         olds.append(c)
         n = json.loads(json.dumps(c))
+        name = n["allocator"]["name"]
         if n["cell"].startswith("cross-core-free:remote=100|2|"):
-            rebuilt = n["allocator"]["name"] == "jemalloc"
-            n["throughput_ops_s"] *= je if rebuilt else ctl
-            if rebuilt:
+            if name == "jemalloc":
+                n["throughput_ops_s"] *= float(je)
                 n["allocator"]["file_hash"] = "fnv1a64:rebuilt"
+            else:
+                n["throughput_ops_s"] *= factors.get(name, 1)
         news.append(n)
 for path, rows in ((old_out, olds), (new_out, news)):
     with open(path, "w") as f:
         f.writelines(json.dumps(x) + "\n" for x in rows)
 PY
-    mkdir -p "$dir/$1/old" && mv "$dir/$1/old.jsonl" "$dir/$1/old/records.jsonl"
     rc=0
     "$ROOT/run.sh" compare "$dir/$1/old" "$dir/$1" --threshold 10 >"$dir/$1.out" || rc=$?
 }
-row() { grep -E "^cross-core-free:remote=100\|2\|$1 " "$dir/$2.out"; }
-# the machine got 40% slower for every allocator of the case: no verdict, each cell says so
-machine slower 0.6 0.6
-[ "$rc" -eq 0 ] && row jemalloc slower | grep -q ' slower, as the machine (the machine here: -40.0%, from 3 of 3 unchanged allocators' &&
-    row glibc slower | grep -q ' slower, as the machine (the machine here: -40.0%, from 2 of 2' &&
-    grep -q '^4 changes past the threshold are the machine.s or a control.s own' "$dir/slower.out" ||
+row() { grep -E "^cross-core-free:remote=100\\|2\\|$1 " "$dir/$2.out"; }
+all5() { echo "glibc=$1,ctl2=$1,ctl3=$1,ctl4=$1,ctl5=$1"; }
+# the machine got 40% slower for every allocator of the case: no verdict, and each line
+# gives the raw change and p, then the change judged and its p
+machine slower 0.6 "$(all5 0.6)"
+[ "$rc" -eq 0 ] && row jemalloc slower | grep -q ' -40.0%  0.0079  slower, as the machine (the machine here: -40.0%, from 5 of 5 unchanged libraries; judged on what is left: +0.0%, p 1.0000)' &&
+    row glibc slower | grep -q ' slower with the same library' &&
+    grep -q '^6 changes past the threshold are the machine.s or a control.s own' "$dir/slower.out" ||
     fail "a machine 40% slower for every allocator (exit $rc): $(cat "$dir/slower.out")"
 # ... a rebuilt allocator that lost more than the machine is a regression on what is left
-machine worse 0.7 0.4
-[ "$rc" -eq 1 ] && row jemalloc worse | grep -q ' -60.0% .*REGRESSION (the machine here: -30.0%, .*judged on what is left, -42.9%)' ||
+machine worse 0.4 "$(all5 0.7)"
+[ "$rc" -eq 1 ] && row jemalloc worse | grep -q ' -60.0%  0.0079  REGRESSION (the machine here: -30.0%, .*judged on what is left: -42.9%, p 0.0079)' ||
     fail "a rebuilt allocator 60% slower where the machine lost 30% (exit $rc): $(cat "$dir/worse.out")"
 # ... and one that gained less than a faster machine lost ground: a regression too
-machine faster 2.0 1.2
-[ "$rc" -eq 1 ] && row jemalloc faster | grep -q ' +20.0% .*REGRESSION (the machine here: +100.0%' ||
+machine faster 1.2 "$(all5 2.0)"
+[ "$rc" -eq 1 ] && row jemalloc faster | grep -q ' +20.0%  0.0079  REGRESSION (the machine here: +100.0%' ||
     fail "a rebuilt allocator 20% faster on a machine 100% faster (exit $rc): $(cat "$dir/faster.out")"
-# one control that moved alone is not the machine: it is noted and not counted, and the
-# rebuilt allocator beside it is judged as it is
-machine alone 1 1
-python3 - "$dir/alone/records.jsonl" <<'PY'
+# the machine's change is the median of the libraries that moved: -20, -40 and -60%
+machine median 0.6 "glibc=0.8,ctl2=0.6,ctl3=0.4"
+[ "$rc" -eq 0 ] && row jemalloc median | grep -q 'slower, as the machine (the machine here: -40.0%, from 3 of 5' ||
+    fail "the machine's change is not the median of the controls that moved (exit $rc): $(cat "$dir/median.out")"
+# not the machine, so the rebuilt allocator's 40% is a regression: one library that moved
+# alone (among 5), even as four allocator names (variants of one library, one vote); two
+# of five libraries (no majority); libraries that moved both ways
+# (three down, one up); one library alone (ctl2..ctl5 are glibc's own file), which moved
+for when in "alone glibc=0.6" "variants ctl2=0.6,ctl3=0.6,ctl4=0.6,ctl5=0.6 ctl2,ctl3,ctl4,ctl5" \
+            "minority glibc=0.6,ctl2=0.6" "bothways glibc=0.6,ctl2=0.6,ctl3=0.6,ctl4=1.6" \
+            "single $(all5 0.6) glibc"; do
+    set -- $when
+    machine "$1" 0.6 "$2" "${3-}"
+    [ "$rc" -eq 1 ] && row jemalloc "$1" | grep -q ' -40.0%  0.0079  REGRESSION$' ||
+        fail "$1: the rebuilt allocator's 40% was excused (exit $rc): $(cat "$dir/$1.out")"
+done
+row ctl2 variants | grep -q 'slower with the same library: not a change of this allocator' ||
+    fail "a control's own change got a verdict: $(row ctl2 variants)"
+# records without a spec (microbenchmarks) have controls too ...
+mkdir -p "$dir/nospec/old"
+for side in "" /old; do
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    r = json.loads(line); r["allocator"].pop("spec", None); print(json.dumps(r))' \
+        <"$dir/slower$side/records.jsonl" >"$dir/nospec$side/records.jsonl"
+done
+rc=0
+"$ROOT/run.sh" compare "$dir/nospec/old" "$dir/nospec" --threshold 10 >"$dir/nospec.out" || rc=$?
+[ "$rc" -eq 0 ] && row jemalloc nospec | grep -q 'slower, as the machine' ||
+    fail "records without a spec got no controls (exit $rc): $(cat "$dir/nospec.out")"
+# ... but an allocator run with other variables on one side is none
+mkdir -p "$dir/vars"
+python3 - "$dir/slower/records.jsonl" "$dir/vars/records.jsonl" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-for r in rows:
-    if r["cell"] == "cross-core-free:remote=100|2|ctl2":
-        r["throughput_ops_s"] *= 0.6
-open(sys.argv[1], "w").writelines(json.dumps(r) + "\n" for r in rows)
+with open(sys.argv[2], "w") as out:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)
+        r["allocator"].pop("spec", None)
+        if r["allocator"]["name"] in ("ctl2", "ctl3", "ctl4", "ctl5"):
+            r["allocator"]["inherited_env"] = {"MALLOC_ARENA_MAX": "1"}
+        out.write(json.dumps(r) + "\n")
 PY
 rc=0
-"$ROOT/run.sh" compare "$dir/alone/old" "$dir/alone" --threshold 10 >"$dir/alone.out" || rc=$?
-[ "$rc" -eq 0 ] && row ctl2 alone | grep -q ' slower with the same library: not a change of this allocator' &&
-    row jemalloc alone | grep -q ' same$' ||
-    fail "one control that moved alone (exit $rc): $(cat "$dir/alone.out")"
+"$ROOT/run.sh" compare "$dir/slower/old" "$dir/vars" --threshold 10 >"$dir/vars.out" || rc=$?
+[ "$rc" -eq 1 ] && row jemalloc vars | grep -q ' -40.0%  0.0079  REGRESSION$' &&
+    row ctl2 vars | grep -q ' REGRESSION$' ||
+    fail "allocators run with other variables were taken for controls (exit $rc): $(cat "$dir/vars.out")"
 
 # the other way round it is an improvement: exit 0, counted and marked as one
 rc=0
@@ -141,6 +180,7 @@ PY
 rc=0
 "$ROOT/run.sh" compare "$dir/old" "$dir/fails" >"$dir/fails.out" 2>&1 || rc=$?
 [ "$rc" -eq 1 ] && grep -q 'cross-core-free:remote=0|1|glibc .*REGRESSION: 5 of 5 runs fail now, none did' "$dir/fails.out" &&
+    grep -q '^10 cells compared, 2 regressions' "$dir/fails.out" &&
     grep -q 'cross-core-free:remote=100|2|glibc .*REGRESSION: 1 of 5 runs fail now, none did' "$dir/fails.out" ||
     fail "runs that fail now were not flagged (exit $rc): $(cat "$dir/fails.out")"
 # a cell with 3 repetitions a side cannot reach p < 0.05: its verdict says so, though
