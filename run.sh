@@ -222,7 +222,8 @@ cmd_profile() {
         [ -s "$dir/records.jsonl" ] || rm -rf "$dir"
         exit "$rc"
     fi
-    # flat: the hottest symbols first; the call graphs stay in perf.data (perf report -i)
+    # flat: the hottest symbols first, each with its thread ("w1 freer": the workers are
+    # named by index and role); the call graphs stay in perf.data (perf report -i)
     perf report --stdio --no-children -g none --percent-limit 0.5 -i "$dir/perf.data" \
         >"$dir/perf-report.txt" 2>/dev/null || die "perf report failed on $dir/perf.data"
     head -n 60 "$dir/perf-report.txt"

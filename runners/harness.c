@@ -414,12 +414,24 @@ uint64_t mh_run_wait_start(mh_run *run)
     return atomic_load(&run->t_start_ns);
 }
 
+/* "w1 freer": perf's reports (./run.sh profile) then tell the roles of an asymmetric
+   workload apart, where every worker was "mhbench" (xmalloc's freer spends its time
+   elsewhere than its allocator). A name is at most 15 characters. */
+static void name_worker(const mh_thread *t)
+{
+    const char *const *roles = t->run->wl->role_names;
+    char name[16];
+    snprintf(name, sizeof name, "w%d %s", t->index, roles && t->role >= 0 ? roles[t->role] : "worker");
+    pthread_setname_np(pthread_self(), name);
+}
+
 static void *worker_main(void *arg)
 {
     mh_thread *t = arg;
     mh_run *run = t->run;
     struct mh_harness_thread *h = t->h;
     mh_perf_thread perf;
+    name_worker(t);
     h->bind_ok = mh_placement_bind(run->placement, t->index);
     mh_perf_open(&perf);
     mh_note_cpu(h->ran_on);

@@ -72,6 +72,10 @@ target_link_libraries(test_driver_variants PRIVATE mhdriver)
 add_test(NAME driver.variants COMMAND test_driver_variants $<TARGET_FILE:mhbench_test>
                                       $<TARGET_FILE:mh_test_fakestats> $<TARGET_FILE:mh_test_scribble>)
 
+# Workers are named by index and role, for perf's reports.
+add_test(NAME driver.thread_names COMMAND sh ${MH_DRIVER_TESTS}/thread_names.sh $<TARGET_FILE:mhbench>)
+set_tests_properties(driver.thread_names PROPERTIES TIMEOUT 60 PASS_REGULAR_EXPRESSION "workers named")
+
 # The real workloads through the real mhbench: one short checked run, validated.
 set(MH_DRIVER_REAL_OUT ${CMAKE_CURRENT_BINARY_DIR}/driver-real-workload.jsonl)
 add_test(NAME driver.real_workload
