@@ -234,10 +234,12 @@ static void serve_drain_requests(void) {
 
 static void *purger_main(void *unused) {
     (void)unused;
-    prctl(PR_SET_NAME, "mh-purge");
     if (sched_getaffinity(getpid(), sizeof home, &home) != 0)
         sched_getaffinity(0, sizeof home, &home);
     __atomic_store_n(&home_known, true, __ATOMIC_RELEASE);
+    /* Named once it knows its CPUs: a program (alloc.sys.rows_elsewhere) that changes the
+       main thread's affinity after the name appears leaves the purger's as they were. */
+    prctl(PR_SET_NAME, "mh-purge");
     go_home();
     if (mh_global.cache) watch = mh_os_map_sparse((size_t)mh_global.ncpus * MH_CACHE_ROWS * sizeof *watch);
     /* Passes every quarter of the period: a page goes back at most 1.25 periods after

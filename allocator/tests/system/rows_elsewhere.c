@@ -6,8 +6,11 @@
  * and leave errno alone. Before, it failed with ENOMEM until the purger found the rows
  * stale. Exits 77 (skipped) with fewer than 2 CPUs. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,28 @@ static void pin(int cpu) {
     CPU_SET(cpu, &one);
     int err = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
     if (err) st_fail("cannot run on CPU %d: %s", cpu, strerror(err));
+}
+
+/* Waits until a thread of this process is named mh-purge; fails after 20 s. */
+static void wait_for_purger(void) {
+    for (int tries = 0; tries < 2000; tries++) {
+        DIR *tasks = opendir("/proc/self/task");
+        struct dirent *e;
+        bool found = false;
+        while (tasks && !found && (e = readdir(tasks))) {
+            char path[300], name[32] = "";
+            snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+            int fd = open(path, O_RDONLY);
+            if (fd < 0) continue;
+            ssize_t n = read(fd, name, sizeof name - 1);
+            close(fd);
+            found = n > 0 && strncmp(name, "mh-purge", 8) == 0;
+        }
+        if (tasks) closedir(tasks);
+        if (found) return;
+        usleep(10000);
+    }
+    st_fail("no thread named mh-purge after 20 s: the purger did not start");
 }
 
 /* On CPU 1: allocates the blocks, waits while the main thread fills the address space,
@@ -65,12 +90,13 @@ int main(int argc, char **argv) {
         return 77;
     }
     /* The purger starts at the first block of no bin and takes the main thread's CPUs as
-       the ones it may visit: before the main thread pins itself to CPU 0. */
+       the ones it may visit: it must have them before the main thread pins itself to
+       CPU 0. It is named once it has them (a loaded machine once ran it after the pin). */
     char *volatile first = malloc(FILL_BLOCK);   /* volatile: GCC drops a malloc/free pair */
     if (!first) st_fail("malloc(%d) failed", FILL_BLOCK);
     first[0] = 1;
     free(first);
-    usleep(100000);
+    wait_for_purger();
     pthread_barrier_init(&step, NULL, 2);
     pthread_t filler;
     if (pthread_create(&filler, NULL, row_filler, NULL) != 0) st_fail("cannot create a thread");
