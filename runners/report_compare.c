@@ -96,50 +96,50 @@ static double median_of(double *v, int n)
    libraries (g is a changed allocator's cell), one vote each however many allocator names
    run them (multiheap and its six variants are one library in the targets set). A library
    moved when more than half of its names' cells changed significantly past the
-   threshold, all the same way, by the median of its names' ratios. The machine moved
-   when at least two libraries, and more than half of them, moved the same way; `factor`
-   is then the median of their ratios, else 1. The VM these runs come from has had whole
-   periods with every allocator's cross-core cells at half speed (DEVELOPERS.md): two runs
-   from either side of such a period differ in every cell. One library, or a noisy one,
-   is not enough to call it. */
+   threshold, the same way, by the median of its names' ratios. The machine moved when at
+   least two libraries, and more than half of them, moved the same way; `factor` is then
+   the median of their ratios, else 1. The VM these runs come from has had whole periods
+   with every allocator's cross-core cells at half speed (DEVELOPERS.md): two runs from
+   either side of such a period differ in every cell. One library, or a noisy one, is
+   not enough to call it. */
 typedef struct machine {
     double factor;
     int libraries, moved;
 } machine;
 
-#define MAX_CONTROLS 64
-
 static machine machine_change(const mr_set *old, const mr_set *new, const mr_group *g, double threshold)
 {
     machine m = { 1, 0, 0 };
-    const char *lib[MAX_CONTROLS];
-    double ratio[MAX_CONTROLS][MAX_CONTROLS];
-    int names[MAX_CONTROLS] = { 0 }, up[MAX_CONTROLS] = { 0 }, down[MAX_CONTROLS] = { 0 };
+    size_t n = (size_t)new->nallocs;
+    const char **lib = calloc(n, sizeof *lib);
+    double *ratio = calloc(n * n, sizeof *ratio), *up_ratio = calloc(n, sizeof *up_ratio),
+           *down_ratio = calloc(n, sizeof *down_ratio);
+    int *names = calloc(n, sizeof *names), *up = calloc(n, sizeof *up), *down = calloc(n, sizeof *down);
     for (int a = 0; a < new->nallocs; a++) {
         const mr_group *c = mr_group_at(new, g->ci, g->ti, a);
         const mr_group *o = c && c->n ? matching(old, new, c) : NULL;
         if (!o || !o->n || !unchanged(o, c)) continue;
         int k = 0;
         while (k < m.libraries && strcmp(lib[k], library_of(c)) != 0) k++;
-        if (k == MAX_CONTROLS) continue;
         if (k == m.libraries) lib[m.libraries++] = library_of(c);
         double r = c->s.median / o->s.median;
-        if (names[k] < MAX_CONTROLS) ratio[k][names[k]++] = r;
+        ratio[(size_t)k * n + (size_t)names[k]++] = r;
         if (fabs(r - 1) * 100 > threshold && mr_mann_whitney_p(o->thr, o->n, c->thr, c->n) < ALPHA)
             up[k] += r > 1, down[k] += r < 1;
     }
-    double moved[MAX_CONTROLS];
-    int ups = 0;
+    int ups = 0, downs = 0;
     for (int k = 0; k < m.libraries; k++) {
-        if (2 * up[k] <= names[k] && 2 * down[k] <= names[k]) continue;
-        moved[m.moved++] = median_of(ratio[k], names[k]);
-        ups += 2 * up[k] > names[k];
+        double r = median_of(&ratio[(size_t)k * n], names[k]);
+        if (2 * up[k] > names[k]) up_ratio[ups++] = r;
+        else if (2 * down[k] > names[k]) down_ratio[downs++] = r;
     }
-    if (m.moved < 2 || 2 * m.moved <= m.libraries || (ups && ups != m.moved)) {
-        m.moved = 0;
-        return m;
+    /* the way most libraries moved, if most did: one that moved the other way is outvoted */
+    int most = ups > downs ? ups : downs;
+    if (most >= 2 && 2 * most > m.libraries) {
+        m.moved = most;
+        m.factor = median_of(ups > downs ? up_ratio : down_ratio, most);
     }
-    m.factor = median_of(moved, m.moved);
+    free(lib), free(ratio), free(up_ratio), free(down_ratio), free(names), free(up), free(down);
     return m;
 }
 
@@ -153,12 +153,14 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
     char fails[96] = "";
     if (o && g->nfailed && !o->nfailed)
         snprintf(fails, sizeof fails, "REGRESSION: %d of %d runs fail now, none did", g->nfailed, g->n + g->nfailed);
+    else if (o && !g->n && g->nfailed && o->n)   /* OLD's few failures do not excuse all of NEW's */
+        snprintf(fails, sizeof fails, "REGRESSION: every run fails now, %d of %d did", o->nfailed, o->n + o->nfailed);
     if (!o || !o->n || !g->n) {
         char om[32] = "-", nm[32] = "-";
         if (o && o->n) snprintf(om, sizeof om, "%.3f", o->s.median / 1e6);
         if (g->n) snprintf(nm, sizeof nm, "%.3f", g->s.median / 1e6);
         printf("%-48s %12s %12s %8s %7s  %s\n", cell, om, nm, "", "",
-               !o ? "only in NEW" : fails[0] ? fails : "no successful runs on one side");
+               !o ? "only in NEW" : fails[0] ? fails : g->n ? "no successful run in OLD" : "no successful run in NEW");
         if (fails[0]) t->regressions++, t->compared++;
         else t->unmatched++;
         return;
