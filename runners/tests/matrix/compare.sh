@@ -101,6 +101,10 @@ PY
     "$ROOT/run.sh" compare "$dir/$1/old" "$dir/$1" --threshold 10 >"$dir/$1.out" || rc=$?
 }
 row() { grep -E "^cross-core-free:remote=100\\|2\\|$1 " "$dir/$2.out"; }
+# expect NAME RC PATTERN WHAT: comparison NAME exited RC, and jemalloc's line matches PATTERN
+expect() {
+    [ "$rc" -eq "$2" ] && row jemalloc "$1" | grep -q -- "$3" || fail "$1: $4 (exit $rc): $(cat "$dir/$1.out")"
+}
 all5() { echo "glibc=$1,ctl2=$1,ctl3=$1,ctl4=$1,ctl5=$1"; }
 ctl4() { echo "ctl2=$1,ctl3=$1,ctl4=$1,ctl5=$1"; }
 # the machine got 40% slower for every allocator of the case: no verdict, and each line
@@ -112,8 +116,8 @@ machine slower 0.6 "$(all5 0.6)"
     fail "a machine 40% slower for every allocator (exit $rc): $(cat "$dir/slower.out")"
 # ... a rebuilt allocator that lost more than the machine is a regression on what is left
 machine worse 0.4 "$(all5 0.7)"
-[ "$rc" -eq 1 ] && row jemalloc worse | grep -q ' -60.0%  0.0079  REGRESSION (the machine here: -30.0%, .*judged on what is left: -42.9%, p 0.0079)' ||
-    fail "a rebuilt allocator 60% slower where the machine lost 30% (exit $rc): $(cat "$dir/worse.out")"
+expect worse 1 ' -60.0%  0.0079  REGRESSION (the machine here: -30.0%, .*judged on what is left: -42.9%, p 0.0079)' \
+    "a rebuilt allocator 60% slower where the machine lost 30"
 # ... and one that gained less than a faster machine lost ground: a regression too, and the
 # controls' own gains count as nothing
 machine faster 1.2 "$(all5 2.0)"
@@ -123,17 +127,14 @@ machine faster 1.2 "$(all5 2.0)"
 # the machine's change is the median of the libraries that moved (-20, -40 and -80%; their
 # mean, -46.7%, would make the rebuilt allocator's -40% an improvement)
 machine median 0.6 "glibc=0.8,ctl2=0.6,ctl3=0.2"
-[ "$rc" -eq 0 ] && row jemalloc median | grep -q 'slower, as the machine (the machine here: -40.0%, from 3 of 5' ||
-    fail "the machine's change is not the median of the controls that moved (exit $rc): $(cat "$dir/median.out")"
+expect median 0 'slower, as the machine (the machine here: -40.0%, from 3 of 5' "not the median of the controls that moved"
 # ... and a library's change the median of its names' (ctl2..ctl5 one library: -70, -40,
 # -40, -40%)
 machine libmedian 0.6 "glibc=0.6,ctl2=0.3,ctl3=0.6,ctl4=0.6,ctl5=0.6" ctl2,ctl3,ctl4,ctl5
-[ "$rc" -eq 0 ] && row jemalloc libmedian | grep -q 'slower, as the machine (the machine here: -40.0%, from 2 of 2' ||
-    fail "a library's change is not the median of its names' (exit $rc): $(cat "$dir/libmedian.out")"
+expect libmedian 0 'slower, as the machine (the machine here: -40.0%, from 2 of 2' "not the median of a library's names"
 # three libraries of five moved down and one up: the one is outvoted
 machine outvoted 0.6 "glibc=0.6,ctl2=0.6,ctl3=0.6,ctl4=1.6"
-[ "$rc" -eq 0 ] && row jemalloc outvoted | grep -q 'slower, as the machine (the machine here: -40.0%, from 3 of 5' ||
-    fail "three libraries of five that moved down were not the machine (exit $rc): $(cat "$dir/outvoted.out")"
+expect outvoted 0 'slower, as the machine (the machine here: -40.0%, from 3 of 5' "three libraries of five down are not the machine"
 # not the machine, so the rebuilt allocator's 40% is a regression:
 #   alone: one library moved among five; variants: one library of four names; minority: two
 #   of five; bothways: two down, two up; single: one library in all (ctl2..ctl5 are glibc's
@@ -151,24 +152,20 @@ for when in "alone glibc=0.6" "variants $(ctl4 0.6) ctl2,ctl3,ctl4,ctl5" \
     set -- $when
     share=${3-}; [ "$share" = - ] && share=""
     machine "$1" 0.6 "$2" "$share" "${4-}"
-    [ "$rc" -eq 1 ] && row jemalloc "$1" | grep -q ' -40.0%  0.0079  REGRESSION$' ||
-        fail "$1: the rebuilt allocator's 40% was excused (exit $rc): $(cat "$dir/$1.out")"
+    expect "$1" 1 ' -40.0%  0.0079  REGRESSION$' "the rebuilt allocator's 40% was excused"
 done
 # ... and the same upwards: glibc and half the names of one library 60% faster is not the
 # machine, and the rebuilt allocator's 60% is an improvement
 machine halfup 1.6 "glibc=1.6,ctl2=1.6,ctl3=1.6" ctl2,ctl3,ctl4,ctl5
-[ "$rc" -eq 0 ] && row jemalloc halfup | grep -q ' +60.0%  0.0079  improvement$' ||
-    fail "halfup: the rebuilt allocator's 60% was not an improvement (exit $rc): $(cat "$dir/halfup.out")"
+expect halfup 0 ' +60.0%  0.0079  improvement$' "the rebuilt allocator's 60% is no improvement"
 machine under 0.85 "$(all5 0.92)"
-[ "$rc" -eq 1 ] && row jemalloc under | grep -q ' -15.0%  0.0079  REGRESSION$' ||
-    fail "controls 8% slower, under the threshold, excused a 15% regression (exit $rc): $(cat "$dir/under.out")"
+expect under 1 ' -15.0%  0.0079  REGRESSION$' "controls 8% slower, under the threshold, excused 15%"
 row ctl2 variants | grep -q 'slower with the same library: not a change of this allocator' ||
     fail "a control's own change got a verdict: $(row ctl2 variants)"
 # the verdict follows the judged p: 70% slower raw (p 0.0079), but on what is left three
 # repetitions slower and two faster, not significant
 machine judgedp 0.3/0.3/0.3/0.9/0.9 "$(all5 0.6)"
-[ "$rc" -eq 0 ] && row jemalloc judgedp | grep -q ' slower, not significant (the machine here: -40.0%' ||
-    fail "a change not significant once the machine is taken out was judged on the raw p (exit $rc): $(cat "$dir/judgedp.out")"
+expect judgedp 0 ' slower, not significant (the machine here: -40.0%' "judged on the raw p"
 # records without a spec (microbenchmarks) have controls too
 mkdir -p "$dir/nospec/old"
 for side in "" /old; do
