@@ -45,6 +45,12 @@ static bool shares_a_line(void *const *sorted, const void *p) {
            (lo > 0 && line_of((char *)sorted[lo - 1] + SIZE - 1) == line_of(p));
 }
 
+static uint64_t stolen_by_b(void) {
+    mh_heap_stats st;
+    CHECK(mh_heap_stats_get((unsigned)b, &st) == 0);
+    return st.pages_stolen;
+}
+
 static const mh_cache_row *remote_row_of_b(void) {
     return &mh_cache_of_cpu((unsigned)b)->row[MH_NCLASSES + mh_size_class(SIZE)];
 }
@@ -69,11 +75,13 @@ static void *worker(void *unused) {
     for (int i = 0; i < N; i++) free(from_a[i]);
     int foreign = 0, sharing = 0;
     qsort(from_a, N, sizeof *from_a, by_address);
+    uint64_t stolen = stolen_by_b();
     for (int i = 0; i < N; i++) {
         CHECK((on_b[i] = malloc(SIZE)) != NULL);
         foreign += mh_page_owner(on_b[i]) != (unsigned)b;
         sharing += shares_a_line(from_a, on_b[i]);
     }
+    stolen = stolen_by_b() - stolen;
     pin_to_cpu(a);
     int returned = 0;
     for (int i = 0; i < N; i++) {
@@ -81,13 +89,18 @@ static void *worker(void *unused) {
         returned += bsearch(&back_on_a[i], from_a, N, sizeof *from_a, by_address) != NULL;
     }
     printf("remote_rows: of %d mallocs on CPU %d after it freed CPU %d's objects, %d from "
-           "another heap, %d sharing a line with those objects; back on CPU %d, %d of its "
-           "mallocs got them back\n", N, b, a, foreign, sharing, a, returned);
+           "another heap, %d sharing a line with those objects (%llu pages stolen meanwhile); "
+           "back on CPU %d, %d of its mallocs got them back\n", N, b, a, foreign, sharing,
+           (unsigned long long)stolen, a, returned);
     if (!strstr(mh_options(), "remote_bins=on")) {
         CHECK(foreign > 0);
         return NULL;
     }
-    CHECK(foreign == 0 && sharing == 0);
+    /* b's heap may steal a's pages once they are empty (the purger drains a quiet heap's
+       stash back to its pages): then b's objects lie where a's were, all of them free.
+       Without a steal, a shared line is a neighbour of a's still in a's page. Under load
+       that steal happened in 3 runs of 80 (800 objects "sharing"). */
+    CHECK(foreign == 0 && (sharing == 0 || stolen > 0));
     int misplaced = foreign_in_class_rows((unsigned)a) + foreign_in_class_rows((unsigned)b);
     printf("remote_rows: %d objects of another heap in CPU %d's and %d's class rows\n", misplaced, a, b);
     CHECK(misplaced == 0);
