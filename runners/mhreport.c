@@ -437,19 +437,20 @@ static bool one_host_per_group(const mr_set *set, char *err, size_t errlen)
 {
     const char **host = calloc((size_t)set->ncases * (size_t)set->nthreads, sizeof *host);
     bool ok = true;
-    for (size_t i = 0; i < set->nruns && ok; i++) {
-        const mr_run *r = &set->runs[i];
-        const char *h = mh_json_str_or(mh_json_path(r->rec, "env.host"), NULL);
-        int ci = -1, ti = -1;
-        for (int c = 0; c < set->ncases && ci < 0; c++) ci = set->cases[c] == r->case_name ? c : -1;
-        for (int t = 0; t < set->nthreads && ti < 0; t++) ti = set->threads[t] == r->threads ? t : -1;
-        if (!h || ci < 0 || ti < 0) continue;
-        const char **seen = &host[(size_t)ci * (size_t)set->nthreads + (size_t)ti];
-        if (!*seen) *seen = h;
-        else if (strcmp(*seen, h) != 0) {
+    for (int gi = 0; gi < set->ngroups && ok; gi++) {
+        const mr_group *g = &set->groups[gi];
+        const char **seen = &host[(size_t)g->ci * (size_t)set->nthreads + (size_t)g->ti];
+        for (int i = 0; i < g->n && ok; i++) {
+            const char *h = mh_json_str_or(mh_json_path(g->runs[i]->rec, "env.host"), NULL);
+            if (!h || (*seen && strcmp(*seen, h) == 0)) continue;
+            if (!*seen) {
+                *seen = h;
+                continue;
+            }
             snprintf(err, errlen, "case %s at %d threads has runs from two hosts (%s and %s): its medians would "
                      "pool two machines; merge shards that each ran whole (case, threads) groups "
-                     "(--shard K/N), or report each host's records apart", r->case_name, r->threads, *seen, h);
+                     "(--shard K/N), or report each host's records apart", set->cases[g->ci],
+                     set->threads[g->ti], *seen, h);
             ok = false;
         }
     }
@@ -491,11 +492,12 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
         consistent = same_params_as_case(set, ci, r, err, errlen) && same_machine(set, r, err, errlen);
     }
     free(dup);
-    if (!consistent || !one_host_per_group(set, err, errlen)) return false;
+    if (!consistent) return false;
     if (duplicates)
         fprintf(stderr, "mhreport: %zu records appear twice (same run, cell, workload, repetition and time: a set "
                 "given twice or merged twice); each counted once\n", duplicates);
     build_groups(set);
+    if (!one_host_per_group(set, err, errlen)) return false;
     bool any_ok = false;
     for (int i = 0; i < set->ngroups; i++) any_ok |= set->groups[i].n > 0;
     if (!any_ok) {

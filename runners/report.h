@@ -26,6 +26,8 @@ typedef struct mr_summary {
 } mr_summary;
 
 void   mr_summarise(const double *x, int n, mr_summary *out);
+/* The median of v[0..n), which it sorts; NaN when n is 0. */
+double mr_median(double *v, int n);
 /* Two-sided exact p-value of the Mann-Whitney U test (ties: mid-ranks, exact
  * permutation when small, normal approximation with tie correction when large). */
 double mr_mann_whitney_p(const double *a, int na, const double *b, int nb);

@@ -69,27 +69,13 @@ static bool unchanged(const mr_group *o, const mr_group *g)
     const char *a = library_of(o), *b = library_of(g);
     if (!a || !b || strcmp(a, b) != 0) return false;
     static const char *const maps[] = { "allocator.env", "allocator.inherited_env" };
+    const mr_group *sides[] = { o, g };
     for (size_t k = 0; k < 2; k++)
-        for (int i = 0; i < g->n; i++)
-            if (!same_vars(mh_json_path(o->runs[0]->rec, maps[k]), mh_json_path(g->runs[i]->rec, maps[k])))
-                return false;
-    for (size_t k = 0; k < 2; k++)
-        for (int i = 1; i < o->n; i++)
-            if (!same_vars(mh_json_path(o->runs[0]->rec, maps[k]), mh_json_path(o->runs[i]->rec, maps[k])))
-                return false;
+        for (size_t side = 0; side < 2; side++)
+            for (int i = 0; i < sides[side]->n; i++)
+                if (!same_vars(mh_json_path(o->runs[0]->rec, maps[k]), mh_json_path(sides[side]->runs[i]->rec, maps[k])))
+                    return false;
     return true;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* How the machine moved in a case and thread count, from its controls: the unchanged
@@ -129,7 +115,7 @@ static machine machine_change(const mr_set *old, const mr_set *new, const mr_gro
     }
     int ups = 0, downs = 0;
     for (int k = 0; k < m.libraries; k++) {
-        double r = median_of(&ratio[(size_t)k * n], names[k]);
+        double r = mr_median(&ratio[(size_t)k * n], names[k]);
         if (2 * up[k] > names[k]) up_ratio[ups++] = r;
         else if (2 * down[k] > names[k]) down_ratio[downs++] = r;
     }
@@ -137,7 +123,7 @@ static machine machine_change(const mr_set *old, const mr_set *new, const mr_gro
     int most = ups > downs ? ups : downs;
     if (most >= 2 && 2 * most > m.libraries) {
         m.moved = most;
-        m.factor = median_of(ups > downs ? up_ratio : down_ratio, most);
+        m.factor = mr_median(ups > downs ? up_ratio : down_ratio, most);
     }
     free(lib), free(ratio), free(up_ratio), free(down_ratio), free(names), free(up), free(down);
     return m;

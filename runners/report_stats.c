@@ -65,6 +65,12 @@ void mr_summarise(const double *x, int n, mr_summary *out)
     free(s);
 }
 
+double mr_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return quantile(v, n, 0.5);
+}
+
 bool mr_ci_overlap(const mr_summary *a, const mr_summary *b)
 {
     /* One run has no interval to speak of (coverage 0): it cannot call a difference. */

@@ -165,12 +165,6 @@ static double own_peak_of(const mr_run *r)
     return f && f->type == MH_JNUM ? r->peak_rss_kib - f->num : NAN;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median of f over the group's runs that have it; NaN when none has. */
 static double group_median(const mr_group *g, run_value f)
 {
@@ -180,8 +174,7 @@ static double group_median(const mr_group *g, run_value f)
         double x = f(g->runs[i]);
         if (isfinite(x)) v[n++] = x;
     }
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    double m = n == 0 ? NAN : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    double m = mr_median(v, n);
     free(v);
     return m;
 }
