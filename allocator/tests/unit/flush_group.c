@@ -1,7 +1,8 @@
 /* A flush's objects grouped by owner heap (mh_group_by_owner): the result is a
    permutation of the input in which each owner's objects are next to each other, for
    a few owners and for many, with owner ids of one byte and of two (machines with more
-   than 256 CPUs), and a batch of one owner keeps its order. The owners are written into the page-owner map by hand
+   than 256 CPUs), a batch of one owner keeps its order, and one object of another owner
+   is found wherever it lies in a batch. The owners are written into the page-owner map by hand
    (MULTIHEAP_KEY=global: every page is heap 0's), and put back before the frees. */
 #include <string.h>
 
@@ -88,6 +89,23 @@ int main(void) {
     memcpy(batch, objs, sizeof batch);
     mh_group_by_owner(batch, NOBJ);
     CHECK(memcmp(batch, objs, sizeof batch) == 0);
+
+    /* One object of another owner, at each place of a batch of one object a page (63
+       after the first: every lane of one_owner's four running tests and its tail),
+       must be grouped after the others. */
+    void *one_a_page[NOBJ / 8];
+    size_t npages = 0;
+    for (size_t i = 0; i < NOBJ; i++)
+        if (npages == 0 || page_index(objs[i]) != page_index(one_a_page[npages - 1]))
+            one_a_page[npages++] = objs[i];
+    CHECK(npages == NOBJ / 8);
+    for (size_t k = 1; k + 1 < npages; k++) {
+        memcpy(batch, one_a_page, npages * sizeof *batch);
+        mh_global.page_owner[page_index(batch[k])] = 1;
+        mh_group_by_owner(batch, npages);
+        mh_global.page_owner[page_index(one_a_page[k])] = 0;
+        CHECK(batch[npages - 1] == one_a_page[k]);
+    }
 
     set_owners(1, 1);        /* heap 0 again, as the pages really are */
     for (size_t i = 0; i < NOBJ; i++) free(objs[i]);

@@ -1,0 +1,85 @@
+/* A remote row's flush skips looking up every object's owner when one heap must own
+   them all (one_remote_owner in cache.c: the CPU's own heap and one other in use). With
+   three heaps in use of which the CPU's own is not one, the row holds two heaps'
+   objects, and each must still reach its own heap's stash. open is wrapped
+   (--wrap=open) to list 4 possible CPUs, so that a third heap exists on a machine of
+   two: heap a (a thread's mallocs on CPU a), heap y (neither CPU's, activated and
+   allocated from here), and heap b, never used, whose CPU frees both heaps' objects in
+   turn. Skipped (77) where the cache cannot run or only one CPU is allowed. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mh_internal.h"
+#include "mhunit.h"
+
+#define N 3000
+#define SIZE 48
+
+int __real_open(const char *path, int flags, ...);
+int __wrap_open(const char *path, int flags, ...) {
+    if (strcmp(path, "/sys/devices/system/cpu/possible") == 0) {
+        int fds[2];
+        if (pipe(fds) != 0) return -1;
+        CHECK(write(fds[1], "0-3\n", 4) == 4);
+        close(fds[1]);
+        return fds[0];
+    }
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = (flags & O_CREAT) ? va_arg(ap, mode_t) : 0;
+    va_end(ap);
+    return __real_open(path, flags, mode);
+}
+
+static void *of_a[N], *of_y[N];
+
+/* Objects in heap h's stash of cls that another heap owns; *held: how many it holds. */
+static unsigned foreign_in_stash(unsigned h, unsigned cls, unsigned *held) {
+    const mh_stash *st = &__atomic_load_n(&mh_global.heaps[h].stash, __ATOMIC_ACQUIRE)[cls];
+    unsigned foreign = 0;
+    *held = st->count;
+    for (unsigned i = 0; i < st->count; i++) foreign += mh_page_owner(st->slot[i]) != h;
+    return foreign;
+}
+
+int main(void) {
+    int a, b;
+    if (!two_allowed_cpus(&a, &b)) {
+        printf("remote_owners: skipped, needs two CPUs\n");
+        return 77;
+    }
+    /* Before the first malloc, which activates the heap of the CPU it runs on. */
+    pin_to_cpu(a);
+    free(malloc(1));
+    if (!strstr(mh_options(), "cache=rseq")) {
+        printf("remote_owners: skipped, needs the front cache (%s)\n", mh_options());
+        return 77;
+    }
+    unsigned y = 0;
+    while (y == (unsigned)a || y == (unsigned)b) y++;
+    CHECK(mh_global.nheaps == 4 && mh_current_heap_index(b) == (unsigned)b);
+    unsigned cls = mh_size_class(SIZE);
+    mh_heap *hy = &mh_global.heaps[y];
+    mh_heap_activate(hy);
+    mh_heap_stash_ensure(hy);
+    for (int i = 0; i < N; i++) {
+        CHECK((of_a[i] = malloc(SIZE)) != NULL && mh_page_owner(of_a[i]) == (unsigned)a);
+        CHECK((of_y[i] = mh_heap_alloc(hy, cls, 1)) != NULL && mh_page_owner(of_y[i]) == y);
+    }
+    pin_to_cpu(b);
+    for (int i = 0; i < N; i++) {
+        free(of_a[i]);
+        free(of_y[i]);
+    }
+    CHECK(!__atomic_load_n(&mh_global.heaps[b].active, __ATOMIC_ACQUIRE));
+    unsigned held_a, held_y;
+    unsigned foreign = foreign_in_stash((unsigned)a, cls, &held_a) + foreign_in_stash(y, cls, &held_y);
+    printf("remote_owners: CPU %d freed %d objects each of heaps %d and %u, its own heap unused: "
+           "heap %d's stash holds %u, heap %u's %u, %u of them another heap's\n",
+           b, N, a, y, a, held_a, y, held_y, foreign);
+    CHECK(held_a > 0 && held_y > 0 && foreign == 0);
+    return 0;
+}
