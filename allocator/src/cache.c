@@ -231,6 +231,11 @@ static void group_by_owner_byte(void **objs, size_t n, unsigned shift) {
         if (count[b] > 1) group_by_owner_byte(objs + at, count[b], shift - 8);
 }
 
+/* mh_page_owner(p) with the map and the range's base in registers. */
+static inline unsigned owner_in(const uint16_t *map, uintptr_t base, const void *p) {
+    return __atomic_load_n(&map[((uintptr_t)p - base) >> MH_PAGE_SHIFT], __ATOMIC_RELAXED);
+}
+
 /* Does one heap own all of objs[0..n)? Every object's owner is looked up, without a
    branch: skipping the lookup for an object in the page of the one before it mispredicted
    whenever a flush's pages alternated (cross-core-free: 10% of its samples). Four
@@ -239,17 +244,15 @@ static void group_by_owner_byte(void **objs, size_t n, unsigned shift) {
 static bool one_owner(void *const *objs, size_t n) {
     const uint16_t *map = mh_global.page_owner;
     uintptr_t base = (uintptr_t)mh_global.small_base;
-#define OWNER(i) __atomic_load_n(&map[((uintptr_t)objs[i] - base) >> MH_PAGE_SHIFT], __ATOMIC_RELAXED)
-    unsigned owner = OWNER(0), d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+    unsigned owner = owner_in(map, base, objs[0]), d0 = 0, d1 = 0, d2 = 0, d3 = 0;
     size_t i = 1;
     for (; i + 4 <= n; i += 4) {
-        d0 |= OWNER(i) ^ owner;
-        d1 |= OWNER(i + 1) ^ owner;
-        d2 |= OWNER(i + 2) ^ owner;
-        d3 |= OWNER(i + 3) ^ owner;
+        d0 |= owner_in(map, base, objs[i]) ^ owner;
+        d1 |= owner_in(map, base, objs[i + 1]) ^ owner;
+        d2 |= owner_in(map, base, objs[i + 2]) ^ owner;
+        d3 |= owner_in(map, base, objs[i + 3]) ^ owner;
     }
-    for (; i < n; i++) d0 |= OWNER(i) ^ owner;
-#undef OWNER
+    for (; i < n; i++) d0 |= owner_in(map, base, objs[i]) ^ owner;
     return (d0 | d1 | d2 | d3) == 0;
 }
 
