@@ -1,7 +1,7 @@
 /*
  * mhreport: the report tool of the benchmark matrix (see report.h).
  *
- *   mhreport report [--out DIR] [--plots-src DIR] [--reproduce CMD] [--no-plots] RUN_DIR...
+ *   mhreport report [--out DIR] [--plots-src DIR] [--reproduce CMD] [--no-plots | --png-only] RUN_DIR...
  *   mhreport compare OLD NEW [--threshold PCT]
  *   mhreport done FILE.jsonl          (for the matrix: finished cell/rep/warmup triples)
  *   mhreport failed-record ...        (for the matrix: a record for a run that died)
@@ -31,7 +31,8 @@ static int usage_error(const char *what)
 
 static void usage(FILE *f)
 {
-    fputs("usage: mhreport report [--out DIR] [--plots-src DIR] [--reproduce CMD] [--no-plots] RUN_DIR|FILE.jsonl...\n"
+    fputs("usage: mhreport report [--out DIR] [--plots-src DIR] [--reproduce CMD] [--no-plots | --png-only]\n"
+          "                      RUN_DIR|FILE.jsonl...\n"
           "       mhreport compare OLD NEW [--threshold PCT]\n"
           "       mhreport done FILE.jsonl\n"
           "       mhreport failed-record --run-id ID --cell C --rep K [--warmup] --workload W\n"
@@ -89,13 +90,12 @@ int mr_stage_close(FILE *f)
    DIR/plots at the end (a report that failed after its plots had left new plots beside
    the old report.md, a review). */
 static char plots_tmp[4096], plots_final[4096];
-static void remove_tree(const char *path);
 
 const char *mr_stage_plots_dir(const char *dir)
 {
     snprintf(plots_final, sizeof plots_final, "%s/plots", dir);
     snprintf(plots_tmp, sizeof plots_tmp, "%s/.plots.partial", dir);
-    remove_tree(plots_tmp);
+    mr_remove_tree(plots_tmp);
     return plots_tmp;
 }
 
@@ -105,8 +105,7 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return remove(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
-/* path and everything under it; quietly nothing if it is not there */
-static void remove_tree(const char *path)
+void mr_remove_tree(const char *path)
 {
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -119,14 +118,14 @@ static int finish_plots(bool keep)
     if (keep) {
         char old[4200];
         snprintf(old, sizeof old, "%s.old", plots_tmp);
-        remove_tree(old);
+        mr_remove_tree(old);
         if ((rename(plots_final, old) != 0 && errno != ENOENT) || rename(plots_tmp, plots_final) != 0) {
             fprintf(stderr, "mhreport: cannot replace %s: %s\n", plots_final, strerror(errno));
             rc = 2;
         }
-        remove_tree(old);
+        mr_remove_tree(old);
     }
-    remove_tree(plots_tmp);
+    mr_remove_tree(plots_tmp);
     plots_tmp[0] = '\0';
     return rc;
 }
@@ -779,6 +778,7 @@ static int report_main(int argc, char **argv)
         else if (strcmp(argv[i], "--plots-src") == 0 && i + 1 < argc) o.plots_src = argv[++i];
         else if (strcmp(argv[i], "--reproduce") == 0 && i + 1 < argc) o.reproduce = argv[++i];
         else if (strcmp(argv[i], "--no-plots") == 0) o.no_plots = true;
+        else if (strcmp(argv[i], "--png-only") == 0) o.png_only = true;
         else if (argv[i][0] == '-') return usage_error("unknown option for report");
         else if (npaths == 64) return usage_error("report takes at most 64 result sets; merge them first (./run.sh merge OUT DIR...)");
         else paths[npaths++] = argv[i];

@@ -105,6 +105,8 @@ typedef struct mr_opts {
                                    merged-from.txt say how the set was made */
     int nsets;                  /* result sets given (more than one: merged here) */
     bool no_plots;
+    bool png_only;              /* PNG plots only, no SVG, no plot data left: a report to
+                                   commit (results/reference), whose links must all hold */
 } mr_opts;
 
 /* Names of the plots report_plots.c made (PNG basenames without extension). */
@@ -119,6 +121,8 @@ typedef struct mr_plotlist {
 /* Is gnuplot there? If not, false after one line saying what to do. */
 bool mr_gnuplot_found(void);
 int  mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made);
+/* path and everything under it; quietly nothing if it is not there */
+void mr_remove_tree(const char *path);
 int  mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plots);
 int  mr_compare_main(int argc, char **argv);
 

@@ -136,7 +136,8 @@ static int gnuplot_run(const char *expr, const char *script, const char *log)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Runs gnuplot on plots/NAME.gp for PNG and SVG; vars are extra "k=v; " assignments. */
+/* Runs gnuplot on plots/NAME.gp for PNG and SVG (PNG alone with --png-only); vars are extra
+   "k=v; " assignments. */
 static int run_script(plot_ctx *p, const char *name, const char *title, const char *vars)
 {
     const mr_set *set = p->set;
@@ -153,7 +154,7 @@ static int run_script(plot_ctx *p, const char *name, const char *title, const ch
     plot_text(out, sizeof out, p->out, false);
     snprintf(script, sizeof script, "%s/%s.gp", p->o->plots_src, name);
     snprintf(log, sizeof log, "%s/%s.log", p->data, name);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < (p->o->png_only ? 1 : 2); k++) {
         snprintf(expr, sizeof expr,
                  "fmt='%s'; gp='%s'; dat='%s'; out='%s'; machine='%s'; allocs='%s'; cases='%s'; "
                  "base=%d; basename='%s'; %s",
@@ -565,5 +566,7 @@ int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
         int step_rc = steps[i](&p);
         if (!rc) rc = step_rc;
     }
+    /* The data stays where a plot failed: its log says why. */
+    if (o->png_only && rc == 0) mr_remove_tree(p.data);
     return rc;
 }

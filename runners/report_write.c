@@ -115,10 +115,11 @@ static void base64_file(FILE *out, const char *path)
     fclose(f);
 }
 
-static void doc_image(doc *d, const char *drawn_in, const char *name, const char *title)
+/* A plot: its PNG, and links to its SVG and data unless the report has none (--png-only). */
+static void doc_image(doc *d, const char *drawn_in, const char *name, const char *title, bool links)
 {
-    fprintf(d->md, "### %s\n\n![%s](plots/%s.png)\n\n[SVG](plots/%s.svg) · [data](plots/data/)\n\n",
-            title, title, name, name);
+    fprintf(d->md, "### %s\n\n![%s](plots/%s.png)\n\n", title, title, name);
+    if (links) fprintf(d->md, "[SVG](plots/%s.svg) · [data](plots/data/)\n\n", name);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s.png", drawn_in, name);
     fputs("<h3>", d->html);
@@ -127,7 +128,9 @@ static void doc_image(doc *d, const char *drawn_in, const char *name, const char
     html_escaped(d->html, title);
     fputs("\" src=\"data:image/png;base64,", d->html);
     base64_file(d->html, path);
-    fprintf(d->html, "\"><p><a href=\"plots/%s.svg\">SVG</a></p>\n", name);
+    fputs("\">", d->html);
+    if (links) fprintf(d->html, "<p><a href=\"plots/%s.svg\">SVG</a></p>", name);
+    fputc('\n', d->html);
 }
 
 /* ---- sections ---- */
@@ -712,7 +715,7 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     mr_section_seed(&d, set);
     doc_heading(&d, 2, "Plots");
     if (!plots->n) doc_para(&d, "No plots were made (gnuplot missing or --no-plots).");
-    for (int i = 0; i < plots->n; i++) doc_image(&d, plots->dir, plots->name[i], plots->title[i]);
+    for (int i = 0; i < plots->n; i++) doc_image(&d, plots->dir, plots->name[i], plots->title[i], !o->png_only);
     section_details(&d, set);
     section_held(&d, set);
     section_sizes(&d, set);

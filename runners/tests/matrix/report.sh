@@ -17,6 +17,16 @@ done
 [ "$(grep -o 'src="data:image/png;base64,iVBOR' "$html" | wc -l)" -eq 7 ] || fail "report.html must embed the 7 PNG plots"
 grep -q '<img[^>]*src="plots/' "$html" && fail "report.html links an image file instead of embedding it"
 
+# --png-only (a report to commit): the PNGs, no SVG or plot data, and no link to them
+png_only="$WORK/png-only"
+rm -rf "$png_only" && mkdir -p "$png_only" && cp "$TINY/records.jsonl" "$png_only/"
+"$MH_MHREPORT" report --png-only "$png_only" >/dev/null || fail "report --png-only failed"
+[ -s "$png_only/plots/normalised.png" ] || fail "--png-only drew no normalised.png"
+leftover="$(cd "$png_only/plots" && ls -A | grep -v '\.png$')" && fail "--png-only left $leftover in plots/"
+grep -qE 'SVG\]|plots/data' "$png_only/report.md" && fail "--png-only's report.md links an SVG or the data"
+grep -q '\.svg' "$png_only/report.html" && fail "--png-only's report.html links an SVG"
+grep -qF '[SVG](plots/normalised.svg)' "$md" || fail "the default report.md does not link the SVG"
+
 # recompute every median from the CSV and find its row in report.md
 col() { csv_column_index "$csv" "$1"; }
 medians="$(awk -F, -v c="$(col case)" -v t="$(col threads)" -v a="$(col allocator)" \
