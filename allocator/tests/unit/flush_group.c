@@ -95,7 +95,7 @@ int main(void) {
        must be grouped after the others. */
     void *one_a_page[NOBJ / 8];
     size_t npages = 0;
-    for (size_t i = 0; i < NOBJ; i++)
+    for (size_t i = 0; i < NOBJ && npages < NOBJ / 8; i++)
         if (npages == 0 || page_index(objs[i]) != page_index(one_a_page[npages - 1]))
             one_a_page[npages++] = objs[i];
     CHECK(npages == NOBJ / 8);
