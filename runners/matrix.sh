@@ -243,7 +243,9 @@ drop_inherited_tuning() {
 # workload lacks, a value out of range, one parameter larger than another), at the case's
 # largest thread count, which a workload that needs threads accepts if any does: a cell
 # whose smaller thread count the workload refuses (xmalloc at 1) fails at run time, as a
-# failed record the report lists.
+# failed record the report lists. The check gets every option run_one sets, so that a
+# workload line's --allocator=X or --threads=N is refused as given twice, not run under
+# another cell's name.
 check_workloads() {
     local known w i t most msg args=()
     known="$(driver_names list)" || true
@@ -255,7 +257,8 @@ check_workloads() {
         read -r -a args <<<"${CASE_ARGS[$i]}"
         most=1
         for t in ${CASE_THREADS[$i]}; do [ "$t" -le "$most" ] || most=$t; done
-        msg="$("$MHBENCH" check "${CASE_WORKLOADS[$i]}" --threads "$most" "${args[@]}" 2>&1 >/dev/null)" ||
+        msg="$("$MHBENCH" check "${CASE_WORKLOADS[$i]}" --threads "$most" --allocator glibc --placement none \
+            --lat-every 0 --out /dev/null --run-id check --cell check --rep 0 --warmup "${args[@]}" 2>&1 >/dev/null)" ||
             die "case ${CASE_NAMES[$i]}: ${msg#mhbench: }"
     done
 }

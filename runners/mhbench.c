@@ -144,7 +144,9 @@ static long parse_long(const char *opt, const char *v, long min, long max)
     return x;
 }
 
-/* --name VALUE or --name=VALUE for a driver option; NULL if arg is not that option. */
+/* --name VALUE or --name=VALUE for a driver option; NULL if arg is not that option. A
+   separate VALUE that starts with "--" is refused: `--run-id --seed=5` took the parameter
+   for the id (a review). */
 static const char *option_value(const char *name, int argc, char **argv, int *i)
 {
     size_t n = strlen(name);
@@ -154,32 +156,67 @@ static const char *option_value(const char *name, int argc, char **argv, int *i)
         return argv[*i] + n + 1;
     if (argv[*i][n] != '\0')
         return NULL;
-    if (*i + 1 >= argc)
+    if (*i + 1 >= argc || strncmp(argv[*i + 1], "--", 2) == 0)
         bad_input("%s needs a value; see mhbench help", name);
     return argv[++*i];
 }
 
-/* Splits the run arguments into driver options and workload parameters (kept in params). */
+/* The driver's options: those after the first NFLAGS take a value. */
+enum { OPT_WARMUP, OPT_CHECK, OPT_NULL_ALLOC, NFLAGS,
+       OPT_ALLOCATOR = NFLAGS, OPT_THREADS, OPT_PLACEMENT, OPT_LAT_EVERY, OPT_RSS_INTERVAL,
+       OPT_PERF_RECORD, OPT_OUT, OPT_RUN_ID, OPT_CELL, OPT_REP, OPT_SEED, NOPTS };
+static const char *const opt_names[NOPTS] = {
+    "--warmup", "--check", "--null-alloc", "--allocator", "--threads", "--placement", "--lat-every",
+    "--rss-interval-ms", "--perf-record", "--out", "--run-id", "--cell", "--rep", "--seed" };
+
+/* Which driver option argv[*i] is (its value in *v), or -1 for none. */
+static int driver_option(int argc, char **argv, int *i, const char **v)
+{
+    for (int k = 0; k < NOPTS; k++) {
+        if (k < NFLAGS ? strcmp(argv[*i], opt_names[k]) == 0
+                       : (*v = option_value(opt_names[k], argc, argv, i)) != NULL)
+            return k;
+    }
+    return -1;
+}
+
+/* Splits the run arguments into driver options and workload parameters (kept in params).
+   An option given twice is refused, as a parameter is: the later one won, so a matrix
+   config's workload line with --allocator=X or --threads=N ran X or N under the cell's
+   own name (a review). */
 static void parse_run_options(int argc, char **argv, mh_run_options *o, char **params, int *nparams)
 {
-    const char *v;
+    bool seen[NOPTS] = { false };
     for (int i = 3; i < argc; i++) {
-        if ((v = option_value("--allocator", argc, argv, &i))) o->allocator = v;
-        else if ((v = option_value("--threads", argc, argv, &i))) o->threads = (int)parse_long("--threads", v, 1, 4096);
-        else if ((v = option_value("--placement", argc, argv, &i))) o->placement = v;
-        else if ((v = option_value("--lat-every", argc, argv, &i))) o->lat_every = (uint32_t)parse_long("--lat-every", v, 0, 1 << 30);
-        else if ((v = option_value("--rss-interval-ms", argc, argv, &i))) o->rss_interval_ms = (unsigned)parse_long("--rss-interval-ms", v, 1, 60000);
-        else if ((v = option_value("--perf-record", argc, argv, &i))) o->perf_record = v;
-        else if ((v = option_value("--out", argc, argv, &i))) o->out = v;
-        else if ((v = option_value("--run-id", argc, argv, &i))) o->run_id = v;
-        else if ((v = option_value("--cell", argc, argv, &i))) o->cell = v;
-        else if ((v = option_value("--rep", argc, argv, &i))) o->rep = (int)parse_long("--rep", v, 0, INT_MAX);
-        else if ((v = option_value("--seed", argc, argv, &i))) o->seed = (uint64_t)parse_long("--seed", v, 0, LONG_MAX);
-        else if (strcmp(argv[i], "--warmup") == 0) o->warmup = true;
-        else if (strcmp(argv[i], "--check") == 0) o->check = true;
-        else if (strcmp(argv[i], "--null-alloc") == 0) o->null_alloc = true;
-        else if (strncmp(argv[i], "--", 2) == 0 && strchr(argv[i], '=')) params[(*nparams)++] = argv[i];
-        else bad_input("unknown option '%s'; run options are listed by mhbench help, workload parameters are --name=value", argv[i]);
+        const char *v = NULL;
+        int k = driver_option(argc, argv, &i, &v);
+        if (k < 0) {
+            if (strncmp(argv[i], "--", 2) == 0 && strchr(argv[i], '='))
+                params[(*nparams)++] = argv[i];
+            else
+                bad_input("unknown option '%s'; run options are listed by mhbench help, workload parameters are --name=value", argv[i]);
+            continue;
+        }
+        if (seen[k])
+            bad_input("%s is given twice; keep one (in a matrix config, the matrix sets the allocator, "
+                      "threads, placement, latency sampling and output of each run)", opt_names[k]);
+        seen[k] = true;
+        switch (k) {
+        case OPT_WARMUP: o->warmup = true; break;
+        case OPT_CHECK: o->check = true; break;
+        case OPT_NULL_ALLOC: o->null_alloc = true; break;
+        case OPT_ALLOCATOR: o->allocator = v; break;
+        case OPT_THREADS: o->threads = (int)parse_long("--threads", v, 1, 4096); break;
+        case OPT_PLACEMENT: o->placement = v; break;
+        case OPT_LAT_EVERY: o->lat_every = (uint32_t)parse_long("--lat-every", v, 0, 1 << 30); break;
+        case OPT_RSS_INTERVAL: o->rss_interval_ms = (unsigned)parse_long("--rss-interval-ms", v, 1, 60000); break;
+        case OPT_PERF_RECORD: o->perf_record = v; break;
+        case OPT_OUT: o->out = v; break;
+        case OPT_RUN_ID: o->run_id = v; break;
+        case OPT_CELL: o->cell = v; break;
+        case OPT_REP: o->rep = (int)parse_long("--rep", v, 0, INT_MAX); break;
+        case OPT_SEED: o->seed = (uint64_t)parse_long("--seed", v, 0, LONG_MAX); break;
+        }
     }
 }
 

@@ -102,6 +102,12 @@ static void test_bad_input(void)
         { "run t-churn --placement 4096", "not available" },
         { "run t-churn --placement 1-", "not a policy" },
         { "run t-churn --size=8 --size=16", "--size is given twice" },
+        /* a driver option twice: the later one used to win (a matrix line's --allocator=X) */
+        { "run t-churn --threads 1 --threads=2", "--threads is given twice" },
+        { "run t-churn --allocator glibc --allocator=glibc", "--allocator is given twice" },
+        { "run t-churn --warmup --warmup", "--warmup is given twice" },
+        /* an option's value that is the next option: it used to be taken as the value */
+        { "run t-churn --run-id --size=8", "--run-id needs a value" },
         { "run t-churn --placement 0,,1", "not a policy" },
         { "run t-churn --perf-record /proc/no-such-dir/perf.data", "give a writable file" },
         { "run t-churn --nope=1", "unknown parameter" },
