@@ -830,6 +830,13 @@ static int report_main(int argc, char **argv)
         return 2;
     }
     int plot_rc = rc == 0 && !o.no_plots ? mr_make_plots(&set, &o, &plots) : 0;
+    /* Every plot failed (gnuplot broken, not missing): the last report stays, as above. */
+    if (plot_rc && plots.n == 0) {
+        finish_plots(false);
+        mr_stage_finish(true);
+        mr_free(&set);
+        return plot_rc;
+    }
     if (rc == 0) rc = mr_write_reports(&set, &o, &plots);
     int staged_rc = mr_stage_finish(rc == 0);
     if (rc == 0 && staged_rc == 0) printf("mhreport: wrote %s/report.md and %s/report.html\n", o.out_dir, o.out_dir);

@@ -21,6 +21,8 @@ typedef struct plot_ctx {
     char data[4096], out[4096];
     int base;               /* index of the baseline allocator: glibc, else the first */
     mr_plotlist *made;
+    int failed;             /* plots gnuplot failed on; the first of them: */
+    char first_failed[48];
 } plot_ctx;
 
 /* The plots of one point per case read each case at its largest thread count that has
@@ -160,8 +162,7 @@ static int run_script(plot_ctx *p, const char *name, const char *title, const ch
                  "base=%d; basename='%s'; %s",
                  k ? "svg" : "png", gp, dat, out, machine, allocs, cases, p->base + 1, base, vars);
         if (gnuplot_run(expr, script, log) != 0) {
-            fprintf(stderr, "mhreport: gnuplot failed on plots/%s.gp; see %s/plots/data/%s.log (a "
-                    "report with --no-plots skips the plots)\n", name, p->o->out_dir, name);
+            if (!p->failed++) snprintf(p->first_failed, sizeof p->first_failed, "%s", name);
             return 2;
         }
     }
@@ -548,6 +549,27 @@ bool mr_gnuplot_found(void)
     return false;
 }
 
+/* One line for every plot gnuplot failed on: how many, and the last line of the first
+   one's log (gnuplot's own error), which is kept only where some plot was made. */
+static void say_failed(const plot_ctx *p)
+{
+    char log[4200], line[512] = "", last[512] = "no message";
+    snprintf(log, sizeof log, "%s/%s.log", p->data, p->first_failed);
+    FILE *f = fopen(log, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0]) snprintf(last, sizeof last, "%s", line);
+    }
+    if (f) fclose(f);
+    if (!p->made->n)
+        fprintf(stderr, "mhreport: gnuplot failed on every plot (%s: %s); the earlier report and "
+                "plots are kept (check gnuplot and --plots-src, or report with --no-plots)\n",
+                p->first_failed, last);
+    else
+        fprintf(stderr, "mhreport: gnuplot failed on %d plot(s), left out of the report (%s: %s; "
+                "logs in %s/plots/data/)\n", p->failed, p->first_failed, last, p->o->out_dir);
+}
+
 int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
 {
     plot_ctx p = { .set = set, .o = o, .made = made };
@@ -566,6 +588,7 @@ int mr_make_plots(const mr_set *set, const mr_opts *o, mr_plotlist *made)
         int step_rc = steps[i](&p);
         if (!rc) rc = step_rc;
     }
+    if (p.failed) say_failed(&p);
     /* The data stays where a plot failed: its log says why. */
     if (o->png_only && rc == 0) mr_remove_tree(p.data);
     return rc;

@@ -714,7 +714,7 @@ int mr_write_reports(const mr_set *set, const mr_opts *o, const mr_plotlist *plo
     mr_section_targets(&d, set);
     mr_section_seed(&d, set);
     doc_heading(&d, 2, "Plots");
-    if (!plots->n) doc_para(&d, "No plots were made (gnuplot missing or --no-plots).");
+    if (!plots->n) doc_para(&d, o->no_plots ? "No plots were made (--no-plots)." : "No plot applies to this set.");
     for (int i = 0; i < plots->n; i++) doc_image(&d, plots->dir, plots->name[i], plots->title[i], !o->png_only);
     section_details(&d, set);
     section_held(&d, set);

@@ -151,6 +151,13 @@ expect_refusal "gnuplot not found" env MH_GNUPLOT=/nonexistent/gnuplot "$MH_MHRE
 [ "$(cat "$dir/nognuplot/records.jsonl" "$dir/nognuplot/report.md" | md5sum)" = "$sum" ] ||
     fail "the report without gnuplot changed the records or replaced the earlier report"
 [ -s "$dir/nognuplot/results.csv" ] || fail "without gnuplot the CSV should still be written"
+# a gnuplot that fails on every plot: the same, and the earlier plots kept (they were
+# replaced by an empty folder, and the report by one that said gnuplot was missing)
+mkdir -p "$dir/badgnuplot" && cp -r "$TINY/records.jsonl" "$TINY/report.md" "$TINY/plots" "$dir/badgnuplot/"
+sum="$(cat "$dir/badgnuplot/records.jsonl" "$dir/badgnuplot/report.md" "$dir/badgnuplot/plots/"*.png | md5sum)"
+expect_refusal "gnuplot failed on every plot" env MH_GNUPLOT=false "$MH_MHREPORT" report "$dir/badgnuplot"
+[ "$(cat "$dir/badgnuplot/records.jsonl" "$dir/badgnuplot/report.md" "$dir/badgnuplot/plots/"*.png | md5sum)" = "$sum" ] ||
+    fail "a failing gnuplot changed the records or replaced the earlier report or plots"
 # a write that fails (here a file-size limit, as a full disk would) leaves the earlier
 # report whole, says why in one line, and leaves no partial file
 mkdir -p "$dir/fullfs" && cp "$TINY/records.jsonl" "$dir/fullfs/" && "$MH_MHREPORT" report --no-plots "$dir/fullfs" >/dev/null
