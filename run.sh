@@ -186,7 +186,8 @@ cmd_targets() {
             mv "$dir/micro" "$aside"
             echo "run.sh: the microbenchmarks of $dir did not finish; their part is now $aside, and they run again" >&2
         fi
-        run_child "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
+        MH_RESUME_HINT="./run.sh targets --resume $dir continues" \
+            run_child "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
             --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 || {
             echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report says which cells are missing" >&2
             [ "$rc" -ne 0 ] || rc=1

@@ -14,17 +14,19 @@ repetitions=5
 min_time=0.02
 filter=""
 out=""
+timeout=300
 
 usage() {
     cat <<USAGE
 usage: runners/micro.sh [--allocators a,b,...] [--repetitions N] [--min-time S]
-                        [--filter REGEX] --out DIR
+                        [--filter REGEX] [--timeout S] --out DIR
 
 Runs mhmicro under each allocator (default: $allocators; NAME=/path.so too),
 N times (default $repetitions), interleaved: round r runs every allocator once,
 each benchmark for at least S seconds (default $min_time); only the benchmarks
 matching REGEX (default all; list them with
-'mhmicro --allocator=glibc --benchmark_list_tests'). Writes to DIR:
+'mhmicro --allocator=glibc --benchmark_list_tests'); a run that takes longer than
+--timeout seconds (default $timeout) is stopped and its allocator counted failed. Writes to DIR:
   gbench-NAME-rR.json  Google Benchmark's JSON for each allocator and round
   micro.jsonl          the result records (results/SCHEMA.md), one per
                        benchmark, allocator and round (its "rep"); DIR must not hold one
@@ -41,7 +43,7 @@ given=" "
 while [ $# -gt 0 ]; do
     # of two, the last would win unsaid
     case "$1" in
-        --allocators|--repetitions|--min-time|--filter|--out)
+        --allocators|--repetitions|--min-time|--filter|--timeout|--out)
             [[ "$given" != *" $1 "* ]] || die "$1 is given twice; give it once"
             given+="$1 " ;;
     esac
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
         --repetitions) [ $# -ge 2 ] || die "--repetitions needs a number"; repetitions="$2"; shift 2 ;;
         --min-time)    [ $# -ge 2 ] || die "--min-time needs seconds, e.g. 0.05"; min_time="$2"; shift 2 ;;
         --filter)      [ $# -ge 2 ] || die "--filter needs a regular expression"; filter="$2"; shift 2 ;;
+        --timeout)     [ $# -ge 2 ] || die "--timeout needs seconds, e.g. 300"; timeout="$2"; shift 2 ;;
         --out)         [ $# -ge 2 ] || die "--out needs a directory"; out="$2"; shift 2 ;;
         -h|--help)     usage; exit 0 ;;
         *) die "unknown argument '$1'; see runners/micro.sh --help" ;;
@@ -58,6 +61,7 @@ done
 [ -n "$out" ] || die "missing --out DIR; see runners/micro.sh --help"
 # checked as text: bash's arithmetic wraps round past 2^63 (the time left went negative)
 [[ "$repetitions" =~ ^([1-9][0-9]{0,2}|1000)$ ]] || die "--repetitions '$repetitions' must be a whole number from 1 to 1000"
+[[ "$timeout" =~ ^[1-9][0-9]{0,4}$ ]] || die "--timeout '$timeout' must be a whole number of seconds from 1 to 99999"
 [[ "$min_time" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ "$min_time" =~ [1-9] ]] ||
     die "--min-time '$min_time' must be a positive number of seconds, e.g. 0.02"
 [ -n "$allocators" ] || die "--allocators is empty; give e.g. glibc,jemalloc"
@@ -91,7 +95,16 @@ exec 9>>"$out/.micro.lock"
 flock -n 9 || die "another micro.sh is writing '$out'; wait for it to end, or pick another --out"
 # As the matrix: a SIGTERM lets the run in flight finish and write its JSON, then stops
 # (bash runs the trap once that run returns), so that no run is left behind writing.
-trap 'echo "micro.sh: stopped by SIGTERM; $out holds the rounds done so far" >&2; exit 143' TERM
+# Ctrl-C (SIGINT to the group) stops the run in flight too, and says the same; run.sh
+# targets names its own resume command in MH_RESUME_HINT. The trap may run inside the
+# redirection of a run's stderr to its allocator's file: it writes to a copy (fd 8).
+exec 8>&2
+stop() {
+    echo "micro.sh: stopped by SIG$1; $out holds the rounds done so far${MH_RESUME_HINT:+; $MH_RESUME_HINT}" >&8
+    exit $((128 + $(kill -l "$1")))
+}
+trap 'stop TERM' TERM
+trap 'stop INT' INT
 # How to run this set again, for its report: into a new directory (this one is taken);
 # %q keeps an argument one word.
 cmd="./run.sh micro --allocators $(printf '%q' "$allocators") --repetitions $repetitions --min-time $min_time"
@@ -127,11 +140,21 @@ for ((r = 0; r < repetitions; r++)); do
         echo "micro.sh: round $((r + 1))/$repetitions: $label (run $done_runs of $total$left)" >&2
         # stderr carries mhmicro's one-line reason: exit 2 is bad input (an unknown
         # allocator, a filter matching nothing), 3 a preload that did not take effect.
+        # --foreground: Ctrl-C reaches the run as it reaches micro.sh; the braces send
+        # bash's own "Aborted" line to the allocator's stderr file, not the terminal.
         rc=0
-        "$MICRO" "${args[@]}" >"$json" 2>>"$out/stderr-$label.txt" || rc=$?
+        { timeout --foreground -k 5 "$timeout" "$MICRO" "${args[@]}" >"$json"; } 2>>"$out/stderr-$label.txt" || rc=$?
         [ $rc -eq 2 ] && die "$(tail -n 1 "$out/stderr-$label.txt")"
+        # Ctrl-C: the run died of it, and timeout exits 130 instead of dying of it too,
+        # which bash takes for a run that handled the signal, so its trap never runs.
+        [ $rc -eq 130 ] && stop INT
         if [ $rc -ne 0 ]; then
-            echo "micro.sh: $label failed: $(tail -n 1 "$out/stderr-$label.txt")" >&2
+            case "$rc" in
+                124|137) reason="timed out after ${timeout}s (--timeout)" ;;
+                1[3-9][0-9]) reason="killed by signal $((rc - 128)) (SIG$(kill -l $((rc - 128)) 2>/dev/null))" ;;
+                *) reason="exit status $rc: $(tail -n 1 "$out/stderr-$label.txt")" ;;
+            esac
+            echo "micro.sh: $label failed: $reason" >&2
             failed+=("$label")
             continue
         fi

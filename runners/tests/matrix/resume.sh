@@ -151,4 +151,34 @@ for a in glibc tcmalloc jemalloc mimalloc multiheap; do
 done
 ls "$targets"/micro.interrupted-*/micro.jsonl >/dev/null 2>&1 || fail "the stopped microbenchmarks' part was not kept aside"
 
+# A microbenchmark run that hangs or crashes is stopped and named (it hung a targets run for
+# good, and a crash said nothing), and Ctrl-C in the targets' microbenchmarks says how to
+# resume (it ended in silence). A stand-in mhmicro lists one benchmark, then sleeps or aborts.
+cat >"$WORK/stuck-mhmicro" <<'FAKE'
+#!/bin/sh
+for a; do [ "$a" = --benchmark_list_tests ] && { echo pair/size:16; exit 0; }; done
+[ "$FAKE_MICRO" = abort ] && kill -ABRT $$
+exec sleep 30
+FAKE
+chmod +x "$WORK/stuck-mhmicro"
+micro_failure() {   # FAKE_MICRO mode, the reason micro.sh must give
+    local out="$WORK/micro-$1" err
+    rm -rf "$out"
+    err="$(FAKE_MICRO=$1 MH_MICRO_BIN="$WORK/stuck-mhmicro" "$ROOT/runners/micro.sh" --allocators glibc \
+        --filter '^pair/size:16$' --repetitions 1 --timeout 1 --out "$out" 2>&1 >/dev/null)" &&
+        fail "micro.sh with a $1 run exited 0"
+    grep -qF "glibc failed: $2" <<<"$err" || fail "micro.sh with a $1 run said: $err"
+}
+micro_failure sleep "timed out after 1s (--timeout)"
+micro_failure abort "killed by signal 6 (SIGABRT)"
+rm -rf "$targets/micro" && grep -v '"cell":"micro/' "$targets/records.jsonl" >"$targets/r" && mv "$targets/r" "$targets/records.jsonl"
+rc=0
+FAKE_MICRO=sleep MH_MICRO_BIN="$WORK/stuck-mhmicro" setsid "$ROOT/run.sh" targets --resume "$targets" >/dev/null 2>"$targets.err" &
+pid=$!
+for _ in $(seq 200); do grep -q 'micro.sh: round' "$targets.err" 2>/dev/null && break; sleep 0.05; done
+kill -INT -- -"$pid"
+wait "$pid" || rc=$?
+[ "$rc" -eq 130 ] && grep -qF "micro.sh: stopped by SIGINT; $targets/micro holds the rounds done so far; ./run.sh targets --resume $targets continues" "$targets.err" ||
+    fail "Ctrl-C in the targets' microbenchmarks: exit $rc, said: $(tail -n2 "$targets.err")"
+
 echo "matrix.resume: ok ($first runs before the kill, $((total - first)) after)"
