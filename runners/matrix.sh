@@ -170,7 +170,8 @@ parse_config() {
         [ -z "${key_line[$key]:-}" ] || die "$file:$lineno: '$key' is set again (first on line ${key_line[$key]}); keep one"
         key_line[$key]=$lineno
         case "$key" in
-            allocators) allocs_line="$value" ;;
+            allocators) [ -n "$value" ] || die "$file:$lineno: 'allocators' is empty; list some, e.g. glibc multiheap, or 'installed'"
+                        allocs_line="$value" ;;
             threads) threads_line="$value" ;;
             repetitions) [[ "$value" =~ ^[1-9][0-9]{0,3}$ ]] || die "$file:$lineno: repetitions must be a whole number from 1 to 9999"; REPS=$value ;;
             warmup) [[ "$value" =~ ^[01]$ ]] || die "$file:$lineno: warmup must be 0 or 1"; WARMUP=$value ;;

@@ -768,20 +768,40 @@ static int write_env(const mr_set *set, const char *dir)
     return mr_stage_close(f);
 }
 
+/* The value of report's option argv[*i] into *dest, once; 2 after one line if it has
+   none or was given before (the later one won, unsaid). */
+static int option_once(int argc, char **argv, int *i, const char **dest, bool *given)
+{
+    if (*i + 1 == argc || *given) {
+        fprintf(stderr, "mhreport: %s %s; give it once, with its value (see `mhreport --help`)\n", argv[*i],
+                *given ? "is given twice" : "needs a value");
+        return 2;
+    }
+    *given = true;
+    *dest = argv[++*i];
+    return 0;
+}
+
 static int report_main(int argc, char **argv)
 {
     mr_opts o = { .plots_src = MH_PLOTS_DIR };
     char *paths[64];
     int npaths = 0;
+    bool out_given = false, src_given = false, reproduce_given = false;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) o.out_dir = argv[++i];
-        else if (strcmp(argv[i], "--plots-src") == 0 && i + 1 < argc) o.plots_src = argv[++i];
-        else if (strcmp(argv[i], "--reproduce") == 0 && i + 1 < argc) o.reproduce = argv[++i];
+        int rc = 0;
+        if (strcmp(argv[i], "--out") == 0) rc = option_once(argc, argv, &i, &o.out_dir, &out_given);
+        else if (strcmp(argv[i], "--plots-src") == 0) rc = option_once(argc, argv, &i, &o.plots_src, &src_given);
+        else if (strcmp(argv[i], "--reproduce") == 0) rc = option_once(argc, argv, &i, &o.reproduce, &reproduce_given);
         else if (strcmp(argv[i], "--no-plots") == 0) o.no_plots = true;
         else if (strcmp(argv[i], "--png-only") == 0) o.png_only = true;
-        else if (argv[i][0] == '-') return usage_error("unknown option for report");
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "mhreport: unknown option '%s' for report; see `mhreport --help`\n", argv[i]);
+            return 2;
+        }
         else if (npaths == 64) return usage_error("report takes at most 64 result sets; merge them first (./run.sh merge OUT DIR...)");
         else paths[npaths++] = argv[i];
+        if (rc) return rc;
     }
     if (npaths == 0) return usage_error("report needs a result directory (results/local/RUN_ID)");
     /* Checked before anything is written: a wrong one failed every plot, a line each, and

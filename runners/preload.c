@@ -36,7 +36,7 @@ static bool file_exists(const char *path)
 }
 
 /* What a library file is, from its header and dynamic symbols; no code of it runs. */
-typedef enum { LIB_UNREADABLE, LIB_NOT_ELF, LIB_NO_MALLOC, LIB_ALLOCATOR } lib_kind;
+typedef enum { LIB_UNREADABLE, LIB_NOT_ELF, LIB_NOT_SHARED, LIB_NO_MALLOC, LIB_ALLOCATOR } lib_kind;
 
 /* Does the ELF64 image m[0..len) define malloc in its dynamic symbols? true also when it
    cannot tell (no section headers): the preload's check is the last word. */
@@ -66,6 +66,28 @@ static bool elf_defines_malloc(const unsigned char *m, size_t len)
     return true;
 }
 
+/* Can the dynamic loader preload the ELF file m? An object file (ET_REL) or an
+   executable (ET_EXEC, or ET_DYN marked DF_1_PIE) cannot: they passed for allocators, and
+   every run of them failed at the preload (a review). Where the dynamic section cannot be
+   read, the type alone decides. */
+static bool elf_is_shared_library(const unsigned char *m, size_t len)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m;
+    if (len < sizeof *eh || eh->e_type != ET_DYN) return false;
+    if (eh->e_shoff == 0 || eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > len ||
+        (len - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
+        return true;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(m + eh->e_shoff);
+    for (unsigned i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_DYNAMIC || sh[i].sh_offset > len || sh[i].sh_size > len - sh[i].sh_offset)
+            continue;
+        const Elf64_Dyn *d = (const Elf64_Dyn *)(m + sh[i].sh_offset);
+        for (size_t k = 0; k < sh[i].sh_size / sizeof *d && d[k].d_tag != DT_NULL; k++)
+            if (d[k].d_tag == DT_FLAGS_1 && (d[k].d_un.d_val & DF_1_PIE)) return false;
+    }
+    return true;
+}
+
 /* A NAME=/path spec naming a source file, a script or a library without malloc (a
    review gave libhwloc) passed for installed, and every run of it failed at the
    preload. */
@@ -82,6 +104,7 @@ static lib_kind library_kind(const char *path)
     close(fd);
     if (m == MAP_FAILED) return LIB_NOT_ELF;
     lib_kind kind = memcmp(m, ELFMAG, SELFMAG) != 0 ? LIB_NOT_ELF
+                    : !elf_is_shared_library(m, len) ? LIB_NOT_SHARED
                     : elf_defines_malloc(m, len) ? LIB_ALLOCATOR : LIB_NO_MALLOC;
     munmap(m, len);
     return kind;
@@ -397,6 +420,9 @@ const char *mh_allocator_missing(const mh_allocator *a, char *buf, size_t len)
     switch (library_kind(a->path)) {
     case LIB_UNREADABLE: snprintf(buf, len, "%s: %s", a->path, strerror(errno)); break;
     case LIB_NOT_ELF: snprintf(buf, len, "%s is not an ELF file", a->path); break;
+    case LIB_NOT_SHARED:
+        snprintf(buf, len, "%s is not a shared library (an object file or an executable); give the allocator's .so", a->path);
+        break;
     default: snprintf(buf, len, "%s defines no malloc (not an allocator)", a->path); break;
     }
     return buf;

@@ -220,8 +220,15 @@ int mr_compare_main(int argc, char **argv)
     double threshold = 5;
     char *paths[2];
     int npaths = 0;
+    bool threshold_given = false;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--threshold") == 0) {
+            if (i + 1 == argc || threshold_given) {
+                fprintf(stderr, "mhreport: --threshold %s; give it once, with a percentage, e.g. --threshold 5\n",
+                        threshold_given ? "is given twice" : "needs a value");
+                return 2;
+            }
+            threshold_given = true;
             char *end;
             threshold = strtod(argv[++i], &end);
             if (*end || !(threshold >= 0)) {

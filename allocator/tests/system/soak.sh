@@ -41,7 +41,7 @@ for b in mhsys_stress mhsys_fork mhsys_steal mhsys_large_race; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing; run ./run.sh build first (or set MH_SOAK_BIN)"
 done
 
-[ -z "$LOGS" ] || mkdir -p "$LOGS" || die "cannot make the log folder $LOGS; name another with --logs"
+[ -z "$LOGS" ] || mkdir -p "$LOGS" 2>/dev/null || die "cannot make the log folder $LOGS; name another with --logs"
 
 passed=0 failed=0 round=0
 declare -A runs=() fails=()

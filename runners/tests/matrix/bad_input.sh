@@ -23,6 +23,8 @@ expect_refusal "unknown key 'colour'" "$MATRIX" --config "$dir/bad_key.conf" --o
 # a driver option on a workload line ran another allocator or thread count under the cell's name
 write driver_opt "allocators = glibc" "threads = 1" "workload thread-local-churn --allocator=jemalloc"
 expect_refusal "case thread-local-churn: --allocator is given twice" "$MATRIX" --config "$dir/driver_opt.conf" --out "$dir/run4b"
+write no_allocators "allocators =" "workload thread-local-churn"
+expect_refusal "no_allocators.conf:1: 'allocators' is empty" "$MATRIX" --config "$dir/no_allocators.conf" --out "$dir/run4c"
 write no_workload "allocators = glibc"
 expect_refusal "no 'workload" "$MATRIX" --config "$dir/no_workload.conf" --out "$dir/run5"
 expect_refusal "shard" "$MATRIX" --preset test --shard 3/2 --out "$dir/run6"
@@ -33,6 +35,9 @@ expect_refusal "shard" "$MATRIX" --preset test --shard 1/99999999999999999999 --
 printf 'not a library\n' >"$dir/notlib.c"
 write notlib "allocators = glibc x=$dir/notlib.c" "workload thread-local-churn"
 expect_refusal "not installed ($dir/notlib.c is not an ELF file)" "$MATRIX" --config "$dir/notlib.conf" --out "$dir/run7d"
+# an executable (or an object file) defines malloc, yet no loader can preload it
+write exe_lib "allocators = sh=$(readlink -f /bin/sh)" "workload thread-local-churn"
+expect_refusal "is not a shared library" "$MATRIX" --config "$dir/exe_lib.conf" --out "$dir/run7e"
 write lat_big "allocators = glibc" "lat_every = 2000000000" "workload thread-local-churn"
 expect_refusal "from 0 (no latency samples) to 1073741824" "$MATRIX" --config "$dir/lat_big.conf" --out "$dir/run7c"
 # values that used to pass the config check and then fail every run, or worse:
@@ -139,6 +144,10 @@ grep -q '^| producer-consumer | 2 | 1.00 | [0-9.]* (1 failed) |' "$dir/partfaile
 mkdir -p "$dir/warmups" && grep '"warmup":true' "$TINY/records.jsonl" >"$dir/warmups/records.jsonl"
 expect_refusal "are all warm-up runs" "$MH_MHREPORT" report "$dir/warmups"
 expect_refusal "threshold" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold lots
+expect_refusal "--threshold needs a value" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold
+expect_refusal "--threshold is given twice" "$MH_MHREPORT" compare "$TINY" "$TINY" --threshold 3 --threshold 4
+expect_refusal "unknown option '--bogus'" "$MH_MHREPORT" report --bogus "$TINY"
+expect_refusal "--out is given twice" "$MH_MHREPORT" report --out "$dir/o1" --out "$dir/o2" "$TINY"
 expect_refusal "at most 64 result sets" "$MH_MHREPORT" report $(for i in $(seq 65); do printf '%s ' "$dir/empty"; done)
 expect_refusal "not a directory" "$ROOT/run.sh" report "$dir/nonexistent"
 expect_refusal "unknown subcommand 'frob'" "$ROOT/run.sh" frob
