@@ -633,6 +633,15 @@ static int table_main(const options *o) {
             .cv = mh_json_num_or(mh_json_path(r, "extra.spread.cv"), NAN),
         };
     }
+    if (rc == 0 && n == 0) {
+        if (o->run_id)
+            fprintf(stderr, "mhmicro_convert: %s holds no microbenchmark record of run '%s'; give one of its "
+                            "run ids\n", o->input, o->run_id);
+        else
+            fprintf(stderr, "mhmicro_convert: %s holds no microbenchmark record; give a micro.jsonl that "
+                            "runners/micro.sh wrote\n", o->input);
+        rc = 2;
+    }
     if (rc == 0) print_table(cells, n);
     for (size_t i = 0; i < nrec; i++) mh_json_free(recs[i]);
     free(recs);

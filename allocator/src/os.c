@@ -308,11 +308,13 @@ void mh_fatal(const char *what, const void *p) {
     if (p && p == mh_realloc_freeing)
         for (const char *s = "realloc of a freed pointer, found by its free: "; *s; s++) line[n++] = *s;
     for (const char *s = what; *s && n < sizeof line - 24; s++) line[n++] = *s;
-    line[n++] = ' ';
-    line[n++] = '0';
-    line[n++] = 'x';
-    for (int shift = 60; shift >= 0; shift -= 4)
-        line[n++] = "0123456789abcdef"[((uintptr_t)p >> shift) & 15];
+    if (p) {   /* the start-up failures have no pointer to name */
+        line[n++] = ' ';
+        line[n++] = '0';
+        line[n++] = 'x';
+        for (int shift = 60; shift >= 0; shift -= 4)
+            line[n++] = "0123456789abcdef"[((uintptr_t)p >> shift) & 15];
+    }
     line[n++] = '\n';
     ssize_t unused = write(STDERR_FILENO, line, n);
     (void)unused;
