@@ -51,4 +51,8 @@ check_rejects "missing file" --out "$tmp/out.jsonl" "$tmp/nonexistent.json"
 check_rejects "unknown flag" --bogus "$SAMPLE"
 check_rejects "no input" --out "$tmp/out.jsonl"
 check_rejects "broken records file" --table "$tmp/broken.jsonl"
+# nothing to table (an empty table and exit 0 before)
+echo '{}' >"$tmp/no-micro.jsonl"
+check_rejects "records of no microbenchmark" --table "$tmp/no-micro.jsonl"
+check_rejects "a run id no record has" --table "$tmp/ok.jsonl" --run-id nosuch
 exit $fail
