@@ -217,7 +217,7 @@ cmd_profile() {
     local dir="$ROOT/results/local/profile-$(date -u +%Y%m%d-%H%M%S)-$workload"
     mkdir -p "$dir"
     local rc=0
-    "$TOOLS/mhbench" run "$workload" --perf-record "$dir/perf.data" --out "$dir/records.jsonl" "$@" || rc=$?
+    "$TOOLS/mhbench" run "$workload" --perf-record="$dir/perf.data" --out="$dir/records.jsonl" "$@" || rc=$?
     if [ "$rc" -ne 0 ]; then
         # mhbench said why; a run refused before it began leaves nothing worth keeping
         [ -s "$dir/records.jsonl" ] || rm -rf "$dir"

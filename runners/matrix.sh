@@ -293,10 +293,12 @@ run_one() {
     # The braces send bash's own "Segmentation fault" line to the log, not the terminal.
     # --foreground keeps the run in the matrix's process group, so that Ctrl-C or a kill
     # of the group stops it too instead of leaving it to append a record after the matrix.
-    { timeout --foreground -k 5 "$TIMEOUT" "$MHBENCH" run "${CASE_WORKLOADS[$case_i]}" --allocator "$alloc" \
-        --threads "$threads" --placement "${CASE_PLACEMENT[$case_i]}" --lat-every "$LAT_EVERY" \
-        --out "$records" --run-id "$RUN_ID" \
-        --cell "$cell" --rep "$rep" "${warm[@]}" "${args[@]}" >/dev/null; } 2>"$err" || rc=$?
+    # --name=VALUE: a separate value that starts with "--" (a run directory named --odd,
+    # its id) is refused as a missing one.
+    { timeout --foreground -k 5 "$TIMEOUT" "$MHBENCH" run "${CASE_WORKLOADS[$case_i]}" --allocator="$alloc" \
+        --threads="$threads" --placement="${CASE_PLACEMENT[$case_i]}" --lat-every="$LAT_EVERY" \
+        --out="$records" --run-id="$RUN_ID" \
+        --cell="$cell" --rep="$rep" "${warm[@]}" "${args[@]}" >/dev/null; } 2>"$err" || rc=$?
     after=$(wc -l <"$records")
     [ "$rc" -eq 0 ] && [ "$after" -gt "$before" ] && return 0
     local reason="mhbench exited with status $rc"

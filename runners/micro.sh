@@ -14,7 +14,7 @@ repetitions=5
 min_time=0.02
 filter=""
 out=""
-timeout=300
+timeout=""
 
 usage() {
     cat <<USAGE
@@ -26,7 +26,8 @@ N times (default $repetitions), interleaved: round r runs every allocator once,
 each benchmark for at least S seconds (default $min_time); only the benchmarks
 matching REGEX (default all; list them with
 'mhmicro --allocator=glibc --benchmark_list_tests'); a run that takes longer than
---timeout seconds (default $timeout) is stopped and its allocator counted failed. Writes to DIR:
+--timeout seconds (default 300, or 400 x S if longer: a run of every benchmark takes at
+least 106 x S) is stopped and its allocator counted failed. Writes to DIR:
   gbench-NAME-rR.json  Google Benchmark's JSON for each allocator and round
   micro.jsonl          the result records (results/SCHEMA.md), one per
                        benchmark, allocator and round (its "rep"); DIR must not hold one
@@ -61,9 +62,10 @@ done
 [ -n "$out" ] || die "missing --out DIR; see runners/micro.sh --help"
 # checked as text: bash's arithmetic wraps round past 2^63 (the time left went negative)
 [[ "$repetitions" =~ ^([1-9][0-9]{0,2}|1000)$ ]] || die "--repetitions '$repetitions' must be a whole number from 1 to 1000"
-[[ "$timeout" =~ ^[1-9][0-9]{0,4}$ ]] || die "--timeout '$timeout' must be a whole number of seconds from 1 to 99999"
 [[ "$min_time" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ "$min_time" =~ [1-9] ]] ||
     die "--min-time '$min_time' must be a positive number of seconds, e.g. 0.02"
+[ -n "$timeout" ] || timeout="$(awk -v s="$min_time" 'BEGIN { t = int(400 * s + 0.999); print (t > 300 ? t : 300) }')"
+[[ "$timeout" =~ ^[1-9][0-9]{0,5}$ ]] || die "--timeout '$timeout' must be a whole number of seconds from 1 to 999999"
 [ -n "$allocators" ] || die "--allocators is empty; give e.g. glibc,jemalloc"
 [ -x "$MICRO" ] && [ -x "$CONVERT" ] ||
     die "mhmicro or mhmicro_convert not built under $BUILD/runners; run ./run.sh build (or set MH_BUILD_DIR)"

@@ -163,6 +163,9 @@ static int run_script(plot_ctx *p, const char *name, const char *title, const ch
                  k ? "svg" : "png", gp, dat, out, machine, allocs, cases, p->base + 1, base, vars);
         if (gnuplot_run(expr, script, log) != 0) {
             if (!p->failed++) snprintf(p->first_failed, sizeof p->first_failed, "%s", name);
+            /* a PNG drawn before its SVG failed would be left unlinked in plots/ */
+            snprintf(expr, sizeof expr, "%s/%s.png", p->out, name);
+            unlink(expr);
             return 2;
         }
     }
@@ -562,8 +565,8 @@ static void say_failed(const plot_ctx *p)
     }
     if (f) fclose(f);
     if (!p->made->n)
-        fprintf(stderr, "mhreport: gnuplot failed on every plot (%s: %s); the earlier report and "
-                "plots are kept (check gnuplot and --plots-src, or report with --no-plots)\n",
+        fprintf(stderr, "mhreport: gnuplot failed on every plot (%s: %s); no report was written, and "
+                "an earlier one stays as it was (check gnuplot and --plots-src, or report with --no-plots)\n",
                 p->first_failed, last);
     else
         fprintf(stderr, "mhreport: gnuplot failed on %d plot(s), left out of the report (%s: %s; "

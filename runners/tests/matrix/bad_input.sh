@@ -38,6 +38,9 @@ expect_refusal "not installed ($dir/notlib.c is not an ELF file)" "$MATRIX" --co
 # an executable (or an object file) defines malloc, yet no loader can preload it
 write exe_lib "allocators = sh=$(readlink -f /bin/sh)" "workload thread-local-churn"
 expect_refusal "is not a shared library" "$MATRIX" --config "$dir/exe_lib.conf" --out "$dir/run7e"
+printf 'void *malloc(unsigned long n) { return 0; }\n' | ${CC:-cc} -x c -c -o "$dir/malloc.o" -
+write obj_lib "allocators = o=$dir/malloc.o" "workload thread-local-churn"
+expect_refusal "is not a shared library" "$MATRIX" --config "$dir/obj_lib.conf" --out "$dir/run7f"
 write lat_big "allocators = glibc" "lat_every = 2000000000" "workload thread-local-churn"
 expect_refusal "from 0 (no latency samples) to 1073741824" "$MATRIX" --config "$dir/lat_big.conf" --out "$dir/run7c"
 # values that used to pass the config check and then fail every run, or worse:
@@ -167,6 +170,14 @@ sum="$(cat "$dir/badgnuplot/records.jsonl" "$dir/badgnuplot/report.md" "$dir/bad
 expect_refusal "gnuplot failed on every plot" env MH_GNUPLOT=false "$MH_MHREPORT" report "$dir/badgnuplot"
 [ "$(cat "$dir/badgnuplot/records.jsonl" "$dir/badgnuplot/report.md" "$dir/badgnuplot/plots/"*.png | md5sum)" = "$sum" ] ||
     fail "a failing gnuplot changed the records or replaced the earlier report or plots"
+# one script that fails: one line naming it, the report without it, no file of it left
+mkdir -p "$dir/onebad/gp" && cp "$ROOT"/plots/*.gp "$dir/onebad/gp/" && echo 'set garbage' >>"$dir/onebad/gp/scaling.gp"
+cp "$TINY/records.jsonl" "$dir/onebad/"
+expect_refusal "gnuplot failed on 1 plot(s), left out of the report (scaling: " \
+    "$MH_MHREPORT" report --plots-src "$dir/onebad/gp" "$dir/onebad"
+[ -s "$dir/onebad/plots/normalised.png" ] && ! ls "$dir/onebad/plots"/scaling.* >/dev/null 2>&1 &&
+    grep -q 'plots/normalised.png' "$dir/onebad/report.md" && ! grep -q 'plots/scaling' "$dir/onebad/report.md" ||
+    fail "a plot that failed alone: $(ls "$dir/onebad/plots")"
 # a write that fails (here a file-size limit, as a full disk would) leaves the earlier
 # report whole, says why in one line, and leaves no partial file
 mkdir -p "$dir/fullfs" && cp "$TINY/records.jsonl" "$dir/fullfs/" && "$MH_MHREPORT" report --no-plots "$dir/fullfs" >/dev/null

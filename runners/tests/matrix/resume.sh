@@ -178,7 +178,10 @@ pid=$!
 for _ in $(seq 200); do grep -q 'micro.sh: round' "$targets.err" 2>/dev/null && break; sleep 0.05; done
 kill -INT -- -"$pid"
 wait "$pid" || rc=$?
-[ "$rc" -eq 130 ] && grep -qF "micro.sh: stopped by SIGINT; $targets/micro holds the rounds done so far; ./run.sh targets --resume $targets continues" "$targets.err" ||
+# The line came after run.sh's end once in about 15 loaded runs (a review); cause not found.
+said="micro.sh: stopped by SIGINT; $targets/micro holds the rounds done so far; ./run.sh targets --resume $targets continues"
+for _ in $(seq 60); do grep -qF "$said" "$targets.err" && break; sleep 0.05; done
+[ "$rc" -eq 130 ] && grep -qF "$said" "$targets.err" ||
     fail "Ctrl-C in the targets' microbenchmarks: exit $rc, said: $(tail -n2 "$targets.err")"
 
 echo "matrix.resume: ok ($first runs before the kill, $((total - first)) after)"

@@ -26,6 +26,14 @@ printf '%s\n' "allocators = glibc" "repetitions = 1" "warmup = 0" "threads = 1" 
 "$ROOT/run.sh" matrix --config "$WORK/with space/one.conf" --out "$sp" >/dev/null 2>&1 || fail "a matrix into '$sp' failed"
 (cd "$ROOT" && eval "$(cat "$sp/command.txt") --dry-run" >/dev/null 2>"$WORK/space.err") ||
     fail "command.txt does not run again: $(cat "$sp/command.txt"): $(cat "$WORK/space.err")"
+# a run directory, so a run id, that starts with "--", and an allocator named so: the
+# driver's options go as --name=VALUE (a separate value that starts with "--" is refused)
+odd="$WORK/with space/--odd"
+printf '%s\n' "allocators = --g=glibc" "repetitions = 1" "warmup = 0" "threads = 1" \
+    "workload thread-local-churn --ops=1000" >"$WORK/with space/odd.conf"
+"$ROOT/run.sh" matrix --config "$WORK/with space/odd.conf" --out "$odd" >/dev/null 2>&1 &&
+    grep -q '"status":"ok","error":null,"run_id":"--odd"' "$odd/records.jsonl" ||
+    fail "a run named --odd failed: $(head -c 400 "$odd/records.jsonl" 2>/dev/null)"
 # moved elsewhere (as the committed references are), its report's command names the
 # config beside it, not the one in the directory it was made in
 mv "$sp" "$WORK/with space/moved 1"
