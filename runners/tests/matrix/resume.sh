@@ -53,7 +53,7 @@ warmup = 0
 workload growth-storm --waves=1 --wave-mib=1 --hold-ms=$3 --settle-ms=0
 CONF
 }
-in_flight() { ps -eo args | grep -F -- "--out $1/records.jsonl" | grep -v grep || true; }
+in_flight() { ps -eo args | grep -F -- "--out=$1/records.jsonl" | grep -v grep || true; }
 await_run() {
     for _ in $(seq 100); do [ -n "$(in_flight "$1")" ] && return 0; sleep 0.05; done
     fail "no run of the matrix into $1 ever started"
