@@ -38,16 +38,25 @@ static bool file_exists(const char *path)
 /* What a library file is, from its header and dynamic symbols; no code of it runs. */
 typedef enum { LIB_UNREADABLE, LIB_NOT_ELF, LIB_NOT_SHARED, LIB_NO_MALLOC, LIB_ALLOCATOR } lib_kind;
 
-/* Does the ELF64 image m[0..len) define malloc in its dynamic symbols? true also when it
-   cannot tell (no section headers): the preload's check is the last word. */
-static bool elf_defines_malloc(const unsigned char *m, size_t len)
+/* The section headers of the ELF64 image m[0..len) (eh->e_shnum of them), or NULL where
+   there are none to read (another class, stripped, truncated). */
+static const Elf64_Shdr *elf_sections(const unsigned char *m, size_t len)
 {
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m;
     if (len < sizeof *eh || eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shoff == 0 ||
         eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > len ||
         (len - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
-        return true;
-    const Elf64_Shdr *sh = (const Elf64_Shdr *)(m + eh->e_shoff);
+        return NULL;
+    return (const Elf64_Shdr *)(m + eh->e_shoff);
+}
+
+/* Does the ELF64 image m[0..len) define malloc in its dynamic symbols? true also when it
+   cannot tell (no section headers): the preload's check is the last word. */
+static bool elf_defines_malloc(const unsigned char *m, size_t len)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m;
+    const Elf64_Shdr *sh = elf_sections(m, len);
+    if (!sh) return true;
     for (unsigned i = 0; i < eh->e_shnum; i++) {
         if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum) continue;
         const Elf64_Shdr *str = &sh[sh[i].sh_link];
@@ -74,11 +83,8 @@ static bool elf_is_shared_library(const unsigned char *m, size_t len)
 {
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m;
     if (len < sizeof *eh || eh->e_type != ET_DYN) return false;
-    if (eh->e_shoff == 0 || eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > len ||
-        (len - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
-        return true;
-    const Elf64_Shdr *sh = (const Elf64_Shdr *)(m + eh->e_shoff);
-    for (unsigned i = 0; i < eh->e_shnum; i++) {
+    const Elf64_Shdr *sh = elf_sections(m, len);
+    for (unsigned i = 0; sh && i < eh->e_shnum; i++) {
         if (sh[i].sh_type != SHT_DYNAMIC || sh[i].sh_offset > len || sh[i].sh_size > len - sh[i].sh_offset)
             continue;
         const Elf64_Dyn *d = (const Elf64_Dyn *)(m + sh[i].sh_offset);
