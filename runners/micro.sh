@@ -26,8 +26,8 @@ N times (default $repetitions), interleaved: round r runs every allocator once,
 each benchmark for at least S seconds (default $min_time); only the benchmarks
 matching REGEX (default all; list them with
 'mhmicro --allocator=glibc --benchmark_list_tests'); a run that takes longer than
---timeout seconds (default 300, or 400 x S if longer: a run of every benchmark takes at
-least 106 x S) is stopped and its allocator counted failed. Writes to DIR:
+--timeout seconds (default 300, or 400 x S if longer, since each of the hundred or so
+benchmarks runs at least S) is stopped and its allocator counted failed. Writes to DIR:
   gbench-NAME-rR.json  Google Benchmark's JSON for each allocator and round
   micro.jsonl          the result records (results/SCHEMA.md), one per
                        benchmark, allocator and round (its "rep"); DIR must not hold one
