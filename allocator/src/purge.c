@@ -136,24 +136,36 @@ static bool row_used_since(unsigned cpu, unsigned r, row_watch *w, uint32_t now,
 
 /* Where the purger runs: the CPUs the program's main thread may use (what taskset or
    the program set), not the affinity of whichever thread happened to create it. It
-   visits only those CPUs. home_known: home is set (release), for other threads. */
-static cpu_set_t home;
+   visits only those CPUs. home_known: home is set (release), for other threads. The sets
+   are as large as the possible CPUs need (set_bytes, mapped by the purger): the kernel
+   refuses a mask shorter than its count of possible CPUs, and a cpu_set_t holds 1024, so
+   on a kernel that listed more the purger read no home and visited no CPU (a review). */
+static cpu_set_t *home, *one_cpu;
+static size_t set_bytes;
 static bool home_known;
 
 bool mh_purger_may_visit(unsigned cpu) {
-    return __atomic_load_n(&home_known, __ATOMIC_ACQUIRE) && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &home);
+    return __atomic_load_n(&home_known, __ATOMIC_ACQUIRE) && cpu < 8 * set_bytes && CPU_ISSET_S(cpu, set_bytes, home);
+}
+
+/* Reads home; false if the sets cannot be mapped or the kernel says no. */
+static bool find_home(void) {
+    unsigned cpus = mh_global.ncpus > CPU_SETSIZE ? mh_global.ncpus : CPU_SETSIZE;
+    set_bytes = CPU_ALLOC_SIZE(cpus);
+    if (!home && !(home = mh_os_map(2 * set_bytes))) return false;   /* a forked child's purger has them */
+    one_cpu = (cpu_set_t *)((char *)home + set_bytes);
+    return sched_getaffinity(getpid(), set_bytes, home) == 0 || sched_getaffinity(0, set_bytes, home) == 0;
 }
 
 static void go_home(void) {
-    sched_setaffinity(0, sizeof home, &home);
+    sched_setaffinity(0, set_bytes, home);
 }
 
 /* Moves the thread to cpu alone; false if it may not run there. */
 static bool run_on(unsigned cpu) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return sched_setaffinity(0, sizeof one, &one) == 0;
+    CPU_ZERO_S(set_bytes, one_cpu);
+    CPU_SET_S(cpu, set_bytes, one_cpu);
+    return sched_setaffinity(0, set_bytes, one_cpu) == 0;
 }
 
 /* Empties the rows in rows (NULL: every row) of cpu's cache, where the thread now runs
@@ -179,7 +191,7 @@ static int drain_here(unsigned cpu, const uint64_t *rows) {
 static bool drain_stale_rows(uint32_t now) {
     if (!watch) return false;
     bool pending = false, moved = false;
-    for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE && watch; cpu++) {
+    for (unsigned cpu = 0; cpu < mh_global.ncpus && watch; cpu++) {
         if (!mh_purger_may_visit(cpu)) continue;
         uint64_t stale[MH_CACHE_ROW_WORDS] = {0};
         bool any = false;
@@ -222,7 +234,7 @@ static void serve_drain_requests(void) {
     uint64_t large[MH_CACHE_ROW_WORDS];
     mh_cache_large_rows(large);
     bool moved = false;
-    for (unsigned cpu = 0; cpu < mh_global.ncpus && cpu < CPU_SETSIZE; cpu++) {
+    for (unsigned cpu = 0; cpu < mh_global.ncpus; cpu++) {
         if (!mh_purger_may_visit(cpu) || mh_cache_tally_of(cpu).large_bytes == 0 || !run_on(cpu)) continue;
         moved = true;
         if (drain_here(cpu, large) < 0) break;
@@ -234,13 +246,13 @@ static void serve_drain_requests(void) {
 
 static void *purger_main(void *unused) {
     (void)unused;
-    if (sched_getaffinity(getpid(), sizeof home, &home) != 0)
-        sched_getaffinity(0, sizeof home, &home);
-    __atomic_store_n(&home_known, true, __ATOMIC_RELEASE);
+    /* Without its home it visits no CPU: it still gives pages and large blocks back. */
+    bool at_home = find_home();
+    __atomic_store_n(&home_known, at_home, __ATOMIC_RELEASE);
     /* Named once it knows its CPUs: a program (alloc.sys.rows_elsewhere) that changes the
        main thread's affinity after the name appears leaves the purger's as they were. */
     prctl(PR_SET_NAME, "mh-purge");
-    go_home();
+    if (at_home) go_home();
     if (mh_global.cache) watch = mh_os_map_sparse((size_t)mh_global.ncpus * MH_CACHE_ROWS * sizeof *watch);
     /* Passes every quarter of the period: a page goes back at most 1.25 periods after
        it became empty, or after its heap (or CPU cache) went quiet. */

@@ -30,19 +30,25 @@ static inline mh_heap_stats heap_stats_now(unsigned heap) {
     return s;
 }
 
-/* A test linked with -Wl,--wrap=open that defines MHUNIT_POSSIBLE_CPUS (a list as the
-   kernel writes it, "0-3\n") before including this file sees that list as the possible
-   CPUs (/sys/devices/system/cpu/possible), which is how many heaps and caches there are. */
-#ifdef MHUNIT_POSSIBLE_CPUS
+/* A test linked with -Wl,--wrap=open,--wrap=sched_getaffinity that defines
+   MHUNIT_LAST_CPU (a number) before including this file runs as on a kernel that lists
+   CPUs 0..MHUNIT_LAST_CPU as possible (/sys/devices/system/cpu/possible: how many heaps
+   and caches there are), though only the machine's own are online, as hot-plug slots
+   are; that kernel refuses an affinity mask shorter than its possible CPUs. */
+#ifdef MHUNIT_LAST_CPU
+#include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <string.h>
+#define MHUNIT_STR(x) MHUNIT_STR2(x)
+#define MHUNIT_STR2(x) #x
 int __real_open(const char *path, int flags, ...);
 int __wrap_open(const char *path, int flags, ...) {
     if (strcmp(path, "/sys/devices/system/cpu/possible") == 0) {
+        static const char list[] = "0-" MHUNIT_STR(MHUNIT_LAST_CPU) "\n";
         int fds[2];
         if (pipe(fds) != 0) return -1;
-        size_t len = strlen(MHUNIT_POSSIBLE_CPUS);
-        CHECK(write(fds[1], MHUNIT_POSSIBLE_CPUS, len) == (ssize_t)len);
+        CHECK(write(fds[1], list, sizeof list - 1) == (ssize_t)(sizeof list - 1));
         close(fds[1]);
         return fds[0];
     }
@@ -51,6 +57,14 @@ int __wrap_open(const char *path, int flags, ...) {
     mode_t mode = (flags & O_CREAT) ? va_arg(ap, mode_t) : 0;
     va_end(ap);
     return __real_open(path, flags, mode);
+}
+int __real_sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set);
+int __wrap_sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set) {
+    if (size * 8 < (size_t)MHUNIT_LAST_CPU + 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    return __real_sched_getaffinity(pid, size, set);
 }
 #endif
 
