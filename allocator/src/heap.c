@@ -261,7 +261,9 @@ static void hold_in_fork_window(mh_lock *l) {
 void mh_heap_stash_ensure(mh_heap *h) {
     if (__atomic_load_n(&h->stash, __ATOMIC_ACQUIRE)) return;
     int saved = errno;
-    mh_stash *st = mh_os_map(MH_STASH_MAP_BYTES);
+    /* Sparse: 508 KiB a heap, mostly never touched, counted against the commit limit
+       otherwise (127 MiB with 256 heaps in use, a review). */
+    mh_stash *st = mh_os_map_sparse(MH_STASH_MAP_BYTES);
     errno = saved;
     if (!st) return;
     void **slots = (void **)((char *)st + MH_STASH_HEADS_BYTES);

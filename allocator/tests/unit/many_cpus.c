@@ -3,7 +3,8 @@
    touches a few pages. That mapping must not reserve commit charge ("nr" in its
    VmFlags): the overcommit heuristic refuses a mapping larger than the machine's memory
    (and the front cache then runs off), and counts the rest in Committed_AS (4 GiB more at
-   start-up, seen before the change); and a fork must not write a page per CPU. open is
+   start-up, seen before the change); no more must the heaps' stashes (127 MiB with 256
+   heaps in use); and a fork must not write a page per CPU. open is
    wrapped (--wrap=open) to list 4096 possible CPUs. */
 #define _GNU_SOURCE
 #include <string.h>
@@ -55,6 +56,13 @@ int main(void) {
     }
     const char *flags = vmflags_of(mh_global.caches);
     printf("many_cpus: the caches' mapping: %s\n", flags);
+    CHECK(strstr(flags, " nr") != NULL);
+    /* and neither must a heap's stashes (508 KiB each, most of it never touched) */
+    mh_heap *h = &mh_global.heaps[mh_current_heap_index(sched_getcpu())];
+    mh_heap_stash_ensure(h);
+    CHECK(h->stash != NULL);
+    flags = vmflags_of(h->stash);
+    printf("many_cpus: a heap's stashes' mapping: %s\n", flags);
     CHECK(strstr(flags, " nr") != NULL);
     for (int i = 0; i < 1000; i++) free(malloc(16 + (size_t)i));
     /* Fork takes every lock of the large cache's shards (257 here): each lock sat in its
