@@ -67,11 +67,20 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
     }
     free(hs);
     mh_jw_arr_end(w);
-    /* rows: the CPU the free ran on; columns: the heap that owned the object */
-    mh_jw_arr_begin(w, "remote_free_matrix");
-    for (unsigned cpu = 0; cpu < s.ncpus; cpu++) {
-        mh_jw_arr_begin(w, NULL);
+    /* rows: the CPU the free ran on; columns: the heap that owned the object; up to the
+       last row and column that hold a count: a kernel may list thousands of possible
+       CPUs, and 4096 x 4096 zeros made a record of tens of megabytes */
+    unsigned rows = 0, cols = 0;
+    for (unsigned cpu = 0; cpu < s.ncpus; cpu++)
         for (unsigned h = 0; h < s.nheaps; h++)
+            if (remote(cpu, h)) {
+                rows = cpu + 1;
+                if (h >= cols) cols = h + 1;
+            }
+    mh_jw_arr_begin(w, "remote_free_matrix");
+    for (unsigned cpu = 0; cpu < rows; cpu++) {
+        mh_jw_arr_begin(w, NULL);
+        for (unsigned h = 0; h < cols; h++)
             mh_jw_int(w, NULL, (long long)remote(cpu, h));
         mh_jw_arr_end(w);
     }

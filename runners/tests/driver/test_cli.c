@@ -362,6 +362,9 @@ static void test_allocator_stats(void)
     CHECK(num(rec, "allocator_stats.allocs") == 7 && num(rec, "allocator_stats.heaps.1.allocs") == 4,
           "allocator_stats totals or heaps wrong");
     CHECK(num(rec, "allocator_stats.remote_free_matrix.1.0") == 10, "remote-free matrix: rows are CPUs");
+    const mh_jv *m = mh_json_path(rec, "allocator_stats.remote_free_matrix");
+    CHECK(m && m->len == 3 && m->items[0].len == 2 && num(rec, "allocator_stats.remote_free_matrix.2.1") == 21,
+          "the remote-free matrix is not cut after its last row and column with a count (64 x 64 possible)");
     mh_json_free(rec);
 }
 
