@@ -18,6 +18,7 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
     int (*stats_get)(mh_stats *) = (int (*)(mh_stats *))dlsym(RTLD_DEFAULT, "mh_stats_get");
     int (*heap_get)(unsigned, mh_heap_stats *) = (int (*)(unsigned, mh_heap_stats *))dlsym(RTLD_DEFAULT, "mh_heap_stats_get");
     uint64_t (*remote)(unsigned, unsigned) = (uint64_t (*)(unsigned, unsigned))dlsym(RTLD_DEFAULT, "mh_remote_frees");
+    unsigned (*remote_cpus)(void) = (unsigned (*)(void))dlsym(RTLD_DEFAULT, "mh_remote_free_cpus");
     mh_stats s = {0};   /* a library older than the header leaves its newer fields zero */
     if (!stats_get || !heap_get || !remote || stats_get(&s) != 0) {
         mh_jw_null(w, key);
@@ -69,9 +70,12 @@ void mh_allocator_stats_write(mh_jw *w, const char *key)
     mh_jw_arr_end(w);
     /* rows: the CPU the free ran on; columns: the heap that owned the object; up to the
        last row and column that hold a count: a kernel may list thousands of possible
-       CPUs, and 4096 x 4096 zeros made a record of tens of megabytes */
-    unsigned rows = 0, cols = 0;
-    for (unsigned cpu = 0; cpu < s.ncpus; cpu++)
+       CPUs, and 4096 x 4096 zeros made a record of tens of megabytes. Only the rows of
+       CPUs that counted one are read (mh_remote_free_cpus): reading every row faulted
+       the matrix's zero pages in. */
+    unsigned rows = 0, cols = 0, cpus = s.ncpus;
+    if (remote_cpus) cpus = remote_cpus();   /* else a library before it: every row is read */
+    for (unsigned cpu = 0; cpu < cpus; cpu++)
         for (unsigned h = 0; h < s.nheaps; h++)
             if (remote(cpu, h)) {
                 rows = cpu + 1;

@@ -123,6 +123,9 @@ int mh_stats_get(mh_stats *out);
 int mh_heap_stats_get(unsigned heap, mh_heap_stats *out);
 /* Frees that ran on CPU `cpu` of objects owned by heap `heap` (cpu != owner). */
 uint64_t mh_remote_frees(unsigned cpu, unsigned heap);
+/* 1 + the highest CPU that counted a remote free, 0 for none: the rows of the matrix
+   above worth reading where a kernel lists thousands of possible CPUs. */
+unsigned mh_remote_free_cpus(void);
 /* Write the human-readable statistics report (what MULTIHEAP_STATS=1 prints) to fd. */
 void mh_stats_print(int fd);
 

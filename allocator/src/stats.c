@@ -46,6 +46,15 @@ void mh_count_remote_free(unsigned owner_heap, int cpu, uint64_t n) {
     if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & bit)) __atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
 }
 
+MH_API unsigned mh_remote_free_cpus(void) {
+    uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
+    for (unsigned w = m ? (mh_global.ncpus + 63) / 64 : 0; w-- > 0;) {
+        uint64_t cpus = __atomic_load_n(&counted_cpus(m)[w], __ATOMIC_ACQUIRE);
+        if (cpus) return w * 64 + 64 - (unsigned)__builtin_clzll(cpus);
+    }
+    return 0;
+}
+
 MH_API uint64_t mh_remote_frees(unsigned cpu, unsigned heap) {
     uint64_t *m = __atomic_load_n(&mh_global.remote_matrix, __ATOMIC_ACQUIRE);
     if (!m || cpu >= mh_global.ncpus || heap >= mh_global.nheaps) return 0;

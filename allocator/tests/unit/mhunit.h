@@ -116,11 +116,11 @@ static inline int pin_to_this_cpu(void) {
 
 /* The first two CPUs the process may run on; false if it may run on one only. */
 static inline bool two_allowed_cpus(int *a, int *b) {
-    cpu_set_t allowed;
-    CHECK(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+    static cpu_set_t allowed[8];   /* 8192 CPUs: a kernel refuses a mask shorter than its possible CPUs */
+    CHECK(sched_getaffinity(0, sizeof allowed, allowed) == 0);
     *a = *b = -1;
-    for (int cpu = 0; cpu < CPU_SETSIZE && *b < 0; cpu++)
-        if (CPU_ISSET(cpu, &allowed)) *(*a < 0 ? a : b) = cpu;
+    for (int cpu = 0; cpu < (int)(8 * sizeof allowed) && *b < 0; cpu++)
+        if (CPU_ISSET_S(cpu, sizeof allowed, allowed)) *(*a < 0 ? a : b) = cpu;
     return *b >= 0;
 }
 #endif

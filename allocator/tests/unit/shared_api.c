@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
     mh_heap_stats hs;
     CHECK(mh_heap_stats_get(0, &hs) == 0 && hs.nclasses == s.nclasses);
     CHECK(mh_heap_stats_get(s.nheaps, &hs) == -1);
-    CHECK(mh_remote_frees(s.ncpus, 0) == 0);
+    CHECK(mh_remote_frees(s.ncpus, 0) == 0 && mh_remote_free_cpus() <= s.ncpus);
 
     int fds[2];
     CHECK(pipe(fds) == 0);
