@@ -269,6 +269,32 @@ check_workloads() {
 # How to continue this run: run.sh targets sets MH_RESUME_COMMAND, since its own --resume
 # also runs the microbenchmarks and the report, which the matrix's alone would leave out.
 resume_hint() { echo "${MH_RESUME_COMMAND:---resume} $RUN_DIR continues"; }
+
+# The signals' traps (set in main): between runs the matrix stops at once; during one,
+# once the run has ended (run_one), the run's record written or not.
+RUN_PID="" STOPPING=""
+stop() {
+    rm -f "$RUN_DIR/logs/current.err"
+    echo "matrix: stopped by SIG$1; $(resume_hint)" >&8
+    exit $((128 + $(kill -l "$1")))
+}
+signalled() {
+    [ -n "$RUN_PID" ] || stop "$1"
+    [ -n "$STOPPING" ] || [ "$1" != TERM ] ||
+        echo "matrix: SIGTERM: the run in flight ends first (at most ${TIMEOUT}s), then the matrix stops" >&8
+    STOPPING=$1
+}
+# Waits for the run in flight (RUN_PID); its status. A trap ends a wait early: the run
+# is waited for again.
+wait_for_run() {
+    local rc ended
+    while :; do
+        rc=0
+        unset ended
+        wait -p ended "$RUN_PID" || rc=$?
+        [ -z "${ended+set}" ] || return "$rc"
+    done
+}
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 # Milliseconds of the wall clock: $EPOCHREALTIME (bash 5; microseconds with the locale's
 # decimal point), else whole seconds.
@@ -290,15 +316,22 @@ run_one() {
     [ "$kind" = warmup ] && warm=(--warmup)
     end_torn_line "$records"
     before=$(wc -l <"$records")
-    # The braces send bash's own "Segmentation fault" line to the log, not the terminal.
     # --foreground keeps the run in the matrix's process group, so that Ctrl-C or a kill
     # of the group stops it too instead of leaving it to append a record after the matrix.
     # --name=VALUE: a separate value that starts with "--" (a run directory named --odd,
-    # its id) is refused as a missing one.
-    { timeout --foreground -k 5 "$TIMEOUT" "$MHBENCH" run "${CASE_WORKLOADS[$case_i]}" --allocator="$alloc" \
-        --threads="$threads" --placement="${CASE_PLACEMENT[$case_i]}" --lat-every="$LAT_EVERY" \
-        --out="$records" --run-id="$RUN_ID" \
-        --cell="$cell" --rep="$rep" "${warm[@]}" "${args[@]}" >/dev/null; } 2>"$err" || rc=$?
+    # its id) is refused as a missing one. The run goes to the background and the matrix
+    # waits for it, so that a signal's trap runs at once (in the foreground it ran only
+    # once the run ended: a SIGTERM waited up to the timeout without a word); the
+    # subshell takes back the SIGINT that bash ignores in a background command. The
+    # braces send bash's own "Segmentation fault" line to the log, not the terminal.
+    { ( trap - INT; exec timeout --foreground -k 5 "$TIMEOUT" "$MHBENCH" run "${CASE_WORKLOADS[$case_i]}" \
+        --allocator="$alloc" --threads="$threads" --placement="${CASE_PLACEMENT[$case_i]}" \
+        --lat-every="$LAT_EVERY" --out="$records" --run-id="$RUN_ID" \
+        --cell="$cell" --rep="$rep" "${warm[@]}" "${args[@]}" >/dev/null ) &
+      RUN_PID=$!
+      wait_for_run || rc=$?; } 2>"$err"
+    RUN_PID=""
+    [ -z "$STOPPING" ] || stop "$STOPPING"
     after=$(wc -l <"$records")
     [ "$rc" -eq 0 ] && [ "$after" -gt "$before" ] && return 0
     local reason="mhbench exited with status $rc"
@@ -416,18 +449,13 @@ main() {
             die "cannot write the run directory $RUN_DIR; give a writable --out DIR"
         flock -n 9 || die "another matrix is writing $RUN_DIR; wait for it to end (or stop it) first"
         # A SIGTERM to the matrix alone lets the run in flight finish and write its
-        # record, then stops (bash runs the trap once that run returns): the run is
-        # not left behind to append after the matrix has gone. Ctrl-C (SIGINT to the
-        # group) stops the run in flight as well, and says the same. The trap runs
-        # inside run_one's redirection of stderr to the run's log: it writes to a copy (fd 8).
+        # record, then stops, and says so at once: the run is not left behind to append
+        # after the matrix has gone. Ctrl-C (SIGINT to the group) stops the run in flight
+        # as well, and says the same. The trap runs inside run_one's redirection of
+        # stderr to the run's log: it writes to a copy (fd 8).
         exec 8>&2
-        stop() {
-            rm -f "$RUN_DIR/logs/current.err"
-            echo "matrix: stopped by SIG$1; $(resume_hint)" >&8
-            exit $((128 + $(kill -l "$1")))
-        }
-        trap 'stop TERM' TERM
-        trap 'stop INT' INT
+        trap 'signalled TERM' TERM
+        trap 'signalled INT' INT
     fi
 
     local passes=() r n fewest=${CASE_REPS[0]} most=0

@@ -103,6 +103,15 @@ for how in matrix.sh run.sh-matrix run.sh-targets; do
     kill -TERM "$pid"
     expect_refusal "another matrix is writing" "$MATRIX" --resume "$lock"
     expect_refusal "another matrix is writing" "$MATRIX" --config "$lock.conf" --out "$lock"
+    # and it says so while the run is still in flight (it said nothing until the run ended)
+    said=""
+    for _ in $(seq 40); do
+        said="$(grep -F 'SIGTERM: the run in flight ends first' "$lock.err" || true)"
+        [ -n "$said" ] && break
+        sleep 0.05
+    done
+    [ -n "$said" ] && [ -n "$(in_flight "$lock")" ] ||
+        fail "$how: no word of the SIGTERM while the run was in flight: $(tail -n1 "$lock.err")"
     rc=0
     wait "$pid" || rc=$?
     hint="--resume $lock continues"
