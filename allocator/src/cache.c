@@ -414,8 +414,12 @@ bool mh_cache_holds_freed(void *p) {
 /* How long a free that found the mark waits for the object to show up in a cache: the
    free that marked it may be on its way there (two threads freeing it at once; the first
    free of a row goes through the slow path, microseconds), and then the search found
-   nothing and the bitmap, where a cached object is taken, let the second free through. */
-#define MARKED_WAIT_US 2000
+   nothing and the bitmap, where a cached object is taken, let the second free through.
+   Longer than a preemption: with 2 ms, 1 of 300 such races in a clean-clone test run
+   went unreported (alloc.sys.check_race.bins beside the other tests on 2 CPUs, where a
+   thread can wait several milliseconds for its CPU). Only a free that found the mark
+   waits: a double free, reported at the end of the wait at the latest. */
+#define MARKED_WAIT_US 100000
 #define MARKED_STEP_US 50
 
 void mh_cache_free_marked(void *p) {
