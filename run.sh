@@ -2,6 +2,11 @@
 # multiheap: one entry point for setup, build, tests, benchmarks and reports.
 # Run `./run.sh --help` for the subcommands.
 set -euo pipefail
+# wait -p (run_child, and the matrix's runs)
+if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 501)); then
+    echo "run.sh: needs bash 5.1 or later (wait -p), this is bash $BASH_VERSION; install a newer bash" >&2
+    exit 2
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BUILD="${MH_BUILD_DIR:-$ROOT/build}"
 JOBS="${MH_JOBS:-$(nproc)}"

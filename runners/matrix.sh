@@ -9,6 +9,11 @@
 # workload line's own repetitions=N adds passes that hold only its cells (or
 # leaves it out of the last ones), so it too interleaves with the other cells.
 set -euo pipefail
+# wait -p (run_one waits for each run in the background); a bash without it spun.
+if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 501)); then
+    echo "matrix: needs bash 5.1 or later (wait -p), this is bash $BASH_VERSION; install a newer bash" >&2
+    exit 2
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${MH_BUILD_DIR:-$ROOT/build}"
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
@@ -280,12 +285,17 @@ stop() {
 }
 signalled() {
     [ -n "$RUN_PID" ] || stop "$1"
-    [ -n "$STOPPING" ] || [ "$1" != TERM ] ||
-        echo "matrix: SIGTERM: the run in flight ends first (at most ${TIMEOUT}s), then the matrix stops" >&8
+    local first=${STOPPING:-yes}
     STOPPING=$1
+    # Ctrl-C stops the run with the matrix; a SIGTERM or SIGHUP to the matrix alone, not
+    # the run, which is then still there (a group's TERM has killed it: nothing to say).
+    [ "$first" = yes ] && [ "$1" != INT ] && kill -0 "$RUN_PID" 2>/dev/null &&
+        echo "matrix: SIG$1: the run in flight ends first (at most $((TIMEOUT + 5))s), then the matrix stops" >&8
+    return 0
 }
 # Waits for the run in flight (RUN_PID); its status. A trap ends a wait early: the run
-# is waited for again.
+# is waited for again, unless it has gone and a wait cannot say how (bash 5.1.0-5.1.9
+# answered a wait after a trap with 127).
 wait_for_run() {
     local rc ended
     while :; do
@@ -293,6 +303,7 @@ wait_for_run() {
         unset ended
         wait -p ended "$RUN_PID" || rc=$?
         [ -z "${ended+set}" ] || return "$rc"
+        kill -0 "$RUN_PID" 2>/dev/null || return "$rc"
     done
 }
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
@@ -331,8 +342,10 @@ run_one() {
       RUN_PID=$!
       wait_for_run || rc=$?; } 2>"$err"
     RUN_PID=""
-    [ -z "$STOPPING" ] || stop "$STOPPING"
     after=$(wc -l <"$records")
+    # Stopping: a run the signal killed has no record, and --resume runs it again; one
+    # that wrote its record and then failed is handled below first, as without a signal.
+    [ -z "$STOPPING" ] || { [ "$rc" -ne 0 ] && [ "$after" -gt "$before" ]; } || stop "$STOPPING"
     [ "$rc" -eq 0 ] && [ "$after" -gt "$before" ] && return 0
     local reason="mhbench exited with status $rc"
     case "$rc" in
@@ -363,6 +376,7 @@ run_one() {
         --threads "$threads" --reason "$reason" --error-file "$err")" &&
         msg="$(printf '%s\n' "$failed_record" 2>&1 >>"$records")" ||
         die "cannot write $records (${msg##*: }); free space, then $(resume_hint)"
+    [ -z "$STOPPING" ] || stop "$STOPPING"
     return 1
 }
 
@@ -456,6 +470,7 @@ main() {
         exec 8>&2
         trap 'signalled TERM' TERM
         trap 'signalled INT' INT
+        trap 'signalled HUP' HUP
     fi
 
     local passes=() r n fewest=${CASE_REPS[0]} most=0

@@ -124,6 +124,23 @@ for how in matrix.sh run.sh-matrix run.sh-targets; do
     [ ! -e "$lock/micro" ] || fail "$how: the microbenchmarks began after the SIGTERM"
 done
 
+# A SIGTERM during a run that writes its record and then crashes: the record still moves
+# to the log and a failed record takes its place, as without the signal (the matrix
+# stopped first, and kept the record as ok).
+atexit="$WORK/resume-atexit"
+rm -rf "$atexit"
+printf '%s\n' "allocators = atexit=${MH_CRASH_AT_EXIT_LIB:?}" "threads = 1" "repetitions = 2" "warmup = 0" \
+    "workload growth-storm --waves=1 --wave-mib=1 --hold-ms=2000 --settle-ms=0" >"$atexit.conf"
+"$MATRIX" --config "$atexit.conf" --out "$atexit" >/dev/null 2>"$atexit.err" &
+pid=$!
+await_run "$atexit"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 143 ] && [ "$(wc -l <"$atexit/records.jsonl")" -eq 1 ] &&
+    grep -q '"status":"failed".*after writing its record' "$atexit/records.jsonl" ||
+    fail "a crash at exit during a SIGTERM: exit $rc, records: $(head -c 400 "$atexit/records.jsonl")"
+
 # A targets run whose microbenchmarks were stopped (a part of micro.jsonl, none of their
 # records appended): --resume runs them again and appends them, instead of taking the
 # part for the whole and reporting without them. A stand-in mhmicro answers at once
