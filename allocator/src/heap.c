@@ -255,19 +255,33 @@ static void hold_in_fork_window(mh_lock *l) {
     if (mh_lock_fork_window) mh_lock_acquire(l);
 }
 
+/* Slots of the stashes of the classes below cls, each class's on lines of its own: a
+   flush into one class's stash and a refill from its neighbour's do not share a line. */
+static size_t stash_slots_below(unsigned cls) {
+    size_t n = 0, line = MH_CACHE_LINE / sizeof(void *);
+    for (unsigned c = 0; c < cls; c++) n += (mh_stash_capacity(c) + line - 1) / line * line;
+    return n;
+}
+
+/* A heap's stash mapping: the heads, then every class's slots (387 KiB). */
+static size_t stash_map_bytes(void) {
+    return MH_STASH_HEADS_BYTES + stash_slots_below(MH_NCLASSES) * sizeof(void *);
+}
+
 /* The stashes appear under activate_lock, which a fork holds throughout (with every
    stash's lock that exists then): none can appear, locked, in the fork's window, but one
    the forking thread installs there. */
 void mh_heap_stash_ensure(mh_heap *h) {
     if (__atomic_load_n(&h->stash, __ATOMIC_ACQUIRE)) return;
     int saved = errno;
-    /* Sparse: 508 KiB a heap, mostly never touched, counted against the commit limit
-       otherwise (127 MiB with 256 heaps in use, a review). */
-    mh_stash *st = mh_os_map_sparse(MH_STASH_MAP_BYTES);
+    /* Sparse: mostly never touched, counted against the commit limit otherwise (127 MiB
+       with 256 heaps in use when the map was 508 KiB, a review). */
+    size_t bytes = stash_map_bytes();
+    mh_stash *st = mh_os_map_sparse(bytes);
     errno = saved;
     if (!st) return;
     void **slots = (void **)((char *)st + MH_STASH_HEADS_BYTES);
-    for (unsigned cls = 0; cls < MH_NCLASSES; cls++) st[cls].slot = slots + (size_t)cls * MH_STASH_SLOTS;
+    for (unsigned cls = 0; cls < MH_NCLASSES; cls++) st[cls].slot = slots + stash_slots_below(cls);
     mh_lock_acquire(&mh_global.activate_lock);
     bool installed = !h->stash;
     if (installed) {
@@ -275,7 +289,7 @@ void mh_heap_stash_ensure(mh_heap *h) {
         __atomic_store_n(&h->stash, st, __ATOMIC_RELEASE);
     }
     mh_lock_release(&mh_global.activate_lock);
-    if (!installed) mh_os_unmap(st, MH_STASH_MAP_BYTES);
+    if (!installed) mh_os_unmap(st, bytes);
 }
 
 /* The stash of class cls of h, or NULL if h has none. */

@@ -261,7 +261,8 @@ MH_INTERNAL void mh_list_remove(mh_page_list *l, mh_page *pg);
    and the heap's page work, do not queue behind one another: with 16 threads of
    producer-consumer, eight consumers flushed into each producer's heap. Lock order: a
    stash's lock may be held while its heap's lock is taken, never the other way round. */
-#define MH_STASH_SLOTS 1024
+#define MH_STASH_SLOTS 4096
+#define MH_STASH_BYTES ((size_t)256 << 10)
 
 typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_stash {
     mh_lock lock;                      /* guards everything below, and the slots */
@@ -273,16 +274,15 @@ typedef struct __attribute__((aligned(MH_CACHE_LINE))) mh_stash {
     uint64_t refills;                  /* refills, each also one malloc */
     uint64_t flushes;                  /* flushed batches */
     uint64_t remote_frees;             /* objects of those flushed on another CPU */
-    void **slot;                       /* MH_STASH_SLOTS of them, set once */
+    void **slot;                       /* mh_stash_capacity(cls) of them, set once */
 } mh_stash;
 
 /* A heap's stashes are one mapping: the MH_NCLASSES stashes side by side on its first
-   page, then each class's slots. A fork locks every stash, and the purger and the
-   statistics read every count: with the slots inline each stash had a page of its own,
-   and a fork made 58 of them resident per heap. */
+   page, then each class's slots, on lines of their own. A fork locks every stash, and
+   the purger and the statistics read every count: with the slots inline each stash had
+   a page of its own, and a fork made 58 of them resident per heap. */
 #define MH_STASH_HEADS_BYTES \
     ((MH_NCLASSES * sizeof(mh_stash) + MH_OS_PAGE - 1) & ~(size_t)(MH_OS_PAGE - 1))
-#define MH_STASH_MAP_BYTES (MH_STASH_HEADS_BYTES + MH_NCLASSES * MH_STASH_SLOTS * sizeof(void *))
 
 /* One size class of one heap. */
 typedef struct mh_class_lists {
@@ -403,7 +403,7 @@ MH_INTERNAL bool mh_purger_may_visit(unsigned cpu);
    few dozen blocks of 3 to 18 KiB and frees them (size-sweep's batches of 64) went to
    its heap every 4 to 8 operations, 8-17 ns an operation against 5-6 with 32 (tcmalloc
    4-12); such a row may hold up to 585 KiB (32 of 18704 bytes), and its heap's stash
-   twice that (all rows and stashes full: 29.5 MiB a CPU, 16.1 with 8). A refill or
+   twice that (all rows and stashes full: 34.9 MiB a CPU, 16.1 with 8). A refill or
    flush moves half a row's capacity, which starts at MH_CACHE_START_SLOTS and doubles at
    each of the row's later refills and flushes up to the maximum: a class the program
    uses a little holds a little (its first malloc fetches 8 objects; half the maximum,
@@ -420,10 +420,15 @@ static inline unsigned mh_cache_capacity(unsigned cls) {
                                                                        : (unsigned)n;
 }
 _Static_assert(MH_CACHE_START_SLOTS <= MH_CACHE_MIN_SLOTS, "a row starts within its maximum");
-/* A heap's stash of class cls holds two rows' worth, within MH_STASH_SLOTS. */
+/* A heap's stash of class cls holds MH_STASH_BYTES of objects, at least two rows' worth,
+   within MH_STASH_SLOTS. Two rows alone were two flushes of the small classes (1024
+   slots of 64 bytes): xmalloc's freer, whose flushes outran its producer's refills for a
+   while, then freed into the pages, under the lock that the producer's refills from the
+   pages took too (DEVELOPERS.md). */
 static inline unsigned mh_stash_capacity(unsigned cls) {
-    unsigned n = 2 * mh_cache_capacity(cls);
-    return n > MH_STASH_SLOTS ? MH_STASH_SLOTS : n;
+    size_t rows = 2 * (size_t)mh_cache_capacity(cls), bytes = MH_STASH_BYTES / mh_class_size(cls);
+    size_t n = bytes > rows ? bytes : rows;
+    return n > MH_STASH_SLOTS ? MH_STASH_SLOTS : (unsigned)n;
 }
 
 /* One row of one CPU's cache: a line of counts, then the slots. count is written only

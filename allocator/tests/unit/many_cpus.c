@@ -82,7 +82,7 @@ int main(void) {
     const char *flags = vmflags_of(mh_global.caches);
     printf("many_cpus: the caches' mapping: %s%s\n", flags, charged ? " (overcommit 2: not checked)" : "");
     CHECK(charged || strstr(flags, " nr") != NULL);
-    /* and neither must a heap's stashes (508 KiB each, most of it never touched) */
+    /* and neither must a heap's stashes (387 KiB each, most of it never touched) */
     mh_heap *h = &mh_global.heaps[mh_current_heap_index(sched_getcpu())];
     mh_heap_stash_ensure(h);
     CHECK(h->stash != NULL);
