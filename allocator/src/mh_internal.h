@@ -421,10 +421,10 @@ static inline unsigned mh_cache_capacity(unsigned cls) {
 }
 _Static_assert(MH_CACHE_START_SLOTS <= MH_CACHE_MIN_SLOTS, "a row starts within its maximum");
 /* A heap's stash of class cls holds MH_STASH_BYTES of objects, at least two rows' worth,
-   within MH_STASH_SLOTS. Two rows alone were two flushes of the small classes (1024
-   slots of 64 bytes): xmalloc's freer, whose flushes outran its producer's refills for a
-   while, then freed into the pages, under the lock that the producer's refills from the
-   pages took too (DEVELOPERS.md). */
+   within MH_STASH_SLOTS. A cap of 1024 slots (one row of 64-byte objects) was two
+   flushes: xmalloc's freer, whose flushes outran its producer's refills for a while,
+   then freed into the pages, under the lock that the producer's refills from the pages
+   took too (DEVELOPERS.md). */
 static inline unsigned mh_stash_capacity(unsigned cls) {
     size_t rows = 2 * (size_t)mh_cache_capacity(cls), bytes = MH_STASH_BYTES / mh_class_size(cls);
     size_t n = bytes > rows ? bytes : rows;
