@@ -38,8 +38,8 @@ bool mh_os_reserve_small(void) {
         if (p == MAP_FAILED) continue;
         /* The two per-page maps: untouched, so they cost memory only where pages are used. */
         size_t pages = size / MH_PAGE_SIZE;
-        void *map = mmap(NULL, pages * (sizeof(uint32_t) + sizeof(uint16_t)), PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *map = mmap(NULL, MH_PAGE_CLASS_SKEW + pages * (sizeof(uint32_t) + sizeof(uint16_t)),
+                         PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (map == MAP_FAILED) {   /* out of address space (ulimit -v): try a smaller range */
             munmap(p, size + MH_BIG_SLAB_SIZE);
             continue;
@@ -47,7 +47,7 @@ bool mh_os_reserve_small(void) {
         mh_global.small_base =
             (char *)(((uintptr_t)p + MH_BIG_SLAB_SIZE - 1) & ~(uintptr_t)(MH_BIG_SLAB_SIZE - 1));
         mh_global.small_size = size;
-        mh_global.page_class = (uint32_t *)map;
+        mh_global.page_class = (uint32_t *)((char *)map + MH_PAGE_CLASS_SKEW);
         mh_global.page_owner = (uint16_t *)(mh_global.page_class + pages);
         return true;
     }
