@@ -745,11 +745,12 @@ static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
 /* The page-class map starts half an OS page into its mapping. Free loads a page's entry
    just after the previous operation stored to its row's line of counts, and the CPU holds
    back a load whose address matches an older store's in bits 11..2 (4K aliasing): with the
-   map at a page boundary the entries of the range's first 16 pages shared those bits with
-   the 16-byte class's counts, and a malloc+free loop of 16 bytes took 3.7-4.0 ns instead
-   of 3.3 in a small program (DEVELOPERS.md). Skewed, the entries of the first 4 MiB of the
-   range share a line offset only with the counts of the class rows of 1120 bytes and up
-   and of remote rows (alloc.unit.page_map_skew). */
+   map at a page boundary the entries of the range's first 16 pages shared the line offset
+   of the 16-byte class's counts (page 0's entry the count's own bits), and a malloc+free
+   loop of 16 bytes took 3.7-4.0 ns instead of 3.3 in a small program (DEVELOPERS.md).
+   Skewed, the entries of the first 4 MiB of the range share a line offset only with the
+   counts of the class rows of 1120 bytes and up and of the remote rows of 16 bytes and of
+   1248 bytes and up (alloc.unit.page_map_skew). */
 #define MH_PAGE_CLASS_SKEW ((size_t)2048)
 
 /* The page-class map's entry of the page of p (mh_is_small(p)). */
