@@ -745,7 +745,7 @@ static inline mh_cpu_cache *mh_cache_of_cpu(unsigned cpu) {
 /* The page-class map starts half an OS page into its mapping. Free loads a page's entry
    just after the previous operation stored to its row's line of counts, and the CPU holds
    back a load whose address matches an older store's in its low 12 bits (4K aliasing;
-   bits 11..2 in AMD's older guides, line granularity at least on this Zen 5): with the
+   bits 11..2 in AMD's older guides; on this Zen 5 the stall follows the map's offset): with the
    map at a page boundary the entries of the range's first 16 pages shared the line offset
    of the 16-byte class's counts (page 0's entry the count's own bits), and a malloc+free
    loop of 16 bytes took 3.7-4.0 ns instead of 3.3 in a small program (DEVELOPERS.md).
