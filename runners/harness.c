@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 /* ------------------------------------------------------------- services */
 
@@ -464,18 +465,38 @@ static void *child_main(void *arg)
     return NULL;
 }
 
-/* The child takes over its parent's slot (live bytes, histograms, counters)
- * while the parent waits; its struct is reused by the next child at the same
- * depth and kept until the run ends, since the RSS sampler may still hold it. */
-/* Zeroed per-thread structs on cache-line boundaries (calloc promises only 16 bytes). */
-static void *calloc_lines(size_t n, size_t size)
+/* The mapping's length sits in the line before the array. */
+void *wl_zalloc_lines(size_t bytes)
 {
-    size_t bytes = (n * size + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, bytes);
-    if (p) memset(p, 0, bytes);
+    size_t len = WL_LINE + wl_round_to_line(bytes ? bytes : 1);
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    *(size_t *)m = len;
+    return m + WL_LINE;
+}
+
+void *wl_zalloc_lines_resident(size_t bytes)
+{
+    char *p = wl_zalloc_lines(bytes);
+    /* by page, not by offset: the array starts a line into its mapping, so a stride of
+       4096 from p missed its last page whenever bytes was a multiple of 4096 (a review) */
+    for (char *at = p; p && at < p + bytes; at = (char *)(((uintptr_t)at | 4095) + 1))
+        *(volatile char *)at = 0;
     return p;
 }
 
+void wl_free_lines(void *p)
+{
+    if (p) {
+        char *m = (char *)p - WL_LINE;
+        munmap(m, *(size_t *)m);
+    }
+}
+
+/* The child takes over its parent's slot (live bytes, histograms, counters)
+ * while the parent waits; its struct is reused by the next child at the same
+ * depth and kept until the run ends, since the RSS sampler may still hold it. */
 void mh_run_child(mh_thread *t, void (*fn)(mh_thread *child, void *arg), void *arg)
 {
     struct mh_harness_thread *h = t->h;
@@ -483,7 +504,7 @@ void mh_run_child(mh_thread *t, void (*fn)(mh_thread *child, void *arg), void *a
         fprintf(stderr, "mhbench: workload %s nests mh_run_child deeper than %d\n", t->run->wl->name, MH_MAX_CHILD_DEPTH);
         exit(1);
     }
-    if (!h->nest[h->depth] && !(h->nest[h->depth] = calloc_lines(1, sizeof(mh_thread)))) {
+    if (!h->nest[h->depth] && !(h->nest[h->depth] = wl_zalloc_lines(sizeof(mh_thread)))) {
         fprintf(stderr, "mhbench: out of memory for a child thread\n");
         exit(1);
     }
@@ -567,8 +588,8 @@ static bool prepare_threads(mh_run *run)
         fprintf(stderr, "mhbench: %s\n", err);
         return false;
     }
-    run->thr = calloc_lines((size_t)n, sizeof *run->thr);
-    run->h = calloc_lines((size_t)n, sizeof *run->h);
+    run->thr = wl_zalloc_lines((size_t)n * sizeof *run->thr);
+    run->h = wl_zalloc_lines((size_t)n * sizeof *run->h);
     if (!run->thr || !run->h) {
         fprintf(stderr, "mhbench: out of memory for %d threads; use fewer --threads\n", n);
         return false;
@@ -649,7 +670,7 @@ void mh_run_destroy(mh_run *run)
     for (int i = 0; run->h && i < run->threads; i++) {
         free(run->h[i].scratch);
         for (int d = 0; d < MH_MAX_CHILD_DEPTH; d++)
-            free(run->h[i].nest[d]);
+            wl_free_lines(run->h[i].nest[d]);
     }
     for (size_t i = 0; i < run->nmetrics; i++) {
         free(run->metrics[i].name);
@@ -664,6 +685,6 @@ void mh_run_destroy(mh_run *run)
     free(run->metrics);
     free(run->params);
     free(run->roles);
-    free(run->thr);
-    free(run->h);
+    wl_free_lines(run->thr);
+    wl_free_lines(run->h);
 }

@@ -19,26 +19,9 @@ typedef struct wl_block {
     size_t n;
 } wl_block;
 
-#define WL_LINE 64
-
 /* ---- per-thread arrays, allocated in setup() ---- */
 
-/* Zeroed and cache-line aligned, so that the harness's own arrays never false-share;
- * mapped from the OS, not taken from the allocator under test, and never written here,
- * so a page of them costs RSS only once the workload uses it (a growth storm's slot
- * array is 8 MiB, most of it never used: zeroed by hand, it put 8 MiB of the harness's
- * own into every allocator's "RSS after the last free"). Every workload's shared state
- * lives in such memory too, so that its placement, and any false sharing in it, is the
- * same under every allocator. Free with wl_free_lines. */
-void *wl_zalloc_lines(size_t bytes);
-/* The same, every page made resident at once: for an array whose used extent follows the
- * allocator's speed (a ring's fill, xmalloc's backlog of batches), which would otherwise
- * add more of the driver's pages to a faster allocator's peak RSS (a review: up to 1 MiB
- * of xmalloc's 12). Resident from the start, it is the same for every allocator. */
-void *wl_zalloc_lines_resident(size_t bytes);
-void wl_free_lines(void *p);
 
-static inline size_t wl_round_to_line(size_t bytes) { return (bytes + WL_LINE - 1) & ~(size_t)(WL_LINE - 1); }
 
 /* `per_thread` elements of `size` bytes for each of the run's threads, each thread's part
  * on its own cache lines; NULL after an error line. */

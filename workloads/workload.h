@@ -147,6 +147,27 @@ static inline uint64_t mh_rand_range(mh_thread *t, uint64_t lo, uint64_t hi)
 
 /* ---- services the driver gives workloads ---- */
 
+#define WL_LINE 64
+static inline size_t wl_round_to_line(size_t bytes) { return (bytes + WL_LINE - 1) & ~(size_t)(WL_LINE - 1); }
+
+/* Zeroed and cache-line aligned, so that the harness's own arrays never false-share;
+ * mapped from the OS, not taken from the allocator under test, and never written here,
+ * so a page of them costs RSS only once the workload uses it (a growth storm's slot
+ * array is 8 MiB, most of it never used: zeroed by hand, it put 8 MiB of the harness's
+ * own into every allocator's "RSS after the last free"). Every workload's shared state
+ * lives in such memory too, so that its placement, and any false sharing in it, is the
+ * same under every allocator; so do the driver's own per-thread structs (mh_thread, which
+ * every operation writes), which came from the allocator under test before: their offset
+ * in a page followed the allocator, and 1-thread churn moved by up to 3% with it. Free
+ * with wl_free_lines. */
+void *wl_zalloc_lines(size_t bytes);
+/* The same, every page made resident at once: for an array whose used extent follows the
+ * allocator's speed (a ring's fill, xmalloc's backlog of batches), which would otherwise
+ * add more of the driver's pages to a faster allocator's peak RSS (a review: up to 1 MiB
+ * of xmalloc's 12). Resident from the start, it is the same for every allocator. */
+void *wl_zalloc_lines_resident(size_t bytes);
+void wl_free_lines(void *p);
+
 uint64_t mh_now_ns(void);                 /* CLOCK_MONOTONIC */
 uint64_t mh_rss_kib(void);                /* resident set size now */
 void     mh_barrier(mh_thread *t);        /* all worker threads of the run meet */
