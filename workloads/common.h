@@ -21,8 +21,6 @@ typedef struct wl_block {
 
 /* ---- per-thread arrays, allocated in setup() ---- */
 
-
-
 /* `per_thread` elements of `size` bytes for each of the run's threads, each thread's part
  * on its own cache lines; NULL after an error line. */
 void *wl_per_thread_new(const mh_run *run, const char *workload, size_t per_thread, size_t size);

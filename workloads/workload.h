@@ -13,7 +13,8 @@
  * wl_realloc below, so that the driver can count operations, sample
  * latencies, track live bytes, check contents, and swap in a null allocation
  * path to measure its own cost. Everything else a workload needs (queues,
- * slot arrays) it allocates in setup() with the plain allocator.
+ * slot arrays) it allocates in setup() with wl_zalloc_lines (below), not from
+ * the allocator under test.
  */
 #ifndef MH_WORKLOAD_H
 #define MH_WORKLOAD_H

@@ -1,4 +1,4 @@
-/* workloads.common: the helpers of common.c that need no run. wl_zalloc_lines_resident
+/* workloads.common: the helpers of common.c and the driver that need no run. wl_zalloc_lines_resident
  * must leave every page of the array resident (a stride of 4096 from its start, a line
  * into the mapping, once missed the last page whenever the size was a multiple of 4096),
  * and wl_zalloc_lines none but the first (its header line holds the mapping's length),
