@@ -30,6 +30,35 @@
 
 /* ------------------------------------------------------------- services */
 
+/* The mapping's length sits in the line before the array. */
+void *wl_zalloc_lines(size_t bytes)
+{
+    size_t len = WL_LINE + wl_round_to_line(bytes ? bytes : 1);
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    *(size_t *)m = len;
+    return m + WL_LINE;
+}
+
+void *wl_zalloc_lines_resident(size_t bytes)
+{
+    char *p = wl_zalloc_lines(bytes);
+    /* by page, not by offset: the array starts a line into its mapping, so a stride of
+       4096 from p missed its last page whenever bytes was a multiple of 4096 (a review) */
+    for (char *at = p; p && at < p + bytes; at = (char *)(((uintptr_t)at | 4095) + 1))
+        *(volatile char *)at = 0;
+    return p;
+}
+
+void wl_free_lines(void *p)
+{
+    if (p) {
+        char *m = (char *)p - WL_LINE;
+        munmap(m, *(size_t *)m);
+    }
+}
+
 uint64_t mh_now_ns(void)
 {
     struct timespec ts;
@@ -463,35 +492,6 @@ static void *child_main(void *arg)
     /* the parent waits in pthread_join, so the slot's figures have one writer */
     mh_perf_collect(&perf, &c->h->counts);
     return NULL;
-}
-
-/* The mapping's length sits in the line before the array. */
-void *wl_zalloc_lines(size_t bytes)
-{
-    size_t len = WL_LINE + wl_round_to_line(bytes ? bytes : 1);
-    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL;
-    *(size_t *)m = len;
-    return m + WL_LINE;
-}
-
-void *wl_zalloc_lines_resident(size_t bytes)
-{
-    char *p = wl_zalloc_lines(bytes);
-    /* by page, not by offset: the array starts a line into its mapping, so a stride of
-       4096 from p missed its last page whenever bytes was a multiple of 4096 (a review) */
-    for (char *at = p; p && at < p + bytes; at = (char *)(((uintptr_t)at | 4095) + 1))
-        *(volatile char *)at = 0;
-    return p;
-}
-
-void wl_free_lines(void *p)
-{
-    if (p) {
-        char *m = (char *)p - WL_LINE;
-        munmap(m, *(size_t *)m);
-    }
 }
 
 /* The child takes over its parent's slot (live bytes, histograms, counters)
