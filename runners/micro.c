@@ -223,6 +223,39 @@ static void bm_batch(gb_state *st, void *arg) {
     free(slot);
 }
 
+/* One item: a free of a random one of range(1) held blocks and a malloc of a size
+ * uniform in 8..range(0) in its place, the new block's first byte written, as
+ * mhbench's thread-local-churn does, but with nothing else in the loop: the generator
+ * (xorshift64*) lives in a register and picks by multiply and shift, and there is no
+ * per-operation accounting. mhbench's loop keeps its generator, counts and live bytes
+ * in memory, and that traffic hid a 10% difference in free's fast path that this loop
+ * shows (DEVELOPERS.md). The block array comes from the OS (wl_zalloc_lines), at the
+ * same place under every allocator. */
+static void bm_churn(gb_state *st, void *arg) {
+    (void)arg;
+    uint64_t max = (uint64_t)gb_range(st, 0), slots = (uint64_t)gb_range(st, 1);
+    void **slot = wl_zalloc_lines(slots * sizeof *slot);
+    if (!slot) {
+        cannot_run(st, "out of memory for the churn's block array");
+        return;
+    }
+    uint64_t x = 0x9e3779b97f4a7c15ull, sizes = max - 7;
+    measure m;
+    measure_start(&m);
+    while (gb_keep_running(st)) {
+        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+        uint64_t r = x * 0x2545f4914f6cdd1dull;
+        void **s = &slot[(r & 0xffffffffu) * slots >> 32];
+        free(*s);
+        char *p = malloc(8 + ((r >> 32) * sizes >> 32));
+        if (p) *(volatile char *)p = 0;
+        *s = p;
+    }
+    finish(st, &m, 1, (double)slots * (double)(8 + max) / 2);   /* the mean live */
+    for (uint64_t i = 0; i < slots; i++) free(slot[i]);
+    wl_free_lines(slot);
+}
+
 /* ---- frees of objects another thread allocated ---- */
 
 #define REMOTE_BATCH 4096
@@ -356,6 +389,10 @@ static void register_benchmarks(void) {
         }
     gb_arg_names(lb, "size,n");
     gb_arg_names(fb, "size,n");
+    gb_bench *cb = gb_register("churn", bm_churn, NULL);
+    gb_args_pair(cb, 512, 1024);
+    gb_args_pair(cb, 512, 64);
+    gb_arg_names(cb, "max,slots");
     gb_arg_names(gb_args(gb_register("calloc", bm_calloc, NULL), calloc_sizes, COUNT(calloc_sizes)),
                  "size");
     gb_arg_names(gb_args(gb_register("realloc_grow", bm_realloc_grow, NULL), realloc_to,

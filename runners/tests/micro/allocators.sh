@@ -13,9 +13,9 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "micro.allocators: $*" >&2; fail=1; }
 
-filter='pair/size:64|pair_mt/size:64/real_time/threads:2'
-nbench=2
-if [ "$(nproc)" -ge 2 ]; then filter="$filter|remote_free/size:64/remote:1/real_time"; nbench=3; fi
+filter='pair/size:64|churn/max:512/slots:64|pair_mt/size:64/real_time/threads:2'
+nbench=3
+if [ "$(nproc)" -ge 2 ]; then filter="$filter|remote_free/size:64/remote:1/real_time"; nbench=4; fi
 list="$(IFS=,; echo "$*")"
 MH_MICRO_BIN="$MICRO" MH_MICRO_CONVERT="$CONVERT" "$MICRO_SH" --allocators "$list" \
     --repetitions 2 --min-time 0.002 --filter "^($filter)\$" --out "$tmp/out" >"$tmp/table" ||
