@@ -104,6 +104,17 @@ static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
        empty). */
     __atomic_fetch_or(&mh_global.cache_rows[(size_t)cpu * MH_CACHE_ROW_WORDS + r / 64],
                       (uint64_t)1 << (r % 64), __ATOMIC_RELEASE);
+    if (!mh_row_is_large(r)) {
+        /* The limit last: a push on this CPU may run between these stores (the thread
+           preempted here), and a limit of 0 passes no pointer, where a limit before the
+           mask, with the mask still 0, would pass every pointer. Two threads readying
+           the row at once write the same values. */
+        mh_cache_row *row = mh_cache_row_at(c, r);
+        const mh_class_check *check = &mh_class_checks[mh_row_class(r) + 1];
+        __atomic_store_n(&row->check_divisibility, check->divisibility, __ATOMIC_RELAXED);
+        __atomic_store_n(&row->check_unit_mask, check->unit_mask, __ATOMIC_RELAXED);
+        __atomic_store_n(&row->check_limit, check->limit, __ATOMIC_RELEASE);
+    }
     uint32_t max = row_capacity(r);
     raise_row(c, r, 0, max < MH_CACHE_START_SLOTS ? max : MH_CACHE_START_SLOTS);
     return true;

@@ -158,8 +158,8 @@ MH_FAST_ENTRY void mh_free(void *p) {
     uintptr_t off = (uintptr_t)p - (uintptr_t)mh_global.small_base;
     if (MH_LIKELY(off < range)) {
         uint32_t entry = mh_global.page_class[off >> MH_PAGE_SHIFT];
-        if (MH_LIKELY(mh_is_object_start1(p, mh_page_entry_class_plus1(entry)) &&
-                      mh_cache_push_freed(entry, p)))
+        /* The push checks that p starts a slot, against its row's copy of the check. */
+        if (MH_LIKELY(mh_page_entry_class_plus1(entry) != 0 && mh_cache_push_freed(entry, p)))
             return;
     }
     free_general(p);

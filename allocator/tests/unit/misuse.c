@@ -37,6 +37,13 @@ static void interior_small_realloc(void) { char *p = malloc(64); (void)!realloc(
 static void interior_small_usable_size(void) { char *p = malloc(32); (void)!malloc_usable_size(p + 8); }
 static void foreign_stack(void) { int x; free(&x); }
 static void foreign_in_range(void) { free(mh_global.small_base + mh_global.small_size - 4096); }
+/* The same once the 16-byte class's row is ready: the page's entry names no class, and
+   free's push, which checks against the row the entry's row bits name (row 0, whose
+   check the pointer would pass), must not be reached. */
+static void foreign_in_range_row_ready(void) {
+    free(malloc(16));
+    free(mh_global.small_base + mh_global.small_size - 4096);
+}
 static void foreign_realloc(void) { int x; (void)!realloc(&x, 10); }
 static void double_free_later(void) {
     char *p = malloc(48), *q = malloc(48);
@@ -137,6 +144,7 @@ static const struct {
     {"past the last slot (in a batch)", past_last_slot_in_batch, "interior pointer", NULL},
     {"foreign pointer (stack)", foreign_stack, "never returned", NULL},
     {"foreign pointer (reserved range)", foreign_in_range, "never returned", NULL},
+    {"foreign pointer (reserved range, a row ready)", foreign_in_range_row_ready, "never returned", NULL},
     {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned", NULL},
     {"double free (not the last free)", double_free_later, "double free", "check"},
     {"double free (object in a stash)", double_free_stashed, "double free", "check"},
