@@ -6,8 +6,10 @@
  *
  * A CPU's class rows hold its own heap's objects, its remote rows any other heap's: a
  * free on CPU 1 of CPU 0's object is a push on CPU 1's remote row, and CPU 0's heap gets
- * it back with that row's next flush (mh_cpu_cache says why). No code ever touches
- * another CPU's rows, except the read-only search of a double free.
+ * it back with that row's next flush (mh_cpu_cache says why). Rows change only in
+ * sequences on their own CPU, but for their readying (the check and the capacity,
+ * ready_row), which a thread that moved since it chose its cache may do from another
+ * CPU; other CPUs read them (the search of a double free, the statistics).
  */
 #include <errno.h>
 #include <string.h>
@@ -105,10 +107,10 @@ static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
     __atomic_fetch_or(&mh_global.cache_rows[(size_t)cpu * MH_CACHE_ROW_WORDS + r / 64],
                       (uint64_t)1 << (r % 64), __ATOMIC_RELEASE);
     if (!mh_row_is_large(r)) {
-        /* The limit last: a push on this CPU may run between these stores (the thread
-           preempted here), and a limit of 0 passes no pointer, where a limit before the
-           mask, with the mask still 0, would pass every pointer. Two threads readying
-           the row at once write the same values. */
+        /* Before the capacity, which free's push reads first (cache.h): this thread may
+           have moved to another CPU since it chose c, and pushes on c's CPU run while it
+           writes. The limit last all the same: a limit of 0 passes no pointer. Two
+           threads readying the row at once write the same values. */
         mh_cache_row *row = mh_cache_row_at(c, r);
         const mh_class_check *check = &mh_class_checks[mh_row_class(r) + 1];
         __atomic_store_n(&row->check_divisibility, check->divisibility, __ATOMIC_RELAXED);

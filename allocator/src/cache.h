@@ -173,15 +173,16 @@ fail:
     return NULL;
 }
 
-/* The push after the row's address is in [row]: onto its top unless the row is full or
-   obj is already its top (a double free in succession, which the slow path reports). The
-   top's slot is usually in the line of the slot the push writes; comparing with it needs
-   no store in malloc, as a last-pushed hint in the row's first line did (one store fewer
-   in each fast path). */
-#define MH_PUSH_BODY                                                                      \
+/* The push after the row's address is in [row]: onto its top unless the row is full
+   (ROOM, which leaves the count in tmp) or obj is already its top (a double free in
+   succession, which the slow path reports). The top's slot is usually in the line of the
+   slot the push writes; comparing with it needs no store in malloc, as a last-pushed hint
+   in the row's first line did (one store fewer in each fast path). */
+#define MH_PUSH_ROOM                                                                      \
     "movl (%[row]), %k[tmp]\n\t"                                                          \
     "cmpl 4(%[row]), %k[tmp]\n\t"                                                         \
-    "jae %l[fail]\n\t"                                                                    \
+    "jae %l[fail]\n\t"
+#define MH_PUSH_ONTO_TOP                                                                  \
     "cmpq %[obj], %c[below0](%[row], %q[tmp], 8)\n\t"   /* already on top */               \
     "je %l[fail]\n\t"                                                                     \
     "movq %[obj], %c[slot0](%[row], %q[tmp], 8)\n\t"                                      \
@@ -190,11 +191,13 @@ fail:
     "movl %k[tmp], (%[row])\n"                /* commit */
 
 /* The push's whole sequence, the row at row_off (in a register) moved first by `choose`
-   (asm text, "" for none; its own operands follow obj, each after a comma); leaves for
-   the label `fail` of the function it is in, which declares row and tmp. */
-#define MH_PUSH_SEQUENCE(choose, row_off, obj, ...)                                       \
-    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND choose MH_PUSH_BODY MH_RSEQ_END             \
-                          : [row] "=&r"(row), [tmp] "=&r"(tmp)                            \
+   and obj checked after the room test by `check` (asm text, "" for none, which may use
+   the register chk; their own operands follow obj, each after a comma); leaves for the
+   label `fail` of the function it is in, which declares row, tmp and chk. */
+#define MH_PUSH_SEQUENCE(choose, check, row_off, obj, ...)                                \
+    __asm__ volatile goto(MH_RSEQ_BEGIN_BOUND choose MH_PUSH_ROOM check MH_PUSH_ONTO_TOP   \
+                          MH_RSEQ_END                                                     \
+                          : [row] "=&r"(row), [tmp] "=&r"(tmp), [chk] "=&r"(chk)          \
                           : MH_RSEQ_BOUND_OPERANDS(row_off), [obj] "r"(obj),              \
                             [counter] "i"(offsetof(mh_cache_row, frees)) __VA_ARGS__      \
                           : "memory", "cc"                                                \
@@ -203,9 +206,9 @@ fail:
 /* Puts obj (a freed object) on top of the row at row_off on this CPU; false when the
    row is full or obj is already its top. */
 static inline bool mh_cache_push(size_t row_off, void *obj) {
-    uintptr_t row, tmp;
+    uintptr_t row, tmp, chk;
     mh_tsan_release(obj);
-    MH_PUSH_SEQUENCE("", row_off, obj);
+    MH_PUSH_SEQUENCE("", "", row_off, obj);
     return true;
 fail:
     return false;
@@ -216,7 +219,12 @@ fail:
    thread is bound to (its tag is the binding's), else onto the class's remote row, if
    obj is the start of a slot by the check that row holds (mh_cache_row; a row not yet
    readied holds zeros, and its slow path readies it). The check is free's pointer check
-   (mh_is_object_start1) on constants in the line the push loads anyway. The choice of
+   (mh_is_object_start1) on constants in the line the push loads anyway, read after the
+   row's capacity: a capacity above 0 was raised (a locked compare-and-swap) after the
+   copy was written, and x86 keeps loads in order, so a push that passes the room test
+   sees the whole copy, even while a thread that moved to another CPU readies the row
+   (ready_row in cache.c). Read before it, a mask still 0 next to a new limit passed
+   every pointer (a review). The choice of
    row is made inside the sequence, against the binding the sequence uses: made before
    it, a signal handler's malloc could rebind the thread in between and send another
    heap's object to a class row, whose flush takes every object for its CPU's heap's
@@ -225,16 +233,16 @@ fail:
    the push waits for (1-thread churn 163 -> 157 Mops/s, 15 runs; level with the branch,
    which a program predicts when most of its frees are local, or most remote). */
 static inline bool mh_cache_push_freed(uint32_t entry, void *obj) {
-    uintptr_t row, tmp;
+    uintptr_t row, tmp, chk;
     mh_tsan_release(obj);
     MH_PUSH_SEQUENCE("cmpl %%fs:%c[bound_tag](%[bound]), %k[tag]\n\t"
                      "je 6f\n\t"
                      "addq %[remote], %[row]\n"
-                     "6:\n\t"
-                     "movq %c[unit_mask](%[row]), %[tmp]\n\t"
-                     "andq %[obj], %[tmp]\n\t"
-                     "imulq %c[divisibility](%[row]), %[tmp]\n\t"
-                     "cmpq %c[limit](%[row]), %[tmp]\n\t"
+                     "6:\n\t",
+                     "movq %c[unit_mask](%[row]), %[chk]\n\t"
+                     "andq %[obj], %[chk]\n\t"
+                     "imulq %c[divisibility](%[row]), %[chk]\n\t"
+                     "cmpq %c[limit](%[row]), %[chk]\n\t"
                      "jae %l[fail]\n\t",
                      mh_page_entry_row(entry), obj,
                      , [tag] "r"(mh_page_entry_owner_tag(entry)), [remote] "i"(MH_REMOTE_ROWS),

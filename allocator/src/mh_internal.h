@@ -452,7 +452,8 @@ typedef struct mh_cache_row {
        free's push, which loads it from this line inside its sequence instead of
        indexing the table by the class after the page entry: three instructions fewer,
        2% of mhmicro's churn step (DEVELOPERS.md). Written when the row is readied,
-       before its capacity; zeros (before, and in large rows) pass no pointer. */
+       before its capacity, which the push reads first; zeros (before, and in large
+       rows) pass no pointer. */
     uint64_t check_divisibility, check_limit, check_unit_mask;
     uint64_t rest_of_line;
     /* Read by a push as slot[-1] when the row is empty, to compare with the object it
