@@ -7,9 +7,10 @@
  * A CPU's class rows hold its own heap's objects, its remote rows any other heap's: a
  * free on CPU 1 of CPU 0's object is a push on CPU 1's remote row, and CPU 0's heap gets
  * it back with that row's next flush (mh_cpu_cache says why). Rows change only in
- * sequences on their own CPU, but for their readying (the check and the capacity,
- * ready_row), which a thread that moved since it chose its cache may do from another
- * CPU; other CPUs read them (the search of a double free, the statistics).
+ * sequences on their own CPU, but for their capacity (ready_row, grow_row: a
+ * compare-and-swap) and the check's copy (ready_row), which a thread that moved since it
+ * chose its cache may write from another CPU; other CPUs read them (the search of a
+ * double free, the statistics).
  */
 #include <errno.h>
 #include <string.h>

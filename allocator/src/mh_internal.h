@@ -434,16 +434,18 @@ static inline unsigned mh_stash_capacity(unsigned cls) {
 
 /* One row of one CPU's cache: a line of counts, then the slots. count is written only
    inside a restartable sequence on that CPU (the commit is the store to count); cap is
-   0 (which fails both fast paths) until the row's first slow path on that CPU sets
-   it, and raised by later ones (compare-and-swap: it never falls, so count never
-   exceeds it; a sequence that read an older cap only takes its slow path early); the
-   double-free checks read count and the slots from outside, racily. A row is a line longer than its slots, so the tops of the
+   0 (which fails both fast paths) until the first slow path for that CPU's cache sets
+   it, and raised by later ones, which may run on another CPU by then (compare-and-swap:
+   it never falls, so count never exceeds it; a sequence that read an older cap only
+   takes its slow path early); the double-free checks read count and the slots from
+   outside, racily. A row is a line longer than its slots, so the tops of the
    rows (the hot lines) do not all fall into one L1 set, as rows 8 KiB apart would. */
 typedef struct mh_cache_row {
     uint32_t count;                    /* objects in slot[0..count), top last */
     uint32_t cap;                      /* slots the row may use: 0 until its first slow
-                                          path on the CPU, then only grows (slow
-                                          paths), never past mh_cache_capacity(cls) */
+                                          path for the CPU's cache, then only grows
+                                          (slow paths), never past
+                                          mh_cache_capacity(cls) */
     /* mallocs and frees served by this row: one add each, inside the sequence just
        before its commit (an abort between the two counts an operation twice, which
        needs a preemption on that one instruction). */
