@@ -224,14 +224,14 @@ fail:
    copy was written, and x86 keeps loads in order, so a push that passes the room test
    sees the whole copy, even while a thread that moved to another CPU readies the row
    (ready_row in cache.c). Read before it, a mask still 0 next to a new limit passed
-   every pointer (a review). The choice of
-   row is made inside the sequence, against the binding the sequence uses: made before
-   it, a signal handler's malloc could rebind the thread in between and send another
-   heap's object to a class row, whose flush takes every object for its CPU's heap's
-   (release_batch). A branch, not a conditional move:
-   the cmov put the compare on the way to the row's address, which every later load of
-   the push waits for (1-thread churn 163 -> 157 Mops/s, 15 runs; level with the branch,
-   which a program predicts when most of its frees are local, or most remote). */
+   every pointer (a review).
+   The choice of row is made inside the sequence, against the binding the sequence uses:
+   made before it, a signal handler's malloc could rebind the thread in between and send
+   another heap's object to a class row, whose flush takes every object for its CPU's
+   heap's (release_batch). A branch, not a conditional move: the cmov put the compare on
+   the way to the row's address, which every later load of the push waits for (1-thread
+   churn 163 -> 157 Mops/s, 15 runs; level with the branch, which a program predicts
+   when most of its frees are local, or most remote). */
 static inline bool mh_cache_push_freed(uint32_t entry, void *obj) {
     uintptr_t row, tmp, chk;
     mh_tsan_release(obj);
