@@ -2,12 +2,12 @@
    class's check (mh_cache_row, cache.h), so every small row readied on a CPU must hold
    exactly its class's entry of mh_class_checks: a row with another class's copy would
    pass interior pointers of this class (or send every free of it to the slow path).
-   (That a push reads the copy only after the row's capacity, so never half of one, is
-   argued in cache.h, not tested: no test can time a push between two stores.) A thread pinned to
-   CPU a readies the class row of every class there (one malloc and free each); a second
-   thread frees objects of a on CPU b, which readies b's remote rows; and a large row,
-   readied by a large block's free, holds no check. The misuse tests (misuse.c) check
-   that the copies reject what they must.
+   That a push reads the copy only after the row's capacity, so never half of one, is
+   argued in cache.h, not tested: no test can time a push between two stores.
+   A thread pinned to CPU a readies the class row of every class there (one malloc and
+   free each); a second thread frees objects of a on CPU b, which readies b's remote
+   rows; and a large row, readied by a large block's free, holds no check. The misuse
+   tests (misuse.c) check that the copies reject what they must.
    Skipped (77) where the cache cannot run. */
 #define _GNU_SOURCE
 #include <pthread.h>
