@@ -125,25 +125,27 @@ static int ccf_receiver(mh_thread *t, const ccf *s, uint64_t k)
 static void ccf_thread(mh_thread *t)
 {
     ccf *s = t->shared;
+    const wl_sizes sizes = s->sizes;   /* in locals: see workload.h */
+    const size_t n = s->batch, remote = s->remote_per_batch;
     wl_block batch[CCF_MAX_BATCH];
     uint64_t k = 0;
     for (int64_t round = 0; round < s->batches; round++) {
-        for (size_t i = 0; i < s->batch; i++) {
-            batch[i].n = wl_size_next(&s->sizes, t);
+        for (size_t i = 0; i < n; i++) {
+            batch[i].n = wl_size_next(&sizes, t);
             batch[i].p = wl_alloc(t, batch[i].n);
         }
         if (s->pattern == CCF_RING) {
-            ccf_send(t, s, (t->index + 1) % s->threads, batch, s->remote_per_batch);
+            ccf_send(t, s, (t->index + 1) % s->threads, batch, remote);
         } else {
-            for (size_t i = 0; i < s->remote_per_batch; i++)
+            for (size_t i = 0; i < remote; i++)
                 ccf_send(t, s, ccf_receiver(t, s, k++), &batch[i], 1);
         }
-        for (size_t i = s->remote_per_batch; i < s->batch; i++)
+        for (size_t i = remote; i < n; i++)
             wl_free(t, batch[i].p, batch[i].n);
         ccf_drain(t, s);
     }
-    atomic_fetch_add_explicit(&s->sent, (uint64_t)s->batches * s->remote_per_batch, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->freed_here, (uint64_t)s->batches * (s->batch - s->remote_per_batch),
+    atomic_fetch_add_explicit(&s->sent, (uint64_t)s->batches * remote, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->freed_here, (uint64_t)s->batches * (n - remote),
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&s->done, 1, memory_order_release);
     wl_backoff wait = { 0 };

@@ -64,20 +64,25 @@ static void larson_release(mh_thread *t, larson_block *x, int gen)
     x->b.p = NULL;
 }
 
-static void larson_alloc(mh_thread *t, const larson *s, larson_block *x, int gen)
+static void larson_alloc(mh_thread *t, const wl_sizes *sizes, larson_block *x, int gen)
 {
-    x->b.n = wl_size_next(&s->sizes, t);
+    x->b.n = wl_size_next(sizes, t);
     x->b.p = wl_alloc(t, x->b.n);
     x->gen = gen;
 }
 
 static void larson_generation(mh_thread *t, void *arg)
 {
-    larson_gen *g = arg;
-    for (int64_t i = 0; i < g->s->replacements; i++) {
-        larson_block *x = &g->b[mh_rand(t) % g->s->slots];
-        larson_release(t, x, g->gen);
-        larson_alloc(t, g->s, x, g->gen);
+    const larson_gen *g = arg;
+    const wl_sizes sizes = g->s->sizes;   /* in locals: see workload.h */
+    const size_t slots = g->s->slots;
+    const int64_t replacements = g->s->replacements;
+    const int gen = g->gen;
+    larson_block *b = g->b;
+    for (int64_t i = 0; i < replacements; i++) {
+        larson_block *x = &b[mh_rand(t) % slots];
+        larson_release(t, x, gen);
+        larson_alloc(t, &sizes, x, gen);
     }
 }
 
@@ -86,7 +91,7 @@ static void larson_thread(mh_thread *t)
     larson *s = t->shared;
     larson_gen g = { s, wl_per_thread_of(s->blocks, s->slots, sizeof *s->blocks, t->index), 0 };
     for (size_t i = 0; i < s->slots; i++)
-        larson_alloc(t, s, &g.b[i], 0);
+        larson_alloc(t, &s->sizes, &g.b[i], 0);
     for (g.gen = 1; g.gen <= s->generations; g.gen++)
         mh_run_child(t, larson_generation, &g);
     /* The worker is generation 0: whatever later generations left is theirs. */

@@ -118,11 +118,12 @@ static void pc_produce(mh_thread *t, pc *s)
 {
     int p = t->index;
     int64_t mine = s->objects / s->producers + (p < s->objects % s->producers);
+    const wl_sizes sizes = s->sizes;   /* in locals: see workload.h */
     wl_block batch[PC_MAX_BATCH];
     for (int64_t made = 0, next = 0; made < mine; next++) {
         size_t n = (size_t)(mine - made) < s->batch ? (size_t)(mine - made) : s->batch;
         for (size_t i = 0; i < n; i++) {
-            batch[i].n = wl_size_next(&s->sizes, t);
+            batch[i].n = wl_size_next(&sizes, t);
             batch[i].p = wl_alloc(t, batch[i].n);
         }
         pc_push_all(s, &s->rings[p * s->consumers + (int)(next % s->consumers)], batch, n);

@@ -60,7 +60,7 @@ static void sh_free_except_window(mh_thread *t, const sh *s, wl_block *b, size_t
 
 static void sh_thread(mh_thread *t)
 {
-    sh *s = t->shared;
+    const sh params = *(const sh *)t->shared, *s = &params;   /* in locals: see workload.h */
     wl_block *b = wl_blocks_of(s->blocks, s->slots, t->index);
     size_t start = 0;
     for (int64_t pass = 0; pass < s->passes; pass++) {

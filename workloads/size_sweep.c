@@ -61,21 +61,22 @@ static void *sweep_setup(mh_run *run)
 static void sweep_thread(mh_thread *t)
 {
     sweep *s = t->shared;
-    wl_block *b = wl_blocks_of(s->blocks, s->batch, t->index);
+    const size_t batch = s->batch;   /* in locals: see workload.h */
+    wl_block *b = wl_blocks_of(s->blocks, batch, t->index);
     for (size_t k = 0; k < s->nsizes; k++) {
         size_t size = sweep_sizes[k];
         uint64_t rounds = 0, t0, ns;
         mh_barrier(t);
         t0 = mh_now_ns();
         do {
-            for (size_t i = 0; i < s->batch; i++) {
+            for (size_t i = 0; i < batch; i++) {
                 b[i].n = size;
                 b[i].p = wl_alloc(t, size);
             }
-            wl_blocks_free_local(t, b, s->batch);
+            wl_blocks_free_local(t, b, batch);
             rounds++;
         } while ((ns = mh_now_ns() - t0) < s->ns_per_size);
-        s->ns_per_op[(size_t)t->index * SWEEP_N + k] = (double)ns / (2.0 * (double)rounds * (double)s->batch);
+        s->ns_per_op[(size_t)t->index * SWEEP_N + k] = (double)ns / (2.0 * (double)rounds * (double)batch);
     }
 }
 

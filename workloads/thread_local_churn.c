@@ -46,16 +46,19 @@ static void *oversubscribed_setup(mh_run *run) { return churn_setup(run, "oversu
 
 static void churn_thread(mh_thread *t)
 {
-    churn *c = t->shared;
-    wl_block *b = wl_blocks_of(c->blocks, c->slots, t->index);
-    for (int64_t i = 0; i < c->ops_per_thread; i++) {
-        wl_block *s = &b[mh_rand(t) % c->slots];
+    const churn *c = t->shared;
+    const wl_sizes sizes = c->sizes;   /* in locals: see workload.h */
+    const size_t slots = c->slots;
+    const int64_t ops = c->ops_per_thread;
+    wl_block *b = wl_blocks_of(c->blocks, slots, t->index);
+    for (int64_t i = 0; i < ops; i++) {
+        wl_block *s = &b[mh_rand(t) % slots];
         if (s->p)
             wl_free(t, s->p, s->n);
-        s->n = wl_size_next(&c->sizes, t);
+        s->n = wl_size_next(&sizes, t);
         s->p = wl_alloc(t, s->n);
     }
-    wl_blocks_free_local(t, b, c->slots);
+    wl_blocks_free_local(t, b, slots);
 }
 
 static void churn_report(mh_run *run, void *shared)

@@ -41,14 +41,16 @@ static void *tt_setup(mh_run *run)
 
 static void tt_thread(mh_thread *t)
 {
-    tt *s = t->shared;
-    wl_block *b = wl_blocks_of(s->blocks, s->per_thread, t->index);
-    for (int64_t it = 0; it < s->iterations; it++) {
-        for (size_t i = 0; i < s->per_thread; i++) {
-            b[i].n = s->size;
-            b[i].p = wl_alloc(t, s->size);
+    const tt *s = t->shared;
+    const size_t size = s->size, n = s->per_thread;   /* in locals: see workload.h */
+    const int64_t iterations = s->iterations;
+    wl_block *b = wl_blocks_of(s->blocks, n, t->index);
+    for (int64_t it = 0; it < iterations; it++) {
+        for (size_t i = 0; i < n; i++) {
+            b[i].n = size;
+            b[i].p = wl_alloc(t, size);
         }
-        wl_blocks_free_local(t, b, s->per_thread);
+        wl_blocks_free_local(t, b, n);
     }
 }
 

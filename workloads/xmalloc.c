@@ -93,6 +93,8 @@ static void *xm_setup(mh_run *run)
 
 static void xm_allocate(mh_thread *t, xm *s)
 {
+    const wl_sizes sizes = s->sizes;   /* in locals: see workload.h */
+    const size_t batch = s->batch;
     for (int64_t k = 0; k < s->batches; k++) {
         pthread_mutex_lock(&s->lock);
         while (s->nempty == 0)
@@ -100,8 +102,8 @@ static void xm_allocate(mh_thread *t, xm *s)
         wl_block *b = s->empty[--s->nempty];
         pthread_mutex_unlock(&s->lock);
 
-        for (size_t i = 0; i < s->batch; i++) {
-            b[i].n = wl_size_next(&s->sizes, t);
+        for (size_t i = 0; i < batch; i++) {
+            b[i].n = wl_size_next(&sizes, t);
             b[i].p = wl_alloc(t, b[i].n);
         }
 
@@ -118,6 +120,7 @@ static void xm_allocate(mh_thread *t, xm *s)
 
 static void xm_free(mh_thread *t, xm *s)
 {
+    const size_t batch = s->batch;
     for (;;) {
         pthread_mutex_lock(&s->lock);
         while (s->nfull == 0 && s->allocators_done < s->allocators)
@@ -129,7 +132,7 @@ static void xm_free(mh_thread *t, xm *s)
         wl_block *b = s->full[--s->nfull];
         pthread_mutex_unlock(&s->lock);
 
-        for (size_t i = 0; i < s->batch; i++)
+        for (size_t i = 0; i < batch; i++)
             wl_free_remote(t, b[i].p, b[i].n);
 
         pthread_mutex_lock(&s->lock);
