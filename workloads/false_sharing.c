@@ -62,25 +62,31 @@ static void fs_write(mh_thread *t, fs *s, void *block)
 {
     if (!wl_objects_real(t))
         return;
+    /* In locals: read from s, both were loaded again after every byte written (a store
+       through p may alias them), at the state's offset in its page (see workload.h). */
+    const size_t size = s->size;
+    const int64_t rounds = s->rounds;
     unsigned char saved[FS_MAX_SIZE];
     volatile unsigned char *p = block;
     bool checking = t->flags & MH_T_CHECK;
     if (checking)
-        memcpy(saved, block, s->size);
-    for (int64_t r = 0; r < s->rounds; r++)
-        for (size_t i = 0; i < s->size; i++)
+        memcpy(saved, block, size);
+    for (int64_t r = 0; r < rounds; r++)
+        for (size_t i = 0; i < size; i++)
             p[i]++;
     if (checking)
-        memcpy(block, saved, s->size);
-    s->count[t->index].writes += (uint64_t)s->rounds * s->size;
+        memcpy(block, saved, size);
+    s->count[t->index].writes += (uint64_t)rounds * size;
 }
 
 static void fs_churn(mh_thread *t, fs *s)
 {
-    for (int64_t i = 0; i < s->iterations; i++) {
-        void *p = wl_alloc(t, s->size);
+    const size_t size = s->size;
+    const int64_t iterations = s->iterations;
+    for (int64_t i = 0; i < iterations; i++) {
+        void *p = wl_alloc(t, size);
         fs_write(t, s, p);
-        wl_free(t, p, s->size);
+        wl_free(t, p, size);
     }
 }
 
