@@ -79,11 +79,13 @@ static void gs_sleep_ms(int ms)
 }
 
 /* Allocates until the wave's volume is reached; returns the blocks used. */
-static size_t gs_fill(mh_thread *t, gs *s, wl_block *b)
+static size_t gs_fill(mh_thread *t, const gs *s, wl_block *b)
 {
+    const wl_sizes sizes = s->sizes;   /* in locals: see workload.h */
+    const size_t wave_bytes = s->wave_bytes, slots = s->slots;
     size_t used = 0, bytes = 0;
-    while (bytes < s->wave_bytes && used < s->slots) {
-        b[used].n = wl_size_next(&s->sizes, t);
+    while (bytes < wave_bytes && used < slots) {
+        b[used].n = wl_size_next(&sizes, t);
         b[used].p = wl_alloc(t, b[used].n);
         bytes += b[used++].n;
     }

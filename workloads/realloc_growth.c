@@ -67,7 +67,7 @@ static void rg_grow(mh_thread *t, const rg *s, wl_block *b)
 
 static void rg_thread(mh_thread *t)
 {
-    rg *s = t->shared;
+    const rg params = *(const rg *)t->shared, *s = &params;   /* in locals: see workload.h */
     wl_block *b = wl_blocks_of(s->all, s->blocks, t->index);
     for (int64_t r = 0; r < s->rounds; r++) {
         for (size_t i = 0; i < s->blocks; i++) {
