@@ -37,6 +37,22 @@ double mr_mann_whitney_min_p(int na, int nb);
  * single run on either side. */
 bool   mr_ci_overlap(const mr_summary *a, const mr_summary *b);
 
+/* Runs that fall into two groups far apart (mr_split): how many are in each, their
+ * ranges and medians. */
+typedef struct mr_groups {
+    int n_low, n_high;          /* 0 and n when there is one group */
+    double low_lo, low_hi, low_median;
+    double high_lo, high_hi, high_median;
+} mr_groups;
+/* The upper of two neighbours in sorted order must be this many times the lower for
+ * the runs to count as two groups. */
+#define MR_SPLIT_RATIO 1.5
+/* Do x[0..n) fall into two groups, the widest gap between neighbours in sorted order
+ * at least MR_SPLIT_RATIO wide with a fifth of the runs, and two, on each side? Then
+ * true, and *g says how; a machine that changed speed between repetitions leaves runs
+ * so, and their median is one group's, or between them, and describes neither. */
+bool   mr_split(const double *x, int n, mr_groups *g);
+
 /* ---- the loaded result set (mhreport.c) ---- */
 
 typedef struct mr_run {

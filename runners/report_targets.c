@@ -249,8 +249,9 @@ static const char *not_comparable(const mr_group *a, const mr_group *b)
 
 /* "met (+13%)" or "NOT met: 12% short" for a higher-is-better ratio against its goal;
    `noise`: the two medians' confidence intervals overlap, so the run cannot tell; `why`:
-   the data do not meet the rule (not_comparable), which no ratio can make up for: the
-   verdict is then why, neither met nor not (a quick set's 1.9x read "NOT met"). */
+   the verdict when the medians do not decide it (data that do not meet the rule,
+   not_comparable, which no ratio can make up for: a quick set's 1.9x read "NOT met"; runs
+   in two groups, split_verdict). */
 static void verdict_at_least(double r, double goal, bool noise, const char *why, char *buf, size_t len)
 {
     const char *tail = noise ? ", within noise" : "";
@@ -335,15 +336,56 @@ static bool both_groups(doc *d, const mr_set *set, missing *m, const target_cell
     return *mh && *best;
 }
 
-static void throughput_row(doc *d, const mr_set *set, missing *m, const target_cell *t)
+/* The throughput rows whose runs fall into two groups (mr_split), told after the table. */
+typedef struct split_notes {
+    char text[4096];
+    size_t len;
+} split_notes;
+
+/* "tcmalloc: 8 of 15 runs at 188.0-204.0 Mops/s, 7 at 475.9-542.1", or one group. */
+static void groups_text(const char *who, const mr_group *grp, const mr_groups *g, char *buf, size_t len)
+{
+    if (g->n_low)
+        snprintf(buf, len, "%s: %d of %d runs at %.1f-%.1f Mops/s, %d at %.1f-%.1f", who, g->n_low, grp->n,
+                 g->low_lo / 1e6, g->low_hi / 1e6, g->n_high, g->high_lo / 1e6, g->high_hi / 1e6);
+    else
+        snprintf(buf, len, "%s: its %d runs in one group", who, grp->n);
+}
+
+/* A row whose runs, multiheap's or the peer's, fall into two groups: the ratio within the
+   upper groups and within the lower ones (a side in one group is its median in both), told
+   in s; the verdict holds where both ratios are on one side of the goal, else none. */
+static const char *split_verdict(split_notes *s, const target_cell *t, const mr_group *mh, const mr_groups *gm,
+                                 const char *peer, const mr_group *best, const mr_groups *gb)
+{
+    double mh_hi = gm->n_low ? gm->high_median : mh->s.median, mh_lo = gm->n_low ? gm->low_median : mh->s.median;
+    double b_hi = gb->n_low ? gb->high_median : best->s.median, b_lo = gb->n_low ? gb->low_median : best->s.median;
+    double upper = mh_hi / b_hi, lower = mh_lo / b_lo;
+    char a[160], b[160];
+    groups_text("multiheap", mh, gm, a, sizeof a);
+    groups_text(peer, best, gb, b, sizeof b);
+    s->len += (size_t)snprintf(s->text + s->len, sizeof s->text - s->len,
+                               "%s%s (%d threads): %s; %s; the upper groups give %.2f, the lower groups %.2f",
+                               s->len ? ". " : "", t->label, t->threads, a, b, upper, lower);
+    if (s->len >= sizeof s->text) s->len = sizeof s->text - 1;
+    if (upper >= 1.0 && lower >= 1.0) return "met in both groups (below)";
+    if (upper < 1.0 && lower < 1.0) return "NOT met in both groups (below)";
+    return "cannot tell: runs in two groups (below)";
+}
+
+static void throughput_row(doc *d, const mr_set *set, missing *m, split_notes *s, const target_cell *t)
 {
     const mr_group *mh, *best;
     int peer = 0;
     if (!both_groups(d, set, m, t, &THROUGHPUT, thr_of, false, &mh, &best, &peer)) return;
     double r = mh->s.median / best->s.median;
     char row[1024], verdict[64], why[64];
-    verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s),
-                     row_not_comparable(set, t, m, mh, best, why, sizeof why), verdict, sizeof verdict);
+    /* the verdict when the medians do not decide it: the rule unmet, or runs in two groups */
+    const char *instead = row_not_comparable(set, t, m, mh, best, why, sizeof why);
+    mr_groups gm, gb;
+    bool mh_split = mr_split(mh->thr, mh->n, &gm), best_split = mr_split(best->thr, best->n, &gb);
+    if (!instead && (mh_split || best_split)) instead = split_verdict(s, t, mh, &gm, peers[peer], best, &gb);
+    verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), instead, verdict, sizeof verdict);
     snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d run%s)\t%s %.3f Mops/s (%d run%s)\t%.2f\t>= 1.0\t%s",
              t->label, t->threads, mh->s.median / 1e6, mh->n, mh->n == 1 ? "" : "s", peers[peer],
              best->s.median / 1e6, best->n, best->n == 1 ? "" : "s", r, verdict);
@@ -497,6 +539,8 @@ void mr_section_targets(doc *d, const mr_set *set)
     if (!set_has(set, "multiheap")) return;
     missing m = { .len = 0, .left_out = 0 };
     m.text[0] = 0;
+    split_notes splits = { .len = 0 };
+    splits.text[0] = 0;
     doc_heading(d, 2, "Issue 6 targets");
     /* A set made for something else (the scaling preset, say) holds a few of the cells,
        often with other parameters: a table of mostly "missing" rows would only mislead. */
@@ -512,7 +556,10 @@ void mr_section_targets(doc *d, const mr_set *set)
                 "the lowest); a verdict needs all three to have run without a failure. Ratio = multiheap / "
                 "best peer. \"by how much\" is relative to the target; \"within noise\" marks a throughput "
                 "row whose two medians have overlapping confidence intervals (see the per-cell tables): the "
-                "verdict follows the medians, and this set alone cannot rule out the other order. "
+                "verdict follows the medians, and this set alone cannot rule out the other order. Where the "
+                "runs, multiheap's or the best peer's, fall into two groups far apart, the verdict is that of "
+                "both groups' ratios (upper to upper, lower to lower) or none if they differ (the groups are "
+                "given below the table). "
                 "\"live at peak\" (medians of the workload's own peak live volume) appears on an RSS "
                 "row where the two differ by over half and by 1 MiB or more: the workload held that "
                 "much more or less, whatever the allocator spent. The cells come from "
@@ -520,12 +567,17 @@ void mr_section_targets(doc *d, const mr_set *set)
                 "microbenchmarks.");
     doc_table_begin(d, table_header);
     for (size_t i = 0; i < NTHROUGHPUT - 1; i++) {
-        throughput_row(d, set, &m, &throughput_cells[i]);
+        throughput_row(d, set, &m, &splits, &throughput_cells[i]);
         if (i == 1) pair_row(d, set, &m);   /* the issue's order: after the two churn rows */
     }
     growth_rows(d, set, &m);
     for (size_t i = 0; i < NCLASSIC; i++) classic_rss_row(d, set, &m, &classic_cells[i]);
     doc_table_end(d);
+    if (splits.len)
+        doc_para(d, "Runs in two groups (sorted, two neighbours %.1f times apart or more, with a fifth of the "
+                    "runs and at least two on each side): a machine that changed speed between repetitions, "
+                    "or a workload with two ways to run, leaves them so, and their median describes neither "
+                    "group. %s.", MR_SPLIT_RATIO, splits.text);
     missing_para(d, &m);
 }
 

@@ -84,11 +84,50 @@ static void test_mann_whitney(void)
     CHECK_NEAR(mr_mann_whitney_p(a, 30, b, 30), 0.01650447701, 1e-10);
 }
 
+static void check_split(const double *x, int n, int want_low, const char *what)
+{
+    mr_groups g;
+    bool split = mr_split(x, n, &g);
+    if (split != (want_low > 0) || g.n_low != want_low || g.n_low + g.n_high != n) {
+        fprintf(stderr, "mr_split (%s): %d low of %d, want %d\n", what, g.n_low, g.n_low + g.n_high, want_low);
+        failures++;
+    }
+}
+
+static void test_split(void)
+{
+    /* tcmalloc's cross-core-free in a targets run whose VM changed speed between repetitions */
+    double two[] = { 503.6, 188.0, 528.1, 204.0, 475.9, 199.2, 542.1, 202.6, 191.8, 509.9, 199.6, 535.8, 198.7, 202.9, 517.5 };
+    check_split(two, 15, 8, "two states");
+    mr_groups g;
+    mr_split(two, 15, &g);
+    CHECK_NEAR(g.low_lo, 188.0, 0);
+    CHECK_NEAR(g.low_hi, 204.0, 0);
+    CHECK_NEAR(g.low_median, (199.2 + 199.6) / 2, 1e-12);
+    CHECK_NEAR(g.high_lo, 475.9, 0);
+    CHECK_NEAR(g.high_hi, 542.1, 0);
+    CHECK_NEAR(g.high_median, 517.5, 1e-12);
+    /* runs within 20% of each other: one group */
+    double one[] = { 100, 104, 108, 112, 116, 120, 103, 107 };
+    check_split(one, 8, 0, "one group");
+    /* a single slow run is an outlier, not a group: a fifth of the runs, and two */
+    double outlier[] = { 100, 101, 102, 103, 104, 105, 106, 107, 108, 40 };
+    check_split(outlier, 10, 0, "one outlier");
+    double two_slow[] = { 100, 101, 102, 103, 104, 105, 106, 107, 108, 40, 41 };
+    check_split(two_slow, 11, 2, "two slow runs of 11");
+    /* a gap just under the ratio is one group; at the ratio, two */
+    check_split((double[]){ 100, 100, 149.9, 150 }, 4, 0, "under the ratio");
+    check_split((double[]){ 100, 100, 150, 150 }, 4, 2, "at the ratio");
+    /* too few runs to hold two groups of two */
+    check_split((double[]){ 100, 300, 310 }, 3, 0, "three runs");
+}
+
 int main(void)
 {
     test_median_and_quartiles();
     test_median_ci();
     test_mann_whitney();
+    test_split();
     if (failures) fprintf(stderr, "matrix.stats: %d failures\n", failures);
     return failures != 0;
 }
