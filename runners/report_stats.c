@@ -81,7 +81,7 @@ bool mr_ci_overlap(const mr_summary *a, const mr_summary *b)
 bool mr_split(const double *x, int n, mr_groups *g)
 {
     memset(g, 0, sizeof *g);
-    g->n_high = n;
+    g->high.n = n;
     int least = n / 5 > 2 ? n / 5 : 2, split = 0;
     if (n < 2 * least) return false;
     double *s = malloc(sizeof *s * (size_t)n), widest = 0;
@@ -90,13 +90,12 @@ bool mr_split(const double *x, int n, mr_groups *g)
     for (int i = least; i <= n - least; i++)
         if (s[i - 1] > 0 && s[i] / s[i - 1] > widest) widest = s[i] / s[i - 1], split = i;
     if (widest >= MR_SPLIT_RATIO) {
-        *g = (mr_groups){ .n_low = split, .n_high = n - split,
-                          .low_lo = s[0], .low_hi = s[split - 1], .low_median = quantile(s, split, 0.5),
-                          .high_lo = s[split], .high_hi = s[n - 1],
-                          .high_median = quantile(s + split, n - split, 0.5) };
+        *g = (mr_groups){ .low_lo = s[0], .low_hi = s[split - 1], .high_lo = s[split], .high_hi = s[n - 1] };
+        mr_summarise(s, split, &g->low);
+        mr_summarise(s + split, n - split, &g->high);
     }
     free(s);
-    return g->n_low > 0;
+    return g->low.n > 0;
 }
 
 /* Mid-ranks of the pooled sample: ties share the mean of their ranks. */

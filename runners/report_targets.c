@@ -15,6 +15,7 @@
 #include "multiheap.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,40 +337,95 @@ static bool both_groups(doc *d, const mr_set *set, missing *m, const target_cell
     return *mh && *best;
 }
 
-/* The throughput rows whose runs fall into two groups (mr_split), told after the table. */
+/* The throughput rows whose runs fall into two groups (mr_split), told after the table;
+   within doc_para's buffer with its preamble. */
 typedef struct split_notes {
-    char text[4096];
+    char text[3072];
     size_t len;
 } split_notes;
 
-/* "tcmalloc: 8 of 15 runs at 188.0-204.0 Mops/s, 7 at 475.9-542.1", or one group. */
-static void groups_text(const char *who, const mr_group *grp, const mr_groups *g, char *buf, size_t len)
+/* One allocator's runs in a row, as two groups or one: the summary each group is judged
+   by (a side in one group is judged by all its runs in both). */
+typedef struct side {
+    const char *name;
+    const mr_group *g;
+    mr_groups split;
+    bool two;
+    const mr_summary *upper, *lower;
+} side;
+
+static void side_of(side *sd, const char *name, const mr_group *g)
 {
-    if (g->n_low)
-        snprintf(buf, len, "%s: %d of %d runs at %.1f-%.1f Mops/s, %d at %.1f-%.1f", who, g->n_low, grp->n,
-                 g->low_lo / 1e6, g->low_hi / 1e6, g->n_high, g->high_lo / 1e6, g->high_hi / 1e6);
-    else
-        snprintf(buf, len, "%s: its %d runs in one group", who, grp->n);
+    sd->name = name;
+    sd->g = g;
+    sd->two = mr_split(g->thr, g->n, &sd->split);
+    sd->upper = sd->two ? &sd->split.high : &g->s;
+    sd->lower = sd->two ? &sd->split.low : &g->s;
 }
 
-/* A row whose runs, multiheap's or the peer's, fall into two groups: the ratio within the
-   upper groups and within the lower ones (a side in one group is its median in both), told
-   in s; the verdict holds where both ratios are on one side of the goal, else none. */
-static const char *split_verdict(split_notes *s, const target_cell *t, const mr_group *mh, const mr_groups *gm,
-                                 const char *peer, const mr_group *best, const mr_groups *gb)
+/* Appends fmt's text to s after sep (": " first, "; " then). */
+static void note_add(split_notes *s, const char **sep, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_add(split_notes *s, const char **sep, const char *fmt, ...)
 {
-    double mh_hi = gm->n_low ? gm->high_median : mh->s.median, mh_lo = gm->n_low ? gm->low_median : mh->s.median;
-    double b_hi = gb->n_low ? gb->high_median : best->s.median, b_lo = gb->n_low ? gb->low_median : best->s.median;
-    double upper = mh_hi / b_hi, lower = mh_lo / b_lo;
-    char a[160], b[160];
-    groups_text("multiheap", mh, gm, a, sizeof a);
-    groups_text(peer, best, gb, b, sizeof b);
-    s->len += (size_t)snprintf(s->text + s->len, sizeof s->text - s->len,
-                               "%s%s (%d threads): %s; %s; the upper groups give %.2f, the lower groups %.2f",
-                               s->len ? ". " : "", t->label, t->threads, a, b, upper, lower);
+    va_list ap;
+    va_start(ap, fmt);
+    s->len += (size_t)snprintf(s->text + s->len, sizeof s->text - s->len, "%s", *sep);
+    if (s->len < sizeof s->text) s->len += (size_t)vsnprintf(s->text + s->len, sizeof s->text - s->len, fmt, ap);
     if (s->len >= sizeof s->text) s->len = sizeof s->text - 1;
-    if (upper >= 1.0 && lower >= 1.0) return "met in both groups (below)";
-    if (upper < 1.0 && lower < 1.0) return "NOT met in both groups (below)";
+    va_end(ap);
+    *sep = "; ";
+}
+
+static void note_side(split_notes *s, const char **sep, const side *sd)
+{
+    const mr_groups *g = &sd->split;
+    if (!sd->two) return;
+    note_add(s, sep, "%s: %d of %d runs at %.1f-%.1f Mops/s, %d at %.1f-%.1f", sd->name, g->low.n,
+             sd->g->n, g->low_lo / 1e6, g->low_hi / 1e6, g->high.n, g->high_lo / 1e6, g->high_hi / 1e6);
+}
+
+/* "upper groups: multiheap 435.0 against tcmalloc's 517.5 Mops/s (0.84)" */
+static void note_group(split_notes *s, const char **sep, const char *which, const mr_summary *mh,
+                       const side *peer, const mr_summary *p)
+{
+    note_add(s, sep, "%s groups: multiheap %.1f against %s's %.1f Mops/s (%.2f)", which, mh->median / 1e6,
+             peer->name, p->median / 1e6, mh->median / p->median);
+}
+
+/* A row where multiheap's runs or a peer's fall into two groups: multiheap's upper group
+   against the best of the peers' upper groups, its lower against the best lower (the
+   peer that is best by its median over both may be behind in one), told in s. The
+   verdict holds where both are on one side of the goal, "within noise" where either
+   pair's intervals overlap; none where they disagree. NULL when nobody's runs split. */
+static const char *split_verdict(split_notes *s, const mr_set *set, const target_cell *t, const mr_group *mh)
+{
+    side m, p[NPEERS];
+    side_of(&m, "multiheap", mh);
+    bool any = m.two;
+    const side *up = NULL, *low = NULL;
+    for (size_t i = 0; i < NPEERS; i++) {
+        const mr_group *g = cell_group(set, t, peers[i]);
+        p[i].g = NULL;
+        if (!g) continue;
+        side_of(&p[i], peers[i], g);
+        any |= p[i].two;
+        if (!up || p[i].upper->median > up->upper->median) up = &p[i];
+        if (!low || p[i].lower->median > low->lower->median) low = &p[i];
+    }
+    if (!any) return NULL;
+    double upper = m.upper->median / up->upper->median, lower = m.lower->median / low->lower->median;
+    bool noise = mr_ci_overlap(m.upper, up->upper) || mr_ci_overlap(m.lower, low->lower);
+    const char *sep = s->len ? ". " : "";
+    note_add(s, &sep, "%s (%d threads)", t->label, t->threads);
+    sep = ": ";
+    note_side(s, &sep, &m);
+    for (size_t i = 0; i < NPEERS; i++)
+        if (p[i].g) note_side(s, &sep, &p[i]);
+    note_group(s, &sep, "upper", m.upper, up, up->upper);
+    note_group(s, &sep, "lower", m.lower, low, low->lower);
+    if (upper >= 1.0 && lower >= 1.0) return noise ? "met in both groups (below), within noise" : "met in both groups (below)";
+    if (upper < 1.0 && lower < 1.0)
+        return noise ? "NOT met in both groups (below), within noise" : "NOT met in both groups (below)";
     return "cannot tell: runs in two groups (below)";
 }
 
@@ -382,9 +438,7 @@ static void throughput_row(doc *d, const mr_set *set, missing *m, split_notes *s
     char row[1024], verdict[64], why[64];
     /* the verdict when the medians do not decide it: the rule unmet, or runs in two groups */
     const char *instead = row_not_comparable(set, t, m, mh, best, why, sizeof why);
-    mr_groups gm, gb;
-    bool mh_split = mr_split(mh->thr, mh->n, &gm), best_split = mr_split(best->thr, best->n, &gb);
-    if (!instead && (mh_split || best_split)) instead = split_verdict(s, t, mh, &gm, peers[peer], best, &gb);
+    if (!instead) instead = split_verdict(s, set, t, mh);
     verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), instead, verdict, sizeof verdict);
     snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d run%s)\t%s %.3f Mops/s (%d run%s)\t%.2f\t>= 1.0\t%s",
              t->label, t->threads, mh->s.median / 1e6, mh->n, mh->n == 1 ? "" : "s", peers[peer],
@@ -575,9 +629,11 @@ void mr_section_targets(doc *d, const mr_set *set)
     doc_table_end(d);
     if (splits.len)
         doc_para(d, "Runs in two groups (sorted, two neighbours %.1f times apart or more, with a fifth of the "
-                    "runs and at least two on each side): a machine that changed speed between repetitions, "
-                    "or a workload with two ways to run, leaves them so, and their median describes neither "
-                    "group. %s.", MR_SPLIT_RATIO, splits.text);
+                    "runs, rounded down, and at least two on each side): a machine that changed speed between "
+                    "repetitions, or a workload with two ways to run, leaves them so, and their median "
+                    "describes neither group. Such a row compares multiheap's upper group with the best of "
+                    "the peers' upper groups and its lower with the best lower (a side in one group counts "
+                    "all its runs in both). %s.", MR_SPLIT_RATIO, splits.text);
     missing_para(d, &m);
 }
 

@@ -88,8 +88,8 @@ static void check_split(const double *x, int n, int want_low, const char *what)
 {
     mr_groups g;
     bool split = mr_split(x, n, &g);
-    if (split != (want_low > 0) || g.n_low != want_low || g.n_low + g.n_high != n) {
-        fprintf(stderr, "mr_split (%s): %d low of %d, want %d\n", what, g.n_low, g.n_low + g.n_high, want_low);
+    if (split != (want_low > 0) || g.low.n != want_low || g.low.n + g.high.n != n) {
+        fprintf(stderr, "mr_split (%s): %d low of %d, want %d\n", what, g.low.n, g.low.n + g.high.n, want_low);
         failures++;
     }
 }
@@ -103,10 +103,12 @@ static void test_split(void)
     mr_split(two, 15, &g);
     CHECK_NEAR(g.low_lo, 188.0, 0);
     CHECK_NEAR(g.low_hi, 204.0, 0);
-    CHECK_NEAR(g.low_median, (199.2 + 199.6) / 2, 1e-12);
+    CHECK_NEAR(g.low.median, (199.2 + 199.6) / 2, 1e-12);
     CHECK_NEAR(g.high_lo, 475.9, 0);
     CHECK_NEAR(g.high_hi, 542.1, 0);
-    CHECK_NEAR(g.high_median, 517.5, 1e-12);
+    CHECK_NEAR(g.high.median, 517.5, 1e-12);
+    CHECK_NEAR(g.high.ci_lo, 475.9, 0);   /* 7 runs: min..max, coverage 98% */
+    CHECK_NEAR(g.high.ci_hi, 542.1, 0);
     /* runs within 20% of each other: one group */
     double one[] = { 100, 104, 108, 112, 116, 120, 103, 107 };
     check_split(one, 8, 0, "one group");
