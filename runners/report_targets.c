@@ -594,7 +594,6 @@ void mr_section_targets(doc *d, const mr_set *set)
     missing m = { .len = 0, .left_out = 0 };
     m.text[0] = 0;
     split_notes splits = { .len = 0 };
-    splits.text[0] = 0;
     doc_heading(d, 2, "Issue 6 targets");
     /* A set made for something else (the scaling preset, say) holds a few of the cells,
        often with other parameters: a table of mostly "missing" rows would only mislead. */
@@ -611,9 +610,10 @@ void mr_section_targets(doc *d, const mr_set *set)
                 "best peer. \"by how much\" is relative to the target; \"within noise\" marks a throughput "
                 "row whose two medians have overlapping confidence intervals (see the per-cell tables): the "
                 "verdict follows the medians, and this set alone cannot rule out the other order. Where the "
-                "runs, multiheap's or the best peer's, fall into two groups far apart, the verdict is that of "
-                "both groups' ratios (upper to upper, lower to lower) or none if they differ (the groups are "
-                "given below the table). "
+                "runs, multiheap's or a peer's, fall into two groups far apart, multiheap's upper group is "
+                "held against the best peer's upper group and its lower against the best lower, and the "
+                "verdict is theirs where they agree, none where they differ (the groups are given below the "
+                "table). "
                 "\"live at peak\" (medians of the workload's own peak live volume) appears on an RSS "
                 "row where the two differ by over half and by 1 MiB or more: the workload held that "
                 "much more or less, whatever the allocator spent. The cells come from "
