@@ -396,8 +396,11 @@ static void note_group(split_notes *s, const char **sep, const char *which, cons
    against the best of the peers' upper groups, its lower against the best lower (the
    peer that is best by its median over both may be behind in one), told in s. The
    verdict holds where both are on one side of the goal, "within noise" where either
-   pair's intervals overlap; none where they disagree. NULL when nobody's runs split. */
-static const char *split_verdict(split_notes *s, const mr_set *set, const target_cell *t, const mr_group *mh)
+   pair's intervals overlap; none where they disagree. The two ratios go to measured (the
+   ratio of the medians over both groups describes neither). NULL when nobody's runs
+   split. */
+static const char *split_verdict(split_notes *s, const mr_set *set, const target_cell *t, const mr_group *mh,
+                                 char *measured, size_t len)
 {
     side m, p[NPEERS];
     side_of(&m, "multiheap", mh);
@@ -414,6 +417,7 @@ static const char *split_verdict(split_notes *s, const mr_set *set, const target
     }
     if (!any) return NULL;
     double upper = m.upper->median / up->upper->median, lower = m.lower->median / low->lower->median;
+    snprintf(measured, len, "%.2f upper, %.2f lower groups", upper, lower);
     bool noise = mr_ci_overlap(m.upper, up->upper) || mr_ci_overlap(m.lower, low->lower);
     const char *sep = s->len ? ". " : "";
     note_add(s, &sep, "%s (%d threads)", t->label, t->threads);
@@ -435,14 +439,15 @@ static void throughput_row(doc *d, const mr_set *set, missing *m, split_notes *s
     int peer = 0;
     if (!both_groups(d, set, m, t, &THROUGHPUT, thr_of, false, &mh, &best, &peer)) return;
     double r = mh->s.median / best->s.median;
-    char row[1024], verdict[64], why[64];
+    char row[1024], verdict[64], why[64], measured[64];
+    snprintf(measured, sizeof measured, "%.2f", r);
     /* the verdict when the medians do not decide it: the rule unmet, or runs in two groups */
     const char *instead = row_not_comparable(set, t, m, mh, best, why, sizeof why);
-    if (!instead) instead = split_verdict(s, set, t, mh);
+    if (!instead) instead = split_verdict(s, set, t, mh, measured, sizeof measured);
     verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), instead, verdict, sizeof verdict);
-    snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d run%s)\t%s %.3f Mops/s (%d run%s)\t%.2f\t>= 1.0\t%s",
+    snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d run%s)\t%s %.3f Mops/s (%d run%s)\t%s\t>= 1.0\t%s",
              t->label, t->threads, mh->s.median / 1e6, mh->n, mh->n == 1 ? "" : "s", peers[peer],
-             best->s.median / 1e6, best->n, best->n == 1 ? "" : "s", r, verdict);
+             best->s.median / 1e6, best->n, best->n == 1 ? "" : "s", measured, verdict);
     doc_row(d, row, false);
 }
 

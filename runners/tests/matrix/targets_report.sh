@@ -333,8 +333,8 @@ for label, case in [("thread-local churn, sizes 8..512", "thread-local-churn"), 
     verdicts[case] = verdict
     best = max(peers, key=lambda p: st.median(sides[p]))
     mh, b = sides["multiheap"], sides[best]
-    want.append("| %s | 2 | %.3f Mops/s (%d runs) | %s %.3f Mops/s (%d runs) | %.2f | >= 1.0 | %s |"
-                % (label, st.median(mh) / 1e6, len(mh), best, st.median(b) / 1e6, len(b), st.median(mh) / st.median(b), verdict))
+    want.append("| %s | 2 | %.3f Mops/s (%d runs) | %s %.3f Mops/s (%d runs) | %.2f upper, %.2f lower groups | >= 1.0 | %s |"
+                % (label, st.median(mh) / 1e6, len(mh), best, st.median(b) / 1e6, len(b), ru, rl, verdict))
     parts = ["%s: %d of %d runs at %.1f-%.1f Mops/s, %d at %.1f-%.1f" % (a, len(g[a][0]), len(v), g[a][0][0] / 1e6,
              g[a][0][-1] / 1e6, len(g[a][1]), g[a][1][0] / 1e6, g[a][1][-1] / 1e6) for a, v in sides.items() if g[a]]
     parts += ["%s groups: multiheap %.1f against %s's %.1f Mops/s (%.2f)" % (w, st.median(grp["multiheap"]) / 1e6, p,
