@@ -250,9 +250,8 @@ static const char *not_comparable(const mr_group *a, const mr_group *b)
 
 /* "met (+13%)" or "NOT met: 12% short" for a higher-is-better ratio against its goal;
    `noise`: the two medians' confidence intervals overlap, so the run cannot tell; `why`:
-   the verdict when the medians do not decide it (data that do not meet the rule,
-   not_comparable, which no ratio can make up for: a quick set's 1.9x read "NOT met"; runs
-   in two groups, split_verdict). */
+   the data do not meet the rule (not_comparable), which no ratio can make up for: the
+   verdict is then why, neither met nor not (a quick set's 1.9x read "NOT met"). */
 static void verdict_at_least(double r, double goal, bool noise, const char *why, char *buf, size_t len)
 {
     const char *tail = noise ? ", within noise" : "";
@@ -349,8 +348,7 @@ typedef struct split_notes {
 typedef struct side {
     const char *name;
     const mr_group *g;
-    mr_groups split;
-    bool two;
+    mr_groups split;                    /* split.low.n = 0: one group */
     const mr_summary *upper, *lower;
 } side;
 
@@ -358,9 +356,9 @@ static void side_of(side *sd, const char *name, const mr_group *g)
 {
     sd->name = name;
     sd->g = g;
-    sd->two = mr_split(g->thr, g->n, &sd->split);
-    sd->upper = sd->two ? &sd->split.high : &g->s;
-    sd->lower = sd->two ? &sd->split.low : &g->s;
+    bool two = mr_split(g->thr, g->n, &sd->split);
+    sd->upper = two ? &sd->split.high : &g->s;
+    sd->lower = two ? &sd->split.low : &g->s;
 }
 
 /* Appends fmt's text to s after sep (": " first, "; " then). */
@@ -379,7 +377,7 @@ static void note_add(split_notes *s, const char **sep, const char *fmt, ...)
 static void note_side(split_notes *s, const char **sep, const side *sd)
 {
     const mr_groups *g = &sd->split;
-    if (!sd->two) return;
+    if (!g->low.n) return;
     note_add(s, sep, "%s: %d of %d runs at %.1f-%.1f Mops/s, %d at %.1f-%.1f", sd->name, g->low.n,
              sd->g->n, g->low_lo / 1e6, g->low_hi / 1e6, g->high.n, g->high_lo / 1e6, g->high_hi / 1e6);
 }
@@ -396,26 +394,26 @@ static void note_group(split_notes *s, const char **sep, const char *which, cons
    against the best of the peers' upper groups, its lower against the best lower (the
    peer that is best by its median over both may be behind in one), told in s. The
    verdict holds where both are on one side of the goal, "within noise" where either
-   pair's intervals overlap; none where they disagree. The two ratios go to measured (the
-   ratio of the medians over both groups describes neither). NULL when nobody's runs
-   split. */
-static const char *split_verdict(split_notes *s, const mr_set *set, const target_cell *t, const mr_group *mh,
-                                 char *measured, size_t len)
+   pair's intervals overlap; none where they disagree. The verdict goes to verdict, the two
+   ratios to measured (the ratio of the medians over both groups describes neither), both
+   len bytes; false when nobody's runs split. */
+static bool split_verdict(split_notes *s, const mr_set *set, const target_cell *t, const mr_group *mh,
+                          char *verdict, char *measured, size_t len)
 {
     side m, p[NPEERS];
     side_of(&m, "multiheap", mh);
-    bool any = m.two;
+    bool any = m.split.low.n;
     const side *up = NULL, *low = NULL;
     for (size_t i = 0; i < NPEERS; i++) {
         const mr_group *g = cell_group(set, t, peers[i]);
         p[i].g = NULL;
         if (!g) continue;
         side_of(&p[i], peers[i], g);
-        any |= p[i].two;
+        any |= p[i].split.low.n;
         if (!up || p[i].upper->median > up->upper->median) up = &p[i];
         if (!low || p[i].lower->median > low->lower->median) low = &p[i];
     }
-    if (!any) return NULL;
+    if (!any) return false;
     double upper = m.upper->median / up->upper->median, lower = m.lower->median / low->lower->median;
     snprintf(measured, len, "%.2f upper, %.2f lower groups", upper, lower);
     bool noise = mr_ci_overlap(m.upper, up->upper) || mr_ci_overlap(m.lower, low->lower);
@@ -427,10 +425,12 @@ static const char *split_verdict(split_notes *s, const mr_set *set, const target
         if (p[i].g) note_side(s, &sep, &p[i]);
     note_group(s, &sep, "upper", m.upper, up, up->upper);
     note_group(s, &sep, "lower", m.lower, low, low->lower);
-    if (upper >= 1.0 && lower >= 1.0) return noise ? "met in both groups (below), within noise" : "met in both groups (below)";
-    if (upper < 1.0 && lower < 1.0)
-        return noise ? "NOT met in both groups (below), within noise" : "NOT met in both groups (below)";
-    return "cannot tell: runs in two groups (below)";
+    if ((upper >= 1.0) != (lower >= 1.0))
+        snprintf(verdict, len, "cannot tell: runs in two groups (below)");
+    else
+        snprintf(verdict, len, "%s in both groups (below)%s", upper >= 1.0 ? "met" : "NOT met",
+                 noise ? ", within noise" : "");
+    return true;
 }
 
 static void throughput_row(doc *d, const mr_set *set, missing *m, split_notes *s, const target_cell *t)
@@ -443,8 +443,8 @@ static void throughput_row(doc *d, const mr_set *set, missing *m, split_notes *s
     snprintf(measured, sizeof measured, "%.2f", r);
     /* the verdict when the medians do not decide it: the rule unmet, or runs in two groups */
     const char *instead = row_not_comparable(set, t, m, mh, best, why, sizeof why);
-    if (!instead) instead = split_verdict(s, set, t, mh, measured, sizeof measured);
-    verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), instead, verdict, sizeof verdict);
+    if (instead || !split_verdict(s, set, t, mh, verdict, measured, sizeof verdict))
+        verdict_at_least(r, 1.0, mr_ci_overlap(&mh->s, &best->s), instead, verdict, sizeof verdict);
     snprintf(row, sizeof row, "%s\t%d\t%.3f Mops/s (%d run%s)\t%s %.3f Mops/s (%d run%s)\t%s\t>= 1.0\t%s",
              t->label, t->threads, mh->s.median / 1e6, mh->n, mh->n == 1 ? "" : "s", peers[peer],
              best->s.median / 1e6, best->n, best->n == 1 ? "" : "s", measured, verdict);
