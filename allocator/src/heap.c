@@ -292,9 +292,15 @@ void mh_heap_stash_ensure(mh_heap *h) {
     if (!installed) mh_os_unmap(st, bytes);
 }
 
+/* h's stashes, one per class, or NULL if h has none. A loop over the classes loads
+   this once: each load may be the first to see a stash installed. */
+static mh_stash *stashes_of(mh_heap *h) {
+    return __atomic_load_n(&h->stash, __ATOMIC_ACQUIRE);
+}
+
 /* The stash of class cls of h, or NULL if h has none. */
 static mh_stash *stash_of(mh_heap *h, unsigned cls) {
-    mh_stash *st = __atomic_load_n(&h->stash, __ATOMIC_ACQUIRE);
+    mh_stash *st = stashes_of(h);
     return st ? &st[cls] : NULL;
 }
 
@@ -524,8 +530,9 @@ mh_heap_counters mh_heap_counters_read(mh_heap *h) {
         .cache_refills = MH_STAT_READ(h->stat.cache_refills),
         .cache_flushes = MH_STAT_READ(h->stat.cache_flushes),
     };
-    for (unsigned cls = 0; cls < MH_NCLASSES && stash_of(h, cls); cls++) {
-        mh_stash *st = stash_of(h, cls);
+    mh_stash *stashes = stashes_of(h);
+    for (unsigned cls = 0; stashes && cls < MH_NCLASSES; cls++) {
+        mh_stash *st = &stashes[cls];
         uint64_t refills = MH_STAT_READ(st->refills);
         c.allocs += refills;
         c.cache_refills += refills;
@@ -537,8 +544,9 @@ mh_heap_counters mh_heap_counters_read(mh_heap *h) {
 
 uint64_t mh_heap_stashed_bytes(mh_heap *h) {
     uint64_t bytes = 0;
-    for (unsigned cls = 0; cls < MH_NCLASSES && stash_of(h, cls); cls++)
-        bytes += (uint64_t)__atomic_load_n(&stash_of(h, cls)->count, __ATOMIC_RELAXED) * mh_class_size(cls);
+    mh_stash *stashes = stashes_of(h);
+    for (unsigned cls = 0; stashes && cls < MH_NCLASSES; cls++)
+        bytes += (uint64_t)__atomic_load_n(&stashes[cls].count, __ATOMIC_RELAXED) * mh_class_size(cls);
     return bytes;
 }
 
@@ -589,8 +597,9 @@ static mh_page *take_purgeable(mh_heap *h, uint32_t now, uint32_t retain) {
 /* The stashed objects back to their pages, so that a shrinking heap's pages can empty:
    each stash's lock, then h's. */
 static void stash_drain(mh_heap *h) {
-    for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) {
-        mh_stash *st = stash_of(h, c);
+    mh_stash *stashes = stashes_of(h);
+    for (unsigned c = 0; stashes && c < MH_NCLASSES; c++) {
+        mh_stash *st = &stashes[c];
         if (!__atomic_load_n(&st->count, __ATOMIC_RELAXED)) continue;
         mh_lock_acquire(&st->lock);
         if (st->count) {
@@ -787,7 +796,8 @@ void mh_heap_lock_all(void) {
     mh_lock_acquire(&mh_global.activate_lock);
     for (unsigned i = 0; i < mh_active_heaps(); i++) {
         mh_heap *h = mh_active_heap(i);
-        for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) mh_lock_acquire(&stash_of(h, c)->lock);
+        mh_stash *stashes = stashes_of(h);
+        for (unsigned c = 0; stashes && c < MH_NCLASSES; c++) mh_lock_acquire(&stashes[c].lock);
         mh_lock_acquire(&h->lock);
     }
 }
@@ -801,7 +811,8 @@ void mh_heap_unlock_all(bool child) {
     for (unsigned i = 0; i < mh_active_heaps(); i++) {
         mh_heap *h = mh_active_heap(i);
         unlock(&h->lock, child);
-        for (unsigned c = 0; c < MH_NCLASSES && stash_of(h, c); c++) unlock(&stash_of(h, c)->lock, child);
+        mh_stash *stashes = stashes_of(h);
+        for (unsigned c = 0; stashes && c < MH_NCLASSES; c++) unlock(&stashes[c].lock, child);
     }
     unlock(&mh_global.activate_lock, child);
 }
