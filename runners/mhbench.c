@@ -101,11 +101,11 @@ static void print_allocator(const mh_allocator *a, bool variant)
 static int list_allocators(int nspecs, char **specs)
 {
     mh_allocator a;
-    char err[PATH_MAX + 256];
+    char err[MH_ALLOCATOR_ERR_MAX];
     for (int i = 0; i < nspecs; i++) {
         if (mh_allocator_resolve(specs[i], &a, err, sizeof err) != 0)
             bad_input("%s", err);
-        char why[PATH_MAX + 64];
+        char why[MH_ALLOCATOR_WHY_MAX];
         if (a.own_path && mh_allocator_missing(&a, why, sizeof why)) {
             snprintf(err, sizeof err, "allocator '%s': its library is not installed (%s); fix the path or install it",
                      a.name, why);
@@ -353,7 +353,7 @@ static int cmd_run(int argc, char **argv, bool check_only)
 
     mh_allocator alloc;
     mh_served served;
-    char err[PATH_MAX + 256];
+    char err[MH_ALLOCATOR_ERR_MAX];
     if (mh_allocator_resolve(o.allocator, &alloc, err, sizeof err) != 0)
         bad_input("%s", err);
     if (mh_allocator_unusable(&alloc, err, sizeof err)) {

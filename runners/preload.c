@@ -436,7 +436,7 @@ const char *mh_allocator_missing(const mh_allocator *a, char *buf, size_t len)
 
 bool mh_allocator_unusable(const mh_allocator *a, char *err, size_t errlen)
 {
-    char why[PATH_MAX + 64];
+    char why[MH_ALLOCATOR_WHY_MAX];
     if (!mh_allocator_missing(a, why, sizeof why))
         return false;
     snprintf(err, errlen, "allocator %s: library %s; %s", a->name, why,
@@ -690,7 +690,7 @@ int mh_preload_verify(const mh_allocator *a, mh_served *out, char *err, size_t e
 void mh_preload_or_exit(const char *prog, const char *spec, char *const argv[],
                         mh_allocator *a, mh_served *s)
 {
-    char err[PATH_MAX + 256];
+    char err[MH_ALLOCATOR_ERR_MAX];
     if (mh_allocator_resolve(spec, a, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         exit(2);

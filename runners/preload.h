@@ -66,6 +66,12 @@ extern const mh_variant mh_allocator_variants[];
  * (installed false, path the first place searched). */
 int mh_allocator_resolve(const char *spec, mh_allocator *out, char *err, size_t errlen);
 
+/* Room for mh_allocator_missing's line (a path and a reason) and for the error lines of
+ * these functions (up to two paths: what serves malloc and what should): GCC checks
+ * snprintf's worst case against the buffer at -O3. */
+#define MH_ALLOCATOR_WHY_MAX (PATH_MAX + 128)
+#define MH_ALLOCATOR_ERR_MAX (2 * PATH_MAX + 256)
+
 /* Why a's library cannot be preloaded ("/path: No such file or directory", "/path is not
  * an ELF file", "/path defines no malloc") into buf, or NULL when it is installed. */
 const char *mh_allocator_missing(const mh_allocator *a, char *buf, size_t len);
