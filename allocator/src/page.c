@@ -109,9 +109,14 @@ static size_t neighbour_run(const mh_page *pg, void *const *objs, size_t i, size
     uintptr_t p = (uintptr_t)objs[i];
     unsigned bit = slot % 64;
     size_t up = pg->capacity - slot < 64 - bit ? pg->capacity - slot : 64 - bit, k = 1;
-    while (k < up && i + k < n && (uintptr_t)objs[i + k] == p + k * size) k++;
-    if (k == 1)
-        while (k <= bit && i + k < n && (uintptr_t)objs[i + k] == p - k * size) k++;
+    /* One bound a step: with two (the word's and the batch's) each step of a scan took 7
+       instructions, and the downward scan was 65% of this file's samples in threadtest. */
+    if (up > n - i) up = n - i;
+    for (uintptr_t want = p + size; k < up && (uintptr_t)objs[i + k] == want; want += size) k++;
+    if (k == 1) {
+        size_t down = bit + 1 < n - i ? bit + 1 : n - i;
+        for (uintptr_t want = p - size; k < down && (uintptr_t)objs[i + k] == want; want -= size) k++;
+    }
     uint64_t mask = k == 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
     bool downwards = k > 1 && (uintptr_t)objs[i + 1] < p;
     *bits = mask << (downwards ? bit + 1 - k : bit);
