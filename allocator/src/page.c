@@ -69,8 +69,14 @@ size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n) {
     while (got < n && pg->used + got < pg->capacity) {
         uint64_t free_bits = ~pg->bitmap[w], taken = 0;
         if (free_bits == ~(uint64_t)0 && n - got >= 64) {
+            /* Two a step, which GCC makes 16-byte stores of a vector's two addresses: the
+               one-by-one loop was half of this function's samples in threadtest. */
             char *p = start + (size_t)w * 64 * size;
-            for (unsigned k = 0; k < 64; k++, p += size) out[got++] = p;
+            for (unsigned k = 0; k < 64; k += 2, p += 2 * size) {
+                out[got + k] = p;
+                out[got + k + 1] = p + size;
+            }
+            got += 64;
             free_bits = 0;
             taken = ~(uint64_t)0;
         }
