@@ -112,6 +112,18 @@ static void double_free_run_across_words_up(void) { double_free_in_run(60, 1, 16
 static void double_free_run_across_words_down(void) { double_free_in_run(70, -1, 16, 63); }
 static void double_free_run_whole_word_up(void) { double_free_in_run(64, 1, 64, 127); }
 static void double_free_run_whole_word_down(void) { double_free_in_run(127, -1, 64, 64); }
+/* The same object twice in a row in one batch, not at the start of its word (the one
+   above slot 0 had neither scan look at the second copy): a scan that took the copy
+   for a neighbour would free the slot above as well and miss the double free. */
+static void double_free_one_batch_at(unsigned slot) {
+    static void *page[130];
+    fresh_page(48, page, 130);
+    void *batch[2] = {page[slot], page[slot]};
+    mh_small_free_batch(batch, 2, MH_FREED_BY_PROGRAM);
+}
+static void double_free_one_batch_mid_word(void) { double_free_one_batch_at(5); }
+static void double_free_one_batch_word_end(void) { double_free_one_batch_at(63); }
+static void double_free_one_batch_next_word(void) { double_free_one_batch_at(64 + 9); }
 /* The last slot, then the multiple of the size past it, which the mask must leave to be
    checked on its own. */
 static void past_last_slot_in_batch(void) {
@@ -133,6 +145,9 @@ static const struct {
     {"double free (one-object class)", double_free_one_object, "double free", NULL},
     {"double free (large)", double_free_large, "double free of a large block", NULL},
     {"double free (twice in one batch to the pages)", double_free_one_batch, "double free", NULL},
+    {"double free (twice in a batch, mid-word)", double_free_one_batch_mid_word, "double free", NULL},
+    {"double free (twice in a batch, bit 63)", double_free_one_batch_word_end, "double free", NULL},
+    {"double free (twice in a batch, word 1)", double_free_one_batch_next_word, "double free", NULL},
     {"double free (in a run of neighbours)", double_free_run_up, "double free", NULL},
     {"double free (in a run, downwards)", double_free_run_down, "double free", NULL},
     {"double free (in a run across words)", double_free_run_across_words_up, "double free", NULL},
