@@ -8,8 +8,6 @@
    for, at out[got..got+64), and nothing past out[n). Classes whose capacity is a
    multiple of 64 or not (506, 253, 168, 126, 63 objects; a slab, a big slab).
    MULTIHEAP_KEY=global: every batch is heap 0's. */
-#include <string.h>
-
 #include "mhunit_lists.h"
 
 #define MAXCAP 506
@@ -50,7 +48,8 @@ static void fill_page(void) {
     check_page();
 }
 
-/* Everything still in use, lowest first: long upward runs, a whole word's included. */
+/* Frees every slot still in use in one batch, lowest first, so that the page is whole
+   again: long upward runs, whole words among them. */
 static void empty_page(void) {
     static void *rest[MAXCAP];
     size_t n = 0;
