@@ -123,11 +123,53 @@ static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
     return true;
 }
 
+/* The history row_seesaws keeps in a row's slow_history. */
+enum { ROW_REFILLED = 0, ROW_FLUSHED = 1 };
+#define SHORT_RUN    4    /* refills (or flushes) in a row that still make a seesaw */
+#define RUN_LIMIT    15   /* run lengths are kept up to this */
+#define HISTORY_OPS  8    /* the operation count's shift */
+
+/*
+ * Is this slow path of row r, a refill or a flush (kind), the turn of a seesaw? That
+ * is, the row moved from one end to the other and back, in runs of at most SHORT_RUN
+ * refills or flushes, each slow path within two rows' worth of operations of the one
+ * before. A program that allocates a burst of the class and frees it again, round
+ * after round, does that when a burst is over half the row; a row of at least twice
+ * the burst serves it without a slow path. Runs of one kind that end in long runs of
+ * the other (threadtest's 100000 objects allocated, then freed) are not a seesaw:
+ * a larger row would only hold more. Nor is a random mix of mallocs and frees, which
+ * takes about a quarter of the row's capacity squared operations to go from half full to
+ * an end. Records this slow path in the row's history.
+ */
+static bool row_seesaws(mh_cpu_cache *c, unsigned r, unsigned kind) {
+    mh_cache_row *row = mh_cache_row_at(c, r);
+    uint64_t ops = __atomic_load_n(&row->allocs, __ATOMIC_RELAXED) +
+                   __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
+    uint64_t last = __atomic_load_n(&row->slow_history, __ATOMIC_RELAXED);
+    uint64_t cap = __atomic_load_n(&row->cap, __ATOMIC_RELAXED);
+    unsigned run = (unsigned)(last >> 2 & RUN_LIMIT), short_before = (unsigned)(last >> 1 & 1);
+    bool seesaw = false;
+    if (last == 0 || ((ops - (last >> HISTORY_OPS)) << HISTORY_OPS >> HISTORY_OPS) > 2 * cap) {
+        run = 1;   /* the first, or one after a while: a new start */
+        short_before = 0;
+    } else if ((last & 1) == kind) {
+        run += run < RUN_LIMIT;
+    } else {
+        seesaw = short_before && run <= SHORT_RUN;
+        short_before = run <= SHORT_RUN;
+        run = 1;
+    }
+    __atomic_store_n(&row->slow_history,
+                     ops << HISTORY_OPS | run << 2 | short_before << 1 | kind, __ATOMIC_RELAXED);
+    return seesaw;
+}
+
 /* Row r ran empty or full: it is in use on this CPU, so it may hold twice as much, up
-   to its class's maximum. false: it is at its maximum. */
-static bool grow_row(mh_cpu_cache *c, unsigned r) {
+   to its class's maximum, or its burst maximum if it seesaws. false: it is at that
+   maximum. */
+static bool grow_row(mh_cpu_cache *c, unsigned r, bool seesaw) {
     uint32_t cap = __atomic_load_n(&mh_cache_row_at(c, r)->cap, __ATOMIC_RELAXED);
-    uint32_t max = row_capacity(r);
+    uint32_t max = seesaw ? mh_cache_burst_capacity(mh_row_class(r)) : row_capacity(r);
     if (cap >= max) return false;
     raise_row(c, r, cap, 2 * cap < max ? 2 * cap : max);
     return true;
@@ -203,7 +245,7 @@ void *mh_cache_alloc_slow(unsigned cls) {
     if (rebound && (p = mh_cache_pop(mh_cache_row_of(cls)))) return p;
     mh_heap *h = mh_heap_of_cpu(cpu);
     mh_heap_stash_ensure(h);
-    if (!fresh) grow_row(c, cls);
+    if (!fresh) grow_row(c, cls, row_seesaws(c, cls, ROW_REFILLED));
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
     /* Other heaps' objects freed here wait in the class's remote row until it fills, and
@@ -337,7 +379,7 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     if ((rebound || fresh) && mh_cache_push_freed(entry, p)) return;
     fatal_if_on_top(c, r, p);
     /* A full row that may grow takes p without a flush. */
-    if (grow_row(c, r) && mh_cache_push_freed(entry, p)) return;
+    if (grow_row(c, r, row_seesaws(c, r, ROW_FLUSHED)) && mh_cache_push_freed(entry, p)) return;
     /* p goes on top of the flushed row, so that a second free of it is caught. The push
        fails again if p is now the top of the row (a double free), or if the thread moved
        to another CPU whose row is full: then the heap takes p (and counts the free). */
@@ -365,7 +407,7 @@ void *mh_cache_large_alloc_slow(unsigned bin) {
     void *p;
     if (!c) return NULL;
     if (rebound && (p = mh_cache_pop(row))) return p;
-    if (!fresh) grow_row(c, r);
+    if (!fresh) grow_row(c, r, false);
     void *batch[MH_LARGE_ROW_SLOTS / 2 + 1];
     size_t n = mh_large_take_cached(cpu, bin, batch, half_row(c, r) + 1);
     if (n == 0) return NULL;
@@ -381,7 +423,7 @@ bool mh_cache_large_free_slow(void *p, unsigned bin) {
     mh_cpu_cache *c = large_slow_start(bin, &cpu, &rebound, &fresh);
     if (!c) return false;
     if ((rebound || fresh) && mh_cache_push(row, p)) return true;
-    if (grow_row(c, r) && mh_cache_push(row, p)) return true;
+    if (grow_row(c, r, false) && mh_cache_push(row, p)) return true;
     flush_row(cpu, r, half_row(c, r));
     return mh_cache_push(row, p);
 }

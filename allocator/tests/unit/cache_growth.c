@@ -5,7 +5,8 @@
    the CPU leaves its row untouched: the cache's resident pages are those of the rows
    in use (all 58 rows' pages were written at the CPU's first slow path, and the
    purger's tally, which may run meanwhile, read every row). A row of large objects holds
-   a few dozen of them all the same. Pinned to one CPU.
+   a few dozen of them all the same, and a row that rounds of bursts refill and flush
+   each time grows past its maximum. Pinned to one CPU.
    Skipped (77) where the cache cannot run. */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -66,6 +67,30 @@ int main(void) {
         }
         printf("cache_growth: rounds of 16 blocks of %zu bytes: no slow path once the row grew "
                "(capacity %u)\n", big[b], mh_cache_capacity(mh_size_class(big[b])));
+    }
+
+    /* A row seesaws when every round allocates and frees more than half of it: rounds
+       of 64 blocks of 1536 or 3072 bytes, whose rows hold 42 and 32, refilled and
+       flushed in every round. It then grows past its maximum until a round fits, and no
+       further than its burst maximum. The rounds of 2000 above, longer than any row,
+       left theirs at its maximum. */
+    static const size_t burst[] = {1536, 3072};
+    for (int b = 0; b < 2; b++) {
+        unsigned bcls = mh_size_class(burst[b]);
+        const mh_cache_row *brow = &mh_cache_of_cpu((unsigned)cpu)->row[bcls];
+        uint64_t slow = 0;
+        for (int r = 0; r < 20 + 30; r++) {
+            uint64_t before = stats_now().cache_refills + stats_now().cache_flushes;
+            for (int i = 0; i < 64; i++) CHECK((p[i] = malloc(burst[b])) != NULL);
+            for (int i = 0; i < 64; i++) free(p[i]);
+            slow = stats_now().cache_refills + stats_now().cache_flushes - before;
+            if (r >= 20) CHECK(slow == 0);
+        }
+        cap = __atomic_load_n(&brow->cap, __ATOMIC_RELAXED);
+        printf("cache_growth: rounds of 64 blocks of %zu bytes: row capacity %u (maximum %u, "
+               "burst maximum %u), no slow path after 20 rounds\n", burst[b], cap,
+               mh_cache_capacity(bcls), mh_cache_burst_capacity(bcls));
+        CHECK(cap > mh_cache_capacity(bcls) && cap <= mh_cache_burst_capacity(bcls));
     }
 
     /* Rows of classes this process never used here stay untouched (looked at after
