@@ -8,9 +8,9 @@
  * free on CPU 1 of CPU 0's object is a push on CPU 1's remote row, and CPU 0's heap gets
  * it back with that row's next flush (mh_cpu_cache says why). Rows change only in
  * sequences on their own CPU, but for their capacity (ready_row, grow_row: a
- * compare-and-swap) and the check's copy (ready_row), which a thread that moved since it
- * chose its cache may write from another CPU; other CPUs read them (the search of a
- * double free, the statistics).
+ * compare-and-swap), the check's copy (ready_row) and the history of their slow paths
+ * (row_seesaws), which a thread that moved since it chose its cache may write from
+ * another CPU; other CPUs read them (the search of a double free, the statistics).
  */
 #include <errno.h>
 #include <string.h>
@@ -165,11 +165,12 @@ static bool row_seesaws(mh_cpu_cache *c, unsigned r, unsigned kind) {
 }
 
 /* Row r ran empty or full: it is in use on this CPU, so it may hold twice as much, up
-   to its class's maximum, or its burst maximum if it seesaws. false: it is at that
-   maximum. */
+   to its maximum, or to its class's burst maximum if it is a small row that seesaws.
+   false: it is at that maximum. */
 static bool grow_row(mh_cpu_cache *c, unsigned r, bool seesaw) {
     uint32_t cap = __atomic_load_n(&mh_cache_row_at(c, r)->cap, __ATOMIC_RELAXED);
-    uint32_t max = seesaw ? mh_cache_burst_capacity(mh_row_class(r)) : row_capacity(r);
+    uint32_t max = seesaw && !mh_row_is_large(r) ? mh_cache_burst_capacity(mh_row_class(r))
+                                                 : row_capacity(r);
     if (cap >= max) return false;
     raise_row(c, r, cap, 2 * cap < max ? 2 * cap : max);
     return true;

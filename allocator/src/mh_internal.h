@@ -414,12 +414,16 @@ MH_INTERNAL bool mh_purger_may_visit(unsigned cpu);
 #define MH_CACHE_START_SLOTS 16
 #define MH_CACHE_BYTES       ((size_t)64 << 10)
 
-/* A row that seesaws (cache.c, row_seesaws: a program allocating and freeing bursts of
-   its class, each over half the row, so that every round refills and flushes) grows
-   past that, up to MH_CACHE_BURST_BYTES within MH_CACHE_SLOTS: with rows of 64 KiB,
-   size-sweep's rounds of 64 blocks of 768 to 2048 bytes took 3.0-3.7 ns an operation
-   against 2.4 for the sizes whose row holds 128 (tcmalloc, whose lists grow with such
-   use, 2.1-2.4). */
+/* A class row that seesaws (cache.c, row_seesaws: a program allocating and freeing
+   bursts of its class, each over half the row, so that every round refills and
+   flushes) grows past that, up to MH_CACHE_BURST_BYTES within MH_CACHE_SLOTS, and never
+   shrinks: with rows of 64 KiB, size-sweep's rounds of 64 blocks of 768 to 2048 bytes
+   took 2.9-3.9 ns an operation against 2.3-2.8 for the sizes whose row holds 128
+   (tcmalloc, whose lists grow with such use, 2.2-2.6). With 512 KiB instead of 1 MiB,
+   768 to 4096 bytes took 2.5-2.7 ns against 2.4-2.5, and 6144 to 18704 (but 8192,
+   4.7-5.2 either way) 3.4-4.7 against 2.7-4.1 (medians of 3 runs). With every
+   class row at its burst maximum (and remote rows and stashes full), a CPU's cache and
+   heap would hold 69.8 MiB of free objects, against 34.9. */
 #define MH_CACHE_BURST_BYTES ((size_t)1 << 20)
 
 static inline unsigned mh_cache_capacity_within(unsigned cls, size_t bytes) {
@@ -435,7 +439,8 @@ static inline unsigned mh_cache_burst_capacity(unsigned cls) {
     return mh_cache_capacity_within(cls, MH_CACHE_BURST_BYTES);
 }
 _Static_assert(MH_CACHE_START_SLOTS <= MH_CACHE_MIN_SLOTS, "a row starts within its maximum");
-/* A heap's stash of class cls holds MH_STASH_BYTES of objects, at least two rows' worth,
+/* A heap's stash of class cls holds MH_STASH_BYTES of objects, at least two rows' worth
+   (of a row that has not seesawed: a grown row's flush may overflow it into the pages),
    within MH_STASH_SLOTS. A cap of 1024 slots (one row of 64-byte objects) was two
    flushes: xmalloc's freer, whose flushes outran its producer's refills for a while,
    then freed into the pages, under the lock that the producer's refills from the pages

@@ -9,6 +9,7 @@
    each time grows past its maximum. Pinned to one CPU.
    Skipped (77) where the cache cannot run. */
 #define _GNU_SOURCE
+#include <inttypes.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +20,23 @@
 #define SIZE   200
 #define ROUNDS 3
 #define N      2000
+
+static uint32_t row_cap(int cpu, unsigned cls) {
+    return __atomic_load_n(&mh_cache_of_cpu((unsigned)cpu)->row[cls].cap, __ATOMIC_RELAXED);
+}
+
+/* Rounds of 64 mallocs of size bytes, then 64 frees in the same order; the refills and
+   flushes of the rounds from `counted` on. */
+static uint64_t burst_rounds(void **p, size_t size, int rounds, int counted) {
+    uint64_t slow = 0;
+    for (int r = 0; r < rounds; r++) {
+        uint64_t before = stats_now().cache_refills + stats_now().cache_flushes;
+        for (int i = 0; i < 64; i++) CHECK((p[i] = malloc(size)) != NULL);
+        for (int i = 0; i < 64; i++) free(p[i]);
+        if (r >= counted) slow += stats_now().cache_refills + stats_now().cache_flushes - before;
+    }
+    return slow;
+}
 
 int main(void) {
     free(malloc(1));   /* initialises the library, for mh_options() */
@@ -71,27 +89,26 @@ int main(void) {
 
     /* A row seesaws when every round allocates and frees more than half of it: rounds
        of 64 blocks of 1536 or 3072 bytes, whose rows hold 42 and 32, refilled and
-       flushed in every round. It then grows past its maximum until a round fits, and no
-       further than its burst maximum. The rounds of 2000 above, longer than any row,
-       left theirs at its maximum. */
+       flushed in every round. It then grows past its maximum until a round fits. The
+       rounds of 2000 above, longer than any row, left theirs at its maximum. */
     static const size_t burst[] = {1536, 3072};
     for (int b = 0; b < 2; b++) {
         unsigned bcls = mh_size_class(burst[b]);
-        const mh_cache_row *brow = &mh_cache_of_cpu((unsigned)cpu)->row[bcls];
-        uint64_t slow = 0;
-        for (int r = 0; r < 20 + 30; r++) {
-            uint64_t before = stats_now().cache_refills + stats_now().cache_flushes;
-            for (int i = 0; i < 64; i++) CHECK((p[i] = malloc(burst[b])) != NULL);
-            for (int i = 0; i < 64; i++) free(p[i]);
-            slow = stats_now().cache_refills + stats_now().cache_flushes - before;
-            if (r >= 20) CHECK(slow == 0);
-        }
-        cap = __atomic_load_n(&brow->cap, __ATOMIC_RELAXED);
+        uint64_t slow = burst_rounds(p, burst[b], 20 + 30, 20);
+        cap = row_cap(cpu, bcls);
         printf("cache_growth: rounds of 64 blocks of %zu bytes: row capacity %u (maximum %u, "
-               "burst maximum %u), no slow path after 20 rounds\n", burst[b], cap,
-               mh_cache_capacity(bcls), mh_cache_burst_capacity(bcls));
-        CHECK(cap > mh_cache_capacity(bcls) && cap <= mh_cache_burst_capacity(bcls));
+               "burst maximum %u), %" PRIu64 " slow paths after 20 rounds\n", burst[b], cap,
+               mh_cache_capacity(bcls), mh_cache_burst_capacity(bcls), slow);
+        CHECK(slow == 0 && cap > mh_cache_capacity(bcls) && cap <= mh_cache_burst_capacity(bcls));
     }
+    /* ... and no further than its burst maximum, which MH_CACHE_BURST_BYTES bounds: 56
+       blocks of 18704 bytes, fewer than a round needs. */
+    unsigned big_cls = mh_size_class(18704);
+    burst_rounds(p, 18704, 20, 20);
+    cap = row_cap(cpu, big_cls);
+    printf("cache_growth: rounds of 64 blocks of 18704 bytes: row capacity %u (maximum %u, "
+           "burst maximum %u)\n", cap, mh_cache_capacity(big_cls), mh_cache_burst_capacity(big_cls));
+    CHECK(cap == mh_cache_burst_capacity(big_cls) && cap > mh_cache_capacity(big_cls) && cap < 64);
 
     /* Rows of classes this process never used here stay untouched (looked at after
        mincore: reading a row maps a page, which mincore counts as resident). */
