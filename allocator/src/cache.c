@@ -9,7 +9,7 @@
  * it back with that row's next flush (mh_cpu_cache says why). Rows change only in
  * sequences on their own CPU, but for their capacity (ready_row, grow_row: a
  * compare-and-swap), the check's copy (ready_row) and the history of their slow paths
- * (row_seesaws), which a thread that moved since it chose its cache may write from
+ * (note_slow_path), which a thread that moved since it chose its cache may write from
  * another CPU; other CPUs read them (the search of a double free, the statistics).
  */
 #include <errno.h>
@@ -81,10 +81,17 @@ static size_t half_row(mh_cpu_cache *c, unsigned r) {
     return __atomic_load_n(&mh_cache_row_at(c, r)->cap, __ATOMIC_RELAXED) / 2;
 }
 
-/* The most objects row r may hold. */
+/* The most objects row r holds unless it seesaws (note_slow_path). */
 static uint32_t row_capacity(unsigned r) {
     return mh_row_is_large(r) ? mh_large_row_capacity(r - MH_SMALL_ROWS)
                               : mh_cache_capacity(mh_row_class(r));
+}
+
+/* The most objects row r may hold once it seesaws: a class row grows up to its class's
+   burst maximum; remote rows are only ever flushed, and large rows have no slots for
+   more. */
+static uint32_t row_burst_capacity(unsigned r) {
+    return r < MH_NCLASSES ? mh_cache_burst_capacity(r) : row_capacity(r);
 }
 
 /* Raises the capacity of row r from `from` (0: not readied) to `to`, unless another
@@ -123,33 +130,53 @@ static bool ready_row(mh_cpu_cache *c, unsigned cpu, unsigned r) {
     return true;
 }
 
-/* The history row_seesaws keeps in a row's slow_history. */
-enum { ROW_REFILLED = 0, ROW_FLUSHED = 1 };
-#define SHORT_RUN    4    /* refills (or flushes) in a row that still make a seesaw */
-#define RUN_LIMIT    15   /* run lengths are kept up to this */
-#define HISTORY_OPS  8    /* the operation count's shift */
+/* What a class row's slow path found: the row empty (a refill) or full (a flush, or
+   growth instead of one). */
+enum { ROW_RAN_EMPTY = 0, ROW_RAN_FULL = 1 };
+
+/* A row's slow_history: bit 0 the kind of its last slow path, bit HISTORY_SHORT_BIT
+   whether the run of one kind before the current run was short, the current run's
+   length (up to RUN_LIMIT) from HISTORY_RUN_SHIFT, and the row's operation count at its
+   last slow path from HISTORY_OPS_SHIFT on (modulo 2^56). */
+#define HISTORY_SHORT_BIT 1
+#define HISTORY_RUN_SHIFT 2
+#define RUN_LIMIT         15
+#define HISTORY_OPS_SHIFT 8
+_Static_assert((RUN_LIMIT & (RUN_LIMIT + 1)) == 0 &&
+                   RUN_LIMIT << HISTORY_RUN_SHIFT < 1 << HISTORY_OPS_SHIFT,
+               "a run's length is a mask-wide field below the operation count");
+
+/* The longest run of one kind that makes a seesaw. A refill or flush moves half a row,
+   so a round of a burst of B objects makes runs of about 2B / cap slow paths: with 4,
+   bursts of up to two rows or a little more grow the row (rounds of 64 blocks grow a row
+   of 32, rounds of 96 do not: alloc.unit.cache_growth). Longer rounds would need a row many times as large
+   to stop refilling, and a larger row would only hold more. */
+#define SHORT_RUN 4
 
 /*
- * Is this slow path of row r, a refill or a flush (kind), the turn of a seesaw? That
- * is, the row moved from one end to the other and back, in runs of at most SHORT_RUN
- * refills or flushes, each slow path within two rows' worth of operations of the one
- * before. A program that allocates a burst of the class and frees it again, round
- * after round, does that when a burst is over half the row; a row of at least twice
- * the burst serves it without a slow path. Runs of one kind that end in long runs of
- * the other (threadtest's 100000 objects allocated, then freed) are not a seesaw:
- * a larger row would only hold more. Nor is a random mix of mallocs and frees, which
- * takes about a quarter of the row's capacity squared operations to go from half full to
- * an end. Records this slow path in the row's history.
+ * Records a slow path of class row r, which found the row empty or full (kind); true if
+ * it turns a seesaw: the row went from one end to the other and back, in runs of at
+ * most SHORT_RUN slow paths of one kind, each within two rows' worth of the row's own
+ * operations of the one before. Within a run the slow paths are half a row apart and a
+ * turn at most a row and a half after the last one, while a random mix of mallocs and
+ * frees takes about a quarter of the capacity squared operations to go from half full
+ * to an end, so it turns within that window rarely: a row of a few dozen now and then
+ * (DEVELOPERS.md), a larger one hardly ever. Threadtest's 100000 objects allocated, then freed, make runs of
+ * hundreds. A program that allocates a burst of the class and frees it again, round
+ * after round, seesaws when its bursts are over a row, or over half a row in the cycles
+ * that refill and flush in every round; a row of twice the burst serves it without a
+ * slow path.
  */
-static bool row_seesaws(mh_cpu_cache *c, unsigned r, unsigned kind) {
+static bool note_slow_path(mh_cpu_cache *c, unsigned r, unsigned kind) {
     mh_cache_row *row = mh_cache_row_at(c, r);
     uint64_t ops = __atomic_load_n(&row->allocs, __ATOMIC_RELAXED) +
                    __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
     uint64_t last = __atomic_load_n(&row->slow_history, __ATOMIC_RELAXED);
     uint64_t cap = __atomic_load_n(&row->cap, __ATOMIC_RELAXED);
-    unsigned run = (unsigned)(last >> 2 & RUN_LIMIT), short_before = (unsigned)(last >> 1 & 1);
+    uint64_t since = (ops - (last >> HISTORY_OPS_SHIFT)) << HISTORY_OPS_SHIFT >> HISTORY_OPS_SHIFT;
+    uint64_t run = last >> HISTORY_RUN_SHIFT & RUN_LIMIT, short_before = last >> HISTORY_SHORT_BIT & 1;
     bool seesaw = false;
-    if (last == 0 || ((ops - (last >> HISTORY_OPS)) << HISTORY_OPS >> HISTORY_OPS) > 2 * cap) {
+    if (last == 0 || since > 2 * cap) {
         run = 1;   /* the first, or one after a while: a new start */
         short_before = 0;
     } else if ((last & 1) == kind) {
@@ -160,17 +187,18 @@ static bool row_seesaws(mh_cpu_cache *c, unsigned r, unsigned kind) {
         run = 1;
     }
     __atomic_store_n(&row->slow_history,
-                     ops << HISTORY_OPS | run << 2 | short_before << 1 | kind, __ATOMIC_RELAXED);
+                     ops << HISTORY_OPS_SHIFT | run << HISTORY_RUN_SHIFT |
+                         short_before << HISTORY_SHORT_BIT | kind,
+                     __ATOMIC_RELAXED);
     return seesaw;
 }
 
 /* Row r ran empty or full: it is in use on this CPU, so it may hold twice as much, up
-   to its maximum, or to its class's burst maximum if it is a small row that seesaws.
-   false: it is at that maximum. */
+   to its maximum, or to its burst maximum when it seesaws. false: it is at that
+   maximum. */
 static bool grow_row(mh_cpu_cache *c, unsigned r, bool seesaw) {
     uint32_t cap = __atomic_load_n(&mh_cache_row_at(c, r)->cap, __ATOMIC_RELAXED);
-    uint32_t max = seesaw && !mh_row_is_large(r) ? mh_cache_burst_capacity(mh_row_class(r))
-                                                 : row_capacity(r);
+    uint32_t max = seesaw ? row_burst_capacity(r) : row_capacity(r);
     if (cap >= max) return false;
     raise_row(c, r, cap, 2 * cap < max ? 2 * cap : max);
     return true;
@@ -246,7 +274,7 @@ void *mh_cache_alloc_slow(unsigned cls) {
     if (rebound && (p = mh_cache_pop(mh_cache_row_of(cls)))) return p;
     mh_heap *h = mh_heap_of_cpu(cpu);
     mh_heap_stash_ensure(h);
-    if (!fresh) grow_row(c, cls, row_seesaws(c, cls, ROW_REFILLED));
+    if (!fresh) grow_row(c, cls, note_slow_path(c, cls, ROW_RAN_EMPTY));
     void *batch[MH_CACHE_SLOTS / 2];
     size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
     /* Other heaps' objects freed here wait in the class's remote row until it fills, and
@@ -380,7 +408,8 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     if ((rebound || fresh) && mh_cache_push_freed(entry, p)) return;
     fatal_if_on_top(c, r, p);
     /* A full row that may grow takes p without a flush. */
-    if (grow_row(c, r, row_seesaws(c, r, ROW_FLUSHED)) && mh_cache_push_freed(entry, p)) return;
+    bool seesaw = r < MH_NCLASSES && note_slow_path(c, r, ROW_RAN_FULL);
+    if (grow_row(c, r, seesaw) && mh_cache_push_freed(entry, p)) return;
     /* p goes on top of the flushed row, so that a second free of it is caught. The push
        fails again if p is now the top of the row (a double free), or if the thread moved
        to another CPU whose row is full: then the heap takes p (and counts the free). */

@@ -400,11 +400,12 @@ MH_INTERNAL bool mh_purger_may_visit(unsigned cpu);
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 
 /* A row caches at most MH_CACHE_BYTES of objects, within MH_CACHE_SLOTS and at least
-   MH_CACHE_MIN_SLOTS of them, whatever their size: with 8, a program that allocates a
+   MH_CACHE_MIN_SLOTS of them, whatever their size, until it seesaws (below): with 8, a program that allocates a
    few dozen blocks of 3 to 18 KiB and frees them (size-sweep's batches of 64) went to
    its heap every 4 to 8 operations, 8-17 ns an operation against 5-6 with 32 (tcmalloc
    4-12); such a row may hold up to 585 KiB (32 of 18704 bytes), and its heap's stash
-   twice that (all rows and stashes full: 34.9 MiB a CPU, 16.1 with 8). A refill or
+   twice that (all rows and stashes full: 34.9 MiB a CPU, 16.1 with 8; with rows grown
+   to their burst maximum, 69.8). A refill or
    flush moves half a row's capacity, which starts at MH_CACHE_START_SLOTS and doubles at
    each of the row's later refills and flushes up to the maximum: a class the program
    uses a little holds a little (its first malloc fetches 8 objects; half the maximum,
@@ -414,29 +415,34 @@ MH_INTERNAL bool mh_purger_may_visit(unsigned cpu);
 #define MH_CACHE_START_SLOTS 16
 #define MH_CACHE_BYTES       ((size_t)64 << 10)
 
-/* A class row that seesaws (cache.c, row_seesaws: a program allocating and freeing
-   bursts of its class, each over half the row, so that every round refills and
-   flushes) grows past that, up to MH_CACHE_BURST_BYTES within MH_CACHE_SLOTS, and never
-   shrinks: with rows of 64 KiB, size-sweep's rounds of 64 blocks of 768 to 2048 bytes
-   took 2.9-3.9 ns an operation against 2.3-2.8 for the sizes whose row holds 128
-   (tcmalloc, whose lists grow with such use, 2.2-2.6). With 512 KiB instead of 1 MiB,
-   768 to 4096 bytes took 2.5-2.7 ns against 2.4-2.5, and 6144 to 18704 (but 8192,
-   4.7-5.2 either way) 3.4-4.7 against 2.7-4.1 (medians of 3 runs). With every
+/* A class row that seesaws (cache.c, note_slow_path: a program allocating and freeing
+   bursts of its class, each over a row, or over half a row when the rounds fall into a
+   cycle that refills and flushes in every one) grows past that, up to
+   MH_CACHE_BURST_BYTES within MH_CACHE_SLOTS, and never shrinks: with rows of 64 KiB,
+   size-sweep's rounds of 64 blocks of 768 to 2048 bytes took 2.9-3.9 ns an operation
+   against 2.3-2.8 for the sizes whose row holds 128 (tcmalloc, whose lists grow with
+   such use, 2.2-2.6; medians of 3 runs in each of two sets). A set comparing the burst
+   maximum of 512 KiB with 1 MiB: 768 to 4096 bytes took 2.5-2.7 ns against 2.4-2.5, and
+   6144 to 18704 (but 8192, 4.7-5.2 either way) 3.4-4.7 against 2.7-4.1. With every
    class row at its burst maximum (and remote rows and stashes full), a CPU's cache and
    heap would hold 69.8 MiB of free objects, against 34.9. */
 #define MH_CACHE_BURST_BYTES ((size_t)1 << 20)
 
-static inline unsigned mh_cache_capacity_within(unsigned cls, size_t bytes) {
+/* The slots of a row of class cls that holds about `bytes` of objects: within
+   MH_CACHE_SLOTS, and at least MH_CACHE_MIN_SLOTS (so more than `bytes` for the largest
+   classes). */
+static inline unsigned mh_cache_slots_for(unsigned cls, size_t bytes) {
     size_t n = bytes / mh_class_size(cls);
     return n > MH_CACHE_SLOTS ? MH_CACHE_SLOTS : n < MH_CACHE_MIN_SLOTS ? MH_CACHE_MIN_SLOTS
                                                                        : (unsigned)n;
 }
-/* Objects a row of class cls holds at most, and at most once it has seesawed. */
+/* Objects a row of class cls holds at most unless it seesaws. */
 static inline unsigned mh_cache_capacity(unsigned cls) {
-    return mh_cache_capacity_within(cls, MH_CACHE_BYTES);
+    return mh_cache_slots_for(cls, MH_CACHE_BYTES);
 }
+/* Objects a class row of class cls may grow to by seesawing. */
 static inline unsigned mh_cache_burst_capacity(unsigned cls) {
-    return mh_cache_capacity_within(cls, MH_CACHE_BURST_BYTES);
+    return mh_cache_slots_for(cls, MH_CACHE_BURST_BYTES);
 }
 _Static_assert(MH_CACHE_START_SLOTS <= MH_CACHE_MIN_SLOTS, "a row starts within its maximum");
 /* A heap's stash of class cls holds MH_STASH_BYTES of objects, at least two rows' worth
@@ -478,10 +484,9 @@ typedef struct mh_cache_row {
        before its capacity, which the push reads first; zeros (before, and in large
        rows) pass no pointer. */
     uint64_t check_divisibility, check_limit, check_unit_mask;
-    /* The row's recent slow paths, for row_seesaws (cache.c); slow paths alone read and
-       write it, racily (a heuristic): 0, or the row's operation count (allocs + frees)
-       at the last one << 8 | the refills or flushes in a row up to it << 2 | whether
-       the run before those was a short one << 1 | 1 if it was a flush. */
+    /* A class row's recent slow paths, for note_slow_path (cache.c, which gives the
+       layout); slow paths alone read and write it, racily (a heuristic); 0 before the
+       first. */
     uint64_t slow_history;
     /* Read by a push as slot[-1] when the row is empty, to compare with the object it
        pushes: zero, never written, never an object. */

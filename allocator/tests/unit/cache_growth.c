@@ -20,22 +20,46 @@
 #define SIZE   200
 #define ROUNDS 3
 #define N      2000
+#define BURST     64   /* blocks a round of a burst allocates */
+#define BURST_MAX 96
 
 static uint32_t row_cap(int cpu, unsigned cls) {
     return __atomic_load_n(&mh_cache_of_cpu((unsigned)cpu)->row[cls].cap, __ATOMIC_RELAXED);
 }
 
-/* Rounds of 64 mallocs of size bytes, then 64 frees in the same order; the refills and
-   flushes of the rounds from `counted` on. */
-static uint64_t burst_rounds(void **p, size_t size, int rounds, int counted) {
+static uint64_t slow_paths(void) {
+    mh_stats s = stats_now();
+    return s.cache_refills + s.cache_flushes;
+}
+
+/* Rounds of `blocks` mallocs of size bytes, then `pairs` mallocs each freed at once, then
+   frees of the blocks in the order they came; the refills and flushes of the rounds from
+   `counted` on. */
+static uint64_t rounds_of(size_t size, int blocks, int pairs, int rounds, int counted) {
+    static void *p[BURST_MAX];
     uint64_t slow = 0;
     for (int r = 0; r < rounds; r++) {
-        uint64_t before = stats_now().cache_refills + stats_now().cache_flushes;
-        for (int i = 0; i < 64; i++) CHECK((p[i] = malloc(size)) != NULL);
-        for (int i = 0; i < 64; i++) free(p[i]);
-        if (r >= counted) slow += stats_now().cache_refills + stats_now().cache_flushes - before;
+        uint64_t before = slow_paths();
+        for (int i = 0; i < blocks; i++) CHECK((p[i] = malloc(size)) != NULL);
+        for (int i = 0; i < pairs; i++) {
+            void *volatile q = malloc(size);
+            CHECK(q != NULL);
+            free(q);
+        }
+        for (int i = 0; i < blocks; i++) free(p[i]);
+        if (r >= counted) slow += slow_paths() - before;
     }
     return slow;
+}
+
+/* A row's capacity after rounds of size bytes, printed with the two maxima. */
+static uint32_t cap_after(int cpu, const char *what, size_t size, uint64_t slow) {
+    unsigned cls = mh_size_class(size);
+    uint32_t cap = row_cap(cpu, cls);
+    printf("cache_growth: %s of %zu bytes: row capacity %u (maximum %u, burst maximum %u), "
+           "%" PRIu64 " slow paths in the last rounds\n",
+           what, size, cap, mh_cache_capacity(cls), mh_cache_burst_capacity(cls), slow);
+    return cap;
 }
 
 int main(void) {
@@ -76,39 +100,41 @@ int main(void) {
        make no slow path (with 8 objects a row, each round made 4 or more). */
     static const size_t big[] = {8192, 18704};
     for (int b = 0; b < 2; b++) {
-        for (int r = 0; r < 4 + 30; r++) {
-            uint64_t before = stats_now().cache_refills + stats_now().cache_flushes;
-            for (int i = 0; i < 16; i++) CHECK((p[i] = malloc(big[b])) != NULL);
-            for (int i = 0; i < 16; i++) free(p[i]);
-            uint64_t slow = stats_now().cache_refills + stats_now().cache_flushes - before;
-            if (r >= 4) CHECK(slow == 0);   /* the first rounds grow the row */
-        }
-        printf("cache_growth: rounds of 16 blocks of %zu bytes: no slow path once the row grew "
-               "(capacity %u)\n", big[b], mh_cache_capacity(mh_size_class(big[b])));
+        uint64_t slow = rounds_of(big[b], 16, 0, 4 + 30, 4);   /* the first rounds grow the row */
+        cap_after(cpu, "rounds of 16 blocks", big[b], slow);
+        CHECK(slow == 0);
     }
 
-    /* A row seesaws when every round allocates and frees more than half of it: rounds
-       of 64 blocks of 1536 or 3072 bytes, whose rows hold 42 and 32, refilled and
-       flushed in every round. It then grows past its maximum until a round fits. The
-       rounds of 2000 above, longer than any row, left theirs at its maximum. */
+    /* A row seesaws when every round allocates and frees more than it holds: rounds of
+       64 blocks of 1536 or 3072 bytes, whose rows hold 42 and 32, refilled and flushed
+       in every round. It then grows past its maximum until a round fits. The rounds of
+       2000 above, longer than any row, left theirs at its maximum. */
     static const size_t burst[] = {1536, 3072};
+    uint64_t slow;
     for (int b = 0; b < 2; b++) {
         unsigned bcls = mh_size_class(burst[b]);
-        uint64_t slow = burst_rounds(p, burst[b], 20 + 30, 20);
-        cap = row_cap(cpu, bcls);
-        printf("cache_growth: rounds of 64 blocks of %zu bytes: row capacity %u (maximum %u, "
-               "burst maximum %u), %" PRIu64 " slow paths after 20 rounds\n", burst[b], cap,
-               mh_cache_capacity(bcls), mh_cache_burst_capacity(bcls), slow);
+        slow = rounds_of(burst[b], BURST, 0, 20 + 30, 20);
+        cap = cap_after(cpu, "rounds of 64 blocks", burst[b], slow);
         CHECK(slow == 0 && cap > mh_cache_capacity(bcls) && cap <= mh_cache_burst_capacity(bcls));
     }
     /* ... and no further than its burst maximum, which MH_CACHE_BURST_BYTES bounds: 56
        blocks of 18704 bytes, fewer than a round needs. */
     unsigned big_cls = mh_size_class(18704);
-    burst_rounds(p, 18704, 20, 20);
-    cap = row_cap(cpu, big_cls);
-    printf("cache_growth: rounds of 64 blocks of 18704 bytes: row capacity %u (maximum %u, "
-           "burst maximum %u)\n", cap, mh_cache_capacity(big_cls), mh_cache_burst_capacity(big_cls));
-    CHECK(cap == mh_cache_burst_capacity(big_cls) && cap > mh_cache_capacity(big_cls) && cap < 64);
+    slow = rounds_of(18704, BURST, 0, 20 + 10, 20);
+    cap = cap_after(cpu, "rounds of 64 blocks", 18704, slow);
+    CHECK(cap == mh_cache_burst_capacity(big_cls) && cap > mh_cache_capacity(big_cls) && cap < BURST &&
+          slow > 0);
+
+    /* Not a seesaw: rounds of 96 blocks of a row of 32 make runs of 6 refills, then of 6
+       flushes; and rounds of 64 blocks with 64 pairs of a malloc and a free between the
+       mallocs and the frees (more than two rows' worth of the row's operations between
+       its refills and its flushes) turn too late. Both rows stay at their maximum. */
+    slow = rounds_of(4096, BURST_MAX, 0, 20 + 10, 20);
+    cap = cap_after(cpu, "rounds of 96 blocks", 4096, slow);
+    CHECK(cap == mh_cache_capacity(mh_size_class(4096)) && slow > 0);
+    slow = rounds_of(5000, BURST, 64, 20 + 10, 20);
+    cap = cap_after(cpu, "rounds of 64 blocks and 64 pairs", 5000, slow);
+    CHECK(cap == mh_cache_capacity(mh_size_class(5000)) && slow > 0);
 
     /* Rows of classes this process never used here stay untouched (looked at after
        mincore: reading a row maps a page, which mincore counts as resident). */

@@ -14,7 +14,8 @@
 static void **objs[MH_NCLASSES];
 static unsigned nobjs[MH_NCLASSES];
 
-/* Half a row of cls, what a front cache's flush moves at most. */
+/* Half a row of cls, what a front cache's flush moves at most while the row has not
+   grown by seesawing (this test's rows do not). */
 static unsigned flush_size(unsigned cls) { return mh_cache_capacity(cls) / 2; }
 
 int main(void) {
