@@ -149,8 +149,8 @@ _Static_assert((RUN_LIMIT & (RUN_LIMIT + 1)) == 0 &&
 /* The longest run of one kind that makes a seesaw. A refill or flush moves half a row,
    so a round of a burst of B objects makes runs of about 2B / cap slow paths: with 4,
    bursts of up to two rows or a little more grow the row (rounds of 64 blocks grow a row
-   of 32, rounds of 96 do not: alloc.unit.cache_growth). Longer rounds would need a row many times as large
-   to stop refilling, and a larger row would only hold more. */
+   of 32, rounds of 96 do not: alloc.unit.cache_growth). Longer rounds would need a row
+   many times as large to stop refilling, and a larger row would only hold more. */
 #define SHORT_RUN 4
 
 /*
@@ -161,11 +161,11 @@ _Static_assert((RUN_LIMIT & (RUN_LIMIT + 1)) == 0 &&
  * turn at most a row and a half after the last one, while a random mix of mallocs and
  * frees takes about a quarter of the capacity squared operations to go from half full
  * to an end, so it turns within that window rarely: a row of a few dozen now and then
- * (DEVELOPERS.md), a larger one hardly ever. Threadtest's 100000 objects allocated, then freed, make runs of
- * hundreds. A program that allocates a burst of the class and frees it again, round
- * after round, seesaws when its bursts are over a row, or over half a row in the cycles
- * that refill and flush in every round; a row of twice the burst serves it without a
- * slow path.
+ * (DEVELOPERS.md), a larger one hardly ever. Threadtest's 100000 objects allocated,
+ * then freed, make runs of hundreds. A program that allocates a burst of the class and
+ * frees it again, round after round, seesaws when its bursts are over a row, or over
+ * half a row in the cycles that refill and flush in every round; a row of twice the
+ * burst serves it without a slow path.
  */
 static bool note_slow_path(mh_cpu_cache *c, unsigned r, unsigned kind) {
     mh_cache_row *row = mh_cache_row_at(c, r);
@@ -173,8 +173,10 @@ static bool note_slow_path(mh_cpu_cache *c, unsigned r, unsigned kind) {
                    __atomic_load_n(&row->frees, __ATOMIC_RELAXED);
     uint64_t last = __atomic_load_n(&row->slow_history, __ATOMIC_RELAXED);
     uint64_t cap = __atomic_load_n(&row->cap, __ATOMIC_RELAXED);
-    uint64_t since = (ops - (last >> HISTORY_OPS_SHIFT)) << HISTORY_OPS_SHIFT >> HISTORY_OPS_SHIFT;
-    uint64_t run = last >> HISTORY_RUN_SHIFT & RUN_LIMIT, short_before = last >> HISTORY_SHORT_BIT & 1;
+    uint64_t since = (ops - (last >> HISTORY_OPS_SHIFT)) << HISTORY_OPS_SHIFT >>
+                     HISTORY_OPS_SHIFT;
+    uint64_t run = last >> HISTORY_RUN_SHIFT & RUN_LIMIT;
+    uint64_t short_before = last >> HISTORY_SHORT_BIT & 1;
     bool seesaw = false;
     if (last == 0 || since > 2 * cap) {
         run = 1;   /* the first, or one after a while: a new start */

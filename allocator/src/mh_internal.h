@@ -400,17 +400,17 @@ MH_INTERNAL bool mh_purger_may_visit(unsigned cpu);
 /* ---- cache.c: the per-CPU front cache (fast paths in cache.h) ------------------------- */
 
 /* A row caches at most MH_CACHE_BYTES of objects, within MH_CACHE_SLOTS and at least
-   MH_CACHE_MIN_SLOTS of them, whatever their size, until it seesaws (below): with 8, a program that allocates a
-   few dozen blocks of 3 to 18 KiB and frees them (size-sweep's batches of 64) went to
-   its heap every 4 to 8 operations, 8-17 ns an operation against 5-6 with 32 (tcmalloc
-   4-12); such a row may hold up to 585 KiB (32 of 18704 bytes), and its heap's stash
-   twice that (all rows and stashes full: 34.9 MiB a CPU, 16.1 with 8; with rows grown
-   to their burst maximum, 69.8). A refill or
-   flush moves half a row's capacity, which starts at MH_CACHE_START_SLOTS and doubles at
-   each of the row's later refills and flushes up to the maximum: a class the program
-   uses a little holds a little (its first malloc fetches 8 objects; half the maximum,
-   before rows grew, was up to 32 KiB for one malloc), a class it churns grows to the
-   full row within a few slow paths. */
+   MH_CACHE_MIN_SLOTS of them, whatever their size, until it seesaws (below): with 8, a
+   program that allocates a few dozen blocks of 3 to 18 KiB and frees them (size-sweep's
+   batches of 64) went to its heap every 4 to 8 operations, 8-17 ns an operation against
+   5-6 with 32 (tcmalloc 4-12); such a row may hold up to 585 KiB (32 of 18704 bytes),
+   and its heap's stash twice that (all rows and stashes full: 34.9 MiB a CPU, 16.1 with
+   8; with rows grown to their burst maximum, 69.8). A refill or flush moves half a row's
+   capacity, which starts at MH_CACHE_START_SLOTS and doubles at each of the row's later
+   refills and flushes up to the maximum: a class the program uses a little holds a
+   little (its first malloc fetches 8 objects; half the maximum, before rows grew, was up
+   to 32 KiB for one malloc), a class it churns grows to the full row within a few slow
+   paths. */
 #define MH_CACHE_MIN_SLOTS   32
 #define MH_CACHE_START_SLOTS 16
 #define MH_CACHE_BYTES       ((size_t)64 << 10)
