@@ -23,11 +23,15 @@
 #define FILL_BLOCK 300000            /* of no large bin: never kept in a row */
 #define LAST_REQUEST ((size_t)3 << 19)
 
-/* Sizes of four large bins (40 to 64 pages) and how many blocks each bin's row keeps:
-   512 KiB of blocks, at least 2. */
-static const size_t row_sizes[] = { 40 << 12, 48 << 12, 56 << 12, 64 << 12 };
-static const int row_blocks[] = { 3, 2, 2, 2 };
+/* Sizes of eight large bins (20 to 64 pages) and how many blocks each bin's row keeps:
+   512 KiB of blocks, at least 2; 3.7 MiB in all. The request needs its own 1.5 MiB and,
+   when it lands in a gigabyte of addresses whose registry leaf is not mapped yet, 2 MiB
+   more for the leaf: with four bins' rows (1.8 MiB) the malloc failed so in 1 run of 300. */
+static const size_t row_sizes[] = { 20 << 12, 24 << 12, 28 << 12, 32 << 12,
+                                    40 << 12, 48 << 12, 56 << 12, 64 << 12 };
+static const int row_blocks[] = { 6, 5, 4, 4, 3, 2, 2, 2 };
 #define NSIZES (sizeof row_sizes / sizeof *row_sizes)
+#define MAX_ROW_BLOCKS 6
 
 static pthread_barrier_t step;
 
@@ -65,7 +69,7 @@ static void wait_for_purger(void) {
    then frees them into CPU 1's large rows. */
 static void *row_filler(void *unused) {
     (void)unused;
-    void *blocks[NSIZES][4];
+    void *blocks[NSIZES][MAX_ROW_BLOCKS];
     pin(1);
     for (size_t s = 0; s < NSIZES; s++)
         for (int i = 0; i < row_blocks[s]; i++) {
@@ -111,7 +115,7 @@ int main(int argc, char **argv) {
     pthread_join(filler, NULL);
     errno = 0;
     char *p = malloc(LAST_REQUEST);
-    if (!p) st_fail("malloc(%zu) failed (errno %d) while CPU 1's large rows held 1.8 MiB", LAST_REQUEST, errno);
+    if (!p) st_fail("malloc(%zu) failed (errno %d) while CPU 1's large rows held 3.7 MiB", LAST_REQUEST, errno);
     if (errno != 0) st_fail("malloc(%zu) succeeded but set errno to %d", LAST_REQUEST, errno);
     memset(p, 2, LAST_REQUEST);
     free(p);
