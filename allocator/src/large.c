@@ -566,12 +566,10 @@ static void count_on(shard *sh, uint64_t allocs, size_t old, size_t now, unsigne
 }
 
 /* Registers a block mapped for the program (calls: system calls made for it) live and
-   counts it; false (nothing counted) if it cannot be registered. */
-static bool hand_out(large_block b, unsigned calls) {
-    if (!reg_cover(b.addr, NULL)) return false;
+   counts it; its leaf is in place (map_registered, remap_grow). */
+static void hand_out(large_block b, unsigned calls) {
     reg_set(b.addr, reg_entry(b.size, REG_LIVE));
     count_on(cpu_shard_here(), 1, 0, b.size, calls);
-    return true;
 }
 
 static bool page_round(size_t size, size_t *out) {
@@ -734,10 +732,12 @@ static void *shared_alloc(size_t need, size_t align, size_t *used) {
         errno = saved;
         p = map_registered(need, align, &calls);
     }
-    if (p && hand_out((large_block){.addr = (uintptr_t)p, .size = need}, calls)) return p;
-    if (p) mh_os_unmap(p, need);
-    errno = ENOMEM;
-    return NULL;
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    hand_out((large_block){.addr = (uintptr_t)p, .size = need}, calls);
+    return p;
 }
 
 void *mh_large_alloc(size_t size, size_t align, bool zero) {
