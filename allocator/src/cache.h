@@ -362,8 +362,8 @@ static inline size_t mh_cache_push_many(size_t row_off, void *const *in, size_t 
 /* ---- what the malloc family calls ----------------------------------------------------- */
 
 /* With MULTIHEAP_CHECK=1, word 1 of an object holds mh_global.free_mark while the object
-   sits in a front cache or stash (every class is at least 16 bytes): any second free of
-   it finds the mark. Off by default: reading the object on free costs a cache miss
+   sits in a front cache or stash (every class is at least 16 bytes): free marks it, and
+   a refill marks what it takes from the pages (heap.c). Any free of it finds the mark. Off by default: reading the object on free costs a cache miss
    whenever another core wrote it last, which is every remote free. */
 static inline uint64_t *mh_free_mark_word(void *p) {
     return (uint64_t *)p + 1;
@@ -393,13 +393,7 @@ static inline void mh_cache_free(void *p) {
         mh_small_free(p);   /* validates under the owner's lock and reports the misuse */
         return;
     }
-    /* One exchange, not a read and a write: two threads freeing p at once both found it
-       unmarked, and both cached it (a review's fuzzer, 2% of such races). */
-    if (MH_UNLIKELY(mh_global.check) &&
-        __atomic_exchange_n(mh_free_mark_word(p), mh_global.free_mark, __ATOMIC_RELAXED) == mh_global.free_mark) {
-        mh_cache_free_marked(p);
-        return;
-    }
+    if (MH_UNLIKELY(mh_global.check) && !mh_cache_free_check(p, class_plus1 - 1)) return;
     if (MH_UNLIKELY(!mh_global.remote_batch) &&
         mh_page_owner(p) != (unsigned)mh_current_cpu()) {
         mh_small_free(p);

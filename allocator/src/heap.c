@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cache.h"
 #include "mh_internal.h"
 
 /*
@@ -334,10 +335,20 @@ static size_t stash_put(mh_heap *h, unsigned cls, void *const *objs, size_t n, b
     return put;
 }
 
+/* Check mode: objects a refill takes from their pages enter a front cache without a
+   free, so they get the free mark here (cache.h); the one the malloc takes has it cleared
+   by that malloc. Unmarked, a stray free of one (the start of another slot, say
+   p + 2 * malloc_usable_size(p)) pushed it a second time, and two mallocs got it (a
+   review). */
+static void mark_page_objects(void *const *objs, size_t n) {
+    for (size_t i = 0; i < n; i++) *mh_free_mark_word(objs[i]) = mh_global.free_mark;
+}
+
 size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool for_cache) {
     mh_purger_restart_in_child();
     size_t got = for_cache ? stash_take(h, cls, out, n) : 0;
     if (got == n) return got;
+    size_t from_pages = got;
     int saved = errno;
     mh_lock_acquire(&h->lock);
     while (got < n) {
@@ -363,6 +374,7 @@ size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool 
     if (for_cache && got > 0) MH_STAT_ADD(h->stat.cache_refills, 1);
     MH_STAT_ADD(h->stat.allocs, for_cache ? got > 0 : got);
     mh_lock_release(&h->lock);
+    if (MH_UNLIKELY(mh_global.check) && for_cache) mark_page_objects(out + from_pages, got - from_pages);
     return got;
 }
 

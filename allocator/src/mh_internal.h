@@ -562,6 +562,10 @@ MH_INTERNAL void mh_group_by_owner(void **objs, size_t n);
 /* A free of an object whose word 1 holds the free mark: reports the double free, or
    (the program stored the mark's value itself) frees it through the heap. */
 MH_INTERNAL void mh_cache_free_marked(void *p);
+/* Check mode's part of a small free of p (class cls, the start of a slot): marks it;
+   false when the free is done already (p was marked: mh_cache_free_marked). Reports a
+   free of a slot that its page holds free. */
+MH_INTERNAL bool mh_cache_free_check(void *p, unsigned cls);
 /* Is small object p in some CPU's front cache or its heap's stash, i.e. free? A racy
    search for misuse reports (check mode). */
 MH_INTERNAL bool mh_cache_holds_freed(void *p);

@@ -134,6 +134,27 @@ static void past_last_slot_in_batch(void) {
     void *run[2] = {page[cap - 1], (char *)page[cap - 1] + size};
     mh_small_free_batch(run, 2, MH_FREED_BY_PROGRAM);
 }
+/* A free of the start of another slot, p + 2 * malloc_usable_size(p) (a review's),
+   whose object is free already: check mode catches it where it sits, before the slot is
+   handed out twice. The first malloc whose neighbour but one is where the case needs it. */
+static void stray_free_where(bool (*sits)(const void *o)) {
+    for (int i = 0; i < 4096; i++) {
+        char *p = malloc(100), *o = p + 2 * malloc_usable_size(p);
+        if (mh_page_class_plus1(o) == mh_page_class_plus1(p) && sits(o)) {
+            free(o);
+            return;
+        }
+    }
+    CHECK(!"no malloc(100) had its neighbour but one where the case needs it");
+}
+static bool in_a_free_cache(const void *o) { return mh_cache_holds_freed((void *)o); }
+static bool free_in_its_page(const void *o) {
+    unsigned cls = mh_page_class_plus1(o) - 1, slot = mh_slot_of(o, cls);
+    const mh_page *pg = mh_page_of(o);
+    return slot < pg->capacity && !(pg->bitmap[slot / 64] >> (slot % 64) & 1);
+}
+static void stray_free_cached(void) { stray_free_where(in_a_free_cache); }
+static void stray_free_in_page(void) { stray_free_where(free_in_its_page); }
 
 static const struct {
     const char *name;
@@ -170,6 +191,8 @@ static const struct {
     {"foreign pointer (realloc)", foreign_realloc, "realloc of a pointer multiheap never returned", NULL},
     {"double free (not the last free)", double_free_later, "double free", "check"},
     {"double free (object in a stash)", double_free_stashed, "double free", "check"},
+    {"stray free (slot in a free cache)", stray_free_cached, "double free", "check"},
+    {"stray free (slot free in its page)", stray_free_in_page, "double free", "check"},
     {"realloc after free (in place)", realloc_freed_in_place, "realloc of a freed pointer", "check"},
     {"realloc after free (page reused)", realloc_freed_moved, "realloc of a freed pointer", "nocache"},
     {"realloc after free (grown, small)", realloc_freed_grown, "realloc of a freed pointer", NULL},
