@@ -520,18 +520,21 @@ void mh_cache_free_marked(void *p) {
     mh_small_free(p);
 }
 
-bool mh_cache_free_check(void *p, unsigned cls) {
-    /* A slot free in its page was never handed out since it went back there: cached, it
-       would be handed out by the cache and again by the page (a review's
-       free(p + 2 * malloc_usable_size(p)), which the mark alone cannot catch, since a
-       slot in its page carries none). Every object a program holds has its bit set:
-       taken under the heap's lock before any malloc returned it, and cleared only
-       after it is freed. A racy read suffices: the purge's window sets bits, never
-       clears one a program's object needs. */
+/* A slot free in its page was never handed out since it went back there: cached, it
+   would be handed out by the cache and again by the page (a review's
+   free(p + 2 * malloc_usable_size(p)), which the mark alone cannot catch, since a slot in
+   its page carries none). Every object a program holds has its bit set: taken under the
+   heap's lock before any malloc returned it, and cleared only after it is freed. A racy
+   read suffices: the purge's window sets bits, never clears one a program's object
+   needs. */
+bool mh_slot_free_in_page(const void *p, unsigned cls) {
     const mh_page *pg = mh_page_of(p);
     unsigned slot = mh_slot_of(p, cls);
-    if (!(__atomic_load_n(&pg->bitmap[slot / 64], __ATOMIC_RELAXED) >> (slot % 64) & 1))
-        mh_fatal("double free (object is not allocated)", p);
+    return !(__atomic_load_n(&pg->bitmap[slot / 64], __ATOMIC_RELAXED) >> (slot % 64) & 1);
+}
+
+bool mh_cache_free_check(void *p, unsigned cls) {
+    if (mh_slot_free_in_page(p, cls)) mh_fatal("double free (object is not allocated)", p);
     /* One exchange, not a read and a write: two threads freeing p at once both found it
        unmarked, and both cached it (a review's fuzzer, 2% of such races). */
     if (__atomic_exchange_n(mh_free_mark_word(p), mh_global.free_mark, __ATOMIC_RELAXED) != mh_global.free_mark)

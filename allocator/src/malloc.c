@@ -183,10 +183,14 @@ MH_API void *mh_realloc(void *p, size_t size) {
     size_t old = checked_usable_size(p, "realloc of a pointer multiheap never returned",
                                      "realloc of a freed large block");
     bool small = mh_is_small(p);
-    /* Check mode: a freed object in a cache carries the free mark (cache.h). */
-    if (MH_UNLIKELY(mh_global.check) && small && *mh_free_mark_word(p) == mh_global.free_mark &&
-        mh_cache_holds_freed(p))
-        mh_fatal("realloc of a freed pointer (object is in a free cache)", p);
+    /* Check mode: a freed object in a cache carries the free mark (cache.h); one in its
+       page has its bit clear. */
+    if (MH_UNLIKELY(mh_global.check) && small) {
+        if (*mh_free_mark_word(p) == mh_global.free_mark && mh_cache_holds_freed(p))
+            mh_fatal("realloc of a freed pointer (object is in a free cache)", p);
+        if (mh_slot_free_in_page(p, mh_page_class_plus1(p) - 1))
+            mh_fatal("realloc of a freed pointer (object is free in its page)", p);
+    }
     /* A small object keeps its place unless it would waste over half of it. */
     if (small && size <= old && size > old / 2) return p;
     if (!small && size > MH_SMALL_MAX) return mh_large_realloc(p, size);

@@ -566,6 +566,9 @@ MH_INTERNAL void mh_cache_free_marked(void *p);
    false when the free is done already (p was marked: mh_cache_free_marked). Reports a
    free of a slot that its page holds free. */
 MH_INTERNAL bool mh_cache_free_check(void *p, unsigned cls);
+/* Is the slot of p (class cls, the start of a slot) free in its page's bitmap? A racy
+   read, for check mode's reports. */
+MH_INTERNAL bool mh_slot_free_in_page(const void *p, unsigned cls);
 /* Is small object p in some CPU's front cache or its heap's stash, i.e. free? A racy
    search for misuse reports (check mode). */
 MH_INTERNAL bool mh_cache_holds_freed(void *p);

@@ -137,11 +137,12 @@ static void past_last_slot_in_batch(void) {
 /* A free of the start of another slot, p + 2 * malloc_usable_size(p) (a review's),
    whose object is free already: check mode catches it where it sits, before the slot is
    handed out twice. The first malloc whose neighbour but one is where the case needs it. */
-static void stray_free_where(bool (*sits)(const void *o)) {
+static void stray_free_where(bool (*sits)(const void *o), bool realloc_it) {
     for (int i = 0; i < 4096; i++) {
         char *p = malloc(100), *o = p + 2 * malloc_usable_size(p);
         if (mh_page_class_plus1(o) == mh_page_class_plus1(p) && sits(o)) {
-            free(o);
+            if (realloc_it) (void)!realloc(o, 100);   /* fits in place */
+            else free(o);
             return;
         }
     }
@@ -153,8 +154,10 @@ static bool free_in_its_page(const void *o) {
     const mh_page *pg = mh_page_of(o);
     return slot < pg->capacity && !(pg->bitmap[slot / 64] >> (slot % 64) & 1);
 }
-static void stray_free_cached(void) { stray_free_where(in_a_free_cache); }
-static void stray_free_in_page(void) { stray_free_where(free_in_its_page); }
+static void stray_free_cached(void) { stray_free_where(in_a_free_cache, false); }
+static void stray_free_in_page(void) { stray_free_where(free_in_its_page, false); }
+static void stray_realloc_cached(void) { stray_free_where(in_a_free_cache, true); }
+static void stray_realloc_in_page(void) { stray_free_where(free_in_its_page, true); }
 
 static const struct {
     const char *name;
@@ -193,6 +196,8 @@ static const struct {
     {"double free (object in a stash)", double_free_stashed, "double free", "check"},
     {"stray free (slot in a free cache)", stray_free_cached, "double free", "check"},
     {"stray free (slot free in its page)", stray_free_in_page, "double free", "check"},
+    {"stray realloc (slot in a free cache)", stray_realloc_cached, "realloc of a freed pointer", "check"},
+    {"stray realloc (slot free in page)", stray_realloc_in_page, "realloc of a freed pointer", "check"},
     {"realloc after free (in place)", realloc_freed_in_place, "realloc of a freed pointer", "check"},
     {"realloc after free (page reused)", realloc_freed_moved, "realloc of a freed pointer", "nocache"},
     {"realloc after free (grown, small)", realloc_freed_grown, "realloc of a freed pointer", NULL},
