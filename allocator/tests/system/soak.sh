@@ -79,6 +79,7 @@ while [ "$SECONDS" -lt "$end" ]; do
     soak_run stress.norseq GLIBC_TUNABLES=glibc.pthread.rseq=0 -- "$BIN/mhsys_stress" --threads "$one" --ops 30000 --seed $s --expect-options "cache=off(no rseq)"
     soak_run stress.local_cache MULTIHEAP_REMOTE_BATCH=0 -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s --expect-options remote_batch=off
     soak_run stress.no_remote_bins MULTIHEAP_REMOTE_BINS=0 -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s --expect-options remote_bins=off
+    soak_run stress.check MULTIHEAP_CHECK=1 -- "$BIN/mhsys_stress" --threads "$two" --ops 30000 --seed $s --stats-reader --expect-options check=on
     soak_run stress.purge_now MULTIHEAP_PURGE_MS=0 -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s --expect-options purge_ms=0
     soak_run stress.purge_inline MULTIHEAP_PURGE_MS=0 MULTIHEAP_PURGE_THREAD=0 -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s
     soak_run stress.generations MULTIHEAP_KEY=thread -- "$BIN/mhsys_stress" --threads "$one" --rounds 30 --ops 1500 --max-large 262144 --seed $s
