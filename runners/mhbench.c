@@ -285,11 +285,28 @@ static int open_out(const char *path)
     return fd;
 }
 
+/* Does the file at path end inside a line? A run killed while appending leaves a torn
+   last line without its newline, and a record appended to it would be glued onto it and
+   lost with it (the matrix's end_torn_line, for the records it writes itself). */
+static bool ends_torn(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char last;
+    bool torn = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+                pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n';
+    if (fd >= 0)
+        close(fd);
+    return torn;
+}
+
 static int emit_record(const mh_run *run, const mh_served *served, int out_fd)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
+    if (out_fd >= 0 && ends_torn(run->opt->out))
+        fputc('\n', mem);      /* in the record's one write() */
     mh_jw w;
     mh_jw_init(&w, mem, out_fd < 0);
     mh_record_write(run, served, &w);
