@@ -129,7 +129,9 @@ static bool choice_ok(const char *choices, const char *v)
     return false;
 }
 
-/* Integers accept plain or scientific notation (8e6) if the value is whole. */
+/* Integers accept plain or scientific notation (8e6) if the value is whole. Decimal only,
+   with no space around it: strtod also reads hex (--ops=0x10 ran 16 operations), leading
+   spaces, inf and nan. */
 static bool param_set(const mh_run *run, mh_param_value *pv, const char *text)
 {
     const mh_param_def *d = pv->def;
@@ -151,7 +153,7 @@ static bool param_set(const mh_run *run, mh_param_value *pv, const char *text)
     double v = strtod(text, &end);
     bool whole = d->kind == MH_PARAM_REAL || v == floor(v);
     mh_param_range(d, range, sizeof range);
-    if (!*text || *end || errno || !isfinite(v) || !whole) {
+    if (!*text || *end || strspn(text, "0123456789.eE+-") != strlen(text) || errno || !isfinite(v) || !whole) {
         fprintf(stderr, "%s: --%s=%s is not %s; give %s\n", wl, d->name, text,
                 d->kind == MH_PARAM_INT ? "an integer" : "a number", range);
         return false;

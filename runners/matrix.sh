@@ -251,9 +251,12 @@ drop_inherited_tuning() {
 # whose smaller thread count the workload refuses (xmalloc at 1) fails at run time, as a
 # failed record the report lists. The check gets every option run_one sets, so that a
 # workload line's --allocator=X or --threads=N is refused as given twice, not run under
-# another cell's name.
+# another cell's name. The check prints the case by value (every parameter, 1e3 as 1000):
+# two cases that print the same would run the same cells under two names
+# (--ops=1000,1e3), as two lines of one case would.
 check_workloads() {
-    local known w i t most msg args=()
+    local known w i t most out args=()
+    local -A case_of=()
     known="$(driver_names list)" || true
     [ -n "$known" ] || die "cannot list workloads with '$MHBENCH list'; build first (./run.sh build)"
     for w in "${CASE_WORKLOADS[@]}"; do
@@ -263,9 +266,13 @@ check_workloads() {
         read -r -a args <<<"${CASE_ARGS[$i]}"
         most=1
         for t in ${CASE_THREADS[$i]}; do [ "$t" -le "$most" ] || most=$t; done
-        msg="$("$MHBENCH" check "${CASE_WORKLOADS[$i]}" --threads "$most" --allocator glibc --placement none \
-            --lat-every 0 --out /dev/null --run-id check --cell check --rep 0 --warmup "${args[@]}" 2>&1 >/dev/null)" ||
-            die "case ${CASE_NAMES[$i]}: ${msg#mhbench: }"
+        out="$("$MHBENCH" check "${CASE_WORKLOADS[$i]}" --threads "$most" --allocator glibc --placement none \
+            --lat-every 0 --out /dev/null --run-id check --cell check --rep 0 --warmup "${args[@]}" 2>&1)" ||
+            die "case ${CASE_NAMES[$i]}: ${out#mhbench: }"
+        out="${CASE_WORKLOADS[$i]} ${out##*$'\n'}"
+        [ -z "${case_of[$out]:-}" ] ||
+            die "cases '${case_of[$out]}' and '${CASE_NAMES[$i]}' run the same parameters (numbers compare by value: 1e3 is 1000); keep one"
+        case_of[$out]="${CASE_NAMES[$i]}"
     done
 }
 

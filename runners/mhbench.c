@@ -21,7 +21,8 @@
 static void usage(FILE *f)
 {
     fputs("usage: mhbench run WORKLOAD [options] [--PARAM=VALUE ...]\n"
-          "       mhbench check WORKLOAD [options] [--PARAM=VALUE ...]   (what run would refuse; runs nothing)\n"
+          "       mhbench check WORKLOAD [options] [--PARAM=VALUE ...]   (what run would refuse; runs nothing,\n"
+          "                        prints the case: every parameter by value)\n"
           "       mhbench list | help WORKLOAD | allocators [SPEC...] | csv FILE... | validate FILE... | inherited\n"
           "run options:\n"
           "  --allocator NAME      glibc (default), tcmalloc, jemalloc, mimalloc, multiheap, multiheap-seed,\n"
@@ -132,12 +133,13 @@ static int list_allocators(int nspecs, char **specs)
 
 /* ---- run ---- */
 
+/* Digits only (and a sign): strtol also skips leading spaces. */
 static long parse_long(const char *opt, const char *v, long min, long max)
 {
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < min || x > max) {
+    if (!*v || *end || strspn(v, "0123456789+-") != strlen(v) || errno || x < min || x > max) {
         fprintf(stderr, "mhbench: %s=%s must be an integer in [%ld, %ld]\n", opt, v, min, max);
         exit(2);
     }
@@ -285,11 +287,28 @@ static int open_out(const char *path)
     return fd;
 }
 
+/* Does the file at path end inside a line? A run killed while appending leaves a torn
+   last line without its newline, and a record appended to it would be glued onto it and
+   lost with it (the matrix's end_torn_line, for the records it writes itself). */
+static bool ends_torn(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char last;
+    bool torn = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+                pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n';
+    if (fd >= 0)
+        close(fd);
+    return torn;
+}
+
 static int emit_record(const mh_run *run, const mh_served *served, int out_fd)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
+    if (out_fd >= 0 && ends_torn(run->opt->out))
+        fputc('\n', mem);      /* in the record's one write() */
     mh_jw w;
     mh_jw_init(&w, mem, out_fd < 0);
     mh_record_write(run, served, &w);
@@ -337,9 +356,29 @@ static int list_inherited_tuning(void)
     return 0;
 }
 
+/* What `check` prints: the case as the run takes it, every parameter (its default
+ * included) by value, so that 1e3 reads as 1000, and the options that change what it
+ * measures besides the allocator, threads and placement. The matrix refuses two cases
+ * that print the same line: they would run the same thing under two names. */
+static void print_case(const mh_run *run)
+{
+    for (int i = 0; i < run->nparams; i++) {
+        const mh_param_value *p = &run->params[i];
+        if (p->def->kind == MH_PARAM_INT)
+            printf("--%s=%lld ", p->def->name, (long long)p->i);
+        else if (p->def->kind == MH_PARAM_REAL)
+            printf("--%s=%.17g ", p->def->name, p->r);
+        else
+            printf("--%s=%s ", p->def->name, p->text);
+    }
+    printf("--seed=%llu --rss-interval-ms=%u --perf-record=%s\n", (unsigned long long)run->opt->seed,
+           run->opt->rss_interval_ms, run->opt->perf_record ? run->opt->perf_record : "");
+}
+
 /* `run`, or with check_only `check`: the same parsing and checks of the workload, its
  * parameters, the options and the allocator spec, and the workload's setup, then exit 0
- * without running (the matrix checks every case so before it runs one). */
+ * without running (the matrix checks every case so before it runs one), printing the
+ * case (print_case). */
 static int cmd_run(int argc, char **argv, bool check_only)
 {
     if (argc < 3)
@@ -370,6 +409,7 @@ static int cmd_run(int argc, char **argv, bool check_only)
     if (check_only) {
         if (run.wl->setup && !run.wl->setup(&run))
             exit(2);
+        print_case(&run);
         return 0;
     }
     int out_fd = o.out ? open_out(o.out) : -1;

@@ -150,16 +150,42 @@ int mr_stage_finish(bool keep)
 
 /* ---- loading ---- */
 
+/* Why a record lacks what the report sorts it by (into buf), or NULL: a line with the
+   schema alone was pooled as allocator "?" and a failed run, and compare showed "?|0|?
+   only in NEW". The wording is mhbench validate's. */
+static const char *missing_identity(const mh_jv *rec, char *buf, size_t len)
+{
+    static const struct { const char *path; mh_jtype type; const char *what; } keys[] = {
+        { "status", MH_JSTR, "a string" },        { "workload.name", MH_JSTR, "a string" },
+        { "allocator.name", MH_JSTR, "a string" }, { "threads", MH_JNUM, "a number" },
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const mh_jv *v = mh_json_path(rec, keys[i].path);
+        if (!v)
+            snprintf(buf, len, "missing key %s", keys[i].path);
+        else if (v->type != keys[i].type)
+            snprintf(buf, len, "%s must be %s", keys[i].path, keys[i].what);
+        else
+            continue;
+        return buf;
+    }
+    const char *status = mh_json_get(rec, "status")->str;
+    return strcmp(status, "ok") != 0 && strcmp(status, "failed") != 0 ? "status must be \"ok\" or \"failed\"" : NULL;
+}
+
 /* Why a record must not be pooled with the others, or NULL: another schema version's
-   keys may mean other things, and an ok record whose allocator was not proven loaded, or
-   whose time, throughput or count is not a positive number, measured nothing (a zero
-   median would also drop out of the geometric means alone). (mhbench validate checks every
-   key; a hand-made record may lack some and still be read.) */
-static const char *pool_refusal(const mh_jv *rec)
+   keys may mean other things, one without its identity cannot be placed, and an ok
+   record whose allocator was not proven loaded, or whose time, throughput or count is not
+   a positive number, measured nothing (a zero median would also drop out of the geometric
+   means alone). (mhbench validate checks every key; a hand-made record may lack the
+   others and still be read.) */
+static const char *pool_refusal(const mh_jv *rec, char *buf, size_t len)
 {
     const char *schema = mh_json_str_or(mh_json_get(rec, "schema"), NULL);
     if (!schema || strcmp(schema, MH_SCHEMA) != 0) return "its schema is not " MH_SCHEMA;
-    if (strcmp(mh_json_str_or(mh_json_get(rec, "status"), ""), "ok") != 0) return NULL;
+    const char *missing = missing_identity(rec, buf, len);
+    if (missing) return missing;
+    if (strcmp(mh_json_get(rec, "status")->str, "ok") != 0) return NULL;
     const mh_jv *verified = mh_json_path(rec, "allocator.verified");
     if (verified && verified->type == MH_JBOOL && !verified->b) return "its allocator was not proven loaded";
     static const char *const positive[] = { "duration_s", "throughput_ops_s", "ops" };
@@ -178,7 +204,7 @@ static bool read_jsonl(mr_set *set, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return false;
     }
-    char *line = NULL, perr[256];
+    char *line = NULL, perr[256], why[256];
     size_t cap = 0, bad = 0;
     ssize_t len;
     long lineno = 0;
@@ -186,7 +212,7 @@ static bool read_jsonl(mr_set *set, const char *path, char *err, size_t errlen)
         lineno++;
         if (strspn(line, " \t\r\n") == (size_t)len) continue;
         mh_jv *doc = mh_json_parse(line, (size_t)len, perr, sizeof perr);
-        const char *invalid = doc && doc->type == MH_JOBJ ? pool_refusal(doc) : NULL;
+        const char *invalid = doc && doc->type == MH_JOBJ ? pool_refusal(doc, why, sizeof why) : NULL;
         if (!doc || doc->type != MH_JOBJ || invalid) {
             /* A run killed while appending leaves a torn last line: skip it, say so. A
                file that is not records at all (gzip, binary) is said once, not a line at

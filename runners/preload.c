@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "preload.h"
+#include "multiheap_env.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -50,10 +51,11 @@ static const Elf64_Shdr *elf_sections(const unsigned char *m, size_t len)
     return (const Elf64_Shdr *)(m + eh->e_shoff);
 }
 
-/* Does the ELF64 image m[0..len) define malloc in its dynamic symbols? true also when it
+/* Does the ELF64 image m[0..len) define name in its dynamic symbols? true also when it
    cannot tell (no section headers): the preload's check is the last word. */
-static bool elf_defines_malloc(const unsigned char *m, size_t len)
+static bool elf_defines(const unsigned char *m, size_t len, const char *name)
 {
+    size_t n = strlen(name);
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)m;
     const Elf64_Shdr *sh = elf_sections(m, len);
     if (!sh) return true;
@@ -67,8 +69,8 @@ static bool elf_defines_malloc(const unsigned char *m, size_t len)
         const char *names = (const char *)(m + str->sh_offset);
         for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++)
             if (sym[k].st_shndx != SHN_UNDEF && sym[k].st_name < str->sh_size &&
-                strnlen(names + sym[k].st_name, str->sh_size - sym[k].st_name) == 6 &&
-                memcmp(names + sym[k].st_name, "malloc", 6) == 0)
+                strnlen(names + sym[k].st_name, str->sh_size - sym[k].st_name) == n &&
+                memcmp(names + sym[k].st_name, name, n) == 0)
                 return true;
         return false;
     }
@@ -94,26 +96,53 @@ static bool elf_is_shared_library(const unsigned char *m, size_t len)
     return true;
 }
 
-/* A NAME=/path spec naming a source file, a script or a library without malloc (a
-   review gave libhwloc) passed for installed, and every run of it failed at the
-   preload. */
-static lib_kind library_kind(const char *path)
+/* path mapped read-only into *m (*len bytes): 0; -1 where it cannot be opened (errno
+   says why); 1 where it is too short or cannot be mapped, so no ELF file. */
+static int map_file(const char *path, void **m, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0) close(fd);
-        return LIB_UNREADABLE;
+        return -1;
     }
-    size_t len = (size_t)st.st_size;
-    void *m = len >= 4 ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    *len = (size_t)st.st_size;
+    *m = *len >= SELFMAG ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
     close(fd);
-    if (m == MAP_FAILED) return LIB_NOT_ELF;
+    return *m == MAP_FAILED ? 1 : 0;
+}
+
+/* A NAME=/path spec naming a source file, a script or a library without malloc (a
+   review gave libhwloc) passed for installed, and every run of it failed at the
+   preload. */
+static lib_kind library_kind(const char *path)
+{
+    void *m;
+    size_t len;
+    int rc = map_file(path, &m, &len);
+    if (rc != 0) return rc < 0 ? LIB_UNREADABLE : LIB_NOT_ELF;
     lib_kind kind = memcmp(m, ELFMAG, SELFMAG) != 0 ? LIB_NOT_ELF
                     : !elf_is_shared_library(m, len) ? LIB_NOT_SHARED
-                    : elf_defines_malloc(m, len) ? LIB_ALLOCATOR : LIB_NO_MALLOC;
+                    : elf_defines(m, len, "malloc") ? LIB_ALLOCATOR : LIB_NO_MALLOC;
     munmap(m, len);
     return kind;
+}
+
+/* Can a's library take multiheap's switches, that is, does it define mh_options()?
+   Without it every run fails its check ("cannot confirm"), so a switch on glibc,
+   tcmalloc or an old libmultiheap is refused up front. true where the file cannot
+   tell (missing, no ELF file): the library check says what is wrong with it. */
+static bool takes_switches(const mh_allocator *a)
+{
+    if (!a->path[0])
+        return false;
+    void *m;
+    size_t len;
+    if (map_file(a->path, &m, &len) != 0)
+        return true;
+    bool yes = memcmp(m, ELFMAG, SELFMAG) != 0 || elf_defines(m, len, "mh_options");
+    munmap(m, len);
+    return yes;
 }
 
 /* dir/soname into out, if that file exists. */
@@ -167,31 +196,6 @@ const mh_variant mh_allocator_variants[] = {
     { NULL, NULL },
 };
 
-/* multiheap's run-time switches (multiheap.h) and the values each takes; a
- * typo in a variant must stop the run, not silently measure the default. */
-static const struct mh_switch {
-    const char *var, *values;
-} mh_switches[] = {
-    { "MULTIHEAP_SEED", "0|1" },           { "MULTIHEAP_CACHE", "0|1" },
-    { "MULTIHEAP_REMOTE_BATCH", "0|1" },   { "MULTIHEAP_PURGE_MS", "N|off" },
-    { "MULTIHEAP_LARGE_CACHE", "0|1" },    { "MULTIHEAP_KEY", "cpu|thread|global" },
-    { "MULTIHEAP_STATS", "0|1" },          { "MULTIHEAP_CHECK", "0|1" },
-    { "MULTIHEAP_PURGE_THREAD", "0|1" },   { "MULTIHEAP_REMOTE_BINS", "0|1" },
-    { NULL, NULL },
-};
-
-static bool in_choices(const char *choices, const char *v)
-{
-    size_t n = strlen(v);
-    for (const char *c = choices; *c;) {
-        size_t len = strcspn(c, "|");
-        if (len == n && strncmp(c, v, n) == 0)
-            return true;
-        c += len + (c[len] == '|');
-    }
-    return false;
-}
-
 static bool all_digits(const char *s)
 {
     return *s && strspn(s, "0123456789") == strlen(s);
@@ -217,7 +221,9 @@ static const char *env_start(const char *spec)
     return NULL;
 }
 
-static int check_switch(const char *var, const char *value, char *err, size_t errlen)
+/* A MULTIHEAP_* switch is checked with the allocator's own table (multiheap_env.h): a
+   typo or a value it would ignore must stop the run, not silently measure the default. */
+static int check_switch(const mh_allocator *a, const char *var, const char *value, char *err, size_t errlen)
 {
     /* The driver's own: a spec that set them would break the re-execution (the
      * marker) or the proof of which library serves malloc. */
@@ -228,19 +234,26 @@ static int check_switch(const char *var, const char *value, char *err, size_t er
     }
     if (strncmp(var, "MULTIHEAP_", 10) != 0)
         return 0;
-    for (const struct mh_switch *s = mh_switches; s->var; s++) {
-        if (strcmp(s->var, var) != 0)
-            continue;
-        bool ok = strcmp(s->values, "N|off") == 0 ? all_digits(value) || strcmp(value, "off") == 0
-                                                   : in_choices(s->values, value);
-        if (!ok)
-            snprintf(err, errlen, "allocator spec: %s=%s is not valid; give %s=%s", var, value, var, s->values);
-        return ok ? 0 : -1;
+    int s = 0;
+    while (s < MH_ENV_COUNT && strcmp(mh_env_defs[s].name, var) != 0)
+        s++;
+    if (s == MH_ENV_COUNT) {
+        int off = snprintf(err, errlen, "allocator spec: unknown multiheap switch %s; valid:", var);
+        for (s = 0; s < MH_ENV_COUNT && off > 0 && (size_t)off < errlen; s++)
+            off += snprintf(err + off, errlen - (size_t)off, "%s %s", s ? "," : "", mh_env_defs[s].name);
+        return -1;
     }
-    snprintf(err, errlen, "allocator spec: unknown multiheap switch %s; valid: MULTIHEAP_SEED, MULTIHEAP_CACHE, "
-             "MULTIHEAP_REMOTE_BATCH, MULTIHEAP_PURGE_MS, MULTIHEAP_PURGE_THREAD, MULTIHEAP_LARGE_CACHE, "
-             "MULTIHEAP_KEY, MULTIHEAP_STATS, MULTIHEAP_CHECK, MULTIHEAP_REMOTE_BINS", var);
-    return -1;
+    if (mh_env_parse((mh_env_switch)s, value) == MH_ENV_INVALID) {
+        snprintf(err, errlen, "allocator spec: %s=%s is not valid; give %s=%s", var, value, var, mh_env_defs[s].values);
+        return -1;
+    }
+    if (!takes_switches(a)) {
+        snprintf(err, errlen, "allocator %s: %s is a multiheap switch, but %s has no mh_options() (not multiheap); "
+                 "set it on multiheap (NAME=multiheap+%s=%s)", a->name, var, a->path[0] ? a->path : "glibc",
+                 var, value);
+        return -1;
+    }
+    return 0;
 }
 
 /* "+VAR=VALUE+VAR=VALUE" into out->env. */
@@ -265,7 +278,7 @@ static int parse_env(const char *list, mh_allocator *out, char *err, size_t errl
         memcpy(e, p + 1, len);
         e[len] = '\0';
         e[namelen] = '\0';
-        int rc = check_switch(e, e + namelen + 1, err, errlen);
+        int rc = check_switch(out, e, e + namelen + 1, err, errlen);
         e[namelen] = '=';
         if (rc != 0)
             return -1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mh_internal.h"
+#include "multiheap_env.h"
 
 mh_global_state mh_global;
 
@@ -29,46 +30,26 @@ static void warn(const char *line) {
     (void)unused;
 }
 
-static int key_policy_from_env(void) {
-    const char *key = getenv("MULTIHEAP_KEY");
-    if (!key || !*key || strcmp(key, "cpu") == 0) return MH_KEY_CPU;
-    if (strcmp(key, "thread") == 0) return MH_KEY_THREAD;
-    if (strcmp(key, "global") == 0) return MH_KEY_GLOBAL;
-    /* A library must not exit its host program: say so once and use the default. */
-    warn("multiheap: MULTIHEAP_KEY must be cpu, thread or global; using cpu\n");
-    return MH_KEY_CPU;
-}
-
-/* A 0/1 switch: the default when unset, and a warning for anything else. */
-static bool switch_from_env(const char *name, bool dflt) {
-    const char *v = getenv(name);
+/* Switch s from the environment (its meaning, mh_env_parse), or dflt when unset or when
+   the allocator does not take the value: a library must not exit its host program, so it
+   says so once and goes on. */
+static long switch_from_env(mh_env_switch s, long dflt) {
+    const char *v = getenv(mh_env_defs[s].name);
     if (!v || !*v) return dflt;
-    if (strcmp(v, "0") == 0) return false;
-    if (strcmp(v, "1") == 0) return true;
+    long value = mh_env_parse(s, v);
+    if (value != MH_ENV_INVALID) return value;
     warn("multiheap: ");
-    warn(name);
-    warn(" must be 0 or 1; using the default\n");
+    warn(mh_env_defs[s].name);
+    warn(" must be one of ");
+    warn(mh_env_defs[s].values);
+    warn("; using the default\n");
     return dflt;
 }
 
-#define PURGE_MS_DEFAULT 250
-#define PURGE_MS_MAX     3600000
+/* MULTIHEAP_KEY's values mean their index in mh_env_defs. */
+_Static_assert(MH_KEY_CPU == 0 && MH_KEY_THREAD == 1 && MH_KEY_GLOBAL == 2, "MULTIHEAP_KEY's order");
 
-/* MULTIHEAP_PURGE_MS: milliseconds, or "off" (-1). */
-static int purge_ms_from_env(int dflt) {
-    const char *v = getenv("MULTIHEAP_PURGE_MS");
-    if (!v || !*v) return dflt;
-    if (strcmp(v, "off") == 0) return -1;
-    long ms = 0;
-    const char *s = v;
-    for (; *s >= '0' && *s <= '9' && ms <= PURGE_MS_MAX; s++) ms = ms * 10 + (*s - '0');
-    if (*s || ms > PURGE_MS_MAX) {
-        warn("multiheap: MULTIHEAP_PURGE_MS must be milliseconds (0..3600000) or off; "
-             "using the default\n");
-        return dflt;
-    }
-    return (int)ms;
-}
+#define PURGE_MS_DEFAULT 250
 
 /* mh_options(): " key=value" appended without stdio. */
 static void option_text(const char *key, const char *value) {
@@ -96,15 +77,14 @@ static uint64_t free_mark(void) {
 }
 
 static void options_from_env(void) {
-    bool seed = switch_from_env("MULTIHEAP_SEED", false);
-    bool cache = switch_from_env("MULTIHEAP_CACHE", !seed);
-    bool remote_batch = switch_from_env("MULTIHEAP_REMOTE_BATCH", !seed);
-    mh_global.purge_ms = purge_ms_from_env(seed ? -1 : PURGE_MS_DEFAULT);
-    mh_global.purge_thread = mh_global.purge_ms >= 0 &&
-                             switch_from_env("MULTIHEAP_PURGE_THREAD", true);
-    mh_global.large_cache = switch_from_env("MULTIHEAP_LARGE_CACHE", true);
-    bool check = switch_from_env("MULTIHEAP_CHECK", false);
-    bool remote_bins = switch_from_env("MULTIHEAP_REMOTE_BINS", true);
+    bool seed = switch_from_env(MH_ENV_SEED, false);
+    bool cache = switch_from_env(MH_ENV_CACHE, !seed);
+    bool remote_batch = switch_from_env(MH_ENV_REMOTE_BATCH, !seed);
+    mh_global.purge_ms = (int)switch_from_env(MH_ENV_PURGE_MS, seed ? -1 : PURGE_MS_DEFAULT);
+    mh_global.purge_thread = mh_global.purge_ms >= 0 && switch_from_env(MH_ENV_PURGE_THREAD, true);
+    mh_global.large_cache = switch_from_env(MH_ENV_LARGE_CACHE, true);
+    bool check = switch_from_env(MH_ENV_CHECK, false);
+    bool remote_bins = switch_from_env(MH_ENV_REMOTE_BINS, true);
     const char *no_cache = cache ? mh_cache_setup() : "off";
     /* Remote batching is the front cache taking other heaps' objects, and only the front
        cache keeps freed objects outside the heap's bitmaps: nothing without it. */
@@ -187,10 +167,10 @@ __attribute__((constructor)) static void register_fork_handlers_at_load(void) {
 }
 
 static void initialise(void) {
-    mh_global.key_policy = key_policy_from_env();
+    mh_global.key_policy = (int)switch_from_env(MH_ENV_KEY, MH_KEY_CPU);
     /* A private copy of stderr: programs such as GNU coreutils close fd 2 at exit,
        before library destructors run. */
-    mh_global.stats_fd = switch_from_env("MULTIHEAP_STATS", false)
+    mh_global.stats_fd = switch_from_env(MH_ENV_STATS, false)
                              ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, STATS_FD_MIN)
                              : -1;
     struct stat st;

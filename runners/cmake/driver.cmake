@@ -15,7 +15,8 @@ add_test(NAME driver.json COMMAND test_driver_json)
 
 # ---- mhpreload: allocator names -> libraries, LD_PRELOAD re-exec, verification
 add_library(mhpreload STATIC ${MH_RUNNERS_DIR}/preload.c)
-target_include_directories(mhpreload PUBLIC ${MH_RUNNERS_DIR})
+target_include_directories(mhpreload PUBLIC ${MH_RUNNERS_DIR}
+                                      PRIVATE ${CMAKE_SOURCE_DIR}/allocator/include)   # multiheap_env.h
 target_compile_definitions(mhpreload PRIVATE MH_MULTIARCH="${CMAKE_LIBRARY_ARCHITECTURE}")
 # allocator/ is added before runners/, so the library target is known here when it exists.
 if(TARGET multiheap)
@@ -69,6 +70,7 @@ add_test(NAME driver.cli COMMAND test_driver_cli $<TARGET_FILE:mhbench_test>
 # Allocator variants: the spec parser, the variables reaching the run, mh_options() checked.
 add_executable(test_driver_variants ${MH_DRIVER_TESTS}/test_variants.c)
 target_link_libraries(test_driver_variants PRIVATE mhdriver)
+target_include_directories(test_driver_variants PRIVATE ${CMAKE_SOURCE_DIR}/allocator/include)
 add_test(NAME driver.variants COMMAND test_driver_variants $<TARGET_FILE:mhbench_test>
                                       $<TARGET_FILE:mh_test_fakestats> $<TARGET_FILE:mh_test_scribble>)
 

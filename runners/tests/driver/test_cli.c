@@ -113,6 +113,14 @@ static void test_bad_input(void)
         { "run t-churn --nope=1", "unknown parameter" },
         { "run t-churn --size=0", "out of range" },
         { "run t-churn --size=12x", "not an integer" },
+        /* strtod's other forms: hex ran --size=0x10 as 16, and spaces passed */
+        { "run t-churn --size=0x10", "not an integer" },
+        { "run t-churn '--size= 16'", "not an integer" },
+        { "run t-churn '--size=16 '", "not an integer" },
+        { "run t-churn --size=1.5", "not an integer" },
+        { "run t-churn --scale=0x1p0", "not a number" },
+        { "run t-churn --scale=nan", "not a number" },
+        { "run t-churn --threads ' 2'", "--threads= 2 must be an integer" },
         { "run t-churn --mode=loud", "not a valid choice" },
         { "run t-churn --threads 0", "--threads" },
         { "run t-churn --frobnicate", "unknown option" },
@@ -492,6 +500,30 @@ static void test_validate(void)
     free(good);
 }
 
+/* --out whose last line is torn (a run killed while appending): the record starts a line
+   of its own, not glued onto the torn one and lost with it, and the torn line stays. */
+static void test_torn_out(void)
+{
+    static const char torn[] = "{\"schema\":\"multiheap-result/1\",\"status\":\"ok\",\"err";
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/torn.jsonl", tmpdir);
+    FILE *f = fopen(path, "w");
+    fputs(torn, f);
+    fclose(f);
+    int rc = run("run t-churn --threads 1 --out '%s'", path);
+    CHECK(rc == 0, "run onto a torn line: exit %d: %s", rc, err_text);
+    rc = run("validate '%s'", path);
+    CHECK(rc == 1 && strstr(err_text, "2 record(s), 1 invalid"), "the record after a torn line: exit %d: %s", rc,
+          err_text);
+    char *line = NULL;
+    size_t cap = 0;
+    f = fopen(path, "r");
+    CHECK(getline(&line, &cap, f) > 0 && strncmp(line, torn, strlen(torn)) == 0 && line[strlen(torn)] == '\n',
+          "the torn line changed: %s", line);
+    fclose(f);
+    free(line);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
@@ -518,5 +550,6 @@ int main(int argc, char **argv)
     test_allocator_stats();
     test_environment();
     test_validate();
+    test_torn_out();
     return clitest_end();
 }

@@ -76,6 +76,19 @@ expect_refusal "driver's own variable" "$MATRIX" --config "$dir/marker.conf" --o
 write producers "allocators = glibc" "threads = 2" "workload producer-consumer --producers=4 --objects=2000 threads=8"
 "$MATRIX" --config "$dir/producers.conf" --out "$dir/run18" --dry-run >/dev/null 2>"$dir/producers.err" ||
     fail "a case valid at its own thread count was refused: $(cat "$dir/producers.err")"
+# two cases whose values differ in their text only: the same cells under two names
+write same_value "allocators = glibc" "threads = 1" "workload thread-local-churn --ops=1000,1e3"
+expect_refusal "cases 'thread-local-churn:ops=1000' and 'thread-local-churn:ops=1e3' run the same parameters" \
+    "$MATRIX" --config "$dir/same_value.conf" --out "$dir/run22v"
+write same_default "allocators = glibc" "threads = 1" "workload thread-local-churn --slots=1024,64" "workload thread-local-churn --slots=1024.0"
+expect_refusal "run the same parameters" "$MATRIX" --config "$dir/same_default.conf" --out "$dir/run23v"
+write hex "allocators = glibc" "threads = 1" "workload thread-local-churn --ops=0x10"
+expect_refusal "--ops=0x10 is not an integer" "$MATRIX" --config "$dir/hex.conf" --out "$dir/run24v"
+for r in run22v run23v run24v; do [ ! -e "$dir/$r" ] || fail "a refused config left its run directory $r"; done
+# ... while a sweep of the seed alone makes cases of their own, and so does 1e3 beside 2000
+write seeds "allocators = glibc" "threads = 1" "workload thread-local-churn --ops=1e3,2000 --seed=1,2"
+[ "$("$MATRIX" --config "$dir/seeds.conf" --out "$dir/run25v" --dry-run 2>"$dir/seeds.err" | grep -c '^measured rep 0:')" -eq 4 ] ||
+    fail "a sweep of the seed was refused or lost cases: $(cat "$dir/seeds.err")"
 write producers_few "allocators = glibc" "threads = 2 4" "workload producer-consumer --producers=4 --objects=2000"
 expect_refusal "--producers=4 leaves no consumer among 4 threads" "$MATRIX" --config "$dir/producers_few.conf" --out "$dir/run19"
 # given twice, or empty: the later one used to win silently, or the default to take over
@@ -89,7 +102,7 @@ write param_twice "allocators = glibc" "workload cross-core-free --remote=0,100 
 expect_refusal "'--remote' is given twice on one workload line" "$MATRIX" --config "$dir/param_twice.conf" --out "$dir/run24" --dry-run
 for list in "--remote=0," "--remote=,0" "--remote=0,,100" "threads=1,"; do
     write empty_item "allocators = glibc" "workload cross-core-free $list"
-    expect_refusal "'$list' has an empty value in its comma list" "$MATRIX" --config "$dir/empty_item.conf" --out "$dir/run25" --dry-run
+    expect_refusal "'$list' has an empty value in its comma list" "$MATRIX" --config "$dir/empty_item.conf" --out "$dir/run25v" --dry-run
 done
 for opt in --out --preset --config --resume --shard; do
     expect_refusal "$opt is given an empty value" "$MATRIX" --preset test "$opt" '' --dry-run

@@ -222,6 +222,27 @@ PY
     fail "the report did not name the three records it must skip: $(cat "$WORK/report-mixed.err")"
 grep -q "from 27 records" "$mixed/report.md" || fail "the report pooled records it should have skipped: $(grep -o 'from [0-9]* records' "$mixed/report.md")"
 
+# A JSON line without a record's identity (the schema alone, a run without its
+# allocator) is skipped and named, as a torn line is, by the report and by compare: it was
+# pooled as an allocator "?" and compare listed "?|0|? only in NEW".
+phantom="$WORK/report-phantom"
+rm -rf "$phantom" && mkdir -p "$phantom"
+n=$(wc -l <"$TINY/records.jsonl")
+{ cat "$TINY/records.jsonl"; echo '{"schema":"multiheap-result/1"}'
+  echo '{"schema":"multiheap-result/1","status":"failed","error":"x","workload":{"name":"larson"},"threads":1}'
+} >"$phantom/records.jsonl"
+"$MH_MHREPORT" report --no-plots "$phantom" >/dev/null 2>"$WORK/report-phantom.err" ||
+    fail "the report failed on lines without a record's identity: $(cat "$WORK/report-phantom.err")"
+grep -q "records.jsonl:$((n + 1)): not a valid record (missing key status)" "$WORK/report-phantom.err" &&
+    grep -q "records.jsonl:$((n + 2)): not a valid record (missing key allocator.name)" \
+        "$WORK/report-phantom.err" || fail "the report did not name the lines it skipped: $(cat "$WORK/report-phantom.err")"
+[ "$(grep -o 'from [0-9]* records' "$phantom/report.md")" = "$(grep -o 'from [0-9]* records' "$TINY/report.md")" ] &&
+    ! grep -q '| ? |' "$phantom/report.md" || fail "the report pooled a line without a record's identity"
+"$ROOT/run.sh" compare "$TINY" "$phantom" >"$WORK/compare-phantom.out" 2>"$WORK/compare-phantom.err" || true
+grep -q "records.jsonl:$((n + 1)): not a valid record (missing key status)" "$WORK/compare-phantom.err" &&
+    ! grep -q 'only in NEW' "$WORK/compare-phantom.out" ||
+    fail "compare took a line without a record's identity for a cell: $(cat "$WORK/compare-phantom.out" "$WORK/compare-phantom.err")"
+
 # A cell where one allocator alone succeeded is not counted as a win: the geometric means
 # leave it out, and the wins count the same cells.
 alone="$WORK/report-alone"

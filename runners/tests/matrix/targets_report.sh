@@ -399,7 +399,14 @@ printf '%s\n' "allocators = v=multiheap+MULTIHEAP_CACHE=maybe" "workload thread-
 expect_refusal "MULTIHEAP_CACHE=0|1" "$MATRIX" --config "$dir/bad1.conf" --out "$dir/run-bad1"
 printf '%s\n' "allocators = v=multiheap+MULTIHEAP_CACHE=0 v=multiheap+MULTIHEAP_CACHE=1" "workload thread-local-churn" >"$dir/bad2.conf"
 expect_refusal "given twice" "$MATRIX" --config "$dir/bad2.conf" --out "$dir/run-bad2"
-[ ! -e "$dir/run-bad1" ] && [ ! -e "$dir/run-bad2" ] || fail "a refused config left a run directory"
+# switches that every run would fail on: a value the allocator ignores, one on a base
+# without mh_options()
+printf '%s\n' "allocators = v=multiheap+MULTIHEAP_PURGE_MS=99999999" "workload thread-local-churn" >"$dir/bad3.conf"
+expect_refusal "MULTIHEAP_PURGE_MS=0..3600000|off" "$MATRIX" --config "$dir/bad3.conf" --out "$dir/run-bad3"
+printf '%s\n' "allocators = glibc v=glibc+MULTIHEAP_CACHE=0" "workload thread-local-churn" >"$dir/bad4.conf"
+expect_refusal "MULTIHEAP_CACHE is a multiheap switch, but glibc has no mh_options()" "$MATRIX" --config "$dir/bad4.conf" \
+    --out "$dir/run-bad4"
+for bad in 1 2 3 4; do [ ! -e "$dir/run-bad$bad" ] || fail "a refused config left a run directory (bad$bad)"; done
 # 14 cells: each warms up once; the 6 throughput targets' cells are measured 15 times
 # (repetitions=15 on their lines), the 8 others 5 times
 plan="$("$MATRIX" --preset targets --out "$dir/run-targets" --dry-run)"
