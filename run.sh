@@ -194,7 +194,7 @@ cmd_targets() {
         MH_RESUME_HINT="./run.sh targets --resume $dir continues" \
             run_child "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
             --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 || {
-            echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report says which cells are missing" >&2
+            echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report lists them among the failed runs" >&2
             [ "$rc" -ne 0 ] || rc=1
         }
         [ -s "$dir/micro/micro.jsonl" ] && cat "$dir/micro/micro.jsonl" >>"$dir/records.jsonl"

@@ -116,6 +116,7 @@ for t in 0 0.000 .0 x; do
 done
 [ ! -e "$dir/micro4" ] || fail "micro.sh made its directory before refusing its options"
 expect_refusal "--filter '^zzz' matches no benchmark" "$ROOT/runners/micro.sh" --filter '^zzz' --out "$dir/micro3"
+expect_refusal "--filter '\[' is not a valid regular expression" "$ROOT/runners/micro.sh" --filter '[' --out "$dir/micro3"
 [ ! -e "$dir/micro3" ] || fail "micro.sh made its directory before refusing a filter that matches nothing"
 expect_refusal "unknown workload 'nosuch'" "$ROOT/run.sh" profile nosuch
 ! ls -d "$ROOT"/results/local/profile-*-nosuch >/dev/null 2>&1 || fail "a refused profile left its directory behind"
