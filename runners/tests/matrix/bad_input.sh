@@ -122,6 +122,8 @@ expect_refusal "unknown workload 'nosuch'" "$ROOT/run.sh" profile nosuch
 ! ls -d "$ROOT"/results/local/profile-*-nosuch >/dev/null 2>&1 || fail "a refused profile left its directory behind"
 expect_refusal "not a writable directory" "$ROOT/run.sh" bundle --out "$dir/no/such/dir/b.tar.gz"
 # arguments more, or twice: the later one, or the extra, used to be ignored unsaid
+expect_refusal "--out is given twice; give it once" "$ROOT/run.sh" bundle --out "$dir/b1" --out "$dir/b2"
+[ ! -e "$dir/b1" ] && [ ! -e "$dir/b2" ] || fail "a refused bundle left a directory behind"
 expect_refusal "unknown argument 'extra'; build takes none" "$ROOT/run.sh" build extra
 expect_refusal "unknown argument 'extra'; setup takes none" "$ROOT/run.sh" setup extra
 for bogus in --bogus extra "-N extra" --tests-regex=x; do
