@@ -17,6 +17,12 @@ PACKAGES=(cmake gcc g++ make libhwloc-dev hwloc libbenchmark-dev gnuplot-nox lin
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
+# For a subcommand $1 that takes no arguments: the rest of "$@" must be empty (one ignored
+# unsaid looked as if it had been obeyed).
+no_arguments() {
+    [ $# -le 1 ] || die "unknown argument '$2'; $1 takes none (see ./run.sh --help)"
+}
+
 cmd_setup() {
     local missing=() p
     for p in "${PACKAGES[@]}"; do
@@ -36,7 +42,32 @@ cmd_build() {
     cmake --build "$BUILD" -j "$JOBS"
 }
 
+# ctest ignores an argument it does not know and runs every test (`./run.sh test --bogus`
+# passed): each option must be one that `ctest --help` lists, each other word the value of
+# the option before it.
+check_ctest_args() {
+    local help opt re after
+    help="$(ctest --help)"
+    while [ $# -gt 0 ]; do
+        opt="${1%%=*}"
+        after='[ ,[]|$'
+        # --name=value only where the help shows it so (--tests-regex=X was ignored)
+        [ "$opt" = "$1" ] || after='=|\[='
+        [[ ! "$opt" =~ ^-[A-Za-z]+[0-9]+$ ]] || opt="${opt%%[0-9]*}"   # -j4
+        re="${opt//./\\.}"
+        [[ "$1" == -* ]] && grep -qE -- "(^|[ ,])$re($after)" <<<"$help" ||
+            die "test: unknown argument '$1'; ./run.sh test passes its arguments to ctest, whose options ctest --help lists"
+        if [ "$opt" = "$1" ] && grep -qE -- "(^|[ ,])$re (<|\\[|until)" <<<"$help"; then
+            [ $# -ge 2 ] || die "test: $1 needs a value (see ctest --help)"
+            shift
+        fi
+        shift
+    done
+}
+
 cmd_test() {
+    command -v ctest >/dev/null || cmd_setup   # to check the arguments with, before the build
+    check_ctest_args "$@"
     cmd_setup
     cmd_build
     ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" "$@"
@@ -121,7 +152,7 @@ cmd_report() {
     while [ $# -gt 0 ]; do
         case "$1" in
             -h|--help) "$TOOLS/mhreport" --help; return 0 ;;
-            --no-plots) opts+=("$1"); shift ;;
+            --no-plots|--png-only) opts+=("$1"); shift ;;
             --out|--plots-src|--reproduce)
                 [ $# -ge 2 ] || die "report: $1 needs a value (./run.sh report --help)"
                 opts+=("$1" "$2"); shift 2 ;;
@@ -167,7 +198,12 @@ report_and_return() {
 cmd_targets() {
     need_tool mhbench; need_tool mhreport
     local dir preset=(--preset targets) a
-    for a in "$@"; do [ "$a" = --resume ] && preset=(); done   # a resumed run keeps its config
+    for a in "$@"; do
+        [ "$a" = --resume ] && preset=()   # a resumed run keeps its config
+        # the matrix would say "--preset is given twice" of the one given here
+        [ "$a" != --preset ] && [ "$a" != --config ] ||
+            die "targets takes no $a: it runs results/configs/targets.conf; run another config with ./run.sh matrix $a ..."
+    done
     # the matrix's listing or help is the whole answer: no run directory follows
     for a in "$@"; do
         if [ "$a" = --dry-run ] || [ "$a" = -h ] || [ "$a" = --help ]; then
@@ -194,7 +230,7 @@ cmd_targets() {
         MH_RESUME_HINT="./run.sh targets --resume $dir continues" \
             run_child "$ROOT/runners/micro.sh" --allocators glibc,tcmalloc,jemalloc,mimalloc,multiheap \
             --filter '^pair/size:' --repetitions 5 --out "$dir/micro" >&2 || {
-            echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report says which cells are missing" >&2
+            echo "run.sh: some microbenchmarks failed (see $dir/micro/stderr-*.txt); the report lists them among the failed runs" >&2
             [ "$rc" -ne 0 ] || rc=1
         }
         [ -s "$dir/micro/micro.jsonl" ] && cat "$dir/micro/micro.jsonl" >>"$dir/records.jsonl"
@@ -257,7 +293,7 @@ usage: ./run.sh [SUBCOMMAND] [ARGS]
   test      setup, build, then run every test through ctest
   matrix    [--config F | --preset quick|full|targets|scaling] [--shard K/N] [--resume RUN_DIR] [--out DIR] [--dry-run]
             run a benchmark matrix into results/local/<run-id>/ (see results/README.md)
-  report    [--no-plots] [--out DIR] RUN_DIR [RUN_DIR2 ...]: results.csv, plots, report.md, report.html
+  report    [--no-plots | --png-only] [--out DIR] RUN_DIR [RUN_DIR2 ...]: results.csv, plots, report.md, report.html
             (several directories: merged first into results/local/merged-<time>/)
   merge     OUT RUN_DIR...: one result set from shards or hosts (concatenated records)
   compare   OLD NEW [--threshold PCT]: cell by cell, Mann-Whitney U; exit 1 on a regression
@@ -278,8 +314,8 @@ USAGE
 
 case "${1:-}" in
     "") cmd_all ;;
-    setup) shift; cmd_setup "$@" ;;
-    build) shift; cmd_setup; cmd_build "$@" ;;
+    setup) no_arguments "$@"; cmd_setup ;;
+    build) no_arguments "$@"; cmd_setup; cmd_build ;;
     test)  shift; cmd_test "$@" ;;
     matrix) shift; cmd_matrix "$@" ;;
     report) shift; cmd_report "$@" ;;

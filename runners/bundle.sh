@@ -49,7 +49,10 @@ main() {
     local out=""
     while [ $# -gt 0 ]; do
         case "$1" in
-            --out) [ $# -ge 2 ] || die "--out needs a directory or a .tar.gz file"; out="$2"; shift 2 ;;
+            --out) [ $# -ge 2 ] || die "--out needs a directory or a .tar.gz file"
+                   # of two, the last would win unsaid
+                   [ -z "$out" ] || die "--out is given twice; give it once"
+                   out="$2"; shift 2 ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown argument '$1'; see runners/bundle.sh --help" ;;
         esac

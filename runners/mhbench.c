@@ -49,6 +49,14 @@ static _Noreturn void bad_input(const char *fmt, const char *arg)
     exit(2);
 }
 
+/* A command that takes `want` arguments after its name: one more was ignored unsaid, as if
+   obeyed (`help WORKLOAD extra`). */
+static void no_more_args(int argc, char **argv, int want)
+{
+    if (argc > 2 + want)
+        bad_input("unknown argument '%s'; see mhbench help", argv[2 + want]);
+}
+
 static void list_workloads(void)
 {
     for (const mh_workload *const *w = mh_workloads; *w; w++)
@@ -320,7 +328,8 @@ static int emit_record(const mh_run *run, const mh_served *served, int out_fd)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fprintf(stderr, "mhbench: writing the record: %s\n", strerror(errno));
+            fprintf(stderr, "mhbench: cannot write the record to %s: %s; free space or give another --out\n",
+                    out_fd < 0 ? "stdout" : run->opt->out, strerror(errno));
             rc = 1;
             break;
         }
@@ -439,17 +448,21 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "run") == 0 || strcmp(cmd, "check") == 0)
         return cmd_run(argc, argv, cmd[0] == 'c');
     if (strcmp(cmd, "list") == 0) {
+        no_more_args(argc, argv, 0);
         list_workloads();
         return 0;
     }
     if (strcmp(cmd, "help") == 0) {
+        no_more_args(argc, argv, 1);
         help_workload(argv[2]);
         return 0;
     }
     if (strcmp(cmd, "allocators") == 0)
         return list_allocators(argc - 2, argv + 2);
-    if (strcmp(cmd, "inherited") == 0)
+    if (strcmp(cmd, "inherited") == 0) {
+        no_more_args(argc, argv, 0);
         return list_inherited_tuning();
+    }
     if (strcmp(cmd, "csv") == 0 || strcmp(cmd, "validate") == 0) {
         if (argc < 3)
             bad_input("%s needs at least one FILE (JSONL records)", cmd);

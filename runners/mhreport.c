@@ -408,14 +408,14 @@ static bool same_params_as_case(mr_set *set, int ci, const mr_run *r, char *err,
 }
 
 /* A matrix run keeps its records in records.jsonl, a microbenchmark result set
- * (runners/micro.sh) in micro.jsonl. */
-static void records_file(const char *dir, char *path, size_t len)
+ * (runners/micro.sh) in micro.jsonl; false when dir holds neither. */
+static bool records_file(const char *dir, char *path, size_t len)
 {
     struct stat st;
     snprintf(path, len, "%s/records.jsonl", dir);
-    if (stat(path, &st) == 0) return;
+    if (stat(path, &st) == 0) return true;
     snprintf(path, len, "%s/micro.jsonl", dir);
-    if (stat(path, &st) != 0) snprintf(path, len, "%s/records.jsonl", dir);
+    return stat(path, &st) == 0;
 }
 
 /* What makes two machines measure alike: CPU model and stepping (microcode aside: an
@@ -489,10 +489,14 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
     for (int i = 0; i < npaths; i++) {
         char path[4096];
         struct stat st;
-        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
-            records_file(paths[i], path, sizeof path);
-        else
+        if (stat(paths[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
             snprintf(path, sizeof path, "%s", paths[i]);
+        } else if (!records_file(paths[i], path, sizeof path)) {
+            /* "cannot read DIR/records.jsonl" read as a broken run, where the directory is none */
+            snprintf(err, errlen, "%s holds no records.jsonl or micro.jsonl: it is not a result directory; give "
+                     "one that ./run.sh matrix or ./run.sh micro wrote (results/local/RUN_ID)", paths[i]);
+            return false;
+        }
         if (!read_jsonl(set, path, err, errlen)) return false;
     }
     set->runs = calloc(set->ndocs ? set->ndocs : 1, sizeof *set->runs);

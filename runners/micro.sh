@@ -30,7 +30,8 @@ matching REGEX (default all; list them with
 benchmarks runs at least S) is stopped and its allocator counted failed. Writes to DIR:
   gbench-NAME-rR.json  Google Benchmark's JSON for each allocator and round
   micro.jsonl          the result records (results/SCHEMA.md), one per
-                       benchmark, allocator and round (its "rep"); DIR must not hold one
+                       benchmark, allocator and round (its "rep"), a failed one for each
+                       benchmark of a run that failed; DIR must not hold one
   command.txt          this command without --out, for the report's "How to reproduce"
   .micro.lock          held (flock) while a run writes DIR: a second run into DIR is refused
 and prints median ns/op (± coefficient of variation) per benchmark and allocator.
@@ -69,8 +70,16 @@ done
 [ -n "$allocators" ] || die "--allocators is empty; give e.g. glibc,jemalloc"
 [ -x "$MICRO" ] && [ -x "$CONVERT" ] ||
     die "mhmicro or mhmicro_convert not built under $BUILD/runners; run ./run.sh build (or set MH_BUILD_DIR)"
-[ -z "$filter" ] || [ -n "$("$MICRO" --allocator=glibc --benchmark_list_tests --benchmark_filter="$filter" 2>/dev/null)" ] ||
+# The benchmarks each run covers: a run that leaves no JSON gets a failed record for each.
+list=(--allocator=glibc --benchmark_list_tests ${filter:+"--benchmark_filter=$filter"})
+listing="$("$MICRO" "${list[@]}" 2>/dev/null)" || {
+    why="$("$MICRO" "${list[@]}" 2>&1 >/dev/null)" || true
+    # Google Benchmark's words for a regex it cannot compile
+    [[ "$why" != *"Could not compile benchmark re"* ]] ||
+        die "--filter '$filter' is not a valid regular expression (${why##*re: }); fix it, or list the benchmarks with '$MICRO --allocator=glibc --benchmark_list_tests'"
     die "--filter '$filter' matches no benchmark; list them with '$MICRO --allocator=glibc --benchmark_list_tests'"
+}
+mapfile -t benchmarks <<<"$listing"
 # Rounds of two runs in one micro.jsonl would be pooled into one median per cell.
 [ ! -s "$out/micro.jsonl" ] || die "'$out' already holds a run's micro.jsonl; pick another --out"
 
@@ -120,6 +129,19 @@ total=$((repetitions * nnames))
 done_runs=0
 start=$SECONDS
 is_failed() { local f; for f in ${failed[@]+"${failed[@]}"}; do [ "$f" = "$1" ] && return 0; done; return 1; }
+# failure LABEL SPEC ROUND REASON: says so, and writes a failed record for each benchmark of
+# the run, as the matrix does for a run that died, so that the report names the allocator
+# among the failed runs instead of leaving it out. One that cannot be written (a full disk)
+# stops micro.sh: the set would look as if the allocator had never run.
+failure() {
+    echo "micro.sh: $1 failed: $4" >&2
+    failed+=("$1")
+    "$CONVERT" --failed "$4" --allocator "$2" --run-id "$run_id" --cell "micro/$1" --rep "$3" \
+        --out "$records" "${benchmarks[@]}" || {
+        echo "micro.sh: stopped: $records lacks $1's failed records; free space, then run again into a new --out" >&2
+        exit 1
+    }
+}
 # This run's messages only: a reused --out must not show an older run's last line.
 for name in "${names[@]}"; do : >"$out/stderr-${name%%=*}.txt"; done
 # The repetitions interleave: round r runs every allocator once (one Google Benchmark
@@ -156,12 +178,11 @@ for ((r = 0; r < repetitions; r++)); do
                 1[3-9][0-9]) reason="killed by signal $((rc - 128)) (SIG$(kill -l $((rc - 128)) 2>/dev/null))" ;;
                 *) reason="exit status $rc: $(tail -n 1 "$out/stderr-$label.txt")" ;;
             esac
-            echo "micro.sh: $label failed: $reason" >&2
-            failed+=("$label")
+            failure "$label" "$name" "$r" "$reason"
             continue
         fi
-        "$CONVERT" --run-id "$run_id" --cell "micro/$label" --rep "$r" --out "$records" "$json" ||
-            failed+=("$label")
+        msg="$("$CONVERT" --run-id "$run_id" --cell "micro/$label" --rep "$r" --out "$records" "$json" 2>&1)" ||
+            failure "$label" "$name" "$r" "its JSON was not converted: ${msg#mhmicro_convert: }"
     done
 done
 

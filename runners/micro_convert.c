@@ -2,6 +2,8 @@
  * mhmicro_convert: Google Benchmark JSON from mhmicro -> result records.
  *
  *   mhmicro_convert [--run-id ID] [--cell C] [--rep K] [--out FILE.jsonl] GB.json
+ *   mhmicro_convert --failed REASON --allocator SPEC [--run-id ID] [--cell C] [--rep K]
+ *                   [--out FILE.jsonl] BENCHMARK...
  *   mhmicro_convert --table FILE.jsonl [--run-id ID]
  *
  * One record (results/SCHEMA.md) per benchmark: workload "micro/<run_name>",
@@ -11,6 +13,10 @@
  * The records are repetition K of their cells (default 0): micro.sh runs one
  * repetition per allocator per round, so that repetitions interleave.
  * With --out the records are appended one per line; otherwise printed.
+ * --failed writes, for a run that left no JSON (a crash, a timeout), a failed record
+ * per benchmark it was to run, named as the converted ones would be, in the form the
+ * matrix writes for a driver that died (results/SCHEMA.md): so the report and the
+ * targets' pair rows say the allocator failed there instead of leaving it out.
  * --table prints median ns/op and its coefficient of variation over the records
  * (the repetitions) of each benchmark x allocator, for the micro/ records of FILE
  * (of run ID only, when given).
@@ -22,6 +28,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Out of memory ends the tool: its inputs are a few MiB, so this is never expected. */
 static void *must(void *p) {
@@ -36,6 +43,9 @@ typedef struct options {
     const char *run_id, *cell, *out, *input;
     int rep;                        /* the repetition the records are */
     bool table;                     /* input is a JSONL file of records to tabulate */
+    const char *failed, *allocator; /* --failed: the reason, and the run's allocator spec */
+    char **names;                   /* --failed: the benchmarks (positional arguments) */
+    int nnames;
 } options;
 
 /* ---- one benchmark: its repetitions and aggregates in the input ---- */
@@ -354,6 +364,51 @@ static void write_gbench(mh_jw *w, const mh_jv *ctx) {
     mh_jw_obj_end(w);
 }
 
+/* The keys every record has, up to the workload: an ok or a failed one (error). */
+static void write_identity(mh_jw *w, const options *o, const bench *b, const char *error,
+                           const char *timestamp) {
+    char name[300];
+    snprintf(name, sizeof name, "micro/%s", b->run_name);
+    mh_jw_obj_begin(w, NULL);
+    mh_jw_str(w, "schema", MH_SCHEMA);
+    mh_jw_str(w, "status", error ? "failed" : "ok");
+    mh_jw_str(w, "error", error);
+    mh_jw_str(w, "run_id", o->run_id);
+    mh_jw_str(w, "cell", o->cell);
+    mh_jw_int(w, "rep", o->rep);
+    mh_jw_bool(w, "warmup", false);
+    mh_jw_str(w, "timestamp", timestamp);
+    mh_jw_obj_begin(w, "workload");
+    mh_jw_str(w, "name", name);
+    write_params(w, b);
+    mh_jw_obj_end(w);
+}
+
+/* A benchmark's record when its run left no JSON: the identity, the threads its name
+   asks for ("threads:T", else 1), and the allocator as the matrix's failed record names
+   it (what a NAME=... spec stands for in "requested", null for a plain name). */
+static void write_failed_record(FILE *f, const options *o, const char *run_name) {
+    const bench b = {.run_name = run_name};
+    const char *t = strstr(run_name, "threads:");
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    mh_jw w;
+    mh_jw_init(&w, f, false);
+    write_identity(&w, o, &b, o->failed, ts);
+    mh_jw_obj_begin(&w, "allocator");
+    const char *eq = strchr(o->allocator, '=');
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(o->allocator, "="), o->allocator);
+    mh_jw_str(&w, "name", name);
+    mh_jw_str(&w, "requested", eq ? eq + 1 : NULL);
+    mh_jw_obj_end(&w);
+    mh_jw_int(&w, "threads", t && atoi(t + 8) > 0 ? atoi(t + 8) : 1);
+    mh_jw_str(&w, "written_by", "micro.sh: mhmicro exited without its JSON");
+    mh_jw_obj_end(&w);          /* ends the line */
+}
+
 static void write_record(FILE *f, bool pretty, const options *o, const bench *b,
                          const mh_jv *ctx, double loop_ns) {
     bool real = strstr(b->run_name, "/real_time") != NULL;
@@ -367,24 +422,10 @@ static void write_record(FILE *f, bool pretty, const options *o, const bench *b,
     }
     double nthreads = median_of(b, "threads");
     int threads = isnan(nthreads) || nthreads < 1 ? 1 : (int)nthreads;
-    char name[300];
-    snprintf(name, sizeof name, "micro/%s", b->run_name);
 
     mh_jw w;
     mh_jw_init(&w, f, pretty);
-    mh_jw_obj_begin(&w, NULL);
-    mh_jw_str(&w, "schema", MH_SCHEMA);
-    mh_jw_str(&w, "status", b->error ? "failed" : "ok");
-    mh_jw_str(&w, "error", b->error);
-    mh_jw_str(&w, "run_id", o->run_id);
-    mh_jw_str(&w, "cell", o->cell);
-    mh_jw_int(&w, "rep", o->rep);
-    mh_jw_bool(&w, "warmup", false);
-    mh_jw_str(&w, "timestamp", mh_json_str_or(mh_json_get(ctx, "mh.timestamp"), ""));
-    mh_jw_obj_begin(&w, "workload");
-    mh_jw_str(&w, "name", name);
-    write_params(&w, b);
-    mh_jw_obj_end(&w);
+    write_identity(&w, o, b, b->error, mh_json_str_or(mh_json_get(ctx, "mh.timestamp"), ""));
     write_allocator(&w, ctx);
     mh_jw_int(&w, "threads", threads);
     write_placement(&w, b, threads);
@@ -653,28 +694,35 @@ static int table_main(const options *o) {
 
 static int usage_error(const char *what) {
     fprintf(stderr, "mhmicro_convert: %s; usage: mhmicro_convert [--run-id ID] [--cell C] "
-                    "[--rep K] [--out FILE.jsonl] GB.json, or --table FILE.jsonl [--run-id ID]\n", what);
+                    "[--rep K] [--out FILE.jsonl] GB.json, or the same with --failed REASON --allocator "
+                    "SPEC BENCHMARK..., or --table FILE.jsonl [--run-id ID]\n", what);
     return 2;
 }
 
 static int parse_args(int argc, char **argv, options *o) {
     const char *rep = NULL;
+    o->names = must(calloc((size_t)argc, sizeof *o->names));
     for (int i = 1; i < argc; i++) {
-        const char **slot = strcmp(argv[i], "--run-id") == 0 ? &o->run_id
-                            : strcmp(argv[i], "--cell") == 0 ? &o->cell
-                            : strcmp(argv[i], "--out") == 0  ? &o->out
-                            : strcmp(argv[i], "--rep") == 0  ? &rep
-                                                             : NULL;
+        const char **slot = strcmp(argv[i], "--run-id") == 0      ? &o->run_id
+                            : strcmp(argv[i], "--cell") == 0      ? &o->cell
+                            : strcmp(argv[i], "--out") == 0       ? &o->out
+                            : strcmp(argv[i], "--rep") == 0       ? &rep
+                            : strcmp(argv[i], "--failed") == 0    ? &o->failed
+                            : strcmp(argv[i], "--allocator") == 0 ? &o->allocator
+                                                                  : NULL;
         if (strcmp(argv[i], "--table") == 0) o->table = true;
         else if (slot && i + 1 < argc) *slot = argv[++i];
-        else if (slot || argv[i][0] == '-' || o->input) {
+        /* several positional arguments are benchmarks, after --failed only */
+        else if (slot || argv[i][0] == '-' || (o->nnames && !o->failed)) {
             char what[300];
             snprintf(what, sizeof what, "bad or extra argument '%s'", argv[i]);
             return usage_error(what);
-        } else o->input = argv[i];
+        } else o->names[o->nnames++] = argv[i];
     }
-    if (o->table && (o->out || o->cell || rep))
-        return usage_error("--table takes no --out, --cell or --rep");
+    o->input = o->nnames ? o->names[0] : NULL;
+    if (o->table && (o->out || o->cell || rep || o->failed))
+        return usage_error("--table takes no --out, --cell, --rep or --failed");
+    if (!o->failed != !o->allocator) return usage_error("--failed and --allocator go together");
     if (rep) {
         char *end;
         long k = strtol(rep, &end, 10);
@@ -685,14 +733,41 @@ static int parse_args(int argc, char **argv, options *o) {
         }
         o->rep = (int)k;
     }
-    return o->input ? 0 : usage_error(o->table ? "missing the records file (JSONL)"
-                                               : "missing the Google Benchmark JSON file");
+    return o->input ? 0 : usage_error(o->table    ? "missing the records file (JSONL)"
+                                      : o->failed ? "missing the benchmarks the run was to run"
+                                                  : "missing the Google Benchmark JSON file");
+}
+
+/* Where the records go: appended to --out, else stdout; NULL, said, when it cannot be opened. */
+static FILE *open_out(const options *o) {
+    FILE *f = o->out ? fopen(o->out, "a") : stdout;
+    if (!f)
+        fprintf(stderr, "mhmicro_convert: cannot append to %s: %s; give a writable --out\n",
+                o->out, strerror(errno));
+    return f;
+}
+
+/* Closes what open_out gave; false, said with the file's name, when a write failed (a full
+   disk): micro.sh must not take records that never reached the file for written. */
+static bool close_out(const options *o, FILE *f) {
+    if ((o->out ? fclose(f) : fflush(f)) == 0) return true;
+    fprintf(stderr, "mhmicro_convert: cannot write to %s: %s; free space, then run again\n",
+            o->out ? o->out : "stdout", strerror(errno));
+    return false;
+}
+
+static int failed_main(const options *o) {
+    FILE *f = open_out(o);
+    if (!f) return 2;
+    for (int i = 0; i < o->nnames; i++) write_failed_record(f, o, o->names[i]);
+    return close_out(o, f) ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
     options o = {0};
     if (parse_args(argc, argv, &o) != 0) return 2;
     if (o.table) return table_main(&o);
+    if (o.failed) return failed_main(&o);
     char err[512];
     mh_jv *root = parse_gbench_file(o.input, err, sizeof err);
     if (!root) {
@@ -725,15 +800,11 @@ int main(int argc, char **argv) {
             rc = 2;
         }
     }
-    FILE *f = rc ? NULL : o.out ? fopen(o.out, "a") : stdout;
-    if (!rc && !f) {
-        fprintf(stderr, "mhmicro_convert: cannot append to %s: %s; give a writable --out\n",
-                o.out, strerror(errno));
-        rc = 2;
-    }
+    FILE *f = rc ? NULL : open_out(&o);
+    if (!rc && !f) rc = 2;
     if (f) {
         for (size_t i = 0; i < n; i++) write_record(f, o.out == NULL, &o, &b[i], ctx, loop_ns);
-        if ((o.out ? fclose(f) : fflush(f)) != 0) rc = 1;
+        if (!close_out(&o, f)) rc = 1;
     }
     for (size_t i = 0; i < n; i++) free(b[i].reps);
     free(b);

@@ -533,20 +533,28 @@ static void csv_row(const mh_jv *rec, FILE *out)
  * Returns -1 when the file cannot be read. */
 typedef void (*record_fn)(const char *file, int line, const mh_jv *rec, const char *parse_err, void *arg);
 
-static int each_record(const char *file, record_fn fn, void *arg)
+/* The records file opened for reading; NULL, said in one line, when it cannot be. */
+static FILE *open_records(const char *file)
 {
-    char err[512];
     struct stat st;
     /* fopen opens a directory, and reading it then finds no lines: "no records". */
     if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
         fprintf(stderr, "mhbench: %s is a directory; give the records file in it (%s/records.jsonl)\n", file, file);
-        return -1;
+        return NULL;
     }
     FILE *f = fopen(file, "r");
-    if (!f) {
-        fprintf(stderr, "mhbench: cannot read %s: %s\n", file, strerror(errno));
+    if (!f)
+        fprintf(stderr, "mhbench: cannot read %s: %s; give a records file (RUN_DIR/records.jsonl)\n", file,
+                strerror(errno));
+    return f;
+}
+
+static int each_record(const char *file, record_fn fn, void *arg)
+{
+    char err[512];
+    FILE *f = open_records(file);
+    if (!f)
         return -1;
-    }
     char *line = NULL, *all = NULL;
     size_t cap = 0, alllen = 0;
     FILE *whole = open_memstream(&all, &alllen);
@@ -602,6 +610,13 @@ static void csv_one(const char *file, int line, const mh_jv *rec, const char *pa
 int mh_record_csv(int nfiles, char **files, FILE *out)
 {
     csv_state st = { out, 0 };
+    /* every input checked before the header: a lone header read as an empty result set */
+    for (int i = 0; i < nfiles; i++) {
+        FILE *f = open_records(files[i]);
+        if (!f)
+            return 2;
+        fclose(f);
+    }
     for (int c = 0; csv_columns[c]; c++)
         csv_field(out, csv_columns[c], c == 0);
     fputc('\n', out);

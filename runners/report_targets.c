@@ -318,6 +318,14 @@ static const char *row_not_comparable(const mr_set *set, const target_cell *t, m
     return why ? why : peers_not_comparable(set, t, m, buf, len);
 }
 
+/* Whether any peer has a run in the cell, failed ones included. */
+static bool any_peer_ran(const mr_set *set, const target_cell *t)
+{
+    for (size_t p = 0; p < NPEERS; p++)
+        if (find_group(set, t, peers[p], true)) return true;
+    return false;
+}
+
 /* multiheap's and the best peer's groups of a cell; a row saying what is missing, or
    failed everywhere, when either is. */
 static bool both_groups(doc *d, const mr_set *set, missing *m, const target_cell *t, const row_kind *k,
@@ -325,14 +333,12 @@ static bool both_groups(doc *d, const mr_set *set, missing *m, const target_cell
 {
     *mh = cell_group(set, t, "multiheap");
     *best = best_peer(set, t, f, lower, peer);
-    bool peer_ran = false;
-    for (size_t p = 0; p < NPEERS; p++) peer_ran |= find_group(set, t, peers[p], true) != NULL;
     if (!*mh)
         missing_row(d, m, t, k, "multiheap",
                     find_group(set, t, "multiheap", true) ? "cannot tell: every run failed" : "missing");
     else if (!*best)
         missing_row(d, m, t, k, "tcmalloc, jemalloc and mimalloc",
-                    peer_ran ? "cannot tell: no peer has a successful run" : "missing");
+                    any_peer_ran(set, t) ? "cannot tell: no peer has a successful run" : "missing");
     return *mh && *best;
 }
 
@@ -526,10 +532,22 @@ static void classic_rss_row(doc *d, const mr_set *set, missing *m, const target_
     doc_row(d, row, false);
 }
 
+/* Why the pair row has no verdict when sizes lack a side: `failed` sizes where that side's
+   every run failed (micro.sh's failed records), `absent` where it did not run; NULL when
+   neither. */
+static const char *pair_gaps(int failed, int absent, char *buf, size_t len)
+{
+    const char *s = failed == 1 ? "" : "s";
+    if (failed && absent) snprintf(buf, len, "cannot tell: every run failed at %d size%s, %d missing", failed, s, absent);
+    else if (failed) snprintf(buf, len, "cannot tell: every run failed at %d size%s", failed, s);
+    else if (absent) snprintf(buf, len, "%d size%s missing", absent, absent == 1 ? "" : "s");
+    return failed || absent ? buf : NULL;
+}
+
 /* The pair microbenchmark over every small size: the worst size decides. */
 static void pair_row(doc *d, const mr_set *set, missing *m)
 {
-    int sizes = 0, met = 0, behind = 0, worst_size = 0, peer = 0, absent = 0;
+    int sizes = 0, met = 0, behind = 0, worst_size = 0, peer = 0, absent = 0, failed = 0;
     bool worst_noise = false;
     const char *why = NULL;
     char why_buf[64];
@@ -545,7 +563,8 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
             char what[128];
             snprintf(what, sizeof what, "%s | 1 | %s", c, g ? "tcmalloc, jemalloc or mimalloc" : "multiheap");
             note_missing(m, what);
-            absent++;
+            if (g ? any_peer_ran(set, &t) : find_group(set, &t, "multiheap", true) != NULL) failed++;
+            else absent++;
             continue;
         }
         if (!why) why = row_not_comparable(set, &t, m, g, best, why_buf, sizeof why_buf);
@@ -554,15 +573,14 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
         sizes++, met += r >= 1.0, behind += r < 1.0 && !noise, logsum += log(r);
         if (r < worst) worst = r, worst_size = atoi(c + strlen(PAIR_PREFIX)), worst_noise = noise;
     }
-    char row[1024], verdict[64];
+    char row[1024], verdict[96], gaps[80];
     if (!sizes) {
         note_missing(m, PAIR_PREFIX "S records (./run.sh targets appends them)");
-        snprintf(row, sizeof row, "malloc+free pair, every small class\t1\tn/a\tn/a\tn/a\t>= 1.0\tmissing: "
-                                  PAIR_PREFIX "S records");
+        snprintf(row, sizeof row, "malloc+free pair, every small class\t1\tn/a\tn/a\tn/a\t>= 1.0\t%s: "
+                 PAIR_PREFIX "S records", failed ? "cannot tell: every run failed" : "missing");
     } else {
-        char missing_sizes[64];
-        snprintf(missing_sizes, sizeof missing_sizes, "%d size%s missing", absent, absent == 1 ? "" : "s");
-        verdict_at_least(worst, 1.0, worst_noise, absent ? missing_sizes : why, verdict, sizeof verdict);
+        const char *gap = pair_gaps(failed, absent, gaps, sizeof gaps);
+        verdict_at_least(worst, 1.0, worst_noise, gap ? gap : why, verdict, sizeof verdict);
         snprintf(row, sizeof row, "malloc+free pair, every small class (%d sizes <= %d B)\t1\t%d of %d sizes >= 1.0, "
                  "%d behind clear of noise\tper size\tworst %.2f (size %d), geomean %.2f\t>= 1.0 each\t%s", sizes,
                  MH_SMALL_MAX_BYTES, met, sizes, behind, worst, worst_size, exp(logsum / sizes), verdict);

@@ -506,9 +506,13 @@ static void section_failures(doc *d, const mr_set *set)
         if (r->ok) continue;
         const char *err = mh_json_str_or(mh_json_get(r->rec, "error"), "no error text");
         size_t len = strlen(err);
-        char row[1024];
-        snprintf(row, sizeof row, "%s\t%d\t%s\t%s", r->cell ? r->cell : r->workload, r->rep,
-                 r->warmup ? "yes" : "no", len > 300 ? err + len - 300 : err);
+        /* micro.sh names a cell by its allocator alone (micro/ALLOCATOR), which would not
+           say which benchmark failed: such a run is named as the matrix names a cell */
+        char cell[600], row[1024];
+        if (r->cell && strchr(r->cell, '|')) snprintf(cell, sizeof cell, "%s", r->cell);
+        else snprintf(cell, sizeof cell, "%s|%d|%s", r->case_name, r->threads, r->alloc);
+        snprintf(row, sizeof row, "%s\t%d\t%s\t%s", cell, r->rep, r->warmup ? "yes" : "no",
+                 len > 300 ? err + len - 300 : err);
         for (char *p = row; *p; p++)
             if (*p == '\n') *p = ' ';
         doc_row(d, row, false);

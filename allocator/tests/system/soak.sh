@@ -21,14 +21,22 @@ usage: soak.sh [--seconds S] [--threads N] [--logs DIR]
 Runs the system tests (stress under each key and run-time design, with threads
 hopping between CPUs and under a stream of signals, fork from a multithreaded parent, steal, the large-path race,
 the TSan stress build) in rounds at N and 2N threads (default N: the CPUs) with a new seed each round, for S seconds
-(default 300; a round started before then is finished). A failing run's whole output
+(default 300; a round started before then is finished), showing each run as it starts
+(k of n; an N past the programs' bounds, stress 256 threads and fork 64, is said and
+clamped). A failing run's whole output
 goes to DIR (default: a folder made under \$TMPDIR or /tmp at the first failure). Binaries: \$MH_SOAK_BIN,
 else \$MH_BUILD_DIR/allocator/tests/system/ (./run.sh build makes them).
 USAGE
 }
 
-SECONDS_LIMIT=300 N="$(nproc)" LOGS=""
+SECONDS_LIMIT=300 N="$(nproc)" LOGS="" given=" "
 while [ $# -gt 0 ]; do
+    # of two, the last would win unsaid
+    case "$1" in
+        --seconds|--threads|--logs)
+            [[ "$given" != *" $1 "* ]] || die "$1 is given twice; give it once"
+            given+="$1 " ;;
+    esac
     case "$1" in
         --seconds) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a positive whole number"; SECONDS_LIMIT=$2; shift 2 ;;
         --threads) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--threads needs a positive whole number"; N=$2; shift 2 ;;
@@ -46,9 +54,22 @@ done
 passed=0 failed=0 round=0
 declare -A runs=() fails=()
 failures=()
+# Progress within a round, which takes minutes at 256 threads: the run going on, k of n,
+# on one line that each run overwrites on a terminal, else a line each. counting: the
+# round's runs are being counted (run_round's first pass), none is run.
+counting="" k=0 n=0
+progress() {
+    if [ -t 1 ]; then printf '\r\033[Ksoak: round %d: %s (%d of %d)' $((round + 1)) "$1" "$k" "$n"
+    else echo "soak: round $((round + 1)): $1 ($k of $n)"; fi
+}
+# Ends the progress line before other output.
+end_progress() { [ ! -t 1 ] || printf '\r\033[K'; }
 # soak_run NAME [VAR=VALUE...] -- PROGRAM ARGS...: one run, tallied under NAME.
 soak_run() {
     local name="$1"; shift
+    k=$((k + 1))
+    [ -z "$counting" ] || return 0
+    progress "$name"
     local env=() out rc=0
     while [ "$1" != -- ]; do env+=("$1"); shift; done
     shift
@@ -60,15 +81,18 @@ soak_run() {
     local log="$LOGS/$name.round$round.txt"
     printf '%s\n' "${env[*]} $*" "$out" >"$log"
     failures+=("$name (round $round, exit $rc): $log")
+    end_progress
     { echo "soak: FAILED $name (round $round, exit $rc): ${env[*]} $*"; tail -n 20 <<<"$out"; } >&2
 }
 
 # The programs' own bounds: stress takes up to 256 threads, fork 64.
 min() { echo $(( $1 < $2 ? $1 : $2 )); }
 one="$(min "$N" 256)" two="$(min $((2 * N)) 256)" forkers="$(min "$N" 64)"
-end=$((SECONDS + SECONDS_LIMIT))
-while [ "$SECONDS" -lt "$end" ]; do
-    s=$((1000 + round))
+[ "$one" -eq "$N" ] && [ "$two" -eq $((2 * N)) ] && [ "$forkers" -eq "$N" ] ||
+    echo "soak: $N threads is more than the tests take (stress at most 256, fork 64): stress runs at $one and $two threads, fork at $forkers" >&2
+# One round's runs (counted first, then run: see progress).
+run_round() {
+    local s=$((1000 + round))
     soak_run stress.cpu MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$one" --ops 60000 --seed $s --stats-reader --expect-options cache=rseq
     soak_run stress.cpu.2N MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$two" --ops 30000 --seed $s --expect-options cache=rseq
     soak_run stress.migrate MULTIHEAP_KEY=cpu -- "$BIN/mhsys_stress" --threads "$two" --ops 30000 --seed $s --migrate $((20 + round % 50)) --expect-options cache=rseq
@@ -90,6 +114,14 @@ while [ "$SECONDS" -lt "$end" ]; do
     [ ! -x "$BIN/mhsys_stress_tsan" ] ||
         soak_run tsan.cpu MULTIHEAP_KEY=cpu TSAN_OPTIONS=halt_on_error=1:exitcode=66 -- \
             "$BIN/mhsys_stress_tsan" --threads "$one" --ops 30000 --max-large 1048576 --stats-reader --seed $s
+}
+end=$((SECONDS + SECONDS_LIMIT))
+while [ "$SECONDS" -lt "$end" ]; do
+    k=0 counting=1
+    run_round
+    n=$k k=0 counting=""
+    run_round
+    end_progress
     round=$((round + 1))
     echo "soak: round $round done at ${SECONDS}s of ${SECONDS_LIMIT}s: $passed runs passed, $failed failed"
 done

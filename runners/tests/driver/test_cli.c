@@ -127,6 +127,10 @@ static void test_bad_input(void)
         { "run t-pass --threads 1", "needs at least 2 threads" },
         { "sing", "unknown command" },
         { "help no-such-workload", "unknown workload" },
+        /* an argument more was ignored, as if obeyed */
+        { "help t-churn extra", "unknown argument 'extra'" },
+        { "list extra", "unknown argument 'extra'" },
+        { "inherited extra", "unknown argument 'extra'" },
         { "validate", "needs at least one FILE" },
     };
     struct stat before, after;
@@ -464,10 +468,26 @@ static void test_validate(void)
     rc = run("csv '%s'", tmpdir);
     CHECK(rc == 2 && stderr_lines() == 1 && strstr(err_text, "is a directory"), "csv DIR: exit %d: %s", rc, err_text);
 
-    char cmd[2 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "'%s' csv '%s'", mhbench, path);
+    /* a file that cannot be read is refused before the header: a lone header reads as an
+       empty result set */
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "'%s' csv '%s' '%s/nonexistent' 2>/dev/null", mhbench, path, tmpdir);
     FILE *p = popen(cmd, "r");
-    int rows = 0, fields_header = 0;
+    int rows = 0;
+    while (getline(&line, &cap, p) > 0)
+        rows++;
+    int st = pclose(p);
+    CHECK(WEXITSTATUS(st) == 2 && rows == 0, "csv of a missing file: exit %d, %d lines on stdout", WEXITSTATUS(st), rows);
+
+    /* a record that cannot be written names the file it was for */
+    rc = run("run t-churn --threads 1 --out=/dev/full");
+    CHECK(rc == 1 && stderr_lines() == 1 && strstr(err_text, "cannot write the record to /dev/full: No space left"),
+          "--out=/dev/full: exit %d: %s", rc, err_text);
+
+    snprintf(cmd, sizeof cmd, "'%s' csv '%s'", mhbench, path);
+    p = popen(cmd, "r");
+    rows = 0;
+    int fields_header = 0;
     while (getline(&line, &cap, p) > 0) {
         int fields = 1;
         for (char *c = line; *c; c++)
@@ -494,7 +514,7 @@ static void test_validate(void)
     rows = 0;
     while (getline(&line, &cap, p) > 0)
         rows++;
-    int st = pclose(p);
+    st = pclose(p);
     CHECK(WEXITSTATUS(st) == 2 && rows == 3, "csv with NULs: exit %d, %d lines", WEXITSTATUS(st), rows);
     free(line);
     free(good);

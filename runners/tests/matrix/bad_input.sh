@@ -129,10 +129,24 @@ for t in 0 0.000 .0 x; do
 done
 [ ! -e "$dir/micro4" ] || fail "micro.sh made its directory before refusing its options"
 expect_refusal "--filter '^zzz' matches no benchmark" "$ROOT/runners/micro.sh" --filter '^zzz' --out "$dir/micro3"
+expect_refusal "--filter '\[' is not a valid regular expression" "$ROOT/runners/micro.sh" --filter '[' --out "$dir/micro3"
 [ ! -e "$dir/micro3" ] || fail "micro.sh made its directory before refusing a filter that matches nothing"
 expect_refusal "unknown workload 'nosuch'" "$ROOT/run.sh" profile nosuch
 ! ls -d "$ROOT"/results/local/profile-*-nosuch >/dev/null 2>&1 || fail "a refused profile left its directory behind"
 expect_refusal "not a writable directory" "$ROOT/run.sh" bundle --out "$dir/no/such/dir/b.tar.gz"
+# arguments more, or twice: the later one, or the extra, used to be ignored unsaid
+expect_refusal "--out is given twice; give it once" "$ROOT/run.sh" bundle --out "$dir/b1" --out "$dir/b2"
+[ ! -e "$dir/b1" ] && [ ! -e "$dir/b2" ] || fail "a refused bundle left a directory behind"
+expect_refusal "unknown argument 'extra'; build takes none" "$ROOT/run.sh" build extra
+expect_refusal "unknown argument 'extra'; setup takes none" "$ROOT/run.sh" setup extra
+for bogus in --bogus extra "-N extra" --tests-regex=x; do
+    expect_refusal "test: unknown argument '${bogus#-N }'" "$ROOT/run.sh" test $bogus
+done
+expect_refusal "test: -R needs a value" "$ROOT/run.sh" test -R
+# targets adds its own --preset: the user's was said to be given twice
+for opt in --preset --config; do
+    expect_refusal "targets takes no $opt" "$ROOT/run.sh" targets --dry-run "$opt" quick
+done
 
 # empty result set
 mkdir -p "$dir/empty" && : >"$dir/empty/records.jsonl"

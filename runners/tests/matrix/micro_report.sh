@@ -51,4 +51,29 @@ MH_MULTIHEAP_LIB=/nonexistent/libmultiheap.so "$ROOT/run.sh" micro --allocators 
     grep -q "micro.sh: v failed" "$WORK/micro-missing.err" &&
     grep -q '"allocator":{"name":"glibc"' "$WORK/micro-missing/micro.jsonl" ||
     fail "a missing multiheap library stopped the other allocators (exit $rc): $(tail -n2 "$WORK/micro-missing.err")"
+# An allocator whose run dies leaves a failed record for each benchmark of the run, which
+# the report lists by benchmark (the set used to hold glibc alone, and "Failed runs: None")
+rm -rf "$WORK/micro-crash"
+rc=0
+"$ROOT/run.sh" micro --allocators "glibc,crash=$MH_CRASH_LIB" --filter '^pair/size:(16|32)$' --repetitions 1 \
+    --min-time 0.001 --out "$WORK/micro-crash" >/dev/null 2>"$WORK/micro-crash.err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "micro.sh: crash failed: killed by signal 11 (SIGSEGV)" "$WORK/micro-crash.err" ||
+    fail "a crashing allocator: exit $rc, said: $(tail -n 2 "$WORK/micro-crash.err")"
+[ "$(grep -c '"status":"failed","error":"killed by signal 11 (SIGSEGV)","run_id":"[^"]*","cell":"micro/crash"' \
+    "$WORK/micro-crash/micro.jsonl")" -eq 2 ] || fail "want 2 failed records of crash: $(grep -v '"glibc"' "$WORK/micro-crash/micro.jsonl")"
+"$MH_MHBENCH" validate "$WORK/micro-crash/micro.jsonl" >/dev/null 2>&1 || fail "micro.sh's failed records are not valid records"
+"$MH_MHREPORT" report --no-plots "$WORK/micro-crash" >/dev/null 2>&1 || fail "the report of a set with a crashed allocator failed"
+for size in 16 32; do
+    grep -qF "| micro/pair/size:$size\|1\|crash | 0 | no | killed by signal 11 (SIGSEGV) |" "$WORK/micro-crash/report.md" ||
+        fail "the report does not list crash's failed pair/size:$size: $(sed -n '/## Failed runs/,/^## C/p' "$WORK/micro-crash/report.md")"
+done
+# every allocator failed: the report says that, not that a file is missing; a directory of
+# no result set is named as such
+rm -rf "$WORK/micro-allcrash"
+"$ROOT/run.sh" micro --allocators "crash=$MH_CRASH_LIB" --filter '^pair/size:16$' --repetitions 1 --min-time 0.001 \
+    --out "$WORK/micro-allcrash" >/dev/null 2>&1 && fail "micro.sh exited 0 with its one allocator crashed"
+expect_refusal "its 1 measured records are failed runs" "$ROOT/run.sh" report --no-plots "$WORK/micro-allcrash"
+mkdir -p "$WORK/not-a-set"
+expect_refusal "not a result directory; give one that ./run.sh matrix or ./run.sh micro wrote" \
+    "$ROOT/run.sh" report --no-plots "$WORK/not-a-set"
 echo "matrix.micro_report: ok"

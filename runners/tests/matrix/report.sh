@@ -20,7 +20,8 @@ grep -q '<img[^>]*src="plots/' "$html" && fail "report.html links an image file 
 # --png-only (a report to commit): the PNGs, no SVG or plot data, and no link to them
 png_only="$WORK/png-only"
 rm -rf "$png_only" && mkdir -p "$png_only" && cp "$TINY/records.jsonl" "$png_only/"
-"$MH_MHREPORT" report --png-only "$png_only" >/dev/null || fail "report --png-only failed"
+# through run.sh, which documents it (it used to refuse it as an unknown option)
+"$ROOT/run.sh" report --png-only "$png_only" >/dev/null || fail "./run.sh report --png-only failed"
 [ -s "$png_only/plots/normalised.png" ] || fail "--png-only drew no normalised.png"
 leftover="$(cd "$png_only/plots" && ls -A | grep -v '\.png$')" && fail "--png-only left $leftover in plots/"
 grep -qE 'SVG\]|plots/data' "$png_only/report.md" && fail "--png-only's report.md links an SVG or the data"

@@ -213,6 +213,32 @@ PY
 grep -q '^Missing cells (no successful run in this result set): .*; and [0-9]* more\.$' "$dir/many_missing/report.md" ||
     fail "the missing cells' list does not say how many more: $(grep '^Missing cells' "$dir/many_missing/report.md" | tail -c 200)"
 
+# Pair sizes where multiheap's every run failed (micro.sh's failed records) read as failed,
+# not missing: at one size, and at all of them.
+for sizes in 9344 "64 9344 18704"; do
+    rm -rf "$dir/pairfailed" && mkdir -p "$dir/pairfailed"
+    python3 - "$dir/records.jsonl" "$dir/pairfailed/records.jsonl" $sizes <<'PY'
+import json, sys
+failed = ["micro/pair/size:" + s for s in sys.argv[3:]]
+with open(sys.argv[2], "w") as out:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)
+        if r["workload"]["name"] in failed and r["allocator"]["name"] == "multiheap":
+            r = {k: r[k] for k in ("schema", "run_id", "cell", "rep", "warmup", "timestamp", "workload", "threads")}
+            r.update(status="failed", error="killed by signal 11 (SIGSEGV)", allocator={"name": "multiheap", "requested": None},
+                     written_by="micro.sh: mhmicro exited without its JSON")
+        out.write(json.dumps(r) + "\n")
+PY
+    "$MH_MHREPORT" report --no-plots "$dir/pairfailed" >/dev/null 2>"$WORK/pairfailed.err" ||
+        fail "mhreport failed on failed pair records: $(cat "$WORK/pairfailed.err")"
+    case "$sizes" in
+        9344) want='| malloc+free pair, every small class (2 sizes <= 18704 B) | .* | cannot tell: every run failed at 1 size |' ;;
+        *) want='| malloc+free pair, every small class | 1 | n/a | n/a | n/a | >= 1.0 | cannot tell: every run failed: micro/pair/size:S records |' ;;
+    esac
+    grep -q "^$want\$" "$dir/pairfailed/report.md" ||
+        fail "pair sizes whose multiheap runs all failed ($sizes) are not said to have failed: $(grep '^| malloc+free pair' "$dir/pairfailed/report.md")"
+done
+
 # Plots of one point per case read each case at its own largest thread count: the set's
 # largest (oversubscribed's 8) left growth-storm's RSS plot unmade and a single case in
 # the time-vs-memory plot.

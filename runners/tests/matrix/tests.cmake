@@ -18,7 +18,7 @@ if(TARGET mhbench)
     MH_TEST_WORK=${CMAKE_CURRENT_BINARY_DIR}/matrix-tests
     MH_CRASH_LIB=$<TARGET_FILE:mh_matrix_crash>
     MH_CRASH_AT_EXIT_LIB=$<TARGET_FILE:mh_matrix_crash_at_exit>)
-  foreach(t tiny report resume failing compare bad_input shard bundle)
+  foreach(t tiny report resume failing compare bad_input shard bundle soak)
     set(name matrix.${t})
     if(t STREQUAL "failing")
       set(name matrix.failing_cell)

@@ -55,4 +55,17 @@ check_rejects "broken records file" --table "$tmp/broken.jsonl"
 echo '{}' >"$tmp/no-micro.jsonl"
 check_rejects "records of no microbenchmark" --table "$tmp/no-micro.jsonl"
 check_rejects "a run id no record has" --table "$tmp/ok.jsonl" --run-id nosuch
+check_rejects "two input files" --out "$tmp/out.jsonl" "$SAMPLE" "$SAMPLE"
+check_rejects "--failed without its allocator" --failed boom --out "$tmp/out.jsonl" pair/size:64
+check_rejects "--failed without benchmarks" --failed boom --allocator glibc --out "$tmp/out.jsonl"
+
+# ---- a run that left no JSON: a failed record per benchmark, threads from the name
+"$CONVERT" --failed 'killed by signal 11 (SIGSEGV)' --allocator 'v=multiheap+MULTIHEAP_CACHE=0' --run-id r3 \
+    --cell micro/v --rep 2 --out "$tmp/failed.jsonl" 'pair/size:64' 'pair_mt/size:64/real_time/threads:4' ||
+    bad "--failed refused (exit $?)"
+[ "$(grep -c '"status":"failed","error":"killed by signal 11 (SIGSEGV)","run_id":"r3","cell":"micro/v","rep":2,' \
+    "$tmp/failed.jsonl")" -eq 2 ] || bad "want 2 failed records: $(cat "$tmp/failed.jsonl")"
+grep -q '"name":"micro/pair_mt/size:64/real_time/threads:4".*"allocator":{"name":"v","requested":"multiheap+MULTIHEAP_CACHE=0"},"threads":4,' \
+    "$tmp/failed.jsonl" || bad "the failed pair_mt record lacks its threads or allocator: $(tail -n 1 "$tmp/failed.jsonl")"
+"$CONVERT" --table "$tmp/failed.jsonl" | grep -Eq '^pair/size:64 +failed$' || bad "--table does not show the failed run"
 exit $fail
