@@ -26,15 +26,16 @@ static int failures;
 #define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
     fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; } } while (0)
 
-/* Runs "mhbench ARGS" with stdout to /dev/null and stderr kept in err_text; the exit status. */
-static int run(const char *fmt, ...)
+/* Runs "ENV mhbench ARGS" (env: shell assignments, "" for none) with stdout to /dev/null
+   and stderr kept in err_text; the exit status. */
+static int run_with(const char *env, const char *fmt, ...)
 {
-    char args[2048], cmd[2048 + 2 * PATH_MAX];
+    char args[2048], cmd[4096 + 2 * PATH_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s'", mhbench, args, err_path);
+    snprintf(cmd, sizeof cmd, "%s '%s' %s >/dev/null 2>'%s'", env, mhbench, args, err_path);
     int st = system(cmd);
     FILE *f = fopen(err_path, "r");
     size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
@@ -43,6 +44,7 @@ static int run(const char *fmt, ...)
         fclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+#define run(...) run_with("", __VA_ARGS__)
 
 /* The last record appended to out_path (the caller frees it). */
 static mh_jv *last_record(void)

@@ -112,15 +112,10 @@ static void test_real_multiheap(void)
 /* Does the libmultiheap at lib take var=value? It warns about a value it ignores. */
 static bool allocator_takes(const char *lib, const char *var, const char *value)
 {
-    char cmd[3 * PATH_MAX];
-    snprintf(cmd, sizeof cmd, "%s='%s' LD_PRELOAD='%s' '%s' list >/dev/null 2>'%s'", var, value, lib, mhbench, err_path);
-    int st = system(cmd);
-    FILE *f = fopen(err_path, "r");
-    size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
-    err_text[n] = '\0';
-    if (f)
-        fclose(f);
-    CHECK(st == 0, "mhbench list under %s=%s exited %d", var, value, st);
+    char env[2 * PATH_MAX];
+    snprintf(env, sizeof env, "%s='%s' LD_PRELOAD='%s'", var, value, lib);
+    int rc = run_with(env, "list");
+    CHECK(rc == 0, "mhbench list under %s=%s exited %d", var, value, rc);
     char warning[128];
     snprintf(warning, sizeof warning, "multiheap: %s ", var);
     return !strstr(err_text, warning);
