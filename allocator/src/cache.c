@@ -255,12 +255,14 @@ static void release_batch(unsigned cpu, unsigned r, void **batch, size_t n, mh_f
     mh_small_free_batch(batch, n, why);
 }
 
-/* Pops up to n objects (at most MH_CACHE_SLOTS / 2) of row r of CPU cpu, if the thread
-   still runs there, and releases them; how many. */
-static size_t flush_row(unsigned cpu, unsigned r, size_t n) {
-    void *batch[MH_CACHE_SLOTS / 2];
+/* Pops up to n objects (at most MH_CACHE_SLOTS / 2) of row r of CPU cpu into batch, if
+   the thread still runs there, and releases them; how many. The caller lends the batch:
+   a 4 KiB array in each of two frames on one path (malloc's refill flushing the remote
+   row), with the grouping's own, overflowed a thread stack of PTHREAD_STACK_MIN (a
+   review). */
+static size_t flush_row(unsigned cpu, unsigned r, size_t n, void **batch, mh_free_source why) {
     n = mh_cache_pop_many(mh_row_offset(r), batch, n, cpu);
-    release_batch(cpu, r, batch, n, MH_FREED_BY_FLUSH);
+    release_batch(cpu, r, batch, n, why);
     return n;
 }
 
@@ -278,15 +280,15 @@ void *mh_cache_alloc_slow(unsigned cls) {
     mh_heap_stash_ensure(h);
     if (!fresh) grow_row(c, cls, note_slow_path(c, cls, ROW_RAN_EMPTY));
     void *batch[MH_CACHE_SLOTS / 2];
-    size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
     /* Other heaps' objects freed here wait in the class's remote row until it fills, and
        keep their pages in use meanwhile; before there were remote rows this CPU's
        mallocs would have reused them. A refill sends them all home. */
     unsigned remote = MH_NCLASSES + cls;
     if (row_used(cpu, remote))
         while (__atomic_load_n(&mh_cache_row_at(c, remote)->count, __ATOMIC_RELAXED) &&
-               flush_row(cpu, remote, MH_CACHE_SLOTS / 2))
+               flush_row(cpu, remote, MH_CACHE_SLOTS / 2, batch, MH_FREED_BY_FLUSH))
             continue;
+    size_t n = mh_heap_alloc_batch(h, cls, batch, half_row(c, cls), true);
     if (n == 0) return NULL;
     /* Only onto cpu's row (if the thread moved since, none): what does not fit goes
        back. */
@@ -353,10 +355,13 @@ static bool one_owner(void *const *objs, size_t n) {
 
 /* Groups objs[0..n) by owner if they have at most FEW_OWNERS of them (else false, and
    objs unchanged): the owners are listed in order of appearance, each object is
-   counted against its owner's entry, and a counting pass places them. */
+   counted against its owner's entry, and a counting pass gives each its place, where
+   a walk of the permutation's cycles puts it. In place and stable (a flush's runs of
+   neighbours stay runs for the pages' bitmaps): a copy through a second 4 KiB array
+   was part of the stack that overflowed (flush_row). */
 static bool group_few_owners(void **objs, size_t n) {
     uint16_t owner[FEW_OWNERS], start[FEW_OWNERS + 1] = {0};
-    uint8_t entry[MH_CACHE_SLOTS / 2];
+    uint16_t entry[MH_CACHE_SLOTS / 2];   /* objs[i]'s owner entry, then its place */
     unsigned nowners = 0, e = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned id = mh_page_owner(objs[i]);
@@ -367,13 +372,20 @@ static bool group_few_owners(void **objs, size_t n) {
                 owner[nowners++] = (uint16_t)id;
             }
         }
-        entry[i] = (uint8_t)e;
+        entry[i] = (uint16_t)e;
         start[e + 1]++;
     }
     for (unsigned k = 1; k < nowners; k++) start[k + 1] += start[k];
-    void *grouped[MH_CACHE_SLOTS / 2];
-    for (size_t i = 0; i < n; i++) grouped[start[entry[i]]++] = objs[i];
-    memcpy(objs, grouped, n * sizeof *objs);
+    for (size_t i = 0; i < n; i++) entry[i] = start[entry[i]]++;
+    for (size_t i = 0; i < n; i++)
+        while (entry[i] != i) {
+            size_t to = entry[i];
+            void *o = objs[to];
+            objs[to] = objs[i];
+            objs[i] = o;
+            entry[i] = entry[to];
+            entry[to] = (uint16_t)to;
+        }
     return true;
 }
 
@@ -415,7 +427,8 @@ void mh_cache_free_slow(void *p, unsigned cls) {
     /* p goes on top of the flushed row, so that a second free of it is caught. The push
        fails again if p is now the top of the row (a double free), or if the thread moved
        to another CPU whose row is full: then the heap takes p (and counts the free). */
-    flush_row(cpu, r, half_row(c, r));
+    void *batch[MH_CACHE_SLOTS / 2];
+    flush_row(cpu, r, half_row(c, r), batch, MH_FREED_BY_FLUSH);
     if (!mh_cache_push_freed(entry, p)) {
         fatal_if_on_top(c, r, p);
         mh_small_free(p);
@@ -456,7 +469,8 @@ bool mh_cache_large_free_slow(void *p, unsigned bin) {
     if (!c) return false;
     if ((rebound || fresh) && mh_cache_push(row, p)) return true;
     if (grow_row(c, r, false) && mh_cache_push(row, p)) return true;
-    flush_row(cpu, r, half_row(c, r));
+    void *batch[MH_LARGE_ROW_SLOTS / 2];
+    flush_row(cpu, r, half_row(c, r), batch, MH_FREED_BY_FLUSH);
     return mh_cache_push(row, p);
 }
 
@@ -467,7 +481,6 @@ void mh_cache_large_rows(uint64_t *rows) {
 
 int mh_cache_drain(unsigned cpu, const uint64_t *rows) {
     void *batch[MH_CACHE_SLOTS / 2];
-    size_t n;
     int on = rseq_cpu();
     if (on < 0) return -1;
     if ((unsigned)on != cpu) return 0;
@@ -476,8 +489,8 @@ int mh_cache_drain(unsigned cpu, const uint64_t *rows) {
        The pops take nothing once the thread has left cpu. */
     for (unsigned r = 0; r < MH_CACHE_ROWS; r++) {
         if (!row_used(cpu, r) || (rows && !(rows[r / 64] >> (r % 64) & 1))) continue;
-        while ((n = mh_cache_pop_many(mh_row_offset(r), batch, MH_CACHE_SLOTS / 2, cpu)) > 0)
-            release_batch(cpu, r, batch, n, MH_FREED_BY_DRAIN);
+        while (flush_row(cpu, r, MH_CACHE_SLOTS / 2, batch, MH_FREED_BY_DRAIN))
+            continue;
     }
     return 1;
 }

@@ -1,0 +1,73 @@
+/* The slow paths fit a thread stack of PTHREAD_STACK_MIN (16 KiB, of which glibc keeps
+   some for the thread's TLS and control block): malloc's refill flushing a remote row
+   of two other heaps' objects, grouped by owner, once took about 13 KiB and crashed such
+   a thread (a review). As remote_owners.c: open is wrapped to list 4 possible CPUs, heap
+   y is activated from here as a thread on a third CPU would, and a thread on CPU b frees
+   objects of heaps a and y, then mallocs the class. A second round frees enough that
+   free's own flush of the remote row groups them. Skipped (77) where the cache cannot
+   run or only one CPU is allowed. */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "mh_internal.h"
+#define MHUNIT_LAST_CPU 3
+#include "mhunit.h"
+
+#define SIZE 48
+#define N 1500   /* per heap: more than a remote row of 48-byte objects holds */
+
+static int a, b;
+static void *of_a[N], *of_y[N];
+
+static void *on_cpu_b(void *arg) {
+    size_t n = *(size_t *)arg;
+    pin_to_cpu(b);
+    for (size_t i = 0; i < n; i++) {
+        free(of_a[i]);
+        free(of_y[i]);
+    }
+    free(malloc(SIZE));
+    return NULL;
+}
+
+/* Frees n objects of each heap and mallocs once, on CPU b, in a thread of the smallest
+   stack. */
+static void round_on_small_stack(size_t n) {
+    pthread_attr_t attr;
+    pthread_t t;
+    CHECK(pthread_attr_init(&attr) == 0);
+    CHECK(pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN) == 0);
+    CHECK(pthread_create(&t, &attr, on_cpu_b, &n) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    pthread_attr_destroy(&attr);
+}
+
+int main(void) {
+    if (!two_allowed_cpus(&a, &b) || b >= 4) {
+        printf("small_stack: skipped, needs two CPUs among the 4 it lists as possible\n");
+        return 77;
+    }
+    pin_to_cpu(a);
+    free(malloc(1));
+    if (!strstr(mh_options(), "cache=rseq")) {
+        printf("small_stack: skipped, no front cache (%s)\n", mh_options());
+        return 77;
+    }
+    unsigned y = 0;
+    while (y == (unsigned)a || y == (unsigned)b) y++;
+    mh_heap *hy = &mh_global.heaps[y];
+    mh_heap_activate(hy);
+    unsigned cls = mh_size_class(SIZE);
+    for (int i = 0; i < N; i++) {
+        CHECK((of_a[i] = malloc(SIZE)) != NULL);
+        CHECK((of_y[i] = mh_heap_alloc(hy, cls, 1)) != NULL);
+    }
+    round_on_small_stack(20);   /* the refill flushes a remote row of two owners */
+    memmove(of_a, of_a + 20, (N - 20) * sizeof *of_a);
+    memmove(of_y, of_y + 20, (N - 20) * sizeof *of_y);
+    round_on_small_stack(N - 20);   /* free's flushes of a full remote row */
+    printf("small_stack: slow paths ran on a %d-byte stack\n", PTHREAD_STACK_MIN);
+    return 0;
+}
