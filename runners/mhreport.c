@@ -483,6 +483,17 @@ static bool one_host_per_group(const mr_set *set, char *err, size_t errlen)
     return ok;
 }
 
+/* A variant runs its base's library under other variables: the same allocator set up
+   otherwise, not another one (the report ranks it apart). */
+static void mark_variants(mr_set *set)
+{
+    set->variant = calloc((size_t)set->nallocs + 1, sizeof *set->variant);
+    for (size_t i = 0; i < set->nruns; i++) {
+        const mh_jv *env = mh_json_path(set->runs[i].rec, "allocator.env");
+        if (env && env->type == MH_JOBJ && env->len) set->variant[mr_alloc_index(set, set->runs[i].alloc)] = true;
+    }
+}
+
 bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errlen)
 {
     memset(set, 0, sizeof *set);
@@ -522,6 +533,7 @@ bool mr_load(mr_set *set, char *const *paths, int npaths, char *err, size_t errl
     }
     free(dup);
     if (!consistent) return false;
+    mark_variants(set);
     if (duplicates)
         fprintf(stderr, "mhreport: %zu records appear twice (same run, cell, workload, repetition and time: a set "
                 "given twice or merged twice); each counted once\n", duplicates);
@@ -564,7 +576,7 @@ void mr_free(mr_set *set)
         free(set->groups[i].runs);
     }
     free(set->docs), free(set->runs), free(set->cases), free(set->case_params), free(set->allocs);
-    free(set->threads), free(set->groups);
+    free(set->threads), free(set->groups), free(set->variant);
     memset(set, 0, sizeof *set);
 }
 

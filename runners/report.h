@@ -36,6 +36,10 @@ double mr_mann_whitney_min_p(int na, int nb);
 /* Do the medians' intervals overlap (the difference within noise)? Always with a
  * single run on either side. */
 bool   mr_ci_overlap(const mr_summary *a, const mr_summary *b);
+/* How often the medians' intervals of na and nb runs of one and the same allocator miss
+ * each other (!mr_ci_overlap) by chance alone: what "clear of noise" risks at these sizes.
+ * 3 a side: 0.10; 5: 0.008 (min..max both). */
+double mr_apart_by_chance(int na, int nb);
 
 /* Runs that fall into two groups far apart (mr_split): each group's runs summarised
  * (size, range, median and its interval). */
@@ -85,6 +89,8 @@ typedef struct mr_set {
     const mh_jv **case_params;  /* per case: workload.params of its first successful run */
     int *threads;     int nthreads;
     char **allocs;    int nallocs;
+    bool *variant;              /* per allocator: its runs set variables on a base (a spec's
+                                   +VAR=VALUE, or a built-in such as multiheap-seed: allocator.env) */
     mr_group *groups; int ngroups;
     const mh_jv *env;           /* from the first record that has one */
 } mr_set;

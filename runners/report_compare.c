@@ -3,7 +3,8 @@
  * throughput of each side, their ratio, and a two-sided Mann-Whitney U test
  * over the repetitions. A regression is a cell slower by more than the
  * threshold AND significant (p < 0.05), or one whose runs fail in NEW where
- * none failed in OLD; any regression makes the exit status 1. The allocators
+ * none failed in OLD; any regression makes the exit status 1. A cell where OLD
+ * lost runs gets no verdict: its median is over the runs left. The allocators
  * that ran the same library with the same variables on both sides are the
  * controls: where most of a case's control libraries moved the same way (the
  * machine did), the changed allocators' NEW runs are judged divided by the
@@ -19,11 +20,19 @@
 
 typedef struct tally {
     int compared, regressions, improvements, unmatched;
+    int withheld;           /* OLD lost runs there: no verdict */
     int not_counted;        /* changes of an unchanged library, or the machine's: no verdict */
     double best_min_p;      /* the smallest p-value the repetitions allow at all */
     double drift_log;       /* sum of log(new/old) over the unchanged allocators' cells */
     int drift_cells;
 } tally;
+
+/* Is a change of pct percent past the threshold, i.e. more than it? A ratio's rounding
+   error must not carry exactly the threshold past it: 95 / 100 - 1 is -5.000000000000004%. */
+static bool past_threshold(double pct, double threshold)
+{
+    return fabs(pct) > threshold + 1e-9;
+}
 
 static const mr_group *matching(const mr_set *other, const mr_set *set, const mr_group *g)
 {
@@ -104,13 +113,14 @@ static machine machine_change(const mr_set *old, const mr_set *new, const mr_gro
     for (int a = 0; a < new->nallocs; a++) {
         const mr_group *c = mr_group_at(new, g->ci, g->ti, a);
         const mr_group *o = c && c->n ? matching(old, new, c) : NULL;
-        if (!o || !o->n || !unchanged(o, c)) continue;
+        /* a median that lost runs (a timeout: the slowest) says nothing of the machine */
+        if (!o || !o->n || o->nfailed || c->nfailed || !unchanged(o, c)) continue;
         int k = 0;
         while (k < m.libraries && strcmp(lib[k], library_of(c)) != 0) k++;
         if (k == m.libraries) lib[m.libraries++] = library_of(c);
         double r = c->s.median / o->s.median;
         ratio[(size_t)k * n + (size_t)names[k]++] = r;
-        if (fabs(r - 1) * 100 > threshold && mr_mann_whitney_p(o->thr, o->n, c->thr, c->n) < ALPHA)
+        if (past_threshold((r - 1) * 100, threshold) && mr_mann_whitney_p(o->thr, o->n, c->thr, c->n) < ALPHA)
             up[k] += r > 1, down[k] += r < 1;
     }
     int ups = 0, downs = 0;
@@ -161,6 +171,18 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
     double change = (g->s.median / o->s.median - 1) * 100;
     double p = mr_mann_whitney_p(o->thr, o->n, g->thr, g->n), min_p = mr_mann_whitney_min_p(o->n, g->n);
     if (min_p < t->best_min_p) t->best_min_p = min_p;
+    /* OLD's median is over the runs that did not fail, which a timeout, the slowest,
+       flatters: any change measured against it may be that alone (the report's summary and
+       targets give such cells no verdict either) */
+    if (o->nfailed) {
+        char also[64] = "";
+        if (g->nfailed) snprintf(also, sizeof also, " and NEW %d of %d", g->nfailed, g->n + g->nfailed);
+        printf("%-48s %12.3f %12.3f %+7.1f%% %7.4f  cannot tell: OLD lost %d of %d runs%s, %s flattered\n", cell,
+               o->s.median / 1e6, g->s.median / 1e6, change, p, o->nfailed, o->n + o->nfailed, also,
+               g->nfailed ? "their medians are" : "its median is");
+        t->withheld++, t->compared++;
+        return;
+    }
     bool control = unchanged(o, g);
     if (control) t->drift_log += log(g->s.median / o->s.median), t->drift_cells++;
     /* Where the machine moved, a changed allocator's NEW runs are judged divided by its
@@ -179,7 +201,7 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
                  "what is left: %+.1f%%, p %.4f)", (m.factor - 1) * 100, m.moved, m.libraries, judged, judged_p);
     }
     const char *verdict = "same";
-    bool past = fabs(judged) > threshold, sig = past && judged_p < ALPHA;
+    bool past = past_threshold(judged, threshold), sig = past && judged_p < ALPHA;
     if (fails[0]) {
         verdict = fails;
     } else if (past && min_p >= ALPHA) {
@@ -192,7 +214,7 @@ static void compare_cell(const mr_set *old, const mr_set *new, const mr_group *g
         t->not_counted++;
     } else if (past) {
         verdict = judged < 0 ? (sig ? "REGRESSION" : "slower, not significant") : (sig ? "improvement" : "faster, not significant");
-    } else if (m.moved && fabs(change) > threshold && p < ALPHA) {
+    } else if (m.moved && past_threshold(change, threshold) && p < ALPHA) {
         verdict = change < 0 ? "slower, as the machine" : "faster, as the machine";
         t->not_counted++;
     }
@@ -273,6 +295,9 @@ int mr_compare_main(int argc, char **argv)
     if (t.not_counted)
         printf("%d change%s past the threshold %s the machine's or a control's own, counted neither way\n",
                t.not_counted, t.not_counted == 1 ? "" : "s", t.not_counted == 1 ? "is" : "are");
+    if (t.withheld)
+        printf("%d cell%s without a verdict: OLD lost runs there, and the median of the runs left flatters it\n",
+               t.withheld, t.withheld == 1 ? "" : "s");
     if (t.compared && t.best_min_p >= ALPHA)
         printf("note: with so few repetitions no difference can reach p < %.2f (smallest possible p: %.3f); "
                "use repetitions >= 4 to detect regressions\n", ALPHA, t.best_min_p);

@@ -41,6 +41,15 @@ static double order_stat_coverage(int n, int j)
     return p / pow(2, n);
 }
 
+/* The narrowest symmetric interval [x(j), x(n-j+1)] that still covers 95%: its j. Below
+ * n = 6 none does, so 1 (min..max, with its true, lower coverage, which the report shows). */
+static int ci_rank(int n)
+{
+    int j = 1;
+    while (j + 1 <= n / 2 && order_stat_coverage(n, j + 1) >= 0.95) j++;
+    return j;
+}
+
 void mr_summarise(const double *x, int n, mr_summary *out)
 {
     memset(out, 0, sizeof *out);
@@ -55,10 +64,7 @@ void mr_summarise(const double *x, int n, mr_summary *out)
     out->median = quantile(s, n, 0.5);
     out->q1 = quantile(s, n, 0.25);
     out->q3 = quantile(s, n, 0.75);
-    /* The narrowest symmetric interval that still covers 95%; below n = 6 none
-     * does, so min..max with its true (lower) coverage, which the report shows. */
-    int j = 1;
-    while (j + 1 <= n / 2 && order_stat_coverage(n, j + 1) >= 0.95) j++;
+    int j = ci_rank(n);
     out->ci_lo = s[j - 1];
     out->ci_hi = s[n - j];
     out->ci_coverage = n == 1 ? 0 : order_stat_coverage(n, j);
@@ -76,6 +82,24 @@ bool mr_ci_overlap(const mr_summary *a, const mr_summary *b)
     /* One run has no interval to speak of (coverage 0): it cannot call a difference. */
     if (a->n < 2 || b->n < 2) return true;
     return a->ci_lo <= b->ci_hi && b->ci_lo <= a->ci_hi;
+}
+
+/* A's interval lies wholly below B's when A's upper end, its k-th run, comes before B's
+ * lower end, its jb-th: when the first k + jb - 1 of the pooled runs, in order, hold at
+ * least k of A's. Every order of the pooled runs is as likely when nothing differs. */
+static double below_by_chance(int na, int nb)
+{
+    int k = na - ci_rank(na) + 1, jb = ci_rank(nb), first = k + jb - 1;
+    double ways = 0;
+    for (int i = k; i <= na && i <= first; i++)
+        ways += binomial_coef(first, i) * binomial_coef(na + nb - first, na - i);
+    return ways / binomial_coef(na + nb, na);
+}
+
+double mr_apart_by_chance(int na, int nb)
+{
+    if (na < 2 || nb < 2) return 0;
+    return below_by_chance(na, nb) + below_by_chance(nb, na);
 }
 
 bool mr_split(const double *x, int n, mr_groups *g)

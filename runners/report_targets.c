@@ -248,6 +248,24 @@ static const char *not_comparable(const mr_group *a, const mr_group *b)
     return NULL;
 }
 
+/* v with `decimals` decimals, or more (up to 6) where those would print it as `from`, the
+   value it is judged against: 0.996 printed "1.00" beside "NOT met: 0% short". */
+static void apart_text(double v, double from, int decimals, char *buf, size_t len)
+{
+    char f[32];
+    do {
+        snprintf(buf, len, "%.*f", decimals, v);
+        snprintf(f, sizeof f, "%.*f", decimals, from);
+    } while (v != from && strcmp(buf, f) == 0 && ++decimals <= 6);
+}
+
+/* "13" for a ratio 13% past its goal, "0.4" for one 0.4% past it: a percentage never
+   reads 0 where the ratio is not the goal. */
+static void margin_text(double r, double goal, char *buf, size_t len)
+{
+    apart_text(fabs(r / goal - 1) * 100, 0, 0, buf, len);
+}
+
 /* "met (+13%)" or "NOT met: 12% short" for a higher-is-better ratio against its goal;
    `noise`: the two medians' confidence intervals overlap, so the run cannot tell; `why`:
    the data do not meet the rule (not_comparable), which no ratio can make up for: the
@@ -255,17 +273,21 @@ static const char *not_comparable(const mr_group *a, const mr_group *b)
 static void verdict_at_least(double r, double goal, bool noise, const char *why, char *buf, size_t len)
 {
     const char *tail = noise ? ", within noise" : "";
+    char by[32];
+    margin_text(r, goal, by, sizeof by);
     if (why) snprintf(buf, len, "%s", why);
-    else if (r >= goal) snprintf(buf, len, "met (%+.0f%%%s)", (r / goal - 1) * 100, tail);
-    else snprintf(buf, len, "NOT met: %.0f%% short%s", (1 - r / goal) * 100, tail);
+    else if (r >= goal) snprintf(buf, len, "met (+%s%%%s)", by, tail);
+    else snprintf(buf, len, "NOT met: %s%% short%s", by, tail);
 }
 
 /* For a lower-is-better value against its limit. */
 static void verdict_at_most(double v, double limit, const char *why, char *buf, size_t len)
 {
+    char by[32];
+    margin_text(v, limit, by, sizeof by);
     if (why) snprintf(buf, len, "%s", why);
-    else if (v <= limit) snprintf(buf, len, "met (%.0f%% under)", (1 - v / limit) * 100);
-    else snprintf(buf, len, "NOT met: %.0f%% over", (v / limit - 1) * 100);
+    else if (v <= limit) snprintf(buf, len, "met (%s%% under)", by);
+    else snprintf(buf, len, "NOT met: %s%% over", by);
 }
 
 static const char table_header[] = "target\tthreads\tmultiheap\tbest peer\tmeasured\ttarget\tresult";
@@ -400,7 +422,8 @@ static void note_group(split_notes *s, const char **sep, const char *which, cons
    against the best of the peers' upper groups, its lower against the best lower (the
    peer that is best by its median over both may be behind in one), told in s. The
    verdict holds where both are on one side of the goal, "within noise" where either
-   pair's intervals overlap; none where they disagree. The verdict goes to verdict, the two
+   pair's intervals overlap; none where they disagree, or where a group judged has fewer runs
+   than the rule's MIN_REPS. The verdict goes to verdict, the two
    ratios to measured (the ratio of the medians over both groups describes neither), both
    len bytes; false when nobody's runs split. */
 static bool split_verdict(split_notes *s, const mr_set *set, const target_cell *t, const mr_group *mh,
@@ -421,7 +444,10 @@ static bool split_verdict(split_notes *s, const mr_set *set, const target_cell *
     }
     if (!any) return false;
     double upper = m.upper->median / up->upper->median, lower = m.lower->median / low->lower->median;
-    snprintf(measured, len, "%.2f upper, %.2f lower groups", upper, lower);
+    char up_text[16], low_text[16];
+    apart_text(upper, 1.0, 2, up_text, sizeof up_text);
+    apart_text(lower, 1.0, 2, low_text, sizeof low_text);
+    snprintf(measured, len, "%s upper, %s lower groups", up_text, low_text);
     bool noise = mr_ci_overlap(m.upper, up->upper) || mr_ci_overlap(m.lower, low->lower);
     const char *sep = s->len ? ". " : "";
     note_add(s, &sep, "%s (%d threads)", t->label, t->threads);
@@ -431,7 +457,15 @@ static bool split_verdict(split_notes *s, const mr_set *set, const target_cell *
         if (p[i].g) note_side(s, &sep, &p[i]);
     note_group(s, &sep, "upper", m.upper, up, up->upper);
     note_group(s, &sep, "lower", m.lower, low, low->lower);
-    if ((upper >= 1.0) != (lower >= 1.0))
+    /* the rule's repetitions hold for each group judged, as for a whole side: mr_split
+       leaves groups of two, whose min..max "within noise" covers half the time */
+    const mr_summary *judged[] = { m.upper, up->upper, m.lower, low->lower };
+    int fewest = MIN_REPS;
+    for (size_t i = 0; i < 4; i++)
+        if (judged[i]->n < fewest) fewest = judged[i]->n;
+    if (fewest < MIN_REPS)
+        snprintf(verdict, len, "cannot tell: a group has %d runs (below)", fewest);
+    else if ((upper >= 1.0) != (lower >= 1.0))
         snprintf(verdict, len, "cannot tell: runs in two groups (below)");
     else
         snprintf(verdict, len, "%s in both groups (below)%s", upper >= 1.0 ? "met" : "NOT met",
@@ -446,7 +480,7 @@ static void throughput_row(doc *d, const mr_set *set, missing *m, split_notes *s
     if (!both_groups(d, set, m, t, &THROUGHPUT, thr_of, false, &mh, &best, &peer)) return;
     double r = mh->s.median / best->s.median;
     char row[1024], verdict[64], why[64], measured[64];
-    snprintf(measured, sizeof measured, "%.2f", r);
+    apart_text(r, 1.0, 2, measured, sizeof measured);
     /* the verdict when the medians do not decide it: the rule unmet, or runs in two groups */
     const char *instead = row_not_comparable(set, t, m, mh, best, why, sizeof why);
     if (instead || !split_verdict(s, set, t, mh, verdict, measured, sizeof verdict))
@@ -463,12 +497,13 @@ static void growth_rows(doc *d, const mr_set *set, missing *m)
     const target_cell *t = GROWTH_CELL;
     const mr_group *mh, *best;
     int peer = 0;
-    char row[1024], verdict[64], why[64];
+    char row[1024], verdict[64], why[64], ratio[32];
     if (both_groups(d, set, m, t, &GROWTH_TIME, time_of, true, &mh, &best, &peer)) {
         double r = time_of(mh) / time_of(best);
         verdict_at_most(r, 1.0, row_not_comparable(set, t, m, mh, best, why, sizeof why), verdict, sizeof verdict);
-        snprintf(row, sizeof row, "%s: time\t%d\t%.3f s\t%s %.3f s\t%.2f x best\t<= 1.0 x best\t%s", t->label,
-                 t->threads, time_of(mh), peers[peer], time_of(best), r, verdict);
+        apart_text(r, 1.0, 2, ratio, sizeof ratio);
+        snprintf(row, sizeof row, "%s: time\t%d\t%.3f s\t%s %.3f s\t%s x best\t<= 1.0 x best\t%s", t->label,
+                 t->threads, time_of(mh), peers[peer], time_of(best), ratio, verdict);
         doc_row(d, row, false);
     }
     if (both_groups(d, set, m, t, &GROWTH_RSS, rss_of, true, &mh, &best, &peer)) {
@@ -476,8 +511,9 @@ static void growth_rows(doc *d, const mr_set *set, missing *m)
         char own[48];
         verdict_at_most(r, 1.0, row_not_comparable(set, t, m, mh, best, why, sizeof why), verdict, sizeof verdict);
         own_ratio_text(mh, best, own, sizeof own);
-        snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%.2f x best%s\t<= 1.0 x best\t%s",
-                 t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, r, own,
+        apart_text(r, 1.0, 2, ratio, sizeof ratio);
+        snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%s x best%s\t<= 1.0 x best\t%s",
+                 t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, ratio, own,
                  verdict);
         doc_row(d, row, false);
     }
@@ -492,8 +528,9 @@ static void growth_rows(doc *d, const mr_set *set, missing *m)
                  t->label, t->threads, mh ? "rss_1s_after_free_kib timed from the last free" : name);
     } else {
         verdict_at_most(share, 0.10, not_comparable(mh, mh), verdict, sizeof verdict);
-        snprintf(row, sizeof row, "%s: RSS 1 s after the last free\t%d\t%.1f%% of peak\t-\t%.1f%%\t<= 10%% of peak\t%s",
-                 t->label, t->threads, share * 100, share * 100, verdict);
+        apart_text(share * 100, 10, 1, ratio, sizeof ratio);
+        snprintf(row, sizeof row, "%s: RSS 1 s after the last free\t%d\t%s%% of peak\t-\t%s%%\t<= 10%% of peak\t%s",
+                 t->label, t->threads, ratio, ratio, verdict);
     }
     doc_row(d, row, false);
 }
@@ -522,12 +559,13 @@ static void classic_rss_row(doc *d, const mr_set *set, missing *m, const target_
     int peer = 0;
     if (!both_groups(d, set, m, t, &CLASSIC_RSS, rss_of, true, &mh, &best, &peer)) return;
     double r = mh->rss_median_kib / best->rss_median_kib;
-    char row[1024], verdict[64], own[48], live[64], why[64];
+    char row[1024], verdict[64], own[48], live[64], why[64], ratio[32];
     verdict_at_most(r, 1.2, row_not_comparable(set, t, m, mh, best, why, sizeof why), verdict, sizeof verdict);
     own_ratio_text(mh, best, own, sizeof own);
     live_text(mh, best, live, sizeof live);
-    snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%.2f x best%s%s\t<= 1.2 x best\t%s",
-             t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, r, own,
+    apart_text(r, 1.2, 2, ratio, sizeof ratio);
+    snprintf(row, sizeof row, "%s: peak RSS\t%d\t%.1f MiB\t%s %.1f MiB\t%s x best%s%s\t<= 1.2 x best\t%s",
+             t->label, t->threads, mh->rss_median_kib / 1024, peers[peer], best->rss_median_kib / 1024, ratio, own,
              live, verdict);
     doc_row(d, row, false);
 }
@@ -573,7 +611,7 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
         sizes++, met += r >= 1.0, behind += r < 1.0 && !noise, logsum += log(r);
         if (r < worst) worst = r, worst_size = atoi(c + strlen(PAIR_PREFIX)), worst_noise = noise;
     }
-    char row[1024], verdict[96], gaps[80];
+    char row[1024], verdict[96], gaps[80], ratio[32];
     if (!sizes) {
         note_missing(m, PAIR_PREFIX "S records (./run.sh targets appends them)");
         snprintf(row, sizeof row, "malloc+free pair, every small class\t1\tn/a\tn/a\tn/a\t>= 1.0\t%s: "
@@ -581,9 +619,10 @@ static void pair_row(doc *d, const mr_set *set, missing *m)
     } else {
         const char *gap = pair_gaps(failed, absent, gaps, sizeof gaps);
         verdict_at_least(worst, 1.0, worst_noise, gap ? gap : why, verdict, sizeof verdict);
+        apart_text(worst, 1.0, 2, ratio, sizeof ratio);
         snprintf(row, sizeof row, "malloc+free pair, every small class (%d sizes <= %d B)\t1\t%d of %d sizes >= 1.0, "
-                 "%d behind clear of noise\tper size\tworst %.2f (size %d), geomean %.2f\t>= 1.0 each\t%s", sizes,
-                 MH_SMALL_MAX_BYTES, met, sizes, behind, worst, worst_size, exp(logsum / sizes), verdict);
+                 "%d behind clear of noise\tper size\tworst %s (size %d), geomean %.2f\t>= 1.0 each\t%s", sizes,
+                 MH_SMALL_MAX_BYTES, met, sizes, behind, ratio, worst_size, exp(logsum / sizes), verdict);
     }
     doc_row(d, row, false);
 }
@@ -656,7 +695,8 @@ void mr_section_targets(doc *d, const mr_set *set)
                     "repetitions, or a workload with two ways to run, leaves them so, and their median "
                     "describes neither group. Such a row compares multiheap's upper group with the best of "
                     "the peers' upper groups and its lower with the best lower (a side in one group counts "
-                    "all its runs in both). %s.", MR_SPLIT_RATIO, splits.text);
+                    "all its runs in both), and gives no verdict where a group it judges has fewer than %d "
+                    "runs. %s.", MR_SPLIT_RATIO, MIN_REPS, splits.text);
     missing_para(d, &m);
 }
 

@@ -231,13 +231,43 @@ static void fmt_ratio(char *buf, size_t len, double r)
     else snprintf(buf, len, "-");
 }
 
+static int distinct_allocators(const mr_set *set)
+{
+    int n = 0;
+    for (int a = 0; a < set->nallocs; a++) n += !set->variant[a];
+    return n;
+}
+
+/* Is allocator a ranked for winners and wins? A variant runs its base's library under
+   other variables: ranked with the distinct allocators, multiheap's six in the targets set
+   would take the wins from each other and from multiheap (2 wins against its 6 over the
+   five distinct allocators). A set with fewer than two distinct allocators (an A/B set of
+   two variants) ranks them all. */
+static bool contender(const mr_set *set, int a)
+{
+    return !set->variant[a] || distinct_allocators(set) < 2;
+}
+
+/* How the report ranks, when the set has variants: for the paragraphs that use winners. */
+static const char *ranking_text(const mr_set *set)
+{
+    if (distinct_allocators(set) == set->nallocs) return "";
+    if (distinct_allocators(set) < 2)
+        return " Fewer than two of the allocators are not variants (a base's library under other "
+               "variables), so all of them are ranked.";
+    return " Winners and wins are decided among the distinct allocators. A variant (a spec that sets "
+           "variables on a base, such as multiheap-seed: the base's library set up otherwise) is no "
+           "competitor: it keeps its column and rows, and its wins read \"-\"; the seed ladder's "
+           "variants are compared with the seed in \"seed design vs multiheap\".";
+}
+
 /* Best and runner-up allocator of one case x threads, by median throughput. */
 static void rank_two(const mr_set *set, int c, int t, const mr_group **best, const mr_group **second)
 {
     *best = *second = NULL;
     for (int a = 0; a < set->nallocs; a++) {
         const mr_group *g = mr_group_at(set, c, t, a);
-        if (!g || !g->n) continue;
+        if (!g || !g->n || !contender(set, a)) continue;
         if (!*best || g->s.median > (*best)->s.median) *second = *best, *best = g;
         else if (!*second || g->s.median > (*second)->s.median) *second = g;
     }
@@ -255,7 +285,7 @@ static void winner_text(const mr_set *set, int c, int t, char *buf, size_t len)
     bool some_failed = false;
     for (int a = 0; a < set->nallocs; a++) {
         const mr_group *g = mr_group_at(set, c, t, a);
-        some_failed |= g && g->n && g->nfailed;
+        some_failed |= g && g->n && g->nfailed && contender(set, a);
     }
     if (best && some_failed) snprintf(buf + strlen(buf), len - strlen(buf), ", on medians some failed runs flatter");
 }
@@ -267,8 +297,8 @@ static void section_summary(doc *d, const mr_set *set, int base)
                 "(higher is better). The winner has the highest median; \"≈\" marks a winner whose "
                 "confidence interval of the median overlaps the runner-up's: the difference is within noise. "
                 "\"(k failed)\": k of the cell's runs failed and its median is over the others, which a "
-                "run that timed out, the slowest, would flatter; the geometric means leave such cells out.",
-             set->allocs[base]);
+                "run that timed out, the slowest, would flatter; the geometric means leave such cells out.%s",
+             set->allocs[base], ranking_text(set));
     char head[2048] = "case\tthreads";
     for (int a = 0; a < set->nallocs; a++)
         strncat(head, "\t", sizeof head - strlen(head) - 1), strncat(head, set->allocs[a], sizeof head - strlen(head) - 1);
@@ -364,33 +394,72 @@ static double geomean_ratio(const mr_set *set, int a, int other, int *count)
     return *count ? exp(logsum / *count) : NAN;
 }
 
+/* What "clear" risks at the repetitions of the cells wins count: the fewest and most runs
+   of a ranked allocator there, and how often intervals of that many runs miss each other
+   with no difference at all: at 3 runs one such pair in 10 reads as clear, which a count of
+   clear wins does not show. "" when no cell counts. */
+static void clear_text(const mr_set *set, char *buf, size_t len)
+{
+    int least = 0, most = 0;
+    for (int i = 0; i < set->ngroups; i++) {
+        const mr_group *g = &set->groups[i];
+        if (!contender(set, g->ai) || !all_ran(set, g->ci, g->ti)) continue;
+        if (!least || g->n < least) least = g->n;
+        if (g->n > most) most = g->n;
+    }
+    buf[0] = 0;
+    if (!least) return;
+    size_t off = (size_t)snprintf(buf, len, " A win is clear where the winner's confidence interval of the median "
+                                  "and the runner-up's do not overlap (at 8 runs or fewer the interval is min..max: the "
+                                  "two ranges of runs apart). These cells have ");
+    if (least == most) off += (size_t)snprintf(buf + off, len - off, "%d runs an allocator", least);
+    else off += (size_t)snprintf(buf + off, len - off, "%d to %d runs an allocator", least, most);
+    off += (size_t)snprintf(buf + off, len - off, "; two allocators that do not differ at all have intervals "
+                            "apart by chance %.1f%% of the time at %d runs each", mr_apart_by_chance(least, least) * 100,
+                            least);
+    if (least != most)
+        off += (size_t)snprintf(buf + off, len - off, ", %.1f%% at %d", mr_apart_by_chance(most, most) * 100, most);
+    snprintf(buf + off, len - off, ".");
+}
+
+/* Allocator a's wins and clear wins over the cells the geometric means count. */
+static void count_wins(const mr_set *set, int a, int *wins, int *clear)
+{
+    *wins = *clear = 0;
+    for (int c = 0; c < set->ncases; c++)
+        for (int t = 0; t < set->nthreads; t++) {
+            const mr_group *best, *second;
+            if (!all_ran(set, c, t)) continue;
+            rank_two(set, c, t, &best, &second);
+            if (best && best->ai == a) {
+                (*wins)++;
+                /* alone in the set: a win, but nothing to be clear of */
+                *clear += second && !mr_ci_overlap(&best->s, &second->s);
+            }
+        }
+}
+
 static void section_geomeans(doc *d, const mr_set *set)
 {
     int glibc = mr_alloc_index(set, "glibc"), tc = mr_alloc_index(set, "tcmalloc");
+    char clear_note[512];
+    clear_text(set, clear_note, sizeof clear_note);
     doc_heading(d, 2, "Geometric means");
     doc_para(d, "Geometric mean, over every workload case and thread count that all the allocators ran "
                 "(a cell with a failed run of one of them is left out for all), of the allocator's "
                 "median throughput divided by glibc's and by tcmalloc's (above 1: faster). Wins count the "
-                "same cells where the allocator had the highest median, and how many of those were clear of noise.");
+                "same cells where the allocator had the highest median, and how many of those were clear "
+                "of noise.%s%s", clear_note, ranking_text(set));
     doc_table_begin(d, "allocator\tgeomean x glibc\tgeomean x tcmalloc\tcells\twins\tclear wins");
     for (int a = 0; a < set->nallocs; a++) {
-        int n1, n2, wins = 0, clear = 0;
+        int n1, n2, wins, clear;
         double g1 = geomean_ratio(set, a, glibc, &n1), g2 = geomean_ratio(set, a, tc, &n2);
-        for (int c = 0; c < set->ncases; c++)
-            for (int t = 0; t < set->nthreads; t++) {
-                const mr_group *best, *second;
-                if (!all_ran(set, c, t)) continue;
-                rank_two(set, c, t, &best, &second);
-                if (best && best->ai == a) {
-                    wins++;
-                    /* alone in the set: a win, but nothing to be clear of */
-                    clear += second && !mr_ci_overlap(&best->s, &second->s);
-                }
-            }
-        char row[512], r1[32], r2[32];
+        count_wins(set, a, &wins, &clear);
+        char row[512], r1[32], r2[32], won[32] = "-\t-";
         fmt_ratio(r1, sizeof r1, g1);
         fmt_ratio(r2, sizeof r2, g2);
-        snprintf(row, sizeof row, "%s\t%s\t%s\t%d\t%d\t%d", set->allocs[a], r1, r2, n1 > n2 ? n1 : n2, wins, clear);
+        if (contender(set, a)) snprintf(won, sizeof won, "%d\t%d", wins, clear);
+        snprintf(row, sizeof row, "%s\t%s\t%s\t%d\t%s", set->allocs[a], r1, r2, n1 > n2 ? n1 : n2, won);
         doc_row(d, row, false);
     }
     doc_table_end(d);

@@ -254,4 +254,37 @@ PY
     fail "3 repetitions a side made a verdict: $(cat "$dir/few.out")"
 grep -q 'cross-core-free:remote=0|1|glibc .*slower, too few repetitions to tell' "$dir/few.out" ||
     fail "a cell that cannot reach p < 0.05 does not say so: $(grep 'remote=0|1|glibc' "$dir/few.out")"
+# A cell slower by exactly the threshold is not slower by more than it: 95 / 100 - 1 is
+# -5.000000000000004%, which read as past 5. OLD: 100 x (1 + rep / 500) Mops/s, NEW 95 x the
+# same, a rebuilt library (not a control).
+# OLD that lost runs in a cell (timeouts, its slowest) has a flattered median there: NEW's
+# complete runs 20% under it get no verdict, neither a regression nor "same".
+mkdir -p "$dir/edge-old" "$dir/edge-new"
+python3 - "$dir/old/records.jsonl" "$dir/edge-old/records.jsonl" "$dir/edge-new/records.jsonl" <<'PY'
+import json, sys
+exact, lost = "cross-core-free:remote=0|1|glibc", "cross-core-free:remote=100|2|glibc"
+with open(sys.argv[2], "w") as old, open(sys.argv[3], "w") as new:
+    for line in open(sys.argv[1]):
+        o, n = json.loads(line), json.loads(line)
+        if o["cell"] == exact:
+            o["throughput_ops_s"] = 100e6 * (1 + o["rep"] / 500)
+            n["throughput_ops_s"] = 95e6 * (1 + n["rep"] / 500)
+            n["allocator"]["file_hash"] = "fnv1a64:rebuilt"
+        if o["cell"] == lost:
+            n["throughput_ops_s"] *= 0.8
+            n["allocator"]["file_hash"] = "fnv1a64:rebuilt"
+            if o["rep"] >= 3:
+                o = {k: o[k] for k in ("schema", "run_id", "cell", "rep", "warmup", "timestamp", "workload", "allocator", "threads")}
+                o.update(status="failed", error="timed out")
+        old.write(json.dumps(o) + "\n")
+        new.write(json.dumps(n) + "\n")
+PY
+rc=0
+"$ROOT/run.sh" compare "$dir/edge-old" "$dir/edge-new" --threshold 5 >"$dir/edge.out" 2>&1 || rc=$?
+grep -q '^cross-core-free:remote=0|1|glibc .* -5\.0% .*  same$' "$dir/edge.out" ||
+    fail "a change of exactly the threshold got a verdict: $(grep 'remote=0|1|glibc' "$dir/edge.out")"
+grep -q '^cross-core-free:remote=100|2|glibc .* -[0-9.]*% .*  cannot tell: OLD lost 2 of 5 runs, its median is flattered$' \
+    "$dir/edge.out" && grep -q '^1 cell without a verdict: OLD lost runs there' "$dir/edge.out" ||
+    fail "a change against OLD's flattered median got a verdict: $(grep 'remote=100|2|glibc\|without a verdict' "$dir/edge.out")"
+[ "$rc" -eq 0 ] || fail "neither edge is a regression, yet compare exited $rc: $(cat "$dir/edge.out")"
 echo "matrix.compare: ok"

@@ -267,6 +267,50 @@ PY
 grep -q '^| multiheap | - | - | 0 | 0 | 0 |$' "$alone/report.md" ||
     fail "a sole survivor's cell counted as a win: $(grep '^| multiheap |' "$alone/report.md" | tail -1)"
 
+# Winners and wins are decided among the distinct allocators: a variant (variables set on a
+# base: allocator.env) keeps its column but is no competitor, so multiheap's variants take
+# no wins from it or from the peers. A set of variants alone ranks them all. The paragraph
+# gives the repetitions and how often intervals that far apart come by chance.
+variants="$WORK/report-variants"
+rm -rf "$variants" && mkdir -p "$variants/ab"
+python3 - "$variants" <<'PY'
+import json, sys
+def write(path, medians):
+    with open(path, "w") as out:
+        for case, by_alloc in medians.items():
+            for a, (m, env) in by_alloc.items():
+                for rep in range(5):
+                    out.write(json.dumps({"schema": "multiheap-result/1", "run_id": "variants", "rep": rep,
+                        "warmup": False, "timestamp": "2026-12-01T12:00:00Z", "cell": "%s|2|%s" % (case, a),
+                        "workload": {"name": case, "params": {}}, "threads": 2, "status": "ok", "error": None,
+                        "allocator": {"name": a, "env": env}, "throughput_ops_s": m * 1e6 * (1 + rep / 1000),
+                        "ns_per_op": 10, "duration_s": 0.2, "ops": 2e7,
+                        "memory": {"peak_rss_kib": 8000, "end_rss_kib": 8000}}) + "\n")
+seed, off = {"MULTIHEAP_SEED": "1"}, {"MULTIHEAP_REMOTE_BINS": "0"}
+write(sys.argv[1] + "/records.jsonl", {
+    "larson": {"glibc": (50, {}), "tcmalloc": (100, {}), "multiheap": (200, {}), "multiheap-seed": (20, seed),
+               "mh-noremotebins": (300, off)},
+    "xmalloc": {"glibc": (50, {}), "tcmalloc": (200, {}), "multiheap": (100, {}), "multiheap-seed": (199, seed),
+                "mh-noremotebins": (10, off)}})
+write(sys.argv[1] + "/ab/records.jsonl", {"larson": {"multiheap-seed": (20, seed), "mh-noremotebins": (300, off)}})
+PY
+"$MH_MHREPORT" report --no-plots "$variants" >/dev/null 2>&1
+"$MH_MHREPORT" report --no-plots "$variants/ab" >/dev/null 2>&1
+grep -q '^| larson | 2 | .* | multiheap |$' "$variants/report.md" &&
+    grep -q '^| xmalloc | 2 | .* | tcmalloc |$' "$variants/report.md" ||
+    fail "a variant won a cell, or hid the winner's lead: $(grep -E '^\| (larson|xmalloc) \|' "$variants/report.md")"
+grep -q '^| multiheap | [0-9.]* | [0-9.]* | 2 | 1 | 1 |$' "$variants/report.md" &&
+    grep -q '^| tcmalloc | [0-9.]* | [0-9.]* | 2 | 1 | 1 |$' "$variants/report.md" &&
+    grep -q '^| mh-noremotebins | [0-9.]* | [0-9.]* | 2 | - | - |$' "$variants/report.md" &&
+    grep -q '^| multiheap-seed | [0-9.]* | [0-9.]* | 2 | - | - |$' "$variants/report.md" ||
+    fail "wins counted variants: $(sed -n '/^| allocator | geomean/,/^$/p' "$variants/report.md")"
+grep -q 'Winners and wins are decided among the distinct allocators' "$variants/report.md" &&
+    grep -q 'These cells have 5 runs an allocator; two allocators that do not differ at all have intervals apart by chance 0.8% of the time at 5 runs each\.' \
+        "$variants/report.md" || fail "the report does not say how wins are counted, or what clear risks at 5 runs"
+grep -q '^| larson | 2 | .* | mh-noremotebins |$' "$variants/ab/report.md" &&
+    grep -q '^| mh-noremotebins | - | - | 0 | 1 | 1 |$' "$variants/ab/report.md" ||
+    fail "a set of two variants ranked neither: $(grep '^| mh-noremotebins' "$variants/ab/report.md")"
+
 # The report's "one cell by hand" line reruns its cell: a variant by its spec (its name alone
 # is unknown outside the config) and the run's --lat-every.
 by_hand="$WORK/by-hand"

@@ -84,6 +84,20 @@ static void test_mann_whitney(void)
     CHECK_NEAR(mr_mann_whitney_p(a, 30, b, 30), 0.01650447701, 1e-10);
 }
 
+static void test_apart_by_chance(void)
+{
+    /* 3 a side: min..max; of the C(6,3) = 20 orders of the pooled runs, AAABBB and BBBAAA */
+    CHECK_NEAR(mr_apart_by_chance(3, 3), 2.0 / 20, 1e-12);
+    CHECK_NEAR(mr_apart_by_chance(5, 5), 2.0 / 252, 1e-12);
+    /* 15 a side: [x(4), x(12)]; A's apart below B's when the first 15 pooled runs hold
+       12 or more of A's: sum over i of C(15, i) C(15, 15 - i), i = 12..15, of C(30, 15) */
+    CHECK_NEAR(mr_apart_by_chance(15, 15), 2 * (455.0 * 455 + 105 * 105 + 15 * 15 + 1) / 155117520, 1e-12);
+    /* 3 against 5: A's 3 first (1 of C(8,3) = 56 orders) or B's 5 first (1 more) */
+    CHECK_NEAR(mr_apart_by_chance(3, 5), 2.0 / 56, 1e-12);
+    /* a single run calls nothing (mr_ci_overlap) */
+    CHECK_NEAR(mr_apart_by_chance(1, 5), 0, 0);
+}
+
 static void check_split(const double *x, int n, int want_low, const char *what)
 {
     mr_groups g;
@@ -129,6 +143,7 @@ int main(void)
     test_median_and_quartiles();
     test_median_ci();
     test_mann_whitney();
+    test_apart_by_chance();
     test_split();
     if (failures) fprintf(stderr, "matrix.stats: %d failures\n", failures);
     return failures != 0;
