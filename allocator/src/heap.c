@@ -160,11 +160,16 @@ static mh_page *take_empty_page(mh_heap *h, unsigned cls) {
 /* ---- running dry: steal, then grow ----------------------------------------------------- */
 
 /* Take a few empty units that class cls can use (pages for a page class, slabs for a
-   slab class) from the first other heap that has more than MH_STEAL_KEEP empty pages. */
+   slab class) from the first other heap that has more than MH_STEAL_KEEP empty pages.
+   Under h's lock and the victim's, so that the units are on one list or the other
+   whenever a fork can take place (lock_all takes every heap's lock): moved after the
+   victim's release, a fork between left the child up to MH_STEAL_BATCH units on no list,
+   never reused (a review). The victim's lock is only tried, so two heaps stealing from
+   each other cannot wait on each other. */
 static bool steal(mh_heap *h, unsigned cls) {
     unsigned self = (unsigned)(h - mh_global.heaps), n = mh_active_heaps();
-    mh_page *got[MH_STEAL_BATCH];
     unsigned ngot = 0;
+    mh_lock_acquire(&h->lock);
     /* Start at a different victim for each heap, so thieves spread over the donors. */
     for (unsigned k = 0; k < n && ngot == 0; k++) {
         mh_heap *v = mh_active_heap((self + k) % n);
@@ -178,18 +183,16 @@ static bool steal(mh_heap *h, unsigned cls) {
                 page_unlink(v, pg);
                 /* Under v's lock: a racing free re-checks the owner once it holds v. */
                 mh_page_set_owner(pg, self);
-                got[ngot++] = pg;
+                page_link(h, pg, MH_LIST_EMPTY);
+                ngot++;
             }
         }
         MH_STAT_ADD(v->stat.pages_given, ngot);
         mh_lock_release(&v->lock);
     }
-    if (ngot == 0) return false;
-    mh_lock_acquire(&h->lock);
-    for (unsigned i = 0; i < ngot; i++) page_link(h, got[i], MH_LIST_EMPTY);
     MH_STAT_ADD(h->stat.pages_stolen, ngot);
     mh_lock_release(&h->lock);
-    return true;
+    return ngot > 0;
 }
 
 /* Map a run of fresh pages, formatted unit by unit as the heap takes them; steps grow
