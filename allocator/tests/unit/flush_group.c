@@ -1,6 +1,6 @@
 /* A flush's objects grouped by owner heap (mh_group_by_owner): the result is a
    permutation of the input in which each owner's objects are next to each other, for
-   a few owners and for many, with owner ids of one byte and of two (machines with more
+   a few owners (keeping each owner's order) and for many, with owner ids of one byte and of two (machines with more
    than 256 CPUs), a batch of one owner keeps its order, and one object of another owner
    is found wherever it lies in a batch. The owners are written into the page-owner map by hand
    (MULTIHEAP_KEY=global: every page is heap 0's), and put back before the frees. */
@@ -33,9 +33,18 @@ static void set_owners(unsigned low_mod, unsigned high_mod) {
     }
 }
 
-/* Groups a shuffled copy of objs and checks the grouping and the permutation. */
-static void check_grouping(unsigned nheaps) {
-    void *batch[NOBJ], *sorted_in[NOBJ];
+/* Where p is in in[0..NOBJ). */
+static size_t position_in(void *const *in, const void *p) {
+    size_t i = 0;
+    while (in[i] != p) i++;
+    return i;
+}
+
+/* Groups a shuffled copy of objs and checks the grouping and the permutation; stable:
+   also that each owner's objects keep their order (a few owners, listed one by one: a
+   flush's runs of neighbours must stay runs for the pages' bitmaps). */
+static void check_grouping(unsigned nheaps, bool stable) {
+    void *batch[NOBJ], *shuffled[NOBJ], *sorted_in[NOBJ];
     unsigned seed = nheaps;
     memcpy(batch, objs, sizeof batch);
     for (size_t i = NOBJ - 1; i > 0; i--) {   /* Fisher-Yates with a fixed LCG */
@@ -45,10 +54,14 @@ static void check_grouping(unsigned nheaps) {
         batch[i] = batch[j];
         batch[j] = t;
     }
+    memcpy(shuffled, batch, sizeof shuffled);
     unsigned saved = mh_global.nheaps;
     mh_global.nheaps = nheaps;
     mh_group_by_owner(batch, NOBJ);
     mh_global.nheaps = saved;
+    for (size_t i = 1; stable && i < NOBJ; i++)
+        if (mh_page_owner(batch[i]) == mh_page_owner(batch[i - 1]))
+            CHECK(position_in(shuffled, batch[i - 1]) < position_in(shuffled, batch[i]));
 
     static unsigned char seen[65536];
     memset(seen, 0, sizeof seen);
@@ -73,15 +86,15 @@ int main(void) {
 
     /* A few owners (listed one by one), then more than 32 (the 256 buckets). */
     set_owners(4, 1);        /* ids of one byte */
-    check_grouping(200);
+    check_grouping(200, true);
     set_owners(2, 3);        /* ids of two bytes, six owners */
-    check_grouping(256 * 3);
+    check_grouping(256 * 3, true);
     set_owners(200, 1);      /* 64 owners of one byte */
-    check_grouping(200);
+    check_grouping(200, false);
     set_owners(5, 7);        /* ids of two bytes, below 256 * 7 */
-    check_grouping(256 * 7);
+    check_grouping(256 * 7, false);
     set_owners(3, 200);      /* below 256 * 200 */
-    check_grouping(256 * 200);
+    check_grouping(256 * 200, false);
 
     /* One owner: the order stays as it was. */
     set_owners(1, 1);
