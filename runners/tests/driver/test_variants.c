@@ -121,10 +121,32 @@ static bool allocator_takes(const char *lib, const char *var, const char *value)
     return !strstr(err_text, warning);
 }
 
+/* Is value one of the list's, '|'-separated? */
+static bool listed(const char *list, const char *value)
+{
+    size_t n = strlen(value);
+    for (const char *c = list; *c; c += strcspn(c, "|") + (c[strcspn(c, "|")] == '|'))
+        if (strcspn(c, "|") == n && strncmp(c, value, n) == 0)
+            return true;
+    return false;
+}
+
+/* Of the values below, what each switch must take, written out here and not read from
+   the table both sides share, so that a change to the table or its parser shows too. */
+static bool should_take(int s, const char *value)
+{
+    if (s == MH_ENV_KEY)
+        return listed("cpu|thread|global", value);
+    if (s == MH_ENV_PURGE_MS)
+        return listed("0|1|2|01|3600000|0003600000|off", value);
+    return listed("0|1", value);
+}
+
 /* The spec check takes exactly the values the allocator takes, at each switch's
-   boundaries: a value it refused passed for a variant, and every run of it then measured
-   the default (MULTIHEAP_PURGE_MS=99999999). An empty value is left out: the allocator
-   reads it as unset, which a variant cannot check (test_parse). */
+   boundaries, and those are the values each switch must take: a value it refused passed
+   for a variant, and every run of it then measured the default
+   (MULTIHEAP_PURGE_MS=99999999). An empty value is left out: the allocator reads it as
+   unset, which a variant cannot check (test_parse). */
 static void test_same_values_as_allocator(void)
 {
     mh_allocator a;
@@ -148,6 +170,8 @@ static void test_same_values_as_allocator(void)
             bool taken = allocator_takes(lib, var, values[i]);
             CHECK(spec_ok == taken, "%s='%s': the spec check %s it (%s), the allocator %s it (%s)", var, values[i],
                   spec_ok ? "takes" : "refuses", err, taken ? "takes" : "refuses", err_text);
+            CHECK(taken == should_take(s, values[i]), "%s='%s': the allocator %s it", var, values[i],
+                  taken ? "takes" : "refuses");
         }
 }
 
