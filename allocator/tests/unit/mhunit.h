@@ -123,6 +123,31 @@ static inline bool two_allowed_cpus(int *a, int *b) {
         if (CPU_ISSET_S(cpu, sizeof allowed, allowed)) *(*a < 0 ? a : b) = cpu;
     return *b >= 0;
 }
+
+#if defined(MHUNIT_LAST_CPU) && defined(MH_INTERNAL_H)
+/* Three heaps on a machine of two (MHUNIT_LAST_CPU 3 or more): *a and *b the first two
+   CPUs the process may run on, the caller pinned to a with a's heap active and the front
+   cache on, and the heap of neither CPU activated as a thread on a third CPU would have;
+   that heap. Exits 77 (skipped) where this cannot be. */
+static inline mh_heap *third_heap(const char *test, int *a, int *b) {
+    if (!two_allowed_cpus(a, b) || *b > MHUNIT_LAST_CPU) {
+        printf("%s: skipped, needs two CPUs among the %d it lists as possible\n", test, MHUNIT_LAST_CPU + 1);
+        exit(77);
+    }
+    /* Before the first malloc, which activates the heap of the CPU it runs on. */
+    pin_to_cpu(*a);
+    free(malloc(1));
+    if (!strstr(mh_options(), "cache=rseq")) {
+        printf("%s: skipped, needs the front cache (%s)\n", test, mh_options());
+        exit(77);
+    }
+    unsigned y = 0;
+    while (y == (unsigned)*a || y == (unsigned)*b) y++;
+    mh_heap *hy = &mh_global.heaps[y];
+    mh_heap_activate(hy);
+    return hy;
+}
+#endif
 #endif
 
 /* Is the purger thread (mh-purge) running in this process? It starts once a heap has

@@ -30,23 +30,10 @@ static unsigned foreign_in_stash(unsigned h, unsigned cls, unsigned *held) {
 
 int main(void) {
     int a, b;
-    if (!two_allowed_cpus(&a, &b) || b >= 4) {
-        printf("remote_owners: skipped, needs two CPUs among the 4 it lists as possible\n");
-        return 77;
-    }
-    /* Before the first malloc, which activates the heap of the CPU it runs on. */
-    pin_to_cpu(a);
-    free(malloc(1));
-    if (!strstr(mh_options(), "cache=rseq")) {
-        printf("remote_owners: skipped, needs the front cache (%s)\n", mh_options());
-        return 77;
-    }
-    unsigned y = 0;
-    while (y == (unsigned)a || y == (unsigned)b) y++;
+    mh_heap *hy = third_heap("remote_owners", &a, &b);
+    unsigned y = (unsigned)(hy - mh_global.heaps);
     CHECK(mh_global.nheaps == 4 && mh_current_heap_index(b) == (unsigned)b);
     unsigned cls = mh_size_class(SIZE);
-    mh_heap *hy = &mh_global.heaps[y];
-    mh_heap_activate(hy);
     mh_heap_stash_ensure(hy);
     for (int i = 0; i < N; i++) {
         CHECK((of_a[i] = malloc(SIZE)) != NULL && mh_page_owner(of_a[i]) == (unsigned)a);

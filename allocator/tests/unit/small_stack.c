@@ -58,20 +58,7 @@ static size_t round_on_small_stack(size_t n) {
 
 int main(void) {
     CHECK(PTHREAD_STACK_MIN <= SMALL_STACK);
-    if (!two_allowed_cpus(&a, &b) || b >= 4) {
-        printf("small_stack: skipped, needs two CPUs among the 4 it lists as possible\n");
-        return 77;
-    }
-    pin_to_cpu(a);
-    free(malloc(1));
-    if (!strstr(mh_options(), "cache=rseq")) {
-        printf("small_stack: skipped, no front cache (%s)\n", mh_options());
-        return 77;
-    }
-    unsigned y = 0;
-    while (y == (unsigned)a || y == (unsigned)b) y++;
-    mh_heap *hy = &mh_global.heaps[y];
-    mh_heap_activate(hy);
+    mh_heap *hy = third_heap("small_stack", &a, &b);
     unsigned cls = mh_size_class(SIZE);
     for (int i = 0; i < N; i++) {
         CHECK((of_a[i] = malloc(SIZE)) != NULL);
