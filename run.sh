@@ -16,6 +16,7 @@ PACKAGES=(cmake gcc g++ make libhwloc-dev hwloc libbenchmark-dev gnuplot-nox lin
           libgoogle-perftools-dev libjemalloc-dev libmimalloc-dev python3)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
+. "$ROOT/runners/ctest_args.sh"
 
 # For a subcommand $1 that takes no arguments: the rest of "$@" must be empty (one ignored
 # unsaid looked as if it had been obeyed).
@@ -40,29 +41,6 @@ cmd_setup() {
 cmd_build() {
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
     cmake --build "$BUILD" -j "$JOBS"
-}
-
-# ctest ignores an argument it does not know and runs every test (`./run.sh test --bogus`
-# passed): each option must be one that `ctest --help` lists, each other word the value of
-# the option before it.
-check_ctest_args() {
-    local help opt re after
-    help="$(ctest --help)"
-    while [ $# -gt 0 ]; do
-        opt="${1%%=*}"
-        after='[ ,[]|$'
-        # --name=value only where the help shows it so (--tests-regex=X was ignored)
-        [ "$opt" = "$1" ] || after='=|\[='
-        [[ ! "$opt" =~ ^-[A-Za-z]+[0-9]+$ ]] || opt="${opt%%[0-9]*}"   # -j4
-        re="${opt//./\\.}"
-        [[ "$1" == -* ]] && grep -qE -- "(^|[ ,])$re($after)" <<<"$help" ||
-            die "test: unknown argument '$1'; ./run.sh test passes its arguments to ctest, whose options ctest --help lists"
-        if [ "$opt" = "$1" ] && grep -qE -- "(^|[ ,])$re (<|\\[|until)" <<<"$help"; then
-            [ $# -ge 2 ] || die "test: $1 needs a value (see ctest --help)"
-            shift
-        fi
-        shift
-    done
 }
 
 cmd_test() {

@@ -143,6 +143,12 @@ for bogus in --bogus extra "-N extra" --tests-regex=x; do
     expect_refusal "test: unknown argument '${bogus#-N }'" "$ROOT/run.sh" test $bogus
 done
 expect_refusal "test: -R needs a value" "$ROOT/run.sh" test -R
+# and what ctest takes passes (checked without the build and the run that follow)
+for good in "-R x -j2 --output-on-failure --repeat until-fail:3 -E y -L z --timeout 100" \
+            "-j 2 -N" "-j4 -VV" "--parallel 4 --no-tests=error" "-R a|b -LE z"; do
+    (die() { echo "$*"; exit 2; }; . "$ROOT/runners/ctest_args.sh"; check_ctest_args $good) >"$dir/good.txt" ||
+        fail "run.sh test refused ctest's own arguments '$good': $(cat "$dir/good.txt")"
+done
 # targets adds its own --preset: the user's was said to be given twice
 for opt in --preset --config; do
     expect_refusal "targets takes no $opt" "$ROOT/run.sh" targets --dry-run "$opt" quick
