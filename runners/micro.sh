@@ -77,7 +77,9 @@ listing="$("$MICRO" "${list[@]}" 2>/dev/null)" || {
     # Google Benchmark's words for a regex it cannot compile
     [[ "$why" != *"Could not compile benchmark re"* ]] ||
         die "--filter '$filter' is not a valid regular expression (${why##*re: }); fix it, or list the benchmarks with '$MICRO --allocator=glibc --benchmark_list_tests'"
-    die "--filter '$filter' matches no benchmark; list them with '$MICRO --allocator=glibc --benchmark_list_tests'"
+    [[ "$why" != *"Failed to match any benchmarks"* ]] ||
+        die "--filter '$filter' matches no benchmark; list them with '$MICRO --allocator=glibc --benchmark_list_tests'"
+    die "listing the benchmarks failed: $MICRO --allocator=glibc --benchmark_list_tests: ${why:-no output}; rebuild with ./run.sh build"
 }
 mapfile -t benchmarks <<<"$listing"
 # Rounds of two runs in one micro.jsonl would be pooled into one median per cell.

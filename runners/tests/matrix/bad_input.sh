@@ -130,6 +130,13 @@ done
 [ ! -e "$dir/micro4" ] || fail "micro.sh made its directory before refusing its options"
 expect_refusal "--filter '^zzz' matches no benchmark" "$ROOT/runners/micro.sh" --filter '^zzz' --out "$dir/micro3"
 expect_refusal "--filter '\[' is not a valid regular expression" "$ROOT/runners/micro.sh" --filter '[' --out "$dir/micro3"
+# an mhmicro that cannot run is named as such, not as a filter that matches nothing
+mkdir -p "$dir/brokenbuild/runners"
+printf '#!/bin/sh\necho "mhmicro: error while loading shared libraries" >&2\nexit 127\n' >"$dir/brokenbuild/runners/mhmicro"
+chmod +x "$dir/brokenbuild/runners/mhmicro"
+ln -sf "$MH_BUILD_DIR/runners/mhmicro_convert" "$dir/brokenbuild/runners/mhmicro_convert"
+MH_BUILD_DIR="$dir/brokenbuild" expect_refusal "listing the benchmarks failed: .*error while loading shared libraries" \
+    "$ROOT/runners/micro.sh" --filter pair --out "$dir/micro4"
 [ ! -e "$dir/micro3" ] || fail "micro.sh made its directory before refusing a filter that matches nothing"
 expect_refusal "unknown workload 'nosuch'" "$ROOT/run.sh" profile nosuch
 ! ls -d "$ROOT"/results/local/profile-*-nosuch >/dev/null 2>&1 || fail "a refused profile left its directory behind"
