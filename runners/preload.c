@@ -256,6 +256,48 @@ static int check_switch(const mh_allocator *a, const char *var, const char *valu
     return 0;
 }
 
+static const char *value_of(const mh_allocator *a, const char *var)
+{
+    size_t n = strlen(var);
+    const char *v = NULL;
+    for (int i = 0; i < a->nenv; i++)
+        if (strncmp(a->env[i], var, n) == 0 && a->env[i][n] == '=')
+            v = a->env[i] + n + 1;      /* the last setting wins, as setenv makes it */
+    return v;
+}
+
+/* Is switch var asked on ("1"), or dflt when the variant leaves it alone? */
+static bool asked_on(const mh_allocator *a, const char *var, bool dflt)
+{
+    const char *v = value_of(a, var);
+    return v ? strcmp(v, "1") == 0 : dflt;
+}
+
+/* A switch asked on that another switch of the variant turns off (init.c's
+   options_from_env) fails every run's check of mh_options(): refused up front, as a
+   value the allocator does not take is. */
+static int check_conflicts(const mh_allocator *a, char *err, size_t errlen)
+{
+    bool seeded = asked_on(a, "MULTIHEAP_SEED", false);
+    const char *ms = value_of(a, "MULTIHEAP_PURGE_MS");
+    bool purge = ms ? strcmp(ms, "off") != 0 : !seeded;
+    bool cache = asked_on(a, "MULTIHEAP_CACHE", !seeded);
+    bool batch = cache && asked_on(a, "MULTIHEAP_REMOTE_BATCH", !seeded);
+    const struct { const char *var; bool possible; const char *off; } needs[] = {
+        { "MULTIHEAP_PURGE_THREAD", purge, "purging is off (MULTIHEAP_PURGE_MS=off, or MULTIHEAP_SEED=1 without MULTIHEAP_PURGE_MS)" },
+        { "MULTIHEAP_REMOTE_BATCH", cache, "the front cache is off (MULTIHEAP_CACHE=0 or MULTIHEAP_SEED=1)" },
+        { "MULTIHEAP_CHECK", cache, "the front cache is off (MULTIHEAP_CACHE=0 or MULTIHEAP_SEED=1)" },
+        { "MULTIHEAP_REMOTE_BINS", batch, "remote batching is off (MULTIHEAP_REMOTE_BATCH=0, MULTIHEAP_CACHE=0 or MULTIHEAP_SEED=1)" },
+    };
+    for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
+        if (asked_on(a, needs[i].var, false) && !needs[i].possible) {
+            snprintf(err, errlen, "allocator %s: %s=1 cannot take effect: %s; drop one of the two", a->name,
+                     needs[i].var, needs[i].off);
+            return -1;
+        }
+    return 0;
+}
+
 /* "+VAR=VALUE+VAR=VALUE" into out->env. */
 static int parse_env(const char *list, mh_allocator *out, char *err, size_t errlen)
 {
@@ -338,7 +380,7 @@ static int resolve_named(const char *spec, const char *eq, const char *env, mh_a
         out->installed = library_kind(out->path) == LIB_ALLOCATOR;
         out->own_path = true;
     }
-    return env ? parse_env(env, out, err, errlen) : 0;
+    return env && (parse_env(env, out, err, errlen) != 0 || check_conflicts(out, err, errlen) != 0) ? -1 : 0;
 }
 
 /* Is the n bytes at name a known allocator's or a built-in variant's name? A variant
@@ -582,16 +624,6 @@ typedef struct expectation {
     const char *var, *token;
     char want[24];
 } expectation;
-
-static const char *value_of(const mh_allocator *a, const char *var)
-{
-    size_t n = strlen(var);
-    const char *v = NULL;
-    for (int i = 0; i < a->nenv; i++)
-        if (strncmp(a->env[i], var, n) == 0 && a->env[i][n] == '=')
-            v = a->env[i] + n + 1;      /* the last setting wins, as setenv makes it */
-    return v;
-}
 
 /* The switches whose effect mh_options() shows, and the token that shows it. */
 static const struct expected_switch {

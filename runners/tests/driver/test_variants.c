@@ -184,6 +184,12 @@ static void test_refusals(void)
         { "v=%s+MULTIHEAP_CACHE=0", &scribble_so, 2, "has no mh_options() (not multiheap)" },
         { "%s+MULTIHEAP_CACHE=0", &fake_so, 2, "needs a name" },
         { "v=%s+MULTIHEAP_CACHE=yes", &fake_so, 2, "MULTIHEAP_CACHE=0|1" },
+        /* asked on where another switch turns it off: every run's check would fail */
+        { "v=%s+MULTIHEAP_SEED=1+MULTIHEAP_PURGE_THREAD=1", &fake_so, 2, "MULTIHEAP_PURGE_THREAD=1 cannot take effect" },
+        { "v=%s+MULTIHEAP_PURGE_MS=off+MULTIHEAP_PURGE_THREAD=1", &fake_so, 2, "purging is off" },
+        { "v=%s+MULTIHEAP_CACHE=0+MULTIHEAP_CHECK=1", &fake_so, 2, "MULTIHEAP_CHECK=1 cannot take effect" },
+        { "v=%s+MULTIHEAP_CACHE=0+MULTIHEAP_REMOTE_BATCH=1", &fake_so, 2, "the front cache is off" },
+        { "v=%s+MULTIHEAP_SEED=1+MULTIHEAP_CACHE=1+MULTIHEAP_REMOTE_BINS=1", &fake_so, 2, "remote batching is off" },
     };
     off_t before = out_size();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -194,6 +200,11 @@ static void test_refusals(void)
               "'%s': exit %d, stderr: %s", cases[i].spec, rc, err_text);
     }
     CHECK(out_size() == before, "a refused run appended a record");
+    /* ... but each asked on with what it needs: taken */
+    int ok = run("allocators 'v=%s+MULTIHEAP_SEED=1+MULTIHEAP_PURGE_MS=100+MULTIHEAP_PURGE_THREAD=1' "
+                 "'w=%s+MULTIHEAP_SEED=1+MULTIHEAP_CACHE=1+MULTIHEAP_REMOTE_BATCH=1+MULTIHEAP_REMOTE_BINS=1+MULTIHEAP_CHECK=1'",
+                 fake_so, fake_so);
+    CHECK(ok == 0, "switches with what they need were refused: exit %d %s", ok, err_text);
     int rc = run("allocators 'v=multiheap+MULTIHEAP_CACHE=2'");
     CHECK(rc == 2 && one_line(err_text), "allocators with a bad spec: exit %d %s", rc, err_text);
     rc = run("allocators 'v=%s+MULTIHEAP_CACHE=0'", scribble_so);
