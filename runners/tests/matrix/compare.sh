@@ -47,7 +47,7 @@ grep -E '^cross-core-free:remote=0\|1\|glibc .*-30\.0% .*REGRESSION' "$dir/slow.
 # names further changes to ctl2..ctl5: newenv (variable X=1 in OLD, X=2 in NEW), oldenv
 # (X=1 in OLD only), newinherited (NEW's inherited variables), oldinherited (those of OLD's
 # second repetition), newhash0 (NEW's first repetition another file: a cell resumed after a
-# rebuild).
+# rebuild), oldfailed (ctl2's first repetition of the case failed in OLD).
 machine() {   # machine NAME JE FACTORS [SHARE] [EDIT]
     mkdir -p "$dir/$1/old"
     python3 - "$dir/old/records.jsonl" "$dir/$1/old/records.jsonl" "$dir/$1/records.jsonl" "$2" "$3" "${4-}" "${5-}" <<'PY'
@@ -91,6 +91,8 @@ for line in open(src):
                 n["throughput_ops_s"] *= factors.get(name, [1] * 5)[rep]
                 if name in ctls and "newhash0" in edit and rep == 0:
                     n["allocator"]["file_hash"] = "fnv1a64:resumed"
+                if name == "ctl2" and "oldfailed" in edit and rep == 0:
+                    c["status"], c["error"] = "failed", "timed out"
         olds.append(c)
         news.append(n)
 for path, rows in ((old_out, olds), (new_out, news)):
@@ -132,6 +134,9 @@ expect median 0 'slower, as the machine (the machine here: -40.0%, from 3 of 5' 
 # -40, -40%)
 machine libmedian 0.6 "glibc=0.6,ctl2=0.3,ctl3=0.6,ctl4=0.6,ctl5=0.6" ctl2,ctl3,ctl4,ctl5
 expect libmedian 0 'slower, as the machine (the machine here: -40.0%, from 2 of 2' "not the median of a library's names"
+# a control whose OLD lost a run says nothing of the machine (its median is flattered)
+machine oldfailed 0.6 "$(all5 0.6)" "" oldfailed
+expect oldfailed 0 'slower, as the machine (the machine here: -40.0%, from 4 of 4' "a control that lost a run in OLD was counted"
 # three libraries of five moved down and one up: the one is outvoted
 machine outvoted 0.6 "glibc=0.6,ctl2=0.6,ctl3=0.6,ctl4=1.6"
 expect outvoted 0 'slower, as the machine (the machine here: -40.0%, from 3 of 5' "three libraries of five down are not the machine"
