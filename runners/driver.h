@@ -216,6 +216,8 @@ void mh_param_range(const mh_param_def *d, char *out, size_t len);
 void mh_allocator_stats_write(mh_jw *w, const char *key);
 
 void mh_record_write(const mh_run *run, const mh_served *served, mh_jw *w);
+/* allocator.env: the variables a's spec sets (what tells a variant from its base). */
+void mh_record_allocator_env(mh_jw *w, const mh_allocator *a);
 /* One problem per record, or NULL when valid (text kept in buf). */
 const char *mh_record_validate(const mh_jv *rec, char *buf, size_t buflen);
 /* Check every record of the files, one line per invalid record on stdout; 0 all valid,

@@ -403,6 +403,10 @@ static void write_failed_record(FILE *f, const options *o, const char *run_name)
     snprintf(name, sizeof name, "%.*s", (int)strcspn(o->allocator, "="), o->allocator);
     mh_jw_str(&w, "name", name);
     mh_jw_str(&w, "requested", eq ? eq + 1 : NULL);
+    /* its variables, so that the report tells a variant from its base here too */
+    mh_allocator a;
+    char err[512];
+    if (mh_allocator_resolve(o->allocator, &a, err, sizeof err) == 0) mh_record_allocator_env(&w, &a);
     mh_jw_obj_end(&w);
     mh_jw_int(&w, "threads", t && atoi(t + 8) > 0 ? atoi(t + 8) : 1);
     mh_jw_str(&w, "written_by", "micro.sh: mhmicro exited without its JSON");

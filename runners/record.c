@@ -32,6 +32,18 @@ static void write_params(const mh_run *run, mh_jw *w)
     mh_jw_obj_end(w);
 }
 
+void mh_record_allocator_env(mh_jw *w, const mh_allocator *a)
+{
+    mh_jw_obj_begin(w, "env");
+    for (int i = 0; i < a->nenv; i++) {
+        const char *e = a->env[i];
+        char var[sizeof a->env[i]];
+        snprintf(var, sizeof var, "%.*s", (int)strcspn(e, "="), e);
+        mh_jw_str(w, var, e + strlen(var) + 1);
+    }
+    mh_jw_obj_end(w);
+}
+
 static void write_allocator(const mh_run *run, const mh_served *s, mh_jw *w)
 {
     mh_jw_obj_begin(w, "allocator");
@@ -42,14 +54,7 @@ static void write_allocator(const mh_run *run, const mh_served *s, mh_jw *w)
     mh_jw_bool(w, "verified", s->verified);
     mh_jw_str(w, "version", s->version[0] ? s->version : NULL);
     mh_jw_str(w, "file_hash", s->file_hash[0] ? s->file_hash : NULL);
-    mh_jw_obj_begin(w, "env");
-    for (int i = 0; i < run->alloc->nenv; i++) {
-        const char *e = run->alloc->env[i];
-        char var[sizeof run->alloc->env[i]];
-        snprintf(var, sizeof var, "%.*s", (int)strcspn(e, "="), e);
-        mh_jw_str(w, var, e + strlen(var) + 1);
-    }
-    mh_jw_obj_end(w);
+    mh_record_allocator_env(w, run->alloc);
     mh_jw_obj_begin(w, "inherited_env");
     char *const *it = NULL;
     for (const char *e; (e = mh_inherited_tuning_next(run->alloc, &it));) {

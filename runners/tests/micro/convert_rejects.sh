@@ -65,7 +65,7 @@ check_rejects "--failed without benchmarks" --failed boom --allocator glibc --ou
     bad "--failed refused (exit $?)"
 [ "$(grep -c '"status":"failed","error":"killed by signal 11 (SIGSEGV)","run_id":"r3","cell":"micro/v","rep":2,' \
     "$tmp/failed.jsonl")" -eq 2 ] || bad "want 2 failed records: $(cat "$tmp/failed.jsonl")"
-grep -q '"name":"micro/pair_mt/size:64/real_time/threads:4".*"allocator":{"name":"v","requested":"multiheap+MULTIHEAP_CACHE=0"},"threads":4,' \
-    "$tmp/failed.jsonl" || bad "the failed pair_mt record lacks its threads or allocator: $(tail -n 1 "$tmp/failed.jsonl")"
+grep -q '"name":"micro/pair_mt/size:64/real_time/threads:4".*"allocator":{"name":"v","requested":"multiheap+MULTIHEAP_CACHE=0","env":{"MULTIHEAP_CACHE":"0"}},"threads":4,' \
+    "$tmp/failed.jsonl" || bad "the failed pair_mt record lacks its threads or allocator (a variant's variables too): $(tail -n 1 "$tmp/failed.jsonl")"
 "$CONVERT" --table "$tmp/failed.jsonl" | grep -Eq '^pair/size:64 +failed$' || bad "--table does not show the failed run"
 exit $fail
