@@ -3,8 +3,9 @@
  * and free; empty pages moving between the classes of a heap, then between heaps
  * (steal), then fresh pages from the OS (growth).
  *
- * Lock order: a thread holds at most one heap lock at a time. Steal only try-locks
- * the other heap after releasing its own; growth makes its system call holding none.
+ * Lock order: a thread waits for at most one heap lock: steal holds its own and only
+ * tries the victim's. Growth makes its system call holding none, and claims its pages
+ * under its heap's lock (which may take the purged-page table's).
  * A stash's lock (one per heap and class) may be held while its heap's lock is taken
  * (draining, fork), never the other way round.
  */
@@ -195,16 +196,28 @@ static bool steal(mh_heap *h, unsigned cls) {
     return ngot > 0;
 }
 
-/* Map a run of fresh pages, formatted unit by unit as the heap takes them; steps grow
-   from 128 KiB to 1 MiB. A slab or big slab class asks for a run of whole, aligned units. */
+/* Claim a run of fresh pages, formatted unit by unit as the heap takes them; steps grow
+   from 128 KiB to 1 MiB. A slab or big slab class asks for a run of whole, aligned units.
+   The claim is made under h's lock, so that a fork (which takes every heap's lock) never
+   finds a claimed run on no heap's list: claimed before the lock, such a run was lost to
+   the child. The mprotect that makes the range writable is made without it. */
 static bool grow(mh_heap *h, unsigned cls) {
     size_t npages = __atomic_load_n(&h->grow_pages, __ATOMIC_RELAXED);
     if (npages == 0) npages = MH_GROW_MIN_PAGES;
-    bool reused;
     unsigned unit_pages = mh_class_pages(cls);
-    char *mem = mh_os_commit_pages(&npages, unit_pages, &reused);
-    if (!mem) return false;
-    mh_lock_acquire(&h->lock);
+    mh_claim how;
+    char *mem;
+    for (;;) {
+        mh_lock_acquire(&h->lock);
+        mem = mh_os_claim_pages(&npages, unit_pages, &how);
+        if (mem || how != MH_CLAIM_UNCOMMITTED) break;
+        mh_lock_release(&h->lock);
+        if (!mh_os_commit_ahead(npages * MH_PAGE_SIZE)) return false;
+    }
+    if (!mem) {
+        mh_lock_release(&h->lock);
+        return false;
+    }
     if (h->nfresh == 0) {
         h->fresh = mem;
         h->nfresh = (uint32_t)npages;
@@ -220,7 +233,7 @@ static bool grow(mh_heap *h, unsigned cls) {
     MH_STAT_ADD(h->stat.os_grow_calls, 1);
     MH_STAT_ADD(h->stat.os_grow_bytes, (uint64_t)npages * MH_PAGE_SIZE);
     /* Fresh range doubles the next step; purged runs come in whatever size they are. */
-    if (!reused) {
+    if (how == MH_CLAIM_FRESH) {
         size_t next = npages * 2 > MH_GROW_MAX_PAGES ? MH_GROW_MAX_PAGES : npages * 2;
         __atomic_store_n(&h->grow_pages, (uint32_t)next, __ATOMIC_RELAXED);
     }

@@ -652,16 +652,32 @@ MH_INTERNAL void mh_large_unlock(bool child);
 /* ---- os.c --------------------------------------------------------------------------- */
 
 MH_INTERNAL bool mh_os_reserve_small(void);
+/* How mh_os_claim_pages answered. */
+typedef enum mh_claim {
+    MH_CLAIM_PURGED,        /* a run of purged pages, reused */
+    MH_CLAIM_FRESH,         /* fresh pages from the range */
+    MH_CLAIM_UNCOMMITTED,   /* none: the range's writable part must grow first
+                               (mh_os_commit_ahead), then ask again */
+    MH_CLAIM_EXHAUSTED,     /* none: the range is used up */
+} mh_claim;
 /* Up to *npages zeroed, writable object pages, in whole units of unit_pages pages
    aligned to their size: a run of purged ones if there is one (*npages may shrink to
-   its length; *reused set), else fresh from the range (*npages must then be a multiple
-   of MH_BIG_SLAB_PAGES, which keeps the range's claims aligned to every unit); NULL when the range or
-   memory is exhausted. */
-MH_INTERNAL char *mh_os_commit_pages(size_t *npages, unsigned unit_pages, bool *reused);
+   its length), else fresh from the range (*npages must then be a multiple of
+   MH_BIG_SLAB_PAGES, which keeps the range's claims aligned to every unit); NULL when
+   there are none (*how says why). Makes no system call, so that growth can claim under
+   its heap's lock: claimed pages are then on a heap's lists, or still in the range or
+   the purged table, whenever a fork takes every heap's lock. */
+MH_INTERNAL char *mh_os_claim_pages(size_t *npages, unsigned unit_pages, mh_claim *how);
+/* Makes the range writable for `bytes` more than is claimed now (the mprotect growth
+   needs, made holding no heap lock); false with errno ENOMEM when the range or the
+   kernel refuses. */
+MH_INTERNAL bool mh_os_commit_ahead(size_t bytes);
+/* Pages purged and waiting in the table to be claimed again. */
+MH_INTERNAL size_t mh_os_purged_pages(void);
 /* Gives bytes at p (4 KiB aligned) back to the OS; they stay mapped and read as zeros. */
 MH_INTERNAL bool mh_os_release(void *p, size_t bytes);
 /* Gives a run of empty object pages back to the OS (their metadata too); they are kept
-   for a later mh_os_commit_pages. false: the run was not purged. */
+   for a later mh_os_claim_pages. false: the run was not purged. */
 MH_INTERNAL bool mh_os_purge_pages(char *p, size_t npages);
 /* Can mh_os_purge_pages take another run? While it cannot, empty pages stay where they
    are and the purger does not wait for them (growth that reuses purged runs makes room). */

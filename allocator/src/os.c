@@ -73,6 +73,7 @@ typedef struct purged_run {
 static struct {
     mh_lock lock;
     unsigned n;
+    size_t pages;                      /* in the table (atomic: the statistics read it) */
     purged_run run[MH_PURGED_RUNS];
 } purged;
 
@@ -80,6 +81,14 @@ static struct {
    slow paths): atomic stores and loads. */
 static void purged_count(int delta) {
     __atomic_store_n(&purged.n, purged.n + (unsigned)delta, __ATOMIC_RELAXED);
+}
+
+static void purged_add_pages(size_t delta) {
+    __atomic_store_n(&purged.pages, purged.pages + delta, __ATOMIC_RELAXED);
+}
+
+size_t mh_os_purged_pages(void) {
+    return __atomic_load_n(&purged.pages, __ATOMIC_RELAXED);
 }
 
 /* The first run that starts at or after p (binary search: the table may be long). */
@@ -145,6 +154,7 @@ static char *purged_take(size_t *npages, unsigned unit_pages) {
             memmove(r, r + 1, (purged.n - i) * sizeof(purged_run));
         }
         *npages = n;
+        purged_add_pages(-n);
         return p;
     }
     return NULL;
@@ -170,7 +180,7 @@ bool mh_os_purge_pages(char *p, size_t npages) {
     if (!mh_os_purge_room()) return false;
     if (!mh_os_release(p, npages * MH_PAGE_SIZE)) return false;
     mh_lock_acquire(&purged.lock);
-    purged_insert(p, npages);
+    if (purged_insert(p, npages)) purged_add_pages(npages);
     mh_lock_release(&purged.lock);
     return true;
 }
@@ -220,23 +230,38 @@ void mh_os_unlock(bool child) {
     }
 }
 
-char *mh_os_commit_pages(size_t *npages, unsigned unit_pages, bool *reused) {
+bool mh_os_commit_ahead(size_t bytes) {
+    size_t end = __atomic_load_n(&mh_global.small_used, __ATOMIC_RELAXED) + bytes;
+    if (end > mh_global.small_size) {
+        errno = ENOMEM;
+        return false;
+    }
+    return commit_to(end);
+}
+
+char *mh_os_claim_pages(size_t *npages, unsigned unit_pages, mh_claim *how) {
     mh_lock_acquire(&purged.lock);
     char *p = purged_take(npages, unit_pages);
     mh_lock_release(&purged.lock);
-    *reused = p != NULL;
-    if (p) return p;
+    if (p) {
+        *how = MH_CLAIM_PURGED;
+        return p;
+    }
     size_t bytes = *npages * MH_PAGE_SIZE;
     size_t off = __atomic_load_n(&mh_global.small_used, __ATOMIC_RELAXED);
-    /* Writable before claimed, so small_used never covers pages that are not. */
+    /* Only what is writable is claimed, so small_used never covers pages that are not. */
     do {
         if (off + bytes > mh_global.small_size) {
-            errno = ENOMEM;
+            *how = MH_CLAIM_EXHAUSTED;
             return NULL;
         }
-        if (!commit_to(off + bytes)) return NULL;
+        if (off + bytes > __atomic_load_n(&committed.bytes, __ATOMIC_ACQUIRE)) {
+            *how = MH_CLAIM_UNCOMMITTED;
+            return NULL;
+        }
     } while (!__atomic_compare_exchange_n(&mh_global.small_used, &off, off + bytes, true,
                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    *how = MH_CLAIM_FRESH;
     return mh_global.small_base + off;
 }
 

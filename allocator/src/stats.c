@@ -249,6 +249,9 @@ MH_API void mh_stats_print(int fd) {
     put_kv(&r, "cache_flushes", s.cache_flushes);
     put_kv(&r, "cached_bytes", s.cached_bytes);
     put_kv(&r, "stashed_bytes", s.stashed_bytes);
+    /* Not in mh_stats: a program built against a shorter struct would be overrun. */
+    put_kv(&r, "range_claimed_bytes", __atomic_load_n(&mh_global.small_used, __ATOMIC_RELAXED));
+    put_kv(&r, "range_purged_bytes", (uint64_t)mh_os_purged_pages() * MH_PAGE_SIZE);
     put(&r, "\nmultiheap: large");
     put_kv(&r, "allocs", s.large_allocs);
     put_kv(&r, "frees", s.large_frees);

@@ -19,25 +19,33 @@
 #define BLOCK 16384
 #define MAX_BLOCKS 40000
 
+/* Growth's claim: purged pages, or fresh ones once the range is writable for them. */
+static char *claim(size_t *npages, unsigned unit_pages, mh_claim *how) {
+    char *p;
+    while (!(p = mh_os_claim_pages(npages, unit_pages, how)) && *how == MH_CLAIM_UNCOMMITTED)
+        CHECK(mh_os_commit_ahead(*npages * MH_PAGE_SIZE));
+    return p;
+}
+
 static void purged_runs_split(void) {
-    bool reused;
+    mh_claim how;
     size_t n = 64;
-    char *run = mh_os_commit_pages(&n, MH_BIG_SLAB_PAGES, &reused);
-    CHECK(run && !reused && n == 64 && (uintptr_t)run % MH_BIG_SLAB_SIZE == 0);
+    char *run = claim(&n, MH_BIG_SLAB_PAGES, &how);
+    CHECK(run && how == MH_CLAIM_FRESH && n == 64 && (uintptr_t)run % MH_BIG_SLAB_SIZE == 0);
     /* pages 1..47: unaligned, with the aligned units 16..31 and 32..47 inside */
     CHECK(mh_os_purge_pages(run + MH_PAGE_SIZE, 47));
     char *at[3];
     size_t got[3];
     for (int i = 0; i < 2; i++) {
         got[i] = MH_BIG_SLAB_PAGES;
-        at[i] = mh_os_commit_pages(&got[i], MH_BIG_SLAB_PAGES, &reused);
-        CHECK(reused && got[i] == MH_BIG_SLAB_PAGES);
+        at[i] = claim(&got[i], MH_BIG_SLAB_PAGES, &how);
+        CHECK(how == MH_CLAIM_PURGED && got[i] == MH_BIG_SLAB_PAGES);
     }
     CHECK(at[0] == run + 16 * MH_PAGE_SIZE && at[1] == run + 32 * MH_PAGE_SIZE);
     /* the 15 pages before the first unit are still there, for a page class */
     got[2] = 64;
-    at[2] = mh_os_commit_pages(&got[2], 1, &reused);
-    CHECK(reused && at[2] == run + MH_PAGE_SIZE && got[2] == 15);
+    at[2] = claim(&got[2], 1, &how);
+    CHECK(how == MH_CLAIM_PURGED && at[2] == run + MH_PAGE_SIZE && got[2] == 15);
     printf("big_slab_range: a purged run of pages 1..47 served big slabs at pages 16 and 32, "
            "then 15 pages from page 1\n");
 }
