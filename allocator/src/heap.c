@@ -351,20 +351,16 @@ static size_t stash_put(mh_heap *h, unsigned cls, void *const *objs, size_t n, b
     return put;
 }
 
-/* Check mode: objects a refill takes from their pages enter a front cache without a
-   free, so they get the free mark here (cache.h); the one the malloc takes has it cleared
-   by that malloc. Unmarked, a stray free of one (the start of another slot, say
-   p + 2 * malloc_usable_size(p)) pushed it a second time, and two mallocs got it (a
-   review). */
-static void mark_page_objects(void *const *objs, size_t n) {
-    for (size_t i = 0; i < n; i++) *mh_free_mark_word(objs[i]) = mh_global.free_mark;
-}
-
 size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool for_cache) {
     mh_purger_restart_in_child();
     size_t got = for_cache ? stash_take(h, cls, out, n) : 0;
     if (got == n) return got;
-    size_t from_pages = got;
+    /* Check mode: objects a refill takes from their pages enter a front cache without a
+       free, so they get the free mark (cache.h); the one the malloc takes has it cleared
+       by that malloc. Unmarked, a stray free of one (the start of another slot, say
+       p + 2 * malloc_usable_size(p)) pushed it a second time, and two mallocs got it (a
+       review). */
+    uint64_t mark = MH_UNLIKELY(mh_global.check) && for_cache ? mh_global.free_mark : 0;
     int saved = errno;
     mh_lock_acquire(&h->lock);
     while (got < n) {
@@ -381,7 +377,8 @@ size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool 
             mh_lock_acquire(&h->lock);
             continue;
         }
-        got += mh_page_alloc_slots(pg, out + got, n - got);
+        got += mark ? mh_page_alloc_marked_slots(pg, out + got, n - got, mark)
+                    : mh_page_alloc_slots(pg, out + got, n - got);
         page_relist(h, pg);
     }
     /* A front cache counts the mallocs it serves; the first object of a refill goes
@@ -390,7 +387,6 @@ size_t mh_heap_alloc_batch(mh_heap *h, unsigned cls, void **out, size_t n, bool 
     if (for_cache && got > 0) MH_STAT_ADD(h->stat.cache_refills, 1);
     MH_STAT_ADD(h->stat.allocs, for_cache ? got > 0 : got);
     mh_lock_release(&h->lock);
-    if (MH_UNLIKELY(mh_global.check) && for_cache) mark_page_objects(out + from_pages, got - from_pages);
     return got;
 }
 

@@ -226,7 +226,10 @@ MH_INTERNAL void mh_page_set_owner(mh_page *pg, unsigned heap);
 /* The page-class map's entries for pg: its class and owner (an object page), or 0 (not
    one: a free into it is reported, never cached). */
 MH_INTERNAL void mh_page_publish_class(mh_page *pg, bool object_page);
+/* Takes up to n free slots of pg into out; how many it took. The marked form stores mark
+   in word 1 of each (check mode's free mark, cache.h) before its bit is set. */
 MH_INTERNAL size_t mh_page_alloc_slots(mh_page *pg, void **out, size_t n);
+MH_INTERNAL size_t mh_page_alloc_marked_slots(mh_page *pg, void **out, size_t n, uint64_t mark);
 MH_INTERNAL void *mh_page_alloc_aligned_slot(mh_page *pg, size_t align);
 /* Frees the leading objects of objs[0..n) that lie in pg's unit: validates each
    (interior pointer, double free: both fatal) and clears its bit; how many it freed. */
