@@ -89,9 +89,9 @@ static int64_t file_rss_kib(void)
 
 uint64_t mh_rss_kib(void)
 {
-    static long page_kib;
-    if (!page_kib)
-        page_kib = sysconf(_SC_PAGESIZE) / 1024;
+    /* Not a lazily set static: the sampler and a workload (growth-storm's thread 0) call
+       this at once, and the first call's store raced with the other's load (TSan). */
+    long page_kib = sysconf(_SC_PAGESIZE) / 1024;
     char buf[128];
     FILE *f = fopen("/proc/self/statm", "r");
     unsigned long size = 0, resident = 0;

@@ -82,3 +82,14 @@ set_tests_properties(driver.thread_names PROPERTIES TIMEOUT 60 PASS_REGULAR_EXPR
 set(MH_DRIVER_REAL_OUT ${CMAKE_CURRENT_BINARY_DIR}/driver-real-workload.jsonl)
 add_test(NAME driver.real_workload
   COMMAND sh -c "rm -f '${MH_DRIVER_REAL_OUT}' && '$<TARGET_FILE:mhbench>' run thread-local-churn --threads 2 --check --ops=20000 --out '${MH_DRIVER_REAL_OUT}' && '$<TARGET_FILE:mhbench>' validate '${MH_DRIVER_REAL_OUT}'")
+
+# mh_rss_kib from two threads at once, under ThreadSanitizer (memory.c compiled in, not
+# the uninstrumented mhdriver).
+add_executable(test_driver_rss_race ${MH_DRIVER_TESTS}/test_rss_race.c ${MH_RUNNERS_DIR}/memory.c)
+target_include_directories(test_driver_rss_race PRIVATE ${MH_RUNNERS_DIR} ${CMAKE_SOURCE_DIR}/workloads)
+target_compile_options(test_driver_rss_race PRIVATE -fsanitize=thread)
+target_link_options(test_driver_rss_race PRIVATE -fsanitize=thread)
+target_link_libraries(test_driver_rss_race PRIVATE mhjson Threads::Threads)
+add_test(NAME driver.rss_race COMMAND test_driver_rss_race)
+set_tests_properties(driver.rss_race PROPERTIES
+  ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1:exitcode=66" TIMEOUT 60)
