@@ -194,8 +194,16 @@ MH_API void *mh_realloc(void *p, size_t size) {
     /* A small object keeps its place unless it would waste over half of it. */
     if (small && size <= old && size > old / 2) return p;
     if (!small && size > MH_SMALL_MAX) return mh_large_realloc(p, size);
+    int caller_errno = errno;
     void *q = mh_malloc(size);
-    if (!q) return NULL;
+    if (!q) {
+        /* glibc's realloc fails only to make a block bigger, and programs shrink without
+           checking: with the small range full, p itself serves a shrink (a large block
+           cut down to its first pages), where NULL was returned. */
+        if (size > old) return NULL;
+        errno = caller_errno;
+        return small ? p : mh_large_realloc(p, size);
+    }
     /* malloc never returns a live block: p had been freed, and is q's now. */
     if (MH_UNLIKELY(q == p)) mh_fatal("realloc of a freed pointer (malloc handed it out again)", p);
     memcpy(q, p, old < size ? old : size);
