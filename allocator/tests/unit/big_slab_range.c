@@ -105,10 +105,6 @@ int main(int argc, char **argv) {
     }
     free(malloc(1));
     purged_runs_split();
-    struct rlimit rl = {(rlim_t)LIMIT_KIB << 10, (rlim_t)LIMIT_KIB << 10};
-    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
-    fflush(stdout);
-    execl("/proc/self/exe", argv[0], "limited", (char *)NULL);
-    CHECK(!"execl /proc/self/exe");
-    return 1;
+    /* the range is reserved at the first allocation, in the limited process */
+    rerun_limited(argv, LIMIT_KIB);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "multiheap.h"
@@ -17,6 +18,17 @@
             exit(1);                                                                    \
         }                                                                               \
     } while (0)
+
+/* Runs this program again as `argv[0] limited` under an address-space limit of limit_kib
+   (a new process, whose allocator reserves its range under the limit); never returns. */
+static inline void rerun_limited(char **argv, unsigned long limit_kib) {
+    struct rlimit rl = {(rlim_t)limit_kib << 10, (rlim_t)limit_kib << 10};
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    fflush(stdout);
+    execl("/proc/self/exe", argv[0], "limited", (char *)NULL);
+    CHECK(!"execl /proc/self/exe");
+    exit(1);
+}
 
 static inline mh_stats stats_now(void) {
     mh_stats s;

@@ -58,10 +58,5 @@ int main(int argc, char **argv) {
         return 0;
     }
     /* the range is reserved at the first allocation, in the limited process */
-    struct rlimit rl = {(rlim_t)LIMIT_KIB << 10, (rlim_t)LIMIT_KIB << 10};
-    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
-    fflush(stdout);
-    execl("/proc/self/exe", argv[0], "limited", (char *)NULL);
-    CHECK(!"execl /proc/self/exe");
-    return 1;
+    rerun_limited(argv, LIMIT_KIB);
 }
