@@ -667,7 +667,7 @@ typedef enum mh_claim {
    aligned to their size: a run of purged ones if there is one (*npages may shrink to
    its length), else fresh from the range (*npages must then be a multiple of
    MH_BIG_SLAB_PAGES, which keeps the range's claims aligned to every unit); NULL when
-   there are none (*how says why). Makes no system call, so that growth can claim under
+   there are none (*how says why). Changes no mapping (no mprotect), so that growth can claim under
    its heap's lock: claimed pages are then on a heap's lists, or still in the range or
    the purged table, whenever a fork takes every heap's lock. */
 MH_INTERNAL char *mh_os_claim_pages(size_t *npages, unsigned unit_pages, mh_claim *how);
